@@ -1,0 +1,311 @@
+// Package cpu is the x86-64 interpreter: a table-driven decoder, a cache of
+// decoded instruction blocks, and handlers grouped by instruction family.
+//
+// The CPU is a deterministic function of its state, of memory and of the
+// inputs it takes through Env: that is what makes record and replay exact.
+package cpu
+
+import (
+	"ftvm/mmu"
+)
+
+// General register numbers in the order of the x86 encoding.
+const (
+	RAX = iota
+	RCX
+	RDX
+	RBX
+	RSP
+	RBP
+	RSI
+	RDI
+	R8
+	R9
+	R10
+	R11
+	R12
+	R13
+	R14
+	R15
+	// regZero is a register slot that always reads as zero, used as the base
+	// or index of an address that has none.
+	regZero
+	numRegSlots
+)
+
+// Segment register numbers in the order of the x86 encoding.
+const (
+	ES = iota
+	CS
+	SS
+	DS
+	FS
+	GS
+)
+
+// RFLAGS bits.
+const (
+	FlagCF   = 1 << 0
+	FlagPF   = 1 << 2
+	FlagAF   = 1 << 4
+	FlagZF   = 1 << 6
+	FlagSF   = 1 << 7
+	FlagTF   = 1 << 8
+	FlagIF   = 1 << 9
+	FlagDF   = 1 << 10
+	FlagOF   = 1 << 11
+	FlagIOPL = 3 << 12
+	FlagNT   = 1 << 14
+	FlagRF   = 1 << 16
+	FlagVM   = 1 << 17
+	FlagAC   = 1 << 18
+	FlagVIF  = 1 << 19
+	FlagVIP  = 1 << 20
+	FlagID   = 1 << 21
+
+	// FlagsArith are the six status flags the lazy-flag machinery computes.
+	FlagsArith = FlagCF | FlagPF | FlagAF | FlagZF | FlagSF | FlagOF
+	// flagsWritable are the bits POPF/IRET may change at CPL 0.
+	flagsWritable = FlagsArith | FlagTF | FlagIF | FlagDF | FlagIOPL | FlagNT | FlagRF | FlagAC | FlagID
+	flagsFixed    = 1 << 1
+)
+
+// Control register bits.
+const (
+	CR0PE = 1 << 0
+	CR0MP = 1 << 1
+	CR0EM = 1 << 2
+	CR0TS = 1 << 3
+	CR0ET = 1 << 4
+	CR0NE = 1 << 5
+	CR0WP = 1 << 16
+	CR0AM = 1 << 18
+	CR0NW = 1 << 29
+	CR0CD = 1 << 30
+	CR0PG = 1 << 31
+
+	CR4VME        = 1 << 0
+	CR4PVI        = 1 << 1
+	CR4TSD        = 1 << 2
+	CR4DE         = 1 << 3
+	CR4PSE        = 1 << 4
+	CR4PAE        = 1 << 5
+	CR4MCE        = 1 << 6
+	CR4PGE        = 1 << 7
+	CR4PCE        = 1 << 8
+	CR4OSFXSR     = 1 << 9
+	CR4OSXMMEXCPT = 1 << 10
+
+	EFERSCE = 1 << 0
+	EFERLME = 1 << 8
+	EFERLMA = 1 << 10
+	EFERNXE = 1 << 11
+)
+
+// Segment is a segment register: the visible selector and the hidden
+// descriptor cache.
+type Segment struct {
+	Selector uint16
+	Base     uint64
+	Limit    uint32
+	// Attr holds descriptor bits 40-47 (type, S, DPL, P) in its low byte and
+	// bits 52-55 (AVL, L, D/B, G) in bits 12-15, as VMX and KVM lay them out.
+	Attr uint16
+}
+
+// Segment attribute bits (see Segment.Attr).
+const (
+	SegAttrL = 1 << 13 // 64-bit code segment
+	SegAttrD = 1 << 14 // default operand size 32 (code) or big (stack)
+	SegAttrP = 1 << 7  // present
+)
+
+// DTR is a descriptor-table register (GDTR or IDTR).
+type DTR struct {
+	Base  uint64
+	Limit uint16
+}
+
+// Env supplies the inputs the CPU takes from outside the guest. The lockstep
+// layer implements it as a recorder or a replayer; the CPU never reads the
+// host directly.
+type Env interface {
+	// TSC returns the time-stamp counter at the given position.
+	TSC(pos uint64) uint64
+	// Random returns a value for RDRAND or RDSEED, and whether one was
+	// available (CF is set from it).
+	Random(pos uint64, seed bool) (uint64, bool)
+}
+
+// Stop reasons reported by Run.
+type StopReason int
+
+// Why Run returned.
+const (
+	StopNone      StopReason = iota
+	StopBudget               // the instruction budget was used up
+	StopHalt                 // HLT with interrupts disabled (or nothing to wake it)
+	StopRequested            // something called RequestStop (a device, an exit)
+	StopTripleFault
+	StopHaltIdle // HLT with interrupts enabled: waiting for an interrupt
+)
+
+// CPU is one x86-64 processor.
+type CPU struct {
+	// R holds the 16 general registers (plus a zero slot).
+	R   [numRegSlots]uint64
+	RIP uint64
+
+	// rflags holds RFLAGS; its arithmetic bits are stale while lazy.op is
+	// not flagsNone.
+	rflags uint64
+	lazy   lazyFlags
+
+	Seg         [6]Segment
+	LDTR, TR    Segment
+	GDTR, IDTR  DTR
+	CR0, CR2    uint64
+	CR3, CR4    uint64
+	CR8         uint64
+	EFER        uint64
+	STAR, LSTAR uint64
+	CSTAR       uint64
+	FMASK       uint64
+	KernelGS    uint64
+	TSCAux      uint64
+	APICBase    uint64
+	MiscEnable  uint64
+	PAT         uint64
+	SysenterCS  uint64
+	SysenterESP uint64
+	SysenterEIP uint64
+	tscOffset   uint64 // added to Env.TSC, set by WRMSR to the TSC
+
+	// CPL is the current privilege level.
+	CPL uint8
+
+	mem *mmu.Memory
+	ram []byte
+	env Env
+
+	paging mmu.Paging
+	mmu    tlb
+	code   blockCache
+
+	// segBase64 is the base used for linear addresses in 64-bit mode, by
+	// segment: zero except FS and GS.
+	segBase64 [6]uint64
+
+	// Execution state of the current block.
+	blk *block
+	idx int
+	brk bool // the current instruction changed control flow or state that ends the block
+
+	// Retired counts instructions retired since reset: the position.
+	Retired uint64
+	// UD counts #UD exceptions raised for opcodes the interpreter does not implement.
+	UD uint64
+	// Unimplemented counts #UD raised, by first opcode bytes, for diagnostics.
+	Unimplemented map[uint32]uint64
+
+	stop      StopReason
+	halted    bool
+	intShadow bool
+
+	// intr is the external interrupt source, consulted when IF=1.
+	intr InterruptSource
+
+	// end is the position at which the current Run stops.
+	end uint64
+	// fault is the exception being raised (the panic value points at it, so
+	// raising one does not allocate).
+	fault  guestFault
+	triple TripleFault
+
+	// Trace, when set, is called before each instruction executes. It slows
+	// execution: blocks are one instruction long while it is set.
+	Trace func(c *CPU, rip uint64)
+}
+
+// InterruptSource is the interrupt controller as the CPU sees it.
+type InterruptSource interface {
+	// Pending reports whether a maskable interrupt is waiting.
+	Pending() bool
+	// Acknowledge returns the vector of the highest-priority pending
+	// interrupt and marks it in service.
+	Acknowledge() uint8
+}
+
+// New returns a CPU attached to mem, in the state after reset except that it
+// is placed in 64-bit long mode by the loader (see machine).
+func New(mem *mmu.Memory, env Env) *CPU {
+	c := &CPU{mem: mem, ram: mem.RAM, env: env, Unimplemented: map[uint32]uint64{}}
+	c.rflags = flagsFixed
+	c.lazy.op = flagsNone
+	c.CR0 = CR0ET | CR0NW | CR0CD
+	c.APICBase = 0xFEE00000 | 1<<11 | 1<<8
+	c.PAT = 0x0007040600070406
+	c.code.init()
+	mem.SetCodeWriteHook(c.codeWritten)
+	c.mmu.flush()
+	return c
+}
+
+// Memory returns the physical memory the CPU is attached to.
+func (c *CPU) Memory() *mmu.Memory { return c.mem }
+
+// SetInterruptSource attaches the interrupt controller.
+func (c *CPU) SetInterruptSource(s InterruptSource) { c.intr = s }
+
+// RequestStop makes Run return with StopRequested at the next instruction
+// boundary. Devices call it (through the machine) for exits and resets.
+func (c *CPU) RequestStop() {
+	c.stop = StopRequested
+	c.brk = true
+}
+
+// RFLAGS returns the full RFLAGS register.
+func (c *CPU) RFLAGS() uint64 { return c.flags() }
+
+// SetRFLAGS sets RFLAGS (reserved bits are forced to their fixed values).
+func (c *CPU) SetRFLAGS(v uint64) {
+	c.lazy.op = flagsNone
+	c.rflags = v&flagsWritable | flagsFixed
+}
+
+// Halted reports whether the CPU is stopped in HLT.
+func (c *CPU) Halted() bool { return c.halted }
+
+// StateChanged must be called after registers that affect translation or
+// decoding (CR0, CR3, CR4, EFER, CS, FS/GS bases, CPL) were changed from
+// outside the CPU, such as by a loader or a snapshot restore.
+func (c *CPU) StateChanged() {
+	c.updateMode()
+	c.mmu.flush()
+	c.code.newGeneration()
+}
+
+// updateMode recomputes the cached paging configuration and segment bases.
+func (c *CPU) updateMode() {
+	c.paging.CR3 = c.CR3
+	c.paging.WP = c.CR0&CR0WP != 0
+	c.paging.NXE = c.EFER&EFERNXE != 0
+	if c.CR0&CR0PG != 0 && c.EFER&EFERLMA != 0 {
+		c.paging.Mode = mmu.ModeLong4
+	} else {
+		c.paging.Mode = mmu.ModeNone
+	}
+	c.segBase64[FS] = c.Seg[FS].Base
+	c.segBase64[GS] = c.Seg[GS].Base
+	c.CPL = uint8(c.Seg[CS].Selector & 3)
+	if c.CPL == 3 {
+		c.mmu.user = 1
+	} else {
+		c.mmu.user = 0
+	}
+}
+
+// longMode64 reports whether the CPU executes 64-bit code.
+func (c *CPU) longMode64() bool {
+	return c.EFER&EFERLMA != 0 && c.Seg[CS].Attr&SegAttrL != 0
+}

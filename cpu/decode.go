@@ -1,0 +1,351 @@
+package cpu
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// maxInstLen is the architectural limit on an instruction's length.
+const maxInstLen = 15
+
+// Decoding errors.
+var (
+	// errNeedMore means the bytes given end inside the instruction.
+	errNeedMore = errors.New("truncated instruction")
+	// errTooLong means the instruction is longer than 15 bytes (#GP).
+	errTooLong = errors.New("instruction longer than 15 bytes")
+)
+
+// Decode decodes one 64-bit-mode instruction from code, located at linear
+// address rip. An encoding the interpreter does not implement decodes
+// successfully as an instruction whose Op is OpInvalid (it raises #UD when
+// executed); an error means code ends inside the instruction or the
+// instruction is too long.
+func Decode(code []byte, rip uint64) (Inst, error) {
+	var in Inst
+	err := decode(&in, code, rip)
+	return in, err
+}
+
+// decode fills in from code. It does not bind a handler.
+func decode(in *Inst, code []byte, rip uint64) error {
+	*in = Inst{rip: rip, base: regZero, index: regZero, osz: 4, asz: 8}
+	var rex byte
+	i := 0
+	get := func() (byte, error) {
+		if i >= len(code) {
+			if i >= maxInstLen {
+				return 0, errTooLong
+			}
+			return 0, errNeedMore
+		}
+		if i >= maxInstLen {
+			return 0, errTooLong
+		}
+		b := code[i]
+		i++
+		return b, nil
+	}
+
+	// Legacy prefixes, then REX (which counts only directly before the opcode).
+	var b byte
+	var err error
+	for {
+		if b, err = get(); err != nil {
+			return err
+		}
+		switch b {
+		case 0xF0:
+			in.prefix |= pfxLock
+			rex = 0
+			continue
+		case 0xF2:
+			in.prefix = in.prefix&^pfxRep | pfxRepne
+			rex = 0
+			continue
+		case 0xF3:
+			in.prefix = in.prefix&^pfxRepne | pfxRep
+			rex = 0
+			continue
+		case 0x66:
+			in.prefix |= pfxOpsize
+			rex = 0
+			continue
+		case 0x67:
+			in.prefix |= pfxAddr
+			rex = 0
+			continue
+		case 0x26, 0x2E, 0x36, 0x3E:
+			// Ignored in 64-bit mode, but they do cancel an earlier FS/GS.
+			in.seg = 0
+			rex = 0
+			continue
+		case 0x64:
+			in.seg, in.prefix = FS, in.prefix|pfxSegOverride
+			rex = 0
+			continue
+		case 0x65:
+			in.seg, in.prefix = GS, in.prefix|pfxSegOverride
+			rex = 0
+			continue
+		}
+		if b&0xF0 == 0x40 {
+			rex = b
+			continue
+		}
+		break
+	}
+	if rex != 0 {
+		in.prefix |= pfxRex
+		if rex&8 != 0 {
+			in.prefix |= pfxRexW
+		}
+	}
+	if in.prefix&pfxAddr != 0 {
+		in.asz = 4
+	}
+
+	// Opcode.
+	ent := &oneByte[b]
+	in.opcode = uint16(b)
+	if b == 0x0F {
+		if b, err = get(); err != nil {
+			return err
+		}
+		ent = &twoByte[b]
+		in.opcode = 0x100 | uint16(b)
+	}
+	if ent.repAlt != nil && in.prefix&pfxRep != 0 {
+		ent = ent.repAlt
+	}
+	flags := ent.flags
+
+	// ModRM, with groups resolved.
+	needModRM := ent.group != nil
+	switch ent.form {
+	case formEG, formGE, formEI, formEIb, formE, formGEI, formGEIb, formEGIb, formEGCL, formCR, formEIbCount:
+		needModRM = true
+	}
+	if needModRM {
+		in.modrm = true
+		m, err := get()
+		if err != nil {
+			return err
+		}
+		in.mod = m >> 6
+		in.reg = m>>3&7 | rex<<1&8
+		in.rm = m & 7
+		regField := m >> 3 & 7
+		if ent.group != nil {
+			if in.mod == 3 && ent.regGroup != nil {
+				ent = &ent.regGroup[regField][in.rm]
+			} else {
+				ent = &ent.group[regField]
+			}
+			flags |= ent.flags
+		}
+		if in.mod == 3 || ent.form == formCR {
+			in.mod = 3
+			in.rm |= rex << 3 & 8
+		} else if err := decodeMem(in, code, &i, rex); err != nil {
+			return err
+		}
+	}
+	in.op = ent.op
+	in.form = ent.form
+
+	// Operand size.
+	switch {
+	case flags&efByte != 0:
+		in.osz = 1
+	case flags&efForce64 != 0:
+		in.osz = 8
+	case in.prefix&pfxRexW != 0:
+		in.osz = 8
+	case in.prefix&pfxOpsize != 0:
+		in.osz = 2
+	case flags&efDef64 != 0:
+		in.osz = 8
+	}
+	if in.opcode&0x1F8 == 0x1C8 && in.osz == 2 {
+		in.osz = 4 // BSWAP with 66 is undefined; treat as 32-bit
+	}
+
+	// Register in the opcode byte.
+	switch in.form {
+	case formReg, formRegI:
+		in.reg = byte(in.opcode)&7 | rex<<3&8
+	}
+	if in.opcode == 0x90 && in.reg == 0 && in.op == OpXCHG {
+		in.op = OpNOP // 90 is NOP, not XCHG eAX, eAX (which would zero RAX's top half)
+	}
+	if in.osz == 1 && rex == 0 {
+		// Without REX, byte registers 4-7 are AH, CH, DH, BH.
+		in.prefix |= pfxLegacyByteRegs
+	}
+
+	// Immediates.
+	imm := func(n int) (uint64, error) {
+		if i+n > len(code) {
+			if i+n > maxInstLen {
+				return 0, errTooLong
+			}
+			return 0, errNeedMore
+		}
+		if i+n > maxInstLen {
+			return 0, errTooLong
+		}
+		p := code[i:]
+		i += n
+		switch n {
+		case 1:
+			return uint64(int64(int8(p[0]))), nil
+		case 2:
+			return uint64(int64(int16(binary.LittleEndian.Uint16(p)))), nil
+		case 4:
+			return uint64(int64(int32(binary.LittleEndian.Uint32(p)))), nil
+		}
+		return binary.LittleEndian.Uint64(p), nil
+	}
+	immz := 4
+	if in.osz < 4 {
+		immz = int(in.osz)
+	}
+	switch in.form {
+	case formEI, formAI, formGEI, formIz:
+		in.imm, err = imm(immz)
+	case formEIb, formGEIb, formIb, formJb, formEGIb:
+		in.imm, err = imm(1)
+	case formEIbCount:
+		in.imm, err = imm(1)
+		in.imm &= 0xFF
+	case formIw:
+		in.imm, err = imm(2)
+		in.imm &= 0xFFFF
+	case formIwIb:
+		if in.imm, err = imm(2); err == nil {
+			in.imm &= 0xFFFF
+			var lvl uint64
+			lvl, err = imm(1)
+			in.imm2 = uint8(lvl)
+		}
+	case formJz:
+		in.imm, err = imm(4)
+	case formRegI:
+		n := int(in.osz)
+		if n == 8 {
+			in.imm, err = imm(8)
+		} else {
+			in.imm, err = imm(n)
+		}
+	case formMoffs:
+		in.disp, err = imm(int(in.asz))
+		if in.asz == 4 {
+			in.disp &= 0xFFFFFFFF
+		}
+		in.mod = 0
+	}
+	if err != nil {
+		return err
+	}
+	if in.form == formIb && (in.op == OpIN || in.op == OpOUT || in.op == OpINT) {
+		in.imm &= 0xFF
+	}
+	in.len = uint8(i)
+	in.next = rip + uint64(i)
+	if in.form == formJb || in.form == formJz {
+		in.imm += in.next
+		if in.osz == 2 {
+			in.imm &= 0xFFFF
+		}
+	}
+	if in.base == regRIP {
+		in.base = regZero
+		in.disp += in.next
+		if in.asz == 4 {
+			in.disp &= 0xFFFFFFFF
+		}
+	}
+	if flags&efEnd != 0 {
+		in.prefix |= pfxEndsBlock
+	}
+
+	// Encodings that are valid in the table but not in this form.
+	switch {
+	case flags&efMemOnly != 0 && in.mod == 3,
+		flags&efRegOnly != 0 && in.mod != 3,
+		in.prefix&pfxLock != 0 && (flags&efLockOK == 0 || in.mod == 3):
+		in.op = OpInvalid
+	case in.op == OpCMPXCHG16B && in.prefix&pfxRexW == 0:
+		in.osz = 4 // CMPXCHG8B
+	}
+	if in.op == OpInvalid {
+		in.prefix |= pfxEndsBlock
+	}
+	return nil
+}
+
+// Decoder-internal prefix bits (beyond the encoded prefixes).
+const (
+	pfxLegacyByteRegs prefixes = 1 << 14 // byte registers 4-7 name AH-BH
+	pfxEndsBlock      prefixes = 1 << 15 // the instruction ends a block
+)
+
+// regRIP marks a RIP-relative base while decoding.
+const regRIP = numRegSlots
+
+// decodeMem decodes the memory form of ModRM (with SIB and displacement).
+func decodeMem(in *Inst, code []byte, i *int, rex byte) error {
+	get := func(n int) (uint64, error) {
+		if *i+n > len(code) {
+			if *i+n > maxInstLen {
+				return 0, errTooLong
+			}
+			return 0, errNeedMore
+		}
+		if *i+n > maxInstLen {
+			return 0, errTooLong
+		}
+		p := code[*i:]
+		*i += n
+		switch n {
+		case 1:
+			return uint64(int64(int8(p[0]))), nil
+		default:
+			return uint64(int64(int32(binary.LittleEndian.Uint32(p)))), nil
+		}
+	}
+	rm := in.rm
+	var err error
+	if rm == 4 {
+		var sib uint64
+		if sib, err = get(1); err != nil {
+			return err
+		}
+		s := byte(sib)
+		in.scale = s >> 6
+		idx := s>>3&7 | rex<<2&8
+		if idx != RSP {
+			in.index = idx
+		}
+		base := s&7 | rex<<3&8
+		if s&7 == 5 && in.mod == 0 {
+			in.disp, err = get(4)
+			return err
+		}
+		in.base = base
+	} else if rm == 5 && in.mod == 0 {
+		in.base = regRIP
+		in.disp, err = get(4)
+		return err
+	} else {
+		in.base = rm | rex<<3&8
+	}
+	switch in.mod {
+	case 1:
+		in.disp, err = get(1)
+	case 2:
+		in.disp, err = get(4)
+	}
+	return err
+}

@@ -1,0 +1,270 @@
+package cpu
+
+import "fmt"
+
+// Exception vectors.
+const (
+	VecDE  = 0 // divide error
+	VecDB  = 1 // debug
+	VecNMI = 2
+	VecBP  = 3  // breakpoint
+	VecOF  = 4  // overflow
+	VecBR  = 5  // bound range
+	VecUD  = 6  // invalid opcode
+	VecNM  = 7  // device not available
+	VecDF  = 8  // double fault
+	VecTS  = 10 // invalid TSS
+	VecNP  = 11 // segment not present
+	VecSS  = 12 // stack fault
+	VecGP  = 13 // general protection
+	VecPF  = 14 // page fault
+	VecMF  = 16 // x87 error
+	VecAC  = 17 // alignment check
+	VecMC  = 18 // machine check
+	VecXM  = 19 // SIMD floating-point
+)
+
+// guestFault is the panic value that carries an exception out of the
+// instruction that raised it to the run loop, which delivers it.
+type guestFault struct {
+	vector  uint8
+	code    uint32
+	hasCode bool
+}
+
+func (f *guestFault) Error() string {
+	return fmt.Sprintf("exception %d (error code %#x)", f.vector, f.code)
+}
+
+// hasErrorCode reports whether exception vector pushes an error code.
+func hasErrorCode(vector uint8) bool {
+	switch vector {
+	case VecDF, VecTS, VecNP, VecSS, VecGP, VecPF, VecAC:
+		return true
+	}
+	return false
+}
+
+// raise aborts the current instruction with exception vector. It does not
+// return.
+func (c *CPU) raise(vector uint8, code uint32) {
+	c.fault = guestFault{vector: vector, code: code, hasCode: hasErrorCode(vector)}
+	panic(&c.fault)
+}
+
+// class of an exception for the double-fault rules (SDM Vol. 3 Table 6-5).
+func faultClass(v uint8) int {
+	switch v {
+	case VecDE, VecTS, VecNP, VecSS, VecGP:
+		return 1 // contributory
+	case VecPF:
+		return 2
+	}
+	return 0 // benign
+}
+
+// TripleFault describes the exception that could not be delivered.
+type TripleFault struct {
+	// Vector is the last exception raised, at RIP.
+	Vector uint8
+	RIP    uint64
+}
+
+// LastTripleFault is set when Run returns StopTripleFault.
+func (c *CPU) LastTripleFault() TripleFault { return c.triple }
+
+// deliverFault delivers an exception raised by the instruction at c.RIP,
+// applying the double- and triple-fault rules when delivery itself faults.
+func (c *CPU) deliverFault(f guestFault) {
+	first := f
+	for tries := 0; ; tries++ {
+		nf, ok := c.tryDeliver(f.vector, f.code, f.hasCode, c.RIP, false)
+		if ok {
+			return
+		}
+		switch {
+		case f.vector == VecDF || tries >= 2:
+			c.triple = TripleFault{Vector: nf.vector, RIP: c.RIP}
+			c.stop = StopTripleFault
+			return
+		case faultClass(first.vector) == 1 && faultClass(nf.vector) == 1,
+			faultClass(first.vector) == 2 && faultClass(nf.vector) != 0:
+			f = guestFault{vector: VecDF, code: 0, hasCode: true}
+		default:
+			f = nf
+		}
+		first = f
+	}
+}
+
+// tryDeliver runs interrupt delivery and catches a fault raised during it.
+func (c *CPU) tryDeliver(vector uint8, code uint32, hasCode bool, ret uint64, soft bool) (nf guestFault, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			gf, isFault := r.(*guestFault)
+			if !isFault {
+				panic(r)
+			}
+			nf, ok = *gf, false
+		}
+	}()
+	c.interrupt(vector, code, hasCode, ret, soft)
+	return guestFault{}, true
+}
+
+// softInterrupt delivers INT n, INT3 or INT1 from the instruction in; ret is
+// the address after it. Delivery faults are handled like exceptions of the
+// instruction.
+func (c *CPU) softInterrupt(in *Inst, vector uint8) {
+	c.interrupt(vector, 0, false, in.next, in.op == OpINT)
+	c.brk = true
+}
+
+// interrupt delivers vector through the long-mode IDT. ret is the RIP saved
+// in the frame. soft marks INT n, whose gate DPL must allow the CPL.
+func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, soft bool) {
+	if c.EFER&EFERLMA == 0 {
+		// Only long mode is modelled; anything else cannot deliver.
+		c.raise(VecDF, 0)
+	}
+	ext := uint32(1)
+	if soft {
+		ext = 0
+	}
+	idtCode := uint32(vector)<<3 | 2 | ext
+	if uint64(vector)*16+15 > uint64(c.IDTR.Limit) {
+		c.raise(VecGP, idtCode)
+	}
+	ga := c.IDTR.Base + uint64(vector)*16
+	lo := c.readSystem(ga, 8)
+	hi := c.readSystem(ga+8, 8)
+	typ := lo >> 40 & 0xF
+	dpl := uint8(lo >> 45 & 3)
+	if typ != 0xE && typ != 0xF {
+		c.raise(VecGP, idtCode)
+	}
+	if soft && dpl < c.CPL {
+		c.raise(VecGP, idtCode)
+	}
+	if lo>>47&1 == 0 {
+		c.raise(VecNP, idtCode)
+	}
+	target := lo&0xFFFF | lo>>32&0xFFFF0000 | hi<<32
+	sel := uint16(lo >> 16)
+	ist := lo >> 32 & 7
+	desc, err := c.loadDescriptor(sel)
+	if err != nil || sel&^3 == 0 {
+		c.raise(VecGP, uint32(sel&^3)|ext)
+	}
+	if desc.Attr&0x18 != 0x18 || desc.Attr&SegAttrL == 0 {
+		c.raise(VecGP, uint32(sel&^3)|ext)
+	}
+	if desc.Attr&SegAttrP == 0 {
+		c.raise(VecNP, uint32(sel&^3)|ext)
+	}
+	newCPL := uint8(desc.Attr >> 5 & 3)
+	if desc.Attr&0x4 != 0 { // conforming: keep CPL
+		newCPL = c.CPL
+	}
+	if newCPL > c.CPL {
+		c.raise(VecGP, uint32(sel&^3)|ext)
+	}
+	if !canonical(target) {
+		c.raise(VecGP, 0)
+	}
+	oldSS, oldRSP := c.Seg[SS], c.R[RSP]
+	rsp := c.R[RSP]
+	switch {
+	case ist != 0:
+		rsp = c.readTSS(36 + (ist-1)*8)
+	case newCPL < c.CPL:
+		rsp = c.readTSS(4 + uint64(newCPL)*8)
+	}
+	rsp &^= 0xF
+	flags := c.flags()
+	cs := c.Seg[CS].Selector
+	frame := [6]uint64{uint64(oldSS.Selector), oldRSP, flags, uint64(cs), ret, uint64(code)}
+	n := 5
+	if hasCode {
+		n = 6
+	}
+	// Write the frame with the new privilege (supervisor), top down.
+	savedCPL, savedUser := c.CPL, c.mmu.user
+	c.CPL, c.mmu.user = newCPL, 0
+	if newCPL == 3 {
+		c.mmu.user = 1
+	}
+	for i := 0; i < n; i++ {
+		rsp -= 8
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					c.CPL, c.mmu.user = savedCPL, savedUser
+					panic(r)
+				}
+			}()
+			c.write64(rsp, frame[i])
+		}()
+	}
+	if newCPL != c.CPL {
+		c.Seg[SS] = Segment{Selector: uint16(newCPL), Attr: 0}
+	}
+	c.R[RSP] = rsp
+	c.Seg[CS] = desc
+	c.Seg[CS].Selector = sel&^3 | uint16(newCPL)
+	c.rflags = flags &^ (FlagTF | FlagNT | FlagRF | FlagVM)
+	if typ == 0xE {
+		c.rflags &^= FlagIF
+	}
+	c.RIP = target
+	c.halted = false
+	c.privilegeChanged()
+}
+
+// readTSS reads a 64-bit field of the task-state segment at offset off.
+func (c *CPU) readTSS(off uint64) uint64 {
+	if uint64(c.TR.Limit) < off+7 || c.TR.Selector&^3 == 0 {
+		c.raise(VecTS, uint32(c.TR.Selector&^3))
+	}
+	return c.readSystem(c.TR.Base+off, 8)
+}
+
+// privilegeChanged updates what depends on CPL and the code segment.
+func (c *CPU) privilegeChanged() {
+	old := c.CPL
+	c.updateMode()
+	if c.CPL != old {
+		c.code.newGeneration()
+	}
+}
+
+// loadDescriptor reads the segment descriptor that selector sel names from
+// the GDT or LDT.
+func (c *CPU) loadDescriptor(sel uint16) (Segment, error) {
+	table := c.GDTR.Base
+	limit := uint64(c.GDTR.Limit)
+	if sel&4 != 0 {
+		table, limit = c.LDTR.Base, uint64(c.LDTR.Limit)
+	}
+	off := uint64(sel &^ 7)
+	if off+7 > limit {
+		return Segment{}, fmt.Errorf("selector %#x beyond table limit", sel)
+	}
+	d := c.readSystem(table+off, 8)
+	s := Segment{
+		Selector: sel,
+		Base:     d>>16&0xFFFFFF | d>>32&0xFF000000,
+		Limit:    uint32(d&0xFFFF | d>>32&0xF0000),
+		Attr:     uint16(d>>40&0xFF | d>>40&0xF000),
+	}
+	if s.Attr&0x8000 != 0 { // G: limit in 4 KiB units
+		s.Limit = s.Limit<<12 | 0xFFF
+	}
+	if s.Attr&0x10 == 0 { // system descriptor: 16 bytes in long mode
+		if off+15 > limit {
+			return Segment{}, fmt.Errorf("system descriptor %#x beyond table limit", sel)
+		}
+		s.Base |= c.readSystem(table+off+8, 8) << 32 & 0xFFFFFFFF00000000
+	}
+	return s, nil
+}

@@ -1,0 +1,257 @@
+package cpu
+
+import (
+	"encoding/binary"
+
+	"ftvm/mmu"
+)
+
+// The software TLB: direct-mapped caches of linear-to-physical translations
+// of RAM pages, one for reads and one for writes. A hit costs one compare and
+// a slice access; everything else (misses, MMIO, page-crossing accesses,
+// writes to pages holding decoded code) takes the slow path.
+
+const tlbSize = 512
+
+type tlbEntry struct {
+	tag  uint64 // (linear page number << 1) | user; ^0 when empty
+	base uint64 // physical address of the page
+}
+
+type tlb struct {
+	read, write [tlbSize]tlbEntry
+	// user is 1 when the CPU runs at CPL 3: it is part of every tag, so
+	// supervisor and user translations of a page never alias.
+	user uint64
+}
+
+func (t *tlb) flush() {
+	for i := range t.read {
+		t.read[i].tag = ^uint64(0)
+		t.write[i].tag = ^uint64(0)
+	}
+}
+
+// flushPage drops the translations of the linear page holding addr.
+func (t *tlb) flushPage(addr uint64) {
+	vpn := addr >> mmu.PageShift
+	i := vpn & (tlbSize - 1)
+	if t.read[i].tag>>1 == vpn {
+		t.read[i].tag = ^uint64(0)
+	}
+	if t.write[i].tag>>1 == vpn {
+		t.write[i].tag = ^uint64(0)
+	}
+}
+
+// flushPhys drops the write translations that point at physical page base.
+func (t *tlb) flushPhys(base uint64) {
+	for i := range t.write {
+		if t.write[i].base == base {
+			t.write[i].tag = ^uint64(0)
+		}
+	}
+}
+
+func canonical(addr uint64) bool {
+	return uint64(int64(addr<<16)>>16) == addr
+}
+
+// translate walks the page tables for an access to addr, raising #GP for a
+// non-canonical address and #PF for a failed walk.
+func (c *CPU) translate(addr uint64, acc mmu.Access) mmu.Translation {
+	if !canonical(addr) {
+		c.raise(VecGP, 0)
+	}
+	if c.CPL == 3 {
+		acc |= mmu.AccessUser
+	}
+	t, code, ok := c.mem.Walk(&c.paging, addr, acc)
+	if !ok {
+		c.CR2 = addr
+		c.raise(VecPF, code)
+	}
+	return t
+}
+
+// physFor translates addr for a data access and fills the TLB.
+func (c *CPU) physFor(addr uint64, write bool) uint64 {
+	acc := mmu.Access(0)
+	if write {
+		acc = mmu.AccessWrite
+	}
+	t := c.translate(addr, acc)
+	page := addr >> mmu.PageShift
+	if c.mem.IsRAM(t.Phys, mmu.PageSize) {
+		tag := page<<1 | c.mmu.user
+		i := page & (tlbSize - 1)
+		c.mmu.read[i] = tlbEntry{tag, t.Phys}
+		if write && !c.mem.IsCode(t.Phys>>mmu.PageShift) {
+			c.mmu.write[i] = tlbEntry{tag, t.Phys}
+		}
+	}
+	return t.Phys | addr&(mmu.PageSize-1)
+}
+
+// readSlow reads size bytes at linear address addr through the page walk.
+func (c *CPU) readSlow(addr uint64, size int) uint64 {
+	if addr&(mmu.PageSize-1)+uint64(size) > mmu.PageSize {
+		var v uint64
+		for i := 0; i < size; i++ {
+			v |= c.mem.Read(c.physFor(addr+uint64(i), false), 1) << (8 * i)
+		}
+		return v
+	}
+	return c.mem.Read(c.physFor(addr, false), size)
+}
+
+// writeSlow writes size bytes at linear address addr through the page walk.
+// For a page-crossing write both pages are translated before either is
+// written, so a fault leaves memory unchanged.
+func (c *CPU) writeSlow(addr uint64, size int, v uint64) {
+	if addr&(mmu.PageSize-1)+uint64(size) > mmu.PageSize {
+		var phys [8]uint64
+		for i := 0; i < size; i++ {
+			phys[i] = c.physFor(addr+uint64(i), true)
+		}
+		for i := 0; i < size; i++ {
+			c.mem.Write(phys[i], 1, v>>(8*i))
+		}
+		return
+	}
+	c.mem.Write(c.physFor(addr, true), size, v)
+}
+
+// read8 reads a byte at linear address addr.
+func (c *CPU) read8(addr uint64) uint8 {
+	e := &c.mmu.read[addr>>mmu.PageShift&(tlbSize-1)]
+	if e.tag == addr>>mmu.PageShift<<1|c.mmu.user {
+		return c.ram[e.base+addr&(mmu.PageSize-1)]
+	}
+	return uint8(c.readSlow(addr, 1))
+}
+
+// read16 reads 2 bytes at linear address addr.
+func (c *CPU) read16(addr uint64) uint16 {
+	e := &c.mmu.read[addr>>mmu.PageShift&(tlbSize-1)]
+	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-2 {
+		return binary.LittleEndian.Uint16(c.ram[e.base+off:])
+	}
+	return uint16(c.readSlow(addr, 2))
+}
+
+// read32 reads 4 bytes at linear address addr.
+func (c *CPU) read32(addr uint64) uint32 {
+	e := &c.mmu.read[addr>>mmu.PageShift&(tlbSize-1)]
+	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-4 {
+		return binary.LittleEndian.Uint32(c.ram[e.base+off:])
+	}
+	return uint32(c.readSlow(addr, 4))
+}
+
+// read64 reads 8 bytes at linear address addr.
+func (c *CPU) read64(addr uint64) uint64 {
+	e := &c.mmu.read[addr>>mmu.PageShift&(tlbSize-1)]
+	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-8 {
+		return binary.LittleEndian.Uint64(c.ram[e.base+off:])
+	}
+	return c.readSlow(addr, 8)
+}
+
+// write8 writes a byte at linear address addr.
+func (c *CPU) write8(addr uint64, v uint8) {
+	e := &c.mmu.write[addr>>mmu.PageShift&(tlbSize-1)]
+	if e.tag == addr>>mmu.PageShift<<1|c.mmu.user {
+		c.ram[e.base+addr&(mmu.PageSize-1)] = v
+		return
+	}
+	c.writeSlow(addr, 1, uint64(v))
+}
+
+// write16 writes 2 bytes at linear address addr.
+func (c *CPU) write16(addr uint64, v uint16) {
+	e := &c.mmu.write[addr>>mmu.PageShift&(tlbSize-1)]
+	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-2 {
+		binary.LittleEndian.PutUint16(c.ram[e.base+off:], v)
+		return
+	}
+	c.writeSlow(addr, 2, uint64(v))
+}
+
+// write32 writes 4 bytes at linear address addr.
+func (c *CPU) write32(addr uint64, v uint32) {
+	e := &c.mmu.write[addr>>mmu.PageShift&(tlbSize-1)]
+	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-4 {
+		binary.LittleEndian.PutUint32(c.ram[e.base+off:], v)
+		return
+	}
+	c.writeSlow(addr, 4, uint64(v))
+}
+
+// write64 writes 8 bytes at linear address addr.
+func (c *CPU) write64(addr uint64, v uint64) {
+	e := &c.mmu.write[addr>>mmu.PageShift&(tlbSize-1)]
+	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-8 {
+		binary.LittleEndian.PutUint64(c.ram[e.base+off:], v)
+		return
+	}
+	c.writeSlow(addr, 8, v)
+}
+
+// readN reads size (1, 2, 4 or 8) bytes at addr, zero-extended.
+func (c *CPU) readN(addr uint64, size uint8) uint64 {
+	switch size {
+	case 1:
+		return uint64(c.read8(addr))
+	case 2:
+		return uint64(c.read16(addr))
+	case 4:
+		return uint64(c.read32(addr))
+	}
+	return c.read64(addr)
+}
+
+// writeN writes the low size (1, 2, 4 or 8) bytes of v at addr.
+func (c *CPU) writeN(addr uint64, size uint8, v uint64) {
+	switch size {
+	case 1:
+		c.write8(addr, uint8(v))
+	case 2:
+		c.write16(addr, uint16(v))
+	case 4:
+		c.write32(addr, uint32(v))
+	default:
+		c.write64(addr, v)
+	}
+}
+
+// probeWrite checks that size bytes at addr are writable, raising the fault a
+// write would raise, without writing. Instructions that write two places
+// use it so a fault on the second leaves the first unchanged.
+func (c *CPU) probeWrite(addr uint64, size int) {
+	e := &c.mmu.write[addr>>mmu.PageShift&(tlbSize-1)]
+	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-uint64(size) {
+		return
+	}
+	c.physFor(addr, true)
+	if addr&(mmu.PageSize-1)+uint64(size) > mmu.PageSize {
+		c.physFor(addr+uint64(size)-1, true)
+	}
+}
+
+// readSystem reads from a system structure (descriptor tables, TSS) with
+// supervisor privilege whatever the CPL.
+func (c *CPU) readSystem(addr uint64, size uint8) uint64 {
+	cpl, user := c.CPL, c.mmu.user
+	c.CPL, c.mmu.user = 0, 0
+	defer func() { c.CPL, c.mmu.user = cpl, user }()
+	return c.readN(addr, size)
+}
+
+// writeSystem writes to a system structure with supervisor privilege.
+func (c *CPU) writeSystem(addr uint64, size uint8, v uint64) {
+	cpl, user := c.CPL, c.mmu.user
+	c.CPL, c.mmu.user = 0, 0
+	defer func() { c.CPL, c.mmu.user = cpl, user }()
+	c.writeN(addr, size, v)
+}

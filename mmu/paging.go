@@ -1,0 +1,168 @@
+package mmu
+
+import "encoding/binary"
+
+// Access describes a memory access for the page walk. Its bits match the
+// corresponding bits of the x86 page-fault error code.
+type Access uint32
+
+// Access bits.
+const (
+	AccessWrite Access = 1 << 1 // a write (error code bit W/R)
+	AccessUser  Access = 1 << 2 // made at CPL 3 (error code bit U/S)
+	AccessFetch Access = 1 << 4 // an instruction fetch (error code bit I/D)
+)
+
+// Page-fault error code bits.
+const (
+	PFPresent  = 1 << 0 // the fault was a protection violation, not a not-present page
+	PFWrite    = 1 << 1
+	PFUser     = 1 << 2
+	PFReserved = 1 << 3 // a reserved bit was set in a paging entry
+	PFFetch    = 1 << 4
+)
+
+// Page-table entry bits.
+const (
+	ptePresent  = 1 << 0
+	pteWritable = 1 << 1
+	pteUser     = 1 << 2
+	pteAccessed = 1 << 5
+	pteDirty    = 1 << 6
+	ptePS       = 1 << 7
+	pteNX       = 1 << 63
+)
+
+// PhysAddrBits is the guest's physical address width (CPUID 0x80000008).
+const PhysAddrBits = 40
+
+const physMask = (1<<PhysAddrBits - 1) &^ (PageSize - 1)
+
+// Mode is the paging mode selected by CR0.PG, CR4.PAE and EFER.LMA.
+type Mode uint8
+
+// Paging modes.
+const (
+	ModeNone  Mode = iota // paging disabled: linear equals physical
+	ModeLong4             // 4-level long-mode paging
+)
+
+// Paging is the part of the CPU state the page walk depends on.
+type Paging struct {
+	Mode Mode
+	CR3  uint64
+	WP   bool // CR0.WP: supervisor writes honour read-only pages
+	NXE  bool // EFER.NXE: the XD bit is enabled
+}
+
+// Perm is the effective permission of a translated page, the combination of
+// every level of the walk.
+type Perm uint8
+
+// Perm bits.
+const (
+	PermWrite Perm = 1 << 0 // writable
+	PermUser  Perm = 1 << 1 // accessible at CPL 3
+	PermExec  Perm = 1 << 2 // executable (XD clear or NXE off)
+	PermDirty Perm = 1 << 3 // the leaf entry's dirty bit is already set
+)
+
+// Translation is the result of a successful page walk for one 4 KiB page.
+type Translation struct {
+	Phys uint64 // physical address of the 4 KiB page holding the linear address
+	Perm Perm
+}
+
+// Walk translates the linear address vaddr for an access of kind acc. On
+// success it sets the accessed bits (and the dirty bit for writes) in the
+// paging entries and returns the translation. On failure it returns ok=false
+// and the page-fault error code; the caller raises #PF with CR2 = vaddr.
+func (m *Memory) Walk(p *Paging, vaddr uint64, acc Access) (t Translation, errCode uint32, ok bool) {
+	if p.Mode == ModeNone {
+		return Translation{Phys: vaddr &^ (PageSize - 1), Perm: PermWrite | PermUser | PermExec | PermDirty}, 0, true
+	}
+	// Entry addresses visited, so accessed/dirty bits are set only when the
+	// whole walk succeeds.
+	var entries [4]uint64
+	table := p.CR3 & physMask
+	perm := PermWrite | PermUser | PermExec
+	rsvdNX := uint64(0)
+	if !p.NXE {
+		rsvdNX = pteNX
+	}
+	fault := func(code uint32) (Translation, uint32, bool) {
+		return Translation{}, code | uint32(acc&(AccessWrite|AccessUser)) | uint32(acc&AccessFetch)&^boolBit(!p.NXE, PFFetch), false
+	}
+	var phys uint64
+	level := 0
+	for shift := uint(39); ; shift -= 9 {
+		ea := table + (vaddr>>shift&0x1ff)*8
+		if !m.IsRAM(ea, 8) {
+			return fault(0)
+		}
+		e := binary.LittleEndian.Uint64(m.RAM[ea:])
+		entries[level] = ea
+		level++
+		if e&ptePresent == 0 {
+			return fault(0)
+		}
+		rsvd := e&^(physMask|0xfff|pteNX)&^(0x7ff<<52) | e&rsvdNX
+		large := e&ptePS != 0
+		if large && shift == 39 {
+			rsvd |= ptePS
+		}
+		if large && shift < 39 {
+			// Bits 12..shift-1 of a large page's address are reserved, except PAT (bit 12).
+			rsvd |= e & ((1<<shift - 1) &^ 0x1fff)
+		}
+		if rsvd != 0 {
+			return fault(PFPresent | PFReserved)
+		}
+		if e&pteWritable == 0 {
+			perm &^= PermWrite
+		}
+		if e&pteUser == 0 {
+			perm &^= PermUser
+		}
+		if p.NXE && e&pteNX != 0 {
+			perm &^= PermExec
+		}
+		if shift == 12 || large {
+			base := e & physMask &^ (1<<shift - 1)
+			phys = base | vaddr&(1<<shift-1)&^(PageSize-1)
+			if e&pteDirty != 0 {
+				perm |= PermDirty
+			}
+			break
+		}
+		table = e & physMask
+	}
+	if acc&AccessUser != 0 && perm&PermUser == 0 {
+		return fault(PFPresent)
+	}
+	if acc&AccessWrite != 0 && perm&PermWrite == 0 && (acc&AccessUser != 0 || p.WP) {
+		return fault(PFPresent)
+	}
+	if acc&AccessFetch != 0 && perm&PermExec == 0 {
+		return fault(PFPresent)
+	}
+	for i := 0; i < level; i++ {
+		ea := entries[i]
+		e := binary.LittleEndian.Uint64(m.RAM[ea:])
+		e |= pteAccessed
+		if i == level-1 && acc&AccessWrite != 0 {
+			e |= pteDirty
+			perm |= PermDirty
+		}
+		m.NoteWrite(ea, 8)
+		binary.LittleEndian.PutUint64(m.RAM[ea:], e)
+	}
+	return Translation{Phys: phys, Perm: perm}, 0, true
+}
+
+func boolBit(b bool, bit uint32) uint32 {
+	if b {
+		return bit
+	}
+	return 0
+}

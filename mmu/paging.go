@@ -11,6 +11,9 @@ const (
 	AccessWrite Access = 1 << 1 // a write (error code bit W/R)
 	AccessUser  Access = 1 << 2 // made at CPL 3 (error code bit U/S)
 	AccessFetch Access = 1 << 4 // an instruction fetch (error code bit I/D)
+	// AccessProbe asks only whether the address is mapped: no permission
+	// checks and no accessed or dirty bits set (debuggers, tracing).
+	AccessProbe Access = 1 << 8
 )
 
 // Page-fault error code bits.
@@ -136,6 +139,9 @@ func (m *Memory) Walk(p *Paging, vaddr uint64, acc Access) (t Translation, errCo
 			break
 		}
 		table = e & physMask
+	}
+	if acc&AccessProbe != 0 {
+		return Translation{Phys: phys, Perm: perm}, 0, true
 	}
 	if acc&AccessUser != 0 && perm&PermUser == 0 {
 		return fault(PFPresent)

@@ -1,0 +1,71 @@
+// Command ftvm runs x86-64 guests on a pure-Go interpreter and, as a pair of
+// processes, keeps them alive across the failure of a host.
+//
+// Usage:
+//
+//	ftvm run [flags] IMAGE       run one guest alone
+//	ftvm disasm IMAGE|HEX        disassemble an image's code or hex bytes
+//
+// Exit status follows ../shared/ARCHITECTURE.md §5: (v<<1)|1 after a write of
+// v to isa-debug-exit, 0 after a power-off, reset or halt, 2 for a usage
+// error, 124 when the instruction limit was reached, 125 when ftvm could not
+// run the guest, 126 after a triple fault.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// Exit statuses of the CLI contract.
+const (
+	exitUsage    = 2
+	exitInternal = 125
+)
+
+// usageError is an error in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `usage: ftvm COMMAND [flags] [args]
+
+commands:
+  run [flags] IMAGE      run a guest image alone (ftvm run -h for flags)
+  disasm IMAGE|HEX       disassemble the code of an ELF image, or hex bytes
+`
+
+func main() {
+	os.Exit(mainStatus(os.Args[1:]))
+}
+
+// mainStatus runs the command line args and returns the exit status.
+func mainStatus(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return exitUsage
+	}
+	var status int
+	var err error
+	switch args[0] {
+	case "run":
+		status, err = cmdRun(args[1:])
+	case "disasm":
+		status, err = cmdDisasm(args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(os.Stdout, usage)
+		return 0
+	default:
+		err = usagef("unknown command %q", args[0])
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ftvm: %v\n", err)
+		if _, ok := err.(usageError); ok {
+			return exitUsage
+		}
+		return exitInternal
+	}
+	return status
+}

@@ -1,0 +1,71 @@
+package cpu
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"ftvm/mmu"
+)
+
+// ErrUnmapped is returned by ReadLinear for an address with no translation.
+var ErrUnmapped = errors.New("linear address not mapped")
+
+// ReadLinear copies guest memory at linear address addr into buf through the
+// current page tables, for debuggers and tracing: it checks no permissions,
+// sets no accessed or dirty bits and raises nothing.
+func (c *CPU) ReadLinear(addr uint64, buf []byte) error {
+	for i := 0; i < len(buf); {
+		a := addr + uint64(i)
+		if !canonical(a) {
+			return ErrUnmapped
+		}
+		t, _, ok := c.mem.Walk(&c.paging, a, mmu.AccessProbe)
+		if !ok {
+			return ErrUnmapped
+		}
+		off := a & (mmu.PageSize - 1)
+		n := min(len(buf)-i, int(mmu.PageSize-off))
+		for j := 0; j < n; j++ {
+			buf[i+j] = byte(c.mem.Read(t.Phys+off+uint64(j), 1))
+		}
+		i += n
+	}
+	return nil
+}
+
+var regNames = [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
+
+// RegisterLine returns the general registers and RFLAGS on one line, for
+// instruction traces.
+func (c *CPU) RegisterLine() string {
+	var b strings.Builder
+	for i, n := range regNames {
+		fmt.Fprintf(&b, "%s=%x ", n, c.R[i])
+	}
+	fmt.Fprintf(&b, "rflags=%x", c.flags())
+	return b.String()
+}
+
+// Dump returns a multi-line dump of the architectural state.
+func (c *CPU) Dump() string {
+	var b strings.Builder
+	for i, n := range regNames {
+		fmt.Fprintf(&b, "%-3s %016x", n, c.R[i])
+		if i%4 == 3 {
+			b.WriteByte('\n')
+		} else {
+			b.WriteString("  ")
+		}
+	}
+	fmt.Fprintf(&b, "rip %016x  rflags %016x  cpl %d\n", c.RIP, c.flags(), c.CPL)
+	for i, n := range []string{"es", "cs", "ss", "ds", "fs", "gs"} {
+		s := c.Seg[i]
+		fmt.Fprintf(&b, "%s  sel=%04x base=%016x limit=%08x attr=%04x\n", n, s.Selector, s.Base, s.Limit, s.Attr)
+	}
+	fmt.Fprintf(&b, "tr  sel=%04x base=%016x limit=%08x  ldtr sel=%04x\n", c.TR.Selector, c.TR.Base, c.TR.Limit, c.LDTR.Selector)
+	fmt.Fprintf(&b, "gdt %016x/%04x  idt %016x/%04x\n", c.GDTR.Base, c.GDTR.Limit, c.IDTR.Base, c.IDTR.Limit)
+	fmt.Fprintf(&b, "cr0 %016x  cr2 %016x  cr3 %016x  cr4 %016x  efer %016x\n", c.CR0, c.CR2, c.CR3, c.CR4, c.EFER)
+	return b.String()
+}

@@ -179,7 +179,11 @@ type CPU struct {
 	SysenterCS  uint64
 	SysenterESP uint64
 	SysenterEIP uint64
+	MTRRDefType uint64
 	tscOffset   uint64 // added to Env.TSC, set by WRMSR to the TSC
+	// DR0-DR3, DR6 and DR7 as the guest wrote them (no breakpoints fire).
+	DR       [4]uint64
+	DR6, DR7 uint64
 
 	// CPL is the current privilege level.
 	CPL uint8

@@ -170,6 +170,12 @@ func decode(in *Inst, code []byte, rip uint64) error {
 	if in.opcode&0x1F8 == 0x1C8 && in.osz == 2 {
 		in.osz = 4 // BSWAP with 66 is undefined; treat as 32-bit
 	}
+	if in.osz == 8 && (in.op == OpIN || in.op == OpOUT || in.op == OpINS || in.op == OpOUTS) {
+		in.osz = 4 // port I/O is at most 32 bits wide; REX.W is ignored
+	}
+	if in.op == OpMOVNTI && in.osz == 2 {
+		in.osz = 4 // no 16-bit MOVNTI: 66 is ignored
+	}
 
 	// Register in the opcode byte.
 	switch in.form {
@@ -179,9 +185,15 @@ func decode(in *Inst, code []byte, rip uint64) error {
 	if in.opcode == 0x90 && in.reg == 0 && in.op == OpXCHG {
 		in.op = OpNOP // 90 is NOP, not XCHG eAX, eAX (which would zero RAX's top half)
 	}
-	if in.osz == 1 && rex == 0 {
-		// Without REX, byte registers 4-7 are AH, CH, DH, BH.
+	if rex == 0 {
+		// Without REX, byte registers 4-7 are AH, CH, DH, BH. Set for every
+		// operand size: byte sources of MOVZX/MOVSX need it too, and
+		// getReg/setReg look at it only for byte accesses.
 		in.prefix |= pfxLegacyByteRegs
+	}
+	switch in.op {
+	case OpJCC, OpSETCC, OpCMOV:
+		in.cc = uint8(in.opcode & 0xF)
 	}
 
 	// Immediates.
@@ -276,6 +288,12 @@ func decode(in *Inst, code []byte, rip uint64) error {
 		flags&efRegOnly != 0 && in.mod != 3,
 		in.prefix&pfxLock != 0 && (flags&efLockOK == 0 || in.mod == 3):
 		in.op = OpInvalid
+	case in.op == OpMOVFromSeg && in.reg&7 > GS, in.op == OpMOVSeg && (in.reg&7 > GS || in.reg&7 == CS):
+		in.op = OpInvalid // no segment register 6 or 7; MOV CS is #UD
+	case in.op == OpFENCE && in.opcode == 0x1AE && in.mod == 3 && in.prefix&(pfxOpsize|pfxRep|pfxRepne) != 0:
+		in.op = OpInvalid // NP: with 66/F2/F3 these are TPAUSE, UMWAIT, UMONITOR, INCSSP...
+	case (in.op == OpRDRAND || in.op == OpRDSEED) && in.prefix&(pfxRep|pfxRepne) != 0:
+		in.op = OpInvalid // NFx: F3 0F C7 /7 is RDPID, the rest #UD
 	case in.op == OpCMPXCHG16B && in.prefix&pfxRexW == 0:
 		in.osz = 4 // CMPXCHG8B
 	}

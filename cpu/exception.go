@@ -116,12 +116,14 @@ func (c *CPU) tryDeliver(vector uint8, code uint32, hasCode bool, ret uint64, so
 // the address after it. Delivery faults are handled like exceptions of the
 // instruction.
 func (c *CPU) softInterrupt(in *Inst, vector uint8) {
-	c.interrupt(vector, 0, false, in.next, in.op == OpINT)
+	// INT n and INT3 are subject to the gate's DPL check; INT1 (ICEBP) is
+	// not, and is delivered like an external event (EXT set in error codes).
+	c.interrupt(vector, 0, false, in.next, in.op != OpINT1)
 	c.brk = true
 }
 
 // interrupt delivers vector through the long-mode IDT. ret is the RIP saved
-// in the frame. soft marks INT n, whose gate DPL must allow the CPL.
+// in the frame. soft marks INT n and INT3, whose gate DPL must allow the CPL.
 func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, soft bool) {
 	if c.EFER&EFERLMA == 0 {
 		// Only long mode is modelled; anything else cannot deliver.
@@ -206,6 +208,7 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 			c.write64(rsp, frame[i])
 		}()
 	}
+	c.CPL, c.mmu.user = savedCPL, savedUser
 	if newCPL != c.CPL {
 		c.Seg[SS] = Segment{Selector: uint16(newCPL), Attr: 0}
 	}

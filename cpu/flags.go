@@ -19,7 +19,7 @@ const (
 	flagsDec                 // r = a - 1; CF from rflags
 	flagsShl                 // r = a << b (b in 1..63)
 	flagsShr                 // r = a >> b (b in 1..63)
-	flagsSar                 // r = a >>s b (b in 1..63)
+	flagsSar                 // r = a >>s b (b in 1..63; a is recorded sign-extended to 64 bits)
 	flagsMul                 // CF=OF=(b != 0); SF/ZF/PF from r; AF=0
 )
 

@@ -1,0 +1,161 @@
+# ftvm - build, test and benchmark entry points.
+#
+# On a fresh Debian 12 machine (with Go installed):  make demo  and  make test
+#
+# Targets
+#   deps    install the missing Debian packages (apt-get; no-op when all present)
+#   guests  build the test guests (testdata/guests/build/*.elf) and host oracles
+#   build   deps + guests + bin/ftvm (-tags capstone when libcapstone-dev is there)
+#   test    deps + guests + go vet + go test (timeout 25m)
+#   bench   Go benchmarks + scripts/bench.sh (ftvm vs qemu-system-x86_64 -accel tcg)
+#   demo    deps + build, then runs the hello guest under ftvm
+#   soak    long-running tests (TestSoak*, FTVM_SOAK=1)
+#   fuzz    every Fuzz* target for FUZZTIME each
+#   qemu-check  runs every guest under QEMU and compares with the .golden files
+#   clean   removes build outputs
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+.SECONDEXPANSION:
+.DELETE_ON_ERROR:
+
+GO         ?= go
+GUEST_CC   ?= gcc
+HOST_CC    ?= gcc
+QEMU       ?= qemu-system-x86_64
+FUZZTIME   ?= 30s
+SOAKTIME   ?= 60m
+
+# Debian packages the build and the tests need (Go itself is not from apt).
+DEB_PKGS := gcc libc6-dev binutils make pkg-config libcapstone-dev qemu-system-x86 iproute2
+
+# ---------------------------------------------------------------------------
+# Guests
+# ---------------------------------------------------------------------------
+GD := testdata/guests
+GB := $(GD)/build
+OBJ_DIR := $(GB)/obj
+
+C_GUESTS   := hello exercise paging bench exitcode
+ASM_GUESTS := halt reset triple spin
+GUESTS     := $(C_GUESTS) $(ASM_GUESTS)
+GUEST_ELFS := $(addprefix $(GB)/,$(addsuffix .elf,$(GUESTS)))
+HOST_PROGS := $(GB)/exercise_host $(GB)/bench_host
+
+GUEST_CFLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -static -fno-pic -no-pie \
+	-mno-red-zone -fno-stack-protector -mgeneral-regs-only \
+	-fno-tree-loop-distribute-patterns -fno-asynchronous-unwind-tables \
+	-fcf-protection=none -Wall -Wextra -I$(GD)/lib -I$(GD)
+GUEST_LDFLAGS := -nostdlib -static -no-pie -T $(GD)/lib/guest.ld -Wl,--build-id=none \
+	-Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
+# The host oracles use the same -mno-red-zone (the exercise asm pushes) and
+# -mgeneral-regs-only (same code shape as the guests).
+HOST_CFLAGS := -std=gnu11 -O2 -mno-red-zone -mgeneral-regs-only -Wall -Wextra -I$(GD)
+
+RUNTIME_OBJS := $(OBJ_DIR)/lib/start.o $(OBJ_DIR)/lib/pvh.o $(OBJ_DIR)/lib/runtime.o
+ASMLIB_OBJS  := $(OBJ_DIR)/lib/pvh.o $(OBJ_DIR)/lib/asmlib.o
+
+# Objects of each guest besides the runtime.
+OBJS_hello    := $(OBJ_DIR)/hello.o
+FAULT_OBJS    := $(OBJ_DIR)/lib/faults.o $(OBJ_DIR)/lib/faults_asm.o
+OBJS_exercise := $(OBJ_DIR)/exercise.o $(OBJ_DIR)/exercise_body.o $(FAULT_OBJS)
+OBJS_paging   := $(OBJ_DIR)/paging.o $(OBJ_DIR)/paging_asm.o
+OBJS_bench    := $(OBJ_DIR)/bench.o $(OBJ_DIR)/bench_body.o $(FAULT_OBJS)
+OBJS_exitcode := $(OBJ_DIR)/exitcode.o
+OBJS_halt     := $(OBJ_DIR)/halt.o
+OBJS_reset    := $(OBJ_DIR)/reset.o
+OBJS_triple   := $(OBJ_DIR)/triple.o
+OBJS_spin     := $(OBJ_DIR)/spin.o
+
+# Rebuild everything when the flags change (the stamp only changes then).
+FLAGS_STAMP := $(GB)/.flags
+FLAGS_TEXT  := $(GUEST_CC) $(GUEST_CFLAGS) | $(GUEST_LDFLAGS) | $(HOST_CC) $(HOST_CFLAGS)
+
+.PHONY: all deps guests build test bench demo soak fuzz qemu-check clean FORCE
+
+all: build
+
+guests: $(GUEST_ELFS) $(HOST_PROGS)
+
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(FLAGS_TEXT)' | cmp -s - $@ || echo '$(FLAGS_TEXT)' > $@
+
+$(OBJ_DIR)/%.o: $(GD)/%.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(OBJ_DIR)/%.o: $(GD)/%.S $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(addprefix $(GB)/,$(addsuffix .elf,$(C_GUESTS))): $(GB)/%.elf: $$(OBJS_$$*) $(RUNTIME_OBJS) $(GD)/lib/guest.ld
+	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(RUNTIME_OBJS) $(OBJS_$*) -lgcc
+
+$(addprefix $(GB)/,$(addsuffix .elf,$(ASM_GUESTS))): $(GB)/%.elf: $$(OBJS_$$*) $(ASMLIB_OBJS) $(GD)/lib/guest.ld
+	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(OBJS_$*) $(ASMLIB_OBJS)
+
+$(GB)/exercise_host: $(GD)/exercise_host.c $(GD)/exercise_body.c $(GD)/exercise_body.h $(FLAGS_STAMP)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/exercise_host.c $(GD)/exercise_body.c
+
+$(GB)/bench_host: $(GD)/bench_host.c $(GD)/bench_body.c $(GD)/bench_body.h $(FLAGS_STAMP)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/bench_host.c $(GD)/bench_body.c
+
+-include $(wildcard $(OBJ_DIR)/*.d $(OBJ_DIR)/lib/*.d)
+
+# ---------------------------------------------------------------------------
+# Host packages
+# ---------------------------------------------------------------------------
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	  dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing:$$missing"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi; \
+	command -v $(GO) >/dev/null || { echo "deps: '$(GO)' not found: install Go (see go.mod for the version)" >&2; exit 1; }
+
+# Shell prefix setting $$tags to "-tags capstone" when the capstone library
+# and headers are installed (checked when the recipe runs, i.e. after deps);
+# set -x then echoes the commands with the tags expanded.
+WITH_TAGS = tags=""; if pkg-config --exists capstone 2>/dev/null; then tags="-tags capstone"; fi; set -x
+
+# ---------------------------------------------------------------------------
+# Go
+# ---------------------------------------------------------------------------
+build: deps guests
+	@mkdir -p bin
+	@$(WITH_TAGS); $(GO) build $$tags -o bin/ftvm ./cmd/ftvm
+
+test: deps guests
+	@$(WITH_TAGS); $(GO) vet $$tags ./... && $(GO) test $$tags -timeout 25m ./...
+
+bench: build
+	@$(WITH_TAGS); $(GO) test $$tags -run '^$$' -bench . ./...
+	scripts/bench.sh
+
+demo: deps build
+	@rc=0; bin/ftvm run $(GB)/hello.elf || rc=$$?; \
+	if [ $$rc -ne 1 ]; then echo "demo: ftvm exited with $$rc, want 1 (debug-exit 0)" >&2; exit 1; fi
+
+soak: deps guests
+	@$(WITH_TAGS); FTVM_SOAK=1 $(GO) test $$tags -run 'Soak' -timeout $(SOAKTIME) -v ./...
+
+fuzz: deps guests
+	@$(WITH_TAGS); set +x; set -e; \
+	for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test $$tags -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz: $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test $$tags -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+qemu-check: deps guests
+	scripts/qemu-check.sh
+
+clean:
+	rm -rf $(GB) bin

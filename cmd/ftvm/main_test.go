@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The CLI contract (ARCHITECTURE.md §5) tested end to end on the built binary
+// and the guests of testdata/guests (built by `make guests`).
+
+var ftvmBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ftvm-cli")
+	if err != nil {
+		panic(err)
+	}
+	ftvmBin = filepath.Join(dir, "ftvm")
+	if out, err := exec.Command("go", "build", "-o", ftvmBin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// guest returns the path of a built guest image, skipping the test when the
+// guests have not been built.
+func guest(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join("..", "..", "testdata", "guests", "build", name+".elf")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("guest %s not built (run make guests): %v", name, err)
+	}
+	return p
+}
+
+// ftvm runs the binary and returns stdout, stderr and the exit status.
+func ftvm(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(ftvmBin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	status := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		status = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), status
+}
+
+func TestExitStatuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		guest  string
+		args   []string
+		status int
+		stderr string // a phrase stderr must contain
+	}{
+		{"debug-exit 0", "hello", nil, 1, ""},
+		{"debug-exit value", "exitcode", nil, 0x21<<1 | 1, ""},
+		{"halt with interrupts off", "halt", nil, 0, ""},
+		{"keyboard reset", "reset", nil, 0, ""},
+		{"triple fault", "triple", nil, 126, "triple fault"},
+		{"instruction limit", "spin", []string{"--max-insns", "100000"}, 124, "limit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"run", "--clock", "virtual"}, tc.args...)
+			_, stderr, status := ftvm(t, append(args, guest(t, tc.guest))...)
+			if status != tc.status {
+				t.Errorf("exit status %d, want %d; stderr:\n%s", status, tc.status, stderr)
+			}
+			if !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("stderr %q does not contain %q", stderr, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestTripleFaultDump(t *testing.T) {
+	_, stderr, status := ftvm(t, "run", guest(t, "triple"))
+	if status != 126 {
+		t.Fatalf("status %d, want 126", status)
+	}
+	for _, want := range []string{"rip ", "rsp ", "cr3 ", "ud2"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("register dump lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestStatsLine(t *testing.T) {
+	stdout, stderr, status := ftvm(t, "run", "--stats", guest(t, "hello"))
+	if status != 1 {
+		t.Fatalf("status %d, want 1; stderr %s", status, stderr)
+	}
+	if !regexp.MustCompile(`(?m)^ftvm: retired=\d+ wall=[0-9.]+s mips=[0-9.]+`).MatchString(stderr) {
+		t.Errorf("no stats line in stderr:\n%s", stderr)
+	}
+	if strings.Contains(stdout, "ftvm:") {
+		t.Errorf("ftvm's own messages leaked onto stdout: %q", stdout)
+	}
+}
+
+func TestSerialDestinations(t *testing.T) {
+	hello := guest(t, "hello")
+	stdout, _, _ := ftvm(t, "run", hello)
+	if stdout == "" {
+		t.Fatal("no console output on stdout")
+	}
+	out := filepath.Join(t.TempDir(), "console.txt")
+	stdout2, _, _ := ftvm(t, "run", "--serial", "file:"+out, hello)
+	if stdout2 != "" {
+		t.Errorf("stdout not empty with --serial file: %q", stdout2)
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != stdout {
+		t.Errorf("file console %q (err %v), want %q", b, err, stdout)
+	}
+	stdout3, _, _ := ftvm(t, "run", "--serial", "none", hello)
+	if stdout3 != "" {
+		t.Errorf("stdout not empty with --serial none: %q", stdout3)
+	}
+}
+
+func TestTrace(t *testing.T) {
+	_, stderr, status := ftvm(t, "run", "--trace", guest(t, "hello"))
+	if status != 1 {
+		t.Fatalf("status %d", status)
+	}
+	lines := strings.Split(stderr, "\n")
+	if len(lines) < 10 || !strings.Contains(lines[0], "rax=") {
+		t.Fatalf("trace too short or without registers:\n%.500s", stderr)
+	}
+}
+
+// elfHeader returns a minimal ELF64 header with one program header slot.
+func elfHeader(machine uint16) []byte {
+	b := make([]byte, 64+56)
+	copy(b, "\x7fELF\x02\x01\x01")
+	binary.LittleEndian.PutUint16(b[16:], 2) // ET_EXEC
+	binary.LittleEndian.PutUint16(b[18:], machine)
+	binary.LittleEndian.PutUint32(b[20:], 1)
+	binary.LittleEndian.PutUint64(b[24:], 0x100000)
+	binary.LittleEndian.PutUint64(b[32:], 64)
+	binary.LittleEndian.PutUint16(b[52:], 64)
+	binary.LittleEndian.PutUint16(b[54:], 56)
+	binary.LittleEndian.PutUint16(b[56:], 1)
+	p := b[64:]
+	binary.LittleEndian.PutUint32(p[0:], 1) // PT_LOAD
+	binary.LittleEndian.PutUint32(p[4:], 5) // R+X
+	binary.LittleEndian.PutUint64(p[16:], 0x100000)
+	binary.LittleEndian.PutUint64(p[24:], 0x100000)
+	binary.LittleEndian.PutUint64(p[32:], 0)
+	binary.LittleEndian.PutUint64(p[40:], 0x1000)
+	return b
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	outside := elfHeader(62)
+	binary.LittleEndian.PutUint64(outside[64+24:], 0x7FFF0000) // p_paddr beyond 64 MiB
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		stderr string
+	}{
+		{"no arguments", []string{"run"}, 2, "IMAGE"},
+		{"unknown flag", []string{"run", "--bogus", "x"}, 2, "bogus"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"bad memory size", []string{"run", "-m", "lots", "x"}, 2, "size"},
+		{"bad clock", []string{"run", "--clock", "sundial", "x"}, 2, "clock"},
+		{"missing file", []string{"run", filepath.Join(dir, "nope.elf")}, 125, "no such file"},
+		{"empty file", []string{"run", write("empty", nil)}, 125, "image"},
+		{"truncated ELF", []string{"run", write("trunc", elfHeader(62)[:40])}, 125, "image"},
+		{"not an ELF", []string{"run", write("text", []byte("#!/bin/sh\necho hi\n"))}, 125, "image"},
+		{"non-x86 ELF", []string{"run", write("arm", elfHeader(183))}, 125, "image"},
+		{"segment outside RAM", []string{"run", write("outside", outside)}, 125, "outside"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, status := ftvm(t, tc.args...)
+			if status != tc.status {
+				t.Errorf("status %d, want %d; stderr %q", status, tc.status, stderr)
+			}
+			if !strings.Contains(stderr, tc.stderr) || !strings.HasPrefix(stderr, "ftvm:") && tc.status == 125 {
+				t.Errorf("stderr %q should start with ftvm: and mention %q", stderr, tc.stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout not empty: %q", stdout)
+			}
+		})
+	}
+}
+
+func TestDisasmHex(t *testing.T) {
+	stdout, stderr, status := ftvm(t, "disasm", "4801d8", "c3")
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	if !strings.Contains(stdout, "add") || !strings.Contains(stdout, "ret") {
+		t.Errorf("disassembly %q lacks add/ret", stdout)
+	}
+}
+
+func TestDisasmImage(t *testing.T) {
+	stdout, stderr, status := ftvm(t, "disasm", guest(t, "hello"))
+	if status != 0 || !strings.Contains(stdout, "0000000000100") {
+		t.Fatalf("status %d, stdout %.300q, stderr %s", status, stdout, stderr)
+	}
+}

@@ -1,0 +1,406 @@
+package cpu
+
+// Control flow: JMP, Jcc, CALL, RET (near and far), far JMP/CALL through
+// memory, LOOP/LOOPE/LOOPNE and JRCXZ.
+//
+// Direct branch targets are known when the instruction is decoded, so the
+// binder checks that they are canonical and picks tiny handlers that only
+// set RIP; a non-canonical target gets a handler that raises #GP(0) when the
+// branch is taken.
+
+func init() {
+	binders[OpJMP] = bindJMP
+	binders[OpJCC] = bindJCC
+	binders[OpJMPInd] = bindJMPInd
+	binders[OpCALL] = bindCALL
+	binders[OpCALLInd] = bindCALLInd
+	binders[OpRET] = bindRET
+	binders[OpRETF] = func(*Inst) handler { return execRETF }
+	binders[OpJMPFar] = func(*Inst) handler { return execJMPFar }
+	binders[OpCALLFar] = func(*Inst) handler { return execCALLFar }
+	binders[OpLOOP] = func(*Inst) handler { return execLOOP }
+	binders[OpLOOPE] = func(*Inst) handler { return execLOOPE }
+	binders[OpLOOPNE] = func(*Inst) handler { return execLOOPNE }
+	binders[OpJRCXZ] = func(*Inst) handler { return execJRCXZ }
+}
+
+// branch ends the block at target (taken) or at the next instruction.
+func (c *CPU) branch(in *Inst, taken bool) {
+	if taken {
+		c.jump(in.imm)
+		return
+	}
+	c.endBlock(in)
+}
+
+// ---- JMP, Jcc ----
+
+func bindJMP(in *Inst) handler {
+	if !canonical(in.imm) {
+		return execJMPSlow
+	}
+	return execJMP
+}
+
+func execJMP(c *CPU, in *Inst) {
+	c.RIP = in.imm
+	c.brk = true
+}
+
+func execJMPSlow(c *CPU, in *Inst) { c.jump(in.imm) }
+
+func bindJCC(in *Inst) handler {
+	if !canonical(in.imm) {
+		return execJCCSlow
+	}
+	return jccHandlers[in.opcode&0xF]
+}
+
+func execJCCSlow(c *CPU, in *Inst) { c.branch(in, c.cond(uint8(in.opcode&0xF))) }
+
+var jccHandlers = [16]handler{
+	execJO, execJNO, execJB, execJNB, execJZ, execJNZ, execJBE, execJA,
+	execJS, execJNS, execJP, execJNP, execJL, execJGE, execJLE, execJG,
+}
+
+// jcc ends the block at the target if taken, else after the instruction. The
+// target is canonical (checked when bound).
+func (c *CPU) jcc(in *Inst, taken bool) {
+	if taken {
+		c.RIP = in.imm
+	} else {
+		c.RIP = in.next
+	}
+	c.brk = true
+}
+
+func execJO(c *CPU, in *Inst)  { c.jcc(in, c.of()) }
+func execJNO(c *CPU, in *Inst) { c.jcc(in, !c.of()) }
+func execJB(c *CPU, in *Inst)  { c.jcc(in, c.cf()) }
+func execJNB(c *CPU, in *Inst) { c.jcc(in, !c.cf()) }
+
+func execJZ(c *CPU, in *Inst) {
+	var z bool
+	if c.lazy.op == flagsNone {
+		z = c.rflags&FlagZF != 0
+	} else {
+		z = c.lazy.r == 0
+	}
+	c.jcc(in, z)
+}
+
+func execJNZ(c *CPU, in *Inst) {
+	var z bool
+	if c.lazy.op == flagsNone {
+		z = c.rflags&FlagZF != 0
+	} else {
+		z = c.lazy.r == 0
+	}
+	c.jcc(in, !z)
+}
+
+func execJBE(c *CPU, in *Inst) { c.jcc(in, c.cf() || c.zf()) }
+func execJA(c *CPU, in *Inst)  { c.jcc(in, !c.cf() && !c.zf()) }
+func execJS(c *CPU, in *Inst)  { c.jcc(in, c.sf()) }
+func execJNS(c *CPU, in *Inst) { c.jcc(in, !c.sf()) }
+func execJP(c *CPU, in *Inst)  { c.jcc(in, c.pf()) }
+func execJNP(c *CPU, in *Inst) { c.jcc(in, !c.pf()) }
+func execJL(c *CPU, in *Inst)  { c.jcc(in, c.sf() != c.of()) }
+func execJGE(c *CPU, in *Inst) { c.jcc(in, c.sf() == c.of()) }
+func execJLE(c *CPU, in *Inst) { c.jcc(in, c.zf() || c.sf() != c.of()) }
+func execJG(c *CPU, in *Inst)  { c.jcc(in, !c.zf() && c.sf() == c.of()) }
+
+// ---- indirect JMP, CALL, RET ----
+
+func bindJMPInd(in *Inst) handler {
+	if in.isReg() {
+		return execJMPIndReg
+	}
+	return execJMPInd
+}
+
+func execJMPIndReg(c *CPU, in *Inst) { c.jump(c.R[in.rm]) }
+func execJMPInd(c *CPU, in *Inst)    { c.jump(c.read64(c.ea(in))) }
+
+func bindCALL(in *Inst) handler {
+	if !canonical(in.imm) {
+		return execCALLSlow
+	}
+	return execCALL
+}
+
+// execCALL pushes the return address and jumps to a canonical target.
+func execCALL(c *CPU, in *Inst) {
+	sp := c.R[RSP] - 8
+	c.write64(sp, in.next)
+	c.R[RSP] = sp
+	c.RIP = in.imm
+	c.brk = true
+}
+
+// execCALLSlow is a CALL to a non-canonical target: #GP(0) before pushing.
+func execCALLSlow(c *CPU, in *Inst) { c.raise(VecGP, 0) }
+
+func bindCALLInd(in *Inst) handler {
+	if in.isReg() {
+		return execCALLIndReg
+	}
+	return execCALLInd
+}
+
+func execCALLIndReg(c *CPU, in *Inst) { c.callTo(in, c.R[in.rm]) }
+func execCALLInd(c *CPU, in *Inst)    { c.callTo(in, c.read64(c.ea(in))) }
+
+// callTo checks target, pushes the return address and transfers control.
+func (c *CPU) callTo(in *Inst, target uint64) {
+	if !canonical(target) {
+		c.raise(VecGP, 0)
+	}
+	sp := c.R[RSP] - 8
+	c.write64(sp, in.next)
+	c.R[RSP] = sp
+	c.RIP = target
+	c.brk = true
+}
+
+func bindRET(in *Inst) handler {
+	if in.form == formIw {
+		return execRETImm
+	}
+	return execRET
+}
+
+// execRET pops the return address; a non-canonical one faults at the RET
+// with RSP unchanged (as Intel CPUs do).
+func execRET(c *CPU, in *Inst) {
+	sp := c.R[RSP]
+	t := c.read64(sp)
+	if !canonical(t) {
+		c.raise(VecGP, 0)
+	}
+	c.R[RSP] = sp + 8
+	c.RIP = t
+	c.brk = true
+}
+
+func execRETImm(c *CPU, in *Inst) {
+	sp := c.R[RSP]
+	t := c.read64(sp)
+	if !canonical(t) {
+		c.raise(VecGP, 0)
+	}
+	c.R[RSP] = sp + 8 + in.imm
+	c.RIP = t
+	c.brk = true
+}
+
+// ---- far transfers ----
+
+// farCodeDescriptor loads and checks the code-segment descriptor for a far
+// JMP or CALL to selector sel at the current privilege (call gates and task
+// switches are not modelled: #GP(sel)). It returns the descriptor with the
+// selector's RPL replaced by the CPL.
+func (c *CPU) farCodeDescriptor(sel uint16) Segment {
+	code := uint32(sel &^ 3)
+	if sel&^3 == 0 {
+		c.raise(VecGP, 0)
+	}
+	d, err := c.loadDescriptor(sel)
+	if err != nil || d.Attr&0x18 != 0x18 {
+		c.raise(VecGP, code)
+	}
+	dpl := uint8(d.Attr >> 5 & 3)
+	if d.Attr&0x4 != 0 { // conforming
+		if dpl > c.CPL {
+			c.raise(VecGP, code)
+		}
+	} else if uint8(sel&3) > c.CPL || dpl != c.CPL {
+		c.raise(VecGP, code)
+	}
+	if d.Attr&SegAttrP == 0 {
+		c.raise(VecNP, code)
+	}
+	d.Selector = sel&^3 | uint16(c.CPL)
+	return d
+}
+
+// farTarget checks the offset of a far transfer into code segment d.
+func (c *CPU) farTarget(d *Segment, off uint64) {
+	if d.Attr&SegAttrL != 0 && c.EFER&EFERLMA != 0 {
+		if !canonical(off) {
+			c.raise(VecGP, 0)
+		}
+	} else if off > uint64(d.Limit) {
+		c.raise(VecGP, 0)
+	}
+}
+
+// readFarPointer reads m16:16, m16:32 or m16:64 (by operand size).
+func (c *CPU) readFarPointer(in *Inst) (off uint64, sel uint16) {
+	addr := c.ea(in)
+	off = c.readN(addr, in.osz)
+	sel = c.read16(addr + uint64(in.osz))
+	return
+}
+
+// execJMPFar is JMP m16:32/m16:64 (FF /5) to the same privilege level.
+func execJMPFar(c *CPU, in *Inst) {
+	off, sel := c.readFarPointer(in)
+	d := c.farCodeDescriptor(sel)
+	c.farTarget(&d, off)
+	c.Seg[CS] = d
+	c.RIP = off
+	c.brk = true
+	c.privilegeChanged()
+	c.code.newGeneration()
+}
+
+// execCALLFar is CALL m16:32/m16:64 (FF /3): pushes CS and the return
+// offset at the operand size, then jumps.
+func execCALLFar(c *CPU, in *Inst) {
+	off, sel := c.readFarPointer(in)
+	d := c.farCodeDescriptor(sel)
+	c.farTarget(&d, off)
+	size := in.osz
+	sp := c.R[RSP] - 2*uint64(size)
+	c.probeWrite(sp, 2*int(size))
+	c.writeN(sp+uint64(size), size, uint64(c.Seg[CS].Selector))
+	c.writeN(sp, size, in.next)
+	c.R[RSP] = sp
+	c.Seg[CS] = d
+	c.RIP = off
+	c.brk = true
+	c.privilegeChanged()
+	c.code.newGeneration()
+}
+
+// execRETF is the far return (CB, CA iw). In 64-bit mode its default operand
+// size is 32 bits (REX.W: 64). A return to an outer privilege level also pops
+// RSP and SS, and nulls data segment registers the new CPL may not use.
+func execRETF(c *CPU, in *Inst) {
+	size := uint64(in.osz)
+	sp := c.R[RSP]
+	off := c.readN(sp, in.osz)
+	sel := uint16(c.readN(sp+size, in.osz))
+	sp += 2*size + in.imm
+
+	code := uint32(sel &^ 3)
+	if sel&^3 == 0 {
+		c.raise(VecGP, 0)
+	}
+	d, err := c.loadDescriptor(sel)
+	if err != nil || d.Attr&0x18 != 0x18 {
+		c.raise(VecGP, code)
+	}
+	rpl := uint8(sel & 3)
+	dpl := uint8(d.Attr >> 5 & 3)
+	if rpl < c.CPL {
+		c.raise(VecGP, code)
+	}
+	if d.Attr&0x4 != 0 {
+		if dpl > rpl {
+			c.raise(VecGP, code)
+		}
+	} else if dpl != rpl {
+		c.raise(VecGP, code)
+	}
+	if d.Attr&SegAttrP == 0 {
+		c.raise(VecNP, code)
+	}
+	c.farTarget(&d, off)
+	d.Selector = sel
+
+	if rpl == c.CPL {
+		c.Seg[CS] = d
+		c.R[RSP] = sp
+		c.RIP = off
+		c.brk = true
+		c.privilegeChanged()
+		c.code.newGeneration()
+		return
+	}
+
+	// Return to an outer level: pop RSP and SS from the old stack.
+	newSP := c.readN(sp, in.osz)
+	ssSel := uint16(c.readN(sp+size, in.osz))
+	var ss Segment
+	if ssSel&^3 == 0 {
+		// A null SS is allowed in 64-bit mode unless returning to CPL 3.
+		if rpl == 3 || d.Attr&SegAttrL == 0 {
+			c.raise(VecGP, 0)
+		}
+		ss = Segment{Selector: ssSel}
+	} else {
+		sc := uint32(ssSel &^ 3)
+		sd, err := c.loadDescriptor(ssSel)
+		if err != nil || sd.Attr&0x1A != 0x12 || uint8(ssSel&3) != rpl || uint8(sd.Attr>>5&3) != rpl {
+			c.raise(VecGP, sc)
+		}
+		if sd.Attr&SegAttrP == 0 {
+			c.raise(VecSS, sc)
+		}
+		sd.Selector = ssSel
+		ss = sd
+	}
+	c.Seg[CS] = d
+	c.Seg[SS] = ss
+	c.R[RSP] = newSP + in.imm
+	// Data segments the new CPL may not use are nulled (conforming code
+	// excepted). The FS/GS bases are kept.
+	for _, s := range [...]int{ES, DS, FS, GS} {
+		a := c.Seg[s].Attr
+		conformingCode := a&0x1C == 0x1C
+		if c.Seg[s].Selector&^3 != 0 && !conformingCode && uint8(a>>5&3) < rpl {
+			c.Seg[s].Selector = 0
+			c.Seg[s].Attr = 0
+		}
+	}
+	c.RIP = off
+	c.brk = true
+	c.privilegeChanged()
+	c.code.newGeneration()
+}
+
+// ---- LOOP, JRCXZ ----
+
+// loopCount decrements rCX (ECX with a 32-bit address size, zero-extending
+// RCX) and returns the new count; flags are untouched. The write is done by
+// the caller through setLoopCount once the branch is known to be valid.
+func (c *CPU) loopCount(in *Inst) uint64 {
+	if in.asz == 4 {
+		return (c.R[RCX] - 1) & 0xFFFFFFFF
+	}
+	return c.R[RCX] - 1
+}
+
+// loopBranch commits the new count and branches.
+func (c *CPU) loopBranch(in *Inst, n uint64, taken bool) {
+	if taken && !canonical(in.imm) {
+		c.raise(VecGP, 0)
+	}
+	c.R[RCX] = n
+	c.branch(in, taken)
+}
+
+func execLOOP(c *CPU, in *Inst) {
+	n := c.loopCount(in)
+	c.loopBranch(in, n, n != 0)
+}
+
+func execLOOPE(c *CPU, in *Inst) {
+	n := c.loopCount(in)
+	c.loopBranch(in, n, n != 0 && c.zf())
+}
+
+func execLOOPNE(c *CPU, in *Inst) {
+	n := c.loopCount(in)
+	c.loopBranch(in, n, n != 0 && !c.zf())
+}
+
+func execJRCXZ(c *CPU, in *Inst) {
+	n := c.R[RCX]
+	if in.asz == 4 {
+		n &= 0xFFFFFFFF
+	}
+	c.branch(in, n == 0)
+}

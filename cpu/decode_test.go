@@ -1,0 +1,1171 @@
+package cpu
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"ftvm/cpu/disasm"
+)
+
+// Decoder tests: a table of hand-picked encodings checked field by field, and
+// a differential test against the disassembler package (x86asm by default,
+// Capstone with -tags capstone) on random and biased byte strings, which
+// compares instruction lengths, mnemonic classes, condition codes, operand
+// sizes, register operands and branch targets.
+
+// hexBytes decodes a hex string with optional spaces.
+func hexBytes(t testing.TB, s string) []byte {
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		t.Fatalf("bad hex %q: %v", s, err)
+	}
+	return b
+}
+
+// regName returns a register slot's name for the table test.
+func regName(r uint8) string {
+	switch {
+	case r < 16:
+		return reg64Names[r]
+	case r == regZero:
+		return "none"
+	case r == regRIP:
+		return "rip"
+	}
+	return fmt.Sprint("slot", r)
+}
+
+// instFields renders the decoded fields the table test can check.
+func instFields(in *Inst) map[string]string {
+	b := func(p prefixes) string {
+		if in.prefix&p != 0 {
+			return "1"
+		}
+		return "0"
+	}
+	return map[string]string{
+		"len": fmt.Sprint(in.len), "osz": fmt.Sprint(in.osz), "asz": fmt.Sprint(in.asz),
+		"modrm": fmt.Sprint(in.modrm), "mod": fmt.Sprint(in.mod), "reg": fmt.Sprint(in.reg),
+		"rm": fmt.Sprint(in.rm), "base": regName(in.base), "index": regName(in.index),
+		"scale": fmt.Sprint(in.scale), "disp": fmt.Sprintf("%#x", in.disp), "imm": fmt.Sprintf("%#x", in.imm),
+		"imm2": fmt.Sprint(in.imm2), "seg": fmt.Sprint(in.seg), "next": fmt.Sprintf("%#x", in.next),
+		"cc": fmt.Sprint(in.cc), "opcode": fmt.Sprintf("%#x", in.opcode),
+		"legacy": b(pfxLegacyByteRegs), "rex": b(pfxRex), "rexw": b(pfxRexW), "lock": b(pfxLock),
+		"rep": b(pfxRep), "repne": b(pfxRepne), "o16": b(pfxOpsize), "a32": b(pfxAddr),
+		"segovr": b(pfxSegOverride), "end": b(pfxEndsBlock),
+	}
+}
+
+// decodeCase is one table entry: code at rip (0x1000 unless set) must decode
+// to op with the listed "field=value" pairs, or fail with err.
+type decodeCase struct {
+	name string
+	code string
+	op   Op
+	want string
+	err  error
+	rip  uint64
+}
+
+var decodeCases = []decodeCase{
+	// Operand size, REX and its position.
+	{name: "add r64", code: "48 01 d8", op: OpADD, want: "len=3 osz=8 mod=3 reg=3 rm=0 rex=1 rexw=1"},
+	{name: "add r32", code: "01 d8", op: OpADD, want: "len=2 osz=4 mod=3 reg=3 rm=0 rex=0"},
+	{name: "add r16", code: "66 01 d8", op: OpADD, want: "len=3 osz=2 o16=1"},
+	{name: "REX.W beats 66", code: "66 48 01 d8", op: OpADD, want: "len=4 osz=8"},
+	{name: "REX before 66 ignored", code: "48 66 01 d8", op: OpADD, want: "len=4 osz=2 rex=0 rexw=0"},
+	{name: "REX before FS ignored", code: "49 64 01 d8", op: OpADD, want: "len=4 osz=4 rm=0 rex=0 seg=4"},
+	{name: "last REX counts", code: "48 41 01 d8", op: OpADD, want: "len=4 osz=4 rm=8 reg=3 rexw=0"},
+	{name: "REX.R REX.B", code: "4d 01 d8", op: OpADD, want: "osz=8 reg=11 rm=8"},
+	{name: "byte AH without REX", code: "00 e0", op: OpADD, want: "len=2 osz=1 reg=4 rm=0 legacy=1"},
+	{name: "byte SPL with REX", code: "40 00 e0", op: OpADD, want: "len=3 osz=1 reg=4 rm=0 legacy=0"},
+	{name: "byte R12B", code: "44 00 e0", op: OpADD, want: "osz=1 reg=12 legacy=0"},
+	{name: "movzx eax, ah", code: "0f b6 c4", op: OpMOVZX, want: "osz=4 rm=4 legacy=1"},
+	{name: "movzx eax, spl", code: "40 0f b6 c4", op: OpMOVZX, want: "osz=4 rm=4 legacy=0"},
+	{name: "67 address size", code: "67 8b 00", op: OpMOV, want: "len=3 asz=4 base=rax index=none"},
+	{name: "segments", code: "2e 64 8b 00", op: OpMOV, want: "seg=4 segovr=1"},
+	{name: "null segment cancels FS", code: "64 2e 8b 00", op: OpMOV, want: "seg=0"},
+	{name: "GS", code: "65 48 8b 04 25 28 00 00 00", op: OpMOV, want: "len=9 seg=5 base=none index=none disp=0x28"},
+
+	// ModRM and SIB.
+	{name: "[rax]", code: "48 8b 00", op: OpMOV, want: "mod=0 base=rax index=none disp=0x0"},
+	{name: "[rsp] needs SIB", code: "4c 8b 04 24", op: OpMOV, want: "len=4 reg=8 base=rsp index=none"},
+	{name: "[r12] needs SIB", code: "49 8b 04 24", op: OpMOV, want: "len=4 reg=0 base=r12 index=none"},
+	{name: "REX.X index r12", code: "4a 8b 04 20", op: OpMOV, want: "len=4 base=rax index=r12 scale=0"},
+	{name: "index 100 no base", code: "48 8b 04 65 78 56 34 12", op: OpMOV,
+		want: "len=8 base=none index=none disp=0x12345678"},
+	{name: "index no base", code: "48 8b 04 8d 00 10 00 00", op: OpMOV,
+		want: "len=8 base=none index=rcx scale=2 disp=0x1000"},
+	{name: "REX.B base 101 mod 00", code: "49 8b 04 8d f0 ff ff ff", op: OpMOV,
+		want: "len=8 base=none index=rcx scale=2 disp=0xfffffffffffffff0"},
+	{name: "[rbp+8]", code: "48 8b 45 08", op: OpMOV, want: "len=4 mod=1 base=rbp disp=0x8"},
+	{name: "[r13+0]", code: "49 8b 45 00", op: OpMOV, want: "len=4 mod=1 base=r13 disp=0x0"},
+	{name: "[rbp+disp32]", code: "48 8b 85 00 01 00 00", op: OpMOV, want: "len=7 mod=2 base=rbp disp=0x100"},
+	{name: "[rsp-8]", code: "48 8b 44 24 f8", op: OpMOV, want: "len=5 base=rsp disp=0xfffffffffffffff8"},
+	{name: "full SIB", code: "4d 8b 0c c8", op: OpMOV, want: "reg=9 base=r8 index=rcx scale=3"},
+	{name: "SIB r13 r12 disp8", code: "4f 8b 4c e5 10", op: OpMOV,
+		want: "len=5 reg=9 base=r13 index=r12 scale=3 disp=0x10"},
+	{name: "RIP-relative", code: "48 8b 05 10 00 00 00", op: OpMOV,
+		want: "len=7 base=none index=none next=0x1007 disp=0x1017"},
+	{name: "RIP-relative back", code: "48 8b 05 f9 ff ff ff", op: OpMOV, want: "disp=0x1000"},
+	{name: "RIP-relative REX.B", code: "49 8b 05 00 00 00 00", op: OpMOV, want: "base=none disp=0x1007"},
+	{name: "RIP-relative with imm", code: "c7 05 f6 ff ff ff 01 00 00 00", op: OpMOV,
+		want: "len=10 disp=0x1000 imm=0x1"},
+	{name: "EIP-relative", code: "67 8b 05 10 00 00 00", op: OpMOV, rip: 0x100001000,
+		want: "asz=4 base=none disp=0x1017"},
+
+	// Immediates.
+	{name: "Ib sign-extended", code: "80 c1 ff", op: OpADD, want: "len=3 osz=1 imm=0xffffffffffffffff"},
+	{name: "Iw", code: "66 81 c1 34 12", op: OpADD, want: "len=5 osz=2 imm=0x1234"},
+	{name: "Iz 32", code: "81 c1 78 56 34 12", op: OpADD, want: "len=6 imm=0x12345678"},
+	{name: "Iz 64", code: "48 81 c1 00 00 00 80", op: OpADD, want: "len=7 osz=8 imm=0xffffffff80000000"},
+	{name: "83 Ib", code: "48 83 e9 80", op: OpSUB, want: "len=4 imm=0xffffffffffffff80"},
+	{name: "AL, Ib", code: "3c 7f", op: OpCMP, want: "len=2 osz=1 imm=0x7f"},
+	{name: "rAX, Iz", code: "48 2d 01 00 00 00", op: OpSUB, want: "len=6 osz=8 imm=0x1"},
+	{name: "C7 Iz", code: "48 c7 c0 ff ff ff ff", op: OpMOV, want: "len=7 imm=0xffffffffffffffff"},
+	{name: "imm64", code: "48 b8 88 77 66 55 44 33 22 11", op: OpMOV, want: "len=10 osz=8 reg=0 imm=0x1122334455667788"},
+	{name: "B8+r REX.B", code: "41 bf 78 56 34 12", op: OpMOV, want: "len=6 osz=4 reg=15 imm=0x12345678"},
+	{name: "B8+r 16", code: "66 b8 34 12", op: OpMOV, want: "len=4 osz=2 imm=0x1234"},
+	{name: "mov ah, Ib", code: "b4 12", op: OpMOV, want: "len=2 osz=1 reg=4 legacy=1"},
+	{name: "mov spl, Ib", code: "40 b4 12", op: OpMOV, want: "len=3 osz=1 reg=4 legacy=0"},
+	{name: "moffs64 load", code: "48 a1 88 77 66 55 44 33 22 11", op: OpMOV,
+		want: "len=10 osz=8 disp=0x1122334455667788 base=none"},
+	{name: "moffs64 store", code: "a2 08 07 06 05 04 03 02 01", op: OpMOV, want: "len=9 osz=1 disp=0x102030405060708"},
+	{name: "moffs32", code: "67 a1 78 56 34 92", op: OpMOV, want: "len=6 asz=4 disp=0x92345678"},
+	{name: "enter", code: "c8 10 00 01", op: OpENTER, want: "len=4 imm=0x10 imm2=1 osz=8"},
+	{name: "ret Iw", code: "c2 08 80", op: OpRET, want: "len=3 imm=0x8008"},
+	{name: "push Ib", code: "6a ff", op: OpPUSH, want: "len=2 osz=8 imm=0xffffffffffffffff"},
+	{name: "push Iz 16", code: "66 68 34 12", op: OpPUSH, want: "len=4 osz=2 imm=0x1234"},
+	{name: "push Iz", code: "68 00 00 00 80", op: OpPUSH, want: "len=5 osz=8 imm=0xffffffff80000000"},
+	{name: "int Ib", code: "cd 80", op: OpINT, want: "len=2 imm=0x80"},
+	{name: "in Ib", code: "e4 f0", op: OpIN, want: "len=2 osz=1 imm=0xf0"},
+	{name: "imul Iz", code: "69 c1 00 01 00 00", op: OpIMUL, want: "len=6 reg=0 rm=1 imm=0x100"},
+	{name: "imul Ib", code: "66 6b c1 fe", op: OpIMUL, want: "len=4 osz=2 imm=0xfffffffffffffffe"},
+	{name: "shld Ib", code: "0f a4 c8 03", op: OpSHLD, want: "len=4 reg=1 rm=0 imm=0x3"},
+
+	// Relative branches: absolute targets.
+	{name: "jmp short", code: "eb fe", op: OpJMP, want: "len=2 imm=0x1000 end=1"},
+	{name: "jz short", code: "74 10", op: OpJCC, want: "len=2 imm=0x1012 cc=4 osz=8"},
+	{name: "jz short 66", code: "66 74 10", op: OpJCC, want: "len=3 imm=0x1013 osz=8"},
+	{name: "jnz near", code: "0f 85 00 01 00 00", op: OpJCC, want: "len=6 imm=0x1106 cc=5"},
+	{name: "jg near back", code: "0f 8f fa ff ff ff", op: OpJCC, want: "imm=0x1000 cc=15"},
+	{name: "call", code: "e8 fb ff ff ff", op: OpCALL, want: "len=5 imm=0x1000"},
+	{name: "jmp rel32 wraps", code: "e9 00 00 00 80", op: OpJMP, want: "imm=0xffffffff80001005"},
+	{name: "jmp 66 Intel", code: "66 e9 00 01 00 00", op: OpJMP, want: "len=6 imm=0x1106"},
+	{name: "call high", code: "e8 00 00 00 00", op: OpCALL, rip: 0xffffffff80000000, want: "imm=0xffffffff80000005"},
+	{name: "loop", code: "e2 fe", op: OpLOOP, want: "imm=0x1000 asz=8"},
+	{name: "jecxz", code: "67 e3 00", op: OpJRCXZ, want: "imm=0x1003 asz=4"},
+
+	// Groups.
+	{name: "shl Ib", code: "c0 e0 04", op: OpSHL, want: "len=3 osz=1 imm=0x4"},
+	{name: "sar Ib", code: "48 c1 f8 3f", op: OpSAR, want: "len=4 osz=8 imm=0x3f"},
+	{name: "sal /6", code: "c1 f0 04", op: OpSHL, want: "len=3"},
+	{name: "shr 1", code: "d0 e8", op: OpSHR, want: "len=2 osz=1"},
+	{name: "rcl CL", code: "d3 d0", op: OpRCL, want: "len=2 osz=4"},
+	{name: "test Ib", code: "f6 c3 81", op: OpTEST, want: "len=3 osz=1 imm=0xffffffffffffff81"},
+	{name: "test /1", code: "f6 cb 01", op: OpTEST, want: "len=3"},
+	{name: "test Iz", code: "f7 c3 00 00 00 80", op: OpTEST, want: "len=6 imm=0xffffffff80000000"},
+	{name: "test Iw", code: "66 f7 c3 34 12", op: OpTEST, want: "len=5 osz=2 imm=0x1234"},
+	{name: "test Iz 64", code: "48 f7 04 24 ff ff ff ff", op: OpTEST, want: "len=8 base=rsp imm=0xffffffffffffffff"},
+	{name: "neg no imm", code: "f7 d8", op: OpNEG, want: "len=2"},
+	{name: "idiv", code: "48 f7 f9", op: OpIDIV, want: "len=3 osz=8 rm=1"},
+	{name: "inc byte", code: "fe c4", op: OpINC, want: "osz=1 rm=4 legacy=1"},
+	{name: "FE /2", code: "fe d0", op: OpInvalid, want: "len=2 end=1"},
+	{name: "call indirect", code: "ff d0", op: OpCALLInd, want: "len=2 osz=8 end=1"},
+	{name: "call indirect 66", code: "66 41 ff d0", op: OpCALLInd, want: "len=4 osz=8 rm=8"},
+	{name: "jmp [rip]", code: "ff 25 00 00 00 00", op: OpJMPInd, want: "len=6 disp=0x1006"},
+	{name: "push mem", code: "ff 30", op: OpPUSH, want: "osz=8"},
+	{name: "call far mem", code: "ff 18", op: OpCALLFar, want: "len=2"},
+	{name: "call far reg", code: "ff d8", op: OpInvalid},
+	{name: "FF /7", code: "ff f8", op: OpInvalid},
+	{name: "pop mem", code: "8f 00", op: OpPOP, want: "osz=8"},
+	{name: "swapgs", code: "0f 01 f8", op: OpSWAPGS, want: "len=3"},
+	{name: "rdtscp", code: "0f 01 f9", op: OpRDTSCP, want: "len=3"},
+	{name: "lgdt", code: "0f 01 10", op: OpLGDT, want: "len=3 osz=8 mod=0"},
+	{name: "invlpg", code: "0f 01 38", op: OpINVLPG, want: "len=3"},
+	{name: "0F 01 /7 rm 2", code: "0f 01 fa", op: OpInvalid, want: "len=3"},
+	{name: "smsw reg", code: "0f 01 e0", op: OpSMSW, want: "mod=3"},
+	{name: "bt Ib", code: "0f ba e0 05", op: OpBT, want: "len=4 imm=0x5"},
+	{name: "bts Ib zero-extended", code: "0f ba e8 ff", op: OpBTS, want: "imm=0xff"},
+	{name: "btc Ib", code: "48 0f ba f8 3f", op: OpBTC, want: "len=5 osz=8 imm=0x3f"},
+	{name: "0F BA /0", code: "0f ba c0 01", op: OpInvalid},
+	{name: "cmpxchg16b", code: "48 0f c7 08", op: OpCMPXCHG16B, want: "len=4 osz=8"},
+	{name: "cmpxchg8b", code: "0f c7 08", op: OpCMPXCHG16B, want: "len=3 osz=4"},
+	{name: "cmpxchg8b reg", code: "0f c7 c8", op: OpInvalid},
+	{name: "rdrand", code: "0f c7 f0", op: OpRDRAND, want: "len=3 osz=4 rm=0"},
+	{name: "rdseed", code: "49 0f c7 f8", op: OpRDSEED, want: "len=4 osz=8 rm=8"},
+	{name: "mov to cr3", code: "0f 22 d8", op: OpMOVToCR, want: "len=3 osz=8 reg=3 rm=0"},
+	{name: "mov from cr8", code: "44 0f 20 c0", op: OpMOVFromCR, want: "len=4 reg=8"},
+	{name: "mov cr mod 0", code: "0f 20 00", op: OpMOVFromCR, want: "len=3 mod=3"},
+
+	// F3 0F B8/BC/BD, F3 90.
+	{name: "popcnt", code: "f3 0f b8 c1", op: OpPOPCNT, want: "len=4 reg=0 rm=1"},
+	{name: "0F B8", code: "0f b8 c1", op: OpInvalid},
+	{name: "bsf", code: "0f bc c1", op: OpBSF, want: "len=3"},
+	{name: "tzcnt", code: "f3 0f bc c1", op: OpTZCNT, want: "len=4"},
+	{name: "bsr", code: "48 0f bd c1", op: OpBSR, want: "osz=8"},
+	{name: "lzcnt", code: "f3 48 0f bd c1", op: OpLZCNT, want: "len=5 osz=8"},
+	{name: "lzcnt 16", code: "66 f3 0f bd c1", op: OpLZCNT, want: "osz=2"},
+	{name: "nop", code: "90", op: OpNOP},
+	{name: "nop REX.W", code: "48 90", op: OpNOP},
+	{name: "xchg r8", code: "41 90", op: OpXCHG, want: "reg=8 osz=4"},
+	{name: "pause", code: "f3 90", op: OpPAUSE, want: "len=2"},
+	{name: "nop Ev", code: "66 0f 1f 44 00 00", op: OpNOP, want: "len=6"},
+
+	// Condition codes.
+	{name: "cmovo", code: "0f 40 c1", op: OpCMOV, want: "cc=0"},
+	{name: "cmovg", code: "48 0f 4f c1", op: OpCMOV, want: "cc=15 osz=8"},
+	{name: "sete ah", code: "0f 94 c4", op: OpSETCC, want: "cc=4 osz=1 legacy=1"},
+	{name: "sete spl", code: "40 0f 94 c4", op: OpSETCC, want: "cc=4 legacy=0"},
+
+	// LOCK.
+	{name: "lock add", code: "f0 01 00", op: OpADD, want: "lock=1"},
+	{name: "lock add reg", code: "f0 01 c0", op: OpInvalid},
+	{name: "lock mov", code: "f0 89 00", op: OpInvalid},
+	{name: "lock cmp", code: "f0 39 00", op: OpInvalid},
+	{name: "lock xchg", code: "f0 87 00", op: OpXCHG},
+	{name: "lock not", code: "f0 f6 10", op: OpNOT, want: "osz=1"},
+	{name: "lea reg", code: "8d c0", op: OpInvalid},
+
+	// Miscellaneous.
+	{name: "bswap r9d", code: "41 0f c9", op: OpBSWAP, want: "reg=9 osz=4"},
+	{name: "bswap rax", code: "48 0f c8", op: OpBSWAP, want: "reg=0 osz=8"},
+	{name: "movsxd", code: "48 63 c1", op: OpMOVSXD, want: "osz=8"},
+	{name: "rep movsq", code: "f3 48 a5", op: OpMOVS, want: "osz=8 rep=1"},
+	{name: "repne scasb", code: "f2 ae", op: OpSCAS, want: "osz=1 repne=1"},
+	{name: "F2 then F3", code: "f2 f3 a4", op: OpMOVS, want: "rep=1 repne=0"},
+	{name: "push fs", code: "0f a0", op: OpPUSHSeg, want: "len=2 osz=8"},
+	{name: "iretq", code: "48 cf", op: OpIRET, want: "osz=8"},
+	{name: "push r12w", code: "66 41 54", op: OpPUSH, want: "osz=2 reg=12"},
+
+	// Length limit and truncation.
+	{name: "14 prefixes + nop", code: strings.Repeat("66 ", 14) + "90", op: OpNOP, want: "len=15"},
+	{name: "15 prefixes + nop", code: strings.Repeat("66 ", 15) + "90", err: errTooLong},
+	{name: "16 prefixes", code: strings.Repeat("66 ", 16), err: errTooLong},
+	{name: "imm past 15", code: strings.Repeat("66 ", 13) + "05 00 00", err: errTooLong},
+	{name: "imm past 15 given 15", code: strings.Repeat("66 ", 13) + "05 00", err: errTooLong},
+	{name: "imm at 15", code: strings.Repeat("66 ", 12) + "05 00 00", op: OpADD, want: "len=15 osz=2"},
+	{name: "imm64 past 15", code: strings.Repeat("2e ", 6) + "48 b8 00 00 00 00 00 00 00 00", err: errTooLong},
+	{name: "imm64 at 15", code: strings.Repeat("2e ", 5) + "48 b8 00 00 00 00 00 00 00 00", op: OpMOV, want: "len=15"},
+	{name: "empty", code: "", err: errNeedMore},
+	{name: "REX only", code: "48", err: errNeedMore},
+	{name: "0F only", code: "0f", err: errNeedMore},
+	{name: "no ModRM", code: "48 8b", err: errNeedMore},
+	{name: "no SIB", code: "8b 04", err: errNeedMore},
+	{name: "short disp32", code: "8b 05 00 00", err: errNeedMore},
+	{name: "short imm64", code: "48 b8 01 02", err: errNeedMore},
+	{name: "short rel32", code: "e8 00 00 00", err: errNeedMore},
+	{name: "short moffs", code: "a1 00 00 00 00", err: errNeedMore},
+	{name: "enter no level", code: "c8 00 01", err: errNeedMore},
+}
+
+func TestDecodeTable(t *testing.T) {
+	for _, tc := range decodeCases {
+		code := hexBytes(t, tc.code)
+		rip := tc.rip
+		if rip == 0 {
+			rip = 0x1000
+		}
+		in, err := safeDecode(code, rip)
+		if tc.err != nil || err != nil {
+			if !errors.Is(err, tc.err) {
+				t.Errorf("%s (% x): error %v, want %v", tc.name, code, err, tc.err)
+			}
+			continue
+		}
+		if in.op != tc.op {
+			t.Errorf("%s (% x): op %v (%d), want %v (%d)", tc.name, code, in.op, in.op, tc.op, tc.op)
+		}
+		if tc.op != OpInvalid && int(in.len) != len(code) {
+			t.Errorf("%s (% x): len %d, want the whole %d bytes", tc.name, code, in.len, len(code))
+		}
+		got := instFields(&in)
+		for _, kv := range strings.Fields(tc.want) {
+			k, v, _ := strings.Cut(kv, "=")
+			g, ok := got[k]
+			if !ok {
+				t.Fatalf("%s: unknown field %q", tc.name, k)
+			}
+			if g != v {
+				t.Errorf("%s (% x): %s = %s, want %s", tc.name, code, k, g, v)
+			}
+		}
+		// Every prefix of the instruction is truncated.
+		if tc.op != OpInvalid {
+			for n := 0; n < int(in.len); n++ {
+				if _, err := safeDecode(code[:n], rip); !errors.Is(err, errNeedMore) {
+					t.Errorf("%s: first %d bytes: error %v, want errNeedMore", tc.name, n, err)
+				}
+			}
+		}
+	}
+}
+
+// errPanic reports a panic in the decoder.
+type errPanic struct{ v any }
+
+func (e errPanic) Error() string { return fmt.Sprint("decoder panic: ", e.v) }
+
+// safeDecode is Decode with panics turned into errors.
+func safeDecode(code []byte, rip uint64) (in Inst, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errPanic{r}
+		}
+	}()
+	return Decode(code, rip)
+}
+
+// ---------------------------------------------------------------------------
+// Differential test against the disassembler.
+
+// diffKind classifies a disagreement with the disassembler.
+type diffKind uint8
+
+const (
+	diffLen      diffKind = iota // both decode, lengths differ
+	diffMnemonic                 // both decode, mnemonic outside our Op's class
+	diffCC                       // condition code differs
+	diffSize                     // operand size (mnemonic suffix or register width) differs
+	diffRegs                     // register operands differ
+	diffTarget                   // branch target differs
+	diffOnlyUs                   // we decode a valid instruction, the disassembler rejects the bytes
+	diffOnlyThem                 // the disassembler decodes an instruction of a class we implement; we raise #UD
+	diffError                    // we report truncation or excess length; the disassembler decodes
+	diffPanic                    // our decoder panicked
+)
+
+var diffKindNames = [...]string{"length", "mnemonic", "cc", "size", "regs", "target", "only-ours", "only-theirs",
+	"error", "panic"}
+
+func (k diffKind) String() string { return diffKindNames[k] }
+
+// disagreement is one input on which we and the disassembler differ.
+type disagreement struct {
+	kind   diffKind
+	code   []byte
+	rip    uint64
+	in     Inst
+	err    error
+	d      disasm.Inst
+	detail string
+}
+
+func (d *disagreement) String() string {
+	n := len(d.code)
+	if d.d.Len > 0 && d.d.Len < n {
+		n = d.d.Len
+	}
+	if d.in.len > 0 && int(d.in.len) > n && int(d.in.len) <= len(d.code) {
+		n = int(d.in.len)
+	}
+	return fmt.Sprintf("%s: % x: ours %v len %d err %v; %s len %d %q %s", d.kind, d.code[:n], d.in.op, d.in.len,
+		d.err, disasm.Backend, d.d.Len, d.d.Text, d.detail)
+}
+
+// key groups disagreements for reporting.
+func (d *disagreement) key() string {
+	return fmt.Sprintf("%s op=%v opcode=%03x mnemonic=%s", d.kind, d.in.op, d.in.opcode, d.d.Mnemonic)
+}
+
+// rawPrefixes returns the legacy and REX prefix bytes that start code.
+func rawPrefixes(code []byte) []byte {
+	for i, b := range code {
+		switch {
+		case b == 0xF0, b == 0xF2, b == 0xF3, b == 0x66, b == 0x67, b == 0x26, b == 0x2E, b == 0x36, b == 0x3E,
+			b == 0x64, b == 0x65, b&0xF0 == 0x40:
+			continue
+		}
+		return code[:i]
+	}
+	return code
+}
+
+// modrmByte returns the ModRM byte following the opcode, if present.
+func (d *disagreement) modrmByte() (byte, bool) {
+	i := len(rawPrefixes(d.code)) + 1
+	if d.in.opcode >= 0x100 {
+		i++
+	}
+	if i < len(d.code) {
+		return d.code[i], true
+	}
+	return 0, false
+}
+
+// hasRawPrefix reports whether byte p appears among the instruction's prefixes.
+func (d *disagreement) hasRawPrefix(p byte) bool {
+	for _, b := range rawPrefixes(d.code) {
+		if b == p {
+			return true
+		}
+	}
+	return false
+}
+
+// lastRex returns the REX byte that counts (directly before the opcode), or 0.
+func (d *disagreement) lastRex() byte {
+	p := rawPrefixes(d.code)
+	if len(p) > 0 && p[len(p)-1]&0xF0 == 0x40 {
+		return p[len(p)-1]
+	}
+	return 0
+}
+
+// strayRex reports whether a REX prefix precedes a legacy prefix, or two REX
+// prefixes are present.
+func (d *disagreement) strayRex() bool {
+	p := rawPrefixes(d.code)
+	for i, b := range p {
+		if b&0xF0 == 0x40 && i != len(p)-1 {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *disagreement) theirs(ms ...string) bool {
+	for _, m := range ms {
+		if d.d.Mnemonic == m {
+			return true
+		}
+	}
+	return false
+}
+
+// knownDisagreement is an accepted difference with a reason.
+type knownDisagreement struct {
+	name    string
+	backend string // "x86asm", "capstone" or "" for both
+	kinds   []diffKind
+	reason  string
+	match   func(d *disagreement) bool
+}
+
+// knownDisagreements lists every class of difference the differential test
+// accepts. Anything else fails it.
+var knownDisagreements = []knownDisagreement{
+	{
+		name: "stray REX", backend: "x86asm", kinds: []diffKind{diffOnlyUs},
+		reason: "a REX prefix followed by a legacy prefix or another REX is ignored (SDM Vol. 2 §2.2.1: " +
+			"only a REX directly before the opcode counts); x86asm rejects the bytes",
+		match: func(d *disagreement) bool { return d.strayRex() },
+	},
+	{
+		name: "misplaced LOCK", kinds: []diffKind{diffOnlyThem},
+		reason: "LOCK on an instruction that is not lockable or whose destination is a register is #UD " +
+			"(SDM LOCK); the disassembler just prints the prefix",
+		match: func(d *disagreement) bool { return d.in.prefix&pfxLock != 0 },
+	},
+	{
+		name: "group 2 /6 (SAL alias)", backend: "x86asm", kinds: []diffKind{diffOnlyUs},
+		reason: "C0/C1/D0-D3 /6 shift left like /4 on Intel and AMD hardware (SDM Table A-6 leaves it blank); " +
+			"x86asm rejects it",
+		match: func(d *disagreement) bool { return d.in.op == OpSHL && d.in.reg&7 == 6 },
+	},
+	{
+		name: "group 3 /1 (TEST alias)", backend: "x86asm", kinds: []diffKind{diffOnlyUs},
+		reason: "F6/F7 /1 is TEST like /0 on Intel and AMD hardware (SDM Table A-6 leaves it blank); " +
+			"x86asm rejects it",
+		match: func(d *disagreement) bool { return d.in.op == OpTEST && d.in.reg&7 == 1 },
+	},
+	{
+		name: "hint NOPs", kinds: []diffKind{diffOnlyUs},
+		reason: "0F 0D and 0F 18-1F with any ModRM are NOPs (prefetch hints or the reserved-NOP space, " +
+			"SDM Table A-6 and NOP); the disassemblers decode only some of them (x86asm 0F 1F /0 and " +
+			"the prefetches, Capstone no register forms)",
+		match: func(d *disagreement) bool {
+			return d.in.op == OpNOP && (d.in.opcode == 0x10D || d.in.opcode >= 0x118 && d.in.opcode <= 0x11F)
+		},
+	},
+	{
+		name: "fence r/m bits", kinds: []diffKind{diffOnlyUs},
+		reason: "LFENCE/MFENCE/SFENCE ignore ModRM.rm (SDM Table A-6 lists 0F AE /5-/7 for any 11B r/m); " +
+			"the disassemblers accept only r/m = 0",
+		match: func(d *disagreement) bool {
+			m, _ := d.modrmByte()
+			return d.in.op == OpFENCE && d.in.mod == 3 && m&7 != 0
+		},
+	},
+	{
+		name: "MOV CS", kinds: []diffKind{diffOnlyThem},
+		reason: "MOV to CS (8E /1) is #UD (SDM MOV: \"If an attempt is made to load the CS register\"); " +
+			"the disassembler decodes it",
+		match: func(d *disagreement) bool { return d.in.opcode == 0x8E && d.in.reg&7 == CS },
+	},
+	{
+		name: "MOV TRn", backend: "x86asm", kinds: []diffKind{diffOnlyThem},
+		reason: "0F 24/0F 26 (MOV to/from test registers) existed only on the 386/486 and are #UD in " +
+			"64-bit mode; x86asm decodes them",
+		match: func(d *disagreement) bool { return d.in.opcode == 0x124 || d.in.opcode == 0x126 },
+	},
+	{
+		name: "x86asm RDRAND/RDSEED", backend: "x86asm", kinds: []diffKind{diffOnlyUs, diffOnlyThem, diffRegs},
+		reason: "x86asm does not know RDSEED (0F C7 /7), prints RDRAND with REX.W without its operand, and " +
+			"decodes the memory form 0F C7 /6 (VMPTRLD, VMCLEAR, VMXON) as RDRAND; we raise #UD for the VMX forms",
+		match: func(d *disagreement) bool { return d.in.opcode == 0x1C7 && d.in.reg&7 >= 6 },
+	},
+	{
+		name: "BSWAP r16", kinds: []diffKind{diffRegs},
+		reason: "BSWAP with a 16-bit operand is undefined (SDM BSWAP); the decoder hands the handler " +
+			"operand size 4, the disassembler prints the 16-bit register",
+		match: func(d *disagreement) bool { return d.in.op == OpBSWAP && d.in.prefix&pfxOpsize != 0 },
+	},
+	{
+		name: "66 on near branches", backend: "capstone", kinds: []diffKind{diffLen, diffTarget, diffError},
+		reason: "Intel CPUs ignore 66 on near JMP/Jcc/CALL in 64-bit mode (rel32, 64-bit RIP; SDM JMP/Jcc/CALL, " +
+			"\"operand size fixed at 64 bits\"); Capstone follows AMD (rel16, IP truncated to 16 bits). We follow Intel",
+		match: func(d *disagreement) bool {
+			return (d.in.form == formJz || d.in.form == formJb) && d.in.prefix&pfxOpsize != 0
+		},
+	},
+	{
+		name: "Capstone: 66 with F2/F3", backend: "capstone", kinds: []diffKind{diffLen, diffRegs, diffSize},
+		reason: "with F2 or F3 also present Capstone 4 forgets the 66 prefix on legacy instructions " +
+			"(prints eax for ax, takes an imm32 for PUSH Iz) although F2/F3 mean nothing to them",
+		match: func(d *disagreement) bool {
+			return d.in.prefix&pfxOpsize != 0 && (d.hasRawPrefix(0xF2) || d.hasRawPrefix(0xF3))
+		},
+	},
+	{
+		name: "Capstone: MOV moffs with 66 and F2/F3", backend: "capstone", kinds: []diffKind{diffOnlyUs},
+		reason: "Capstone 4 rejects A0-A3 when 66 and F2/F3 are both present; the prefixes are ignored (byte or " +
+			"REX.W forms) or select 16-bit data",
+		match: func(d *disagreement) bool {
+			return d.in.opcode >= 0xA0 && d.in.opcode <= 0xA3 && d.in.prefix&pfxOpsize != 0 &&
+				(d.hasRawPrefix(0xF2) || d.hasRawPrefix(0xF3))
+		},
+	},
+	{
+		name: "Capstone: 67 REX.W as 66", backend: "capstone",
+		kinds: []diffKind{diffLen, diffRegs, diffSize, diffTarget, diffMnemonic},
+		reason: "Capstone 4 treats 67 with REX.W like 66 on some instructions (16-bit IN/OUT, INS/OUTS, RET Iw, " +
+			"CALL/JMP rel16; 0F AE F8 as 66 0F AE F8 PCOMMIT); 67 changes only the address size",
+		match: func(d *disagreement) bool {
+			return d.in.prefix&pfxAddr != 0 && d.in.prefix&pfxRexW != 0 && d.in.prefix&pfxOpsize == 0
+		},
+	},
+	{
+		name: "Capstone: CBW/CWD with 66 among other prefixes", backend: "capstone", kinds: []diffKind{diffSize},
+		reason: "Capstone 4 prints CWDE/CDQ for 66 98/99 when any other prefix (segment, 67, a REX without W) " +
+			"is present; the operand size is 16 (CBW/CWD)",
+		match: func(d *disagreement) bool {
+			return (d.in.op == OpCBW || d.in.op == OpCWD) && d.in.prefix&pfxOpsize != 0 && len(rawPrefixes(d.code)) > 1
+		},
+	},
+	{
+		name: "Capstone: RET Iw with 66 and REX", backend: "capstone", kinds: []diffKind{diffLen},
+		reason: "Capstone 4 takes four immediate bytes for 66 REX C2; RET always has an imm16 (SDM RET)",
+		match: func(d *disagreement) bool {
+			return d.in.opcode == 0xC2 && d.in.prefix&pfxOpsize != 0 && d.in.prefix&pfxRex != 0
+		},
+	},
+	{
+		name: "Capstone: F3 mandatory prefix among others", backend: "capstone",
+		kinds: []diffKind{diffMnemonic, diffOnlyUs},
+		reason: "Capstone 4 loses the F3 that selects POPCNT/TZCNT/LZCNT/PAUSE when other prefixes follow it " +
+			"(printing BSF/BSR/NOP or rejecting the bytes); prefix order does not matter to the CPU",
+		match: func(d *disagreement) bool {
+			switch d.in.op {
+			case OpPOPCNT, OpTZCNT, OpLZCNT, OpPAUSE:
+				return len(rawPrefixes(d.code)) > 1
+			}
+			return false
+		},
+	},
+	{
+		name: "Capstone: 66 REX.B 90", backend: "capstone", kinds: []diffKind{diffMnemonic},
+		reason: "66 41 90 is XCHG r8w, ax (SDM XCHG, NOP); Capstone 4 prints NOP when other prefixes precede it",
+		match: func(d *disagreement) bool {
+			return d.in.op == OpXCHG && d.in.opcode == 0x90 && d.lastRex()&1 != 0
+		},
+	},
+	{
+		name: "Capstone: REX.R on MOV Sreg", backend: "capstone", kinds: []diffKind{diffOnlyUs},
+		reason: "REX.R does not extend the segment register number of 8C/8E (x86asm agrees); Capstone 4 rejects it",
+		match: func(d *disagreement) bool {
+			return (d.in.opcode == 0x8C || d.in.opcode == 0x8E) && d.lastRex()&4 != 0
+		},
+	},
+	{
+		name: "Capstone: REX.W and 66 on port I/O", backend: "capstone", kinds: []diffKind{diffRegs, diffSize},
+		reason: "REX.W takes precedence over 66 (SDM Vol. 1 §3.6.1) and port I/O caps the 64-bit size at 32, " +
+			"so 66 REX.W IN is IN eax; Capstone 4 honours the 66",
+		match: func(d *disagreement) bool {
+			switch d.in.op {
+			case OpIN, OpOUT, OpINS, OpOUTS:
+				return d.in.prefix&pfxOpsize != 0 && d.in.prefix&pfxRexW != 0
+			}
+			return false
+		},
+	},
+	{
+		name: "Capstone: F2/F3 RDRAND/RDSEED", backend: "capstone", kinds: []diffKind{diffOnlyThem},
+		reason: "RDRAND/RDSEED are NFx (SDM): F3 0F C7 /7 is RDPID, the other F2/F3 forms are #UD; Capstone 4 " +
+			"ignores the prefix",
+		match: func(d *disagreement) bool {
+			return d.in.opcode == 0x1C7 && d.in.prefix&(pfxRep|pfxRepne) != 0
+		},
+	},
+	{
+		name: "NP fences with 66/F2/F3", kinds: []diffKind{diffOnlyThem},
+		reason: "LFENCE/MFENCE/SFENCE are NP (SDM): with 66/F2/F3 the encodings are TPAUSE, UMWAIT, UMONITOR, " +
+			"INCSSP, PCOMMIT..., none of which we implement (#UD); the disassemblers print a fence",
+		match: func(d *disagreement) bool {
+			return d.in.opcode == 0x1AE && d.in.mod == 3 && d.in.prefix&(pfxOpsize|pfxRep|pfxRepne) != 0
+		},
+	},
+	{
+		name: "MOV CR/DR mod field", kinds: []diffKind{diffLen, diffOnlyUs},
+		reason: "MOV to/from CRn/DRn ignore ModRM.mod and always name registers, so no SIB or " +
+			"displacement follows (SDM MOV—Move to/from Control Registers); the disassembler decodes a memory form",
+		match: func(d *disagreement) bool { return d.in.form == formCR },
+	},
+}
+
+// matchKnown returns the index of the known disagreement d falls under, or -1.
+func matchKnown(d *disagreement) int {
+	if d.kind == diffPanic {
+		return -1
+	}
+	for i := range knownDisagreements {
+		k := &knownDisagreements[i]
+		if k.backend != "" && k.backend != disasm.Backend {
+			continue
+		}
+		kindOK := false
+		for _, kk := range k.kinds {
+			kindOK = kindOK || kk == d.kind
+		}
+		if kindOK && k.match(d) {
+			return i
+		}
+	}
+	return -1
+}
+
+// ccNames lists the condition suffixes each backend may print, by cc.
+var ccNames = [16][]string{
+	{"o"}, {"no"}, {"b", "c", "nae"}, {"ae", "nb", "nc"}, {"e", "z"}, {"ne", "nz"}, {"be", "na"}, {"a", "nbe"},
+	{"s"}, {"ns"}, {"p", "pe"}, {"np", "po"}, {"l", "nge"}, {"ge", "nl"}, {"le", "ng"}, {"g", "nle"},
+}
+
+// ccOf returns the condition code a Jcc/SETcc/CMOVcc mnemonic names.
+func ccOf(m, prefix string) (uint8, bool) {
+	s, ok := strings.CutPrefix(m, prefix)
+	if !ok {
+		return 0, false
+	}
+	for cc, names := range ccNames {
+		for _, n := range names {
+			if n == s {
+				return uint8(cc), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// opMnemonics lists the mnemonics the disassemblers may print for each Op
+// (besides the Jcc/SETcc/CMOVcc families, checked by condition code). A
+// trailing "*" matches any suffix.
+var opMnemonics = map[Op][]string{
+	OpADD: {"add"}, OpOR: {"or"}, OpADC: {"adc"}, OpSBB: {"sbb"}, OpAND: {"and"}, OpSUB: {"sub"},
+	OpXOR: {"xor"}, OpCMP: {"cmp"}, OpTEST: {"test"}, OpINC: {"inc"}, OpDEC: {"dec"}, OpNOT: {"not"},
+	OpNEG: {"neg"}, OpMUL: {"mul"}, OpIMUL1: {"imul"}, OpIMUL: {"imul"}, OpDIV: {"div"}, OpIDIV: {"idiv"},
+	OpROL: {"rol"}, OpROR: {"ror"}, OpRCL: {"rcl"}, OpRCR: {"rcr"}, OpSHL: {"shl", "sal"}, OpSHR: {"shr"},
+	OpSAR: {"sar"}, OpSHLD: {"shld"}, OpSHRD: {"shrd"},
+	OpMOV: {"mov", "movabs"}, OpMOVZX: {"movzx"}, OpMOVSX: {"movsx"}, OpMOVSXD: {"movsxd"}, OpLEA: {"lea"},
+	OpXCHG: {"xchg"}, OpXADD: {"xadd"}, OpCMPXCHG: {"cmpxchg"}, OpCMPXCHG16B: {"cmpxchg16b", "cmpxchg8b"},
+	OpBSWAP: {"bswap"}, OpCBW: {"cbw", "cwde", "cdqe"}, OpCWD: {"cwd", "cdq", "cqo"},
+	OpXLAT: {"xlat", "xlatb"}, OpMOVSeg: {"mov"}, OpMOVFromSeg: {"mov"}, OpMOVNTI: {"movnti"},
+	OpBT: {"bt"}, OpBTS: {"bts"}, OpBTR: {"btr"}, OpBTC: {"btc"}, OpBSF: {"bsf"}, OpBSR: {"bsr"},
+	OpTZCNT: {"tzcnt"}, OpLZCNT: {"lzcnt"}, OpPOPCNT: {"popcnt"},
+	OpJMP: {"jmp"}, OpJMPInd: {"jmp"}, OpCALL: {"call"}, OpCALLInd: {"call"}, OpRET: {"ret"},
+	OpRETF: {"retf", "lret", "retfq"}, OpJMPFar: {"ljmp"}, OpCALLFar: {"lcall"},
+	OpLOOP: {"loop"}, OpLOOPE: {"loope", "loopz"}, OpLOOPNE: {"loopne", "loopnz"}, OpJRCXZ: {"jrcxz", "jecxz"},
+	OpPUSH: {"push"}, OpPOP: {"pop"}, OpPUSHF: {"pushf", "pushfq", "pushfw"}, OpPOPF: {"popf", "popfq", "popfw"},
+	OpENTER: {"enter"}, OpLEAVE: {"leave"}, OpPUSHSeg: {"push"}, OpPOPSeg: {"pop"},
+	OpMOVS: {"movs*"}, OpCMPS: {"cmps*"}, OpSTOS: {"stos*"}, OpLODS: {"lods*"}, OpSCAS: {"scas*"},
+	OpINS: {"ins*"}, OpOUTS: {"outs*"},
+	OpCLC: {"clc"}, OpSTC: {"stc"}, OpCMC: {"cmc"}, OpCLD: {"cld"}, OpSTD: {"std"}, OpCLI: {"cli"},
+	OpSTI: {"sti"}, OpLAHF: {"lahf"}, OpSAHF: {"sahf"},
+	OpNOP: {"nop", "fwait", "wait", "prefetch*", "endbr64", "endbr32"}, OpPAUSE: {"pause"}, OpHLT: {"hlt"},
+	OpCPUID: {"cpuid"}, OpRDTSC: {"rdtsc"}, OpRDTSCP: {"rdtscp"}, OpRDRAND: {"rdrand"}, OpRDSEED: {"rdseed"},
+	OpIN: {"in"}, OpOUT: {"out"}, OpUD2: {"ud2"}, OpFENCE: {"lfence", "mfence", "sfence", "clflush", "clflushopt"},
+	OpLGDT: {"lgdt"}, OpLIDT: {"lidt"}, OpSGDT: {"sgdt"}, OpSIDT: {"sidt"}, OpLTR: {"ltr"}, OpSTR: {"str"},
+	OpLLDT: {"lldt"}, OpSLDT: {"sldt"}, OpLMSW: {"lmsw"}, OpSMSW: {"smsw"}, OpINVLPG: {"invlpg"},
+	OpCLTS: {"clts"}, OpWBINVD: {"wbinvd", "invd"}, OpMOVToCR: {"mov"}, OpMOVFromCR: {"mov"},
+	OpMOVToDR: {"mov"}, OpMOVFromDR: {"mov"}, OpRDMSR: {"rdmsr"}, OpWRMSR: {"wrmsr"}, OpSWAPGS: {"swapgs"},
+	OpSYSCALL: {"syscall"}, OpSYSRET: {"sysret", "sysretq"}, OpINT: {"int"}, OpINT3: {"int3"},
+	OpINT1: {"int1", "icebp"}, OpIRET: {"iret", "iretd", "iretq", "iretw"},
+}
+
+// mnemonicClass returns the Op whose class includes mnemonic m (the first
+// found; used only to tell whether we implement the instruction at all).
+var mnemonicClass = func() map[string]bool {
+	m := map[string]bool{}
+	for _, ms := range opMnemonics {
+		for _, s := range ms {
+			m[s] = true
+		}
+	}
+	return m
+}()
+
+// implementsMnemonic reports whether m belongs to the class of some Op.
+func implementsMnemonic(m string) bool {
+	if mnemonicClass[m] {
+		return true
+	}
+	for _, p := range []string{"j", "set", "cmov"} {
+		if _, ok := ccOf(m, p); ok {
+			return true
+		}
+	}
+	for _, p := range []string{"movs", "cmps", "stos", "lods", "scas", "ins", "outs", "prefetch"} {
+		if strings.HasPrefix(m, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// mnemonicMatches reports whether m is a mnemonic for op.
+func mnemonicMatches(op Op, m string) bool {
+	for _, s := range opMnemonics[op] {
+		if p, ok := strings.CutSuffix(s, "*"); ok && strings.HasPrefix(m, p) || s == m {
+			return true
+		}
+	}
+	return false
+}
+
+// sizeSuffix returns the operand size a string-instruction, CBW-family or
+// PUSHF-family mnemonic implies, or 0 if it implies none.
+func sizeSuffix(op Op, m string) uint8 {
+	switch op {
+	case OpMOVS, OpCMPS, OpSTOS, OpLODS, OpSCAS, OpINS, OpOUTS:
+		switch m[len(m)-1] {
+		case 'b':
+			return 1
+		case 'w':
+			return 2
+		case 'd':
+			return 4
+		case 'q':
+			return 8
+		}
+	case OpCBW, OpCWD:
+		return map[string]uint8{"cbw": 2, "cwde": 4, "cdqe": 8, "cwd": 2, "cdq": 4, "cqo": 8}[m]
+	case OpPUSHF, OpPOPF, OpIRET:
+		switch m[len(m)-1] {
+		case 'w':
+			return 2
+		case 'd':
+			return 4
+		case 'q':
+			return 8
+		}
+	}
+	return 0
+}
+
+var (
+	reg64Names = [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
+	reg32Names = [16]string{"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
+		"r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"}
+	reg16Names = [16]string{"ax", "cx", "dx", "bx", "sp", "bp", "si", "di",
+		"r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w", "r15w"}
+	reg8Names = [16]string{"al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil",
+		"r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b"}
+	reg8Legacy = [8]string{"al", "cl", "dl", "bl", "ah", "ch", "dh", "bh"}
+)
+
+// gprName returns the name of general register r at size, as disassemblers print it.
+func gprName(r, size uint8, legacy bool) string {
+	switch size {
+	case 1:
+		if legacy && r < 8 {
+			return reg8Legacy[r]
+		}
+		return reg8Names[r]
+	case 2:
+		return reg16Names[r]
+	case 4:
+		return reg32Names[r]
+	}
+	return reg64Names[r]
+}
+
+// operandTokens splits the operand text of a disassembled instruction into words.
+func operandTokens(d *disasm.Inst) map[string]bool {
+	_, ops, _ := strings.Cut(d.Text, d.Mnemonic)
+	toks := map[string]bool{}
+	for _, w := range strings.FieldsFunc(ops, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	}) {
+		toks[w] = true
+	}
+	return toks
+}
+
+// expectedRegs returns the general registers (named at their size) the
+// instruction's text must show, for forms whose operands are registers of the
+// operand size.
+func expectedRegs(in *Inst) []string {
+	l := in.legacy()
+	switch in.op {
+	case OpADD, OpOR, OpADC, OpSBB, OpAND, OpSUB, OpXOR, OpCMP, OpTEST, OpMOV, OpXCHG, OpXADD, OpCMPXCHG,
+		OpIMUL, OpCMOV, OpBSF, OpBSR, OpTZCNT, OpLZCNT, OpPOPCNT, OpBT, OpBTS, OpBTR, OpBTC, OpSHLD, OpSHRD,
+		OpINC, OpDEC, OpNOT, OpNEG, OpMUL, OpIMUL1, OpDIV, OpIDIV, OpROL, OpROR, OpRCL, OpRCR, OpSHL, OpSHR,
+		OpSAR, OpPUSH, OpPOP, OpRDRAND, OpRDSEED, OpSETCC, OpBSWAP, OpJMPInd, OpCALLInd, OpIN, OpOUT:
+	default:
+		return nil
+	}
+	var regs []string
+	switch in.form {
+	case formEG, formGE, formGEI, formGEIb, formEGIb, formEGCL:
+		regs = append(regs, gprName(in.reg, in.osz, l))
+		if in.mod == 3 {
+			regs = append(regs, gprName(in.rm, in.osz, l))
+		}
+	case formEI, formEIb, formE, formEIbCount:
+		if in.mod == 3 {
+			regs = append(regs, gprName(in.rm, in.osz, l))
+		}
+	case formReg, formRegI:
+		regs = append(regs, gprName(in.reg, in.osz, l))
+	case formAI:
+		regs = append(regs, gprName(RAX, in.osz, l))
+	}
+	if in.op == OpIN || in.op == OpOUT {
+		regs = append(regs, gprName(RAX, in.osz, l))
+	}
+	return regs
+}
+
+// diffStats counts the outcomes of the differential test.
+type diffStats struct {
+	samples, bothOK, ourErrBothReject, invalidBothReject, unimplemented int
+	regsChecked, memChecked, ripChecked, targetsChecked, ccChecked      int
+	known                                                               []int
+	unlisted                                                            map[string][]*disagreement
+	unimplementedMn                                                     map[string]int
+}
+
+func newDiffStats() *diffStats {
+	return &diffStats{known: make([]int, len(knownDisagreements)), unlisted: map[string][]*disagreement{},
+		unimplementedMn: map[string]int{}}
+}
+
+// compareDecode decodes code with both decoders and returns the disagreement,
+// if any. Outcomes without disagreement are counted in st (may be nil).
+func compareDecode(code []byte, rip uint64, st *diffStats) *disagreement {
+	in, err := safeDecode(code, rip)
+	dd, derr := disasm.Decode(code, rip)
+	d := &disagreement{code: code, rip: rip, in: in, err: err, d: dd}
+	if st == nil {
+		st = newDiffStats()
+	}
+	count := func(p *int) *disagreement {
+		if st != nil {
+			*p++
+		}
+		return nil
+	}
+	if _, ok := err.(errPanic); ok {
+		d.kind = diffPanic
+		return d
+	}
+	if err != nil {
+		if derr != nil {
+			return count(&st.ourErrBothReject)
+		}
+		d.kind = diffError
+		return d
+	}
+	if in.op == OpInvalid {
+		if derr != nil {
+			return count(&st.invalidBothReject)
+		}
+		if implementsMnemonic(dd.Mnemonic) && implementedOpcode(in.opcode) {
+			d.kind = diffOnlyThem
+			return d
+		}
+		if st != nil {
+			st.unimplemented++
+			st.unimplementedMn[dd.Mnemonic]++
+		}
+		return nil
+	}
+	if derr != nil {
+		d.kind = diffOnlyUs
+		return d
+	}
+	if int(in.len) != dd.Len {
+		d.kind = diffLen
+		return d
+	}
+	m := dd.Mnemonic
+	if (m == "ret" || m == "jmp" || m == "call") && strings.Contains(dd.Text, " far") {
+		m = map[string]string{"ret": "retf", "jmp": "ljmp", "call": "lcall"}[m] // x86asm: "ret far"
+	}
+	switch in.op {
+	case OpJCC, OpSETCC, OpCMOV:
+		prefix := map[Op]string{OpJCC: "j", OpSETCC: "set", OpCMOV: "cmov"}[in.op]
+		cc, ok := ccOf(m, prefix)
+		if !ok || in.op == OpJCC && (m == "jmp" || m == "jrcxz" || m == "jecxz") {
+			d.kind = diffMnemonic
+			return d
+		}
+		st.ccChecked++
+		if cc != in.cc {
+			d.kind, d.detail = diffCC, fmt.Sprintf("cc %d, theirs %d", in.cc, cc)
+			return d
+		}
+	default:
+		if !mnemonicMatches(in.op, m) {
+			d.kind = diffMnemonic
+			return d
+		}
+	}
+	if s := sizeSuffix(in.op, m); s != 0 && s != in.osz {
+		d.kind, d.detail = diffSize, fmt.Sprintf("osz %d, mnemonic says %d", in.osz, s)
+		return d
+	}
+	if regs := expectedRegs(&in); regs != nil {
+		st.regsChecked++
+		toks := operandTokens(&dd)
+		for _, r := range regs {
+			if !toks[r] {
+				d.kind, d.detail = diffRegs, fmt.Sprintf("expected register %s", r)
+				return d
+			}
+		}
+	}
+	if in.mod != 3 && in.modrm && expectedRegs(&in) != nil {
+		// A memory operand of the operand size: "<size> ptr [...]".
+		want := [9]string{1: "byte", 2: "word", 4: "dword", 8: "qword"}[in.osz]
+		if in.op == OpSETCC {
+			want = "byte"
+		}
+		st.memChecked++
+		if !operandTokens(&dd)[want] {
+			d.kind, d.detail = diffSize, fmt.Sprintf("expected a %s memory operand", want)
+			return d
+		}
+		if m, _ := d.modrmByte(); m>>6 == 0 && m&7 == 5 {
+			// RIP-relative: in.disp is absolute; the text shows rip ± disp32
+			// (x86asm: "rip+0xfffffff9", Capstone: "rip - 7").
+			st.ripChecked++
+			toks := operandTokens(&dd)
+			off := int32(uint32(in.disp) - uint32(in.next))
+			mag := int64(off)
+			if mag < 0 {
+				mag = -mag
+			}
+			offOK := off == 0 || toks[fmt.Sprintf("0x%x", mag)] || toks[fmt.Sprintf("0x%x", uint32(off))] ||
+				toks[fmt.Sprint(mag)]
+			if !toks["rip"] && !toks["eip"] || !offOK {
+				d.kind, d.detail = diffTarget, fmt.Sprintf("RIP-relative %#x, offset %d", in.disp, off)
+				return d
+			}
+		}
+	}
+	if in.form == formJb || in.form == formJz {
+		st.targetsChecked++
+		if !operandTokens(&dd)[fmt.Sprintf("0x%x", in.imm)] {
+			d.kind, d.detail = diffTarget, fmt.Sprintf("target %#x", in.imm)
+			return d
+		}
+	}
+	return count(&st.bothOK)
+}
+
+// implementedOpcode reports whether our tables define anything for opcode
+// (map<<8 | byte); the disassembler's decoding of an opcode we leave empty
+// (SSE MOVSD vs. string MOVSD, say) is just unimplemented.
+func implementedOpcode(opcode uint16) bool {
+	e := &oneByte[opcode&0xFF]
+	if opcode >= 0x100 {
+		e = &twoByte[opcode&0xFF]
+	}
+	return e.op != OpInvalid || e.group != nil || e.repAlt != nil
+}
+
+// implementedOpcodes lists opcodes (with 0F escape) our tables define.
+var implementedOpcodes = func() (ops [][]byte) {
+	for b := range 256 {
+		if implementedOpcode(uint16(b)) {
+			ops = append(ops, []byte{byte(b)})
+		}
+		if implementedOpcode(0x100 | uint16(b)) {
+			ops = append(ops, []byte{0x0F, byte(b)})
+		}
+	}
+	return
+}()
+
+var legacyPrefixBytes = []byte{0xF0, 0xF2, 0xF3, 0x66, 0x67, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65}
+
+// genBiased fills buf (15 bytes) with prefixes, an implemented opcode and
+// random ModRM, SIB, displacement and immediate bytes.
+func genBiased(r *rand.Rand, buf []byte) {
+	r.Read(buf)
+	i := 0
+	if r.Intn(10) == 0 {
+		buf[i] = 0x40 | byte(r.Intn(16)) // REX that a legacy prefix cancels
+		i++
+	}
+	for n := r.Intn(6) - 2; n > 0; n-- {
+		buf[i] = legacyPrefixBytes[r.Intn(len(legacyPrefixBytes))]
+		i++
+	}
+	if r.Intn(2) == 0 {
+		buf[i] = 0x40 | byte(r.Intn(16))
+		i++
+	}
+	i += copy(buf[i:], implementedOpcodes[r.Intn(len(implementedOpcodes))])
+	if r.Intn(3) == 0 {
+		buf[i] |= 0xC0 // register form
+	}
+}
+
+// runDifferential runs n random and n biased samples.
+func runDifferential(t *testing.T, n int) *diffStats {
+	st := newDiffStats()
+	r := rand.New(rand.NewSource(20240601))
+	buf := make([]byte, maxInstLen)
+	for i := 0; i < 2*n; i++ {
+		code := buf
+		if i < n {
+			r.Read(buf)
+			if i%4 == 0 {
+				code = buf[:1+r.Intn(len(buf))] // often truncated
+			}
+		} else {
+			genBiased(r, buf)
+		}
+		rip := uint64(0x400000 + r.Intn(1<<20))
+		if r.Intn(4) == 0 {
+			rip = 0xffffffff80000000 + uint64(r.Intn(1<<20))
+		}
+		st.samples++
+		d := compareDecode(code, rip, st)
+		if d == nil {
+			// Self-consistency: every proper prefix of an instruction we
+			// decode is truncated.
+			if i >= n {
+				if in, err := Decode(buf, rip); err == nil && in.op != OpInvalid {
+					for k := 0; k < int(in.len); k++ {
+						if _, err := safeDecode(buf[:k], rip); !errors.Is(err, errNeedMore) {
+							t.Errorf("% x: first %d bytes: error %v, want errNeedMore", buf[:in.len], k, err)
+							break
+						}
+					}
+				}
+			}
+			continue
+		}
+		d.code = append([]byte(nil), code...)
+		if k := matchKnown(d); k >= 0 {
+			st.known[k]++
+			continue
+		}
+		key := d.key()
+		if len(st.unlisted[key]) < 2 {
+			st.unlisted[key] = append(st.unlisted[key], d)
+		} else {
+			st.unlisted[key] = append(st.unlisted[key], nil)
+		}
+	}
+	return st
+}
+
+func TestDecodeDifferential(t *testing.T) {
+	n := 200000
+	if testing.Short() {
+		n = 20000
+	}
+	if v, err := strconv.Atoi(os.Getenv("FTVM_DECODE_SAMPLES")); err == nil && v > 0 {
+		n = v // a longer soak: FTVM_DECODE_SAMPLES=5000000 go test -run DecodeDiff ./cpu
+	}
+	st := runDifferential(t, n)
+	t.Logf("backend %s: %d samples (%d random, %d biased)", disasm.Backend, st.samples, n, n)
+	t.Logf("  agree, both decode:                     %d", st.bothOK)
+	t.Logf("    checked: registers %d, memory operand sizes %d, RIP-relative %d, branch targets %d, conditions %d",
+		st.regsChecked, st.memChecked, st.ripChecked, st.targetsChecked, st.ccChecked)
+	t.Logf("  agree, we say #UD and they reject:       %d", st.invalidBothReject)
+	t.Logf("  agree, both reject (truncated/too long): %d", st.ourErrBothReject)
+	t.Logf("  unimplemented by us (#UD), they decode:  %d", st.unimplemented)
+	var mns []string
+	for m := range st.unimplementedMn {
+		mns = append(mns, m)
+	}
+	sort.Slice(mns, func(i, j int) bool { return st.unimplementedMn[mns[i]] > st.unimplementedMn[mns[j]] })
+	if len(mns) > 25 {
+		mns = mns[:25]
+	}
+	var sb strings.Builder
+	for _, m := range mns {
+		fmt.Fprintf(&sb, " %s:%d", m, st.unimplementedMn[m])
+	}
+	t.Logf("  most frequent unimplemented:%s", sb.String())
+	total := 0
+	for i, c := range st.known {
+		total += c
+		if c > 0 {
+			t.Logf("  known disagreement %-40q %6d", knownDisagreements[i].name, c)
+		}
+	}
+	t.Logf("  known disagreements total:               %d", total)
+	var keys []string
+	unlisted := 0
+	for k, ds := range st.unlisted {
+		keys = append(keys, k)
+		unlisted += len(ds)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ds := st.unlisted[k]
+		t.Errorf("unlisted disagreement (%d): %s", len(ds), k)
+		for _, d := range ds {
+			if d != nil {
+				t.Logf("    %v", d)
+			}
+		}
+	}
+	t.Logf("  unlisted disagreements:                  %d", unlisted)
+}
+
+// FuzzDecode checks a single input against the disassembler; the seed corpus
+// is the table test's encodings.
+func FuzzDecode(f *testing.F) {
+	for _, tc := range decodeCases {
+		b, err := hex.DecodeString(strings.ReplaceAll(tc.code, " ", ""))
+		if err == nil {
+			f.Add(b, uint64(0x1000))
+		}
+	}
+	f.Fuzz(func(t *testing.T, code []byte, rip uint64) {
+		if len(code) > maxInstLen+1 {
+			code = code[:maxInstLen+1]
+		}
+		d := compareDecode(code, rip, nil)
+		if d == nil {
+			return
+		}
+		if matchKnown(d) < 0 {
+			t.Errorf("unlisted disagreement: %v", d)
+		}
+	})
+}

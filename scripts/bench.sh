@@ -1,0 +1,84 @@
+#!/bin/bash
+# Runs the bench guest (about 1.5e9 instructions) under ftvm and under
+# qemu-system-x86_64 -accel tcg and compares the wall times.
+#
+#   ftvm:  bin/ftvm run --stats testdata/guests/build/bench.elf
+#          (its stderr line "ftvm: retired=N wall=SECONDSs mips=M" gives MIPS)
+#   qemu:  best of QEMU_RUNS runs, minus the QEMU start-up time, measured as
+#          the best of QEMU_RUNS runs of the hello guest.
+#   ratio: ftvm wall time / qemu net time (lower is better for ftvm).
+#
+# Both must print the checksum in testdata/guests/bench.golden and exit with
+# status 1 (debug-exit 0).  Environment: FTVM, QEMU, QEMU_RUNS (default 3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FTVM=${FTVM:-bin/ftvm}
+QEMU=${QEMU:-qemu-system-x86_64}
+QEMU_RUNS=${QEMU_RUNS:-3}
+B=testdata/guests/build
+GOLDEN=testdata/guests/bench.golden
+QARGS=(-accel tcg -m 64M -display none -serial stdio -no-reboot
+       -device isa-debug-exit,iobase=0xf4,iosize=0x04)
+
+for f in "$B/bench.elf" "$B/hello.elf" "$FTVM"; do
+    [ -e "$f" ] || { echo "bench.sh: $f missing (run make build)" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+now() { date +%s.%N; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
+
+# run_timed OUT ERR CMD... : prints the wall time; fails unless exit status 1
+run_timed() {
+    local out=$1 err=$2 rc=0 t0 t1
+    shift 2
+    t0=$(now)
+    "$@" </dev/null >"$out" 2>"$err" || rc=$?
+    t1=$(now)
+    if [ $rc -ne 1 ]; then
+        echo "bench.sh: '$*' exited with $rc, want 1" >&2
+        cat "$err" >&2
+        exit 1
+    fi
+    sub "$t1" "$t0"
+}
+
+check_output() {
+    if ! cmp -s "$1" "$GOLDEN"; then
+        echo "bench.sh: $2 printed '$(head -c 200 "$1")', want '$(cat "$GOLDEN")'" >&2
+        exit 1
+    fi
+}
+
+# --- QEMU ---------------------------------------------------------------
+q_start=""
+q_bench=""
+for _ in $(seq "$QEMU_RUNS"); do
+    t=$(run_timed "$tmp/qh.out" "$tmp/qh.err" "$QEMU" "${QARGS[@]}" -kernel "$B/hello.elf")
+    q_start=$(min "$t" "$q_start")
+    t=$(run_timed "$tmp/qb.out" "$tmp/qb.err" "$QEMU" "${QARGS[@]}" -kernel "$B/bench.elf")
+    check_output "$tmp/qb.out" qemu
+    q_bench=$(min "$t" "$q_bench")
+done
+q_net=$(sub "$q_bench" "$q_start")
+
+# --- ftvm ---------------------------------------------------------------
+f_wall=$(run_timed "$tmp/fb.out" "$tmp/fb.err" "$FTVM" run --stats "$B/bench.elf")
+check_output "$tmp/fb.out" ftvm
+stats=$(grep '^ftvm: retired=' "$tmp/fb.err" | tail -1 || true)
+f_retired=$(sed -n 's/.*retired=\([0-9]*\).*/\1/p' <<<"$stats")
+f_swall=$(sed -n 's/.*wall=\([0-9.]*\)s.*/\1/p' <<<"$stats")
+f_mips=$(sed -n 's/.*mips=\([0-9.]*\).*/\1/p' <<<"$stats")
+
+ratio=$(awk -v f="$f_wall" -v q="$q_net" 'BEGIN { if (q > 0) printf "%.2f", f / q; else print "n/a" }')
+
+echo "bench guest: $(cat "$GOLDEN")"
+printf 'qemu tcg : wall %ss (best of %d), start-up %ss, net %ss\n' "$q_bench" "$QEMU_RUNS" "$q_start" "$q_net"
+printf 'ftvm     : wall %ss, retired %s, ftvm-reported wall %ss, %s MIPS\n' \
+    "$f_wall" "${f_retired:-?}" "${f_swall:-?}" "${f_mips:-?}"
+[ -n "$stats" ] || echo "bench.sh: warning: no 'ftvm: retired=' line on ftvm's stderr" >&2
+printf 'ratio    : ftvm/qemu = %s\n' "$ratio"

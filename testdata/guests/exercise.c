@@ -1,0 +1,16 @@
+/* exercise: guest wrapper around exercise_body.c (see there).  The serial
+ * output must equal the stdout of exercise_host byte for byte. */
+#include "runtime.h"
+#include "exercise_body.h"
+
+void ex_write(const char *s, unsigned long n)
+{
+    serial_write(s, n);
+}
+
+int main(unsigned long ram_size)
+{
+    (void)ram_size;
+    install_fault_reporter(); /* an unimplemented opcode reports, not triple-faults */
+    return exercise_run();
+}

@@ -1,0 +1,16 @@
+/* exercise_host: the host-CPU oracle for the exercise guest.  Same body,
+ * output on stdout; must match the guest's serial output byte for byte. */
+#include <stdio.h>
+#include "exercise_body.h"
+
+void ex_write(const char *s, unsigned long n)
+{
+    fwrite(s, 1, n, stdout);
+}
+
+int main(void)
+{
+    int rc = exercise_run();
+    fflush(stdout);
+    return rc;
+}

@@ -1,0 +1,46 @@
+/*
+ * Shared freestanding runtime for ftvm test guests.
+ *
+ *   COM1 (0x3F8) output, polling LSR (0x3FD) bit 5 before every byte;
+ *   a small printf (%s %c %d %i %u %x %X %p %%, flags '0' '-', width,
+ *   length modifiers l ll z); exit(v) writes v to isa-debug-exit (0xF4).
+ */
+#ifndef FTVM_GUEST_RUNTIME_H
+#define FTVM_GUEST_RUNTIME_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define COM1          0x3F8
+#define COM1_LSR      (COM1 + 5)
+#define LSR_THRE      0x20
+#define DEBUG_EXIT    0xF4
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+void serial_putc(char c);
+void serial_write(const char *s, size_t n);
+void puts_nonl(const char *s);           /* no newline appended */
+int  vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int  snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int  printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void exit(int v);
+__attribute__((noreturn)) void halt(void);
+
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int   memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+
+/* faults.c / faults.S (link them to use it): print unexpected CPU
+ * exceptions 0-31 and exit with debug-exit value 0x7e. */
+void install_fault_reporter(void);
+
+int main(unsigned long ram_size);
+
+#endif

@@ -18,6 +18,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 .SECONDEXPANSION:
 .DELETE_ON_ERROR:
+# deps (apt-get) must finish before anything is compiled; make 4.3 has no
+# .WAIT, so the whole Makefile runs serially (the guests take ~3 s).
+.NOTPARALLEL:
 
 GO         ?= go
 GUEST_CC   ?= gcc

@@ -175,7 +175,10 @@ func bindUnary(in *Inst) handler {
 // keepCF copies the current CF into rflags so that a following flagsInc or
 // flagsDec record (which takes CF from rflags) preserves it.
 func (c *CPU) keepCF() {
-	if c.lazy.op != flagsNone {
+	switch c.lazy.op {
+	case flagsNone, flagsInc, flagsDec:
+		// rflags already holds CF.
+	default:
 		c.rflags = c.rflags&^FlagCF | c.carry()
 	}
 }

@@ -594,6 +594,7 @@ func arALUForms(op string) []string {
 }
 
 func TestALUHost(t *testing.T) {
+	t.Parallel()
 	var cases []arHostCase
 	noAF := func(*arState) uint64 { return FlagsArith &^ FlagAF }
 	for _, op := range []string{"add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test"} {

@@ -67,6 +67,7 @@ func TestBitsExact(t *testing.T) {
 }
 
 func TestBitsHost(t *testing.T) {
+	t.Parallel()
 	cz := func(*arState) uint64 { return FlagCF | FlagZF }
 	zf := func(*arState) uint64 { return FlagZF }
 	// A memory operand at dataBase+32 with a bit offset that stays inside

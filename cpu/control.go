@@ -74,10 +74,33 @@ func (c *CPU) jcc(in *Inst, taken bool) {
 	c.brk = true
 }
 
+// After a CMP or SUB (lazy flagsSub, the common case before a conditional
+// branch) the unsigned and signed conditions compare the operands directly.
+
+// subSigned returns the operands of the lazy flagsSub record sign-extended.
+func (l *lazyFlags) subSigned() (int64, int64) {
+	s := 63 - l.top
+	return int64(l.a<<s) >> s, int64(l.b<<s) >> s
+}
+
 func execJO(c *CPU, in *Inst)  { c.jcc(in, c.of()) }
 func execJNO(c *CPU, in *Inst) { c.jcc(in, !c.of()) }
-func execJB(c *CPU, in *Inst)  { c.jcc(in, c.cf()) }
-func execJNB(c *CPU, in *Inst) { c.jcc(in, !c.cf()) }
+
+func execJB(c *CPU, in *Inst) {
+	if c.lazy.op == flagsSub {
+		c.jcc(in, c.lazy.a < c.lazy.b)
+		return
+	}
+	c.jcc(in, c.cf())
+}
+
+func execJNB(c *CPU, in *Inst) {
+	if c.lazy.op == flagsSub {
+		c.jcc(in, c.lazy.a >= c.lazy.b)
+		return
+	}
+	c.jcc(in, !c.cf())
+}
 
 func execJZ(c *CPU, in *Inst) {
 	var z bool
@@ -99,16 +122,62 @@ func execJNZ(c *CPU, in *Inst) {
 	c.jcc(in, !z)
 }
 
-func execJBE(c *CPU, in *Inst) { c.jcc(in, c.cf() || c.zf()) }
-func execJA(c *CPU, in *Inst)  { c.jcc(in, !c.cf() && !c.zf()) }
+func execJBE(c *CPU, in *Inst) {
+	if c.lazy.op == flagsSub {
+		c.jcc(in, c.lazy.a <= c.lazy.b)
+		return
+	}
+	c.jcc(in, c.cf() || c.zf())
+}
+
+func execJA(c *CPU, in *Inst) {
+	if c.lazy.op == flagsSub {
+		c.jcc(in, c.lazy.a > c.lazy.b)
+		return
+	}
+	c.jcc(in, !c.cf() && !c.zf())
+}
+
 func execJS(c *CPU, in *Inst)  { c.jcc(in, c.sf()) }
 func execJNS(c *CPU, in *Inst) { c.jcc(in, !c.sf()) }
 func execJP(c *CPU, in *Inst)  { c.jcc(in, c.pf()) }
 func execJNP(c *CPU, in *Inst) { c.jcc(in, !c.pf()) }
-func execJL(c *CPU, in *Inst)  { c.jcc(in, c.sf() != c.of()) }
-func execJGE(c *CPU, in *Inst) { c.jcc(in, c.sf() == c.of()) }
-func execJLE(c *CPU, in *Inst) { c.jcc(in, c.zf() || c.sf() != c.of()) }
-func execJG(c *CPU, in *Inst)  { c.jcc(in, !c.zf() && c.sf() == c.of()) }
+
+func execJL(c *CPU, in *Inst) {
+	if c.lazy.op == flagsSub {
+		a, b := c.lazy.subSigned()
+		c.jcc(in, a < b)
+		return
+	}
+	c.jcc(in, c.sf() != c.of())
+}
+
+func execJGE(c *CPU, in *Inst) {
+	if c.lazy.op == flagsSub {
+		a, b := c.lazy.subSigned()
+		c.jcc(in, a >= b)
+		return
+	}
+	c.jcc(in, c.sf() == c.of())
+}
+
+func execJLE(c *CPU, in *Inst) {
+	if c.lazy.op == flagsSub {
+		a, b := c.lazy.subSigned()
+		c.jcc(in, a <= b)
+		return
+	}
+	c.jcc(in, c.zf() || c.sf() != c.of())
+}
+
+func execJG(c *CPU, in *Inst) {
+	if c.lazy.op == flagsSub {
+		a, b := c.lazy.subSigned()
+		c.jcc(in, a > b)
+		return
+	}
+	c.jcc(in, !c.zf() && c.sf() == c.of())
+}
 
 // ---- indirect JMP, CALL, RET ----
 

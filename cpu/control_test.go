@@ -41,6 +41,9 @@ func TestJccLazy(t *testing.T) {
 	ops := []op{
 		{flagsSub, 5, 5, 8}, {flagsSub, 4, 5, 8}, {flagsSub, 5, 4, 8}, {flagsSub, 0x80, 1, 1},
 		{flagsSub, 0x7FFFFFFF, 0xFFFFFFFF, 4}, {flagsSub, 0, 0x8000, 2}, {flagsSub, 3, 0x80000000_00000000, 8},
+		{flagsSub, 0x80, 0x7F, 1}, {flagsSub, 0x7F, 0x80, 1}, {flagsSub, 0xFF, 0xFF, 1}, {flagsSub, 0x8000, 0x7FFF, 2},
+		{flagsSub, 0x80000000, 0x7FFFFFFF, 4}, {flagsSub, 0xFFFFFFFF, 0, 4}, {flagsSub, 0, 0xFFFFFFFF, 4},
+		{flagsSub, 0x8000000000000000, 1, 8}, {flagsSub, 1, 0x8000000000000000, 8}, {flagsSub, m1, 0, 8}, {flagsSub, 0, m1, 8},
 		{flagsAdd, 0xFFFFFFFF, 1, 4}, {flagsAdd, 0x7F, 1, 1},
 	}
 	var src string

@@ -204,6 +204,10 @@ type CPU struct {
 	blk *block
 	idx int
 	brk bool // the current instruction changed control flow or state that ends the block
+	// attn asks the run loop to look at stop requests, HLT, interrupts and
+	// tracing before the next block; endBlock, privilege changes and stop
+	// requests set it.
+	attn bool
 
 	// Retired counts instructions retired since reset: the position.
 	Retired uint64
@@ -266,6 +270,7 @@ func (c *CPU) SetInterruptSource(s InterruptSource) { c.intr = s }
 func (c *CPU) RequestStop() {
 	c.stop = StopRequested
 	c.brk = true
+	c.attn = true
 }
 
 // RFLAGS returns the full RFLAGS register.

@@ -17,7 +17,7 @@ import "ftvm/mmu"
 //	                 CMOV(15) PAT(16) CLFSH(19)
 //	2-6         all  0 (no cache or power descriptors)
 //	7.0         EAX  0 (highest subleaf)
-//	            EBX  RDSEED(18)
+//	            EBX  BMI1(3) RDSEED(18)
 //	7.n, n>0    all  0
 //	0x80000000  EAX  0x80000008 (highest extended leaf)
 //	0x80000001  ECX  LAHF_LM(0) ABM/LZCNT(5)
@@ -32,7 +32,7 @@ import "ftvm/mmu"
 // Deliberately not advertised: FPU, MMX, FXSR, SSE* and XSAVE (x87 and SSE
 // are not implemented yet), SEP (no SYSENTER), MTRR (only MTRRcap and
 // MTRRdefType exist), MCE/MCA, DE, VME, HTT, x2APIC, TSC-deadline,
-// FSGSBASE, BMI1/2, SMEP/SMAP, the hypervisor bit, invariant TSC, and
+// FSGSBASE, BMI2, SMEP/SMAP, the hypervisor bit, invariant TSC, and
 // PREFETCHW (decoded as a NOP, but not needed).
 //
 // PSE and PGE are honest: CR4.PSE is accepted (large pages are always
@@ -51,7 +51,7 @@ const (
 
 	cpuid1ECX = 1<<13 | 1<<23 | 1<<30
 	cpuid1EDX = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<9 | 1<<13 | 1<<15 | 1<<16 | 1<<19
-	cpuid7EBX = 1 << 18
+	cpuid7EBX = 1<<3 | 1<<18
 
 	cpuidExt1ECX = 1<<0 | 1<<5
 	cpuidExt1EDX = 1<<11 | 1<<20 | 1<<26 | 1<<27 | 1<<29

@@ -106,6 +106,9 @@ func decode(in *Inst, code []byte, rip uint64) error {
 	}
 
 	// Opcode.
+	if b == 0xC4 || b == 0xC5 {
+		return decodeVEX(in, code, i, b, rip)
+	}
 	ent := &oneByte[b]
 	in.opcode = uint16(b)
 	if b == 0x0F {
@@ -271,13 +274,7 @@ func decode(in *Inst, code []byte, rip uint64) error {
 			in.imm &= 0xFFFF
 		}
 	}
-	if in.base == regRIP {
-		in.base = regZero
-		in.disp += in.next
-		if in.asz == 4 {
-			in.disp &= 0xFFFFFFFF
-		}
-	}
+	in.fixRIPRelative()
 	if flags&efEnd != 0 {
 		in.prefix |= pfxEndsBlock
 	}

@@ -575,8 +575,9 @@ func (s *testIntr) Acknowledge() uint8 {
 	return v
 }
 
-// TestExternalInterrupt checks that STI lets a pending interrupt wake HLT,
-// that it is delivered with the next RIP, and that IF=0 blocks it.
+// TestExternalInterrupt checks that IF=0 blocks a pending interrupt (HLT
+// then stops), and that after STI it is delivered once the instruction in
+// the STI shadow has run, with that next RIP in the frame.
 func TestExternalInterrupt(t *testing.T) {
 	c := newTestCPU(t)
 	sysSetup(c)
@@ -591,9 +592,10 @@ func TestExternalInterrupt(t *testing.T) {
 	c = newTestCPU(t)
 	sysSetup(c)
 	c.SetInterruptSource(src)
-	code = assemble(t, "sti; mov rbx, 5; hlt")
-	runCode(t, c, code)
-	checkFrame(t, c, 0x50, wantFrame{code: -1, rip: codeBase + uint64(len(code)), cs: 0x08, rflags: FlagIF | 2,
+	// The interrupt is taken right after the instruction in the STI shadow.
+	shadow := uint64(len(assemble(t, "sti; mov rbx, 5")))
+	runCode(t, c, assemble(t, "sti; mov rbx, 5; hlt"))
+	checkFrame(t, c, 0x50, wantFrame{code: -1, rip: codeBase + shadow, cs: 0x08, rflags: FlagIF | 2,
 		rsp: stackTop, ss: 0x10, handlerRSPTop: stackTop})
 	if c.R[RBX] != 5 || c.Halted() != true {
 		t.Errorf("RBX %#x halted %v", c.R[RBX], c.Halted())

@@ -214,6 +214,7 @@ func gpHandler(c *CPU, in *Inst) { c.raise(VecGP, 0) }
 func (c *CPU) Run(budget uint64) StopReason {
 	c.stop = StopNone
 	c.end = c.Retired + budget
+	c.attn = true
 	for c.stop == StopNone {
 		if c.Retired >= c.end {
 			return StopBudget
@@ -244,29 +245,50 @@ func (c *CPU) runSafe() {
 	c.runBlocks()
 }
 
+// attend handles what the fast loop does not look at: stop requests,
+// HLT, interrupt delivery and its shadow, tracing. It returns the most
+// instructions the next block may run, or 0 to leave the run loop.
+func (c *CPU) attend() uint64 {
+	c.attn = c.Trace != nil
+	if c.stop != StopNone {
+		return 0
+	}
+	limit := uint64(maxBlockInsts)
+	if c.intShadow {
+		// Interrupts stay blocked for one more instruction: run just it.
+		c.intShadow = false
+		c.attn = true
+		limit = 1
+	} else if c.rflags&FlagIF != 0 && c.intr != nil && c.intr.Pending() {
+		c.halted = false
+		v := c.intr.Acknowledge()
+		c.interrupt(v, 0, false, c.RIP, false)
+	}
+	if c.halted {
+		if c.rflags&FlagIF != 0 {
+			c.stop = StopHaltIdle
+		} else {
+			c.stop = StopHalt
+		}
+		return 0
+	}
+	if c.Trace != nil {
+		c.Trace(c, c.RIP)
+	}
+	return limit
+}
+
 func (c *CPU) runBlocks() {
-	for c.stop == StopNone && c.Retired < c.end {
-		if c.intShadow {
-			c.intShadow = false
-		} else if c.rflags&FlagIF != 0 && c.intr != nil && c.intr.Pending() {
-			c.halted = false
-			v := c.intr.Acknowledge()
-			c.interrupt(v, 0, false, c.RIP, false)
-		}
-		if c.halted {
-			if c.rflags&FlagIF != 0 {
-				c.stop = StopHaltIdle
-			} else {
-				c.stop = StopHalt
+	for c.Retired < c.end {
+		limit := uint64(maxBlockInsts)
+		if c.attn {
+			if limit = c.attend(); limit == 0 {
+				return
 			}
-			return
-		}
-		if c.Trace != nil {
-			c.Trace(c, c.RIP)
 		}
 		b := c.blockAt(c.RIP)
 		insts := b.insts
-		if rem := c.end - c.Retired; uint64(len(insts)) > rem {
+		if rem := min(c.end-c.Retired, limit); uint64(len(insts)) > rem {
 			insts = insts[:rem]
 		}
 		c.blk = b

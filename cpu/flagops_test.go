@@ -24,6 +24,7 @@ func TestFlagOpsExact(t *testing.T) {
 }
 
 func TestFlagOpsHost(t *testing.T) {
+	t.Parallel()
 	var cases []arHostCase
 	for _, src := range []string{"clc", "stc", "cmc", "std", "cld", "std; cld", "lahf", "sahf",
 		"add rax, rbx; lahf", "sahf; adc rcx, rdx", "cmc; sbb eax, ebx", "stc; rcl al, 1", "sahf; lahf"} {

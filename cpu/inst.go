@@ -34,6 +34,7 @@ type Inst struct {
 	scale uint8 // index shift count, 0-3
 	seg   uint8 // effective segment of the memory operand
 	imm2  uint8 // second immediate (ENTER's nesting level)
+	vreg  uint8 // VEX.vvvv register
 
 	prefix prefixes
 	cc     uint8 // condition code for Jcc/SETcc/CMOVcc

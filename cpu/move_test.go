@@ -145,6 +145,9 @@ func TestMOV(t *testing.T) {
 		{asm: ".byte 0x48, 0xc7, 0xc0; .long -3", want: regs{RAX: 0xFFFFFFFFFFFFFFFD}},     // C7 /0 REX.W
 		{asm: ".byte 0xc7, 0xc0; .long -3", in: regs{RAX: x}, want: regs{RAX: 0xFFFFFFFD}}, // C7 /0
 		{asm: "mov ax, 0x8001", in: regs{RAX: x}, want: regs{RAX: 0x1122334455668001}},
+		{asm: ".byte 0xc6, 0xc4, 0x12", in: regs{RAX: x}, want: regs{RAX: 0x1122334455661288}},             // C6 /0: mov ah, 0x12
+		{asm: ".byte 0x41, 0xc6, 0xc4, 0x12", in: regs{R12: m1}, want: regs{R12: 0xFFFFFFFFFFFFFF12}},      // REX.B C6 /0: mov r12b, 0x12
+		{asm: ".byte 0x66, 0xc7, 0xc0, 0x34, 0x12", in: regs{RAX: x}, want: regs{RAX: 0x1122334455661234}}, // C7 /0 16-bit
 		{asm: "mov al, 0x80; mov ah, 0x7f", in: regs{RAX: x}, want: regs{RAX: 0x1122334455667f80}},
 		{asm: "mov r12b, 0x80; mov spl, 1", in: regs{R12: m1}, want: regs{R12: 0xFFFFFFFFFFFFFF80}},
 		{asm: "mov r15, -1", want: regs{R15: m1}},

@@ -75,6 +75,7 @@ func TestMulDivExact(t *testing.T) {
 }
 
 func TestMulDivHost(t *testing.T) {
+	t.Parallel()
 	cf := func(*arState) uint64 { return FlagCF | FlagOF }
 	none := func(*arState) uint64 { return 0 }
 	// A dividend whose high half is often small enough for the quotient to fit.

@@ -156,4 +156,5 @@ func (c *CPU) jump(target uint64) {
 func (c *CPU) endBlock(in *Inst) {
 	c.RIP = in.next
 	c.brk = true
+	c.attn = true
 }

@@ -159,6 +159,14 @@ const (
 	OpINT1
 	OpIRET
 
+	// BMI1, VEX-encoded (vex.go).
+	OpANDN
+	OpBEXTR
+	OpBLSGroup // group 17 before ModRM.reg selects BLSR, BLSMSK or BLSI
+	OpBLSR
+	OpBLSMSK
+	OpBLSI
+
 	numOps
 )
 
@@ -189,6 +197,7 @@ var opNames = [numOps]string{
 	OpWBINVD: "wbinvd", OpMOVToCR: "mov", OpMOVFromCR: "mov", OpMOVToDR: "mov", OpMOVFromDR: "mov",
 	OpRDMSR: "rdmsr", OpWRMSR: "wrmsr", OpSWAPGS: "swapgs", OpSYSCALL: "syscall", OpSYSRET: "sysret",
 	OpINT: "int", OpINT3: "int3", OpINT1: "int1", OpIRET: "iret",
+	OpANDN: "andn", OpBEXTR: "bextr", OpBLSR: "blsr", OpBLSMSK: "blsmsk", OpBLSI: "blsi",
 }
 
 // String returns the operation's mnemonic.

@@ -128,6 +128,7 @@ func arRandomCL(r *rand.Rand, s *arState, small16 bool) {
 }
 
 func TestShiftHost(t *testing.T) {
+	t.Parallel()
 	var cases []arHostCase
 	dsts := []string{"rax", "eax", "ax", "al", "ah", "r10", "r11d", "r12w", "sil", "bh",
 		"qword ptr [rdi]", "dword ptr [rdi+4]", "word ptr [rdi+2]", "byte ptr [rdi+1]"}

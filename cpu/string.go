@@ -52,6 +52,9 @@ var (
 
 // The handlers are built once here (no closure is allocated per execution).
 func init() {
+	if OpOUTS-OpMOVS != 6 || OpSCAS-OpMOVS != 4 {
+		panic("cpu: string operations are out of order")
+	}
 	for i := range strOnces {
 		once := strOnces[i]
 		strSingle[i] = func(c *CPU, in *Inst) { once(c, in) }
@@ -108,16 +111,7 @@ func (c *CPU) strReg(in *Inst, r uint8) uint64 {
 }
 
 // strStep advances register r by one element in the direction of DF.
-func (c *CPU) strStep(in *Inst, r uint8) {
-	v := c.R[r] + uint64(in.osz)
-	if c.rflags&FlagDF != 0 {
-		v = c.R[r] - uint64(in.osz)
-	}
-	if in.asz == 4 {
-		v &= 0xFFFFFFFF
-	}
-	c.R[r] = v
-}
+func (c *CPU) strStep(in *Inst, r uint8) { c.strStepN(in, r, in.osz) }
 
 // strSrc returns the linear address of the source element.
 func (c *CPU) strSrc(in *Inst) uint64 { return c.strReg(in, RSI) + c.segBase64[in.seg] }
@@ -199,7 +193,8 @@ func execOUTSOnce(c *CPU, in *Inst) bool {
 	return false
 }
 
-// strStepN advances r by size bytes (INS/OUTS, whose size is at most 4).
+// strStepN advances r by size bytes in the direction of DF, wrapping at
+// the address size.
 func (c *CPU) strStepN(in *Inst, r uint8, size uint8) {
 	v := c.R[r] + uint64(size)
 	if c.rflags&FlagDF != 0 {
@@ -330,11 +325,18 @@ func execREPMOVSFast(c *CPU, in *Inst) {
 			}
 		}
 		if !done {
-			execMOVSOnce(c, in)
-			count--
-			c.R[RCX] = count
-			c.Retired++
-			k++
+			// An element crossing a page, or memory that is not RAM: run
+			// the chunk's iterations one at a time.
+			for j := max(iters, 1); j > 0; j-- {
+				execMOVSOnce(c, in)
+				count--
+				c.R[RCX] = count
+				c.Retired++
+				k++
+				if c.stop != StopNone {
+					break
+				}
+			}
 		}
 		if count == 0 {
 			break
@@ -381,11 +383,18 @@ func execREPSTOSFast(c *CPU, in *Inst) {
 			}
 		}
 		if !done {
-			execSTOSOnce(c, in)
-			count--
-			c.R[RCX] = count
-			c.Retired++
-			k++
+			// An element crossing a page, or memory that is not RAM: run
+			// the chunk's iterations one at a time.
+			for j := max(iters, 1); j > 0; j-- {
+				execSTOSOnce(c, in)
+				count--
+				c.R[RCX] = count
+				c.Retired++
+				k++
+				if c.stop != StopNone {
+					break
+				}
+			}
 		}
 		if count == 0 {
 			break

@@ -269,20 +269,44 @@ var dmRepCases = []dmRepCase{
 	{"rep movsb cross page", "rep movsb", 30, func(c *CPU) { c.R[RCX] = 30; c.R[RSI] += 0xFF0; c.R[RDI] += 0x1FF5 }},
 	{"rep movsq cross page", "rep movsq", 10, func(c *CPU) { c.R[RCX] = 10; c.R[RSI] += 0xFF4; c.R[RDI] += 0x1FF9 }},
 	{"rep outsb", "rep outsb", 9, func(c *CPU) { c.R[RCX] = 9; c.R[RDX] = 0x80 }},
+	{"rep stosd into MMIO", "rep stosd", 6, func(c *CPU) { c.R[RCX] = 6; c.R[RDI] = testRAM - 8; c.R[RAX] = 0x11223344 }},
+	{"rep movsb from MMIO", "rep movsb", 12, func(c *CPU) { c.R[RCX] = 12; c.R[RSI] = testRAM - 5 }},
 }
 
+// dmMMIO is a memory-mapped device that records writes and reads back
+// the low byte of the offset in every byte.
+type dmMMIO struct{ writes []uint64 }
+
+func (d *dmMMIO) ReadMMIO(off uint64, size int) uint64 {
+	return (off & 0xFF) * 0x0101010101010101 & sizeMask(uint8(size))
+}
+func (d *dmMMIO) WriteMMIO(off uint64, size int, v uint64) { d.writes = append(d.writes, off, v) }
+
 // dmRepCPU returns a CPU loaded with "mov r8d, 1; <rep>; mov r9d, 2" (then
-// HLT), RSI and RDI pointing at scratch data.
+// HLT), RSI and RDI pointing at scratch data, and a port at 0x80.
 func dmRepCPU(t *testing.T, rc dmRepCase) *CPU {
 	c := newTestCPU(t)
+	c.mem.MapPorts(0x80, 0x80, &dmPorts{})
+	c.mem.MapMMIO(testRAM, 0x1000, &dmMMIO{})
+	load(c, assemble(t, "mov r8d, 1; "+rc.asm+"; mov r9d, 2"))
+	dmRepReset(c, rc)
+	return c
+}
+
+// dmRepReset puts the CPU of dmRepCPU back in its initial state.
+func dmRepReset(c *CPU, rc dmRepCase) {
 	for i := 0; i < 0x4000; i++ {
 		c.ram[dataBase+i] = byte(i*7 + 3)
 	}
+	c.R = [numRegSlots]uint64{}
+	c.R[RSP] = stackTop
 	c.R[RSI] = dataBase
 	c.R[RDI] = dataBase + 0x1000
+	c.SetRFLAGS(2)
+	c.RIP = codeBase
+	c.Retired = 0
+	c.halted = false
 	rc.setup(c)
-	load(c, assemble(t, "mov r8d, 1; "+rc.asm+"; mov r9d, 2"))
-	return c
 }
 
 // TestREPRetirement checks the retirement contract: a REP MOVSB of 100
@@ -324,7 +348,6 @@ func TestREPRetirement(t *testing.T) {
 func TestREPBudgets(t *testing.T) {
 	for _, rc := range dmRepCases {
 		ref := dmRepCPU(t, rc)
-		ref.mem.MapPorts(0x80, 0x80, &dmPorts{})
 		if r := ref.Run(1 << 20); r != StopHalt {
 			t.Fatalf("%s: reference run stopped with %v", rc.name, r)
 		}
@@ -336,7 +359,6 @@ func TestREPBudgets(t *testing.T) {
 
 		// Single steps.
 		c := dmRepCPU(t, rc)
-		c.mem.MapPorts(0x80, 0x80, &dmPorts{})
 		startCX := uint64(0)
 		for step := uint64(1); step <= total; step++ {
 			if step == 2 {
@@ -362,8 +384,7 @@ func TestREPBudgets(t *testing.T) {
 
 		// Budgets around the interesting points, from a fresh start.
 		for _, budget := range []uint64{1, 2, 3, 4, rc.n / 2, rc.n - 1, rc.n, rc.n + 1, rc.n + 2, total - 1, total} {
-			c := dmRepCPU(t, rc)
-			c.mem.MapPorts(0x80, 0x80, &dmPorts{})
+			dmRepReset(c, rc)
 			c.Run(budget)
 			if c.Retired != budget {
 				t.Fatalf("%s: Run(%d) retired %d", rc.name, budget, c.Retired)
@@ -428,6 +449,35 @@ func TestREPFault(t *testing.T) {
 		if c.R[RCX] != 100-tc.done || c.R[RSI] != tc.wantSI || c.R[RDI] != tc.wantDI {
 			t.Errorf("%s: RCX %d RSI %#x RDI %#x, want %d %#x %#x", tc.asm, c.R[RCX], c.R[RSI], c.R[RDI], 100-tc.done, tc.wantSI, tc.wantDI)
 		}
+	}
+}
+
+// TestREPMMIO checks REP STOS and MOVS whose memory is partly RAM and
+// partly a device.
+func TestREPMMIO(t *testing.T) {
+	dev := &dmMMIO{}
+	c := runAsm(t, "mov ecx, 4; rep stosd; mov rsi, rdx; mov ecx, 6; rep movsb", func(c *CPU) {
+		c.mem.MapMMIO(testRAM, 0x1000, dev)
+		c.R[RDI] = testRAM - 8
+		c.R[RAX] = 0xAABBCCDD
+		c.R[RDX] = testRAM - 2 // MOVS source; its destination follows the STOS
+	})
+	want := []uint64{0, 0xAABBCCDD, 4, 0xAABBCCDD, 8, 0xBB, 9, 0xAA, 10, 0, 11, 1, 12, 2, 13, 3}
+	if len(dev.writes) != len(want) {
+		t.Fatalf("device writes %x, want %x", dev.writes, want)
+	}
+	for i := range want {
+		if dev.writes[i] != want[i] {
+			t.Fatalf("device writes %x, want %x", dev.writes, want)
+		}
+	}
+	if got := binary.LittleEndian.Uint64(c.ram[testRAM-8:]); got != 0xAABBCCDDAABBCCDD {
+		t.Errorf("RAM part %#x", got)
+	}
+	// The MOVS reads BB AA from RAM, then 00 01 02 03 from the device, and
+	// writes them all to the device at offsets 8-13.
+	if c.R[RCX] != 0 || c.R[RSI] != testRAM+4 || c.R[RDI] != testRAM+14 {
+		t.Errorf("RCX %d RSI %#x RDI %#x", c.R[RCX], c.R[RSI], c.R[RDI])
 	}
 }
 

@@ -2,6 +2,7 @@ package machine
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,27 +37,58 @@ func runGuest(t *testing.T, name string, maxInsns uint64) (string, Exit, *Machin
 	return out.String(), exit, m
 }
 
-func TestGuestsGolden(t *testing.T) {
-	goldens, _ := filepath.Glob(filepath.Join(guestDir, "*.golden"))
-	if len(goldens) == 0 {
-		t.Skip("no golden files")
+// expectedGuest is one line of testdata/guests/expected.tsv.
+type expectedGuest struct {
+	name     string
+	status   int    // exit status of ftvm run
+	maxInsns uint64 // --max-insns to use (0: none)
+	golden   string // golden serial output file
+}
+
+func readExpected(t *testing.T) []expectedGuest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(guestDir, "expected.tsv"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, g := range goldens {
-		name := strings.TrimSuffix(filepath.Base(g), ".golden")
-		t.Run(name, func(t *testing.T) {
-			if name == "bench" && testing.Short() {
+	var out []expectedGuest
+	for i, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 5 {
+			t.Fatalf("expected.tsv line %d: %d fields, want 5", i+1, len(f))
+		}
+		var e expectedGuest
+		e.name, e.golden = f[0], f[4]
+		if _, err := fmt.Sscan(f[1], &e.status); err != nil {
+			t.Fatalf("expected.tsv line %d: %v", i+1, err)
+		}
+		if _, err := fmt.Sscan(f[2], &e.maxInsns); err != nil {
+			t.Fatalf("expected.tsv line %d: %v", i+1, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestGuestsGolden(t *testing.T) {
+	for _, e := range readExpected(t) {
+		t.Run(e.name, func(t *testing.T) {
+			if e.name == "bench" && testing.Short() {
 				t.Skip("bench guest is long; skipped in -short mode")
 			}
-			want, err := os.ReadFile(g)
+			want, err := os.ReadFile(filepath.Join(guestDir, e.golden))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, exit, m := runGuest(t, name, 20_000_000_000)
+			got, exit, m := runGuest(t, e.name, e.maxInsns)
 			if got != string(want) {
-				t.Errorf("console output differs from %s\n got: %q\nwant: %q", g, got, want)
+				t.Errorf("console output differs from %s\n got: %q\nwant: %q", e.golden, got, want)
 			}
-			if exit.Reason == ExitTripleFault || exit.Reason == ExitInsnLimit {
-				t.Errorf("guest ended with %v at RIP %#x\n%s", exit.Reason, m.CPU.RIP, m.CPU.Dump())
+			if exit.Status() != e.status {
+				t.Errorf("exit %v status %d, want %d; RIP %#x\n%s", exit.Reason, exit.Status(), e.status, m.CPU.RIP, m.CPU.Dump())
 			}
 			if m.CPU.UD != 0 {
 				t.Errorf("%d unimplemented instructions raised #UD: %v", m.CPU.UD, m.CPU.Unimplemented)

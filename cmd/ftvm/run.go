@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type runFlags struct {
 	trace    bool
 	disk     string
 	net      string
+	profile  string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -37,6 +39,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.trace, "trace", false, "print each executed instruction with its disassembly and registers on stderr")
 	fs.StringVar(&f.disk, "disk", "", "raw disk image `PATH` as virtio-blk (not available yet)")
 	fs.StringVar(&f.net, "net", "none", "network backend `SPEC`: none (others not available yet)")
+	fs.StringVar(&f.profile, "cpuprofile", "", "write a Go CPU profile of ftvm itself to `FILE`")
 }
 
 // parseSize parses a RAM size such as 64M, 1G or 1048576.
@@ -144,6 +147,18 @@ func cmdRun(args []string) (int, error) {
 		tw := bufio.NewWriterSize(os.Stderr, 1<<16)
 		defer tw.Flush()
 		m.CPU.Trace = traceFunc(tw)
+	}
+
+	if f.profile != "" {
+		pf, err := os.Create(f.profile)
+		if err != nil {
+			return 0, fmt.Errorf("--cpuprofile: %v", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return 0, fmt.Errorf("--cpuprofile: %v", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	start := time.Now()

@@ -222,6 +222,8 @@ type CPU struct {
 
 	// intr is the external interrupt source, consulted when IF=1.
 	intr InterruptSource
+	// msrDev owns the MSRs the CPU does not.
+	msrDev MSRDevice
 
 	// end is the position at which the current Run stops.
 	end uint64
@@ -234,6 +236,22 @@ type CPU struct {
 	// execution: blocks are one instruction long while it is set.
 	Trace func(c *CPU, rip uint64)
 }
+
+// MSRDevice is a device that owns model-specific registers the CPU itself
+// does not (the local APIC's TSC-deadline register, say).
+type MSRDevice interface {
+	// ReadMSR returns MSR n, or ok=false if the device has no such MSR.
+	ReadMSR(n uint32) (v uint64, ok bool)
+	// WriteMSR writes MSR n and reports whether the write was valid.
+	WriteMSR(n uint32, v uint64) bool
+}
+
+// SetMSRDevice attaches the device consulted for MSRs the CPU does not own.
+func (c *CPU) SetMSRDevice(d MSRDevice) { c.msrDev = d }
+
+// Position returns the current position: instructions retired since boot,
+// including those of the block being executed.
+func (c *CPU) Position() uint64 { return c.position() }
 
 // InterruptSource is the interrupt controller as the CPU sees it.
 type InterruptSource interface {

@@ -56,7 +56,7 @@ func instFields(in *Inst) map[string]string {
 		"rm": fmt.Sprint(in.rm), "base": regName(in.base), "index": regName(in.index),
 		"scale": fmt.Sprint(in.scale), "disp": fmt.Sprintf("%#x", in.disp), "imm": fmt.Sprintf("%#x", in.imm),
 		"imm2": fmt.Sprint(in.imm2), "seg": fmt.Sprint(in.seg), "next": fmt.Sprintf("%#x", in.next),
-		"cc": fmt.Sprint(in.cc), "opcode": fmt.Sprintf("%#x", in.opcode),
+		"cc": fmt.Sprint(in.cc), "opcode": fmt.Sprintf("%#x", in.opcode), "vreg": fmt.Sprint(in.vreg),
 		"legacy": b(pfxLegacyByteRegs), "rex": b(pfxRex), "rexw": b(pfxRexW), "lock": b(pfxLock),
 		"rep": b(pfxRep), "repne": b(pfxRepne), "o16": b(pfxOpsize), "a32": b(pfxAddr),
 		"segovr": b(pfxSegOverride), "end": b(pfxEndsBlock),
@@ -267,6 +267,23 @@ var decodeCases = []decodeCase{
 	{name: "endbr64", code: "f3 0f 1e fa", op: OpNOP, want: "len=4"},
 	{name: "prefetchw", code: "0f 0d 08", op: OpNOP, want: "len=3"},
 
+	// VEX (BMI1).
+	{name: "andn", code: "c4 e2 60 f2 c1", op: OpANDN, want: "len=5 osz=4 reg=0 rm=1 vreg=3"},
+	{name: "andn REX.RB W", code: "c4 42 e0 f2 c1", op: OpANDN, want: "osz=8 reg=8 rm=9 vreg=3"},
+	{name: "blsr", code: "c4 e2 78 f3 c9", op: OpBLSR, want: "len=5 vreg=0 rm=1"},
+	{name: "blsmsk", code: "c4 e2 70 f3 d0", op: OpBLSMSK, want: "vreg=1 rm=0"},
+	{name: "blsi", code: "c4 c2 40 f3 d9", op: OpBLSI, want: "vreg=7 rm=9"},
+	{name: "bls /0", code: "c4 e2 78 f3 c1", op: OpInvalid},
+	{name: "bextr RIP-relative", code: "c4 e2 f0 f7 05 10 00 00 00", op: OpBEXTR,
+		want: "len=9 osz=8 vreg=1 base=none next=0x1009 disp=0x1019"},
+	{name: "VEX after 66", code: "66 c4 e2 60 f2 c1", op: OpInvalid},
+	{name: "VEX after REX", code: "48 c4 e2 60 f2 c1", op: OpInvalid},
+	{name: "VEX after FS", code: "64 c4 e2 60 f2 00", op: OpANDN, want: "seg=4"},
+	{name: "VEX.L=1", code: "c4 e2 64 f2 c1", op: OpInvalid},
+	{name: "VEX pp=1", code: "c4 e2 61 f2 c1", op: OpInvalid},
+	{name: "VEX map 0F", code: "c5 f8 77", op: OpInvalid},
+	{name: "VEX truncated", code: "c4 e2 60 f2", err: errNeedMore},
+
 	// Length limit and truncation.
 	{name: "14 prefixes + nop", code: strings.Repeat("66 ", 14) + "90", op: OpNOP, want: "len=15"},
 	{name: "15 prefixes + nop", code: strings.Repeat("66 ", 15) + "90", err: errTooLong},
@@ -412,14 +429,26 @@ func rawPrefixes(code []byte) []byte {
 
 // modrmByte returns the ModRM byte following the opcode, if present.
 func (d *disagreement) modrmByte() (byte, bool) {
-	i := len(rawPrefixes(d.code)) + 1
-	if d.in.opcode >= 0x100 {
+	p := len(rawPrefixes(d.code))
+	i := p + 1
+	switch {
+	case p < len(d.code) && d.code[p] == 0xC5:
+		i = p + 3 // C5 xx opcode
+	case p < len(d.code) && d.code[p] == 0xC4:
+		i = p + 4 // C4 xx xx opcode
+	case d.in.opcode >= 0x100:
 		i++
 	}
 	if i < len(d.code) {
 		return d.code[i], true
 	}
 	return 0, false
+}
+
+// isVEX reports whether the instruction starts (after prefixes) with C4 or C5.
+func (d *disagreement) isVEX() bool {
+	p := len(rawPrefixes(d.code))
+	return p < len(d.code) && (d.code[p] == 0xC4 || d.code[p] == 0xC5)
 }
 
 // hasRawPrefix reports whether byte p appears among the instruction's prefixes.
@@ -662,6 +691,43 @@ var knownDisagreements = []knownDisagreement{
 		},
 	},
 	{
+		name: "Capstone: legacy prefix before VEX", backend: "capstone", kinds: []diffKind{diffOnlyThem},
+		reason: "a 66, F2, F3, LOCK or REX prefix before a VEX prefix is #UD (SDM Vol. 2 §2.3.2); " +
+			"Capstone 4 ignores it",
+		match: func(d *disagreement) bool {
+			if !d.isVEX() {
+				return false
+			}
+			for _, b := range rawPrefixes(d.code) {
+				if b == 0x66 || b == 0xF2 || b == 0xF3 || b == 0xF0 || b&0xF0 == 0x40 {
+					return true
+				}
+			}
+			return false
+		},
+	},
+	{
+		name: "x86asm: segment or 67 prefix before VEX", backend: "x86asm", kinds: []diffKind{diffOnlyUs},
+		reason: "segment and address-size prefixes are allowed before VEX (SDM Vol. 2 §2.3.2 forbids only " +
+			"66, F2, F3, LOCK and REX); x86asm rejects them",
+		match: func(d *disagreement) bool { return d.isVEX() && len(rawPrefixes(d.code)) > 0 },
+	},
+	{
+		name: "x86asm: VEX RIP-relative printing", backend: "x86asm", kinds: []diffKind{diffTarget},
+		reason: "x86asm prints the RIP-relative memory operand of VEX instructions without its rip base " +
+			"(\"[-0x457e94d7]\"); the length agrees",
+		match: func(d *disagreement) bool {
+			m, _ := d.modrmByte()
+			return d.isVEX() && m>>6 == 0 && m&7 == 5
+		},
+	},
+	{
+		name: "x86asm: truncated VEX", backend: "x86asm", kinds: []diffKind{diffError},
+		reason: "x86asm accepts a VEX instruction cut off before its ModRM byte (\"vmovups xmm8, xmmword ptr []\"); " +
+			"the bytes are truncated",
+		match: func(d *disagreement) bool { return d.isVEX() && errors.Is(d.err, errNeedMore) },
+	},
+	{
 		name: "MOV CR/DR mod field", kinds: []diffKind{diffLen, diffOnlyUs},
 		reason: "MOV to/from CRn/DRn ignore ModRM.mod and always name registers, so no SIB or " +
 			"displacement follows (SDM MOV—Move to/from Control Registers); the disassembler decodes a memory form",
@@ -745,6 +811,7 @@ var opMnemonics = map[Op][]string{
 	OpMOVToDR: {"mov"}, OpMOVFromDR: {"mov"}, OpRDMSR: {"rdmsr"}, OpWRMSR: {"wrmsr"}, OpSWAPGS: {"swapgs"},
 	OpSYSCALL: {"syscall"}, OpSYSRET: {"sysret", "sysretq"}, OpINT: {"int"}, OpINT3: {"int3"},
 	OpINT1: {"int1", "icebp"}, OpIRET: {"iret", "iretd", "iretq", "iretw"},
+	OpANDN: {"andn"}, OpBEXTR: {"bextr"}, OpBLSR: {"blsr"}, OpBLSMSK: {"blsmsk"}, OpBLSI: {"blsi"},
 }
 
 // mnemonicClass is the set of mnemonics in opMnemonics (trailing "*" kept).
@@ -865,7 +932,8 @@ func expectedRegs(in *Inst) []string {
 	case OpADD, OpOR, OpADC, OpSBB, OpAND, OpSUB, OpXOR, OpCMP, OpTEST, OpMOV, OpXCHG, OpXADD, OpCMPXCHG,
 		OpIMUL, OpCMOV, OpBSF, OpBSR, OpTZCNT, OpLZCNT, OpPOPCNT, OpBT, OpBTS, OpBTR, OpBTC, OpSHLD, OpSHRD,
 		OpINC, OpDEC, OpNOT, OpNEG, OpMUL, OpIMUL1, OpDIV, OpIDIV, OpROL, OpROR, OpRCL, OpRCR, OpSHL, OpSHR,
-		OpSAR, OpPUSH, OpPOP, OpRDRAND, OpRDSEED, OpSETCC, OpBSWAP, OpJMPInd, OpCALLInd, OpIN, OpOUT:
+		OpSAR, OpPUSH, OpPOP, OpRDRAND, OpRDSEED, OpSETCC, OpBSWAP, OpJMPInd, OpCALLInd, OpIN, OpOUT,
+		OpANDN, OpBEXTR, OpBLSR, OpBLSMSK, OpBLSI:
 	default:
 		return nil
 	}
@@ -884,6 +952,10 @@ func expectedRegs(in *Inst) []string {
 		regs = append(regs, gprName(in.reg, in.osz, l))
 	case formAI:
 		regs = append(regs, gprName(RAX, in.osz, l))
+	}
+	switch in.op {
+	case OpANDN, OpBEXTR, OpBLSR, OpBLSMSK, OpBLSI:
+		regs = append(regs, gprName(in.vreg, in.osz, false))
 	}
 	if in.op == OpIN || in.op == OpOUT {
 		regs = append(regs, gprName(RAX, in.osz, l))
@@ -1034,10 +1106,15 @@ func compareDecode(code []byte, rip uint64, st *diffStats) *disagreement {
 // (map<<8 | byte); the disassembler's decoding of an opcode we leave empty
 // (SSE MOVSD vs. string MOVSD, say) is just unimplemented.
 func implementedOpcode(opcode uint16) bool {
-	e := &oneByte[opcode&0xFF]
-	if opcode >= 0x100 {
-		e = &twoByte[opcode&0xFF]
+	switch opcode >> 8 {
+	case 1:
+		e := &twoByte[opcode&0xFF]
+		return e.op != OpInvalid || e.group != nil || e.repAlt != nil
+	case 2:
+		_, ok := vex0F38[byte(opcode)]
+		return ok
 	}
+	e := &oneByte[opcode&0xFF]
 	return e.op != OpInvalid || e.group != nil || e.repAlt != nil
 }
 
@@ -1061,6 +1138,20 @@ var legacyPrefixBytes = []byte{0xF0, 0xF2, 0xF3, 0x66, 0x67, 0x26, 0x2E, 0x36, 0
 func genBiased(r *rand.Rand, buf []byte) {
 	r.Read(buf)
 	i := 0
+	if r.Intn(16) == 0 {
+		// VEX: mostly the BMI1 encodings (map 0F38, L = 0, pp = 0).
+		if r.Intn(4) == 0 {
+			buf[i] = legacyPrefixBytes[r.Intn(len(legacyPrefixBytes))]
+			i++
+		}
+		buf[i] = 0xC4
+		if r.Intn(4) != 0 {
+			buf[i+1] = buf[i+1]&0xE0 | 2
+			buf[i+2] &^= 7
+			buf[i+3] = [3]byte{0xF2, 0xF3, 0xF7}[r.Intn(3)]
+		}
+		return
+	}
 	if r.Intn(10) == 0 {
 		buf[i] = 0x40 | byte(r.Intn(16)) // REX that a legacy prefix cancels
 		i++

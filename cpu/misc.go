@@ -41,7 +41,12 @@ func execHLT(c *CPU, in *Inst) {
 
 // position returns the position of the instruction being executed: the
 // number of instructions retired before it.
-func (c *CPU) position() uint64 { return c.Retired + uint64(c.idx) }
+func (c *CPU) position() uint64 {
+	if c.blk == nil {
+		return c.Retired
+	}
+	return c.Retired + uint64(c.idx)
+}
 
 // iopl returns RFLAGS.IOPL.
 func (c *CPU) iopl() uint8 { return uint8(c.rflags >> 12 & 3) }

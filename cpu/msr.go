@@ -123,6 +123,9 @@ func (c *CPU) readMSR(n uint32) (uint64, bool) {
 	case msrTSCAux:
 		return c.TSCAux, true
 	}
+	if c.msrDev != nil {
+		return c.msrDev.ReadMSR(n)
+	}
 	return 0, false
 }
 
@@ -212,7 +215,7 @@ func (c *CPU) writeMSR(n uint32, v uint64) bool {
 		}
 		c.TSCAux = v
 	default:
-		return false
+		return c.msrDev != nil && c.msrDev.WriteMSR(n, v)
 	}
 	return true
 }

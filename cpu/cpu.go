@@ -150,17 +150,9 @@ const (
 	StopHaltIdle // HLT with interrupts enabled: waiting for an interrupt
 )
 
-// CPU is one x86-64 processor.
-type CPU struct {
-	// R holds the 16 general registers (plus a zero slot).
-	R   [numRegSlots]uint64
-	RIP uint64
-
-	// rflags holds RFLAGS; its arithmetic bits are stale while lazy.op is
-	// not flagsNone.
-	rflags uint64
-	lazy   lazyFlags
-
+// SystemRegs are the segment, descriptor-table, control and model-specific
+// registers.
+type SystemRegs struct {
 	Seg         [6]Segment
 	LDTR, TR    Segment
 	GDTR, IDTR  DTR
@@ -180,10 +172,24 @@ type CPU struct {
 	SysenterESP uint64
 	SysenterEIP uint64
 	MTRRDefType uint64
-	tscOffset   uint64 // added to Env.TSC, set by WRMSR to the TSC
 	// DR0-DR3, DR6 and DR7 as the guest wrote them (no breakpoints fire).
 	DR       [4]uint64
 	DR6, DR7 uint64
+}
+
+// CPU is one x86-64 processor.
+type CPU struct {
+	// R holds the 16 general registers (plus a zero slot).
+	R   [numRegSlots]uint64
+	RIP uint64
+
+	// rflags holds RFLAGS; its arithmetic bits are stale while lazy.op is
+	// not flagsNone.
+	rflags uint64
+	lazy   lazyFlags
+
+	SystemRegs
+	tscOffset uint64 // added to Env.TSC, set by WRMSR to the TSC
 
 	// CPL is the current privilege level.
 	CPL uint8

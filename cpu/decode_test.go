@@ -20,8 +20,8 @@ import (
 // compares instruction lengths, mnemonic classes, condition codes, operand
 // sizes, register operands and branch targets.
 
-// hexBytes decodes a hex string with optional spaces.
-func hexBytes(t testing.TB, s string) []byte {
+// dtHex decodes a hex string with optional spaces.
+func dtHex(t testing.TB, s string) []byte {
 	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
 	if err != nil {
 		t.Fatalf("bad hex %q: %v", s, err)
@@ -29,11 +29,11 @@ func hexBytes(t testing.TB, s string) []byte {
 	return b
 }
 
-// regName returns a register slot's name for the table test.
-func regName(r uint8) string {
+// dtRegName returns a register slot's name for the table test.
+func dtRegName(r uint8) string {
 	switch {
 	case r < 16:
-		return reg64Names[r]
+		return dtReg64[r]
 	case r == regZero:
 		return "none"
 	case r == regRIP:
@@ -53,7 +53,7 @@ func instFields(in *Inst) map[string]string {
 	return map[string]string{
 		"len": fmt.Sprint(in.len), "osz": fmt.Sprint(in.osz), "asz": fmt.Sprint(in.asz),
 		"modrm": fmt.Sprint(in.modrm), "mod": fmt.Sprint(in.mod), "reg": fmt.Sprint(in.reg),
-		"rm": fmt.Sprint(in.rm), "base": regName(in.base), "index": regName(in.index),
+		"rm": fmt.Sprint(in.rm), "base": dtRegName(in.base), "index": dtRegName(in.index),
 		"scale": fmt.Sprint(in.scale), "disp": fmt.Sprintf("%#x", in.disp), "imm": fmt.Sprintf("%#x", in.imm),
 		"imm2": fmt.Sprint(in.imm2), "seg": fmt.Sprint(in.seg), "next": fmt.Sprintf("%#x", in.next),
 		"cc": fmt.Sprint(in.cc), "opcode": fmt.Sprintf("%#x", in.opcode), "vreg": fmt.Sprint(in.vreg),
@@ -307,7 +307,7 @@ var decodeCases = []decodeCase{
 
 func TestDecodeTable(t *testing.T) {
 	for _, tc := range decodeCases {
-		code := hexBytes(t, tc.code)
+		code := dtHex(t, tc.code)
 		rip := tc.rip
 		if rip == 0 {
 			rip = 0x1000
@@ -347,16 +347,16 @@ func TestDecodeTable(t *testing.T) {
 	}
 }
 
-// errPanic reports a panic in the decoder.
-type errPanic struct{ v any }
+// errDecodePanic reports a panic in the decoder.
+type errDecodePanic struct{ v any }
 
-func (e errPanic) Error() string { return fmt.Sprint("decoder panic: ", e.v) }
+func (e errDecodePanic) Error() string { return fmt.Sprint("decoder panic: ", e.v) }
 
 // safeDecode is Decode with panics turned into errors.
 func safeDecode(code []byte, rip uint64) (in Inst, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = errPanic{r}
+			err = errDecodePanic{r}
 		}
 	}()
 	return Decode(code, rip)
@@ -756,19 +756,19 @@ func matchKnown(d *disagreement) int {
 	return -1
 }
 
-// ccNames lists the condition suffixes each backend may print, by cc.
-var ccNames = [16][]string{
+// dtCCNames lists the condition suffixes each backend may print, by cc.
+var dtCCNames = [16][]string{
 	{"o"}, {"no"}, {"b", "c", "nae"}, {"ae", "nb", "nc"}, {"e", "z"}, {"ne", "nz"}, {"be", "na"}, {"a", "nbe"},
 	{"s"}, {"ns"}, {"p", "pe"}, {"np", "po"}, {"l", "nge"}, {"ge", "nl"}, {"le", "ng"}, {"g", "nle"},
 }
 
-// ccOf returns the condition code a Jcc/SETcc/CMOVcc mnemonic names.
-func ccOf(m, prefix string) (uint8, bool) {
+// dtCCOf returns the condition code a Jcc/SETcc/CMOVcc mnemonic names.
+func dtCCOf(m, prefix string) (uint8, bool) {
 	s, ok := strings.CutPrefix(m, prefix)
 	if !ok {
 		return 0, false
 	}
-	for cc, names := range ccNames {
+	for cc, names := range dtCCNames {
 		for _, n := range names {
 			if n == s {
 				return uint8(cc), true
@@ -831,7 +831,7 @@ func implementsMnemonic(m string) bool {
 		return true
 	}
 	for _, p := range []string{"j", "set", "cmov"} {
-		if _, ok := ccOf(m, p); ok {
+		if _, ok := dtCCOf(m, p); ok {
 			return true
 		}
 	}
@@ -884,31 +884,31 @@ func sizeSuffix(op Op, m string) uint8 {
 }
 
 var (
-	reg64Names = [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+	dtReg64 = [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
 		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
-	reg32Names = [16]string{"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
+	dtReg32 = [16]string{"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
 		"r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"}
-	reg16Names = [16]string{"ax", "cx", "dx", "bx", "sp", "bp", "si", "di",
+	dtReg16 = [16]string{"ax", "cx", "dx", "bx", "sp", "bp", "si", "di",
 		"r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w", "r15w"}
-	reg8Names = [16]string{"al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil",
+	dtReg8 = [16]string{"al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil",
 		"r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b"}
-	reg8Legacy = [8]string{"al", "cl", "dl", "bl", "ah", "ch", "dh", "bh"}
+	dtReg8Legacy = [8]string{"al", "cl", "dl", "bl", "ah", "ch", "dh", "bh"}
 )
 
-// gprName returns the name of general register r at size, as disassemblers print it.
-func gprName(r, size uint8, legacy bool) string {
+// dtGPRName returns the name of general register r at size, as disassemblers print it.
+func dtGPRName(r, size uint8, legacy bool) string {
 	switch size {
 	case 1:
 		if legacy && r < 8 {
-			return reg8Legacy[r]
+			return dtReg8Legacy[r]
 		}
-		return reg8Names[r]
+		return dtReg8[r]
 	case 2:
-		return reg16Names[r]
+		return dtReg16[r]
 	case 4:
-		return reg32Names[r]
+		return dtReg32[r]
 	}
-	return reg64Names[r]
+	return dtReg64[r]
 }
 
 // operandTokens splits the operand text of a disassembled instruction into words.
@@ -940,25 +940,25 @@ func expectedRegs(in *Inst) []string {
 	var regs []string
 	switch in.form {
 	case formEG, formGE, formGEI, formGEIb, formEGIb, formEGCL:
-		regs = append(regs, gprName(in.reg, in.osz, l))
+		regs = append(regs, dtGPRName(in.reg, in.osz, l))
 		if in.mod == 3 {
-			regs = append(regs, gprName(in.rm, in.osz, l))
+			regs = append(regs, dtGPRName(in.rm, in.osz, l))
 		}
 	case formEI, formEIb, formE, formEIbCount:
 		if in.mod == 3 {
-			regs = append(regs, gprName(in.rm, in.osz, l))
+			regs = append(regs, dtGPRName(in.rm, in.osz, l))
 		}
 	case formReg, formRegI:
-		regs = append(regs, gprName(in.reg, in.osz, l))
+		regs = append(regs, dtGPRName(in.reg, in.osz, l))
 	case formAI:
-		regs = append(regs, gprName(RAX, in.osz, l))
+		regs = append(regs, dtGPRName(RAX, in.osz, l))
 	}
 	switch in.op {
 	case OpANDN, OpBEXTR, OpBLSR, OpBLSMSK, OpBLSI:
-		regs = append(regs, gprName(in.vreg, in.osz, false))
+		regs = append(regs, dtGPRName(in.vreg, in.osz, false))
 	}
 	if in.op == OpIN || in.op == OpOUT {
-		regs = append(regs, gprName(RAX, in.osz, l))
+		regs = append(regs, dtGPRName(RAX, in.osz, l))
 	}
 	return regs
 }
@@ -992,7 +992,7 @@ func compareDecode(code []byte, rip uint64, st *diffStats) *disagreement {
 		}
 		return nil
 	}
-	if _, ok := err.(errPanic); ok {
+	if _, ok := err.(errDecodePanic); ok {
 		d.kind = diffPanic
 		return d
 	}
@@ -1032,7 +1032,7 @@ func compareDecode(code []byte, rip uint64, st *diffStats) *disagreement {
 	switch in.op {
 	case OpJCC, OpSETCC, OpCMOV:
 		prefix := map[Op]string{OpJCC: "j", OpSETCC: "set", OpCMOV: "cmov"}[in.op]
-		cc, ok := ccOf(m, prefix)
+		cc, ok := dtCCOf(m, prefix)
 		if !ok || in.op == OpJCC && (m == "jmp" || m == "jrcxz" || m == "jecxz") {
 			d.kind = diffMnemonic
 			return d

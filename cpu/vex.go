@@ -59,12 +59,22 @@ func decodeVEX(in *Inst, code []byte, i int, first byte, rip uint64) error {
 		l = b2&4 != 0
 		pp = b2 & 3
 	}
-	if err := need(2); err != nil {
+	if err := need(1); err != nil {
 		return err
 	}
 	op := code[i]
 	i++
 	in.opcode = 0x200 | uint16(op)
+	if mmmmm == 1 && op == 0x77 {
+		// VZEROUPPER/VZEROALL, the one VEX opcode without ModRM: not implemented.
+		in.len, in.next = uint8(i), rip+uint64(i)
+		in.op = OpInvalid
+		in.prefix |= pfxEndsBlock
+		return nil
+	}
+	if err := need(1); err != nil {
+		return err
+	}
 	in.modrm = true
 	m := code[i]
 	i++

@@ -52,3 +52,11 @@ const (
 	BootTablesEnd = 0x8000   // end of the region reserved for boot structures
 	ImageMinAddr  = 0x100000 // lowest address an ELF64 image may load at (1 MiB)
 )
+
+// The guest command line (an extension of the boot ABI): a NUL-terminated
+// string at CmdlineAddr whose address is in RSI at entry; RSI is 0 when
+// there is none.
+const (
+	CmdlineAddr = 0x7000
+	cmdlineMax  = BootTablesEnd - CmdlineAddr
+)

@@ -26,7 +26,7 @@ func runGuest(t *testing.T, name string, maxInsns uint64) (string, Exit, *Machin
 		t.Skipf("guest %s not built (run make guests): %v", name, err)
 	}
 	var out bytes.Buffer
-	m, err := New(Config{Console: &out, Env: NewVirtualClock(0)})
+	m, err := New(Config{Console: &out, Clock: ClockVirtual})
 	if err != nil {
 		t.Fatal(err)
 	}

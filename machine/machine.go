@@ -3,6 +3,7 @@ package machine
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"ftvm/cpu"
 	"ftvm/devices"
@@ -18,9 +19,14 @@ type Config struct {
 	RAM uint64
 	// Console receives the bytes the guest transmits on COM1 (nil discards).
 	Console io.Writer
-	// Env supplies the CPU's outside inputs (time-stamp counter, random
-	// numbers); nil selects the virtual clock.
-	Env cpu.Env
+	// Clock selects where guest time comes from.
+	Clock ClockMode
+	// Seed seeds the virtual clock's random numbers.
+	Seed uint64
+	// Cmdline is the command line handed to the guest (RSI at entry).
+	Cmdline string
+	// Inputs supplies host inputs; nil makes a LiveInputs source.
+	Inputs devices.InputSource
 }
 
 // ExitReason says why a run ended.
@@ -34,9 +40,10 @@ const (
 	ExitIdle                          // HLT with interrupts enabled and nothing that could wake it
 	ExitInsnLimit                     // the instruction limit was reached
 	ExitTripleFault                   // an exception could not be delivered
+	ExitStopped                       // Stop was called
 )
 
-var exitNames = [...]string{"debug-exit", "reset", "halt", "idle halt", "instruction limit", "triple fault"}
+var exitNames = [...]string{"debug-exit", "reset", "halt", "idle halt", "instruction limit", "triple fault", "stopped"}
 
 func (r ExitReason) String() string {
 	if int(r) < len(exitNames) {
@@ -68,12 +75,28 @@ func (e Exit) Status() int {
 
 // Machine is the board: RAM, the device map and one CPU.
 type Machine struct {
-	CPU  *cpu.CPU
-	Mem  *mmu.Memory
-	UART *devices.UART
+	CPU   *cpu.CPU
+	Mem   *mmu.Memory
+	UART  *devices.UART
+	Clock *GuestClock
+	// Live is the live input source when the machine made its own.
+	Live *LiveInputs
+
+	cmdline string
+	inputs  devices.InputSource
+	timed   []devices.Timed
+	// receivers routes inputs by kind and device number.
+	receivers map[receiverKey]devices.Receiver
+	consoleIn []byte // console bytes not yet taken by the UART
+	inbuf     []devices.Input
 
 	exit    Exit
 	exiting bool
+}
+
+type receiverKey struct {
+	kind devices.InputKind
+	dev  uint8
 }
 
 // New builds a board with the fixed device map of ARCHITECTURE.md §4.
@@ -82,19 +105,25 @@ func New(cfg Config) (*Machine, error) {
 	if size == 0 {
 		size = DefaultRAM
 	}
-	if size < BootTablesEnd+ImageMinAddr {
+	if size < 2<<20 {
 		return nil, fmt.Errorf("RAM size %d is too small (at least 2 MiB)", size)
+	}
+	if len(cfg.Cmdline) >= cmdlineMax {
+		return nil, fmt.Errorf("command line is %d bytes, more than %d", len(cfg.Cmdline), cmdlineMax-1)
 	}
 	mem, err := mmu.NewMemory(size)
 	if err != nil {
 		return nil, err
 	}
-	env := cfg.Env
-	if env == nil {
-		env = NewVirtualClock(0)
+	m := &Machine{Mem: mem, cmdline: cfg.Cmdline, receivers: map[receiverKey]devices.Receiver{}}
+	m.Clock = NewGuestClock(cfg.Clock, func() uint64 { return m.CPU.Position() })
+	m.Clock.seed = cfg.Seed
+	m.CPU = cpu.New(mem, m.Clock)
+	m.inputs = cfg.Inputs
+	if m.inputs == nil {
+		m.Live = NewLiveInputs(cfg.Clock == ClockHost)
+		m.inputs = m.Live
 	}
-	m := &Machine{Mem: mem}
-	m.CPU = cpu.New(mem, env)
 	m.UART = devices.NewUART(cfg.Console, nil)
 	debugExit := devices.NewDebugExit(func(v uint32) { m.stop(Exit{Reason: ExitDebug, Value: v}) })
 	kbd := devices.NewI8042(func() { m.stop(Exit{Reason: ExitReset}) })
@@ -113,6 +142,14 @@ func New(cfg Config) (*Machine, error) {
 	}
 	return m, nil
 }
+
+// AddReceiver routes inputs of kind for device dev to r.
+func (m *Machine) AddReceiver(kind devices.InputKind, dev uint8, r devices.Receiver) {
+	m.receivers[receiverKey{kind, dev}] = r
+}
+
+// Inputs returns the machine's input source.
+func (m *Machine) Inputs() devices.InputSource { return m.inputs }
 
 // stop ends the run at the current instruction boundary. The first request
 // wins.
@@ -146,31 +183,95 @@ func (m *Machine) LoadELF64(image []byte) error {
 	c.R = [len(c.R)]uint64{}
 	c.R[cpu.RSP] = BootRSP
 	c.R[cpu.RDI] = uint64(len(m.Mem.RAM))
+	if m.cmdline != "" {
+		copy(m.Mem.RAM[CmdlineAddr:CmdlineAddr+cmdlineMax], m.cmdline+"\x00")
+		c.R[cpu.RSI] = CmdlineAddr
+	}
 	c.RIP = entry
 	c.SetRFLAGS(BootRFLAGS)
 	c.StateChanged()
 	return nil
 }
 
-// runChunk is how many instructions Run executes between checks of the
-// instruction limit.
-const runChunk = 1 << 24
+// runChunk is the most instructions Run executes before it looks at the
+// input source again (about a millisecond of guest execution).
+const runChunk = 1 << 18
+
+// Stop makes Run return ExitStopped at the next instruction boundary. Call
+// it from the goroutine that runs the machine (a device callback, say).
+func (m *Machine) Stop() { m.stop(Exit{Reason: ExitStopped}) }
+
+// deliver hands the inputs due at the current position to their devices.
+func (m *Machine) deliver() {
+	pos := m.CPU.Position()
+	if m.inputs.Next() <= pos || m.Live != nil {
+		m.inbuf = m.inputs.Take(pos, m.inbuf[:0])
+		for _, in := range m.inbuf {
+			switch in.Kind {
+			case devices.InputClock:
+				if in.Dev == ClockSkip {
+					m.Clock.Skip(in.Arg)
+				} else {
+					m.Clock.Anchor(in.Arg)
+				}
+			case devices.InputConsole:
+				m.consoleIn = append(m.consoleIn, in.Data...)
+			default:
+				if r := m.receivers[receiverKey{in.Kind, in.Dev}]; r != nil {
+					if err := r.Deliver(in); err != nil {
+						fmt.Fprintf(os.Stderr, "ftvm: input for device %d: %v\n", in.Dev, err)
+					}
+				}
+			}
+		}
+	}
+	if len(m.consoleIn) > 0 {
+		if n := min(m.UART.RxFree(), len(m.consoleIn)); n > 0 {
+			m.UART.Receive(m.consoleIn[:n])
+			m.consoleIn = m.consoleIn[n:]
+		}
+	}
+}
+
+// advanceTimers fires the device timers due by now and returns the guest
+// time of the next one (^0 if none).
+func (m *Machine) advanceTimers() uint64 {
+	now := m.Clock.Now()
+	next := ^uint64(0)
+	for _, t := range m.timed {
+		t.Advance(now)
+		if at, ok := t.NextEvent(); ok {
+			next = min(next, max(at, now))
+		}
+	}
+	return next
+}
 
 // Run executes the guest until it exits or, when maxInsns is not zero, until
-// that many instructions have retired since boot.
+// that many instructions have retired since boot. Inputs are delivered and
+// timers fire at exact positions, so a run is a deterministic function of
+// the image and of the inputs (their contents and positions).
 func (m *Machine) Run(maxInsns uint64) Exit {
 	c := m.CPU
 	for {
-		budget := uint64(runChunk)
-		if maxInsns != 0 {
-			if c.Retired >= maxInsns {
-				return Exit{Reason: ExitInsnLimit}
-			}
-			budget = min(budget, maxInsns-c.Retired)
+		m.deliver()
+		deadline := m.advanceTimers()
+		pos := c.Position()
+		if maxInsns != 0 && pos >= maxInsns {
+			return Exit{Reason: ExitInsnLimit}
 		}
-		switch c.Run(budget) {
+		end := min(pos+runChunk, m.inputs.Next())
+		if maxInsns != 0 {
+			end = min(end, maxInsns)
+		}
+		if deadline != ^uint64(0) {
+			end = min(end, max(m.Clock.PosAt(deadline), pos+1))
+		}
+		if end <= pos {
+			end = pos + 1
+		}
+		switch c.Run(end - pos) {
 		case cpu.StopBudget:
-			continue
 		case cpu.StopRequested:
 			if m.exiting {
 				return m.exit
@@ -178,10 +279,39 @@ func (m *Machine) Run(maxInsns uint64) Exit {
 		case cpu.StopHalt:
 			return Exit{Reason: ExitHalt}
 		case cpu.StopHaltIdle:
-			// No device can raise an interrupt yet: nothing will wake it.
-			return Exit{Reason: ExitIdle}
+			if !m.idle(deadline) {
+				return Exit{Reason: ExitIdle}
+			}
 		case cpu.StopTripleFault:
 			return Exit{Reason: ExitTripleFault}
 		}
 	}
+}
+
+// idle lets time pass while the guest waits in HLT for an interrupt: up to
+// the next timer deadline or the next input. It returns false when nothing
+// can ever wake the guest.
+func (m *Machine) idle(deadline uint64) bool {
+	next := m.inputs.Next()
+	if next != ^uint64(0) {
+		// Replaying: the next input is due at a known position; positions
+		// do not advance in HLT, so it is due now.
+		if deadline != ^uint64(0) {
+			m.Clock.Skip(deadline)
+		}
+		return true
+	}
+	if m.Clock.Mode() == ClockVirtual {
+		if deadline != ^uint64(0) {
+			m.Clock.Skip(deadline)
+			return true
+		}
+	}
+	if w, ok := m.inputs.(interface{ CanWake() bool }); ok && deadline == ^uint64(0) && !w.CanWake() {
+		return false
+	}
+	// A host clock catches up through the re-anchor the source hands out
+	// after the wait.
+	m.inputs.Wait(deadline)
+	return true
 }

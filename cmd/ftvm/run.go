@@ -104,12 +104,12 @@ func cmdRun(args []string) (int, error) {
 	if f.net != "none" {
 		return 0, usagef("--net %s: only 'none' is available yet", f.net)
 	}
-	var env cpu.Env
+	var clock machine.ClockMode
 	switch f.clock {
 	case "host":
-		env = machine.NewHostClock()
+		clock = machine.ClockHost
 	case "virtual":
-		env = machine.NewVirtualClock(0)
+		clock = machine.ClockVirtual
 	default:
 		return 0, usagef("--clock must be host or virtual, not %q", f.clock)
 	}
@@ -136,7 +136,7 @@ func cmdRun(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	m, err := machine.New(machine.Config{RAM: ram, Console: console, Env: env})
+	m, err := machine.New(machine.Config{RAM: ram, Console: console, Clock: clock})
 	if err != nil {
 		return 0, err
 	}

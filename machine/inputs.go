@@ -1,0 +1,139 @@
+package machine
+
+import (
+	"sync"
+	"time"
+
+	"ftvm/devices"
+)
+
+// anchorInterval is how often a host clock is re-anchored (at most).
+const anchorInterval = 100 * time.Millisecond
+
+// LiveInputs is the input source of a machine taking its inputs from the
+// host as they happen: backends Post what arrives, and the board takes it at
+// the position where it next looks. On a host clock it also produces a clock
+// re-anchor at most every 100 ms. The lockstep recorder wraps it to log what
+// it hands out.
+type LiveInputs struct {
+	mu        sync.Mutex
+	pending   []devices.Input
+	producers int
+	wake      chan struct{}
+
+	hostClock  bool
+	start      time.Time
+	lastAnchor time.Time
+	// waited is set after the guest idled: the next re-anchor is a skip.
+	waited bool
+}
+
+// ClockSkip in the Dev field of an InputClock marks a re-anchor after the
+// guest was idle: time jumps without refitting the clock's rate.
+const ClockSkip = 1
+
+// NewLiveInputs returns a live source; hostClock selects clock re-anchors.
+func NewLiveInputs(hostClock bool) *LiveInputs {
+	now := time.Now()
+	return &LiveInputs{wake: make(chan struct{}, 1), hostClock: hostClock, start: now, lastAnchor: now}
+}
+
+// HostNanos returns host nanoseconds since the source was made: the guest
+// time a host clock follows.
+func (l *LiveInputs) HostNanos() uint64 { return uint64(time.Since(l.start).Nanoseconds()) }
+
+// AddProducer records that something (a network backend, the console) may
+// post inputs, so an idle guest is worth waiting for. Done must be called
+// when it stops.
+func (l *LiveInputs) AddProducer() (done func()) {
+	l.mu.Lock()
+	l.producers++
+	l.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			l.producers--
+			l.mu.Unlock()
+			l.signal()
+		})
+	}
+}
+
+// Post queues an input from a host goroutine.
+func (l *LiveInputs) Post(in devices.Input) {
+	l.mu.Lock()
+	l.pending = append(l.pending, in)
+	l.mu.Unlock()
+	l.signal()
+}
+
+func (l *LiveInputs) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Next implements devices.InputSource: a live source never knows of an
+// input ahead of time.
+func (l *LiveInputs) Next() uint64 { return ^uint64(0) }
+
+// Take implements devices.InputSource.
+func (l *LiveInputs) Take(pos uint64, buf []devices.Input) []devices.Input {
+	l.mu.Lock()
+	for _, in := range l.pending {
+		in.Pos = pos
+		buf = append(buf, in)
+	}
+	l.pending = l.pending[:0]
+	l.mu.Unlock()
+	if l.hostClock {
+		if now := time.Now(); l.waited || now.Sub(l.lastAnchor) >= anchorInterval {
+			in := devices.Input{Pos: pos, Kind: devices.InputClock, Arg: l.HostNanos()}
+			if l.waited {
+				in.Dev = ClockSkip
+			}
+			l.lastAnchor, l.waited = now, false
+			buf = append(buf, in)
+		}
+	}
+	return buf
+}
+
+// Wait implements devices.InputSource: it blocks until an input arrives or,
+// on a host clock, until the host reaches the guest deadline. With no
+// deadline and nothing that could post an input it returns at once (see
+// CanWake).
+func (l *LiveInputs) Wait(deadline uint64) {
+	l.mu.Lock()
+	ready, producers := len(l.pending) > 0, l.producers
+	l.mu.Unlock()
+	if ready {
+		return
+	}
+	var timer <-chan time.Time
+	if deadline != ^uint64(0) && l.hostClock {
+		now := l.HostNanos()
+		if deadline <= now {
+			return
+		}
+		t := time.NewTimer(time.Duration(deadline - now))
+		defer t.Stop()
+		timer = t.C
+	} else if producers == 0 {
+		return
+	}
+	select {
+	case <-l.wake:
+	case <-timer:
+	}
+	l.waited = l.hostClock
+}
+
+// CanWake reports whether an idle guest can ever be woken by an input.
+func (l *LiveInputs) CanWake() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.producers > 0 || len(l.pending) > 0
+}

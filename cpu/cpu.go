@@ -215,6 +215,11 @@ type CPU struct {
 	// requests set it.
 	attn bool
 
+	// recent holds the addresses of the last blocks entered, for
+	// divergence and crash reports.
+	recent  [16]uint64
+	nrecent uint
+
 	// Retired counts instructions retired since reset: the position.
 	Retired uint64
 	// UD counts #UD exceptions raised for opcodes the interpreter does not implement.

@@ -8,6 +8,17 @@ import (
 	"ftvm/mmu"
 )
 
+// RecentBlocks returns the linear addresses of the most recently entered
+// blocks, oldest first.
+func (c *CPU) RecentBlocks() []uint64 {
+	n := min(c.nrecent, uint(len(c.recent)))
+	out := make([]uint64, 0, n)
+	for i := c.nrecent - n; i < c.nrecent; i++ {
+		out = append(out, c.recent[i%uint(len(c.recent))])
+	}
+	return out
+}
+
 // ErrUnmapped is returned by ReadLinear for an address with no translation.
 var ErrUnmapped = errors.New("linear address not mapped")
 

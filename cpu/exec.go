@@ -286,6 +286,8 @@ func (c *CPU) runBlocks() {
 				return
 			}
 		}
+		c.recent[c.nrecent%uint(len(c.recent))] = c.RIP
+		c.nrecent++
 		b := c.blockAt(c.RIP)
 		insts := b.insts
 		if rem := min(c.end-c.Retired, limit); uint64(len(insts)) > rem {

@@ -25,8 +25,26 @@ type Config struct {
 	Seed uint64
 	// Cmdline is the command line handed to the guest (RSI at entry).
 	Cmdline string
-	// Inputs supplies host inputs; nil makes a LiveInputs source.
+	// Inputs supplies host inputs; nil uses Live.
 	Inputs devices.InputSource
+	// Live is where host backends post inputs; nil makes one when Inputs
+	// is nil too.
+	Live *LiveInputs
+	// WrapEnv, if set, wraps the CPU's environment (the guest clock), so
+	// the lockstep layer can record or replay random numbers.
+	WrapEnv func(cpu.Env) cpu.Env
+	// Checker, if set, is called at the positions it asks for.
+	Checker Checker
+}
+
+// Checker observes the machine at exact positions; the lockstep layer uses
+// it for divergence digests.
+type Checker interface {
+	// NextCheck returns the position of the next check (^0 for none).
+	NextCheck() uint64
+	// Check is called when the position reaches NextCheck. An error ends
+	// the run with ExitDiverged.
+	Check(m *Machine) error
 }
 
 // ExitReason says why a run ended.
@@ -41,9 +59,10 @@ const (
 	ExitInsnLimit                     // the instruction limit was reached
 	ExitTripleFault                   // an exception could not be delivered
 	ExitStopped                       // Stop was called
+	ExitDiverged                      // a Checker found a divergence (see Machine.Err)
 )
 
-var exitNames = [...]string{"debug-exit", "reset", "halt", "idle halt", "instruction limit", "triple fault", "stopped"}
+var exitNames = [...]string{"debug-exit", "reset", "halt", "idle halt", "instruction limit", "triple fault", "stopped", "diverged"}
 
 func (r ExitReason) String() string {
 	if int(r) < len(exitNames) {
@@ -69,6 +88,8 @@ func (e Exit) Status() int {
 		return 124
 	case ExitTripleFault:
 		return 126
+	case ExitDiverged:
+		return 125
 	}
 	return 0
 }
@@ -89,6 +110,10 @@ type Machine struct {
 	receivers map[receiverKey]devices.Receiver
 	consoleIn []byte // console bytes not yet taken by the UART
 	inbuf     []devices.Input
+
+	checker Checker
+	// Err is the error that ended the run with ExitDiverged.
+	Err error
 
 	exit    Exit
 	exiting bool
@@ -118,10 +143,17 @@ func New(cfg Config) (*Machine, error) {
 	m := &Machine{Mem: mem, cmdline: cfg.Cmdline, receivers: map[receiverKey]devices.Receiver{}}
 	m.Clock = NewGuestClock(cfg.Clock, func() uint64 { return m.CPU.Position() })
 	m.Clock.seed = cfg.Seed
-	m.CPU = cpu.New(mem, m.Clock)
-	m.inputs = cfg.Inputs
+	var env cpu.Env = m.Clock
+	if cfg.WrapEnv != nil {
+		env = cfg.WrapEnv(env)
+	}
+	m.CPU = cpu.New(mem, env)
+	m.checker = cfg.Checker
+	m.inputs, m.Live = cfg.Inputs, cfg.Live
 	if m.inputs == nil {
-		m.Live = NewLiveInputs(cfg.Clock == ClockHost)
+		if m.Live == nil {
+			m.Live = NewLiveInputs(cfg.Clock == ClockHost)
+		}
 		m.inputs = m.Live
 	}
 	m.UART = devices.NewUART(cfg.Console, nil)
@@ -197,6 +229,16 @@ func (m *Machine) LoadELF64(image []byte) error {
 // input source again (about a millisecond of guest execution).
 const runChunk = 1 << 18
 
+// Diverge ends the run with ExitDiverged and err at the next instruction
+// boundary; the lockstep replayer calls it when the guest asks for an input
+// its log does not hold.
+func (m *Machine) Diverge(err error) {
+	if !m.exiting {
+		m.Err = err
+	}
+	m.stop(Exit{Reason: ExitDiverged})
+}
+
 // Stop makes Run return ExitStopped at the next instruction boundary. Call
 // it from the goroutine that runs the machine (a device callback, say).
 func (m *Machine) Stop() { m.stop(Exit{Reason: ExitStopped}) }
@@ -204,23 +246,21 @@ func (m *Machine) Stop() { m.stop(Exit{Reason: ExitStopped}) }
 // deliver hands the inputs due at the current position to their devices.
 func (m *Machine) deliver() {
 	pos := m.CPU.Position()
-	if m.inputs.Next() <= pos || m.Live != nil {
-		m.inbuf = m.inputs.Take(pos, m.inbuf[:0])
-		for _, in := range m.inbuf {
-			switch in.Kind {
-			case devices.InputClock:
-				if in.Dev == ClockSkip {
-					m.Clock.Skip(in.Arg)
-				} else {
-					m.Clock.Anchor(in.Arg)
-				}
-			case devices.InputConsole:
-				m.consoleIn = append(m.consoleIn, in.Data...)
-			default:
-				if r := m.receivers[receiverKey{in.Kind, in.Dev}]; r != nil {
-					if err := r.Deliver(in); err != nil {
-						fmt.Fprintf(os.Stderr, "ftvm: input for device %d: %v\n", in.Dev, err)
-					}
+	m.inbuf = m.inputs.Take(pos, m.inbuf[:0])
+	for _, in := range m.inbuf {
+		switch in.Kind {
+		case devices.InputClock:
+			if in.Dev == ClockSkip {
+				m.Clock.Skip(in.Arg)
+			} else {
+				m.Clock.Anchor(in.Arg)
+			}
+		case devices.InputConsole:
+			m.consoleIn = append(m.consoleIn, in.Data...)
+		default:
+			if r := m.receivers[receiverKey{in.Kind, in.Dev}]; r != nil {
+				if err := r.Deliver(in); err != nil {
+					fmt.Fprintf(os.Stderr, "ftvm: input for device %d: %v\n", in.Dev, err)
 				}
 			}
 		}
@@ -260,7 +300,16 @@ func (m *Machine) Run(maxInsns uint64) Exit {
 		if maxInsns != 0 && pos >= maxInsns {
 			return Exit{Reason: ExitInsnLimit}
 		}
+		if m.checker != nil && m.checker.NextCheck() <= pos {
+			if err := m.checker.Check(m); err != nil {
+				m.Err = err
+				return Exit{Reason: ExitDiverged}
+			}
+		}
 		end := min(pos+runChunk, m.inputs.Next())
+		if m.checker != nil {
+			end = min(end, max(m.checker.NextCheck(), pos+1))
+		}
 		if maxInsns != 0 {
 			end = min(end, maxInsns)
 		}
@@ -292,20 +341,16 @@ func (m *Machine) Run(maxInsns uint64) Exit {
 // the next timer deadline or the next input. It returns false when nothing
 // can ever wake the guest.
 func (m *Machine) idle(deadline uint64) bool {
-	next := m.inputs.Next()
-	if next != ^uint64(0) {
-		// Replaying: the next input is due at a known position; positions
-		// do not advance in HLT, so it is due now.
-		if deadline != ^uint64(0) {
-			m.Clock.Skip(deadline)
-		}
+	if m.Clock.Mode() == ClockVirtual && deadline != ^uint64(0) {
+		// Virtual time jumps to the deadline: a function of the state, so
+		// it needs no record.
+		m.Clock.Skip(deadline)
 		return true
 	}
-	if m.Clock.Mode() == ClockVirtual {
-		if deadline != ^uint64(0) {
-			m.Clock.Skip(deadline)
-			return true
-		}
+	if next := m.inputs.Next(); next != ^uint64(0) {
+		// Replaying: positions do not advance in HLT, so the input that
+		// woke the guest is due at this very position.
+		return next <= m.CPU.Position()
 	}
 	if w, ok := m.inputs.(interface{ CanWake() bool }); ok && deadline == ^uint64(0) && !w.CanWake() {
 		return false

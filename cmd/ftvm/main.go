@@ -4,6 +4,8 @@
 // Usage:
 //
 //	ftvm run [flags] IMAGE       run one guest alone
+//	ftvm replay --log LOG IMAGE  re-execute a recorded run
+//	ftvm log show LOG            print an event log
 //	ftvm disasm IMAGE|HEX        disassemble an image's code or hex bytes
 //
 // Exit status follows ../shared/ARCHITECTURE.md §5: (v<<1)|1 after a write of
@@ -34,6 +36,8 @@ const usage = `usage: ftvm COMMAND [flags] [args]
 
 commands:
   run [flags] IMAGE      run a guest image alone (ftvm run -h for flags)
+  replay --log LOG IMAGE re-execute a recorded run and check it matches
+  log show [--summary] LOG  print an event log's records and byte counts
   disasm IMAGE|HEX       disassemble the code of an ELF image, or hex bytes
 `
 
@@ -54,6 +58,10 @@ func mainStatus(args []string) int {
 		status, err = cmdRun(args[1:])
 	case "disasm":
 		status, err = cmdDisasm(args[1:])
+	case "replay":
+		status, err = cmdReplay(args[1:])
+	case "log":
+		status, err = cmdLog(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0

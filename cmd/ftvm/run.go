@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 
 	"ftvm/cpu"
 	"ftvm/cpu/disasm"
+	"ftvm/lockstep"
 	"ftvm/machine"
 )
 
@@ -28,6 +31,9 @@ type runFlags struct {
 	disk     string
 	net      string
 	profile  string
+	record   string
+	seed     uint64
+	cmdline  string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -40,6 +46,9 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.disk, "disk", "", "raw disk image `PATH` as virtio-blk (not available yet)")
 	fs.StringVar(&f.net, "net", "none", "network backend `SPEC`: none (others not available yet)")
 	fs.StringVar(&f.profile, "cpuprofile", "", "write a Go CPU profile of ftvm itself to `FILE`")
+	fs.StringVar(&f.record, "record", "", "record the run's event log to `LOG` (replay it with ftvm replay)")
+	fs.Uint64Var(&f.seed, "seed", 0, "seed of the virtual clock's random numbers")
+	fs.StringVar(&f.cmdline, "append", "", "guest command line (`TEXT`, address in RSI at entry)")
 }
 
 // parseSize parses a RAM size such as 64M, 1G or 1048576.
@@ -76,99 +85,203 @@ func (l lineWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func cmdRun(args []string) (int, error) {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+// guestSetup is everything that builds a machine for an image: the same for
+// run, record and replay (replay reads it from the log header).
+type guestSetup struct {
+	imagePath string
+	image     []byte
+	ram       uint64
+	clock     machine.ClockMode
+	seed      uint64
+	cmdline   string
+}
+
+// parseSetup turns run flags and the image argument into a setup.
+func parseSetup(f *runFlags, imagePath string) (*guestSetup, error) {
+	ram, err := parseSize(f.mem)
+	if err != nil {
+		return nil, usagef("-m: %v", err)
+	}
+	if f.disk != "" {
+		return nil, usagef("--disk: virtio-blk is not available yet")
+	}
+	if f.net != "none" {
+		return nil, usagef("--net %s: only 'none' is available yet", f.net)
+	}
+	s := &guestSetup{imagePath: imagePath, ram: ram, seed: f.seed, cmdline: f.cmdline}
+	switch f.clock {
+	case "host":
+		s.clock = machine.ClockHost
+	case "virtual":
+		s.clock = machine.ClockVirtual
+	default:
+		return nil, usagef("--clock must be host or virtual, not %q", f.clock)
+	}
+	if s.image, err = os.ReadFile(imagePath); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// clockName is the log header's name of a clock mode.
+func clockName(c machine.ClockMode) string {
+	if c == machine.ClockVirtual {
+		return "virtual"
+	}
+	return "host"
+}
+
+// console is where the guest's COM1 output goes.
+type console struct {
+	w     io.Writer
+	flush func() error
+	close func() error
+}
+
+// openConsole opens the --serial destination.
+func openConsole(spec string) (*console, error) {
+	switch {
+	case spec == "stdio":
+		bw := bufio.NewWriter(os.Stdout)
+		return &console{w: lineWriter{bw}, flush: bw.Flush}, nil
+	case spec == "none":
+		return &console{}, nil
+	case strings.HasPrefix(spec, "file:"):
+		file, err := os.Create(strings.TrimPrefix(spec, "file:"))
+		if err != nil {
+			return nil, fmt.Errorf("--serial: %v", err)
+		}
+		bw := bufio.NewWriter(file)
+		return &console{w: bw, flush: bw.Flush, close: file.Close}, nil
+	}
+	return nil, usagef("--serial must be stdio, file:PATH or none, not %q", spec)
+}
+
+// finish flushes and closes the console, reporting errors on stderr.
+func (c *console) finish() {
+	if c.flush != nil {
+		if err := c.flush(); err != nil {
+			fmt.Fprintf(os.Stderr, "ftvm: console: %v\n", err)
+		}
+	}
+	if c.close != nil {
+		c.close()
+	}
+}
+
+// build makes the machine of a setup and loads its image.
+func (s *guestSetup) build(cfg machine.Config) (*machine.Machine, error) {
+	cfg.RAM, cfg.Clock, cfg.Seed, cfg.Cmdline = s.ram, s.clock, s.seed, s.cmdline
+	m, err := machine.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.LoadELF64(s.image); err != nil {
+		return nil, fmt.Errorf("%s: %v", s.imagePath, err)
+	}
+	return m, nil
+}
+
+// parseRunFlags parses the flags of a run-like command with one IMAGE.
+func parseRunFlags(name string, args []string, f *runFlags) (string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
-	var f runFlags
 	f.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: ftvm run [flags] IMAGE")
+		fmt.Fprintf(os.Stderr, "usage: ftvm %s [flags] IMAGE\n", name)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
+			return "", err
 		}
-		return 0, usageError{err.Error()}
+		return "", usageError{err.Error()}
 	}
 	if fs.NArg() != 1 {
-		return 0, usagef("run needs exactly one IMAGE (got %d arguments)", fs.NArg())
+		return "", usagef("%s needs exactly one IMAGE (got %d arguments)", name, fs.NArg())
 	}
-	ram, err := parseSize(f.mem)
-	if err != nil {
-		return 0, usagef("-m: %v", err)
-	}
-	if f.disk != "" {
-		return 0, usagef("--disk: virtio-blk is not available yet")
-	}
-	if f.net != "none" {
-		return 0, usagef("--net %s: only 'none' is available yet", f.net)
-	}
-	var clock machine.ClockMode
-	switch f.clock {
-	case "host":
-		clock = machine.ClockHost
-	case "virtual":
-		clock = machine.ClockVirtual
-	default:
-		return 0, usagef("--clock must be host or virtual, not %q", f.clock)
-	}
-	var console io.Writer
-	var flush func() error
-	switch {
-	case f.serial == "stdio":
-		bw := bufio.NewWriter(os.Stdout)
-		console, flush = lineWriter{bw}, bw.Flush
-	case f.serial == "none":
-	case strings.HasPrefix(f.serial, "file:"):
-		file, err := os.Create(strings.TrimPrefix(f.serial, "file:"))
-		if err != nil {
-			return 0, fmt.Errorf("--serial: %v", err)
-		}
-		defer file.Close()
-		bw := bufio.NewWriter(file)
-		console, flush = bw, bw.Flush
-	default:
-		return 0, usagef("--serial must be stdio, file:PATH or none, not %q", f.serial)
-	}
+	return fs.Arg(0), nil
+}
 
-	image, err := os.ReadFile(fs.Arg(0))
+func cmdRun(args []string) (int, error) {
+	var f runFlags
+	imagePath, err := parseRunFlags("run", args, &f)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	setup, err := parseSetup(&f, imagePath)
 	if err != nil {
 		return 0, err
 	}
-	m, err := machine.New(machine.Config{RAM: ram, Console: console, Clock: clock})
+	cons, err := openConsole(f.serial)
 	if err != nil {
 		return 0, err
 	}
-	if err := m.LoadELF64(image); err != nil {
-		return 0, fmt.Errorf("%s: %v", fs.Arg(0), err)
+	defer cons.finish()
+
+	cfg := machine.Config{Console: cons.w}
+	var rec *lockstep.Recorder
+	if f.record != "" {
+		logFile, err := os.Create(f.record)
+		if err != nil {
+			return 0, fmt.Errorf("--record: %v", err)
+		}
+		defer logFile.Close()
+		sum := sha256.Sum256(setup.image)
+		h := lockstep.Header{Image: imagePath, ImageSHA256: hex.EncodeToString(sum[:]), RAM: setup.ram,
+			Clock: clockName(setup.clock), Seed: setup.seed, Cmdline: setup.cmdline}
+		cfg.Live = machine.NewLiveInputs(setup.clock == machine.ClockHost)
+		if rec, err = lockstep.NewRecorder(logFile, h, cfg.Live); err != nil {
+			return 0, err
+		}
+		cfg.Inputs, cfg.WrapEnv, cfg.Checker = rec, rec.WrapEnv, rec
+		cfg.Console = lockstep.HashWriter{W: cons.w, Hash: &rec.Output}
 	}
+	m, err := setup.build(cfg)
+	if err != nil {
+		return 0, err
+	}
+	exit, wall, err := runMachine(m, &f)
+	if err != nil {
+		return 0, err
+	}
+	if rec != nil {
+		if err := rec.Finish(m, exit); err != nil {
+			return 0, fmt.Errorf("--record: %v", err)
+		}
+		if f.stats {
+			w := rec.Writer()
+			fmt.Fprintf(os.Stderr, "ftvm: log bytes=%d (%.0f bytes/s, %.1f bytes per million instructions)\n",
+				w.Bytes[0], float64(w.Bytes[0])/wall.Seconds(), float64(w.Bytes[0])/float64(max(m.CPU.Retired, 1))*1e6)
+		}
+	}
+	return exit.Status(), nil
+}
+
+// runMachine runs m to its end with the run flags' limit, trace, profile and
+// statistics, and reports how it ended on stderr.
+func runMachine(m *machine.Machine, f *runFlags) (machine.Exit, time.Duration, error) {
 	if f.trace {
 		tw := bufio.NewWriterSize(os.Stderr, 1<<16)
 		defer tw.Flush()
 		m.CPU.Trace = traceFunc(tw)
 	}
-
 	if f.profile != "" {
 		pf, err := os.Create(f.profile)
 		if err != nil {
-			return 0, fmt.Errorf("--cpuprofile: %v", err)
+			return machine.Exit{}, 0, fmt.Errorf("--cpuprofile: %v", err)
 		}
 		defer pf.Close()
 		if err := pprof.StartCPUProfile(pf); err != nil {
-			return 0, fmt.Errorf("--cpuprofile: %v", err)
+			return machine.Exit{}, 0, fmt.Errorf("--cpuprofile: %v", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
-
 	start := time.Now()
 	exit := m.Run(f.maxInsns)
 	wall := time.Since(start)
-	if flush != nil {
-		if err := flush(); err != nil {
-			fmt.Fprintf(os.Stderr, "ftvm: console: %v\n", err)
-		}
-	}
 	if err := m.UART.Err(); err != nil {
 		fmt.Fprintf(os.Stderr, "ftvm: console: %v\n", err)
 	}
@@ -179,7 +292,9 @@ func cmdRun(args []string) (int, error) {
 	case machine.ExitInsnLimit:
 		fmt.Fprintf(os.Stderr, "ftvm: instruction limit %d reached\n", f.maxInsns)
 	case machine.ExitIdle:
-		fmt.Fprintf(os.Stderr, "ftvm: guest halted with interrupts enabled and no device that can interrupt it\n")
+		fmt.Fprintf(os.Stderr, "ftvm: guest halted with interrupts enabled and nothing that can interrupt it\n")
+	case machine.ExitDiverged:
+		fmt.Fprintf(os.Stderr, "ftvm: %v\n", m.Err)
 	}
 	if f.stats {
 		secs := wall.Seconds()
@@ -189,7 +304,7 @@ func cmdRun(args []string) (int, error) {
 		}
 		fmt.Fprintf(os.Stderr, "ftvm: retired=%d wall=%.3fs mips=%.1f unimplemented=%d\n", c.Retired, secs, mips, c.UD)
 	}
-	return exit.Status(), nil
+	return exit, wall, nil
 }
 
 // faultingInst disassembles the instruction at the CPU's RIP.

@@ -1,0 +1,225 @@
+package lockstep
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"sync"
+
+	"ftvm/cpu"
+	"ftvm/devices"
+	"ftvm/machine"
+)
+
+// DefaultDigestInterval is the number of instructions between CPU digests.
+const DefaultDigestInterval = 1 << 24
+
+// StateDigest returns the divergence check of the CPU's state (outputs not
+// filled in).
+func StateDigest(c *cpu.CPU) Digest {
+	s := c.State()
+	h := fnv.New64a()
+	binary.Write(h, binary.LittleEndian, &s.Sys)
+	binary.Write(h, binary.LittleEndian, []uint64{s.TSCOffset, s.Retired})
+	binary.Write(h, binary.LittleEndian, []bool{s.Halted, s.IntShadow})
+	return Digest{R: s.R, RIP: s.RIP, RFLAGS: s.RFLAGS, Sys: h.Sum64()}
+}
+
+// RAMDigest returns the SHA-256 of guest RAM.
+func RAMDigest(m *machine.Machine) [32]byte { return sha256.Sum256(m.Mem.RAM) }
+
+// OutputHash is a rolling hash of everything the guest output (console bytes,
+// frames, disk writes) in order: the cheap half of a divergence check.
+type OutputHash struct {
+	mu    sync.Mutex
+	h     uint64
+	count uint64
+}
+
+// Add folds b into the hash.
+func (o *OutputHash) Add(b []byte) {
+	o.mu.Lock()
+	h := o.h
+	if h == 0 && o.count == 0 {
+		h = 14695981039346656037
+	}
+	for _, x := range b {
+		h = (h ^ uint64(x)) * 1099511628211
+	}
+	o.h = h
+	o.count += uint64(len(b))
+	o.mu.Unlock()
+}
+
+// Sum returns the hash and the number of bytes hashed.
+func (o *OutputHash) Sum() (uint64, uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.h, o.count
+}
+
+// HashWriter passes writes through to W (which may be nil) and hashes them.
+type HashWriter struct {
+	W    io.Writer
+	Hash *OutputHash
+}
+
+// Write implements io.Writer.
+func (w HashWriter) Write(p []byte) (int, error) {
+	w.Hash.Add(p)
+	if w.W == nil {
+		return len(p), nil
+	}
+	return w.W.Write(p)
+}
+
+// digestAt returns the divergence check of the machine now.
+func digestAt(m *machine.Machine, out *OutputHash) Digest {
+	d := StateDigest(m.CPU)
+	d.Output, d.Outputs = out.Sum()
+	return d
+}
+
+// Recorder logs a live run: it wraps the machine's input source and CPU
+// environment, and writes digests at fixed intervals. Install it with
+// Config (Inputs, WrapEnv, Checker) before the machine is built.
+type Recorder struct {
+	w        *Writer
+	inner    devices.InputSource
+	env      cpu.Env
+	Output   OutputHash
+	interval uint64
+	next     uint64
+	dropDisk map[uint8]bool // replicated disks: completions carry no data
+	err      error
+	mu       sync.Mutex
+}
+
+// NewRecorder writes h to out and returns a recorder taking inputs from
+// inner. Disks marked Replicated in h have their read data left out of the
+// log.
+func NewRecorder(out io.Writer, h Header, inner devices.InputSource) (*Recorder, error) {
+	if h.DigestInterval == 0 {
+		h.DigestInterval = DefaultDigestInterval
+	}
+	w, err := NewWriter(out, h)
+	if err != nil {
+		return nil, err
+	}
+	r := &Recorder{w: w, inner: inner, interval: h.DigestInterval, dropDisk: map[uint8]bool{}}
+	for i, d := range h.Disks {
+		if d.Replicated {
+			r.dropDisk[uint8(i)] = true
+		}
+	}
+	r.next = r.interval
+	return r, nil
+}
+
+// Writer returns the log writer (for its byte counts).
+func (r *Recorder) Writer() *Writer { return r.w }
+
+// Err returns the first error writing the log.
+func (r *Recorder) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func (r *Recorder) append(rec Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = r.w.Append(rec)
+	}
+}
+
+// Next implements devices.InputSource.
+func (r *Recorder) Next() uint64 { return r.inner.Next() }
+
+// Take implements devices.InputSource: the inputs the live source hands out
+// are logged at the position they take effect.
+func (r *Recorder) Take(pos uint64, buf []devices.Input) []devices.Input {
+	start := len(buf)
+	buf = r.inner.Take(pos, buf)
+	for _, in := range buf[start:] {
+		rec, err := encodeInput(in, in.Kind == devices.InputDiskDone && r.dropDisk[in.Dev])
+		if err != nil {
+			r.mu.Lock()
+			r.err = err
+			r.mu.Unlock()
+			continue
+		}
+		r.append(rec)
+	}
+	return buf
+}
+
+// Wait implements devices.InputSource.
+func (r *Recorder) Wait(deadline uint64) { r.inner.Wait(deadline) }
+
+// CanWake passes the live source's answer through.
+func (r *Recorder) CanWake() bool {
+	if w, ok := r.inner.(interface{ CanWake() bool }); ok {
+		return w.CanWake()
+	}
+	return true
+}
+
+// WrapEnv returns the CPU environment that logs every random number.
+func (r *Recorder) WrapEnv(env cpu.Env) cpu.Env {
+	r.env = env
+	return recordEnv{r}
+}
+
+type recordEnv struct{ r *Recorder }
+
+func (e recordEnv) TSC(pos uint64) uint64 { return e.r.env.TSC(pos) }
+
+func (e recordEnv) Random(pos uint64, seed bool) (uint64, bool) {
+	v, ok := e.r.env.Random(pos, seed)
+	p := []byte{0}
+	if ok {
+		p[0] = 1
+	}
+	e.r.append(Record{Pos: pos, Kind: KindRandom, Payload: binary.LittleEndian.AppendUint64(p, v)})
+	return v, ok
+}
+
+// NextCheck implements machine.Checker.
+func (r *Recorder) NextCheck() uint64 { return r.next }
+
+// Check implements machine.Checker: it logs a digest.
+func (r *Recorder) Check(m *machine.Machine) error {
+	pos := m.CPU.Position()
+	r.append(Record{Pos: pos, Kind: KindDigest, Payload: digestAt(m, &r.Output).encode()})
+	r.next = pos + r.interval
+	return r.Err()
+}
+
+// Finish logs the end of the run and flushes the log.
+func (r *Recorder) Finish(m *machine.Machine, exit machine.Exit) error {
+	e := End{Status: exit.Status(), Digest: digestAt(m, &r.Output), RAM: RAMDigest(m)}
+	r.append(Record{Pos: m.CPU.Position(), Kind: KindEnd, Payload: e.encode()})
+	if err := r.Err(); err != nil {
+		return err
+	}
+	return r.w.Flush()
+}
+
+// Divergence is a replay that did not follow its log.
+type Divergence struct {
+	Pos    uint64
+	Reason string
+	Detail string // differing registers, recent instructions
+}
+
+func (d *Divergence) Error() string {
+	s := fmt.Sprintf("replay diverged at position %d: %s", d.Pos, d.Reason)
+	if d.Detail != "" {
+		s += "\n" + d.Detail
+	}
+	return s
+}

@@ -1,0 +1,261 @@
+package lockstep
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"ftvm/cpu"
+	"ftvm/cpu/disasm"
+	"ftvm/devices"
+	"ftvm/machine"
+)
+
+// Replayer re-executes a logged run: it is the machine's input source (each
+// input at exactly its logged position), its source of random numbers, and a
+// checker that compares the CPU with every logged digest. Anything the guest
+// does that the log does not account for is a divergence: the run stops with
+// the position and what differed.
+type Replayer struct {
+	r      *Reader
+	m      *machine.Machine
+	Output OutputHash
+
+	// Records read ahead, by category, in log order.
+	inputs  []devices.Input
+	randoms []Record
+	digests []Record
+	end     *Record
+	eof     bool
+	readErr error
+
+	interval uint64
+	next     uint64
+	env      cpu.Env
+}
+
+// NewReplayer reads records from r (whose header was already read).
+func NewReplayer(r *Reader) *Replayer {
+	iv := r.Header.DigestInterval
+	if iv == 0 {
+		iv = DefaultDigestInterval
+	}
+	return &Replayer{r: r, interval: iv, next: iv}
+}
+
+// Attach gives the replayer the machine it drives (after machine.New).
+func (p *Replayer) Attach(m *machine.Machine) { p.m = m }
+
+// Err returns the error that stopped reading the log, if any.
+func (p *Replayer) Err() error { return p.readErr }
+
+// readOne reads the next record into its queue; false at the end of the log
+// or on an error.
+func (p *Replayer) readOne() bool {
+	if p.eof || p.readErr != nil {
+		return false
+	}
+	rec, err := p.r.Next()
+	if errors.Is(err, ErrEnd) {
+		p.eof = true
+		return false
+	}
+	if err != nil {
+		p.readErr = err
+		p.diverge(rec.Pos, err.Error())
+		return false
+	}
+	switch rec.Kind {
+	case KindRandom:
+		p.randoms = append(p.randoms, rec)
+	case KindDigest:
+		p.digests = append(p.digests, rec)
+	case KindEnd:
+		p.end = &rec
+		p.eof = true
+	default:
+		in, err := decodeInput(rec)
+		if err != nil {
+			p.readErr = &FormatError{Offset: p.r.Offset(), Msg: err.Error()}
+			p.diverge(rec.Pos, p.readErr.Error())
+			return false
+		}
+		p.inputs = append(p.inputs, in)
+	}
+	return true
+}
+
+func (p *Replayer) diverge(pos uint64, reason string) {
+	if p.m != nil {
+		p.m.Diverge(&Divergence{Pos: pos, Reason: reason, Detail: recentCode(p.m.CPU)})
+	}
+}
+
+// Next implements devices.InputSource.
+func (p *Replayer) Next() uint64 {
+	for len(p.inputs) == 0 {
+		if !p.readOne() {
+			return ^uint64(0)
+		}
+	}
+	return p.inputs[0].Pos
+}
+
+// Take implements devices.InputSource.
+func (p *Replayer) Take(pos uint64, buf []devices.Input) []devices.Input {
+	for p.Next() == pos {
+		buf = append(buf, p.inputs[0])
+		p.inputs = p.inputs[1:]
+	}
+	if n := p.Next(); n < pos {
+		p.diverge(pos, fmt.Sprintf("the log has an input at position %d, which execution passed", n))
+	}
+	return buf
+}
+
+// Wait implements devices.InputSource: a log never makes the guest wait.
+func (p *Replayer) Wait(uint64) {}
+
+// CanWake reports whether the log holds anything more.
+func (p *Replayer) CanWake() bool { return p.Next() != ^uint64(0) }
+
+// WrapEnv returns the CPU environment that serves random numbers from the log.
+func (p *Replayer) WrapEnv(env cpu.Env) cpu.Env {
+	p.env = env
+	return replayEnv{p}
+}
+
+type replayEnv struct{ p *Replayer }
+
+func (e replayEnv) TSC(pos uint64) uint64 { return e.p.env.TSC(pos) }
+
+func (e replayEnv) Random(pos uint64, seed bool) (uint64, bool) {
+	p := e.p
+	for len(p.randoms) == 0 && p.readOne() {
+	}
+	if len(p.randoms) == 0 || p.randoms[0].Pos != pos || len(p.randoms[0].Payload) != 9 {
+		want := "none"
+		if len(p.randoms) > 0 {
+			want = fmt.Sprintf("one at position %d", p.randoms[0].Pos)
+		}
+		p.diverge(pos, "the guest asked for a random number the log does not hold (log has "+want+")")
+		return 0, false
+	}
+	r := p.randoms[0]
+	p.randoms = p.randoms[1:]
+	return binary.LittleEndian.Uint64(r.Payload[1:]), r.Payload[0] == 1
+}
+
+// NextCheck implements machine.Checker.
+func (p *Replayer) NextCheck() uint64 { return p.next }
+
+// Check implements machine.Checker: the CPU must match the logged digest.
+func (p *Replayer) Check(m *machine.Machine) error {
+	pos := m.CPU.Position()
+	p.next = pos + p.interval
+	for len(p.digests) == 0 && p.readOne() {
+	}
+	if len(p.digests) == 0 {
+		if p.readErr != nil {
+			return p.readErr
+		}
+		// A log cut short (a killed recorder) has no more digests: keep
+		// replaying what it has.
+		return nil
+	}
+	rec := p.digests[0]
+	p.digests = p.digests[1:]
+	if rec.Pos != pos {
+		return &Divergence{Pos: pos, Reason: fmt.Sprintf("the log's digest is at position %d", rec.Pos), Detail: recentCode(m.CPU)}
+	}
+	want, err := decodeDigest(rec)
+	if err != nil {
+		return err
+	}
+	return compareDigest(pos, want, digestAt(m, &p.Output), m.CPU)
+}
+
+// Finish checks the end of the replayed run against the log's end record.
+func (p *Replayer) Finish(m *machine.Machine, exit machine.Exit) error {
+	if exit.Reason == machine.ExitDiverged {
+		return m.Err
+	}
+	for !p.eof && p.readOne() {
+	}
+	if p.readErr != nil {
+		return p.readErr
+	}
+	pos := m.CPU.Position()
+	if p.end == nil {
+		return fmt.Errorf("the log has no end record (the recording was cut short); replay stopped at position %d", pos)
+	}
+	if p.end.Pos != pos {
+		return &Divergence{Pos: pos, Reason: fmt.Sprintf("the guest ended at position %d, the recording at %d", pos, p.end.Pos), Detail: recentCode(m.CPU)}
+	}
+	end, err := decodeEnd(*p.end)
+	if err != nil {
+		return err
+	}
+	if end.Status != exit.Status() {
+		return &Divergence{Pos: pos, Reason: fmt.Sprintf("exit status %d, recorded %d", exit.Status(), end.Status)}
+	}
+	if err := compareDigest(pos, end.Digest, digestAt(m, &p.Output), m.CPU); err != nil {
+		return err
+	}
+	if RAMDigest(m) != end.RAM {
+		return &Divergence{Pos: pos, Reason: "guest RAM differs from the recording at the end"}
+	}
+	return nil
+}
+
+// compareDigest names what differs between a logged and a replayed digest.
+func compareDigest(pos uint64, want, got Digest, c *cpu.CPU) error {
+	if want == got {
+		return nil
+	}
+	var b strings.Builder
+	names := [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
+	for i := range want.R {
+		if want.R[i] != got.R[i] {
+			fmt.Fprintf(&b, "  %s: recorded %#x, replayed %#x\n", names[i], want.R[i], got.R[i])
+		}
+	}
+	for _, f := range []struct {
+		name   string
+		rec, r uint64
+	}{{"rip", want.RIP, got.RIP}, {"rflags", want.RFLAGS, got.RFLAGS}, {"system state hash", want.Sys, got.Sys},
+		{"output hash", want.Output, got.Output}, {"output bytes", want.Outputs, got.Outputs}} {
+		if f.rec != f.r {
+			fmt.Fprintf(&b, "  %s: recorded %#x, replayed %#x\n", f.name, f.rec, f.r)
+		}
+	}
+	b.WriteString(recentCode(c))
+	return &Divergence{Pos: pos, Reason: "CPU state differs from the recording", Detail: b.String()}
+}
+
+// recentCode disassembles the first instructions of the last blocks the CPU
+// entered.
+func recentCode(c *cpu.CPU) string {
+	var b strings.Builder
+	b.WriteString("  last blocks entered:\n")
+	for _, rip := range c.RecentBlocks() {
+		var buf [32]byte
+		n := len(buf)
+		for n > 0 && c.ReadLinear(rip, buf[:n]) != nil {
+			n--
+		}
+		fmt.Fprintf(&b, "    %016x:", rip)
+		code, addr := buf[:n], rip
+		for k := 0; k < 3 && len(code) > 0; k++ {
+			in, err := disasm.Decode(code, addr)
+			if err != nil {
+				break
+			}
+			fmt.Fprintf(&b, "  %s;", in.Text)
+			code, addr = code[in.Len:], addr+uint64(in.Len)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

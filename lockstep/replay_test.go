@@ -1,0 +1,167 @@
+package lockstep
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"ftvm/machine"
+)
+
+func guestImage(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "build", name+".elf"))
+	if err != nil {
+		t.Skipf("guest %s not built (run make guests): %v", name, err)
+	}
+	return b
+}
+
+// setupFunc adjusts a freshly built machine (map a test device, patch code).
+type setupFunc func(m *machine.Machine)
+
+// record runs image under a recorder and returns the log, console output and exit.
+func record(t *testing.T, image []byte, clock machine.ClockMode, interval uint64, setup setupFunc) ([]byte, string, machine.Exit) {
+	t.Helper()
+	var log, out bytes.Buffer
+	live := machine.NewLiveInputs(clock == machine.ClockHost)
+	rec, err := NewRecorder(&log, Header{Clock: "x", DigestInterval: interval}, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := machine.New(machine.Config{Clock: clock, Console: HashWriter{W: &out, Hash: &rec.Output},
+		Live: live, Inputs: rec, WrapEnv: rec.WrapEnv, Checker: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoadELF64(image); err != nil {
+		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(m)
+	}
+	exit := m.Run(0)
+	if err := rec.Finish(m, exit); err != nil {
+		t.Fatal(err)
+	}
+	return log.Bytes(), out.String(), exit
+}
+
+// replay re-executes log and returns the console output and Finish's verdict.
+func replay(t *testing.T, image, log []byte, clock machine.ClockMode, setup setupFunc) (string, error) {
+	t.Helper()
+	r, err := NewReader(bytes.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep := NewReplayer(r)
+	m, err := machine.New(machine.Config{Clock: clock, Console: HashWriter{W: &out, Hash: &rep.Output},
+		Inputs: rep, WrapEnv: rep.WrapEnv, Checker: rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Attach(m)
+	if err := m.LoadELF64(image); err != nil {
+		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(m)
+	}
+	exit := m.Run(0)
+	return out.String(), rep.Finish(m, exit)
+}
+
+func TestRecordReplayGuests(t *testing.T) {
+	for _, name := range []string{"hello", "exercise", "paging"} {
+		for _, clock := range []machine.ClockMode{machine.ClockVirtual, machine.ClockHost} {
+			t.Run(name+clockSuffix(clock), func(t *testing.T) {
+				image := guestImage(t, name)
+				log, out, _ := record(t, image, clock, 1<<16, nil)
+				got, err := replay(t, image, log, clock, nil)
+				if err != nil {
+					t.Fatalf("replay: %v", err)
+				}
+				if got != out {
+					t.Errorf("replayed console differs:\n got %q\nwant %q", got, out)
+				}
+			})
+		}
+	}
+}
+
+func clockSuffix(c machine.ClockMode) string {
+	if c == machine.ClockVirtual {
+		return "/virtual"
+	}
+	return "/host"
+}
+
+// hostClockPort is a deliberately broken test device: it reads the host
+// clock on the guest's path, bypassing the lockstep layer.
+type hostClockPort struct{}
+
+func (hostClockPort) ReadPort(port uint16, size int) uint32 { return uint32(time.Now().UnixNano()) }
+func (hostClockPort) WritePort(port uint16, size int, v uint32) {}
+
+// nondetCode reads port 0x510 in a loop, summing into EBX, then exits
+// through isa-debug-exit.
+var nondetCode = []byte{
+	0x66, 0xBA, 0x10, 0x05, // mov dx, 0x510
+	0xB9, 0x40, 0x0D, 0x03, 0x00, // mov ecx, 200000
+	0xED,       // 1: in eax, dx
+	0x01, 0xC3, // add ebx, eax
+	0xFF, 0xC9, // dec ecx
+	0x75, 0xF9, // jnz 1b
+	0xB0, 0x00, 0xE6, 0xF4, // mov al, 0; out 0xf4, al
+	0xF4, // hlt
+}
+
+func TestInjectedNondeterminismCaught(t *testing.T) {
+	image := guestImage(t, "hello")
+	const interval = 1000
+	setup := func(m *machine.Machine) {
+		if err := m.Mem.MapPorts(0x510, 0x510, hostClockPort{}); err != nil {
+			t.Fatal(err)
+		}
+		copy(m.Mem.RAM[m.CPU.RIP:], nondetCode)
+	}
+	log, _, exit := record(t, image, machine.ClockVirtual, interval, setup)
+	if exit.Reason != machine.ExitDebug {
+		t.Fatalf("recorded run ended with %v", exit.Reason)
+	}
+	_, err := replay(t, image, log, machine.ClockVirtual, setup)
+	var d *Divergence
+	if !errors.As(err, &d) {
+		t.Fatalf("replay error %v, want a divergence", err)
+	}
+	// The first port read is the 3rd instruction; the first digest after it
+	// is at the first interval.
+	if d.Pos != interval {
+		t.Errorf("divergence at position %d, want %d", d.Pos, interval)
+	}
+	if !strings.Contains(d.Detail, "rbx") || !strings.Contains(d.Detail, "last blocks") {
+		t.Errorf("divergence detail lacks the register or the recent code:\n%s", d.Detail)
+	}
+}
+
+func TestReplayRefusesDamagedLog(t *testing.T) {
+	image := guestImage(t, "exercise")
+	log, _, _ := record(t, image, machine.ClockVirtual, 1<<16, nil)
+	// Cut the log in the middle of a record: replay must report it, not
+	// silently finish.
+	cut := log[:len(log)-30]
+	if _, err := replay(t, image, cut, machine.ClockVirtual, nil); err == nil {
+		t.Fatal("replay of a truncated log reported success")
+	}
+	// Flip a bit in a digest record.
+	bad := append([]byte(nil), log...)
+	bad[len(bad)/2] ^= 0x10
+	if _, err := replay(t, image, bad, machine.ClockVirtual, nil); err == nil {
+		t.Fatal("replay of a corrupted log reported success")
+	}
+}

@@ -112,6 +112,7 @@ type Machine struct {
 	inbuf     []devices.Input
 
 	checker Checker
+	snaps   map[string]Snapshotter
 	// Err is the error that ended the run with ExitDiverged.
 	Err error
 
@@ -157,6 +158,7 @@ func New(cfg Config) (*Machine, error) {
 		m.inputs = m.Live
 	}
 	m.UART = devices.NewUART(cfg.Console, nil)
+	m.AddSnapshotter("uart", uartSnap{m})
 	debugExit := devices.NewDebugExit(func(v uint32) { m.stop(Exit{Reason: ExitDebug, Value: v}) })
 	kbd := devices.NewI8042(func() { m.stop(Exit{Reason: ExitReset}) })
 	for _, p := range []struct {

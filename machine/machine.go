@@ -35,7 +35,14 @@ type Config struct {
 	WrapEnv func(cpu.Env) cpu.Env
 	// Checker, if set, is called at the positions it asks for.
 	Checker Checker
+	// RTCBase is the wall-clock time (Unix seconds) of guest time 0; zero
+	// selects DefaultRTCBase.
+	RTCBase int64
 }
+
+// DefaultRTCBase is the RTC's wall-clock time at boot when none is given:
+// 2026-01-01T00:00:00Z.
+const DefaultRTCBase = 1767225600
 
 // Checker observes the machine at exact positions; the lockstep layer uses
 // it for divergence digests.
@@ -99,7 +106,13 @@ type Machine struct {
 	CPU   *cpu.CPU
 	Mem   *mmu.Memory
 	UART  *devices.UART
+	PIC   *devices.PIC
+	LAPIC *devices.LAPIC
+	PIT   *devices.PIT
+	RTC   *devices.RTC
 	Clock *GuestClock
+	// IOAPIC routes ISA and virtio interrupts in APIC mode.
+	IOAPIC *devices.IOAPIC
 	// Live is the live input source when the machine made its own.
 	Live *LiveInputs
 
@@ -157,8 +170,38 @@ func New(cfg Config) (*Machine, error) {
 		}
 		m.inputs = m.Live
 	}
-	m.UART = devices.NewUART(cfg.Console, nil)
-	m.AddSnapshotter("uart", uartSnap{m})
+	// Interrupt controllers and timers, wired as firmware leaves a PC.
+	rtcBase := cfg.RTCBase
+	if rtcBase == 0 {
+		rtcBase = DefaultRTCBase
+	}
+	m.PIC = devices.NewPIC()
+	m.LAPIC = devices.NewLAPIC(m.Clock, m.PIC)
+	m.IOAPIC = devices.NewIOAPIC(m.LAPIC)
+	m.LAPIC.SetIOAPIC(m.IOAPIC)
+	m.PIT = devices.NewPIT(m.Clock, m.ISALine(devices.PITIRQ))
+	m.RTC = devices.NewRTC(m.Clock, rtcBase, m.ISALine(devices.RTCIRQ))
+	m.UART = devices.NewUART(cfg.Console, m.ISALine(devices.COM1IRQ))
+	m.CPU.SetInterruptSource(m.LAPIC)
+	m.CPU.SetMSRDevice(m.LAPIC)
+	m.timed = []devices.Timed{m.PIT, m.LAPIC, m.RTC}
+	m.AddSnapshotter("uart", deviceSnap[devices.UARTState]{m.UART})
+	m.AddSnapshotter("pic", deviceSnap[devices.PICState]{m.PIC})
+	m.AddSnapshotter("lapic", deviceSnap[devices.LAPICState]{m.LAPIC})
+	m.AddSnapshotter("ioapic", deviceSnap[devices.IOAPICState]{m.IOAPIC})
+	m.AddSnapshotter("pit", deviceSnap[devices.PITState]{m.PIT})
+	m.AddSnapshotter("rtc", deviceSnap[devices.RTCState]{m.RTC})
+	for _, r := range []struct {
+		base, size uint64
+		dev        mmu.MMIODevice
+	}{
+		{devices.LAPICBase, devices.LAPICSize, m.LAPIC},
+		{devices.IOAPICBase, devices.IOAPICSize, m.IOAPIC},
+	} {
+		if err := mem.MapMMIO(r.base, r.size, r.dev); err != nil {
+			return nil, err
+		}
+	}
 	debugExit := devices.NewDebugExit(func(v uint32) { m.stop(Exit{Reason: ExitDebug, Value: v}) })
 	kbd := devices.NewI8042(func() { m.stop(Exit{Reason: ExitReset}) })
 	for _, p := range []struct {
@@ -166,6 +209,12 @@ func New(cfg Config) (*Machine, error) {
 		dev         mmu.PortDevice
 	}{
 		{devices.COM1Base, devices.COM1Last, m.UART},
+		{devices.PICMasterCmd, devices.PICMasterData, m.PIC},
+		{devices.PICSlaveCmd, devices.PICSlaveData, m.PIC},
+		{devices.PICELCRMaster, devices.PICELCRSlave, m.PIC},
+		{devices.PITBase, devices.PITLast, m.PIT},
+		{devices.PITPort61, devices.PITPort61, m.PIT},
+		{devices.RTCIndexPort, devices.RTCDataPort, m.RTC},
 		{devices.DebugExitPort, devices.DebugExitPort + devices.DebugExitSize - 1, debugExit},
 		{0x60, 0x60, kbd},
 		{0x64, 0x64, kbd},
@@ -176,6 +225,10 @@ func New(cfg Config) (*Machine, error) {
 	}
 	return m, nil
 }
+
+// ISALine returns the interrupt line of ISA IRQ irq: the 8259 input and the
+// I/O APIC pin together.
+func (m *Machine) ISALine(irq int) devices.IRQLine { return devices.ISALine(m.PIC, m.IOAPIC, irq) }
 
 // AddReceiver routes inputs of kind for device dev to r.
 func (m *Machine) AddReceiver(kind devices.InputKind, dev uint8, r devices.Receiver) {

@@ -55,16 +55,23 @@ func (m *Machine) AddSnapshotter(name string, s Snapshotter) {
 	m.snaps[name] = s
 }
 
-// uartSnap adapts the UART to Snapshotter.
-type uartSnap struct{ m *Machine }
+// stateful is a device model with plain-data state S.
+type stateful[S any] interface {
+	Snapshot() S
+	Restore(S) error
+}
 
-func (u uartSnap) SnapshotState() any { return u.m.UART.Snapshot() }
-func (u uartSnap) RestoreState(dec func(v any) error) error {
-	var s = u.m.UART.Snapshot()
+// deviceSnap adapts a stateful device to Snapshotter.
+type deviceSnap[S any] struct{ d stateful[S] }
+
+func (a deviceSnap[S]) SnapshotState() any { return a.d.Snapshot() }
+
+func (a deviceSnap[S]) RestoreState(dec func(v any) error) error {
+	var s S
 	if err := dec(&s); err != nil {
 		return err
 	}
-	return u.m.UART.Restore(s)
+	return a.d.Restore(s)
 }
 
 // SaveSnapshot writes the machine's state to w. Call it between runs.

@@ -39,7 +39,7 @@ GD := testdata/guests
 GB := $(GD)/build
 OBJ_DIR := $(GB)/obj
 
-C_GUESTS   := hello exercise paging bench exitcode
+C_GUESTS   := hello exercise paging bench exitcode kvstore
 ASM_GUESTS := halt reset triple spin
 GUESTS     := $(C_GUESTS) $(ASM_GUESTS)
 GUEST_ELFS := $(addprefix $(GB)/,$(addsuffix .elf,$(GUESTS)))
@@ -65,10 +65,21 @@ OBJS_exercise := $(OBJ_DIR)/exercise.o $(OBJ_DIR)/exercise_body.o $(FAULT_OBJS)
 OBJS_paging   := $(OBJ_DIR)/paging.o $(OBJ_DIR)/paging_asm.o
 OBJS_bench    := $(OBJ_DIR)/bench.o $(OBJ_DIR)/bench_body.o $(FAULT_OBJS)
 OBJS_exitcode := $(OBJ_DIR)/exitcode.o
+# kvstore: the UDP key-value appliance (kvstore/README.md), with the
+# interrupt library (256-vector IDT, 8259, 8254, local APIC, I/O APIC).
+INTR_OBJS     := $(OBJ_DIR)/lib/intr.o $(OBJ_DIR)/lib/intr_asm.o $(FAULT_OBJS)
+OBJS_kvstore  := $(addprefix $(OBJ_DIR)/kvstore/,main.o virtio.o net.o blk.o store.o) $(INTR_OBJS)
 OBJS_halt     := $(OBJ_DIR)/halt.o
 OBJS_reset    := $(OBJ_DIR)/reset.o
 OBJS_triple   := $(OBJ_DIR)/triple.o
 OBJS_spin     := $(OBJ_DIR)/spin.o
+# Ring-3 guests (lib/ring3.h): the exercise and bench bodies run at CPL3, for
+# hosts whose KVM is PVM (CPL0 emulated slowly); same golden output.
+R3_GUESTS        := exercise_r3 bench_r3
+R3_ELFS          := $(addprefix $(GB)/,$(addsuffix .elf,$(R3_GUESTS)))
+R3_OBJS          := $(OBJ_DIR)/lib/ring3_asm.o $(OBJ_DIR)/lib/pvh.o $(OBJ_DIR)/lib/ring3.o $(OBJ_DIR)/lib/runtime.o $(FAULT_OBJS)
+OBJS_exercise_r3 := $(OBJ_DIR)/exercise_r3.o $(OBJ_DIR)/exercise_body.o
+OBJS_bench_r3    := $(OBJ_DIR)/bench_r3.o $(OBJ_DIR)/bench_body.o
 
 # Rebuild everything when the flags change (the stamp only changes then).
 FLAGS_STAMP := $(GB)/.flags
@@ -98,13 +109,17 @@ $(addprefix $(GB)/,$(addsuffix .elf,$(C_GUESTS))): $(GB)/%.elf: $$(OBJS_$$*) $(R
 $(addprefix $(GB)/,$(addsuffix .elf,$(ASM_GUESTS))): $(GB)/%.elf: $$(OBJS_$$*) $(ASMLIB_OBJS) $(GD)/lib/guest.ld
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(OBJS_$*) $(ASMLIB_OBJS)
 
+guests: $(R3_ELFS)
+$(R3_ELFS): $(GB)/%.elf: $$(OBJS_$$*) $(R3_OBJS) $(GD)/lib/guest.ld
+	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(R3_OBJS) $(OBJS_$*) -lgcc
+
 $(GB)/exercise_host: $(GD)/exercise_host.c $(GD)/exercise_body.c $(GD)/exercise_body.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/exercise_host.c $(GD)/exercise_body.c
 
 $(GB)/bench_host: $(GD)/bench_host.c $(GD)/bench_body.c $(GD)/bench_body.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/bench_host.c $(GD)/bench_body.c
 
--include $(wildcard $(OBJ_DIR)/*.d $(OBJ_DIR)/lib/*.d)
+-include $(wildcard $(OBJ_DIR)/*.d $(OBJ_DIR)/lib/*.d $(OBJ_DIR)/kvstore/*.d)
 
 # ---------------------------------------------------------------------------
 # Host packages

@@ -39,6 +39,7 @@ commands:
   replay --log LOG IMAGE re-execute a recorded run and check it matches
   log show [--summary] LOG  print an event log's records and byte counts
   disasm IMAGE|HEX       disassemble the code of an ELF image, or hex bytes
+  kv [flags] ADDR CMD... send one request to the kvstore appliance, with retries
 `
 
 func main() {
@@ -62,6 +63,8 @@ func mainStatus(args []string) int {
 		status, err = cmdReplay(args[1:])
 	case "log":
 		status, err = cmdLog(args[1:])
+	case "kv":
+		status, err = cmdKV(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0

@@ -14,6 +14,8 @@
  *   - CR0 = PE|MP|ET|NE|WP|PG, CR4 = PAE|OSFXSR|OSXMMEXCPT,
  *     EFER = LME|LMA|NXE|SCE
  *   - RFLAGS = 0x2, RSP = 0x80000, all GPRs 0 except
+ *   - RSI = physical address of the NUL-terminated kernel command line
+ *     (start_info.cmdline_paddr: QEMU's -append text), 0 if none;
  *   - RDI = RAM size: the highest end address of a RAM (type 1) entry of the
  *     PVH start_info memory map (version >= 1), rounded up to 1 MiB (under
  *     QEMU 7.2 the map ends at 64 MiB - 128 KiB for -m 64M because SeaBIOS
@@ -99,13 +101,15 @@ pvh_start64:
     movl    %eax, %gs
     movl    $0x80000, %esp
 
-    /* RDI = RAM size from the start_info memory map */
+    /* RDI = RAM size from the start_info memory map; R12 = command line */
     movl    $DEFAULT_RAM, %edi
+    xorl    %r12d, %r12d
     movl    %esi, %esi
     testl   %esi, %esi
     jz      5f
     cmpl    $HVM_START_MAGIC, (%rsi)
     jne     5f
+    movq    0x18(%rsi), %r12        /* cmdline_paddr (every version) */
     cmpl    $1, 4(%rsi)             /* memmap fields exist from version 1 */
     jb      5f
     movq    0x28(%rsi), %rbx        /* memmap_paddr */
@@ -134,13 +138,13 @@ pvh_start64:
     xorl    %ebx, %ebx
     xorl    %ecx, %ecx
     xorl    %edx, %edx
-    xorl    %esi, %esi
+    movq    %r12, %rsi              /* command line, or 0 */
     xorl    %ebp, %ebp
     xorl    %r8d, %r8d
     xorl    %r9d, %r9d
     xorl    %r10d, %r10d
     xorl    %r11d, %r11d
-    xorl    %r12d, %r12d
+    xorl    %r12d, %r12d            /* (after its copy to RSI) */
     xorl    %r13d, %r13d
     xorl    %r14d, %r14d
     xorl    %r15d, %r15d

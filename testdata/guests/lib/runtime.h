@@ -41,6 +41,14 @@ size_t strlen(const char *s);
  * exceptions 0-31 and exit with debug-exit value 0x7e. */
 void install_fault_reporter(void);
 
+/* The guest's entry, called by start.S with the boot registers RDI (RAM
+ * size) and RSI (physical address of the kernel command line, 0 if none).
+ * A guest that reads the command line defines GUEST_MAIN_CMDLINE before
+ * including this header and takes it as the second argument. */
+#ifdef GUEST_MAIN_CMDLINE
+int main(unsigned long ram_size, unsigned long cmdline_paddr);
+#else
 int main(unsigned long ram_size);
+#endif
 
 #endif

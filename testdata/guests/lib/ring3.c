@@ -1,0 +1,135 @@
+/* Ring-3 guest runtime: see ring3.h. */
+#include <stdarg.h>
+#include <stdint.h>
+#include "runtime.h"
+#include "ring3.h"
+
+/* ---- CPL0 part ---------------------------------------------------------- */
+
+struct __attribute__((packed)) tss64 {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+};
+
+static struct tss64 r3_tss __attribute__((aligned(16)));
+
+static uint64_t r3_gdt[9] __attribute__((aligned(16))) = {
+    0,
+    0x00af9b000000ffffull, /* 0x08 kernel code, 64-bit */
+    0x00cf93000000ffffull, /* 0x10 kernel data */
+    0,                     /* 0x18 unused */
+    0x00cffb000000ffffull, /* 0x20 user code, 32-bit (STAR[63:48] base) */
+    0x00cff3000000ffffull, /* 0x28 user data */
+    0x00affb000000ffffull, /* 0x30 user code, 64-bit */
+    0, 0,                  /* 0x38 TSS (filled in) */
+};
+
+#define PTE_P  0x001ull
+#define PTE_W  0x002ull
+#define PTE_U  0x004ull
+#define PTE_PS 0x080ull
+
+static uint64_t r3_pml4[512] __attribute__((aligned(4096)));
+static uint64_t r3_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t r3_pd[4][512] __attribute__((aligned(4096)));
+static uint64_t r3_pt0[512] __attribute__((aligned(4096)));
+
+extern char r3_syscall_entry[];
+
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/* Called by _start at CPL0 before it enters user mode. */
+void r3_setup(void);
+void r3_setup(void)
+{
+    /* Page tables: 0-1 MiB supervisor, the rest of the first 4 GiB user. */
+    for (uint64_t i = 0; i < 512; i++)
+        r3_pt0[i] = i << 12 | PTE_P | PTE_W | (i >= 256 ? PTE_U : 0);
+    for (uint64_t d = 0; d < 4; d++) {
+        for (uint64_t i = 0; i < 512; i++)
+            r3_pd[d][i] = (d << 30 | i << 21) | PTE_P | PTE_W | PTE_U | PTE_PS;
+        r3_pdpt[d] = (uint64_t)r3_pd[d] | PTE_P | PTE_W | PTE_U;
+    }
+    r3_pd[0][0] = (uint64_t)r3_pt0 | PTE_P | PTE_W | PTE_U;
+    r3_pml4[0] = (uint64_t)r3_pdpt | PTE_P | PTE_W | PTE_U;
+    __asm__ volatile("mov %0, %%cr3" : : "r"((uint64_t)r3_pml4) : "memory");
+
+    /* GDT with the TSS; reload the data segments and the task register. */
+    uint64_t base = (uint64_t)&r3_tss, limit = sizeof r3_tss - 1;
+    r3_tss.rsp[0] = R3_KSTACK_TOP;
+    r3_tss.iomap_base = sizeof r3_tss; /* no I/O permission bitmap */
+    r3_gdt[R3_TSS / 8] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89ull << 40 |
+                         (limit >> 16 & 0xf) << 48 | (base >> 24 & 0xff) << 56;
+    r3_gdt[R3_TSS / 8 + 1] = base >> 32;
+    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } g = { sizeof r3_gdt - 1, (uint64_t)r3_gdt };
+    __asm__ volatile("lgdt %0\n\t"
+                     "movl %1, %%eax\n\t"
+                     "movl %%eax, %%ds\n\t"
+                     "movl %%eax, %%es\n\t"
+                     "movl %%eax, %%ss\n\t"
+                     "movl %%eax, %%fs\n\t"
+                     "movl %%eax, %%gs\n\t"
+                     "ltr %w2"
+                     : : "m"(g), "i"(R3_KDATA), "r"(R3_TSS) : "rax", "memory");
+
+    install_fault_reporter();
+
+    /* SYSCALL: CS 0x08, SS 0x10; SYSRET: CS 0x33, SS 0x2b. */
+    wrmsr(0xC0000081, (uint64_t)(R3_UCODE32 | 3) << 48 | (uint64_t)R3_KCODE << 32);
+    wrmsr(0xC0000082, (uint64_t)r3_syscall_entry);
+    wrmsr(0xC0000084, 0x47700); /* FMASK: AC NT DF IF TF */
+}
+
+/* The system call handler (CPL0), called by r3_syscall_entry. */
+long r3_syscall(long nr, long a1, long a2);
+long r3_syscall(long nr, long a1, long a2)
+{
+    switch (nr) {
+    case R3_SYS_WRITE:
+        serial_write((const char *)a1, (size_t)a2);
+        return a2;
+    case R3_SYS_EXIT:
+        exit((int)a1);
+    }
+    return -1;
+}
+
+/* ---- CPL3 part ---------------------------------------------------------- */
+
+long r3_syscall2(long nr, long a1, long a2)
+{
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a1), "S"(a2) : "rcx", "r11", "memory");
+    return ret;
+}
+
+void r3_write(const char *s, size_t n)
+{
+    r3_syscall2(R3_SYS_WRITE, (long)s, (long)n);
+}
+
+__attribute__((noreturn)) void r3_exit(int v)
+{
+    r3_syscall2(R3_SYS_EXIT, v, 0);
+    for (;;)
+        __asm__ volatile("ud2");
+}
+
+int r3_printf(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    r3_write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    return n;
+}

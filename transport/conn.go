@@ -1,0 +1,830 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// Conn is one side of a pair's connection. All methods are safe for
+// concurrent use. Which side uses what:
+//
+//	primary: SendRecord, Acked, WaitAcked, Options.OnAck, SendState
+//	backup:  RecvRecord, Ack, RecvState
+//	both:    SendControl, RecvControl, SetPosition, PeerPosition,
+//	         LastHeard, Close, Done, Err
+type Conn struct {
+	qc      *quic.Conn
+	ctrl    *quic.Stream
+	opts    Options
+	release func()         // drops this connection's hold on its UDP socket
+	sock    net.PacketConn // the dialer's own socket (nil when accepted)
+	start   time.Time      // monotonic origin of heard
+
+	done  chan struct{}
+	errMu sync.Mutex
+	err   error
+
+	// Primary side: records waiting to be written (pending) and those
+	// written but not acknowledged (inflight, unacked bytes in all).
+	logMu      sync.Mutex
+	sendSeq    uint64
+	pending    []byte
+	unacked    int
+	inflight   []inflightRec
+	logStarted bool
+	logWake    chan struct{}
+	ackSeq     uint64
+	ackPos     uint64
+	ackWake    chan struct{} // closed and replaced on each ack
+
+	// Backup side.
+	recvCh     chan record
+	delivered  atomic.Uint64
+	ackMu      sync.Mutex
+	myAckSeq   uint64
+	myAckPos   uint64
+	ackStarted bool
+	ackSig     chan struct{}
+
+	ctrlMu sync.Mutex // serializes writes on ctrl
+	ctrlCh chan ctrlMsg
+
+	stateCh chan *quic.Stream
+
+	// Streams the peer may open once.
+	haveLog, haveAck, haveHB atomic.Bool
+
+	pos     atomic.Uint64
+	peerPos atomic.Uint64
+	hbMu    sync.Mutex
+	peerHB  uint64
+	heard   atomic.Int64 // time.Duration since start
+}
+
+type inflightRec struct {
+	seq  uint64
+	size int
+}
+
+type record struct {
+	seq  uint64
+	data []byte
+}
+
+type ctrlMsg struct {
+	kind    uint8
+	payload []byte
+}
+
+// Queue lengths between the stream readers and the application.
+const (
+	recvQueue    = 256
+	ctrlQueue    = 64
+	stateQueue   = 4
+	readerBuffer = 64 << 10
+)
+
+func newConn(qc *quic.Conn, ctrl *quic.Stream, opts Options, release func()) *Conn {
+	c := &Conn{
+		qc:      qc,
+		ctrl:    ctrl,
+		opts:    opts,
+		release: release,
+		start:   time.Now(),
+		done:    make(chan struct{}),
+		logWake: make(chan struct{}, 1),
+		ackWake: make(chan struct{}),
+		recvCh:  make(chan record, recvQueue),
+		ackSig:  make(chan struct{}, 1),
+		ctrlCh:  make(chan ctrlMsg, ctrlQueue),
+		stateCh: make(chan *quic.Stream, stateQueue),
+	}
+	go c.monitor()
+	go c.acceptUni()
+	go c.acceptBidi()
+	go c.controlReader()
+	go c.heartbeats()
+	if !opts.DisableDatagrams {
+		go c.datagramReader()
+	}
+	return c
+}
+
+// monitor waits for the connection to end, records why and fires Done.
+func (c *Conn) monitor() {
+	ctx := c.qc.Context()
+	<-ctx.Done()
+	c.setErr(translate(context.Cause(ctx), c.opts.IdleTimeout))
+	close(c.done)
+	if c.release != nil {
+		c.release()
+	}
+}
+
+func (c *Conn) setErr(err error) {
+	c.errMu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.errMu.Unlock()
+}
+
+// Done is closed when the connection has ended, for whatever reason.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err is why the connection ended, nil while it is up. It matches
+// ErrClosed, ErrPeerClosed or ErrPeerLost with errors.Is, or is a
+// *ProtocolError, or another error (TLS, socket).
+func (c *Conn) Err() error {
+	select {
+	case <-c.done:
+		c.errMu.Lock()
+		defer c.errMu.Unlock()
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// Close closes the connection at once; data not yet delivered is dropped
+// (a primary that wants its last records delivered waits for their ack
+// first). The peer's connection ends with ErrPeerClosed.
+func (c *Conn) Close() error {
+	c.setErr(ErrClosed)
+	c.qc.CloseWithError(codeNone, "")
+	<-c.done
+	return nil
+}
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.qc.RemoteAddr() }
+
+// LocalAddr is this side's address.
+func (c *Conn) LocalAddr() net.Addr { return c.qc.LocalAddr() }
+
+// protocolError closes the connection because of the peer's malformed
+// input.
+func (c *Conn) protocolError(format string, args ...any) {
+	err := &ProtocolError{Msg: fmt.Sprintf(format, args...)}
+	c.setErr(err)
+	msg := err.Msg
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	c.qc.CloseWithError(codeProtocol, msg)
+}
+
+// alive reports whether the connection is still up.
+func (c *Conn) alive() bool { return c.qc.Context().Err() == nil }
+
+// streamFailed handles an error reading or writing a stream that must
+// stay open for the life of the connection.
+func (c *Conn) streamFailed(what string, err error) {
+	if isConnErr(err) || !c.alive() {
+		return // the connection is going; monitor records why
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		c.protocolError("%s ended", what)
+		return
+	}
+	c.protocolError("%s: %v", what, err)
+}
+
+// opErr turns an error from a send operation into what to return: once
+// the connection is going, the reason it ended.
+func (c *Conn) opErr(err error) error {
+	if isConnErr(err) || !c.alive() {
+		select {
+		case <-c.done:
+			return c.Err()
+		case <-time.After(time.Second):
+			return translate(err, c.opts.IdleTimeout)
+		}
+	}
+	return fmt.Errorf("transport: %w", err)
+}
+
+// isConnErr reports whether err is the connection's end rather than a
+// stream's.
+func isConnErr(err error) bool {
+	var (
+		appErr   *quic.ApplicationError
+		idleErr  *quic.IdleTimeoutError
+		tErr     *quic.TransportError
+		resetErr *quic.StatelessResetError
+		hsErr    *quic.HandshakeTimeoutError
+	)
+	return errors.As(err, &appErr) || errors.As(err, &idleErr) || errors.As(err, &tErr) ||
+		errors.As(err, &resetErr) || errors.As(err, &hsErr) || errors.Is(err, quic.ErrTransportClosed)
+}
+
+// translate maps the reason a QUIC connection ended to this package's
+// errors.
+func translate(err error, idle time.Duration) error {
+	var (
+		appErr   *quic.ApplicationError
+		idleErr  *quic.IdleTimeoutError
+		tErr     *quic.TransportError
+		resetErr *quic.StatelessResetError
+		hsErr    *quic.HandshakeTimeoutError
+	)
+	switch {
+	case err == nil:
+		return ErrClosed
+	case errors.As(err, &appErr):
+		switch {
+		case appErr.ErrorCode == codeNone && appErr.Remote:
+			return ErrPeerClosed
+		case appErr.ErrorCode == codeNone:
+			return ErrClosed
+		case appErr.ErrorCode == codeProtocol:
+			return &ProtocolError{Remote: appErr.Remote, Msg: appErr.ErrorMessage}
+		case appErr.ErrorCode == codeRefused && appErr.Remote:
+			return fmt.Errorf("transport: peer refused the connection: %s", appErr.ErrorMessage)
+		case appErr.Remote:
+			return fmt.Errorf("transport: peer closed the connection (code %#x): %s", uint64(appErr.ErrorCode), appErr.ErrorMessage)
+		default:
+			return fmt.Errorf("transport: connection closed (code %#x): %s", uint64(appErr.ErrorCode), appErr.ErrorMessage)
+		}
+	case errors.As(err, &idleErr):
+		return fmt.Errorf("%w: nothing heard from the peer for %v", ErrPeerLost, idle)
+	case errors.As(err, &resetErr):
+		return fmt.Errorf("%w: the peer no longer knows this connection (stateless reset)", ErrPeerLost)
+	case errors.As(err, &hsErr):
+		return fmt.Errorf("%w: TLS handshake timed out", ErrPeerLost)
+	case errors.As(err, &tErr):
+		if tErr.ErrorCode.IsCryptoError() {
+			msg := tErr.ErrorMessage
+			for _, e := range tErr.Unwrap() {
+				if msg == "" && e != nil && e != net.ErrClosed {
+					msg = e.Error()
+				}
+			}
+			if msg == "" {
+				msg = tErr.ErrorCode.Message()
+			}
+			if tErr.Remote {
+				return fmt.Errorf("transport: the peer refused the TLS handshake (%s): is this node's certificate from the pair's CA?", msg)
+			}
+			return fmt.Errorf("transport: TLS handshake failed: %s", msg)
+		}
+		return fmt.Errorf("transport: QUIC: %w", err)
+	case errors.Is(err, quic.ErrTransportClosed):
+		return fmt.Errorf("transport: local UDP socket closed: %w", err)
+	}
+	return fmt.Errorf("transport: %w", err)
+}
+
+// touch notes that something arrived from the peer.
+func (c *Conn) touch() { c.heard.Store(int64(time.Since(c.start))) }
+
+// LastHeard is when anything (a heartbeat, record, ack, control message or
+// state chunk) last arrived from the peer; the connection's start before
+// that. It carries a monotonic clock reading, so time.Since is safe.
+func (c *Conn) LastHeard() time.Time { return c.start.Add(time.Duration(c.heard.Load())) }
+
+// SetPosition sets the position this side's heartbeats carry.
+func (c *Conn) SetPosition(pos uint64) { c.pos.Store(pos) }
+
+// PeerPosition is the position carried by the peer's latest heartbeat.
+func (c *Conn) PeerPosition() uint64 { return c.peerPos.Load() }
+
+// ---- stream dispatch ----
+
+// readType reads the type byte that opens a stream.
+func readType(s interface {
+	io.Reader
+	SetReadDeadline(time.Time) error
+}) (byte, error) {
+	var b [1]byte
+	s.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	_, err := io.ReadFull(s, b[:])
+	s.SetReadDeadline(time.Time{})
+	return b[0], err
+}
+
+func (c *Conn) acceptUni() {
+	for {
+		s, err := c.qc.AcceptUniStream(c.qc.Context())
+		if err != nil {
+			return
+		}
+		go c.handleUni(s)
+	}
+}
+
+func (c *Conn) handleUni(s *quic.ReceiveStream) {
+	t, err := readType(s)
+	if err != nil {
+		c.streamFailed("new stream", err)
+		return
+	}
+	switch t {
+	case streamLog:
+		if c.haveLog.Swap(true) {
+			c.protocolError("a second log stream")
+			return
+		}
+		c.logReader(s)
+	case streamAck:
+		if c.haveAck.Swap(true) {
+			c.protocolError("a second ack stream")
+			return
+		}
+		c.ackReader(s)
+	case streamHeartbeat:
+		if c.haveHB.Swap(true) {
+			c.protocolError("a second heartbeat stream")
+			return
+		}
+		c.heartbeatReader(s)
+	default:
+		c.protocolError("unknown unidirectional stream type %#x", t)
+	}
+}
+
+func (c *Conn) acceptBidi() {
+	for {
+		s, err := c.qc.AcceptStream(c.qc.Context())
+		if err != nil {
+			return
+		}
+		go c.handleBidi(s)
+	}
+}
+
+func (c *Conn) handleBidi(s *quic.Stream) {
+	t, err := readType(s)
+	if err != nil {
+		c.streamFailed("new stream", err)
+		return
+	}
+	switch t {
+	case streamState:
+		select {
+		case c.stateCh <- s:
+		default:
+			c.protocolError("more than %d state transfers waiting", stateQueue)
+		}
+	case streamStatus:
+		serveStatus(s, c.opts.Status)
+	case streamControl:
+		c.protocolError("a second control stream")
+	default:
+		c.protocolError("unknown bidirectional stream type %#x", t)
+	}
+}
+
+// ---- log stream (primary → backup) ----
+
+// SendRecord (primary) queues rec, a log record, for the backup and
+// returns its sequence number (the first is 1). It copies rec. It blocks
+// while the records not yet acknowledged would exceed Options.LogBuffer,
+// until acks free space or the connection ends.
+func (c *Conn) SendRecord(rec []byte) (uint64, error) {
+	return c.SendRecordContext(context.Background(), rec)
+}
+
+// SendRecordContext is SendRecord that gives up (sending nothing) when ctx
+// ends while it waits for space.
+func (c *Conn) SendRecordContext(ctx context.Context, rec []byte) (uint64, error) {
+	if len(rec) > MaxRecordSize {
+		return 0, fmt.Errorf("transport: record of %d bytes exceeds %d", len(rec), MaxRecordSize)
+	}
+	size := frameOverhead + len(rec)
+	if size > c.opts.LogBuffer {
+		return 0, fmt.Errorf("transport: record of %d bytes does not fit the log buffer (%d bytes)", len(rec), c.opts.LogBuffer)
+	}
+	c.logMu.Lock()
+	for c.unacked+size > c.opts.LogBuffer {
+		wake := c.ackWake
+		c.logMu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-c.done:
+			return 0, c.Err()
+		}
+		c.logMu.Lock()
+	}
+	select {
+	case <-c.done:
+		c.logMu.Unlock()
+		return 0, c.Err()
+	default:
+	}
+	c.sendSeq++
+	seq := c.sendSeq
+	c.pending = binary.LittleEndian.AppendUint32(c.pending, uint32(8+len(rec)))
+	c.pending = binary.LittleEndian.AppendUint64(c.pending, seq)
+	c.pending = append(c.pending, rec...)
+	c.unacked += size
+	c.inflight = append(c.inflight, inflightRec{seq, size})
+	if !c.logStarted {
+		c.logStarted = true
+		go c.logWriter()
+	}
+	c.logMu.Unlock()
+	select {
+	case c.logWake <- struct{}{}:
+	default:
+	}
+	return seq, nil
+}
+
+// logWriter writes queued records to the log stream.
+func (c *Conn) logWriter() {
+	s, err := c.qc.OpenUniStreamSync(c.qc.Context())
+	if err != nil {
+		c.streamFailed("opening the log stream", err)
+		return
+	}
+	if _, err := s.Write([]byte{streamLog}); err != nil {
+		c.streamFailed("log stream", err)
+		return
+	}
+	var buf []byte
+	for {
+		select {
+		case <-c.logWake:
+		case <-c.done:
+			return
+		}
+		c.logMu.Lock()
+		buf, c.pending = c.pending, buf[:0]
+		c.logMu.Unlock()
+		if len(buf) == 0 {
+			continue
+		}
+		if _, err := s.Write(buf); err != nil {
+			c.streamFailed("log stream", err)
+			return
+		}
+	}
+}
+
+// logReader reads the log stream into recvCh.
+func (c *Conn) logReader(s *quic.ReceiveStream) {
+	br := bufio.NewReaderSize(s, readerBuffer)
+	var h [frameOverhead]byte
+	var last uint64
+	for {
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			c.streamFailed("log stream", err)
+			return
+		}
+		n := binary.LittleEndian.Uint32(h[0:])
+		seq := binary.LittleEndian.Uint64(h[4:])
+		if n < 8 || n > 8+MaxRecordSize {
+			c.protocolError("log frame %d has bad length %d", last+1, n)
+			return
+		}
+		if seq != last+1 {
+			c.protocolError("log record sequence %d after %d", seq, last)
+			return
+		}
+		rec := make([]byte, n-8)
+		if _, err := io.ReadFull(br, rec); err != nil {
+			c.streamFailed("log stream", err)
+			return
+		}
+		last = seq
+		c.touch()
+		select {
+		case c.recvCh <- record{seq, rec}:
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// RecvRecord (backup) returns the next log record and its sequence number,
+// in order. Records that arrived before the connection ended are still
+// returned; then the connection's error.
+func (c *Conn) RecvRecord() (seq uint64, rec []byte, err error) {
+	select {
+	case r := <-c.recvCh:
+		c.delivered.Store(r.seq)
+		return r.seq, r.data, nil
+	case <-c.done:
+		select {
+		case r := <-c.recvCh:
+			c.delivered.Store(r.seq)
+			return r.seq, r.data, nil
+		default:
+			return 0, nil, c.Err()
+		}
+	}
+}
+
+// ---- acks (backup → primary) ----
+
+// Ack (backup) reports that the records up to seq are received and the
+// replay has reached replayPos. Acks are cumulative and may only move
+// forward; seq may not exceed the last record RecvRecord returned. It does
+// not block: the latest ack is sent as soon as the stream allows.
+func (c *Conn) Ack(seq, replayPos uint64) error {
+	if d := c.delivered.Load(); seq > d {
+		return fmt.Errorf("transport: ack of record %d, but only %d received", seq, d)
+	}
+	select {
+	case <-c.done:
+		return c.Err()
+	default:
+	}
+	c.ackMu.Lock()
+	if seq < c.myAckSeq || replayPos < c.myAckPos {
+		s, p := c.myAckSeq, c.myAckPos
+		c.ackMu.Unlock()
+		return fmt.Errorf("transport: ack (%d, %d) goes back from (%d, %d)", seq, replayPos, s, p)
+	}
+	c.myAckSeq, c.myAckPos = seq, replayPos
+	if !c.ackStarted {
+		c.ackStarted = true
+		go c.ackWriter()
+	}
+	c.ackMu.Unlock()
+	select {
+	case c.ackSig <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (c *Conn) ackWriter() {
+	s, err := c.qc.OpenUniStreamSync(c.qc.Context())
+	if err != nil {
+		c.streamFailed("opening the ack stream", err)
+		return
+	}
+	if _, err := s.Write([]byte{streamAck}); err != nil {
+		c.streamFailed("ack stream", err)
+		return
+	}
+	var b [16]byte
+	for {
+		select {
+		case <-c.ackSig:
+		case <-c.done:
+			return
+		}
+		c.ackMu.Lock()
+		binary.LittleEndian.PutUint64(b[0:], c.myAckSeq)
+		binary.LittleEndian.PutUint64(b[8:], c.myAckPos)
+		c.ackMu.Unlock()
+		if _, err := s.Write(b[:]); err != nil {
+			c.streamFailed("ack stream", err)
+			return
+		}
+	}
+}
+
+func (c *Conn) ackReader(s *quic.ReceiveStream) {
+	br := bufio.NewReader(s)
+	var b [16]byte
+	for {
+		if _, err := io.ReadFull(br, b[:]); err != nil {
+			c.streamFailed("ack stream", err)
+			return
+		}
+		seq := binary.LittleEndian.Uint64(b[0:])
+		pos := binary.LittleEndian.Uint64(b[8:])
+		c.logMu.Lock()
+		if seq < c.ackSeq || pos < c.ackPos {
+			s, p := c.ackSeq, c.ackPos
+			c.logMu.Unlock()
+			c.protocolError("ack (%d, %d) goes back from (%d, %d)", seq, pos, s, p)
+			return
+		}
+		if seq > c.sendSeq {
+			last := c.sendSeq
+			c.logMu.Unlock()
+			c.protocolError("ack of record %d, but only %d sent", seq, last)
+			return
+		}
+		c.ackSeq, c.ackPos = seq, pos
+		i := 0
+		for i < len(c.inflight) && c.inflight[i].seq <= seq {
+			c.unacked -= c.inflight[i].size
+			i++
+		}
+		c.inflight = c.inflight[i:]
+		close(c.ackWake)
+		c.ackWake = make(chan struct{})
+		c.logMu.Unlock()
+		c.touch()
+		if c.opts.OnAck != nil {
+			c.opts.OnAck(seq, pos)
+		}
+	}
+}
+
+// Acked (primary) is the latest ack: records up to seq received by the
+// backup, whose replay has reached replayPos.
+func (c *Conn) Acked() (seq, replayPos uint64) {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	return c.ackSeq, c.ackPos
+}
+
+// Sent (primary) is the sequence number of the last record SendRecord
+// queued, and the bytes (with framing) of records not yet acknowledged.
+func (c *Conn) Sent() (seq uint64, unackedBytes int) {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	return c.sendSeq, c.unacked
+}
+
+// WaitAcked (primary) waits until the backup has acknowledged the records
+// up to seq, ctx ends or the connection ends.
+func (c *Conn) WaitAcked(ctx context.Context, seq uint64) error {
+	c.logMu.Lock()
+	if seq > c.sendSeq {
+		last := c.sendSeq
+		c.logMu.Unlock()
+		return fmt.Errorf("transport: waiting for the ack of record %d, but only %d sent", seq, last)
+	}
+	for c.ackSeq < seq {
+		wake := c.ackWake
+		c.logMu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.done:
+			if s, _ := c.Acked(); s >= seq {
+				return nil
+			}
+			return c.Err()
+		}
+		c.logMu.Lock()
+	}
+	c.logMu.Unlock()
+	return nil
+}
+
+// ---- control (both ways) ----
+
+// SendControl sends a control message: kind is the application's, payload
+// at most MaxControlSize bytes. Messages arrive in order.
+func (c *Conn) SendControl(kind uint8, payload []byte) error {
+	if len(payload) > MaxControlSize {
+		return fmt.Errorf("transport: control message of %d bytes exceeds %d", len(payload), MaxControlSize)
+	}
+	select {
+	case <-c.done:
+		return c.Err()
+	default:
+	}
+	b := make([]byte, 5+len(payload))
+	b[0] = kind
+	binary.LittleEndian.PutUint32(b[1:], uint32(len(payload)))
+	copy(b[5:], payload)
+	c.ctrlMu.Lock()
+	_, err := c.ctrl.Write(b)
+	c.ctrlMu.Unlock()
+	if err != nil {
+		return c.opErr(err)
+	}
+	return nil
+}
+
+func (c *Conn) controlReader() {
+	br := bufio.NewReaderSize(c.ctrl, readerBuffer)
+	var h [5]byte
+	for {
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			c.streamFailed("control stream", err)
+			return
+		}
+		n := binary.LittleEndian.Uint32(h[1:])
+		if n > MaxControlSize {
+			c.protocolError("control message of %d bytes exceeds %d", n, MaxControlSize)
+			return
+		}
+		p := make([]byte, n)
+		if _, err := io.ReadFull(br, p); err != nil {
+			c.streamFailed("control stream", err)
+			return
+		}
+		c.touch()
+		select {
+		case c.ctrlCh <- ctrlMsg{h[0], p}:
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// RecvControl returns the next control message from the peer. Messages
+// that arrived before the connection ended are still returned; then the
+// connection's error.
+func (c *Conn) RecvControl() (kind uint8, payload []byte, err error) {
+	select {
+	case m := <-c.ctrlCh:
+		return m.kind, m.payload, nil
+	case <-c.done:
+		select {
+		case m := <-c.ctrlCh:
+			return m.kind, m.payload, nil
+		default:
+			return 0, nil, c.Err()
+		}
+	}
+}
+
+// ---- heartbeats ----
+
+func (c *Conn) heartbeats() {
+	st := c.qc.ConnectionState()
+	datagrams := st.SupportsDatagrams.Local && st.SupportsDatagrams.Remote
+	var hs *quic.SendStream
+	if !datagrams {
+		var err error
+		hs, err = c.qc.OpenUniStreamSync(c.qc.Context())
+		if err != nil {
+			c.streamFailed("opening the heartbeat stream", err)
+			return
+		}
+		if _, err := hs.Write([]byte{streamHeartbeat}); err != nil {
+			c.streamFailed("heartbeat stream", err)
+			return
+		}
+	}
+	t := time.NewTicker(c.opts.HeartbeatInterval)
+	defer t.Stop()
+	var msg [heartbeatLen]byte
+	msg[0] = heartbeatTag
+	for n := uint64(1); ; n++ {
+		binary.LittleEndian.PutUint64(msg[1:], n)
+		binary.LittleEndian.PutUint64(msg[9:], c.pos.Load())
+		if datagrams {
+			if err := c.qc.SendDatagram(msg[:]); err != nil && !c.alive() {
+				return
+			}
+		} else if _, err := hs.Write(msg[:]); err != nil {
+			c.streamFailed("heartbeat stream", err)
+			return
+		}
+		select {
+		case <-t.C:
+		case <-c.done:
+			return
+		}
+	}
+}
+
+func (c *Conn) datagramReader() {
+	for {
+		b, err := c.qc.ReceiveDatagram(c.qc.Context())
+		if err != nil {
+			return
+		}
+		if !c.heartbeat(b) {
+			return
+		}
+	}
+}
+
+func (c *Conn) heartbeatReader(s *quic.ReceiveStream) {
+	br := bufio.NewReader(s)
+	var b [heartbeatLen]byte
+	for {
+		if _, err := io.ReadFull(br, b[:]); err != nil {
+			c.streamFailed("heartbeat stream", err)
+			return
+		}
+		if !c.heartbeat(b[:]) {
+			return
+		}
+	}
+}
+
+// heartbeat takes one heartbeat message; false if it was malformed.
+func (c *Conn) heartbeat(b []byte) bool {
+	if len(b) != heartbeatLen || b[0] != heartbeatTag {
+		c.protocolError("malformed heartbeat (%d bytes)", len(b))
+		return false
+	}
+	n := binary.LittleEndian.Uint64(b[1:])
+	pos := binary.LittleEndian.Uint64(b[9:])
+	c.hbMu.Lock()
+	if n > c.peerHB { // datagrams may arrive out of order: keep the newest
+		c.peerHB = n
+		c.peerPos.Store(pos)
+	}
+	c.hbMu.Unlock()
+	c.touch()
+	return true
+}

@@ -76,9 +76,10 @@ type InputSource interface {
 	Take(pos uint64, buf []Input) []Input
 	// Wait blocks, while the guest is idle, until an input may be available
 	// or the host time of the guest deadline has come (deadline is guest
-	// time in nanoseconds; ^uint64(0) for none). It returns at once for a
-	// source that replays a log.
-	Wait(deadline uint64)
+	// time in nanoseconds; ^uint64(0) for none), and reports whether it was
+	// woken by an input rather than by the deadline. A source that replays
+	// a log never waits.
+	Wait(deadline uint64) (input bool)
 }
 
 // Receiver is a device that takes inputs.

@@ -78,11 +78,14 @@ type Header struct {
 	Clock       string `json:"clock"` // "host" or "virtual"
 	Seed        uint64 `json:"seed"`
 	Cmdline     string `json:"cmdline,omitempty"`
+	// RTCBase is the RTC's wall-clock time (Unix seconds) at guest time 0.
+	RTCBase int64 `json:"rtc_base,omitempty"`
 	// Disks lists the block devices; a replicated disk's reads are served
 	// by the replaying side's own identical copy, so the log holds only
 	// completion positions for it, never read data.
 	Disks []DiskInfo `json:"disks,omitempty"`
-	// Nets lists the network devices by MAC.
+	// Net says whether the guest has a NIC; Nets lists the NICs by MAC.
+	Net  bool     `json:"net,omitempty"`
 	Nets []string `json:"nets,omitempty"`
 	// Snapshot, when set, names the snapshot the run starts from and its
 	// digest; positions continue from the snapshot's.

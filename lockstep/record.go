@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"sync"
+	"time"
 
 	"ftvm/cpu"
 	"ftvm/devices"
@@ -95,7 +96,12 @@ type Recorder struct {
 	dropDisk map[uint8]bool // replicated disks: completions carry no data
 	err      error
 	mu       sync.Mutex
+	flushed  time.Time
 }
+
+// flushInterval bounds how long records stay buffered, so a recorder that
+// is killed leaves a log that replays up to shortly before.
+const flushInterval = 50 * time.Millisecond
 
 // NewRecorder writes h to out and returns a recorder taking inputs from
 // inner. Disks marked Replicated in h have their read data left out of the
@@ -154,11 +160,19 @@ func (r *Recorder) Take(pos uint64, buf []devices.Input) []devices.Input {
 		}
 		r.append(rec)
 	}
+	if now := time.Now(); now.Sub(r.flushed) >= flushInterval {
+		r.flushed = now
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = r.w.Flush()
+		}
+		r.mu.Unlock()
+	}
 	return buf
 }
 
 // Wait implements devices.InputSource.
-func (r *Recorder) Wait(deadline uint64) { r.inner.Wait(deadline) }
+func (r *Recorder) Wait(deadline uint64) bool { return r.inner.Wait(deadline) }
 
 // CanWake passes the live source's answer through.
 func (r *Recorder) CanWake() bool {

@@ -29,6 +29,7 @@ type Replayer struct {
 	end     *Record
 	eof     bool
 	readErr error
+	lastPos uint64 // position of the last record read
 
 	interval uint64
 	next     uint64
@@ -66,6 +67,7 @@ func (p *Replayer) readOne() bool {
 		p.diverge(rec.Pos, err.Error())
 		return false
 	}
+	p.lastPos = rec.Pos
 	switch rec.Kind {
 	case KindRandom:
 		p.randoms = append(p.randoms, rec)
@@ -115,7 +117,7 @@ func (p *Replayer) Take(pos uint64, buf []devices.Input) []devices.Input {
 }
 
 // Wait implements devices.InputSource: a log never makes the guest wait.
-func (p *Replayer) Wait(uint64) {}
+func (p *Replayer) Wait(uint64) bool { return false }
 
 // CanWake reports whether the log holds anything more.
 func (p *Replayer) CanWake() bool { return p.Next() != ^uint64(0) }
@@ -147,12 +149,52 @@ func (e replayEnv) Random(pos uint64, seed bool) (uint64, bool) {
 	return binary.LittleEndian.Uint64(r.Payload[1:]), r.Payload[0] == 1
 }
 
-// NextCheck implements machine.Checker.
-func (p *Replayer) NextCheck() uint64 { return p.next }
+// NextCheck implements machine.Checker: the next digest, or the end of a
+// recording that was stopped rather than ended by the guest.
+func (p *Replayer) NextCheck() uint64 {
+	if end, ok := p.endPos(); ok && end < p.next {
+		return end
+	}
+	return p.next
+}
+
+// endPos returns where replay must stop: the end record's position, or the
+// last record's when the log was cut short (a killed recorder).
+func (p *Replayer) endPos() (uint64, bool) {
+	if p.end != nil {
+		return p.end.Pos, true
+	}
+	if p.eof && p.readErr == nil {
+		return p.lastPos, true
+	}
+	return 0, false
+}
+
+// CutShort reports whether the log ended without an end record.
+func (p *Replayer) CutShort() bool { return p.eof && p.end == nil && p.readErr == nil }
 
 // Check implements machine.Checker: the CPU must match the logged digest.
 func (p *Replayer) Check(m *machine.Machine) error {
 	pos := m.CPU.Position()
+	end, ok := p.endPos()
+	atEnd := ok && pos == end
+	if pos != p.next {
+		if atEnd {
+			return machine.ErrEndOfRun
+		}
+		return nil
+	}
+	if err := p.checkDigest(m, pos); err != nil {
+		return err
+	}
+	if atEnd {
+		return machine.ErrEndOfRun
+	}
+	return nil
+}
+
+// checkDigest compares the CPU with the logged digest at pos.
+func (p *Replayer) checkDigest(m *machine.Machine, pos uint64) error {
 	p.next = pos + p.interval
 	for len(p.digests) == 0 && p.readOne() {
 	}
@@ -188,7 +230,10 @@ func (p *Replayer) Finish(m *machine.Machine, exit machine.Exit) error {
 	}
 	pos := m.CPU.Position()
 	if p.end == nil {
-		return fmt.Errorf("the log has no end record (the recording was cut short); replay stopped at position %d", pos)
+		if pos == p.lastPos {
+			return ErrCutShort
+		}
+		return fmt.Errorf("the log has no end record (the recording was cut short) and replay stopped at position %d, not at its last record (%d)", pos, p.lastPos)
 	}
 	if p.end.Pos != pos {
 		return &Divergence{Pos: pos, Reason: fmt.Sprintf("the guest ended at position %d, the recording at %d", pos, p.end.Pos), Detail: recentCode(m.CPU)}
@@ -208,6 +253,10 @@ func (p *Replayer) Finish(m *machine.Machine, exit machine.Exit) error {
 	}
 	return nil
 }
+
+// ErrCutShort is returned by Replayer.Finish when the log had no end record
+// (its recorder was killed) and replay matched it up to its last record.
+var ErrCutShort = errors.New("the recording was cut short; replay matched it up to its last record")
 
 // compareDigest names what differs between a logged and a replayed digest.
 func compareDigest(pos uint64, want, got Digest, c *cpu.CPU) error {

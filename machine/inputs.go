@@ -24,7 +24,8 @@ type LiveInputs struct {
 	hostClock  bool
 	start      time.Time
 	lastAnchor time.Time
-	// waited is set after the guest idled: the next re-anchor is a skip.
+	// waited is set after the guest idled and was woken by an input: the
+	// next re-anchor is a skip.
 	waited bool
 }
 
@@ -105,30 +106,37 @@ func (l *LiveInputs) Take(pos uint64, buf []devices.Input) []devices.Input {
 // on a host clock, until the host reaches the guest deadline. With no
 // deadline and nothing that could post an input it returns at once (see
 // CanWake).
-func (l *LiveInputs) Wait(deadline uint64) {
+func (l *LiveInputs) Wait(deadline uint64) bool {
 	l.mu.Lock()
 	ready, producers := len(l.pending) > 0, l.producers
 	l.mu.Unlock()
 	if ready {
-		return
+		l.waited = l.hostClock
+		return true
 	}
 	var timer <-chan time.Time
 	if deadline != ^uint64(0) && l.hostClock {
 		now := l.HostNanos()
 		if deadline <= now {
-			return
+			return false
 		}
 		t := time.NewTimer(time.Duration(deadline - now))
 		defer t.Stop()
 		timer = t.C
 	} else if producers == 0 {
-		return
+		return false
 	}
 	select {
 	case <-l.wake:
+		// Woken early: how long the guest idled is host timing, so the
+		// next re-anchor (a skip) goes into the log.
+		l.waited = l.hostClock
+		return true
 	case <-timer:
+		// The deadline came: the board skips to it, a deterministic jump
+		// that needs no record.
+		return false
 	}
-	l.waited = l.hostClock
 }
 
 // CanWake reports whether an idle guest can ever be woken by an input.

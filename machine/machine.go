@@ -1,9 +1,11 @@
 package machine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"ftvm/cpu"
 	"ftvm/devices"
@@ -126,12 +128,26 @@ type Machine struct {
 
 	checker Checker
 	snaps   map[string]Snapshotter
+	virtio  []*devices.VirtioMMIO
 	// Err is the error that ended the run with ExitDiverged.
 	Err error
 
 	exit    Exit
 	exiting bool
+	// skippedAt is the position where idle time was last skipped to a
+	// timer deadline; no inputs are taken there.
+	skippedAt uint64
+	// stopReq is set from any goroutine to end the run (signals).
+	stopReq atomic.Bool
 }
+
+// ErrEndOfRun, returned by a Checker, ends the run with ExitStopped: a
+// replay reached the position where its recording stopped.
+var ErrEndOfRun = errors.New("end of the recorded run")
+
+// RequestStop asks the run to end with ExitStopped within about a
+// millisecond of guest execution. Safe from any goroutine.
+func (m *Machine) RequestStop() { m.stopReq.Store(true) }
 
 type receiverKey struct {
 	kind devices.InputKind
@@ -154,7 +170,7 @@ func New(cfg Config) (*Machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Machine{Mem: mem, cmdline: cfg.Cmdline, receivers: map[receiverKey]devices.Receiver{}}
+	m := &Machine{Mem: mem, cmdline: cfg.Cmdline, receivers: map[receiverKey]devices.Receiver{}, skippedAt: ^uint64(0)}
 	m.Clock = NewGuestClock(cfg.Clock, func() uint64 { return m.CPU.Position() })
 	m.Clock.seed = cfg.Seed
 	var env cpu.Env = m.Clock
@@ -301,6 +317,12 @@ func (m *Machine) Stop() { m.stop(Exit{Reason: ExitStopped}) }
 // deliver hands the inputs due at the current position to their devices.
 func (m *Machine) deliver() {
 	pos := m.CPU.Position()
+	if pos == m.skippedAt {
+		// The guest's idle time was just skipped to a timer deadline at
+		// this position, a decision the replaying side makes from the log
+		// having no input here: inputs wait for the next position.
+		return
+	}
 	m.inbuf = m.inputs.Take(pos, m.inbuf[:0])
 	for _, in := range m.inbuf {
 		switch in.Kind {
@@ -349,6 +371,9 @@ func (m *Machine) advanceTimers() uint64 {
 func (m *Machine) Run(maxInsns uint64) Exit {
 	c := m.CPU
 	for {
+		if m.stopReq.Load() {
+			return Exit{Reason: ExitStopped}
+		}
 		m.deliver()
 		deadline := m.advanceTimers()
 		pos := c.Position()
@@ -356,7 +381,9 @@ func (m *Machine) Run(maxInsns uint64) Exit {
 			return Exit{Reason: ExitInsnLimit}
 		}
 		if m.checker != nil && m.checker.NextCheck() <= pos {
-			if err := m.checker.Check(m); err != nil {
+			if err := m.checker.Check(m); errors.Is(err, ErrEndOfRun) {
+				return Exit{Reason: ExitStopped}
+			} else if err != nil {
 				m.Err = err
 				return Exit{Reason: ExitDiverged}
 			}
@@ -392,26 +419,40 @@ func (m *Machine) Run(maxInsns uint64) Exit {
 	}
 }
 
+// skipTo moves guest time to a timer deadline while the guest idles.
+func (m *Machine) skipTo(deadline uint64) {
+	m.Clock.Skip(deadline)
+	m.skippedAt = m.CPU.Position()
+}
+
 // idle lets time pass while the guest waits in HLT for an interrupt: up to
-// the next timer deadline or the next input. It returns false when nothing
-// can ever wake the guest.
+// the next timer deadline or the next input. Reaching the deadline is a
+// deterministic jump of guest time (both sides make it, so it needs no
+// record); being woken early by an input is host timing, which a host clock
+// logs as a skip re-anchor. It returns false when nothing can ever wake the
+// guest.
 func (m *Machine) idle(deadline uint64) bool {
-	if m.Clock.Mode() == ClockVirtual && deadline != ^uint64(0) {
-		// Virtual time jumps to the deadline: a function of the state, so
-		// it needs no record.
-		m.Clock.Skip(deadline)
+	if next := m.inputs.Next(); next != ^uint64(0) {
+		// Replaying: positions do not advance in HLT, so an input due now
+		// woke the guest; otherwise the deadline did.
+		if next <= m.CPU.Position() {
+			return true
+		}
+		if deadline == ^uint64(0) {
+			return false
+		}
+		m.skipTo(deadline)
 		return true
 	}
-	if next := m.inputs.Next(); next != ^uint64(0) {
-		// Replaying: positions do not advance in HLT, so the input that
-		// woke the guest is due at this very position.
-		return next <= m.CPU.Position()
+	if m.Clock.Mode() == ClockVirtual && deadline != ^uint64(0) {
+		m.skipTo(deadline)
+		return true
 	}
 	if w, ok := m.inputs.(interface{ CanWake() bool }); ok && deadline == ^uint64(0) && !w.CanWake() {
 		return false
 	}
-	// A host clock catches up through the re-anchor the source hands out
-	// after the wait.
-	m.inputs.Wait(deadline)
+	if !m.inputs.Wait(deadline) && deadline != ^uint64(0) {
+		m.skipTo(deadline)
+	}
 	return true
 }

@@ -41,6 +41,7 @@ commands:
   disasm IMAGE|HEX       disassemble the code of an ELF image, or hex bytes
   kv [flags] ADDR CMD... send one request to the kvstore appliance, with retries
   certs DIR              create a CA and a node certificate for a primary/backup pair
+  switch PATH            a learning L2 switch on the unix datagram socket PATH (--net socket:PATH)
 `
 
 func main() {
@@ -71,6 +72,8 @@ func mainStatus(args []string) int {
 		status, err = cmdKV(args[1:])
 	case "certs":
 		status, err = cmdCerts(args[1:])
+	case "switch":
+		status, err = cmdSwitch(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 
+	"ftvm/devices"
 	"ftvm/lockstep"
 	"ftvm/machine"
 )
@@ -44,7 +46,8 @@ func cmdReplay(args []string) (int, error) {
 		return 0, fmt.Errorf("%s: %v", *logPath, err)
 	}
 	h := r.Header
-	setup := &guestSetup{imagePath: fs.Arg(0), ram: h.RAM, seed: h.Seed, cmdline: h.Cmdline}
+	setup := &guestSetup{imagePath: fs.Arg(0), ram: h.RAM, seed: h.Seed, cmdline: h.Cmdline, rtcBase: h.RTCBase,
+		mac: devices.DefaultMAC(0)}
 	switch h.Clock {
 	case "virtual":
 		setup.clock = machine.ClockVirtual
@@ -59,6 +62,30 @@ func cmdReplay(args []string) (int, error) {
 	if sum := sha256.Sum256(setup.image); hex.EncodeToString(sum[:]) != h.ImageSHA256 {
 		return 0, fmt.Errorf("%s is not the image recorded in %s (%s)", setup.imagePath, *logPath, h.Image)
 	}
+	if h.Net {
+		if len(h.Nets) > 0 {
+			if hw, err := net.ParseMAC(h.Nets[0]); err == nil && len(hw) == 6 {
+				copy(setup.mac[:], hw)
+			}
+		}
+		setup.net = "replay"
+	}
+	for i, d := range h.Disks {
+		path := d.Path
+		if i == 0 && f.disk != "" {
+			path = parseDisk(f.disk).path
+		}
+		// The replaying side's disk must be an identical copy of the
+		// recorded one as it was when recording started.
+		sum, err := fileSHA256(path)
+		if err != nil {
+			return 0, err
+		}
+		if sum != d.SHA256 {
+			return 0, fmt.Errorf("disk %s differs from the recorded disk's starting state (%s); replay needs a copy taken before the recording (use --disk PATH)", path, d.Path)
+		}
+		setup.disks = append(setup.disks, diskSpec{path: path, readOnly: d.ReadOnly})
+	}
 	cons, err := openConsole(f.serial)
 	if err != nil {
 		return 0, err
@@ -66,13 +93,15 @@ func cmdReplay(args []string) (int, error) {
 	defer cons.finish()
 
 	rep := lockstep.NewReplayer(r)
-	m, err := setup.build(machine.Config{
+	b, err := setup.build(machine.Config{
 		Console: lockstep.HashWriter{W: cons.w, Hash: &rep.Output},
 		Inputs:  rep, WrapEnv: rep.WrapEnv, Checker: rep,
-	})
+	}, false)
 	if err != nil {
 		return 0, err
 	}
+	defer b.Close()
+	m := b.Machine
 	rep.Attach(m)
 	exit, _, err := runMachine(m, &f)
 	if err != nil {
@@ -81,7 +110,10 @@ func cmdReplay(args []string) (int, error) {
 	if exit.Reason == machine.ExitInsnLimit {
 		return exit.Status(), nil
 	}
-	if err := rep.Finish(m, exit); err != nil {
+	if err := rep.Finish(m, exit); errors.Is(err, lockstep.ErrCutShort) {
+		fmt.Fprintf(os.Stderr, "ftvm: %v (position %d)\n", err, m.CPU.Retired)
+		return exit.Status(), nil
+	} else if err != nil {
 		if exit.Reason != machine.ExitDiverged {
 			fmt.Fprintf(os.Stderr, "ftvm: %v\n", err)
 		}

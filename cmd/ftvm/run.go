@@ -8,14 +8,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"ftvm/cpu"
 	"ftvm/cpu/disasm"
+	"ftvm/devices"
 	"ftvm/lockstep"
 	"ftvm/machine"
 )
@@ -34,6 +38,9 @@ type runFlags struct {
 	record   string
 	seed     uint64
 	cmdline  string
+	mac      string
+	pcap     string
+	accel    string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -43,8 +50,10 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.maxInsns, "max-insns", 0, "stop after `N` retired instructions (exit status 124)")
 	fs.BoolVar(&f.stats, "stats", false, "print retired instructions, wall time and MIPS on stderr at exit")
 	fs.BoolVar(&f.trace, "trace", false, "print each executed instruction with its disassembly and registers on stderr")
-	fs.StringVar(&f.disk, "disk", "", "raw disk image `PATH` as virtio-blk (not available yet)")
-	fs.StringVar(&f.net, "net", "none", "network backend `SPEC`: none (others not available yet)")
+	fs.StringVar(&f.disk, "disk", "", "raw disk image `PATH` as virtio-blk (PATH,ro for read-only)")
+	fs.StringVar(&f.net, "net", "none", "virtio-net backend `SPEC`: none, tap:NAME or socket:PATH (an ftvm switch)")
+	fs.StringVar(&f.mac, "mac", "", "the guest NIC's `MAC` address (default 52:54:00:12:34:56)")
+	fs.StringVar(&f.pcap, "pcap", "", "write every frame the guest sends or receives to pcap `FILE`")
 	fs.StringVar(&f.profile, "cpuprofile", "", "write a Go CPU profile of ftvm itself to `FILE`")
 	fs.StringVar(&f.record, "record", "", "record the run's event log to `LOG` (replay it with ftvm replay)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the virtual clock's random numbers")
@@ -94,6 +103,25 @@ type guestSetup struct {
 	clock     machine.ClockMode
 	seed      uint64
 	cmdline   string
+	disks     []diskSpec
+	net       string // backend spec; "" or "none": no NIC
+	mac       [6]byte
+	pcap      string
+	rtcBase   int64 // wall-clock time of guest time 0 (0: the board's default)
+}
+
+// diskSpec is one --disk.
+type diskSpec struct {
+	path     string
+	readOnly bool
+}
+
+// parseDisk parses PATH or PATH,ro.
+func parseDisk(s string) diskSpec {
+	if p, ok := strings.CutSuffix(s, ",ro"); ok {
+		return diskSpec{path: p, readOnly: true}
+	}
+	return diskSpec{path: s}
 }
 
 // parseSetup turns run flags and the image argument into a setup.
@@ -102,16 +130,22 @@ func parseSetup(f *runFlags, imagePath string) (*guestSetup, error) {
 	if err != nil {
 		return nil, usagef("-m: %v", err)
 	}
+	s := &guestSetup{imagePath: imagePath, ram: ram, seed: f.seed, cmdline: f.cmdline, net: f.net, pcap: f.pcap,
+		mac: devices.DefaultMAC(0)}
 	if f.disk != "" {
-		return nil, usagef("--disk: virtio-blk is not available yet")
+		s.disks = append(s.disks, parseDisk(f.disk))
 	}
-	if f.net != "none" {
-		return nil, usagef("--net %s: only 'none' is available yet", f.net)
+	if f.mac != "" {
+		hw, err := net.ParseMAC(f.mac)
+		if err != nil || len(hw) != 6 {
+			return nil, usagef("--mac %q: want six bytes like 52:54:00:12:34:56", f.mac)
+		}
+		copy(s.mac[:], hw)
 	}
-	s := &guestSetup{imagePath: imagePath, ram: ram, seed: f.seed, cmdline: f.cmdline}
 	switch f.clock {
 	case "host":
-		s.clock = machine.ClockHost
+		// The RTC starts at the host's time of day; a recording keeps it.
+		s.clock, s.rtcBase = machine.ClockHost, time.Now().Unix()
 	case "virtual":
 		s.clock = machine.ClockVirtual
 	default:
@@ -169,17 +203,120 @@ func (c *console) finish() {
 	}
 }
 
-// build makes the machine of a setup and loads its image.
-func (s *guestSetup) build(cfg machine.Config) (*machine.Machine, error) {
-	cfg.RAM, cfg.Clock, cfg.Seed, cfg.Cmdline = s.ram, s.clock, s.seed, s.cmdline
+// board is a built machine with the host resources its devices hold.
+type board struct {
+	*machine.Machine
+	closers []io.Closer
+}
+
+// Close releases the host resources (disk images, network backends).
+func (b *board) Close() {
+	for _, c := range b.closers {
+		c.Close()
+	}
+}
+
+// build makes the machine of a setup: devices, then the image. With live
+// false (replay) the devices get no host inputs: frames and disk
+// completions come from the log, and frames the guest sends go nowhere.
+func (s *guestSetup) build(cfg machine.Config, live bool) (*board, error) {
+	cfg.RAM, cfg.Clock, cfg.Seed, cfg.Cmdline, cfg.RTCBase = s.ram, s.clock, s.seed, s.cmdline, s.rtcBase
 	m, err := machine.New(cfg)
 	if err != nil {
 		return nil, err
 	}
+	b := &board{Machine: m}
+	post := func(devices.Input) {}
+	if live {
+		post = m.Live.Post
+	}
+	if s.net != "" && s.net != "none" {
+		var backend devices.NetBackendCloser = devices.NoNet{}
+		if live {
+			if backend, err = devices.OpenNetBackend(s.net, post, 0); err != nil {
+				b.Close()
+				return nil, err
+			}
+			b.closers = append(b.closers, producer{m.Live.AddProducer()})
+		}
+		b.closers = append(b.closers, backend)
+		vn := devices.NewVirtioNet(backend, s.mac)
+		if s.pcap != "" {
+			pf, err := os.Create(s.pcap)
+			if err != nil {
+				b.Close()
+				return nil, fmt.Errorf("--pcap: %v", err)
+			}
+			b.closers = append(b.closers, pf)
+			pw, err := devices.NewPCAPWriter(pf)
+			if err != nil {
+				b.Close()
+				return nil, fmt.Errorf("--pcap: %v", err)
+			}
+			vn.SetPCAP(pw)
+		}
+		if _, err := m.AddVirtio(vn, devices.InputFrame, 0); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	for i, d := range s.disks {
+		img, err := devices.OpenDiskImage(d.path, d.readOnly, post, uint8(i))
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		b.closers = append(b.closers, img)
+		if live {
+			b.closers = append(b.closers, producer{m.Live.AddProducer()})
+		}
+		if _, err := m.AddVirtio(devices.NewVirtioBlk(img, i), devices.InputDiskDone, uint8(i)); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
 	if err := m.LoadELF64(s.image); err != nil {
+		b.Close()
 		return nil, fmt.Errorf("%s: %v", s.imagePath, err)
 	}
-	return m, nil
+	return b, nil
+}
+
+// producer closes a live input producer registration.
+type producer struct{ done func() }
+
+func (p producer) Close() error { p.done(); return nil }
+
+// header returns the log header describing the setup.
+func (s *guestSetup) header() (lockstep.Header, error) {
+	sum := sha256.Sum256(s.image)
+	h := lockstep.Header{Image: s.imagePath, ImageSHA256: hex.EncodeToString(sum[:]), RAM: s.ram,
+		Clock: clockName(s.clock), Seed: s.seed, Cmdline: s.cmdline, RTCBase: s.rtcBase, Net: s.net != "" && s.net != "none"}
+	if h.Net {
+		h.Nets = []string{net.HardwareAddr(s.mac[:]).String()}
+	}
+	for _, d := range s.disks {
+		sum, err := fileSHA256(d.path)
+		if err != nil {
+			return h, err
+		}
+		h.Disks = append(h.Disks, lockstep.DiskInfo{Path: d.path, SHA256: sum, ReadOnly: d.readOnly, Replicated: true})
+	}
+	return h, nil
+}
+
+// fileSHA256 returns the hex SHA-256 of a file.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // parseRunFlags parses the flags of a run-like command with one IMAGE.
@@ -229,9 +366,10 @@ func cmdRun(args []string) (int, error) {
 			return 0, fmt.Errorf("--record: %v", err)
 		}
 		defer logFile.Close()
-		sum := sha256.Sum256(setup.image)
-		h := lockstep.Header{Image: imagePath, ImageSHA256: hex.EncodeToString(sum[:]), RAM: setup.ram,
-			Clock: clockName(setup.clock), Seed: setup.seed, Cmdline: setup.cmdline}
+		h, err := setup.header()
+		if err != nil {
+			return 0, fmt.Errorf("--record: %v", err)
+		}
 		cfg.Live = machine.NewLiveInputs(setup.clock == machine.ClockHost)
 		if rec, err = lockstep.NewRecorder(logFile, h, cfg.Live); err != nil {
 			return 0, err
@@ -239,9 +377,14 @@ func cmdRun(args []string) (int, error) {
 		cfg.Inputs, cfg.WrapEnv, cfg.Checker = rec, rec.WrapEnv, rec
 		cfg.Console = lockstep.HashWriter{W: cons.w, Hash: &rec.Output}
 	}
-	m, err := setup.build(cfg)
+	b, err := setup.build(cfg, true)
 	if err != nil {
 		return 0, err
+	}
+	defer b.Close()
+	m := b.Machine
+	if f.serial == "stdio" {
+		readConsoleInput(m.Live)
 	}
 	exit, wall, err := runMachine(m, &f)
 	if err != nil {
@@ -258,6 +401,25 @@ func cmdRun(args []string) (int, error) {
 		}
 	}
 	return exit.Status(), nil
+}
+
+// readConsoleInput feeds what is typed on stdin to the guest's COM1 as
+// console inputs, until stdin ends.
+func readConsoleInput(live *machine.LiveInputs) {
+	done := live.AddProducer()
+	go func() {
+		defer done()
+		buf := make([]byte, 512)
+		for {
+			n, err := os.Stdin.Read(buf)
+			if n > 0 {
+				live.Post(devices.Input{Kind: devices.InputConsole, Data: append([]byte(nil), buf[:n]...)})
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 }
 
 // runMachine runs m to its end with the run flags' limit, trace, profile and
@@ -279,6 +441,16 @@ func runMachine(m *machine.Machine, f *runFlags) (machine.Exit, time.Duration, e
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// SIGINT and SIGTERM end the run cleanly: the console is flushed and a
+	// recording gets its end record.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; ok {
+			m.RequestStop()
+		}
+	}()
 	start := time.Now()
 	exit := m.Run(f.maxInsns)
 	wall := time.Since(start)

@@ -1,0 +1,192 @@
+package devices
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// DiskImage is a raw disk image file serving a block device's requests on
+// the host (a BlockBackend). One worker goroutine performs the requests in
+// the order they were submitted and reports each completion by calling post
+// with an InputDiskDone for device Dev: Arg is the request ID, Data the
+// bytes read by a read request. A request that fails on the host (an I/O
+// error, a full disk) completes with Arg|DiskDoneError and nil Data, which
+// the device reports to the guest as VIRTIO_BLK_S_IOERR: a host error never
+// stops ftvm.
+type DiskImage struct {
+	f        *os.File
+	size     uint64
+	readOnly bool
+	dev      uint8
+	post     func(Input)
+
+	mu           sync.Mutex
+	cond         *sync.Cond
+	queue        []BlockRequest
+	closed       bool
+	writeThrough bool
+	done         chan struct{}
+}
+
+var (
+	_ BlockBackend   = (*DiskImage)(nil)
+	_ WriteThrougher = (*DiskImage)(nil)
+)
+
+// OpenDiskImage opens the raw image at path for block device dev, read-only
+// if readOnly, and starts its worker; completions go to post, which the
+// worker goroutine calls (it must be safe for concurrent use, as a live
+// InputSource is). The image size must be a multiple of 512 bytes. Writes are
+// write-through (each made durable before it completes) until
+// SetWriteThrough(false).
+func OpenDiskImage(path string, readOnly bool, post func(Input), dev uint8) (*DiskImage, error) {
+	flag := os.O_RDWR
+	if readOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, fmt.Errorf("disk image: %w", err)
+	}
+	// Seek rather than Stat: a block device reports its size this way.
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("disk image %s: %w", path, err)
+	}
+	if end%blkSectorSize != 0 {
+		f.Close()
+		return nil, fmt.Errorf("disk image %s: size %d bytes is not a multiple of %d", path, end, blkSectorSize)
+	}
+	d := &DiskImage{
+		f:            f,
+		size:         uint64(end),
+		readOnly:     readOnly,
+		dev:          dev,
+		post:         post,
+		writeThrough: true,
+		done:         make(chan struct{}),
+	}
+	d.cond = sync.NewCond(&d.mu)
+	go d.worker()
+	return d, nil
+}
+
+// Size implements BlockBackend.
+func (d *DiskImage) Size() uint64 { return d.size }
+
+// ReadOnly implements BlockBackend.
+func (d *DiskImage) ReadOnly() bool { return d.readOnly }
+
+// ReadAt implements BlockBackend: a synchronous read of the image.
+func (d *DiskImage) ReadAt(p []byte, off int64) (int, error) { return d.f.ReadAt(p, off) }
+
+// SetWriteThrough implements WriteThrougher: when on, every write is
+// followed by an fsync before its completion is posted.
+func (d *DiskImage) SetWriteThrough(on bool) {
+	d.mu.Lock()
+	d.writeThrough = on
+	d.mu.Unlock()
+}
+
+// Submit implements BlockBackend. It never blocks: the request is queued
+// for the worker. Write data are not copied; the caller must not modify
+// them.
+func (d *DiskImage) Submit(req BlockRequest) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return errors.New("disk image is closed")
+	}
+	d.queue = append(d.queue, req)
+	d.cond.Signal()
+	return nil
+}
+
+// Close stops taking requests, waits until the worker has performed the
+// queued ones and posted their completions, and closes the file.
+func (d *DiskImage) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		<-d.done
+		return nil
+	}
+	d.closed = true
+	d.cond.Signal()
+	d.mu.Unlock()
+	<-d.done
+	return d.f.Close()
+}
+
+func (d *DiskImage) worker() {
+	defer close(d.done)
+	for {
+		d.mu.Lock()
+		for len(d.queue) == 0 && !d.closed {
+			d.cond.Wait()
+		}
+		if len(d.queue) == 0 {
+			d.mu.Unlock()
+			return
+		}
+		req := d.queue[0]
+		d.queue[0] = BlockRequest{}
+		d.queue = d.queue[1:]
+		wt := d.writeThrough
+		d.mu.Unlock()
+
+		in := Input{Kind: InputDiskDone, Dev: d.dev, Arg: req.ID &^ DiskDoneError}
+		data, err := d.perform(req, wt)
+		if err != nil {
+			in.Arg |= DiskDoneError
+		} else {
+			in.Data = data
+		}
+		if d.post != nil {
+			d.post(in)
+		}
+	}
+}
+
+// perform carries out one request; for a read it returns the bytes read.
+func (d *DiskImage) perform(req BlockRequest, writeThrough bool) ([]byte, error) {
+	off := req.Sector * blkSectorSize
+	if req.Sector > d.size/blkSectorSize {
+		return nil, errors.New("beyond the end of the disk")
+	}
+	switch req.Op {
+	case BlockRead:
+		if req.Len < 0 || uint64(req.Len) > d.size-off {
+			return nil, errors.New("beyond the end of the disk")
+		}
+		buf := make([]byte, req.Len)
+		if _, err := d.f.ReadAt(buf, int64(off)); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	case BlockWrite:
+		if d.readOnly {
+			return nil, errors.New("read-only disk")
+		}
+		if uint64(len(req.Data)) > d.size-off {
+			return nil, errors.New("beyond the end of the disk")
+		}
+		if _, err := d.f.WriteAt(req.Data, int64(off)); err != nil {
+			return nil, err
+		}
+		if writeThrough {
+			return nil, d.f.Sync()
+		}
+		return nil, nil
+	case BlockFlush:
+		if d.readOnly {
+			return nil, nil
+		}
+		return nil, d.f.Sync()
+	}
+	return nil, fmt.Errorf("unknown operation %d", req.Op)
+}

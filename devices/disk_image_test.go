@@ -1,0 +1,190 @@
+package devices
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func writeImage(t *testing.T, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+type collector struct {
+	mu  sync.Mutex
+	ins []Input
+}
+
+func (c *collector) post(in Input) {
+	c.mu.Lock()
+	c.ins = append(c.ins, in)
+	c.mu.Unlock()
+}
+
+func TestOpenDiskImage(t *testing.T) {
+	tests := []struct {
+		name string
+		size int
+		err  string
+	}{
+		{"empty", 0, ""},
+		{"one sector", 512, ""},
+		{"odd size", 1000, "not a multiple of 512"},
+		{"one byte", 1, "not a multiple of 512"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			img, err := OpenDiskImage(writeImage(t, make([]byte, tc.size)), false, nil, 0)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer img.Close()
+			if img.Size() != uint64(tc.size) {
+				t.Errorf("size %d", img.Size())
+			}
+		})
+	}
+	if _, err := OpenDiskImage(filepath.Join(t.TempDir(), "missing"), false, nil, 0); err == nil {
+		t.Error("missing image opened")
+	}
+}
+
+// TestDiskImageRequests submits requests and checks, after Close drains
+// them, their completions (in order) and the image.
+func TestDiskImageRequests(t *testing.T) {
+	data := pattern(16*512, 4)
+	tests := []struct {
+		name     string
+		readOnly bool
+		reqs     []BlockRequest
+		failed   []bool // per request: completed with DiskDoneError
+		reads    [][]byte
+		image    []byte
+	}{
+		{
+			name: "read write flush",
+			reqs: []BlockRequest{
+				{ID: 1, Op: BlockRead, Sector: 1, Len: 1024},
+				{ID: 2, Op: BlockWrite, Sector: 2, Data: pattern(512, 77)},
+				{ID: 3, Op: BlockFlush},
+				{ID: 4, Op: BlockRead, Sector: 2, Len: 512},
+			},
+			failed: []bool{false, false, false, false},
+			reads:  [][]byte{data[512:1536], nil, nil, pattern(512, 77)},
+			image:  append(append(append([]byte(nil), data[:1024]...), pattern(512, 77)...), data[1536:]...),
+		},
+		{
+			name:     "read-only",
+			readOnly: true,
+			reqs: []BlockRequest{
+				{ID: 1, Op: BlockWrite, Sector: 0, Data: pattern(512, 1)},
+				{ID: 2, Op: BlockFlush},
+				{ID: 3, Op: BlockRead, Sector: 15, Len: 512},
+			},
+			failed: []bool{true, false, false},
+			reads:  [][]byte{nil, nil, data[15*512:]},
+			image:  data,
+		},
+		{
+			name: "beyond the end",
+			reqs: []BlockRequest{
+				{ID: 7, Op: BlockRead, Sector: 15, Len: 1024},
+				{ID: 8, Op: BlockWrite, Sector: 16, Data: pattern(512, 1)},
+				{ID: 9, Op: BlockRead, Sector: 1 << 62, Len: 512},
+				{ID: 10, Op: 99},
+			},
+			failed: []bool{true, true, true, true},
+			reads:  [][]byte{nil, nil, nil, nil},
+			image:  data,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeImage(t, data)
+			var c collector
+			img, err := OpenDiskImage(path, tc.readOnly, c.post, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img.SetWriteThrough(false)
+			for _, r := range tc.reqs {
+				if err := img.Submit(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := img.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := img.Submit(BlockRequest{ID: 99, Op: BlockFlush}); err == nil {
+				t.Error("submit after close accepted")
+			}
+			if len(c.ins) != len(tc.reqs) {
+				t.Fatalf("%d completions, want %d", len(c.ins), len(tc.reqs))
+			}
+			for i, in := range c.ins {
+				failed := in.Arg&DiskDoneError != 0
+				if in.Kind != InputDiskDone || in.Dev != 7 || in.Arg&^DiskDoneError != tc.reqs[i].ID || failed != tc.failed[i] {
+					t.Errorf("completion %d: %+v", i, in)
+				}
+				if !bytes.Equal(in.Data, tc.reads[i]) {
+					t.Errorf("completion %d: data differ", i)
+				}
+			}
+			got, _ := os.ReadFile(path)
+			if !bytes.Equal(got, tc.image) {
+				t.Error("image differs")
+			}
+		})
+	}
+}
+
+func TestDiskImageReadAt(t *testing.T) {
+	data := pattern(4*512, 8)
+	img, err := OpenDiskImage(writeImage(t, data), true, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	p := make([]byte, 512)
+	if n, err := img.ReadAt(p, 1024); n != 512 || err != nil || !bytes.Equal(p, data[1024:1536]) {
+		t.Errorf("ReadAt: %d %v", n, err)
+	}
+	if !img.ReadOnly() {
+		t.Error("not read-only")
+	}
+}
+
+// TestDiskImageFull writes to a disk whose host file system is full: the
+// request fails, and ftvm goes on.
+func TestDiskImageFull(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	// /dev/full has no size; wrap it so that the image appears to have
+	// sectors, and check that the ENOSPC of the write is reported.
+	var c collector
+	img, err := OpenDiskImage("/dev/full", false, c.post, 1)
+	if err != nil {
+		t.Skipf("cannot open /dev/full: %v", err)
+	}
+	img.size = 4096
+	img.Submit(BlockRequest{ID: 1, Op: BlockWrite, Data: make([]byte, 512)})
+	img.Close()
+	if len(c.ins) != 1 || c.ins[0].Arg != 1|DiskDoneError {
+		t.Errorf("completions %+v, want a failed one", c.ins)
+	}
+}

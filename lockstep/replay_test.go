@@ -105,7 +105,7 @@ func clockSuffix(c machine.ClockMode) string {
 // clock on the guest's path, bypassing the lockstep layer.
 type hostClockPort struct{}
 
-func (hostClockPort) ReadPort(port uint16, size int) uint32 { return uint32(time.Now().UnixNano()) }
+func (hostClockPort) ReadPort(port uint16, size int) uint32     { return uint32(time.Now().UnixNano()) }
 func (hostClockPort) WritePort(port uint16, size int, v uint32) {}
 
 // nondetCode reads port 0x510 in a loop, summing into EBX, then exits

@@ -54,11 +54,12 @@ const (
 	KindRandom                   // an RDRAND/RDSEED value: ok flag, value
 	KindDigest                   // CPU state digest and output hash
 	KindEnd                      // end of the run: exit status, final digest
+	KindSync                     // no record precedes this position that was not sent (streams)
 	kindLimit
 )
 
 var kindNames = [...]string{KindFrame: "frame", KindDiskDone: "disk-done", KindConsole: "console",
-	KindClock: "clock", KindRandom: "random", KindDigest: "digest", KindEnd: "end"}
+	KindClock: "clock", KindRandom: "random", KindDigest: "digest", KindEnd: "end", KindSync: "sync"}
 
 func (k Kind) String() string {
 	if k > 0 && k < kindLimit {
@@ -160,12 +161,7 @@ func (w *Writer) Append(r Record) error {
 		return fmt.Errorf("log: %s record of %d bytes exceeds %d", r.Kind, len(r.Payload), MaxPayload)
 	}
 	w.started, w.last = true, r.Pos
-	b := w.buf[:0]
-	b = binary.LittleEndian.AppendUint64(b, r.Pos)
-	b = append(b, byte(r.Kind))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.Payload)))
-	b = append(b, r.Payload...)
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+	b := AppendFrame(w.buf[:0], r)
 	w.buf = b
 	n := uint64(len(b))
 	w.Bytes[0] += n
@@ -173,6 +169,37 @@ func (w *Writer) Append(r Record) error {
 	w.Count[r.Kind]++
 	_, err := w.w.Write(b)
 	return err
+}
+
+// AppendFrame appends the framed encoding of r (position, kind, length,
+// payload, checksum) to dst.
+func AppendFrame(dst []byte, r Record) []byte {
+	start := len(dst)
+	dst = binary.LittleEndian.AppendUint64(dst, r.Pos)
+	dst = append(dst, byte(r.Kind))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(r.Payload)))
+	dst = append(dst, r.Payload...)
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], crcTable))
+}
+
+// ParseFrame decodes one framed record that fills b exactly (as a stream
+// message carries it).
+func ParseFrame(b []byte) (Record, error) {
+	if len(b) < recordOverhead {
+		return Record{}, fmt.Errorf("log: frame of %d bytes is too short", len(b))
+	}
+	m := binary.LittleEndian.Uint32(b[9:])
+	if uint64(m)+recordOverhead != uint64(len(b)) {
+		return Record{}, fmt.Errorf("log: frame length %d does not match its %d bytes", m, len(b))
+	}
+	if crc32.Checksum(b[:len(b)-4], crcTable) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return Record{}, fmt.Errorf("log: frame checksum mismatch")
+	}
+	k := Kind(b[8])
+	if k == 0 || k >= kindLimit {
+		return Record{}, fmt.Errorf("log: unknown record kind %d", b[8])
+	}
+	return Record{Pos: binary.LittleEndian.Uint64(b), Kind: k, Payload: b[13 : len(b)-4]}, nil
 }
 
 // Flush writes buffered records to the underlying writer.

@@ -87,7 +87,8 @@ func digestAt(m *machine.Machine, out *OutputHash) Digest {
 // environment, and writes digests at fixed intervals. Install it with
 // Config (Inputs, WrapEnv, Checker) before the machine is built.
 type Recorder struct {
-	w        *Writer
+	sink     Sink
+	w        *Writer // the sink when it is a log file
 	inner    devices.InputSource
 	env      cpu.Env
 	Output   OutputHash
@@ -114,17 +115,45 @@ func NewRecorder(out io.Writer, h Header, inner devices.InputSource) (*Recorder,
 	if err != nil {
 		return nil, err
 	}
-	r := &Recorder{w: w, inner: inner, interval: h.DigestInterval, dropDisk: map[uint8]bool{}}
+	r := NewRecorderTo(w, h, inner)
+	r.w = w
+	return r, nil
+}
+
+// Sink receives a recorder's records: a log file's Writer, or a stream to a
+// backup.
+type Sink interface {
+	Append(Record) error
+	Flush() error
+}
+
+// NewRecorderTo returns a recorder appending to sink (the header h has
+// been sent by other means).
+func NewRecorderTo(sink Sink, h Header, inner devices.InputSource) *Recorder {
+	if h.DigestInterval == 0 {
+		h.DigestInterval = DefaultDigestInterval
+	}
+	r := &Recorder{sink: sink, inner: inner, interval: h.DigestInterval, dropDisk: map[uint8]bool{}}
 	for i, d := range h.Disks {
 		if d.Replicated {
 			r.dropDisk[uint8(i)] = true
 		}
 	}
 	r.next = r.interval
-	return r, nil
+	return r
 }
 
-// Writer returns the log writer (for its byte counts).
+// SetNextCheck sets the position of the next digest (a stream that starts
+// from a snapshot continues the snapshot's schedule).
+func (r *Recorder) SetNextCheck(pos uint64) { r.next = pos }
+
+// Append adds a record of the caller's (a stream's sync marks).
+func (r *Recorder) Append(rec Record) error {
+	r.append(rec)
+	return r.Err()
+}
+
+// Writer returns the log writer (for its byte counts), nil for a stream.
 func (r *Recorder) Writer() *Writer { return r.w }
 
 // Err returns the first error writing the log.
@@ -138,7 +167,7 @@ func (r *Recorder) append(rec Record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err == nil {
-		r.err = r.w.Append(rec)
+		r.err = r.sink.Append(rec)
 	}
 }
 
@@ -164,7 +193,7 @@ func (r *Recorder) Take(pos uint64, buf []devices.Input) []devices.Input {
 		r.flushed = now
 		r.mu.Lock()
 		if r.err == nil {
-			r.err = r.w.Flush()
+			r.err = r.sink.Flush()
 		}
 		r.mu.Unlock()
 	}
@@ -220,7 +249,7 @@ func (r *Recorder) Finish(m *machine.Machine, exit machine.Exit) error {
 	if err := r.Err(); err != nil {
 		return err
 	}
-	return r.w.Flush()
+	return r.sink.Flush()
 }
 
 // Divergence is a replay that did not follow its log.

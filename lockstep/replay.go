@@ -18,7 +18,7 @@ import (
 // does that the log does not account for is a divergence: the run stops with
 // the position and what differed.
 type Replayer struct {
-	r      *Reader
+	r      Source
 	m      *machine.Machine
 	Output OutputHash
 
@@ -36,13 +36,28 @@ type Replayer struct {
 	env      cpu.Env
 }
 
+// Source is where a replayer reads records: a log file's Reader, or the
+// stream from a primary. Next returns ErrEnd at the end.
+type Source interface {
+	Next() (Record, error)
+	Offset() int64
+}
+
 // NewReplayer reads records from r (whose header was already read).
 func NewReplayer(r *Reader) *Replayer {
-	iv := r.Header.DigestInterval
-	if iv == 0 {
-		iv = DefaultDigestInterval
+	return NewReplayerFrom(r, r.Header.DigestInterval, r.Header.DigestInterval)
+}
+
+// NewReplayerFrom reads records from src; digests are expected every
+// interval instructions, the first at position first.
+func NewReplayerFrom(src Source, interval, first uint64) *Replayer {
+	if interval == 0 {
+		interval = DefaultDigestInterval
 	}
-	return &Replayer{r: r, interval: iv, next: iv}
+	if first == 0 {
+		first = interval
+	}
+	return &Replayer{r: src, interval: interval, next: first}
 }
 
 // Attach gives the replayer the machine it drives (after machine.New).
@@ -76,6 +91,10 @@ func (p *Replayer) readOne() bool {
 	case KindEnd:
 		p.end = &rec
 		p.eof = true
+	case KindSync:
+		// A stream's promise that nothing before it is missing: a stop
+		// point with no input.
+		p.inputs = append(p.inputs, devices.Input{Pos: rec.Pos})
 	default:
 		in, err := decodeInput(rec)
 		if err != nil {
@@ -107,7 +126,9 @@ func (p *Replayer) Next() uint64 {
 // Take implements devices.InputSource.
 func (p *Replayer) Take(pos uint64, buf []devices.Input) []devices.Input {
 	for p.Next() == pos {
-		buf = append(buf, p.inputs[0])
+		if p.inputs[0].Kind != 0 {
+			buf = append(buf, p.inputs[0])
+		}
 		p.inputs = p.inputs[1:]
 	}
 	if n := p.Next(); n < pos {

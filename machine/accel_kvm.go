@@ -137,8 +137,12 @@ func (k *KVM) syncClock() {
 }
 
 // pollInterval is how often a running vCPU is kicked to look at host inputs
-// when something may post them.
-const pollInterval = 10 * time.Millisecond
+// when something may post them; stopPoll bounds every KVM_RUN so a stop
+// request (RequestStop, from a signal) is seen.
+const (
+	pollInterval = 10 * time.Millisecond
+	stopPoll     = 50 * time.Millisecond
+)
 
 // run is Run (limit 0) and Step (limit > 0).
 func (k *KVM) run(limit uint64) (exit Exit, err error) {
@@ -176,6 +180,7 @@ func (k *KVM) run(limit uint64) (exit Exit, err error) {
 		}
 	}()
 	k.clock0, k.host0 = m.Clock.Now(), time.Now()
+	m.skippedAt = ^uint64(0) // positions do not advance: never hold inputs back
 	target := k.Steps + limit
 	src := m.CPU.InterruptSource()
 	for {
@@ -185,7 +190,7 @@ func (k *KVM) run(limit uint64) (exit Exit, err error) {
 		if m.exiting {
 			return m.exit, nil
 		}
-		if !k.Deadline.IsZero() && !time.Now().Before(k.Deadline) {
+		if m.stopReq.Load() || !k.Deadline.IsZero() && !time.Now().Before(k.Deadline) {
 			return Exit{Reason: ExitStopped}, nil
 		}
 		pending := src != nil && src.Pending()
@@ -196,19 +201,18 @@ func (k *KVM) run(limit uint64) (exit Exit, err error) {
 			pending = src.Pending()
 		}
 		k.VM.RequestInterruptWindow(pending)
-		var timer *time.Timer
-		if wait := k.hostWait(deadline); wait >= 0 {
-			timer = time.AfterFunc(wait, k.VM.Kick)
+		wait := k.hostWait(deadline)
+		if wait < 0 || wait > stopPoll {
+			wait = stopPoll
 		}
+		timer := time.AfterFunc(wait, k.VM.Kick)
 		if step {
 			if err := k.armStep(); err != nil {
 				return Exit{}, err
 			}
 		}
 		ex, err := k.VM.Run()
-		if timer != nil {
-			timer.Stop()
-		}
+		timer.Stop()
 		if err != nil {
 			return Exit{}, err
 		}
@@ -336,7 +340,7 @@ func (k *KVM) hostWait(deadline uint64) time.Duration {
 func (k *KVM) idle(src cpu.InterruptSource) bool {
 	m := k.m
 	for {
-		if src != nil && src.Pending() || !k.Deadline.IsZero() && !time.Now().Before(k.Deadline) {
+		if src != nil && src.Pending() || m.stopReq.Load() || !k.Deadline.IsZero() && !time.Now().Before(k.Deadline) {
 			return true
 		}
 		k.syncClock()
@@ -349,6 +353,7 @@ func (k *KVM) idle(src cpu.InterruptSource) bool {
 		if wait < 0 {
 			return false
 		}
+		wait = min(wait, stopPoll)
 		var wake chan struct{}
 		if m.Live != nil {
 			wake = m.Live.wake

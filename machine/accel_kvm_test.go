@@ -5,10 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"ftvm/cpu/kvm"
 )
+
+// The board on KVM: the same guests, devices and exit statuses as under the
+// interpreter. Every test skips when /dev/kvm is missing or unusable.
 
 // kvmGuest boots a built guest and opens a KVM vCPU for it, skipping the
 // test when KVM is not usable here.
@@ -37,36 +41,162 @@ func kvmGuest(t *testing.T, name string) (*Machine, *KVM, *bytes.Buffer) {
 	return m, k, &out
 }
 
-func TestKVMHello(t *testing.T) {
-	m, k, out := kvmGuest(t, "hello")
+// pvmTooSlow names the guests whose CPL0 work takes minutes where the host's
+// KVM is PVM (CPL0 code goes through the host's instruction emulator).
+var pvmTooSlow = map[string]string{
+	"bench":    "1.5e9 instructions at CPL0; bench_r3 is the same work at CPL3",
+	"exercise": "5 s of emulated CPL0 code that ends in an emulation failure (POPCNT); exercise_r3 is the same work at CPL3",
+}
+
+func TestKVMGuestsGolden(t *testing.T) {
+	guests := append(readExpected(t), expectedGuest{name: "bench_r3", status: 1, golden: "bench.golden"})
+	for _, e := range guests {
+		t.Run(e.name, func(t *testing.T) {
+			if e.maxInsns != 0 {
+				t.Skip("needs an instruction limit, which KVM cannot count")
+			}
+			if why := pvmTooSlow[e.name]; why != "" && kvm.IsPVM() {
+				t.Skip("too slow on PVM: " + why)
+			}
+			if e.name == "bench_r3" && testing.Short() {
+				t.Skip("bench_r3 is long; skipped in -short mode")
+			}
+			m, k, out := kvmGuest(t, e.name)
+			exit, err := k.Run()
+			var ee *kvm.EmulationError
+			if errors.As(err, &ee) {
+				if !strings.Contains(err.Error(), "not an ftvm mismatch") {
+					t.Errorf("emulation failure message %q does not say it is the host's limitation", err)
+				}
+				t.Skipf("host limitation: %v", err)
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(guestDir, e.golden))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := string(b); out.String() != want {
+				t.Errorf("console output differs from %s\n got: %q\nwant: %q", e.golden, out.String(), want)
+			}
+			if exit.Status() != e.status {
+				t.Errorf("exit %v status %d, want %d; RIP %#x\n%s", exit.Reason, exit.Status(), e.status, m.CPU.RIP, m.CPU.Dump())
+			}
+			t.Logf("%v in %v, exits %v", exit.Reason, k.Wall, k.Exits)
+		})
+	}
+}
+
+// TestKVMInterrupts: the tick guest sleeps in HLT 20 times and is woken by
+// PIT interrupts the board injects (guest clock following host time).
+func TestKVMInterrupts(t *testing.T) {
+	_, k, out := kvmGuest(t, "tick")
 	exit, err := k.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("exit %v status %d, output %q, exits %v, wall %v", exit.Reason, exit.Status(), out.String(), k.Exits, k.Wall)
-	t.Logf("%s", m.CPU.Dump())
+	if exit.Reason != ExitDebug || !strings.Contains(out.String(), "each woken by the timer") {
+		t.Fatalf("exit %v, output %q", exit.Reason, out.String())
+	}
+	if k.Exits[kvm.ExitHLT] < 20 {
+		t.Errorf("%d HLT exits, want at least 20 (one per wait)", k.Exits[kvm.ExitHLT])
+	}
+	if k.Wall.Milliseconds() < 15 {
+		t.Errorf("20 ticks of a 1 kHz timer took %v: the guest clock does not follow host time", k.Wall)
+	}
 }
 
-func TestKVMProbeExercise(t *testing.T) {
-	m, k, out := kvmGuest(t, os.Getenv("PROBE"))
+// TestKVMStateBack: after RunKVM the final state is in m.CPU, as after Run.
+func TestKVMStateBack(t *testing.T) {
+	mi, _, _ := runGuestInterp(t, "hello")
+	m, k, _ := kvmGuest(t, "hello")
 	exit, err := k.Run()
-	t.Logf("exit %v status %d err %v, output %q, exits %v, wall %v", exit.Reason, exit.Status(), err, out.String(), k.Exits, k.Wall)
-	t.Logf("%s", m.CPU.Dump())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit.Reason != ExitDebug {
+		t.Fatalf("exit %v", exit.Reason)
+	}
+	si, sk := mi.CPU.State(), m.CPU.State()
+	if si.R != sk.R || si.RIP != sk.RIP || si.RFLAGS != sk.RFLAGS || si.Sys.CR3 != sk.Sys.CR3 {
+		t.Errorf("final state differs from the interpreter's:\ninterpreter\n%s\nkvm\n%s", mi.CPU.Dump(), m.CPU.Dump())
+	}
 }
 
-func TestKVMProbeStep(t *testing.T) {
-	m, k, out := kvmGuest(t, os.Getenv("PROBE"))
-	lastCS := uint16(0)
-	for i := 0; i < 30000; i++ {
-		exit, err := k.Step(1)
-		c := m.CPU
-		if c.Seg[1].Selector != lastCS || i > 25705 && i < 25730 || os.Getenv("ALL") != "" {
-			lastCS = c.Seg[1].Selector
-			t.Logf("%d rip=%#x cs=%#x/%#x ss=%#x rsp=%#x rflags=%#x rax=%#x rcx=%#x r11=%#x", i, c.RIP, c.Seg[1].Selector, c.Seg[1].Attr, c.Seg[2].Selector, c.R[4], c.RFLAGS(), c.R[0], c.R[1], c.R[11])
+// TestKVMStep: Step(n) single-steps CPL0 code; the position matches the
+// interpreter's at every instruction of hello up to its first I/O.
+func TestKVMStep(t *testing.T) {
+	m, k, _ := kvmGuest(t, "hello")
+	mi, _, _ := newGuestInterp(t, "hello")
+	for i := 1; i <= 12; i++ {
+		if exit, err := k.Step(1); err != nil || exit.Reason != ExitInsnLimit {
+			t.Fatalf("step %d: %v %v", i, exit.Reason, err)
 		}
-		if err != nil || exit.Reason != ExitInsnLimit {
-			t.Logf("exit %v err %v out %q", exit.Reason, err, out.String())
-			break
+		mi.Run(uint64(i))
+		if m.CPU.RIP != mi.CPU.RIP || m.CPU.R != mi.CPU.R || m.CPU.Retired != uint64(i) {
+			t.Fatalf("after %d steps: kvm rip %#x retired %d, interpreter rip %#x\n%s\n%s",
+				i, m.CPU.RIP, m.CPU.Retired, mi.CPU.RIP, m.CPU.Dump(), mi.CPU.Dump())
 		}
 	}
+}
+
+func TestKVMUnavailable(t *testing.T) {
+	m, err := New(Config{RAM: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.OpenKVM(kvm.Options{Device: "/nonexistent/kvm"})
+	if err == nil || err.Error() != "KVM is not available: open /nonexistent/kvm: no such file or directory" {
+		t.Errorf("OpenKVM with no device node: %v", err)
+	}
+	t.Setenv(kvm.DeviceEnv, "/nonexistent/kvm")
+	if _, err := m.RunKVM(0); err == nil || !strings.HasPrefix(err.Error(), "KVM is not available: ") {
+		t.Errorf("RunKVM with %s=/nonexistent/kvm: %v", kvm.DeviceEnv, err)
+	}
+}
+
+// TestKVMEmulationFailureIsHostLimitation: on PVM, CPL0 code goes through
+// the host's instruction emulator, which lacks POPCNT; the error must say
+// it is the host's limitation.
+func TestKVMEmulationFailureIsHostLimitation(t *testing.T) {
+	if !kvm.IsPVM() {
+		t.Skip("not a PVM host")
+	}
+	if testing.Short() {
+		t.Skip("runs about 5 s of emulated CPL0 code")
+	}
+	_, k, _ := kvmGuest(t, "exercise")
+	_, err := k.Run()
+	var ee *kvm.EmulationError
+	if !errors.As(err, &ee) {
+		t.Skipf("no emulation failure on this host (%v)", err)
+	}
+	for _, want := range []string{"PVM/KVM emulation failure at RIP", "popcnt", "a limitation of this host's KVM, not an ftvm mismatch"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not contain %q", err, want)
+		}
+	}
+}
+
+func newGuestInterp(t *testing.T, name string) (*Machine, *bytes.Buffer, []byte) {
+	t.Helper()
+	image, err := os.ReadFile(filepath.Join(guestDir, "build", name+".elf"))
+	if err != nil {
+		t.Skipf("guest %s not built (run make guests): %v", name, err)
+	}
+	var out bytes.Buffer
+	m, err := New(Config{Console: &out, Clock: ClockVirtual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoadELF64(image); err != nil {
+		t.Fatal(err)
+	}
+	return m, &out, image
+}
+
+func runGuestInterp(t *testing.T, name string) (*Machine, Exit, *bytes.Buffer) {
+	t.Helper()
+	m, out, _ := newGuestInterp(t, name)
+	return m, m.Run(0), out
 }

@@ -43,6 +43,16 @@ func NewLiveInputs(hostClock bool) *LiveInputs {
 // time a host clock follows.
 func (l *LiveInputs) HostNanos() uint64 { return uint64(time.Since(l.start).Nanoseconds()) }
 
+// Align sets the host clock's origin so that HostNanos reads guest now: a
+// backup going live continues the guest time it replayed.
+func (l *LiveInputs) Align(now uint64) {
+	l.start = time.Now().Add(-time.Duration(now))
+	l.lastAnchor = time.Now()
+}
+
+// Wake makes a Wait in progress return, as an input would.
+func (l *LiveInputs) Wake() { l.signal() }
+
 // AddProducer records that something (a network backend, the console) may
 // post inputs, so an idle guest is worth waiting for. Done must be called
 // when it stops.

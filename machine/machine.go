@@ -69,9 +69,10 @@ const (
 	ExitTripleFault                   // an exception could not be delivered
 	ExitStopped                       // Stop was called
 	ExitDiverged                      // a Checker found a divergence (see Machine.Err)
+	ExitPaused                        // Pause was called; Run may be called again
 )
 
-var exitNames = [...]string{"debug-exit", "reset", "halt", "idle halt", "instruction limit", "triple fault", "stopped", "diverged"}
+var exitNames = [...]string{"debug-exit", "reset", "halt", "idle halt", "instruction limit", "triple fault", "stopped", "diverged", "paused"}
 
 func (r ExitReason) String() string {
 	if int(r) < len(exitNames) {
@@ -138,12 +139,27 @@ type Machine struct {
 	// timer deadline; no inputs are taken there.
 	skippedAt uint64
 	// stopReq is set from any goroutine to end the run (signals).
-	stopReq atomic.Bool
+	stopReq  atomic.Bool
+	pauseReq atomic.Bool
 }
 
 // ErrEndOfRun, returned by a Checker, ends the run with ExitStopped: a
 // replay reached the position where its recording stopped.
 var ErrEndOfRun = errors.New("end of the recorded run")
+
+// ClearStop withdraws a RequestStop (a backup that stopped to go live).
+func (m *Machine) ClearStop() { m.stopReq.Store(false) }
+
+// Pause makes Run return ExitPaused at its next look at the inputs (within
+// about a millisecond of guest execution); calling Run again continues.
+// Safe from any goroutine.
+func (m *Machine) Pause() { m.pauseReq.Store(true) }
+
+// SetInputs replaces the input source, the checker and the CPU's source of
+// random numbers (a backup going live). Call it between runs.
+func (m *Machine) SetInputs(src devices.InputSource, live *LiveInputs, checker Checker) {
+	m.inputs, m.Live, m.checker = src, live, checker
+}
 
 // RequestStop asks the run to end with ExitStopped within about a
 // millisecond of guest execution. Safe from any goroutine.
@@ -373,6 +389,9 @@ func (m *Machine) Run(maxInsns uint64) Exit {
 	for {
 		if m.stopReq.Load() {
 			return Exit{Reason: ExitStopped}
+		}
+		if m.pauseReq.Swap(false) {
+			return Exit{Reason: ExitPaused}
 		}
 		m.deliver()
 		deadline := m.advanceTimers()

@@ -1,10 +1,17 @@
 package machine
 
 import (
+	"encoding/gob"
 	"fmt"
 
 	"ftvm/devices"
 )
+
+func init() {
+	// The device half of a virtio slot's state is an interface value.
+	gob.Register(devices.VirtioNetState{})
+	gob.Register(devices.VirtioBlkState{})
+}
 
 // maxVirtioSlots is how many virtio-mmio slots the board offers: slot n uses
 // ISA IRQ 5+n, and IRQ 8 belongs to the RTC.

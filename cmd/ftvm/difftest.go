@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -56,7 +58,10 @@ type dontCare struct {
 	regs []int
 	// dest: the destination register comes from the host (RDRAND).
 	dest bool
-	ref  string
+	// pageBits are bits of paging-structure entries in RAM that are not
+	// compared (a row without mnemonics).
+	pageBits uint64
+	ref      string
 }
 
 const (
@@ -102,7 +107,18 @@ var dontCares = []dontCare{
 	{mnemonics: []string{"rdtscp"}, regs: []int{cpu.RAX, cpu.RDX}, ref: "RDTSCP: the host's time-stamp counter"},
 	{mnemonics: []string{"rdrand", "rdseed"}, dest: true, defines: fAll &^ fCF, undefined: fCF,
 		ref: "RDRAND/RDSEED: a random value; CF says whether one was available"},
+	{pageBits: 1<<5 | 1<<6, ref: "accessed and dirty bits of paging-structure entries: SDM Vol. 3A §4.8 lets a processor " +
+		"set them for accesses it makes speculatively or implicitly (this host's CPU marks the page of the new stack top " +
+		"after ENTER with a large frame even though nothing is stored there)"},
 }
+
+// pageBitsDontCare is the paging-entry mask of the table.
+var pageBitsDontCare = func() (m uint64) {
+	for _, d := range dontCares {
+		m |= d.pageBits
+	}
+	return
+}()
 
 var dontCareByMnemonic = func() map[string]*dontCare {
 	m := map[string]*dontCare{}
@@ -185,7 +201,7 @@ func difftest(w io.Writer, args []string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		setup := &guestSetup{imagePath: path, image: image, ram: ram, clock: machine.ClockVirtual, seed: f.seed, cmdline: f.cmdline}
+		setup := &guestSetup{imagePath: path, image: image, ram: ram, seed: f.seed, cmdline: f.cmdline}
 		st, err := difftestImage(w, setup, &f)
 		if err != nil {
 			return 0, err
@@ -241,9 +257,13 @@ type side struct {
 
 func newSide(name string, setup *guestSetup) (*side, error) {
 	s := &side{name: name}
-	m, err := setup.build(machine.Config{Console: &s.out})
+	m, err := machine.New(machine.Config{RAM: setup.ram, Console: &s.out, Clock: machine.ClockVirtual,
+		Seed: setup.seed, Cmdline: setup.cmdline})
 	if err != nil {
 		return nil, err
+	}
+	if err := m.LoadELF64(setup.image); err != nil {
+		return nil, fmt.Errorf("%s: %v", setup.imagePath, err)
 	}
 	s.m = m
 	return s, nil
@@ -293,12 +313,46 @@ type diffRun struct {
 	// (dontCares), native segments followed, checks made.
 	undef    uint64
 	hostRegs uint32
-	segments uint64
+	segments uint64 // native stretches KVM ran whole
+	multi    uint64 // steps in which the host ran more than one instruction
 	checks   uint64
 	notes    []string
+	followed []followInst
+}
+
+// followInst is an instruction the interpreter executed to follow a step.
+type followInst struct {
+	rip  uint64
+	inst disasm.Inst
+	ok   bool
+}
+
+// describe lists the instructions of the last step.
+func (r *diffRun) describeStep() string {
+	var parts []string
+	for _, fi := range r.followed {
+		if fi.ok {
+			parts = append(parts, fmt.Sprintf("%#x: %s", fi.rip, fi.inst.Text))
+		} else {
+			parts = append(parts, fmt.Sprintf("%#x: (not decoded)", fi.rip))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (r *diffRun) printf(format string, args ...any) { fmt.Fprintf(r.w, format, args...) }
+
+// printNotes prints the notes of the comparison.
+func (r *diffRun) printNotes() {
+	notes := r.notes
+	if r.segments > 0 {
+		notes = append(notes, fmt.Sprintf("PVM does not single-step CPL3 code (it runs natively): %d stretches of user-mode "+
+			"code between kernel entries were run whole by KVM, followed by the interpreter and compared at their ends", r.segments))
+	}
+	for _, n := range notes {
+		r.printf("  note: %s\n", n)
+	}
+}
 
 // whole runs both sides to their ends and compares once.
 func (r *diffRun) whole() (int, error) {
@@ -321,13 +375,12 @@ func (r *diffRun) kvmFailed(err error) (int, error) {
 	var fe *kvm.FailEntryError
 	if errors.As(err, &ee) || errors.As(err, &fe) || errors.Is(err, kvm.ErrUnknownExit) {
 		r.printf("difftest: %s: INCONCLUSIVE: %v\n", r.name, err)
-		if r.in.exit.Reason != 0 || r.in.m.CPU.Retired > 0 {
-			r.printf("  the comparison stopped there; the interpreter's serial output so far: %d bytes, KVM's: %d bytes", r.in.out.Len(), r.kv.out.Len())
-			if p := commonPrefix(r.in.out.Bytes(), r.kv.out.Bytes()); p == r.kv.out.Len() {
-				r.printf(" (KVM's is a prefix of the interpreter's)\n")
-			} else {
-				r.printf(" (they differ at byte %d)\n", p)
-			}
+		r.printf("  the comparison stopped there (interpreter at position %d); serial output so far: interpreter %d bytes, kvm %d bytes",
+			r.in.m.CPU.Retired, r.in.out.Len(), r.kv.out.Len())
+		if p := commonPrefix(r.in.out.Bytes(), r.kv.out.Bytes()); p == r.kv.out.Len() {
+			r.printf(" (kvm's is a prefix of the interpreter's)\n")
+		} else {
+			r.printf(" (they differ at byte %d)\n", p)
 		}
 		return diffInconclusive, nil
 	}
@@ -357,25 +410,29 @@ func (r *diffRun) final() (int, error) {
 	sk := r.kv.m.CPU.State()
 	diffs = append(diffs, diffState(si, sk, r.undef, r.hostRegs)...)
 	ramI, ramK := r.in.m.Mem.RAM, r.kv.m.Mem.RAM
-	hi, hk := sha256.Sum256(ramI), sha256.Sum256(ramK)
+	tables := pagingPages(ramI, si.Sys.CR3, machine.BootPML4Addr)
+	for p := range pagingPages(ramK, sk.Sys.CR3, machine.BootPML4Addr) {
+		tables[p] = true
+	}
+	hi, hk := hashRAM(ramI, tables), hashRAM(ramK, tables)
 	if hi != hk {
-		at := commonPrefix(ramI, ramK)
+		at := firstRAMDifference(ramI, ramK, tables)
 		diffs = append(diffs, difference{what: "RAM sha256", interp: fmt.Sprintf("%x", hi[:8]), kvm: fmt.Sprintf("%x", hk[:8]),
 			note: fmt.Sprintf("first differing byte at physical %#x: interpreter %#02x, kvm %#02x", at, ramI[at], ramK[at])})
+	} else if n := countPageBitDiffs(ramI, ramK, tables); n > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%d paging-structure entries differ only in accessed/dirty bits (a documented don't-care)", n))
 	}
 	if len(diffs) == 0 {
 		r.printf("difftest: %s: MATCH: serial output (%d bytes), exit, RIP, registers, RFLAGS, CR0/CR3/CR4/EFER, RAM sha256 %x\n",
 			r.name, r.in.out.Len(), hi[:8])
 		if r.f.step != 0 {
 			r.printf("  --step %d: %d register checks", r.f.step, r.checks)
-			if r.segments > 0 {
-				r.printf(", %d native segments followed", r.segments)
+			if r.multi > 0 {
+				r.printf(", %d host steps over two or more instructions (after I/O)", r.multi)
 			}
 			r.printf("\n")
 		}
-		for _, n := range r.notes {
-			r.printf("  note: %s\n", n)
-		}
+		r.printNotes()
 		return diffMatch, nil
 	}
 	r.report("at the end", si.Retired, si.RIP, diffs)
@@ -397,9 +454,7 @@ func (r *diffRun) report(when string, pos, rip uint64, diffs []difference) {
 		}
 		r.printf("  also different: %s\n", strings.Join(others, ", "))
 	}
-	for _, n := range r.notes {
-		r.printf("  note: %s\n", n)
-	}
+	r.printNotes()
 }
 
 func describeExit(e machine.Exit) string {
@@ -418,6 +473,85 @@ func commonPrefix(a, b []byte) int {
 				if a[k] != b[k] {
 					return k
 				}
+			}
+		}
+	}
+	return n
+}
+
+// pagingPages returns the physical page numbers of the 4-level paging
+// structures reachable from the given CR3 values.
+func pagingPages(ram []byte, cr3s ...uint64) map[uint64]bool {
+	pages := map[uint64]bool{}
+	var walk func(table uint64, level int)
+	walk = func(table uint64, level int) {
+		if table+4096 > uint64(len(ram)) || pages[table>>12] || len(pages) > 1<<16 {
+			return
+		}
+		pages[table>>12] = true
+		if level == 1 {
+			return
+		}
+		for i := uint64(0); i < 512; i++ {
+			e := binary.LittleEndian.Uint64(ram[table+8*i:])
+			if e&1 == 0 || level < 4 && e&0x80 != 0 {
+				continue // not present, or a large page
+			}
+			walk(e&0x000F_FFFF_FFFF_F000, level-1)
+		}
+	}
+	for _, c := range cr3s {
+		walk(c&0x000F_FFFF_FFFF_F000, 4)
+	}
+	return pages
+}
+
+// hashRAM hashes guest RAM with the don't-care bits of paging entries in
+// the given table pages cleared.
+func hashRAM(ram []byte, tables map[uint64]bool) [32]byte {
+	h := sha256.New()
+	var page [4096]byte
+	for a := 0; a < len(ram); a += 4096 {
+		p := ram[a : a+4096]
+		if tables[uint64(a)>>12] {
+			copy(page[:], p)
+			for i := 0; i < 4096; i += 8 {
+				binary.LittleEndian.PutUint64(page[i:], binary.LittleEndian.Uint64(page[i:])&^pageBitsDontCare)
+			}
+			p = page[:]
+		}
+		h.Write(p)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// firstRAMDifference returns the first byte that differs other than in
+// don't-care bits of paging entries.
+func firstRAMDifference(a, b []byte, tables map[uint64]bool) int {
+	for at := 0; at < len(a); {
+		at += commonPrefix(a[at:], b[at:])
+		if at >= len(a) {
+			break
+		}
+		w := at &^ 7
+		if tables[uint64(at)>>12] && (binary.LittleEndian.Uint64(a[w:])^binary.LittleEndian.Uint64(b[w:]))&^pageBitsDontCare == 0 {
+			at = w + 8
+			continue
+		}
+		return at
+	}
+	return len(a)
+}
+
+// countPageBitDiffs counts paging entries that differ only in don't-care bits.
+func countPageBitDiffs(a, b []byte, tables map[uint64]bool) int {
+	n := 0
+	for p := range tables {
+		for i := p << 12; i < p<<12+4096 && i+8 <= uint64(len(a)); i += 8 {
+			if binary.LittleEndian.Uint64(a[i:]) != binary.LittleEndian.Uint64(b[i:]) {
+				n++
 			}
 		}
 	}
@@ -514,10 +648,6 @@ func (r *diffRun) stepped() (int, error) {
 	ci := r.in.m.CPU
 	r.k.NoSync = true
 	noUserStep := kvm.IsPVM()
-	if noUserStep {
-		r.notes = append(r.notes, "PVM does not single-step CPL3 code (it runs natively): each stretch of user-mode "+
-			"code between two kernel entries was run whole by KVM and followed by the interpreter, and compared at its end")
-	}
 	nextCheck := r.f.step
 	start := time.Now()
 	for {
@@ -552,7 +682,13 @@ func (r *diffRun) stepped() (int, error) {
 		limit := uint64(4)
 		n := uint64(0)
 		cplK := uint8(sk.Sys.Seg[cpu.CS].Selector & 3)
+		followed := append(r.followed[:0], followInst{ripBefore, inst, decoded})
+		native := false
 		for {
+			if n > 0 && !native {
+				in, ok := decodeAt(ci, ci.RIP)
+				followed = append(followed, followInst{ci.RIP, in, ok})
+			}
 			pos := ci.Position()
 			if pos >= r.f.maxInsns {
 				r.in.exit = machine.Exit{Reason: machine.ExitInsnLimit}
@@ -575,7 +711,7 @@ func (r *diffRun) stepped() (int, error) {
 			}
 			if n == 1 && noUserStep && (cplBefore == 3 || ci.CPL == 3) {
 				// A native segment: KVM ran it whole.
-				limit = r.f.maxInsns
+				limit, native = r.f.maxInsns, true
 			}
 			if n >= limit {
 				d := difference{what: "rip after one step",
@@ -588,10 +724,19 @@ func (r *diffRun) stepped() (int, error) {
 				return diffMismatch, nil
 			}
 		}
-		if n == 1 && decoded {
-			r.track(inst, ci)
-		} else if n > 1 {
+		r.followed = followed
+		switch {
+		case native:
 			r.segments++
+		default:
+			if n > 1 {
+				r.multi++
+			}
+			for _, fi := range followed {
+				if fi.ok {
+					r.track(fi.inst)
+				}
+			}
 		}
 		if ci.Position() >= nextCheck {
 			r.checks++
@@ -601,8 +746,10 @@ func (r *diffRun) stepped() (int, error) {
 				diffs = append([]difference{d}, diffs...)
 			}
 			if len(diffs) > 0 {
-				if n > 1 {
-					r.notes = append(r.notes, fmt.Sprintf("this check ends a native segment of %d instructions that KVM ran whole", n))
+				if native {
+					r.notes = append(r.notes, fmt.Sprintf("this check ends a native stretch of %d instructions that KVM ran whole", n))
+				} else {
+					r.notes = append(r.notes, "the last step executed "+r.describeStep())
 				}
 				r.report(fmt.Sprintf("at check %d", r.checks), si.Retired, si.RIP, diffs)
 				return diffMismatch, nil
@@ -614,7 +761,7 @@ func (r *diffRun) stepped() (int, error) {
 }
 
 // track applies the don't-care table to one single-stepped instruction.
-func (r *diffRun) track(inst disasm.Inst, c *cpu.CPU) {
+func (r *diffRun) track(inst disasm.Inst) {
 	dc := dontCareByMnemonic[inst.Mnemonic]
 	if dc == nil {
 		return
@@ -646,4 +793,60 @@ func (r *diffRun) resync(sk cpu.State) {
 		}
 	}
 	r.undef, r.hostRegs = 0, 0
+}
+
+// checkAccel validates ftvm run's --accel.
+func checkAccel(f *runFlags) error {
+	switch f.accel {
+	case "", "interp":
+		return nil
+	case "kvm":
+		if f.record != "" {
+			return usagef("--record needs --accel interp: a KVM run cannot be recorded (KVM does not count instructions)")
+		}
+		if f.trace {
+			return usagef("--trace needs --accel interp")
+		}
+		return nil
+	}
+	return usagef("--accel must be interp or kvm, not %q", f.accel)
+}
+
+// runKVM is runMachine for --accel kvm: the guest runs on the host's KVM
+// with the board's devices. --max-insns cannot be honoured (KVM does not
+// count instructions) and --stats reports the wall time and vCPU exits
+// instead of MIPS.
+func runKVM(m *machine.Machine, f *runFlags) (machine.Exit, time.Duration, error) {
+	k, err := m.OpenKVM(kvm.Options{})
+	if err != nil {
+		return machine.Exit{}, 0, err
+	}
+	defer k.Close()
+	if f.maxInsns != 0 {
+		fmt.Fprintf(os.Stderr, "ftvm: --max-insns is ignored with --accel kvm (KVM does not count instructions)\n")
+	}
+	exit, err := k.Run()
+	if err != nil {
+		return machine.Exit{}, k.Wall, err
+	}
+	if err := m.UART.Err(); err != nil {
+		fmt.Fprintf(os.Stderr, "ftvm: console: %v\n", err)
+	}
+	c := m.CPU
+	switch exit.Reason {
+	case machine.ExitTripleFault:
+		fmt.Fprintf(os.Stderr, "ftvm: triple fault (kvm)\n%s%s", c.Dump(), faultingInst(c))
+	case machine.ExitIdle:
+		fmt.Fprintf(os.Stderr, "ftvm: guest halted with interrupts enabled and nothing that can interrupt it\n")
+	}
+	if f.stats {
+		var exits []string
+		for kind, n := range k.Exits {
+			exits = append(exits, fmt.Sprintf("%s:%d", kind, n))
+		}
+		sort.Strings(exits)
+		fmt.Fprintf(os.Stderr, "ftvm: accel=kvm wall=%.3fs exits=%s (KVM does not count retired instructions)\n",
+			k.Wall.Seconds(), strings.Join(exits, ","))
+	}
+	return exit, k.Wall, nil
 }

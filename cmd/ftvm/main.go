@@ -39,6 +39,11 @@ commands:
   replay --log LOG IMAGE re-execute a recorded run and check it matches
   log show [--summary] LOG  print an event log's records and byte counts
   disasm IMAGE|HEX       disassemble the code of an ELF image, or hex bytes
+  primary --listen ADDR --tls DIR [--arbiter file:PATH] [--wait-backup] [run flags] IMAGE
+                         run a guest as the primary of a fault-tolerant pair
+  backup --primary ADDR --tls DIR [--arbiter file:PATH] [--net SPEC] [--disk PATH]
+                         replay the primary's guest and take over if it dies
+  status --tls DIR ADDR  role, generation, positions, lag, log rate, outputs held
   kv [flags] ADDR CMD... send one request to the kvstore appliance, with retries
   certs DIR              create a CA and a node certificate for a primary/backup pair
   switch PATH            a learning L2 switch on the unix datagram socket PATH (--net socket:PATH)
@@ -74,6 +79,12 @@ func mainStatus(args []string) int {
 		status, err = cmdCerts(args[1:])
 	case "switch":
 		status, err = cmdSwitch(args[1:])
+	case "primary":
+		status, err = cmdPrimary(args[1:])
+	case "backup":
+		status, err = cmdBackup(args[1:])
+	case "status":
+		status, err = cmdStatus(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0

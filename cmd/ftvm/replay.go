@@ -96,7 +96,7 @@ func cmdReplay(args []string) (int, error) {
 	b, err := setup.build(machine.Config{
 		Console: lockstep.HashWriter{W: cons.w, Hash: &rep.Output},
 		Inputs:  rep, WrapEnv: rep.WrapEnv, Checker: rep,
-	}, false)
+	}, buildHooks{})
 	if err != nil {
 		return 0, err
 	}

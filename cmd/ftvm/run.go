@@ -58,6 +58,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.record, "record", "", "record the run's event log to `LOG` (replay it with ftvm replay)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the virtual clock's random numbers")
 	fs.StringVar(&f.cmdline, "append", "", "guest command line (`TEXT`, address in RSI at entry)")
+	fs.StringVar(&f.accel, "accel", "interp", "CPU: interp (the interpreter) or kvm (the host's KVM; see ftvm difftest)")
 }
 
 // parseSize parses a RAM size such as 64M, 1G or 1048576.
@@ -207,6 +208,17 @@ func (c *console) finish() {
 type board struct {
 	*machine.Machine
 	closers []io.Closer
+	blks    []*devices.VirtioBlk
+}
+
+// buildHooks say how a machine's devices meet the host. live false
+// (replay): no host inputs at all. Otherwise post, wrapNet and producer
+// default to the machine's own live input source.
+type buildHooks struct {
+	live     bool
+	post     func(devices.Input)
+	wrapNet  func(devices.NetBackendCloser) devices.NetBackendCloser
+	producer func() func()
 }
 
 // Close releases the host resources (disk images, network backends).
@@ -219,25 +231,35 @@ func (b *board) Close() {
 // build makes the machine of a setup: devices, then the image. With live
 // false (replay) the devices get no host inputs: frames and disk
 // completions come from the log, and frames the guest sends go nowhere.
-func (s *guestSetup) build(cfg machine.Config, live bool) (*board, error) {
+func (s *guestSetup) build(cfg machine.Config, hooks buildHooks) (*board, error) {
 	cfg.RAM, cfg.Clock, cfg.Seed, cfg.Cmdline, cfg.RTCBase = s.ram, s.clock, s.seed, s.cmdline, s.rtcBase
 	m, err := machine.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	b := &board{Machine: m}
+	live := hooks.live
 	post := func(devices.Input) {}
 	if live {
 		post = m.Live.Post
+		if hooks.post != nil {
+			post = hooks.post
+		}
+		if hooks.producer == nil {
+			hooks.producer = m.Live.AddProducer
+		}
 	}
 	if s.net != "" && s.net != "none" {
 		var backend devices.NetBackendCloser = devices.NoNet{}
-		if live {
+		if live && s.net != noLink {
 			if backend, err = devices.OpenNetBackend(s.net, post, 0); err != nil {
 				b.Close()
 				return nil, err
 			}
-			b.closers = append(b.closers, producer{m.Live.AddProducer()})
+			b.closers = append(b.closers, producer{hooks.producer()})
+			if hooks.wrapNet != nil {
+				backend = hooks.wrapNet(backend)
+			}
 		}
 		b.closers = append(b.closers, backend)
 		vn := devices.NewVirtioNet(backend, s.mac)
@@ -268,12 +290,17 @@ func (s *guestSetup) build(cfg machine.Config, live bool) (*board, error) {
 		}
 		b.closers = append(b.closers, img)
 		if live {
-			b.closers = append(b.closers, producer{m.Live.AddProducer()})
+			b.closers = append(b.closers, producer{hooks.producer()})
 		}
-		if _, err := m.AddVirtio(devices.NewVirtioBlk(img, i), devices.InputDiskDone, uint8(i)); err != nil {
+		blk := devices.NewVirtioBlk(img, i)
+		if _, err := m.AddVirtio(blk, devices.InputDiskDone, uint8(i)); err != nil {
 			b.Close()
 			return nil, err
 		}
+		b.blks = append(b.blks, blk)
+	}
+	if s.image == nil {
+		return b, nil // a backup's machine is restored from a snapshot
 	}
 	if err := m.LoadELF64(s.image); err != nil {
 		b.Close()
@@ -281,6 +308,10 @@ func (s *guestSetup) build(cfg machine.Config, live bool) (*board, error) {
 	}
 	return b, nil
 }
+
+// noLink is the NIC spec of a backup that has no network of its own: the
+// guest keeps its NIC, frames go nowhere.
+const noLink = "none-live"
 
 // producer closes a live input producer registration.
 type producer struct{ done func() }
@@ -352,6 +383,9 @@ func cmdRun(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := checkAccel(&f); err != nil {
+		return 0, err
+	}
 	cons, err := openConsole(f.serial)
 	if err != nil {
 		return 0, err
@@ -377,7 +411,7 @@ func cmdRun(args []string) (int, error) {
 		cfg.Inputs, cfg.WrapEnv, cfg.Checker = rec, rec.WrapEnv, rec
 		cfg.Console = lockstep.HashWriter{W: cons.w, Hash: &rec.Output}
 	}
-	b, err := setup.build(cfg, true)
+	b, err := setup.build(cfg, buildHooks{live: true})
 	if err != nil {
 		return 0, err
 	}
@@ -406,14 +440,19 @@ func cmdRun(args []string) (int, error) {
 // readConsoleInput feeds what is typed on stdin to the guest's COM1 as
 // console inputs, until stdin ends.
 func readConsoleInput(live *machine.LiveInputs) {
-	done := live.AddProducer()
+	readConsoleInputTo(live.Post, live.AddProducer())
+}
+
+// readConsoleInputTo posts stdin's bytes as console inputs, calling done
+// when stdin ends.
+func readConsoleInputTo(post func(devices.Input), done func()) {
 	go func() {
 		defer done()
 		buf := make([]byte, 512)
 		for {
 			n, err := os.Stdin.Read(buf)
 			if n > 0 {
-				live.Post(devices.Input{Kind: devices.InputConsole, Data: append([]byte(nil), buf[:n]...)})
+				post(devices.Input{Kind: devices.InputConsole, Data: append([]byte(nil), buf[:n]...)})
 			}
 			if err != nil {
 				return
@@ -451,9 +490,18 @@ func runMachine(m *machine.Machine, f *runFlags) (machine.Exit, time.Duration, e
 			m.RequestStop()
 		}
 	}()
+	if f.accel == "kvm" {
+		return runKVM(m, f)
+	}
 	start := time.Now()
 	exit := m.Run(f.maxInsns)
 	wall := time.Since(start)
+	report(m, exit, wall, f)
+	return exit, wall, nil
+}
+
+// report says on stderr how a run ended, and prints --stats.
+func report(m *machine.Machine, exit machine.Exit, wall time.Duration, f *runFlags) {
 	if err := m.UART.Err(); err != nil {
 		fmt.Fprintf(os.Stderr, "ftvm: console: %v\n", err)
 	}
@@ -476,7 +524,6 @@ func runMachine(m *machine.Machine, f *runFlags) (machine.Exit, time.Duration, e
 		}
 		fmt.Fprintf(os.Stderr, "ftvm: retired=%d wall=%.3fs mips=%.1f unimplemented=%d\n", c.Retired, secs, mips, c.UD)
 	}
-	return exit, wall, nil
 }
 
 // faultingInst disassembles the instruction at the CPU's RIP.

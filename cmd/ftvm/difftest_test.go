@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ftvm/cpu"
+	"ftvm/cpu/kvm"
+)
+
+// ftvm difftest and ftvm run --accel kvm. The tests that need KVM skip when
+// it is not usable here.
+
+func requireKVM(t *testing.T) {
+	t.Helper()
+	vm, err := kvm.Open(make([]byte, 1<<20), kvm.Options{})
+	var ue *kvm.UnavailableError
+	if errors.As(err, &ue) {
+		t.Skip("KVM not usable: " + ue.Reason)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	vm.Close()
+}
+
+func runDifftest(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	status, err := difftest(&out, args)
+	if err != nil {
+		t.Fatalf("difftest %v: %v\n%s", args, err, out.String())
+	}
+	return status, out.String()
+}
+
+func TestDifftestGuests(t *testing.T) {
+	requireKVM(t)
+	var images []string
+	for _, g := range []string{"hello", "exercise_r3", "exitcode", "halt", "reset", "triple", "tick"} {
+		images = append(images, guest(t, g))
+	}
+	status, out := runDifftest(t, images...)
+	t.Log(out)
+	if status != diffMatch || strings.Count(out, ": MATCH: ") != len(images) {
+		t.Errorf("status %d, want every image to match", status)
+	}
+}
+
+func TestDifftestBenchR3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("bench_r3 takes about 12 s in the interpreter")
+	}
+	requireKVM(t)
+	status, out := runDifftest(t, guest(t, "bench_r3"))
+	t.Log(out)
+	if status != diffMatch {
+		t.Errorf("status %d, want a match", status)
+	}
+}
+
+// TestDifftestRing3 finds NAME_r3.elf for NAME.elf.
+func TestDifftestRing3(t *testing.T) {
+	requireKVM(t)
+	status, out := runDifftest(t, "--ring3", guest(t, "exercise"))
+	if status != diffMatch || !strings.Contains(out, "exercise_r3.elf: MATCH") {
+		t.Errorf("status %d\n%s", status, out)
+	}
+}
+
+func TestDifftestStep(t *testing.T) {
+	requireKVM(t)
+	status, out := runDifftest(t, "--step", "1", guest(t, "hello"))
+	t.Log(out)
+	if status != diffMatch || !strings.Contains(out, "register checks") {
+		t.Errorf("hello --step 1: status %d", status)
+	}
+	if testing.Short() {
+		return
+	}
+	status, out = runDifftest(t, "--step", "5000", guest(t, "exercise_r3"))
+	t.Log(out)
+	if status != diffMatch {
+		t.Errorf("exercise_r3 --step 5000: status %d", status)
+	}
+}
+
+// TestDifftestCatchesBrokenFlags breaks the interpreter's carry flag for
+// ADD (cpu.TestingBreakFlags): difftest must report it, with and without
+// --step.
+func TestDifftestCatchesBrokenFlags(t *testing.T) {
+	requireKVM(t)
+	cpu.TestingBreakFlags = true
+	defer func() { cpu.TestingBreakFlags = false }()
+
+	status, out := runDifftest(t, guest(t, "exercise_r3"))
+	t.Log(out)
+	if status != diffMismatch || !strings.Contains(out, "FIRST DIFFERENCE") || !strings.Contains(out, "serial output") ||
+		!strings.Contains(out, `"add hash=`) {
+		t.Errorf("exercise_r3 with a broken ADD carry: status %d, want a serial output difference at the add line", status)
+	}
+
+	status, out = runDifftest(t, "--step", "1", guest(t, "hello"))
+	t.Log(out)
+	if status != diffMismatch || !strings.Contains(out, "rflags") || !strings.Contains(out, "differing bits: CF") {
+		t.Errorf("hello --step 1 with a broken ADD carry: status %d, want an rflags difference in CF", status)
+	}
+}
+
+func TestDifftestUsage(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := difftest(&out, nil); err == nil {
+		t.Error("difftest without an image: no error")
+	} else if _, ok := err.(usageError); !ok {
+		t.Errorf("difftest without an image: %v, want a usage error", err)
+	}
+	t.Setenv(kvm.DeviceEnv, "/nonexistent/kvm")
+	_, err := difftest(&out, []string{guest(t, "hello")})
+	if err == nil || err.Error() != "KVM is not available: open /nonexistent/kvm: no such file or directory" {
+		t.Errorf("difftest without KVM: %v", err)
+	}
+}
+
+// ftvmEnv runs the built binary with extra environment variables.
+func ftvmEnv(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(ftvmBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return stdout.String(), stderr.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), 0
+}
+
+func TestRunAccelKVM(t *testing.T) {
+	requireKVM(t)
+	for _, g := range []string{"hello", "exercise_r3"} {
+		golden := strings.TrimSuffix(g, "_r3") + ".golden"
+		want, err := os.ReadFile(filepath.Join("..", "..", "testdata", "guests", golden))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, status := ftvmEnv(t, nil, "run", "--accel", "kvm", "--stats", guest(t, g))
+		if stdout != string(want) || status != 1 {
+			t.Errorf("%s: status %d, stdout %q, stderr %q", g, status, stdout, stderr)
+		}
+		if !strings.Contains(stderr, "ftvm: accel=kvm wall=") {
+			t.Errorf("%s: no --stats line on stderr: %q", g, stderr)
+		}
+	}
+}
+
+func TestRunAccelKVMUnavailable(t *testing.T) {
+	_, stderr, status := ftvmEnv(t, []string{kvm.DeviceEnv + "=/nonexistent/kvm"}, "run", "--accel", "kvm", guest(t, "hello"))
+	want := "ftvm: KVM is not available: open /nonexistent/kvm: no such file or directory\n"
+	if status != 125 || stderr != want {
+		t.Errorf("status %d, stderr %q; want 125 and %q", status, stderr, want)
+	}
+}
+
+func TestRunAccelUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "--accel", "qemu", guest(t, "hello")},
+		{"run", "--accel", "kvm", "--record", filepath.Join(t.TempDir(), "log"), guest(t, "hello")},
+		{"run", "--accel", "kvm", "--trace", guest(t, "hello")},
+	} {
+		if _, stderr, status := ftvmEnv(t, nil, args...); status != 2 {
+			t.Errorf("%v: status %d, want 2 (usage); stderr %q", args, status, stderr)
+		}
+	}
+}

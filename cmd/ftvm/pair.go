@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"ftvm/devices"
+	"ftvm/failover"
+	"ftvm/lockstep"
+	"ftvm/machine"
+	"ftvm/transport"
+)
+
+// pairFlags are the flags the primary and the backup share.
+type pairFlags struct {
+	tls, arbiter, listen string
+	heartbeat, timeout   time.Duration
+	maxLag               time.Duration
+}
+
+func (p *pairFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.tls, "tls", "", "`DIR` with ca.crt, node.crt and node.key (ftvm certs DIR)")
+	fs.StringVar(&p.arbiter, "arbiter", "", "atomic test-and-set on shared storage: file:`PATH`")
+	fs.DurationVar(&p.heartbeat, "heartbeat", 50*time.Millisecond, "heartbeat interval")
+	fs.DurationVar(&p.timeout, "failover-timeout", 300*time.Millisecond, "declare the peer dead after this long without heartbeats or log traffic")
+	fs.DurationVar(&p.maxLag, "max-lag", time.Second, "throttle the primary when the backup lags more than this much of its execution")
+}
+
+// options turns the flags into failover options.
+func (p *pairFlags) options() (failover.Options, error) {
+	if p.tls == "" {
+		return failover.Options{}, usagef("--tls DIR is required (create it with ftvm certs DIR)")
+	}
+	tlsCfg, err := transport.LoadTLS(p.tls)
+	if err != nil {
+		return failover.Options{}, err
+	}
+	arb, err := failover.ParseArbiter(p.arbiter)
+	if err != nil {
+		return failover.Options{}, usageError{err.Error()}
+	}
+	return failover.Options{TLS: tlsCfg, Heartbeat: p.heartbeat, FailoverTimeout: p.timeout, MaxLag: p.maxLag,
+		Arbiter: arb, Listen: p.listen, Log: os.Stderr}, nil
+}
+
+// nodeHooks connects a board's devices to a failover node.
+func nodeHooks(n *failover.Node) buildHooks {
+	return buildHooks{live: true, post: n.Post, wrapNet: n.WrapNet, producer: n.Producer}
+}
+
+// stopOnSignal makes SIGINT/SIGTERM end the node's run cleanly.
+func stopOnSignal(n *failover.Node) func() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-sigs; ok {
+			n.Stop()
+		}
+	}()
+	return func() { signal.Stop(sigs) }
+}
+
+func cmdPrimary(args []string) (int, error) {
+	fs := flag.NewFlagSet("primary", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	var f runFlags
+	var p pairFlags
+	f.register(fs)
+	p.register(fs)
+	fs.StringVar(&p.listen, "listen", "", "`ADDR` (host:port, UDP) where the backup connects")
+	waitBackup := fs.Bool("wait-backup", false, "hold the guest at its first instruction until a backup has joined")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: ftvm primary --listen ADDR --tls DIR [--arbiter file:PATH] [--wait-backup] [run flags] IMAGE")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 0, usageError{err.Error()}
+	}
+	if fs.NArg() != 1 || p.listen == "" {
+		return 0, usagef("primary needs --listen ADDR, --tls DIR and exactly one IMAGE")
+	}
+	opts, err := p.options()
+	if err != nil {
+		return 0, err
+	}
+	setup, err := parseSetup(&f, fs.Arg(0))
+	if err != nil {
+		return 0, err
+	}
+	if _, ok := opts.Arbiter.(failover.NoArbiter); ok {
+		fmt.Fprintln(os.Stderr, "ftvm: no --arbiter: if the link between two healthy hosts breaks, both sides may go live")
+	}
+	cons, err := openConsole(f.serial)
+	if err != nil {
+		return 0, err
+	}
+	defer cons.finish()
+	opts.Clock = setup.clock
+	node := failover.NewNode(opts)
+	b, err := setup.build(node.Configure(machine.Config{}, cons.w), nodeHooks(node))
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	h, err := setup.header()
+	if err != nil {
+		return 0, err
+	}
+	var disks []string
+	for _, d := range setup.disks {
+		disks = append(disks, d.path)
+	}
+	node.Attach(b.Machine, h, disks, b.blks)
+	if err := node.Claim(); err != nil {
+		return 0, err
+	}
+	if err := node.Listen(); err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(os.Stderr, "ftvm: primary listening on %s\n", node.Addr())
+	defer stopOnSignal(node)()
+	if *waitBackup {
+		fmt.Fprintln(os.Stderr, "ftvm: holding the guest until a backup joins")
+		if err := node.WaitBackup(context.Background()); err != nil {
+			return 0, err
+		}
+	}
+	if f.serial == "stdio" {
+		readConsoleInputTo(node.Post, node.Producer())
+	}
+	exit, _, err := runNode(node, b.Machine, &f)
+	if err != nil {
+		return 0, err
+	}
+	return exit, nil
+}
+
+// runNode runs a node's machine and reports like runMachine.
+func runNode(node *failover.Node, m *machine.Machine, f *runFlags) (int, time.Duration, error) {
+	start := time.Now()
+	exit := node.Run(f.maxInsns)
+	wall := time.Since(start)
+	if node.Err != nil {
+		return exitInternal, wall, nil
+	}
+	report(m, exit, wall, f)
+	return exit.Status(), wall, nil
+}
+
+func cmdBackup(args []string) (int, error) {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	var p pairFlags
+	p.register(fs)
+	primary := fs.String("primary", "", "the primary's `ADDR` (host:port)")
+	netSpec := fs.String("net", "none", "this host's network backend for the guest NIC when live: none, tap:NAME, socket:PATH")
+	disk := fs.String("disk", "", "this host's copy of the guest's disk (`PATH`; overwritten if it differs)")
+	serial := fs.String("serial", "stdio", "guest COM1 output when live: stdio, file:PATH or none")
+	fs.StringVar(&p.listen, "listen", "", "`ADDR` where a new backup can connect once this side is live")
+	stats := fs.Bool("stats", false, "print statistics at exit")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: ftvm backup --primary ADDR --tls DIR [--arbiter file:PATH] [--net SPEC] [--disk PATH] [--listen ADDR]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 0, usageError{err.Error()}
+	}
+	if *primary == "" || fs.NArg() != 0 {
+		return 0, usagef("backup needs --primary ADDR and --tls DIR, and no IMAGE (the state comes from the primary)")
+	}
+	opts, err := p.options()
+	if err != nil {
+		return 0, err
+	}
+	cons, err := openConsole(*serial)
+	if err != nil {
+		return 0, err
+	}
+	defer cons.finish()
+	node := failover.NewNode(opts)
+	var disks []string
+	if *disk != "" {
+		disks = []string{parseDisk(*disk).path}
+	}
+	var b *board
+	build := func(h lockstep.Header, cfg machine.Config) (*machine.Machine, []*devices.VirtioBlk, error) {
+		setup := &guestSetup{ram: h.RAM, seed: h.Seed, cmdline: h.Cmdline, rtcBase: h.RTCBase, mac: devices.DefaultMAC(0)}
+		setup.clock = machine.ClockVirtual
+		if h.Clock == "host" {
+			setup.clock = machine.ClockHost
+		}
+		if h.Net {
+			setup.net = *netSpec
+			if setup.net == "none" || setup.net == "" {
+				setup.net = noLink
+			}
+			if len(h.Nets) > 0 {
+				if hw, err := net.ParseMAC(h.Nets[0]); err == nil && len(hw) == 6 {
+					copy(setup.mac[:], hw)
+				}
+			}
+		}
+		if len(h.Disks) > len(disks) {
+			return nil, nil, fmt.Errorf("the guest has %d disks: give this backup a copy with --disk PATH", len(h.Disks))
+		}
+		for i, d := range h.Disks {
+			setup.disks = append(setup.disks, diskSpec{path: disks[i], readOnly: d.ReadOnly})
+		}
+		var err error
+		b, err = setup.build(cfg, nodeHooks(node))
+		if err != nil {
+			return nil, nil, err
+		}
+		return b.Machine, b.blks, nil
+	}
+	defer func() {
+		if b != nil {
+			b.Close()
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; ok {
+			cancel()
+			node.Stop()
+		}
+	}()
+	if err := node.JoinPrimary(ctx, *primary, disks, build, cons.w); err != nil {
+		return 0, err
+	}
+	f := runFlags{stats: *stats}
+	exit, _, err := runNode(node, b.Machine, &f)
+	return exit, err
+}
+
+func cmdStatus(args []string) (int, error) {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	tlsDir := fs.String("tls", "", "`DIR` with the pair's certificates")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 0, usageError{err.Error()}
+	}
+	if fs.NArg() != 1 || *tlsDir == "" {
+		return 0, usagef("usage: ftvm status --tls DIR ADDR")
+	}
+	tlsCfg, err := transport.LoadTLS(*tlsDir)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	b, err := transport.QueryStatus(ctx, fs.Arg(0), tlsCfg)
+	if err != nil {
+		return 0, err
+	}
+	fmt.Println(string(b))
+	return 0, nil
+}

@@ -1,0 +1,106 @@
+package failover
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"ftvm/lockstep"
+	"ftvm/transport"
+)
+
+// streamSink sends a primary's records to its backup, remembering the
+// position of each sequence number so acknowledgements translate into
+// positions the backup holds every record before.
+type streamSink struct {
+	conn *transport.Conn
+	buf  []byte
+
+	mu      sync.Mutex
+	pending []seqPos // sent, not yet acknowledged
+	lastPos uint64   // position of the last record sent
+	lastAt  time.Time
+	bytes   uint64
+}
+
+type seqPos struct{ seq, pos uint64 }
+
+// Append implements lockstep.Sink. It blocks while the transport's log
+// buffer is full: the primary stalls, nothing is lost.
+func (s *streamSink) Append(r lockstep.Record) error {
+	s.buf = lockstep.AppendFrame(s.buf[:0], r)
+	seq, err := s.conn.SendRecord(s.buf)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.pending = append(s.pending, seqPos{seq, r.Pos})
+	s.lastPos, s.lastAt = r.Pos, time.Now()
+	s.bytes += uint64(len(s.buf))
+	s.mu.Unlock()
+	return nil
+}
+
+// Flush implements lockstep.Sink: records are sent as they come.
+func (s *streamSink) Flush() error { return nil }
+
+// acked returns the position of the latest record covered by seq: the
+// backup holds every record up to it, and so everything before it.
+func (s *streamSink) acked(seq uint64) (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var pos uint64
+	ok := false
+	n := 0
+	for n < len(s.pending) && s.pending[n].seq <= seq {
+		pos, ok = s.pending[n].pos, true
+		n++
+	}
+	s.pending = append(s.pending[:0], s.pending[n:]...)
+	return pos, ok
+}
+
+// lastRecord returns the position and time of the last record sent.
+func (s *streamSink) lastRecord() (uint64, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastPos, s.lastAt
+}
+
+// streamSource reads the records a primary streams, acknowledging each as
+// it arrives. When the stream ends (the primary died or the link broke) it
+// returns lockstep.ErrEnd, and replay stops at the last record received.
+type streamSource struct {
+	conn   *transport.Conn
+	pos    func() uint64 // the backup's replay position
+	offset int64
+	err    error
+}
+
+// Next implements lockstep.Source.
+func (s *streamSource) Next() (lockstep.Record, error) {
+	if s.err != nil {
+		return lockstep.Record{}, lockstep.ErrEnd
+	}
+	seq, b, err := s.conn.RecvRecord()
+	if err != nil {
+		s.err = err
+		return lockstep.Record{}, lockstep.ErrEnd
+	}
+	rec, err := lockstep.ParseFrame(b)
+	if err != nil {
+		// A corrupt record from the primary: refuse the stream.
+		s.err = err
+		s.conn.Close()
+		return lockstep.Record{}, &lockstep.FormatError{Offset: s.offset, Msg: err.Error()}
+	}
+	s.offset += int64(len(b))
+	rec.Payload = append([]byte(nil), rec.Payload...)
+	if err := s.conn.Ack(seq, s.pos()); err != nil && !errors.Is(err, transport.ErrClosed) {
+		s.err = err
+	}
+	return rec, nil
+}
+
+// Offset implements lockstep.Source.
+func (s *streamSource) Offset() int64 { return s.offset }

@@ -44,6 +44,7 @@ commands:
   backup --primary ADDR --tls DIR [--arbiter file:PATH] [--net SPEC] [--disk PATH]
                          replay the primary's guest and take over if it dies
   status --tls DIR ADDR  role, generation, positions, lag, log rate, outputs held
+  demo                   a primary/backup pair of the kvstore appliance, a client, a kill -9, a timeline
   kv [flags] ADDR CMD... send one request to the kvstore appliance, with retries
   certs DIR              create a CA and a node certificate for a primary/backup pair
   switch PATH            a learning L2 switch on the unix datagram socket PATH (--net socket:PATH)
@@ -85,6 +86,8 @@ func mainStatus(args []string) int {
 		status, err = cmdBackup(args[1:])
 	case "status":
 		status, err = cmdStatus(args[1:])
+	case "demo":
+		status, err = cmdDemo(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0

@@ -106,11 +106,11 @@ type Node struct {
 	ip     net.IP
 	mac    net.HardwareAddr
 
-	mode      atomic.Int32
-	gen       uint64
-	started   time.Time
-	listener  *transport.Listener
-	joins     chan *transport.Conn
+	mode       atomic.Int32
+	gen        uint64
+	started    time.Time
+	listener   *transport.Listener
+	joins      chan *transport.Conn
 	stopAccept context.CancelFunc
 
 	// primary side

@@ -294,6 +294,9 @@ func (c *CPU) Memory() *mmu.Memory { return c.mem }
 // SetInterruptSource attaches the interrupt controller.
 func (c *CPU) SetInterruptSource(s InterruptSource) { c.intr = s }
 
+// InterruptSource returns the attached interrupt controller (nil if none).
+func (c *CPU) InterruptSource() InterruptSource { return c.intr }
+
 // RequestStop makes Run return with StopRequested at the next instruction
 // boundary. Devices call it (through the machine) for exits and resets.
 func (c *CPU) RequestStop() {

@@ -95,3 +95,14 @@ func cpuid(leaf, subleaf uint32) cpuidResult {
 	}
 	return cpuidResult{}
 }
+
+// CPUIDResult is the fixed model's answer to one CPUID leaf.
+type CPUIDResult struct{ EAX, EBX, ECX, EDX uint32 }
+
+// CPUIDModel returns the fixed model's answer for leaf and subleaf: what the
+// interpreter's CPUID instruction returns, and what package cpu/kvm loads
+// into a KVM vCPU so both present the same processor.
+func CPUIDModel(leaf, subleaf uint32) CPUIDResult {
+	r := cpuid(leaf, subleaf)
+	return CPUIDResult{EAX: r.eax, EBX: r.ebx, ECX: r.ecx, EDX: r.edx}
+}

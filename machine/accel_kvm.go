@@ -23,10 +23,18 @@ import (
 //     guest clock follows host time (Clock.Skip to the host nanoseconds
 //     since the run began) whatever its mode. A KVM run is therefore not
 //     deterministic, and cannot be recorded or replayed.
-//   - Single-stepping (Step) counts instructions exactly, one KVM_RUN each;
-//     difftest uses it to compare with the interpreter at equal positions.
+//   - Single-stepping (Step) counts instructions, one KVM_RUN each, where
+//     the host can single-step: ftvm difftest uses it to compare with the
+//     interpreter instruction by instruction. Under PVM, native CPL3 code
+//     runs on to its next trap within one step, and the step after an
+//     emulated I/O instruction also executes the next one; difftest
+//     follows such steps by RIP (see cpu/kvm's package comment).
 //   - Device timers fire when the vCPU exits or, at their deadline, by a
-//     host timer that kicks the vCPU out of KVM_RUN.
+//     host timer that kicks the vCPU out of KVM_RUN; every KVM_RUN is also
+//     bounded (stopPoll) so RequestStop is seen. External interrupts from
+//     m.CPU's interrupt source are injected with KVM_INTERRUPT when the
+//     guest's interrupt window is open. HLT with interrupts enabled waits
+//     (host time) for a timer or an input.
 
 // KVM is the board's CPU running on KVM.
 type KVM struct {
@@ -42,6 +50,8 @@ type KVM struct {
 	host0  time.Time
 	// Exits counts vCPU exits by kind, for statistics.
 	Exits map[kvm.ExitKind]uint64
+	// Injected counts the external interrupts injected.
+	Injected uint64
 	// Wall is the time spent in Run and Step.
 	Wall time.Duration
 	// NoSync leaves m.CPU alone after Run and Step (difftest steps the vCPU
@@ -50,6 +60,9 @@ type KVM struct {
 	// Deadline, if set, stops a run at that host time (ExitStopped).
 	Deadline time.Time
 	halted   bool
+	// steppingHLT: the instruction being single-stepped is HLT (under PVM
+	// the step's debug exit then stands for the HLT exit).
+	steppingHLT bool
 }
 
 // OpenKVM creates a KVM vCPU over the board's RAM. The error is a
@@ -198,6 +211,7 @@ func (k *KVM) run(limit uint64) (exit Exit, err error) {
 			if err := k.VM.Interrupt(src.Acknowledge()); err != nil {
 				return Exit{}, err
 			}
+			k.Injected++
 			pending = src.Pending()
 		}
 		k.VM.RequestInterruptWindow(pending)
@@ -237,15 +251,18 @@ func (k *KVM) run(limit uint64) (exit Exit, err error) {
 			if m.exiting {
 				return m.exit, nil
 			}
-		case kvm.ExitDebug:
-			k.Steps++
-			if step && k.Steps >= target {
-				return Exit{Reason: ExitInsnLimit}, nil
-			}
-		case kvm.ExitHLT:
+		case kvm.ExitDebug, kvm.ExitHLT:
 			if step {
-				k.Steps++ // HLT retired
+				k.Steps++ // the instruction (HLT, for a HLT exit) retired
 			}
+			if ex.Kind == kvm.ExitDebug && !(step && k.steppingHLT) {
+				if step && k.Steps >= target {
+					return Exit{Reason: ExitInsnLimit}, nil
+				}
+				break
+			}
+			// HLT: a HLT exit, or the single step of a HLT, which the host
+			// may report as a debug exit after it.
 			rflags, err := k.VM.RFLAGS()
 			if err != nil {
 				return Exit{}, err
@@ -286,7 +303,9 @@ func (k *KVM) armStep() error {
 		return err
 	}
 	var bps []uint64
-	if b, ok := k.readLinear(rip, 2); ok && b[0] == 0x48 && b[1] == 0xCF {
+	b, ok := k.readLinear(rip, 2)
+	k.steppingHLT = ok && b[0] == 0xF4
+	if ok && b[0] == 0x48 && b[1] == 0xCF {
 		if f, ok := k.readLinear(r[cpu.RSP], 16); ok && binary.LittleEndian.Uint64(f[8:])&3 == 3 {
 			bps = append(bps, binary.LittleEndian.Uint64(f))
 		}

@@ -82,3 +82,19 @@ printf 'ftvm     : wall %ss, retired %s, ftvm-reported wall %ss, %s MIPS\n' \
     "$f_wall" "${f_retired:-?}" "${f_swall:-?}" "${f_mips:-?}"
 [ -n "$stats" ] || echo "bench.sh: warning: no 'ftvm: retired=' line on ftvm's stderr" >&2
 printf 'ratio    : ftvm/qemu = %s\n' "$ratio"
+
+# --- ftvm --accel kvm: bench_r3 (bench's body at CPL3, testdata/guests/lib/ring3.h, so a
+# PVM host runs it natively). KVM does not count instructions: the MIPS-equivalent is
+# bench's retired count (same body, within 0.01%) over ftvm's reported KVM wall time.
+if [ -e "$B/bench_r3.elf" ]; then
+    rc=0; "$FTVM" run --accel kvm --stats "$B/bench_r3.elf" </dev/null >"$tmp/kb.out" 2>"$tmp/kb.err" || rc=$?
+    if [ $rc -eq 1 ]; then
+        check_output "$tmp/kb.out" "ftvm --accel kvm"
+        k_wall=$(sed -n 's/^ftvm: accel=kvm wall=\([0-9.]*\)s.*/\1/p' "$tmp/kb.err")
+        k_mips=$(awk -v n="${f_retired:-0}" -v w="${k_wall:-0}" 'BEGIN { if (w > 0 && n > 0) printf "%.0f", n / w / 1e6; else print "?" }')
+        printf 'kvm      : bench_r3 wall %ss, %s MIPS-equivalent (%s instructions / wall), %sx the interpreter\n' \
+            "${k_wall:-?}" "$k_mips" "${f_retired:-?}" "$(awk -v a="$k_mips" -v b="${f_mips:-0}" 'BEGIN { if (b > 0 && a > 0) printf "%.0f", a / b; else print "?" }')"
+    else
+        echo "kvm      : not measured: $(head -c 300 "$tmp/kb.err")"
+    fi
+fi

@@ -639,6 +639,17 @@ func decodeAt(c *cpu.CPU, rip uint64) (disasm.Inst, bool) {
 	return in, err == nil
 }
 
+// countingSource counts the interrupts the interpreter takes.
+type countingSource struct {
+	cpu.InterruptSource
+	acked uint64
+}
+
+func (s *countingSource) Acknowledge() uint8 {
+	s.acked++
+	return s.InterruptSource.Acknowledge()
+}
+
 // stepped runs both sides in lockstep: KVM single-steps (one instruction
 // where the host can single-step it, a whole native segment where it
 // cannot), the interpreter follows until it is at the same RIP and
@@ -647,12 +658,25 @@ func decodeAt(c *cpu.CPU, rip uint64) (disasm.Inst, bool) {
 func (r *diffRun) stepped() (int, error) {
 	ci := r.in.m.CPU
 	r.k.NoSync = true
+	var acks *countingSource
+	if src := ci.InterruptSource(); src != nil {
+		acks = &countingSource{InterruptSource: src}
+		ci.SetInterruptSource(acks)
+	}
+	interrupts := func() uint64 {
+		n := r.k.Injected
+		if acks != nil {
+			n += acks.acked
+		}
+		return n
+	}
 	noUserStep := kvm.IsPVM()
 	nextCheck := r.f.step
 	start := time.Now()
 	for {
 		ripBefore, cplBefore := ci.RIP, ci.CPL
 		inst, decoded := decodeAt(ci, ripBefore)
+		intsBefore, haltBefore := interrupts(), ci.Halted() || decoded && inst.Mnemonic == "hlt"
 		t0 := time.Now()
 		exitK, err := r.k.Step(1)
 		r.kv.wall += time.Since(t0)
@@ -703,6 +727,9 @@ func (r *diffRun) stepped() (int, error) {
 				r.in.exit = e
 				d := difference{what: "end of run", interp: describeExit(e),
 					kvm: fmt.Sprintf("still running, at RIP %#x (CPL %d)", sk.RIP, cplK)}
+				if decoded {
+					d.note = fmt.Sprintf("the step began at %#x: %s", ripBefore, inst.Text)
+				}
 				r.report("while following a step", ci.Retired, ci.RIP, []difference{d})
 				return diffMismatch, nil
 			}
@@ -714,6 +741,9 @@ func (r *diffRun) stepped() (int, error) {
 				limit, native = r.f.maxInsns, true
 			}
 			if n >= limit {
+				if interrupts() != intsBefore || haltBefore {
+					return r.interruptTiming(ci.Retired, ripBefore)
+				}
 				d := difference{what: "rip after one step",
 					interp: fmt.Sprintf("%#x (CPL %d) after %d instructions", ci.RIP, ci.CPL, n),
 					kvm:    fmt.Sprintf("%#x (CPL %d)", sk.RIP, cplK)}
@@ -745,6 +775,9 @@ func (r *diffRun) stepped() (int, error) {
 			if d, ok := diffOutput(r.in.out.Bytes(), r.kv.out.Bytes()); ok {
 				diffs = append([]difference{d}, diffs...)
 			}
+			if len(diffs) > 0 && (interrupts() != intsBefore || haltBefore) {
+				return r.interruptTiming(si.Retired, ripBefore)
+			}
 			if len(diffs) > 0 {
 				if native {
 					r.notes = append(r.notes, fmt.Sprintf("this check ends a native stretch of %d instructions that KVM ran whole", n))
@@ -758,6 +791,19 @@ func (r *diffRun) stepped() (int, error) {
 			nextCheck = ci.Position() + r.f.step
 		}
 	}
+}
+
+// interruptTiming ends a step comparison that an asynchronous interrupt
+// made meaningless: KVM takes interrupts when the host's time says (the
+// guest clock follows host time there), the interpreter when its virtual
+// clock does.
+func (r *diffRun) interruptTiming(pos, rip uint64) (int, error) {
+	r.printf("difftest: %s: INCONCLUSIVE in step mode at interpreter position %d (RIP %#x): an asynchronous interrupt "+
+		"(or HLT waiting for one) came at a different instruction under KVM, whose timers follow host time, than in the "+
+		"interpreter, whose virtual clock follows the position; this is not an ftvm mismatch. Run without --step to "+
+		"compare the end of the run.\n", r.name, pos, rip)
+	r.printNotes()
+	return diffInconclusive, nil
 }
 
 // track applies the don't-care table to one single-stepped instruction.

@@ -38,6 +38,8 @@ commands:
   run [flags] IMAGE      run a guest image alone (ftvm run -h for flags)
   replay --log LOG IMAGE re-execute a recorded run and check it matches
   log show [--summary] LOG  print an event log's records and byte counts
+  difftest [--step N] [--ring3] IMAGE...
+                         run each image under the interpreter and under KVM and compare
   disasm IMAGE|HEX       disassemble the code of an ELF image, or hex bytes
   primary --listen ADDR --tls DIR [--arbiter file:PATH] [--wait-backup] [run flags] IMAGE
                          run a guest as the primary of a fault-tolerant pair
@@ -88,6 +90,8 @@ func mainStatus(args []string) int {
 		status, err = cmdStatus(args[1:])
 	case "demo":
 		status, err = cmdDemo(args[1:])
+	case "difftest":
+		status, err = cmdDifftest(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0

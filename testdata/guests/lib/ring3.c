@@ -39,12 +39,21 @@ static uint64_t r3_pdpt[512] __attribute__((aligned(4096)));
 static uint64_t r3_pd[4][512] __attribute__((aligned(4096)));
 static uint64_t r3_pt0[512] __attribute__((aligned(4096)));
 
-extern char r3_syscall_entry[];
+struct __attribute__((packed)) idt_gate {
+    uint16_t off0, sel;
+    uint8_t ist, type;
+    uint16_t off1;
+    uint32_t off2, zero;
+};
 
-static inline void wrmsr(uint32_t msr, uint64_t v)
-{
-    __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-}
+struct __attribute__((packed)) dtr {
+    uint16_t limit;
+    uint64_t base;
+};
+
+static struct idt_gate r3_idt[256] __attribute__((aligned(16)));
+
+extern char r3_trap_entry[];
 
 /* Called by _start at CPL0 before it enters user mode. */
 void r3_setup(void);
@@ -69,7 +78,7 @@ void r3_setup(void)
     r3_gdt[R3_TSS / 8] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89ull << 40 |
                          (limit >> 16 & 0xf) << 48 | (base >> 24 & 0xff) << 56;
     r3_gdt[R3_TSS / 8 + 1] = base >> 32;
-    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } g = { sizeof r3_gdt - 1, (uint64_t)r3_gdt };
+    struct dtr g = { sizeof r3_gdt - 1, (uint64_t)r3_gdt };
     __asm__ volatile("lgdt %0\n\t"
                      "movl %1, %%eax\n\t"
                      "movl %%eax, %%ds\n\t"
@@ -80,15 +89,25 @@ void r3_setup(void)
                      "ltr %w2"
                      : : "m"(g), "i"(R3_KDATA), "r"(R3_TSS) : "rax", "memory");
 
-    install_fault_reporter();
+    /* User mode runs with IF=1 (PVM forces it there), so mask the 8259s:
+     * firmware (SeaBIOS under QEMU) leaves the PIT's IRQ 0 unmasked at
+     * vector 8. */
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
 
-    /* SYSCALL: CS 0x08, SS 0x10; SYSRET: CS 0x33, SS 0x2b. */
-    wrmsr(0xC0000081, (uint64_t)(R3_UCODE32 | 3) << 48 | (uint64_t)R3_KCODE << 32);
-    wrmsr(0xC0000082, (uint64_t)r3_syscall_entry);
-    wrmsr(0xC0000084, 0x47700); /* FMASK: AC NT DF IF TF */
+    /* IDT: the fault reporter's 32 exception gates and the INT 0x80 gate
+     * (DPL 3, so user mode may use it). */
+    install_fault_reporter();
+    struct dtr fr;
+    __asm__ volatile("sidt %0" : "=m"(fr));
+    memcpy(r3_idt, (const void *)fr.base, fr.limit + 1u);
+    uint64_t h = (uint64_t)r3_trap_entry;
+    r3_idt[3] = (struct idt_gate){ (uint16_t)h, R3_KCODE, 0, 0xEE, (uint16_t)(h >> 16), (uint32_t)(h >> 32), 0 };
+    struct dtr idtr = { sizeof r3_idt - 1, (uint64_t)r3_idt };
+    __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
 }
 
-/* The system call handler (CPL0), called by r3_syscall_entry. */
+/* The system call handler (CPL0), called by r3_trap_entry. */
 long r3_syscall(long nr, long a1, long a2);
 long r3_syscall(long nr, long a1, long a2)
 {
@@ -107,7 +126,7 @@ long r3_syscall(long nr, long a1, long a2)
 long r3_syscall2(long nr, long a1, long a2)
 {
     long ret;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a1), "S"(a2) : "rcx", "r11", "memory");
+    __asm__ volatile("int3" : "=a"(ret) : "a"(nr), "D"(a1), "S"(a2) : "memory");
     return ret;
 }
 

@@ -31,26 +31,23 @@ r3_user_start:
     call    main
     movl    %eax, %edi
     movl    $R3_SYS_EXIT, %eax
-    syscall
+    int3
     ud2
 
-/* SYSCALL entry (LSTAR), CPL0: RCX = user RIP, R11 = user RFLAGS, RSP is
- * still the user's.  Calls r3_syscall(RAX, RDI, RSI) on the kernel stack and
- * returns its value in RAX with SYSRETQ. */
+/* INT3 system-call entry (a DPL3 interrupt gate: IF is cleared), CPL0 on the TSS
+ * RSP0 stack.  Calls r3_syscall(RAX, RDI, RSI) and returns its value in RAX
+ * with IRETQ; every other register is preserved. */
     .text
-    .globl  r3_syscall_entry
-r3_syscall_entry:
-    movq    %rsp, r3_user_rsp(%rip)
-    movq    $R3_KSTACK_TOP, %rsp
-    pushq   r3_user_rsp(%rip)
+    .globl  r3_trap_entry
+r3_trap_entry:
     pushq   %rcx
-    pushq   %r11
-    pushq   %rdi
-    pushq   %rsi
     pushq   %rdx
+    pushq   %rsi
+    pushq   %rdi
     pushq   %r8
     pushq   %r9
-    pushq   %r10                    /* 9 pushes: RSP = 8 mod 16 */
+    pushq   %r10
+    pushq   %r11                    /* 5 + 8 quadwords: RSP = 8 mod 16 */
     subq    $8, %rsp
     movq    %rsi, %rdx
     movq    %rdi, %rsi
@@ -58,21 +55,17 @@ r3_syscall_entry:
     cld
     call    r3_syscall
     addq    $8, %rsp
+    popq    %r11
     popq    %r10
     popq    %r9
     popq    %r8
-    popq    %rdx
-    popq    %rsi
     popq    %rdi
-    popq    %r11
+    popq    %rsi
+    popq    %rdx
     popq    %rcx
-    popq    %rsp
-    sysretq
+    iretq
 
     .bss
-    .balign 16
-r3_user_rsp:
-    .quad   0
     .balign 16
 r3_user_stack:
     .skip   65536

@@ -3,9 +3,7 @@ package failover
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,7 +30,7 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 	n.disks = disks
 	var sums []string
 	for _, d := range disks {
-		s, err := fileSHA256(d)
+		s, err := lockstep.FileSHA256(d)
 		if err != nil {
 			return err
 		}
@@ -142,7 +140,14 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 	n.replayPos.Store(info.Position)
 	n.conn = c
 	go n.readControl(c)
-	go n.watchPrimary(c)
+	go n.watchPeer(c, func() {
+		n.lostAt = c.LastHeard()
+		n.primaryLost.Store(true)
+		n.logf("primary lost (last heard %.0f ms ago)", float64(time.Since(n.lostAt).Microseconds())/1000)
+		// Closing ends the stream: replay consumes every record received
+		// and stops at the last one, then the node goes live.
+		c.Close()
+	})
 	n.logf("joined the primary at %s at position %d (generation %d): state received in %.1f ms",
 		addr, info.Position, n.gen, float64(time.Since(t0).Microseconds())/1000)
 	return nil
@@ -158,30 +163,6 @@ func (n *Node) readControl(c *transport.Conn) {
 		if kind == ctlReleased && len(p) == 8 {
 			n.gate.Released(binary.LittleEndian.Uint64(p))
 		}
-	}
-}
-
-// watchPrimary declares the primary lost when nothing (heartbeat or log)
-// arrived from it for the failover timeout; closing the connection ends the
-// stream, so replay stops at the last record received.
-func (n *Node) watchPrimary(c *transport.Conn) {
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.Done():
-		case <-t.C:
-			if time.Since(c.LastHeard()) < n.opts.FailoverTimeout {
-				continue
-			}
-		}
-		n.lostAt = c.LastHeard()
-		n.primaryLost.Store(true)
-		n.logf("primary lost (last heard %.0f ms ago)", float64(time.Since(n.lostAt).Microseconds())/1000)
-		// Closing ends the stream: replay consumes every record received
-		// and stops at the last one, then the node goes live.
-		c.Close()
-		return
 	}
 }
 
@@ -216,19 +197,6 @@ func (n *Node) goLive() bool {
 		}
 	}
 	return true
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }

@@ -526,7 +526,7 @@ func (n *Node) join(c *transport.Conn) error {
 	hdr.Disks = append([]lockstep.DiskInfo(nil), hdr.Disks...)
 	var diskData [][]byte
 	for i, path := range n.disks {
-		sum, err := fileSHA256(path)
+		sum, err := lockstep.FileSHA256(path)
 		if err != nil {
 			c.Close()
 			return err
@@ -577,7 +577,10 @@ func (n *Node) join(c *transport.Conn) error {
 	n.mu.Unlock()
 	n.gate.SetMode(lockstep.GateHold)
 	n.mode.Store(int32(modePaired))
-	go n.watchBackup(c)
+	go n.watchPeer(c, func() {
+		n.lostBackup.Store(true)
+		n.live.Wake()
+	})
 	go drainControl(c)
 	n.logf("backup %v joined at position %d (generation %d): guest paused %.1f ms for %.1f MiB of state",
 		c.RemoteAddr(), pos, n.gen, float64(time.Since(t0).Microseconds())/1000, float64(total)/(1<<20))
@@ -605,9 +608,9 @@ func (n *Node) onAck(seq, replayPos uint64) {
 	}
 }
 
-// watchBackup declares the backup lost when nothing arrived from it for
-// the failover timeout.
-func (n *Node) watchBackup(c *transport.Conn) {
+// watchPeer calls lost once nothing (heartbeat, log, ack) arrived from the
+// peer for the failover timeout, or the connection died.
+func (n *Node) watchPeer(c *transport.Conn, lost func()) {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -618,8 +621,7 @@ func (n *Node) watchBackup(c *transport.Conn) {
 				continue
 			}
 		}
-		n.lostBackup.Store(true)
-		n.live.Wake()
+		lost()
 		return
 	}
 }

@@ -6,12 +6,15 @@ package lockstep
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 )
 
 // The log format (ARCHITECTURE.md §6), one for files and for the stream to a
@@ -102,6 +105,21 @@ type DiskInfo struct {
 	SHA256     string `json:"sha256,omitempty"` // at the start of the run
 	ReadOnly   bool   `json:"read_only,omitempty"`
 	Replicated bool   `json:"replicated"`
+}
+
+// FileSHA256 returns the hex SHA-256 of a file (a disk image's digest in
+// DiskInfo).
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Record is one log record.

@@ -77,7 +77,7 @@ func cmdReplay(args []string) (int, error) {
 		}
 		// The replaying side's disk must be an identical copy of the
 		// recorded one as it was when recording started.
-		sum, err := fileSHA256(path)
+		sum, err := lockstep.FileSHA256(path)
 		if err != nil {
 			return 0, err
 		}

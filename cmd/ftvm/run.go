@@ -327,27 +327,13 @@ func (s *guestSetup) header() (lockstep.Header, error) {
 		h.Nets = []string{net.HardwareAddr(s.mac[:]).String()}
 	}
 	for _, d := range s.disks {
-		sum, err := fileSHA256(d.path)
+		sum, err := lockstep.FileSHA256(d.path)
 		if err != nil {
 			return h, err
 		}
 		h.Disks = append(h.Disks, lockstep.DiskInfo{Path: d.path, SHA256: sum, ReadOnly: d.readOnly, Replicated: true})
 	}
 	return h, nil
-}
-
-// fileSHA256 returns the hex SHA-256 of a file.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // parseRunFlags parses the flags of a run-like command with one IMAGE.

@@ -1,0 +1,1382 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"ftvm/devices/netswitch"
+	"ftvm/kvclient"
+	"ftvm/transport"
+)
+
+// The primary/backup pair end to end: ftvm primary and ftvm backup processes
+// serving the kvstore appliance (testdata/guests/kvstore) through an
+// in-process learning switch, a client in this process (kvclient over L2),
+// kill -9 of either side at random moments, a network partition through a
+// UDP proxy, certificates from another CA, and the figures of the pair.
+//
+//	TestFailoverFaultInjection        2 rounds (figures logged unless -short)
+//	TestSoakFailoverFaultInjection    FTVM_SOAK=1 (make soak): 30 rounds
+//	TestFailoverPartition             the link cut: one side live, the other out
+//	TestPairSecurity                  another CA, garbage datagrams, status
+//	TestPairCleanEnd                  a guest ending on the primary ends the backup
+//	TestFailoverFigures               (not in -short) join time, log bandwidth, bench cost
+//
+// Every process is killed at the end of its test; every address is a fresh
+// loopback UDP port; every file lives in a fresh temporary directory.
+
+// foKV is the appliance's address on the switch (its default ip= and port=).
+const foKV = "10.0.2.15:7000"
+
+// foLine is one line a process printed, with when it arrived.
+type foLine struct {
+	at   time.Time
+	text string
+}
+
+// foProc is a running ftvm process whose output lines are collected.
+type foProc struct {
+	name  string
+	cmd   *exec.Cmd
+	start time.Time
+
+	mu       sync.Mutex
+	stdout   []foLine // complete lines of the guest console
+	stderr   []foLine
+	changed  chan struct{} // closed and replaced when a line arrives or the process ends
+	done     chan struct{}
+	status   int // exit status (-1: killed by a signal)
+	killedAt time.Time
+}
+
+// foEnv is a test's directory, certificates and processes.
+type foEnv struct {
+	t     *testing.T
+	dir   string
+	tls   string
+	image string
+
+	mu    sync.Mutex
+	procs []*foProc
+}
+
+// newFoEnv prepares a directory with the pair's certificates; it skips the
+// test when the kvstore guest is not built.
+func newFoEnv(t *testing.T) *foEnv {
+	t.Helper()
+	image := guest(t, "kvstore")
+	// A short path: unix socket names are limited to 108 bytes.
+	dir, err := os.MkdirTemp("", "ftvm-fo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &foEnv{t: t, dir: dir, tls: filepath.Join(dir, "tls"), image: image}
+	t.Cleanup(func() {
+		e.killAll()
+		if t.Failed() {
+			e.dump()
+		}
+		os.RemoveAll(dir)
+	})
+	if err := os.Mkdir(e.tls, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := transport.GenerateCerts(e.tls); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// path returns a name inside the test's directory.
+func (e *foEnv) path(elem ...string) string {
+	return filepath.Join(append([]string{e.dir}, elem...)...)
+}
+
+// zeroDisk creates a zeroed disk image of size bytes.
+func (e *foEnv) zeroDisk(name string, size int64) string {
+	p := e.path(name)
+	f, err := os.Create(p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		e.t.Fatal(err)
+	}
+	f.Close()
+	return p
+}
+
+// newSwitch starts an in-process learning switch at dir/name.
+func (e *foEnv) newSwitch(name string) string {
+	p := e.path(name)
+	sw, err := netswitch.Listen(p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	go sw.Serve()
+	e.t.Cleanup(func() { sw.Close() })
+	return p
+}
+
+// foFreeAddr returns a loopback UDP address that was free a moment ago (the
+// CLI has no way to listen on port 0 and say which port it got).
+func foFreeAddr(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}
+
+// start runs ftvm with args as a process named name.
+func (e *foEnv) start(name string, args ...string) *foProc {
+	e.t.Helper()
+	p := &foProc{name: name, cmd: exec.Command(ftvmBin, args...), changed: make(chan struct{}), done: make(chan struct{})}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.mu.Lock()
+	e.procs = append(e.procs, p)
+	e.mu.Unlock()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.collect(stdout, &p.stdout) }()
+	go func() { defer wg.Done(); p.collect(stderr, &p.stderr) }()
+	go func() {
+		wg.Wait()
+		err := p.cmd.Wait()
+		status := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			status = ee.ExitCode()
+		} else if err != nil {
+			status = -2
+		}
+		p.mu.Lock()
+		p.status = status
+		close(p.done)
+		p.notifyLocked()
+		p.mu.Unlock()
+	}()
+	return p
+}
+
+// collect appends the complete lines read from r to *lines; a last line
+// without its newline (a process killed mid-line) is dropped.
+func (p *foProc) collect(r io.Reader, lines *[]foLine) {
+	br := bufio.NewReader(r)
+	for {
+		s, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		*lines = append(*lines, foLine{time.Now(), strings.TrimSuffix(s, "\n")})
+		p.notifyLocked()
+		p.mu.Unlock()
+	}
+}
+
+func (p *foProc) notifyLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// kill sends SIGKILL (kill -9) and returns when it was sent.
+func (p *foProc) kill() time.Time {
+	at := time.Now()
+	p.mu.Lock()
+	if p.killedAt.IsZero() {
+		p.killedAt = at
+	}
+	p.mu.Unlock()
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	return at
+}
+
+// exited reports whether the process has ended, and its status.
+func (p *foProc) exited() (bool, int) {
+	select {
+	case <-p.done:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return true, p.status
+	default:
+		return false, 0
+	}
+}
+
+// waitExit waits up to d for the process to end and returns its status.
+func (p *foProc) waitExit(d time.Duration) (int, bool) {
+	select {
+	case <-p.done:
+		_, st := p.exited()
+		return st, true
+	case <-time.After(d):
+		return 0, false
+	}
+}
+
+// find returns the first stderr (or stdout) line matching re.
+func (p *foProc) find(stdout bool, re *regexp.Regexp) (foLine, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	lines := p.stderr
+	if stdout {
+		lines = p.stdout
+	}
+	for _, l := range lines {
+		if re.MatchString(l.text) {
+			return l, true
+		}
+	}
+	return foLine{}, false
+}
+
+// waitLine waits up to d for a stderr line containing phrase.
+func (p *foProc) waitLine(phrase string, d time.Duration) (foLine, bool) {
+	return p.waitMatch(false, regexp.MustCompile(regexp.QuoteMeta(phrase)), d)
+}
+
+// waitMatch waits up to d for a line matching re on stdout or stderr; it
+// gives up early when the process ends without printing one.
+func (p *foProc) waitMatch(stdout bool, re *regexp.Regexp, d time.Duration) (foLine, bool) {
+	deadline := time.After(d)
+	for {
+		p.mu.Lock()
+		ch := p.changed
+		p.mu.Unlock()
+		if l, ok := p.find(stdout, re); ok {
+			return l, true
+		}
+		select {
+		case <-p.done:
+			return p.find(stdout, re)
+		default:
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return foLine{}, false
+		}
+	}
+}
+
+// lines returns a copy of the process's stdout or stderr lines.
+func (p *foProc) lines(stdout bool) []foLine {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if stdout {
+		return append([]foLine(nil), p.stdout...)
+	}
+	return append([]foLine(nil), p.stderr...)
+}
+
+func (p *foProc) pid() int { return p.cmd.Process.Pid }
+
+// killAll kills every process still running and waits for them.
+func (e *foEnv) killAll() {
+	e.mu.Lock()
+	procs := append([]*foProc(nil), e.procs...)
+	e.mu.Unlock()
+	for _, p := range procs {
+		if done, _ := p.exited(); !done {
+			p.cmd.Process.Signal(syscall.SIGKILL)
+		}
+	}
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			e.t.Logf("%s (pid %d) did not end after SIGKILL", p.name, p.pid())
+		}
+	}
+}
+
+// dump logs every process's stderr and the end of its console.
+func (e *foEnv) dump() {
+	e.mu.Lock()
+	procs := append([]*foProc(nil), e.procs...)
+	e.mu.Unlock()
+	for _, p := range procs {
+		var b strings.Builder
+		_, st := p.exited()
+		fmt.Fprintf(&b, "--- %s (pid %d, status %d): ftvm %s\n", p.name, p.pid(), st, strings.Join(p.cmd.Args[1:], " "))
+		for _, l := range p.lines(false) {
+			fmt.Fprintf(&b, "  %7.3f  %s\n", l.at.Sub(p.start).Seconds(), l.text)
+		}
+		out := p.lines(true)
+		if len(out) > 12 {
+			fmt.Fprintf(&b, "  console: ... %d lines ...\n", len(out)-12)
+			out = out[len(out)-12:]
+		}
+		for _, l := range out {
+			fmt.Fprintf(&b, "  console %7.3f  %s\n", l.at.Sub(p.start).Seconds(), l.text)
+		}
+		e.t.Log(b.String())
+	}
+}
+
+// checkNoCrash fails the test when any process printed a Go panic, a
+// divergence or a fatal error.
+func (e *foEnv) checkNoCrash() {
+	e.t.Helper()
+	e.mu.Lock()
+	procs := append([]*foProc(nil), e.procs...)
+	e.mu.Unlock()
+	bad := regexp.MustCompile(`^panic:|^fatal error:|diverged|divergence|DATA RACE`)
+	for _, p := range procs {
+		for _, l := range p.lines(false) {
+			if bad.MatchString(l.text) {
+				e.t.Errorf("%s: %s", p.name, l.text)
+			}
+		}
+	}
+}
+
+// --- the pair ---
+
+// foPair describes one pair's files and arguments.
+type foPair struct {
+	e     *foEnv
+	sw    string // switch socket
+	arb   string // arbiter path (file:arb)
+	extra []string
+}
+
+func (pp *foPair) common() []string {
+	return append([]string{"--tls", pp.e.tls, "--arbiter", "file:" + pp.arb, "--net", "socket:" + pp.sw}, pp.extra...)
+}
+
+// primary starts ftvm primary on the appliance.
+func (pp *foPair) primary(name, listen, disk string, wait bool) *foProc {
+	args := append([]string{"primary", "--listen", listen, "--disk", disk}, pp.common()...)
+	if wait {
+		args = append(args, "--wait-backup")
+	}
+	return pp.e.start(name, append(args, pp.e.image)...)
+}
+
+// backup starts ftvm backup of the primary at primaryAddr; listen ("" for
+// none) is where it accepts a new backup once live.
+func (pp *foPair) backup(name, primaryAddr, disk, listen string) *foProc {
+	args := append([]string{"backup", "--primary", primaryAddr, "--disk", disk}, pp.common()...)
+	if listen != "" {
+		args = append(args, "--listen", listen)
+	}
+	return pp.e.start(name, args...)
+}
+
+// waitJoined waits for a backup's "joined the primary" line and returns how
+// long after its start it came.
+func waitJoined(t *testing.T, b *foProc) time.Duration {
+	t.Helper()
+	l, ok := b.waitLine("joined the primary", 40*time.Second)
+	if !ok {
+		t.Fatalf("%s did not join its primary", b.name)
+	}
+	return l.at.Sub(b.start)
+}
+
+// --- the client ---
+
+// foClient is an in-process kvstore client on the switch.
+type foClient struct {
+	l2 *kvclient.L2
+	c  *kvclient.Client
+}
+
+func newFoClient(t *testing.T, sw, local string, host byte, timeout time.Duration, retries int) *foClient {
+	t.Helper()
+	l2, err := kvclient.NewL2(foKV, kvclient.L2Config{Switch: sw, Local: local, IP: netip.AddrFrom4([4]byte{10, 0, 2, host})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l2.Close() })
+	c := kvclient.New(l2)
+	c.Timeout, c.Retries = timeout, retries
+	return &foClient{l2, c}
+}
+
+// do sends one request and returns the reply ("" and the error when no
+// attempt got one).
+func (c *foClient) do(req string) (string, error) {
+	return c.c.Do(context.Background(), req)
+}
+
+// mustDo is do that fails the test without a reply.
+func (c *foClient) mustDo(t *testing.T, req string) string {
+	t.Helper()
+	r, err := c.do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", req, err)
+	}
+	return r
+}
+
+// foOp is one request of the history: a PUT of version of key, or a GET of
+// key that read version (0: NONE).
+type foOp struct {
+	worker  int
+	key     string
+	put     bool
+	version int
+	start   time.Time
+	end     time.Time
+	reply   string // "" when no attempt got a reply
+	err     error
+	seq     int // the n of OK n
+}
+
+// foLoad is the client load: workers doing PUTs and GETs on keys of their
+// own, each a sequence of versions, while the pair is killed under them.
+type foLoad struct {
+	t    *testing.T
+	tag  string // makes the values of this round unique
+	stop atomic.Bool
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	ops    []foOp
+	acked  int
+	change chan struct{}
+}
+
+func foValue(tag string, version int) string { return fmt.Sprintf("v%d.%s", version, tag) }
+
+// startLoad starts n workers (client hosts 10.0.2.100+i).
+func startLoad(t *testing.T, e *foEnv, sw, dirName string, n int, seed int64) *foLoad {
+	l := &foLoad{t: t, tag: fmt.Sprintf("%x", seed&0xffffff), change: make(chan struct{})}
+	for w := 0; w < n; w++ {
+		c := newFoClient(t, sw, e.path(dirName, fmt.Sprintf("client%d.sock", w)), byte(100+w), 250*time.Millisecond, 48)
+		rng := rand.New(rand.NewSource(seed + int64(w)))
+		l.wg.Add(1)
+		go l.worker(w, c, rng)
+	}
+	return l
+}
+
+func (l *foLoad) worker(w int, c *foClient, rng *rand.Rand) {
+	defer l.wg.Done()
+	keys := []string{fmt.Sprintf("w%d-a", w), fmt.Sprintf("w%d-b", w), fmt.Sprintf("w%d-c", w)}
+	version := map[string]int{}
+	for !l.stop.Load() {
+		k := keys[rng.Intn(len(keys))]
+		op := foOp{worker: w, key: k, start: time.Now()}
+		var req string
+		if rng.Intn(3) > 0 || version[k] == 0 {
+			version[k]++
+			op.put, op.version = true, version[k]
+			req = "PUT " + k + " " + foValue(l.tag, op.version)
+		} else {
+			req = "GET " + k
+		}
+		op.reply, op.err = c.do(req)
+		op.end = time.Now()
+		l.record(op)
+		time.Sleep(time.Duration(1+rng.Intn(4)) * time.Millisecond)
+	}
+}
+
+// record parses a reply and adds the operation to the history.
+func (l *foLoad) record(op foOp) {
+	if op.err == nil {
+		switch {
+		case op.put && strings.HasPrefix(op.reply, "OK "):
+			n, err := strconv.Atoi(op.reply[3:])
+			if err != nil {
+				op.err = fmt.Errorf("bad reply %q", op.reply)
+			}
+			op.seq = n
+		case op.put:
+			op.err = fmt.Errorf("PUT %s: reply %q", op.key, op.reply)
+		case op.reply == "NONE":
+			op.version = 0
+		case strings.HasPrefix(op.reply, "VAL v"):
+			v, tag, ok := strings.Cut(op.reply[5:], ".")
+			n, err := strconv.Atoi(v)
+			if !ok || err != nil || tag != l.tag {
+				op.err = fmt.Errorf("GET %s: reply %q is not a value of this round", op.key, op.reply)
+			}
+			op.version = n
+		default:
+			op.err = fmt.Errorf("GET %s: reply %q", op.key, op.reply)
+		}
+	}
+	l.mu.Lock()
+	l.ops = append(l.ops, op)
+	if op.put && op.err == nil {
+		l.acked++
+	}
+	close(l.change)
+	l.change = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// ackedPuts returns the number of acknowledged PUTs so far.
+func (l *foLoad) ackedPuts() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.acked
+}
+
+// waitAcked waits up to d until n more PUTs than now are acknowledged.
+func (l *foLoad) waitMore(n int, d time.Duration) bool {
+	deadline := time.After(d)
+	l.mu.Lock()
+	want := l.acked + n
+	l.mu.Unlock()
+	for {
+		l.mu.Lock()
+		got, ch := l.acked, l.change
+		l.mu.Unlock()
+		if got >= want {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// finish stops the workers (each ends its request in flight).
+func (l *foLoad) finish() []foOp {
+	l.stop.Store(true)
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]foOp(nil), l.ops...)
+}
+
+// foKeyState is what the history says about a key so far.
+type foKeyState struct {
+	floor     int // the value may not be older: last acknowledged PUT or last value read
+	attempted int // the newest version a PUT was sent with
+}
+
+// checkHistory checks the invariants of a history, then reads every key
+// once more with c: no acknowledged PUT lost, no read older than the last
+// acknowledged write (or than a value read before), write sequence numbers
+// growing with real time. It returns the number of acknowledged PUTs.
+func checkHistory(t *testing.T, ops []foOp, c *foClient, tag string) int {
+	t.Helper()
+	byKey := map[string][]foOp{}
+	var puts []foOp
+	unanswered := 0
+	for _, op := range ops {
+		byKey[op.key] = append(byKey[op.key], op)
+		var nr *kvclient.NoReplyError
+		switch {
+		case op.err != nil && errors.As(op.err, &nr):
+			unanswered++
+			t.Errorf("worker %d: %s %s (version %d) got no reply for %.1f s: %v", op.worker,
+				map[bool]string{true: "PUT", false: "GET"}[op.put], op.key, op.version, op.end.Sub(op.start).Seconds(), op.err)
+		case op.err != nil:
+			t.Errorf("worker %d: %v", op.worker, op.err)
+		case op.put:
+			puts = append(puts, op)
+		}
+	}
+	// Write sequence numbers: a PUT acknowledged before another started
+	// was applied before it.
+	sort.Slice(puts, func(i, j int) bool { return puts[i].start.Before(puts[j].start) })
+	for i, y := range puts {
+		for _, x := range puts[:i] {
+			if x.end.Before(y.start) && x.seq >= y.seq {
+				t.Errorf("PUT %s v%d acknowledged OK %d before PUT %s v%d started, which got OK %d: a write was lost or reordered",
+					x.key, x.version, x.seq, y.key, y.version, y.seq)
+			}
+		}
+	}
+	final := 0
+	for key, kops := range byKey {
+		sort.Slice(kops, func(i, j int) bool { return kops[i].start.Before(kops[j].start) })
+		var st foKeyState
+		for _, op := range kops {
+			if op.put {
+				st.attempted = op.version
+				if op.err == nil {
+					st.floor = max(st.floor, op.version)
+				}
+				continue
+			}
+			if op.err != nil {
+				continue
+			}
+			if op.version < st.floor {
+				t.Errorf("GET %s at %s returned version %d, older than %d (acknowledged or already read)",
+					key, op.start.Format("15:04:05.000"), op.version, st.floor)
+			}
+			if op.version > st.attempted {
+				t.Errorf("GET %s returned version %d, never written (newest sent %d)", key, op.version, st.attempted)
+			}
+			st.floor = max(st.floor, op.version)
+		}
+		// Later in the round: the last acknowledged value (or a newer
+		// one, from a PUT whose reply was lost) is there.
+		reply, err := c.do("GET " + key)
+		if err != nil {
+			t.Errorf("final GET %s: %v", key, err)
+			continue
+		}
+		want := foValue(tag, st.floor)
+		switch {
+		case st.floor == 0 && reply == "NONE":
+		case reply == "VAL "+want:
+		case strings.HasPrefix(reply, "VAL v"):
+			v, vtag, _ := strings.Cut(reply[5:], ".")
+			n, _ := strconv.Atoi(v)
+			if vtag != tag || n < st.floor || n > st.attempted {
+				t.Errorf("final GET %s = %q; want %q (or a newer unacknowledged version up to %d)", key, reply, "VAL "+want, st.attempted)
+			}
+		default:
+			t.Errorf("final GET %s = %q; want %q: an acknowledged write was lost", key, reply, "VAL "+want)
+		}
+		final++
+	}
+	if unanswered > 0 {
+		t.Errorf("%d requests got no reply within the client's retries", unanswered)
+	}
+	return len(puts)
+}
+
+// --- generations and consoles ---
+
+var foLiveRE = regexp.MustCompile(`(?:went live|carrying on alone) as generation (\d+)`)
+
+// checkGenerations checks the arbiter's files PATH.gen1..genN (each claimed
+// once, by the process whose stderr says so) and that no generation was
+// taken by two processes.
+func checkGenerations(t *testing.T, arb string, procs []*foProc, want int) {
+	t.Helper()
+	files, _ := filepath.Glob(arb + ".gen*")
+	gens := map[int]string{}
+	for _, f := range files {
+		g, err := strconv.Atoi(strings.TrimPrefix(f, arb+".gen"))
+		if err != nil {
+			t.Errorf("stray arbiter file %s", f)
+			continue
+		}
+		b, _ := os.ReadFile(f)
+		gens[g] = strings.TrimSpace(string(b))
+	}
+	if len(gens) != want {
+		t.Errorf("arbiter holds generations %v, want 1..%d", gens, want)
+	}
+	byGen := map[int][]*foProc{}
+	for _, p := range procs {
+		for _, l := range p.lines(false) {
+			if m := foLiveRE.FindStringSubmatch(l.text); m != nil {
+				g, _ := strconv.Atoi(m[1])
+				byGen[g] = append(byGen[g], p)
+			}
+		}
+	}
+	for g := 1; g <= want; g++ {
+		who, ok := gens[g]
+		if !ok {
+			t.Errorf("arbiter file for generation %d missing", g)
+			continue
+		}
+		if g == 1 {
+			if !strings.HasPrefix(who, "primary pid ") {
+				t.Errorf("generation 1 claimed by %q, want the primary", who)
+			}
+			continue
+		}
+		live := byGen[g]
+		if len(live) != 1 {
+			names := []string{}
+			for _, p := range live {
+				names = append(names, p.name)
+			}
+			t.Errorf("generation %d: live on %d processes %v, want exactly 1", g, len(live), names)
+			continue
+		}
+		if !strings.HasSuffix(who, fmt.Sprintf(" pid %d", live[0].pid())) {
+			t.Errorf("generation %d: arbiter file says %q, but %s (pid %d) went live", g, who, live[0].name, live[0].pid())
+		}
+	}
+	for g, ps := range byGen {
+		if g > want || g < 2 {
+			t.Errorf("unexpected generation %d went live on %s", g, ps[0].name)
+		}
+	}
+}
+
+var foHeartbeatRE = regexp.MustCompile(`^kvstore: heartbeat t=(\d+) writes=(\d+)$`)
+
+type foBeat struct{ t, writes int }
+
+func heartbeats(p *foProc) []foBeat {
+	var out []foBeat
+	for _, l := range p.lines(true) {
+		if m := foHeartbeatRE.FindStringSubmatch(l.text); m != nil {
+			t, _ := strconv.Atoi(m[1])
+			w, _ := strconv.Atoi(m[2])
+			out = append(out, foBeat{t, w})
+		}
+	}
+	return out
+}
+
+// checkConsoles checks the heartbeats of the consoles of the processes that
+// were live one after the other: the survivor's console continues the
+// dead one's, with non-decreasing writes and guest seconds, and at most 2 s
+// of guest time missing at each seam (the same line twice is allowed).
+func checkConsoles(t *testing.T, chain []*foProc) {
+	t.Helper()
+	var prev *foProc
+	var last foBeat
+	for _, p := range chain {
+		beats := heartbeats(p)
+		if len(beats) == 0 {
+			t.Logf("console of %s: no heartbeat line", p.name)
+			continue
+		}
+		for i, b := range beats {
+			if prev != nil && i == 0 && (b.t < last.t || b.t-last.t > 2) {
+				t.Errorf("console seam %s -> %s: heartbeat t=%d after t=%d (gap more than 2 s or going back)", prev.name, p.name, b.t, last.t)
+			}
+			if (prev != nil || i > 0) && (b.t < last.t || b.writes < last.writes) {
+				t.Errorf("console of %s: heartbeat t=%d writes=%d after t=%d writes=%d", p.name, b.t, b.writes, last.t, last.writes)
+			}
+			last = b
+		}
+		prev = p
+	}
+}
+
+// --- test 1: fault injection ---
+
+// foFigures are the measurements of the fault injection rounds.
+type foFigures struct {
+	failover []time.Duration // kill -9 of the live side to the first reply of the new primary
+	join     []time.Duration // ftvm backup started to its "joined" line
+}
+
+func TestFailoverFaultInjection(t *testing.T) {
+	var fig foFigures
+	runFaultRounds(t, 2, &fig)
+	if !testing.Short() {
+		logFigures(t, &fig)
+	}
+}
+
+// TestSoakFailoverFaultInjection is the long variant (make soak):
+// FTVM_SOAK=1, 30 rounds (FTVM_SOAK_ROUNDS overrides).
+func TestSoakFailoverFaultInjection(t *testing.T) {
+	if os.Getenv("FTVM_SOAK") != "1" {
+		t.Skip("soak test: set FTVM_SOAK=1 (make soak)")
+	}
+	rounds := 30
+	if n, err := strconv.Atoi(os.Getenv("FTVM_SOAK_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	var fig foFigures
+	runFaultRounds(t, rounds, &fig)
+	logFigures(t, &fig)
+}
+
+func logFigures(t *testing.T, fig *foFigures) {
+	t.Logf("FIGURE failover time (kill -9 to first reply of the new primary): median %v over %d failovers (all: %v)",
+		median(fig.failover), len(fig.failover), roundAll(fig.failover))
+	t.Logf("FIGURE new backup in sync (ftvm backup started to its \"joined\" line): median %v over %d joins (all: %v)",
+		median(fig.join), len(fig.join), roundAll(fig.join))
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2].Round(time.Millisecond)
+	}
+	return ((s[len(s)/2-1] + s[len(s)/2]) / 2).Round(time.Millisecond)
+}
+
+func roundAll(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(time.Millisecond)
+	}
+	return out
+}
+
+func runFaultRounds(t *testing.T, rounds int, fig *foFigures) {
+	e := newFoEnv(t)
+	seed := time.Now().UnixNano()
+	if s, err := strconv.ParseInt(os.Getenv("FTVM_FAILOVER_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("seed %d (FTVM_FAILOVER_SEED reproduces the choices)", seed)
+	rng := rand.New(rand.NewSource(seed))
+	for r := 0; r < rounds; r++ {
+		// Alternate: kill the primary, kill the backup; a second kill (of
+		// the pair's new primary) in rounds 2, 3 of every 4; the first
+		// primary waits for its backup in even rounds only.
+		killPrimary := r%2 == 0
+		secondKill := r%4 >= 2 || rounds == 2 && r == 1
+		ok := t.Run(fmt.Sprintf("round%d", r), func(t *testing.T) {
+			faultRound(t, e, r, rng.Int63(), killPrimary, secondKill, fig)
+		})
+		e.killAll()
+		if !ok {
+			return
+		}
+	}
+}
+
+// faultRound is one round of test 1; see TestFailoverFaultInjection.
+func faultRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKill bool, fig *foFigures) {
+	rng := rand.New(rand.NewSource(seed))
+	rd := fmt.Sprintf("r%d", r)
+	if err := os.Mkdir(e.path(rd), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pp := &foPair{e: e, sw: e.newSwitch(filepath.Join(rd, "sw")), arb: e.path(rd, "arb")}
+	const disk = 2 << 20
+	addrA, addrB, addrC := foFreeAddr(t), foFreeAddr(t), foFreeAddr(t)
+	a := pp.primary("A(primary)", addrA, e.zeroDisk(filepath.Join(rd, "a.img"), disk), r%2 == 0)
+	b := pp.backup("B(backup)", addrA, e.zeroDisk(filepath.Join(rd, "b.img"), disk), addrB)
+	fig.join = append(fig.join, waitJoined(t, b))
+	t.Logf("round %d: B joined A; killing the %s, %s", r, map[bool]string{true: "primary", false: "backup"}[killPrimary],
+		map[bool]string{true: "then the new primary", false: "once"}[secondKill])
+
+	load := startLoad(t, e, pp.sw, rd, 3, seed)
+	probe := newFoClient(t, pp.sw, e.path(rd, "probe.sock"), 99, 50*time.Millisecond, 400)
+	defer func() {
+		if !load.stop.Load() {
+			load.finish()
+		}
+	}()
+	if !load.waitMore(8, 20*time.Second) {
+		t.Fatalf("the pair did not acknowledge 8 PUTs in 20 s (%d)", load.ackedPuts())
+	}
+	time.Sleep(time.Duration(rng.Intn(1200)) * time.Millisecond)
+
+	// First kill, at a random moment of the load.
+	chain := []*foProc{a}
+	var survivor *foProc
+	var survivorAddr string
+	if killPrimary {
+		killed := a.kill()
+		// The first reply to a request sent after the kill comes from
+		// the new primary.
+		if _, err := probe.do("STAT"); err != nil {
+			t.Fatalf("no reply after killing the primary: %v", err)
+		}
+		fig.failover = append(fig.failover, time.Since(killed))
+		if _, ok := b.waitLine("went live as generation 2", 20*time.Second); !ok {
+			t.Fatal("B did not go live as generation 2")
+		}
+		survivor, survivorAddr = b, addrB
+		chain = append(chain, b)
+	} else {
+		b.kill()
+		if _, ok := a.waitLine("carrying on alone as generation 2", 20*time.Second); !ok {
+			t.Fatal("A did not carry on alone as generation 2")
+		}
+		survivor, survivorAddr = a, addrA
+	}
+	if !load.waitMore(5, 20*time.Second) {
+		t.Fatalf("no acknowledged PUTs after the first kill (%d in all)", load.ackedPuts())
+	}
+
+	// A new backup joins the survivor while the load goes on.
+	c := pp.backup("C(new backup)", survivorAddr, e.zeroDisk(filepath.Join(rd, "c.img"), disk), addrC)
+	fig.join = append(fig.join, waitJoined(t, c))
+	if _, ok := survivor.waitLine(" joined at position", 10*time.Second); !ok {
+		t.Fatalf("%s did not log C's join", survivor.name)
+	}
+	if !load.waitMore(10, 20*time.Second) {
+		t.Fatalf("no acknowledged PUTs with the new backup (%d in all)", load.ackedPuts())
+	}
+	gens := 2
+	if secondKill {
+		time.Sleep(time.Duration(rng.Intn(800)) * time.Millisecond)
+		killed := survivor.kill()
+		if _, err := probe.do("STAT"); err != nil {
+			t.Fatalf("no reply after killing %s: %v", survivor.name, err)
+		}
+		fig.failover = append(fig.failover, time.Since(killed))
+		if _, ok := c.waitLine("went live as generation 3", 20*time.Second); !ok {
+			t.Fatal("C did not go live as generation 3")
+		}
+		chain = append(chain, c)
+		gens = 3
+		if !load.waitMore(10, 20*time.Second) {
+			t.Fatalf("no acknowledged PUTs after the second kill (%d in all)", load.ackedPuts())
+		}
+	}
+	ops := load.finish()
+	verify := newFoClient(t, pp.sw, e.path(rd, "verify.sock"), 98, 250*time.Millisecond, 40)
+	n := checkHistory(t, ops, verify, load.tag)
+	// Let the last heartbeats reach the consoles, then check them.
+	time.Sleep(1200 * time.Millisecond)
+	checkGenerations(t, pp.arb, []*foProc{a, b, c}, gens)
+	checkConsoles(t, chain)
+	e.checkNoCrash()
+	t.Logf("round %d: %d requests, %d PUTs acknowledged, %d live sides in turn", r, len(ops), n, len(chain))
+}
+
+// --- test 2: partition ---
+
+// foProxy relays UDP datagrams between one client (the backup) and a
+// target (the primary's QUIC port) until cut.
+type foProxy struct {
+	front, back *net.UDPConn
+	client      atomic.Pointer[net.UDPAddr]
+	cut         atomic.Bool
+	relayed     atomic.Int64
+	dropped     atomic.Int64
+}
+
+func newFoProxy(t *testing.T, target string) *foProxy {
+	t.Helper()
+	front, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta, err := net.ResolveUDPAddr("udp", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := net.DialUDP("udp", nil, ta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &foProxy{front: front, back: back}
+	t.Cleanup(func() { front.Close(); back.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := front.ReadFromUDP(buf)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue
+			}
+			p.client.Store(from)
+			if p.cut.Load() {
+				p.dropped.Add(1)
+				continue
+			}
+			back.Write(buf[:n])
+			p.relayed.Add(1)
+		}
+	}()
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, err := back.Read(buf)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue // ICMP refusals while the primary restarts
+			}
+			to := p.client.Load()
+			if p.cut.Load() || to == nil {
+				p.dropped.Add(1)
+				continue
+			}
+			front.WriteToUDP(buf[:n], to)
+			p.relayed.Add(1)
+		}
+	}()
+	return p
+}
+
+func (p *foProxy) addr() string { return p.front.LocalAddr().String() }
+
+func TestFailoverPartition(t *testing.T) {
+	e := newFoEnv(t)
+	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}
+	addrA := foFreeAddr(t)
+	proxy := newFoProxy(t, addrA)
+	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 1<<20), true)
+	b := pp.backup("B(backup via proxy)", proxy.addr(), e.zeroDisk("b.img", 1<<20), foFreeAddr(t))
+	waitJoined(t, b)
+	c := newFoClient(t, pp.sw, e.path("client.sock"), 100, 250*time.Millisecond, 40)
+	for i := 0; i < 5; i++ {
+		if r := c.mustDo(t, fmt.Sprintf("PUT k%d before%d", i, i)); !strings.HasPrefix(r, "OK ") {
+			t.Fatalf("PUT: %q", r)
+		}
+	}
+	t.Logf("proxy relayed %d datagrams; cutting the link", proxy.relayed.Load())
+	proxy.cut.Store(true)
+	cutAt := time.Now()
+
+	// The client keeps going through the partition.
+	var replies, sent atomic.Int64
+	var lost atomic.Value
+	stopLoad := make(chan struct{})
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stopLoad:
+				return
+			default:
+			}
+			sent.Add(1)
+			r, err := c.do(fmt.Sprintf("PUT p%d during%d", i%4, i))
+			if err != nil || !strings.HasPrefix(r, "OK ") {
+				lost.Store(fmt.Sprintf("PUT p%d during%d: %q %v", i%4, i, r, err))
+				continue
+			}
+			replies.Add(1)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+
+	// Exactly one side is live after about a second: one carries on (or
+	// goes live) as generation 2, the other lost the arbiter and exits.
+	var winner, loser *foProc
+	deadline := time.Now().Add(15 * time.Second)
+	for winner == nil && time.Now().Before(deadline) {
+		if _, ok := a.find(false, regexp.MustCompile(`carrying on alone as generation 2`)); ok {
+			winner, loser = a, b
+		} else if _, ok := b.find(false, regexp.MustCompile(`went live as generation 2`)); ok {
+			winner, loser = b, a
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if winner == nil {
+		t.Fatal("neither side took generation 2 after the link was cut")
+	}
+	status, ok := loser.waitExit(10 * time.Second)
+	if !ok {
+		t.Fatalf("%s still runs after losing generation 2 to %s", loser.name, winner.name)
+	}
+	lostLine, found := loser.find(false, regexp.MustCompile(`lost the arbiter for generation 2`))
+	if !found {
+		t.Errorf("%s did not say it lost the arbiter", loser.name)
+	}
+	if status == 0 {
+		t.Errorf("%s exited with status 0 after losing the arbiter, want non-zero", loser.name)
+	}
+	t.Logf("partition: %s won generation 2; %s: %q, exit status %d, %.0f ms after the cut",
+		winner.name, loser.name, lostLine.text, status, lostLine.at.Sub(cutAt).Seconds()*1000)
+	if done, _ := winner.exited(); done {
+		t.Fatalf("%s (the live side) exited", winner.name)
+	}
+	// Let the live side serve for a while, then check what it holds.
+	time.Sleep(1500 * time.Millisecond)
+	close(stopLoad)
+	<-loadDone
+	if v := lost.Load(); v != nil {
+		t.Errorf("a request during the partition failed: %v", v)
+	}
+	if replies.Load() < 5 {
+		t.Errorf("only %d of %d requests answered during the partition", replies.Load(), sent.Load())
+	}
+	for i := 0; i < 5; i++ {
+		if r := c.mustDo(t, fmt.Sprintf("GET k%d", i)); r != fmt.Sprintf("VAL before%d", i) {
+			t.Errorf("GET k%d after the partition = %q", i, r)
+		}
+	}
+	if done, _ := winner.exited(); done {
+		t.Errorf("%s (the live side) exited", winner.name)
+	}
+	checkGenerations(t, pp.arb, []*foProc{a, b}, 2)
+	e.checkNoCrash()
+	t.Logf("partition: %d of %d requests answered after the cut; proxy dropped %d datagrams", replies.Load(), sent.Load(), proxy.dropped.Load())
+}
+
+// --- test 3: security ---
+
+func TestPairSecurity(t *testing.T) {
+	e := newFoEnv(t)
+	other := e.path("other-ca")
+	if err := os.Mkdir(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := transport.GenerateCerts(other); err != nil {
+		t.Fatal(err)
+	}
+	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}
+	addrA := foFreeAddr(t)
+	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 1<<20), false)
+	if _, ok := a.waitLine("primary listening on", 20*time.Second); !ok {
+		t.Fatal("the primary did not start listening")
+	}
+	c := newFoClient(t, pp.sw, e.path("client.sock"), 100, 250*time.Millisecond, 40)
+	if r := c.mustDo(t, "PUT sec one"); !strings.HasPrefix(r, "OK ") {
+		t.Fatalf("PUT: %q", r)
+	}
+
+	// An intruder: a backup with a certificate from another CA.
+	intruder := e.start("X(other CA)", "backup", "--primary", addrA, "--tls", other, "--arbiter", "file:"+pp.arb,
+		"--net", "socket:"+pp.sw, "--disk", e.zeroDisk("x.img", 1<<20))
+
+	// A scanner: garbage datagrams (some shaped like QUIC long headers) and
+	// a TCP connection attempt on the same port.
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	sc, err := net.Dial("udp", addrA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	for i := 0; i < 300; i++ {
+		b := make([]byte, []int{1, 7, 40, 600, 1200, 1252, 1500}[i%7])
+		rng.Read(b)
+		if i%3 == 0 && len(b) > 6 {
+			b[0] = 0xc0 | b[0]&0x0f // long header, Initial
+			copy(b[1:5], []byte{0, 0, 0, 1})
+		}
+		sc.Write(b)
+		if i%50 == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if tc, err := net.DialTimeout("tcp", addrA, time.Second); err == nil {
+		tc.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+		tc.Close()
+	}
+
+	// The guest keeps serving through all that.
+	for i := 0; i < 10; i++ {
+		if r := c.mustDo(t, fmt.Sprintf("PUT sec%d v%d", i, i)); !strings.HasPrefix(r, "OK ") {
+			t.Fatalf("PUT during the attack: %q", r)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := c.mustDo(t, "GET sec"); r != "VAL one" {
+		t.Errorf("GET sec = %q", r)
+	}
+	if done, st := intruder.exited(); done && st == 0 {
+		t.Errorf("the backup with another CA's certificate exited with status 0")
+	}
+	if l, ok := intruder.find(false, regexp.MustCompile(`joined the primary`)); ok {
+		t.Errorf("the backup with another CA's certificate joined: %s", l.text)
+	}
+	if l, ok := a.find(false, regexp.MustCompile(`joined at position`)); ok {
+		t.Errorf("the primary took a backup with another CA's certificate: %s", l.text)
+	}
+	if l, ok := intruder.waitLine("waiting for the primary", 5*time.Second); !ok {
+		t.Errorf("the intruding backup did not report its refusal")
+	} else {
+		t.Logf("intruder: %s", l.text)
+	}
+	if done, _ := a.exited(); done {
+		t.Fatal("the primary exited")
+	}
+
+	// ftvm status: with the pair's certificates it works; with another
+	// CA's it fails.
+	out, stderr, st := ftvm(t, "status", "--tls", e.tls, addrA)
+	if st != 0 {
+		t.Fatalf("status with the pair's certificates: exit %d: %s", st, stderr)
+	}
+	var s struct {
+		Role       string `json:"role"`
+		Generation uint64 `json:"generation"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("status output %q: %v", out, err)
+	}
+	if s.Role != "primary (alone)" || s.Generation != 1 {
+		t.Errorf("status: role %q generation %d, want primary (alone), 1", s.Role, s.Generation)
+	}
+	out, stderr, st = ftvm(t, "status", "--tls", other, addrA)
+	if st == 0 {
+		t.Errorf("status with another CA's certificates succeeded: %s", out)
+	} else {
+		t.Logf("status with another CA's certificates: exit %d: %s", st, strings.TrimSpace(stderr))
+	}
+
+	// The listener still takes a real backup after all that.
+	intruder.kill()
+	b := pp.backup("B(backup)", addrA, e.zeroDisk("b.img", 1<<20), "")
+	waitJoined(t, b)
+	if r := c.mustDo(t, "GET sec9"); r != "VAL v9" {
+		t.Errorf("GET sec9 = %q", r)
+	}
+	out, stderr, st = ftvm(t, "status", "--tls", e.tls, addrA)
+	if st != 0 || !strings.Contains(out, `"role":"primary (paired)"`) {
+		t.Errorf("status of the paired primary: exit %d: %s %s", st, out, stderr)
+	}
+	e.checkNoCrash()
+}
+
+// --- clean end ---
+
+// TestPairCleanEnd: when the primary's guest ends (here its instruction
+// limit), the backup replays to the same end and ends with the same status:
+// it must not take it for the primary's death and go live.
+func TestPairCleanEnd(t *testing.T) {
+	e := newFoEnv(t)
+	bench := guest(t, "bench")
+	addr := foFreeAddr(t)
+	arb := e.path("arb")
+	const limit = "60000000"
+	a := e.start("A(primary)", "primary", "--listen", addr, "--tls", e.tls, "--arbiter", "file:"+arb, "--wait-backup",
+		"--max-insns", limit, bench)
+	b := e.start("B(backup)", "backup", "--primary", addr, "--tls", e.tls, "--arbiter", "file:"+arb)
+	stA, okA := a.waitExit(60 * time.Second)
+	stB, okB := b.waitExit(20 * time.Second)
+	if !okA || !okB {
+		t.Fatalf("the pair did not end (primary %v, backup %v)", okA, okB)
+	}
+	if stA != 124 {
+		t.Errorf("primary exit status %d, want 124", stA)
+	}
+	if stB != stA {
+		t.Errorf("backup exit status %d, want the primary's %d", stB, stA)
+	}
+	if l, ok := b.find(false, foLiveRE); ok {
+		t.Errorf("the backup went live after its primary ended: %s", l.text)
+	}
+	if out := b.lines(true); len(out) > 0 {
+		t.Errorf("the backup printed the guest's console without being live: %q", out[0].text)
+	}
+	if files, _ := filepath.Glob(arb + ".gen*"); len(files) != 1 {
+		t.Errorf("arbiter files %v, want generation 1 only", files)
+	}
+	e.checkNoCrash()
+}
+
+// --- test 4: figures ---
+
+// statusOf queries a node with ftvm status.
+func statusOf(t *testing.T, tlsDir, addr string) map[string]any {
+	t.Helper()
+	out, stderr, st := ftvm(t, "status", "--tls", tlsDir, addr)
+	if st != 0 {
+		t.Fatalf("ftvm status %s: exit %d: %s", addr, st, stderr)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("status %q: %v", out, err)
+	}
+	return m
+}
+
+func num(m map[string]any, k string) float64 {
+	f, _ := m[k].(float64)
+	return f
+}
+
+var foWallRE = regexp.MustCompile(`ftvm: retired=(\d+) wall=([0-9.]+)s mips=([0-9.]+)`)
+
+func TestFailoverFigures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("figures: not in -short")
+	}
+	e := newFoEnv(t)
+	bench := guest(t, "bench")
+
+	// Join time and log bandwidth of a paired appliance, idle and loaded.
+	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}
+	addrA := foFreeAddr(t)
+	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 2<<20), false)
+	if _, ok := a.waitLine("primary listening", 20*time.Second); !ok {
+		t.Fatal("the primary did not start")
+	}
+	c := newFoClient(t, pp.sw, e.path("client.sock"), 100, 250*time.Millisecond, 40)
+	c.mustDo(t, "STAT") // booted
+	b := pp.backup("B(backup)", addrA, e.zeroDisk("b.img", 2<<20), "")
+	join := waitJoined(t, b)
+	t.Logf("FIGURE new backup in sync (ftvm backup started to \"joined\", 2 MiB disk): %v", join.Round(time.Millisecond))
+
+	time.Sleep(500 * time.Millisecond)
+	rate := func(what string, during func()) {
+		s0 := statusOf(t, e.tls, addrA)
+		during()
+		s1 := statusOf(t, e.tls, addrA)
+		dt := num(s1, "uptime_s") - num(s0, "uptime_s")
+		db := num(s1, "log_bytes") - num(s0, "log_bytes")
+		t.Logf("FIGURE log bandwidth, %s: %.0f bytes/s over %.1f s (status log_bytes_per_s since start: %.0f; lag %v instructions)",
+			what, db/dt, dt, num(s1, "log_bytes_per_s"), s1["lag_instructions"])
+	}
+	rate("paired idle appliance", func() { time.Sleep(3 * time.Second) })
+	var puts int
+	rate("paired appliance under a client load (sequential PUTs)", func() {
+		end := time.Now().Add(3 * time.Second)
+		for i := 0; time.Now().Before(end); i++ {
+			if r := c.mustDo(t, fmt.Sprintf("PUT load%d %s", i%50, strings.Repeat("x", 100))); !strings.HasPrefix(r, "OK ") {
+				t.Fatalf("PUT: %q", r)
+			}
+			puts++
+		}
+	})
+	t.Logf("FIGURE paired appliance: %d PUTs in 3 s (%.0f/s), each acknowledged by the backup before its reply", puts, float64(puts)/3)
+	e.killAll()
+
+	// Throughput of the bench guest alone and paired.
+	const insns = "300000000"
+	wall := func(stderr string) float64 {
+		m := foWallRE.FindStringSubmatch(stderr)
+		if m == nil {
+			t.Fatalf("no stats line in %q", stderr)
+		}
+		f, _ := strconv.ParseFloat(m[2], 64)
+		return f
+	}
+	var alone, paired []float64
+	for i := 0; i < 2; i++ {
+		_, stderr, st := ftvm(t, "run", "--stats", "--max-insns", insns, bench)
+		if st != 124 {
+			t.Fatalf("run: status %d: %s", st, stderr)
+		}
+		alone = append(alone, wall(stderr))
+
+		addr := foFreeAddr(t)
+		p := e.start("bench primary", "primary", "--listen", addr, "--tls", e.tls, "--wait-backup", "--stats", "--max-insns", insns, bench)
+		bk := e.start("bench backup", "backup", "--primary", addr, "--tls", e.tls)
+		st, ok := p.waitExit(120 * time.Second)
+		if !ok || st != 124 {
+			t.Fatalf("paired bench: status %d (ended %v)", st, ok)
+		}
+		var lines []string
+		for _, l := range p.lines(false) {
+			lines = append(lines, l.text)
+		}
+		paired = append(paired, wall(strings.Join(lines, "\n")))
+		bk.waitExit(10 * time.Second)
+		e.killAll()
+	}
+	sort.Float64s(alone)
+	sort.Float64s(paired)
+	cost := (paired[0] - alone[0]) / alone[0] * 100
+	t.Logf("FIGURE bench guest, %s instructions: alone %.3f s, paired %.3f s (best of 2; all alone %v, paired %v): pairing costs %.1f%% (target < 10%%)",
+		insns, alone[0], paired[0], alone, paired, cost)
+}

@@ -170,6 +170,10 @@ func (e replayEnv) Random(pos uint64, seed bool) (uint64, bool) {
 	return binary.LittleEndian.Uint64(r.Payload[1:]), r.Payload[0] == 1
 }
 
+// SetNextCheck sets the position of the next digest (a log that starts
+// from a snapshot continues from the snapshot's position).
+func (p *Replayer) SetNextCheck(pos uint64) { p.next = pos }
+
 // NextCheck implements machine.Checker: the next digest, or the end of a
 // recording that was stopped rather than ended by the guest.
 func (p *Replayer) NextCheck() uint64 {

@@ -582,45 +582,44 @@ func (l *foLoad) finish() []foOp {
 
 // foKeyState is what the history says about a key so far.
 type foKeyState struct {
+	acked     int // the last acknowledged PUT's version
 	floor     int // the value may not be older: last acknowledged PUT or last value read
 	attempted int // the newest version a PUT was sent with
 }
 
-// checkHistory checks the invariants of a history, then reads every key
-// once more with c: no acknowledged PUT lost, no read older than the last
-// acknowledged write (or than a value read before), write sequence numbers
-// growing with real time. It returns the number of acknowledged PUTs.
-func checkHistory(t *testing.T, ops []foOp, c *foClient, tag string) int {
-	t.Helper()
+// historyProblems checks the invariants of a history: every request got a
+// reply, no read older than the last acknowledged write of its key (or than
+// a value read before: a reply the world saw cannot be taken back), no read
+// of a version never written, and write sequence numbers (OK n) growing
+// with real time (a PUT acknowledged before another started was applied
+// before it). It returns what it found wrong and each key's state.
+func historyProblems(ops []foOp) ([]string, map[string]foKeyState) {
+	var probs []string
 	byKey := map[string][]foOp{}
 	var puts []foOp
-	unanswered := 0
 	for _, op := range ops {
 		byKey[op.key] = append(byKey[op.key], op)
 		var nr *kvclient.NoReplyError
 		switch {
 		case op.err != nil && errors.As(op.err, &nr):
-			unanswered++
-			t.Errorf("worker %d: %s %s (version %d) got no reply for %.1f s: %v", op.worker,
-				map[bool]string{true: "PUT", false: "GET"}[op.put], op.key, op.version, op.end.Sub(op.start).Seconds(), op.err)
+			probs = append(probs, fmt.Sprintf("worker %d: %s %s (version %d) got no reply for %.1f s: %v", op.worker,
+				map[bool]string{true: "PUT", false: "GET"}[op.put], op.key, op.version, op.end.Sub(op.start).Seconds(), op.err))
 		case op.err != nil:
-			t.Errorf("worker %d: %v", op.worker, op.err)
+			probs = append(probs, fmt.Sprintf("worker %d: %v", op.worker, op.err))
 		case op.put:
 			puts = append(puts, op)
 		}
 	}
-	// Write sequence numbers: a PUT acknowledged before another started
-	// was applied before it.
 	sort.Slice(puts, func(i, j int) bool { return puts[i].start.Before(puts[j].start) })
 	for i, y := range puts {
 		for _, x := range puts[:i] {
 			if x.end.Before(y.start) && x.seq >= y.seq {
-				t.Errorf("PUT %s v%d acknowledged OK %d before PUT %s v%d started, which got OK %d: a write was lost or reordered",
-					x.key, x.version, x.seq, y.key, y.version, y.seq)
+				probs = append(probs, fmt.Sprintf("PUT %s v%d acknowledged OK %d before PUT %s v%d started, which got OK %d: a write was lost or reordered",
+					x.key, x.version, x.seq, y.key, y.version, y.seq))
 			}
 		}
 	}
-	final := 0
+	states := map[string]foKeyState{}
 	for key, kops := range byKey {
 		sort.Slice(kops, func(i, j int) bool { return kops[i].start.Before(kops[j].start) })
 		var st foKeyState
@@ -628,6 +627,7 @@ func checkHistory(t *testing.T, ops []foOp, c *foClient, tag string) int {
 			if op.put {
 				st.attempted = op.version
 				if op.err == nil {
+					st.acked = op.version
 					st.floor = max(st.floor, op.version)
 				}
 				continue
@@ -636,40 +636,67 @@ func checkHistory(t *testing.T, ops []foOp, c *foClient, tag string) int {
 				continue
 			}
 			if op.version < st.floor {
-				t.Errorf("GET %s at %s returned version %d, older than %d (acknowledged or already read)",
-					key, op.start.Format("15:04:05.000"), op.version, st.floor)
+				probs = append(probs, fmt.Sprintf("GET %s at %s returned version %d, older than %d (acknowledged or already read)",
+					key, op.start.Format("15:04:05.000"), op.version, st.floor))
 			}
 			if op.version > st.attempted {
-				t.Errorf("GET %s returned version %d, never written (newest sent %d)", key, op.version, st.attempted)
+				probs = append(probs, fmt.Sprintf("GET %s returned version %d, never written (newest sent %d)", key, op.version, st.attempted))
 			}
 			st.floor = max(st.floor, op.version)
 		}
-		// Later in the round: the last acknowledged value (or a newer
-		// one, from a PUT whose reply was lost) is there.
+		states[key] = st
+	}
+	return probs, states
+}
+
+// finalProblem checks the reply to a last GET of a key: the last
+// acknowledged value, or a newer one from a PUT whose reply was lost.
+func finalProblem(key, reply, tag string, st foKeyState) string {
+	want := "VAL " + foValue(tag, st.floor)
+	switch {
+	case st.floor == 0 && reply == "NONE", reply == want:
+		return ""
+	case strings.HasPrefix(reply, "VAL v"):
+		v, vtag, _ := strings.Cut(reply[5:], ".")
+		n, err := strconv.Atoi(v)
+		if err == nil && vtag == tag && n >= st.floor && n <= st.attempted {
+			return ""
+		}
+	}
+	return fmt.Sprintf("final GET %s = %q; want %q (or a newer unacknowledged version up to %d): an acknowledged write was lost",
+		key, reply, want, st.attempted)
+}
+
+// checkHistory checks a round's history, then reads every key once more
+// with c. It returns the number of acknowledged PUTs.
+func checkHistory(t *testing.T, ops []foOp, c *foClient, tag string) int {
+	t.Helper()
+	probs, states := historyProblems(ops)
+	for _, p := range probs {
+		t.Error(p)
+	}
+	keys := make([]string, 0, len(states))
+	for k := range states {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
 		reply, err := c.do("GET " + key)
 		if err != nil {
 			t.Errorf("final GET %s: %v", key, err)
 			continue
 		}
-		want := foValue(tag, st.floor)
-		switch {
-		case st.floor == 0 && reply == "NONE":
-		case reply == "VAL "+want:
-		case strings.HasPrefix(reply, "VAL v"):
-			v, vtag, _ := strings.Cut(reply[5:], ".")
-			n, _ := strconv.Atoi(v)
-			if vtag != tag || n < st.floor || n > st.attempted {
-				t.Errorf("final GET %s = %q; want %q (or a newer unacknowledged version up to %d)", key, reply, "VAL "+want, st.attempted)
-			}
-		default:
-			t.Errorf("final GET %s = %q; want %q: an acknowledged write was lost", key, reply, "VAL "+want)
+		if p := finalProblem(key, reply, tag, states[key]); p != "" {
+			t.Error(p)
 		}
-		final++
 	}
-	if unanswered > 0 {
-		t.Errorf("%d requests got no reply within the client's retries", unanswered)
+	n := 0
+	for _, op := range ops {
+		if op.put && op.err == nil {
+			n++
+		}
 	}
-	return len(puts)
+	return n
 }
 
 // --- generations and consoles ---
@@ -752,30 +779,102 @@ func heartbeats(p *foProc) []foBeat {
 	return out
 }
 
-// checkConsoles checks the heartbeats of the consoles of the processes that
-// were live one after the other: the survivor's console continues the
+// consoleProblems checks the heartbeats of the consoles of the processes
+// that were live one after the other: each survivor's console continues the
 // dead one's, with non-decreasing writes and guest seconds, and at most 2 s
 // of guest time missing at each seam (the same line twice is allowed).
-func checkConsoles(t *testing.T, chain []*foProc) {
-	t.Helper()
-	var prev *foProc
+func consoleProblems(names []string, beats [][]foBeat) []string {
+	var probs []string
+	prev := ""
 	var last foBeat
-	for _, p := range chain {
-		beats := heartbeats(p)
-		if len(beats) == 0 {
-			t.Logf("console of %s: no heartbeat line", p.name)
-			continue
-		}
-		for i, b := range beats {
-			if prev != nil && i == 0 && (b.t < last.t || b.t-last.t > 2) {
-				t.Errorf("console seam %s -> %s: heartbeat t=%d after t=%d (gap more than 2 s or going back)", prev.name, p.name, b.t, last.t)
+	for k, bs := range beats {
+		for i, b := range bs {
+			if prev != "" && i == 0 && (b.t < last.t || b.t-last.t > 2) {
+				probs = append(probs, fmt.Sprintf("console seam %s -> %s: heartbeat t=%d after t=%d (more than 2 s missing, or going back)",
+					prev, names[k], b.t, last.t))
 			}
-			if (prev != nil || i > 0) && (b.t < last.t || b.writes < last.writes) {
-				t.Errorf("console of %s: heartbeat t=%d writes=%d after t=%d writes=%d", p.name, b.t, b.writes, last.t, last.writes)
+			if (prev != "" || i > 0) && (b.t < last.t || b.writes < last.writes) {
+				probs = append(probs, fmt.Sprintf("console of %s: heartbeat t=%d writes=%d after t=%d writes=%d", names[k], b.t, b.writes, last.t, last.writes))
 			}
 			last = b
 		}
-		prev = p
+		if len(bs) > 0 {
+			prev = names[k]
+		}
+	}
+	return probs
+}
+
+// checkConsoles checks the consoles of the chain of live processes.
+func checkConsoles(t *testing.T, chain []*foProc) {
+	t.Helper()
+	var names []string
+	var beats [][]foBeat
+	for _, p := range chain {
+		bs := heartbeats(p)
+		if len(bs) == 0 {
+			t.Errorf("console of %s (live in turn): no heartbeat line", p.name)
+		}
+		names = append(names, p.name)
+		beats = append(beats, bs)
+	}
+	for _, p := range consoleProblems(names, beats) {
+		t.Error(p)
+	}
+}
+
+// TestFailoverCheckers makes sure the checkers of the fault injection test
+// see the faults they look for.
+func TestFailoverCheckers(t *testing.T) {
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	put := func(key string, v, seq, start, end int) foOp {
+		return foOp{key: key, put: true, version: v, seq: seq, start: at(start), end: at(end), reply: fmt.Sprintf("OK %d", seq)}
+	}
+	get := func(key string, v, start, end int) foOp {
+		return foOp{key: key, version: v, start: at(start), end: at(end), reply: "VAL"}
+	}
+	lostReply := func(op foOp) foOp {
+		op.reply, op.err = "", &kvclient.NoReplyError{Attempts: 1}
+		return op
+	}
+	good := []foOp{put("a", 1, 1, 0, 1), put("b", 1, 2, 2, 3), get("a", 1, 4, 5), put("a", 2, 3, 6, 7), get("a", 2, 8, 9)}
+	if probs, st := historyProblems(good); len(probs) != 0 || st["a"].floor != 2 {
+		t.Errorf("a good history: %q, %+v", probs, st)
+	}
+	for name, h := range map[string][]foOp{
+		"stale read":          {put("a", 1, 1, 0, 1), put("a", 2, 2, 2, 3), get("a", 1, 4, 5)},
+		"read taken back":     {put("a", 1, 1, 0, 1), lostReply(put("a", 2, 0, 2, 3)), get("a", 2, 4, 5), get("a", 1, 6, 7)},
+		"never written":       {put("a", 1, 1, 0, 1), get("a", 2, 4, 5)},
+		"sequence went back":  {put("a", 1, 5, 0, 1), put("b", 1, 3, 2, 3)},
+		"no reply":            {lostReply(get("a", 0, 0, 1))},
+		"read of an old NONE": {put("a", 1, 1, 0, 1), get("a", 0, 2, 3)},
+	} {
+		if probs, _ := historyProblems(h); len(probs) == 0 {
+			t.Errorf("%s: not seen", name)
+		}
+	}
+	st := foKeyState{acked: 3, floor: 3, attempted: 4}
+	for reply, ok := range map[string]bool{"VAL v3.x": true, "VAL v4.x": true, "VAL v2.x": false, "NONE": false, "VAL v5.x": false, "VAL v3.y": false} {
+		if p := finalProblem("k", reply, "x", st); (p == "") != ok {
+			t.Errorf("final GET %q: problem %q", reply, p)
+		}
+	}
+	names := []string{"A", "B", "C"}
+	for _, tc := range []struct {
+		beats [][]foBeat
+		ok    bool
+	}{
+		{[][]foBeat{{{1, 0}, {2, 3}}, {{2, 3}, {3, 5}}, {{5, 5}}}, true},
+		{[][]foBeat{{{1, 0}, {2, 3}}, {{5, 3}}}, false},         // 3 s missing at the seam
+		{[][]foBeat{{{1, 0}, {2, 3}}, {{3, 2}}}, false},         // writes went back
+		{[][]foBeat{{{1, 0}, {4, 3}}, {{3, 3}}}, false},         // time went back
+		{[][]foBeat{{{1, 0}, {2, 3}}, nil, {{4, 3}}}, true},     // B printed nothing
+		{[][]foBeat{{{1, 0}, {2, 3}, {1, 3}}, {{2, 3}}}, false}, // within a console
+	} {
+		if probs := consoleProblems(names[:len(tc.beats)], tc.beats); (len(probs) == 0) != tc.ok {
+			t.Errorf("consoles %v: %q", tc.beats, probs)
+		}
 	}
 }
 
@@ -887,8 +986,9 @@ func faultRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKi
 	if !load.waitMore(8, 20*time.Second) {
 		t.Fatalf("the pair did not acknowledge 8 PUTs in 20 s (%d)", load.ackedPuts())
 	}
-	time.Sleep(time.Duration(rng.Intn(1200)) * time.Millisecond)
-
+	// Run paired for a while (the consoles show heartbeats), then the
+	// first kill, at a random moment of the load.
+	time.Sleep(time.Duration(1500+rng.Intn(1500)) * time.Millisecond)
 	// First kill, at a random moment of the load.
 	chain := []*foProc{a}
 	var survivor *foProc
@@ -928,7 +1028,7 @@ func faultRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKi
 	}
 	gens := 2
 	if secondKill {
-		time.Sleep(time.Duration(rng.Intn(800)) * time.Millisecond)
+		time.Sleep(time.Duration(1000+rng.Intn(1500)) * time.Millisecond)
 		killed := survivor.kill()
 		if _, err := probe.do("STAT"); err != nil {
 			t.Fatalf("no reply after killing %s: %v", survivor.name, err)
@@ -943,11 +1043,11 @@ func faultRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKi
 			t.Fatalf("no acknowledged PUTs after the second kill (%d in all)", load.ackedPuts())
 		}
 	}
+	// The last live side serves on for a while (its console shows it).
+	time.Sleep(1500 * time.Millisecond)
 	ops := load.finish()
 	verify := newFoClient(t, pp.sw, e.path(rd, "verify.sock"), 98, 250*time.Millisecond, 40)
 	n := checkHistory(t, ops, verify, load.tag)
-	// Let the last heartbeats reach the consoles, then check them.
-	time.Sleep(1200 * time.Millisecond)
 	checkGenerations(t, pp.arb, []*foProc{a, b, c}, gens)
 	checkConsoles(t, chain)
 	e.checkNoCrash()

@@ -47,7 +47,19 @@ func cmdReplay(args []string) (int, error) {
 	}
 	h := r.Header
 	setup := &guestSetup{imagePath: fs.Arg(0), ram: h.RAM, seed: h.Seed, cmdline: h.Cmdline, rtcBase: h.RTCBase,
-		mac: devices.DefaultMAC(0)}
+		mac: devices.DefaultMAC(0), snapshot: h.Snapshot}
+	if f.snapshot != "" {
+		setup.snapshot = f.snapshot
+	}
+	if setup.snapshot != "" {
+		sum, err := lockstep.FileSHA256(setup.snapshot)
+		if err != nil {
+			return 0, err
+		}
+		if sum != h.SnapshotSHA256 {
+			return 0, fmt.Errorf("snapshot %s is not the one the recording started from (%s)", setup.snapshot, h.Snapshot)
+		}
+	}
 	switch h.Clock {
 	case "virtual":
 		setup.clock = machine.ClockVirtual
@@ -102,6 +114,7 @@ func cmdReplay(args []string) (int, error) {
 	}
 	defer b.Close()
 	m := b.Machine
+	rep.SetNextCheck(m.CPU.Retired + r.Header.DigestInterval)
 	rep.Attach(m)
 	exit, _, err := runMachine(m, &f)
 	if err != nil {

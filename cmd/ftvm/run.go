@@ -40,6 +40,8 @@ type runFlags struct {
 	cmdline  string
 	mac      string
 	pcap     string
+	snapshot string // start from this snapshot
+	saveSnap string // save a snapshot here at the end
 	accel    string
 }
 
@@ -56,6 +58,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pcap, "pcap", "", "write every frame the guest sends or receives to pcap `FILE`")
 	fs.StringVar(&f.profile, "cpuprofile", "", "write a Go CPU profile of ftvm itself to `FILE`")
 	fs.StringVar(&f.record, "record", "", "record the run's event log to `LOG` (replay it with ftvm replay)")
+	fs.StringVar(&f.snapshot, "snapshot", "", "start from the machine state in snapshot `FILE` instead of boot (same flags and disks as when it was saved)")
+	fs.StringVar(&f.saveSnap, "save-snapshot", "", "save the machine state to `FILE` when the run ends (with --max-insns: at that position)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the virtual clock's random numbers")
 	fs.StringVar(&f.cmdline, "append", "", "guest command line (`TEXT`, address in RSI at entry)")
 	fs.StringVar(&f.accel, "accel", "interp", "CPU: interp (the interpreter) or kvm (the host's KVM; see ftvm difftest)")
@@ -109,6 +113,7 @@ type guestSetup struct {
 	mac       [6]byte
 	pcap      string
 	rtcBase   int64 // wall-clock time of guest time 0 (0: the board's default)
+	snapshot  string
 }
 
 // diskSpec is one --disk.
@@ -132,7 +137,7 @@ func parseSetup(f *runFlags, imagePath string) (*guestSetup, error) {
 		return nil, usagef("-m: %v", err)
 	}
 	s := &guestSetup{imagePath: imagePath, ram: ram, seed: f.seed, cmdline: f.cmdline, net: f.net, pcap: f.pcap,
-		mac: devices.DefaultMAC(0)}
+		mac: devices.DefaultMAC(0), snapshot: f.snapshot}
 	if f.disk != "" {
 		s.disks = append(s.disks, parseDisk(f.disk))
 	}
@@ -306,7 +311,31 @@ func (s *guestSetup) build(cfg machine.Config, hooks buildHooks) (*board, error)
 		b.Close()
 		return nil, fmt.Errorf("%s: %v", s.imagePath, err)
 	}
+	if s.snapshot != "" {
+		f, err := os.Open(s.snapshot)
+		if err == nil {
+			err = m.RestoreSnapshot(bufio.NewReader(f))
+			f.Close()
+		}
+		if err != nil {
+			b.Close()
+			return nil, fmt.Errorf("--snapshot %s: %v", s.snapshot, err)
+		}
+	}
 	return b, nil
+}
+
+// saveSnapshot writes the machine's state to path.
+func saveSnapshot(m *machine.Machine, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := m.SaveSnapshot(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // noLink is the NIC spec of a backup that has no network of its own: the
@@ -321,10 +350,17 @@ func (p producer) Close() error { p.done(); return nil }
 // header returns the log header describing the setup.
 func (s *guestSetup) header() (lockstep.Header, error) {
 	sum := sha256.Sum256(s.image)
-	h := lockstep.Header{Image: s.imagePath, ImageSHA256: hex.EncodeToString(sum[:]), RAM: s.ram,
+	h := lockstep.Header{Image: s.imagePath, ImageSHA256: hex.EncodeToString(sum[:]), RAM: s.ram, Snapshot: s.snapshot,
 		Clock: clockName(s.clock), Seed: s.seed, Cmdline: s.cmdline, RTCBase: s.rtcBase, Net: s.net != "" && s.net != "none"}
 	if h.Net {
 		h.Nets = []string{net.HardwareAddr(s.mac[:]).String()}
+	}
+	if s.snapshot != "" {
+		sum, err := lockstep.FileSHA256(s.snapshot)
+		if err != nil {
+			return h, err
+		}
+		h.SnapshotSHA256 = sum
 	}
 	for _, d := range s.disks {
 		sum, err := lockstep.FileSHA256(d.path)
@@ -403,12 +439,20 @@ func cmdRun(args []string) (int, error) {
 	}
 	defer b.Close()
 	m := b.Machine
+	if rec != nil {
+		rec.SetNextCheck(m.CPU.Retired + lockstep.DefaultDigestInterval)
+	}
 	if f.serial == "stdio" {
 		readConsoleInput(m.Live)
 	}
 	exit, wall, err := runMachine(m, &f)
 	if err != nil {
 		return 0, err
+	}
+	if f.saveSnap != "" {
+		if err := saveSnapshot(m, f.saveSnap); err != nil {
+			return 0, fmt.Errorf("--save-snapshot: %v", err)
+		}
 	}
 	if rec != nil {
 		if err := rec.Finish(m, exit); err != nil {

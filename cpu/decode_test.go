@@ -866,30 +866,19 @@ func mnemonicMatches(op Op, m string) bool {
 func sizeSuffix(op Op, m string) uint8 {
 	switch op {
 	case OpMOVS, OpCMPS, OpSTOS, OpLODS, OpSCAS, OpINS, OpOUTS:
-		switch m[len(m)-1] {
-		case 'b':
-			return 1
-		case 'w':
-			return 2
-		case 'd':
-			return 4
-		case 'q':
-			return 8
-		}
+		return dtSizeLetters[m[len(m)-1]]
 	case OpCBW, OpCWD:
 		return map[string]uint8{"cbw": 2, "cwde": 4, "cdqe": 8, "cwd": 2, "cdq": 4, "cqo": 8}[m]
 	case OpPUSHF, OpPOPF, OpIRET:
-		switch m[len(m)-1] {
-		case 'w':
-			return 2
-		case 'd':
-			return 4
-		case 'q':
-			return 8
+		if last := m[len(m)-1]; last != 'b' { // no byte forms
+			return dtSizeLetters[last]
 		}
 	}
 	return 0
 }
+
+// dtSizeLetters maps the size letter that ends a mnemonic to its operand size.
+var dtSizeLetters = map[byte]uint8{'b': 1, 'w': 2, 'd': 4, 'q': 8}
 
 var (
 	dtReg64 = [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
@@ -1294,10 +1283,7 @@ func TestDecodeDifferential(t *testing.T) {
 // is the table test's encodings.
 func FuzzDecode(f *testing.F) {
 	for _, tc := range decodeCases {
-		b, err := hex.DecodeString(strings.ReplaceAll(tc.code, " ", ""))
-		if err == nil {
-			f.Add(b, uint64(0x1000))
-		}
+		f.Add(dtHex(f, tc.code), uint64(0x1000))
 	}
 	f.Fuzz(func(t *testing.T, code []byte, rip uint64) {
 		if len(code) > maxInstLen+1 {

@@ -141,15 +141,22 @@ func b2f(b bool, flag uint64) uint64 {
 	return 0
 }
 
+// shiftNone ends a shift or rotate that changes nothing (its count is 0)
+// with operand a: a 32-bit register operand is still written, which clears
+// its upper half.
+func (c *CPU) shiftNone(in *Inst, a uint64) {
+	if in.isReg() && in.osz == 4 {
+		c.R[in.rm] = a
+	}
+}
+
 // execShift is the generic group 2 handler: any operation, size and operand.
 func execShift(c *CPU, in *Inst) {
 	size := in.osz
 	n := c.shiftCount(in) & shiftCountMask(size)
 	w, a := c.beginRMW(in)
 	if n == 0 {
-		if in.isReg() && size == 4 {
-			c.R[in.rm] = a // a 32-bit register write clears the upper half
-		}
+		c.shiftNone(in, a)
 		return
 	}
 	width := 8 * uint64(size)
@@ -190,9 +197,7 @@ func execShift(c *CPU, in *Inst) {
 			k = n % 17
 		}
 		if k == 0 {
-			if in.isReg() && size == 4 {
-				c.R[in.rm] = a
-			}
+			c.shiftNone(in, a)
 			return
 		}
 		cf := c.carry()
@@ -259,9 +264,7 @@ func execShiftDouble(c *CPU, in *Inst) {
 	n &= shiftCountMask(size)
 	w, a := c.beginRMW(in)
 	if n == 0 {
-		if in.isReg() && size == 4 {
-			c.R[in.rm] = a
-		}
+		c.shiftNone(in, a)
 		return
 	}
 	b := c.readG(in)
@@ -300,169 +303,61 @@ func execShiftDouble(c *CPU, in *Inst) {
 
 // The specialized SHL/SHR/SAR handlers of 64- and 32-bit registers, with the
 // count in the immediate (I; non-zero, checked by the binder), one (1) or in
-// CL (C). They come from one template; keep them in step.
+// CL (C). Each is one call of shiftTo with constant operation and size, which
+// the compiler inlines and folds to the one shift.
 
-func shl64RI(c *CPU, in *Inst) {
-	n := in.imm & 63
-	a := c.R[in.rm]
-	r := a << n
-	c.R[in.rm] = r
-	c.setFlags(flagsShl, 8, a, n, r)
-}
-
-func shl64RC(c *CPU, in *Inst) {
-	n := c.R[RCX] & 63
-	if n == 0 {
-		return
+// shiftBy shifts a by n with op (flagsShl, flagsShr or flagsSar).
+func shiftBy(op flagOp, a, n uint64) uint64 {
+	switch op {
+	case flagsShr:
+		return a >> n
+	case flagsSar:
+		return uint64(int64(a) >> n)
 	}
-	a := c.R[in.rm]
-	r := a << n
-	c.R[in.rm] = r
-	c.setFlags(flagsShl, 8, a, n, r)
+	return a << n
 }
 
-func shl64R1(c *CPU, in *Inst) {
-	const n = 1
-	a := c.R[in.rm]
-	r := a << n
-	c.R[in.rm] = r
-	c.setFlags(flagsShl, 8, a, n, r)
-}
-
-func shl32RI(c *CPU, in *Inst) {
-	n := in.imm & 31
-	a := uint32(c.R[in.rm])
-	r := a << n
-	c.R[in.rm] = uint64(r)
-	c.setFlags(flagsShl, 4, uint64(a), n, uint64(r))
-}
-
-func shl32RC(c *CPU, in *Inst) {
-	n := c.R[RCX] & 31
-	if n == 0 {
-		c.R[in.rm] &= 0xFFFFFFFF
-		return
+// shiftTo writes to *reg operand a (size 8 or 4; for flagsSar sign-extended
+// to 64 bits, as flagsSar records it) shifted by the masked count n with op,
+// and records the flags. A count of 0 leaves the flags alone and writes a
+// truncated to size: a 32-bit register is still written. It must stay
+// inlinable: go build -gcflags=-m=2 ./cpu shows its cost (80, the limit).
+func (c *CPU) shiftTo(reg *uint64, op flagOp, size uint8, a, n uint64) {
+	r := shiftBy(op, a, n)
+	if size == 4 {
+		r = uint64(uint32(r))
 	}
-	a := uint32(c.R[in.rm])
-	r := a << n
-	c.R[in.rm] = uint64(r)
-	c.setFlags(flagsShl, 4, uint64(a), n, uint64(r))
-}
-
-func shl32R1(c *CPU, in *Inst) {
-	const n = 1
-	a := uint32(c.R[in.rm])
-	r := a << n
-	c.R[in.rm] = uint64(r)
-	c.setFlags(flagsShl, 4, uint64(a), n, uint64(r))
-}
-
-func shr64RI(c *CPU, in *Inst) {
-	n := in.imm & 63
-	a := c.R[in.rm]
-	r := a >> n
-	c.R[in.rm] = r
-	c.setFlags(flagsShr, 8, a, n, r)
-}
-
-func shr64RC(c *CPU, in *Inst) {
-	n := c.R[RCX] & 63
-	if n == 0 {
-		return
+	*reg = r
+	if n != 0 {
+		c.setFlags(op, size, a, n, r)
 	}
-	a := c.R[in.rm]
-	r := a >> n
-	c.R[in.rm] = r
-	c.setFlags(flagsShr, 8, a, n, r)
 }
 
-func shr64R1(c *CPU, in *Inst) {
-	const n = 1
-	a := c.R[in.rm]
-	r := a >> n
-	c.R[in.rm] = r
-	c.setFlags(flagsShr, 8, a, n, r)
-}
-
-func shr32RI(c *CPU, in *Inst) {
-	n := in.imm & 31
-	a := uint32(c.R[in.rm])
-	r := a >> n
-	c.R[in.rm] = uint64(r)
-	c.setFlags(flagsShr, 4, uint64(a), n, uint64(r))
-}
-
-func shr32RC(c *CPU, in *Inst) {
-	n := c.R[RCX] & 31
-	if n == 0 {
-		c.R[in.rm] &= 0xFFFFFFFF
-		return
-	}
-	a := uint32(c.R[in.rm])
-	r := a >> n
-	c.R[in.rm] = uint64(r)
-	c.setFlags(flagsShr, 4, uint64(a), n, uint64(r))
-}
-
-func shr32R1(c *CPU, in *Inst) {
-	const n = 1
-	a := uint32(c.R[in.rm])
-	r := a >> n
-	c.R[in.rm] = uint64(r)
-	c.setFlags(flagsShr, 4, uint64(a), n, uint64(r))
-}
-
-func sar64RI(c *CPU, in *Inst) {
-	n := in.imm & 63
-	a := c.R[in.rm]
-	r := uint64(int64(a) >> n)
-	c.R[in.rm] = r
-	c.setFlags(flagsSar, 8, a, n, r)
-}
-
-func sar64RC(c *CPU, in *Inst) {
-	n := c.R[RCX] & 63
-	if n == 0 {
-		return
-	}
-	a := c.R[in.rm]
-	r := uint64(int64(a) >> n)
-	c.R[in.rm] = r
-	c.setFlags(flagsSar, 8, a, n, r)
-}
-
-func sar64R1(c *CPU, in *Inst) {
-	const n = 1
-	a := c.R[in.rm]
-	r := uint64(int64(a) >> n)
-	c.R[in.rm] = r
-	c.setFlags(flagsSar, 8, a, n, r)
-}
-
+func shl64RI(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsShl, 8, c.R[in.rm], in.imm&63) }
+func shr64RI(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsShr, 8, c.R[in.rm], in.imm&63) }
+func sar64RI(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsSar, 8, c.R[in.rm], in.imm&63) }
+func shl32RI(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsShl, 4, c.R[in.rm]&0xFFFFFFFF, in.imm&31) }
+func shr32RI(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsShr, 4, c.R[in.rm]&0xFFFFFFFF, in.imm&31) }
 func sar32RI(c *CPU, in *Inst) {
-	n := in.imm & 31
-	a := uint32(c.R[in.rm])
-	r := uint32(int32(a) >> n)
-	c.R[in.rm] = uint64(r)
-	c.setFlags(flagsSar, 4, uint64(int64(int32(a))), n, uint64(r))
+	c.shiftTo(&c.R[in.rm], flagsSar, 4, signExtend(c.R[in.rm], 4), in.imm&31)
 }
 
+func shl64R1(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsShl, 8, c.R[in.rm], 1) }
+func shr64R1(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsShr, 8, c.R[in.rm], 1) }
+func sar64R1(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsSar, 8, c.R[in.rm], 1) }
+func shl32R1(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsShl, 4, c.R[in.rm]&0xFFFFFFFF, 1) }
+func shr32R1(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsShr, 4, c.R[in.rm]&0xFFFFFFFF, 1) }
+func sar32R1(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsSar, 4, signExtend(c.R[in.rm], 4), 1) }
+
+func shl64RC(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsShl, 8, c.R[in.rm], c.R[RCX]&63) }
+func shr64RC(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsShr, 8, c.R[in.rm], c.R[RCX]&63) }
+func sar64RC(c *CPU, in *Inst) { c.shiftTo(&c.R[in.rm], flagsSar, 8, c.R[in.rm], c.R[RCX]&63) }
+func shl32RC(c *CPU, in *Inst) {
+	c.shiftTo(&c.R[in.rm], flagsShl, 4, c.R[in.rm]&0xFFFFFFFF, c.R[RCX]&31)
+}
+func shr32RC(c *CPU, in *Inst) {
+	c.shiftTo(&c.R[in.rm], flagsShr, 4, c.R[in.rm]&0xFFFFFFFF, c.R[RCX]&31)
+}
 func sar32RC(c *CPU, in *Inst) {
-	n := c.R[RCX] & 31
-	if n == 0 {
-		c.R[in.rm] &= 0xFFFFFFFF
-		return
-	}
-	a := uint32(c.R[in.rm])
-	r := uint32(int32(a) >> n)
-	c.R[in.rm] = uint64(r)
-	c.setFlags(flagsSar, 4, uint64(int64(int32(a))), n, uint64(r))
-}
-
-func sar32R1(c *CPU, in *Inst) {
-	const n = 1
-	a := uint32(c.R[in.rm])
-	r := uint32(int32(a) >> n)
-	c.R[in.rm] = uint64(r)
-	c.setFlags(flagsSar, 4, uint64(int64(int32(a))), n, uint64(r))
+	c.shiftTo(&c.R[in.rm], flagsSar, 4, signExtend(c.R[in.rm], 4), c.R[RCX]&31)
 }

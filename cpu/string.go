@@ -272,63 +272,42 @@ const pageMask = mmu.PageSize - 1
 // address a to the end of its page.
 func ramChunk(a, sz uint64) uint64 { return (mmu.PageSize - a&pageMask) / sz }
 
-// execREPMOVSFast copies page chunk by page chunk directly within RAM when
-// DF=0, falling back to single iterations for elements that cross a page or
-// for memory that is not RAM.
-func execREPMOVSFast(c *CPU, in *Inst) {
+// repChunk does the next chunk of a fast REP MOVS or REP STOS directly
+// within RAM: at most lim iterations, and only whole elements up to the end
+// of the page (of either page, for MOVS). It returns the chunk's iterations
+// (0 when the next element crosses a page) and whether it did them, with
+// rSI/rDI advanced; false when the memory is not all RAM (nothing is done).
+// It leaves rCX and the retirement count to repFast.
+type repChunk func(c *CPU, in *Inst, lim uint64) (iters uint64, done bool)
+
+// repFast runs REP MOVS or REP STOS (64-bit addresses) chunk by chunk
+// within the budget when DF=0; with DF=1 it is repeat. Where a chunk cannot
+// be done in RAM (an element crossing a page, memory that is not RAM), the
+// chunk's iterations, or one, run one at a time with once. Either way every
+// iteration is counted as one retired instruction and rCX follows it, so a
+// fault leaves the completed iterations counted; the retirement contract at
+// the top of the file holds as for repeat.
+func (c *CPU) repFast(in *Inst, once strOnce, chunk repChunk) {
 	if c.rflags&FlagDF != 0 {
-		c.repeat(in, execMOVSOnce)
+		c.repeat(in, once)
 		return
 	}
 	count := c.R[RCX]
 	if count == 0 {
 		return
 	}
-	sz := uint64(in.osz)
 	n := c.remaining()
 	var k uint64
 	for {
-		src := c.R[RSI] + c.segBase64[in.seg]
-		dst := c.R[RDI]
-		iters := min(ramChunk(src, sz), ramChunk(dst, sz), count, n-k)
-		done := false
-		if iters > 0 {
-			ps := c.physFor(src, false)
-			pd := c.physFor(dst, true)
-			nb := iters * sz
-			if c.mem.IsRAM(ps, nb) && c.mem.IsRAM(pd, nb) {
-				c.mem.NoteWrite(pd, nb)
-				ram := c.ram
-				if pd > ps && pd < ps+nb {
-					// Overlap with the destination ahead: copy element by
-					// element, forward, as the instruction does.
-					switch sz {
-					case 1:
-						for i := uint64(0); i < nb; i++ {
-							ram[pd+i] = ram[ps+i]
-						}
-					default:
-						for i := uint64(0); i < nb; i += sz {
-							storeElem(ram[pd+i:], sz, loadElem(ram[ps+i:], sz))
-						}
-					}
-				} else {
-					copy(ram[pd:pd+nb], ram[ps:ps+nb])
-				}
-				c.R[RSI] += nb
-				c.R[RDI] += nb
-				count -= iters
-				c.R[RCX] = count
-				c.Retired += iters
-				k += iters
-				done = true
-			}
-		}
-		if !done {
-			// An element crossing a page, or memory that is not RAM: run
-			// the chunk's iterations one at a time.
+		iters, done := chunk(c, in, min(count, n-k))
+		if done {
+			count -= iters
+			c.R[RCX] = count
+			c.Retired += iters
+			k += iters
+		} else {
 			for j := max(iters, 1); j > 0; j-- {
-				execMOVSOnce(c, in)
+				once(c, in)
 				count--
 				c.R[RCX] = count
 				c.Retired++
@@ -349,62 +328,69 @@ func execREPMOVSFast(c *CPU, in *Inst) {
 	c.repDone(in, k)
 }
 
+// execREPMOVSFast copies page chunk by page chunk directly within RAM when
+// DF=0.
+func execREPMOVSFast(c *CPU, in *Inst) { c.repFast(in, execMOVSOnce, movsChunk) }
+
 // execREPSTOSFast fills page chunk by page chunk directly within RAM when
 // DF=0.
-func execREPSTOSFast(c *CPU, in *Inst) {
-	if c.rflags&FlagDF != 0 {
-		c.repeat(in, execSTOSOnce)
-		return
-	}
-	count := c.R[RCX]
-	if count == 0 {
-		return
-	}
+func execREPSTOSFast(c *CPU, in *Inst) { c.repFast(in, execSTOSOnce, stosChunk) }
+
+// movsChunk is the repChunk of REP MOVS.
+func movsChunk(c *CPU, in *Inst, lim uint64) (uint64, bool) {
 	sz := uint64(in.osz)
-	val := c.R[RAX]
-	n := c.remaining()
-	var k uint64
-	for {
-		dst := c.R[RDI]
-		iters := min(ramChunk(dst, sz), count, n-k)
-		done := false
-		if iters > 0 {
-			pd := c.physFor(dst, true)
-			nb := iters * sz
-			if c.mem.IsRAM(pd, nb) {
-				c.mem.NoteWrite(pd, nb)
-				fill(c.ram[pd:pd+nb], sz, val)
-				c.R[RDI] += nb
-				count -= iters
-				c.R[RCX] = count
-				c.Retired += iters
-				k += iters
-				done = true
-			}
-		}
-		if !done {
-			// An element crossing a page, or memory that is not RAM: run
-			// the chunk's iterations one at a time.
-			for j := max(iters, 1); j > 0; j-- {
-				execSTOSOnce(c, in)
-				count--
-				c.R[RCX] = count
-				c.Retired++
-				k++
-				if c.stop != StopNone {
-					break
-				}
-			}
-		}
-		if count == 0 {
-			break
-		}
-		if k >= n || c.stop != StopNone {
-			c.repBudget(in)
-			return
-		}
+	src := c.R[RSI] + c.segBase64[in.seg]
+	dst := c.R[RDI]
+	iters := min(ramChunk(src, sz), ramChunk(dst, sz), lim)
+	if iters == 0 {
+		return 0, false
 	}
-	c.repDone(in, k)
+	ps := c.physFor(src, false)
+	pd := c.physFor(dst, true)
+	nb := iters * sz
+	if !c.mem.IsRAM(ps, nb) || !c.mem.IsRAM(pd, nb) {
+		return iters, false
+	}
+	c.mem.NoteWrite(pd, nb)
+	ram := c.ram
+	if pd > ps && pd < ps+nb {
+		// Overlap with the destination ahead: copy element by element,
+		// forward, as the instruction does.
+		switch sz {
+		case 1:
+			for i := uint64(0); i < nb; i++ {
+				ram[pd+i] = ram[ps+i]
+			}
+		default:
+			for i := uint64(0); i < nb; i += sz {
+				storeElem(ram[pd+i:], sz, loadElem(ram[ps+i:], sz))
+			}
+		}
+	} else {
+		copy(ram[pd:pd+nb], ram[ps:ps+nb])
+	}
+	c.R[RSI] += nb
+	c.R[RDI] += nb
+	return iters, true
+}
+
+// stosChunk is the repChunk of REP STOS.
+func stosChunk(c *CPU, in *Inst, lim uint64) (uint64, bool) {
+	sz := uint64(in.osz)
+	dst := c.R[RDI]
+	iters := min(ramChunk(dst, sz), lim)
+	if iters == 0 {
+		return 0, false
+	}
+	pd := c.physFor(dst, true)
+	nb := iters * sz
+	if !c.mem.IsRAM(pd, nb) {
+		return iters, false
+	}
+	c.mem.NoteWrite(pd, nb)
+	fill(c.ram[pd:pd+nb], sz, c.R[RAX])
+	c.R[RDI] += nb
+	return iters, true
 }
 
 // fill stores the low sz bytes of v repeatedly over b (len(b) is a multiple

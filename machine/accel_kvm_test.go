@@ -3,8 +3,6 @@ package machine
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,18 +16,7 @@ import (
 // test when KVM is not usable here.
 func kvmGuest(t *testing.T, name string) (*Machine, *KVM, *bytes.Buffer) {
 	t.Helper()
-	image, err := os.ReadFile(filepath.Join(guestDir, "build", name+".elf"))
-	if err != nil {
-		t.Skipf("guest %s not built (run make guests): %v", name, err)
-	}
-	var out bytes.Buffer
-	m, err := New(Config{Console: &out, Clock: ClockVirtual})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.LoadELF64(image); err != nil {
-		t.Fatal(err)
-	}
+	m, out := loadGuest(t, name)
 	k, err := m.OpenKVM(kvm.Options{})
 	var ue *kvm.UnavailableError
 	if errors.As(err, &ue) {
@@ -38,7 +25,7 @@ func kvmGuest(t *testing.T, name string) (*Machine, *KVM, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { k.Close() })
-	return m, k, &out
+	return m, k, out
 }
 
 // pvmTooSlow names the guests whose CPL0 work takes minutes where the host's
@@ -72,16 +59,7 @@ func TestKVMGuestsGolden(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			b, err := os.ReadFile(filepath.Join(guestDir, e.golden))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := string(b); out.String() != want {
-				t.Errorf("console output differs from %s\n got: %q\nwant: %q", e.golden, out.String(), want)
-			}
-			if exit.Status() != e.status {
-				t.Errorf("exit %v status %d, want %d; RIP %#x\n%s", exit.Reason, exit.Status(), e.status, m.CPU.RIP, m.CPU.Dump())
-			}
+			checkGolden(t, e, out.String(), exit, m)
 			t.Logf("%v in %v, exits %v", exit.Reason, k.Wall, k.Exits)
 		})
 	}
@@ -108,7 +86,7 @@ func TestKVMInterrupts(t *testing.T) {
 
 // TestKVMStateBack: after RunKVM the final state is in m.CPU, as after Run.
 func TestKVMStateBack(t *testing.T) {
-	mi, _, _ := runGuestInterp(t, "hello")
+	_, _, mi := runGuest(t, "hello", 0)
 	m, k, _ := kvmGuest(t, "hello")
 	exit, err := k.Run()
 	if err != nil {
@@ -127,7 +105,7 @@ func TestKVMStateBack(t *testing.T) {
 // interpreter's at every instruction of hello up to its first I/O.
 func TestKVMStep(t *testing.T) {
 	m, k, _ := kvmGuest(t, "hello")
-	mi, _, _ := newGuestInterp(t, "hello")
+	mi, _ := loadGuest(t, "hello")
 	for i := 1; i <= 12; i++ {
 		if exit, err := k.Step(1); err != nil || exit.Reason != ExitInsnLimit {
 			t.Fatalf("step %d: %v %v", i, exit.Reason, err)
@@ -176,27 +154,4 @@ func TestKVMEmulationFailureIsHostLimitation(t *testing.T) {
 			t.Errorf("%q does not contain %q", err, want)
 		}
 	}
-}
-
-func newGuestInterp(t *testing.T, name string) (*Machine, *bytes.Buffer, []byte) {
-	t.Helper()
-	image, err := os.ReadFile(filepath.Join(guestDir, "build", name+".elf"))
-	if err != nil {
-		t.Skipf("guest %s not built (run make guests): %v", name, err)
-	}
-	var out bytes.Buffer
-	m, err := New(Config{Console: &out, Clock: ClockVirtual})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.LoadELF64(image); err != nil {
-		t.Fatal(err)
-	}
-	return m, &out, image
-}
-
-func runGuestInterp(t *testing.T, name string) (*Machine, Exit, *bytes.Buffer) {
-	t.Helper()
-	m, out, _ := newGuestInterp(t, name)
-	return m, m.Run(0), out
 }

@@ -16,12 +16,12 @@ import (
 
 const guestDir = "../testdata/guests"
 
-// runGuest boots a built guest with the virtual clock and returns its console
-// output and exit.
-func runGuest(t *testing.T, name string, maxInsns uint64) (string, Exit, *Machine) {
+// loadGuest makes a board with the virtual clock and loads a built guest
+// into it, skipping the test when the guest is not built. It returns the
+// board and its console output.
+func loadGuest(t *testing.T, name string) (*Machine, *bytes.Buffer) {
 	t.Helper()
-	path := filepath.Join(guestDir, "build", name+".elf")
-	image, err := os.ReadFile(path)
+	image, err := os.ReadFile(filepath.Join(guestDir, "build", name+".elf"))
 	if err != nil {
 		t.Skipf("guest %s not built (run make guests): %v", name, err)
 	}
@@ -33,8 +33,32 @@ func runGuest(t *testing.T, name string, maxInsns uint64) (string, Exit, *Machin
 	if err := m.LoadELF64(image); err != nil {
 		t.Fatal(err)
 	}
+	return m, &out
+}
+
+// runGuest boots a built guest with the virtual clock and returns its console
+// output and exit.
+func runGuest(t *testing.T, name string, maxInsns uint64) (string, Exit, *Machine) {
+	t.Helper()
+	m, out := loadGuest(t, name)
 	exit := m.Run(maxInsns)
 	return out.String(), exit, m
+}
+
+// checkGolden checks a guest's console output and exit status against its
+// line of expected.tsv.
+func checkGolden(t *testing.T, e expectedGuest, out string, exit Exit, m *Machine) {
+	t.Helper()
+	want, err := os.ReadFile(filepath.Join(guestDir, e.golden))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("console output differs from %s\n got: %q\nwant: %q", e.golden, out, want)
+	}
+	if exit.Status() != e.status {
+		t.Errorf("exit %v status %d, want %d; RIP %#x\n%s", exit.Reason, exit.Status(), e.status, m.CPU.RIP, m.CPU.Dump())
+	}
 }
 
 // expectedGuest is one line of testdata/guests/expected.tsv.
@@ -79,17 +103,8 @@ func TestGuestsGolden(t *testing.T) {
 			if e.name == "bench" && testing.Short() {
 				t.Skip("bench guest is long; skipped in -short mode")
 			}
-			want, err := os.ReadFile(filepath.Join(guestDir, e.golden))
-			if err != nil {
-				t.Fatal(err)
-			}
 			got, exit, m := runGuest(t, e.name, e.maxInsns)
-			if got != string(want) {
-				t.Errorf("console output differs from %s\n got: %q\nwant: %q", e.golden, got, want)
-			}
-			if exit.Status() != e.status {
-				t.Errorf("exit %v status %d, want %d; RIP %#x\n%s", exit.Reason, exit.Status(), e.status, m.CPU.RIP, m.CPU.Dump())
-			}
+			checkGolden(t, e, got, exit, m)
 			if m.CPU.UD != 0 {
 				t.Errorf("%d unimplemented instructions raised #UD: %v", m.CPU.UD, m.CPU.Unimplemented)
 			}

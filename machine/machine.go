@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync/atomic"
 
 	"ftvm/cpu"
@@ -353,7 +352,9 @@ func (m *Machine) deliver() {
 		default:
 			if r := m.receivers[receiverKey{in.Kind, in.Dev}]; r != nil {
 				if err := r.Deliver(in); err != nil {
-					fmt.Fprintf(os.Stderr, "ftvm: input for device %d: %v\n", in.Dev, err)
+					// Live inputs answer the device's own requests; one it
+					// cannot take comes from a log the execution left.
+					m.Diverge(fmt.Errorf("replay diverged at position %d: input for device %d: %v", pos, in.Dev, err))
 				}
 			}
 		}
@@ -419,6 +420,11 @@ func (m *Machine) Run(maxInsns uint64) Exit {
 		}
 		if end <= pos {
 			end = pos + 1
+		}
+		if m.exiting {
+			// stopped outside the CPU (a divergence found while
+			// delivering inputs): c.Run would clear the request
+			return m.exit
 		}
 		switch c.Run(end - pos) {
 		case cpu.StopBudget:

@@ -110,8 +110,8 @@ func newConn(qc *quic.Conn, ctrl *quic.Stream, opts Options, release func()) *Co
 		stateCh: make(chan *quic.Stream, stateQueue),
 	}
 	go c.monitor()
-	go c.acceptUni()
-	go c.acceptBidi()
+	go acceptStreams(c, c.qc.AcceptUniStream, c.handleUni)
+	go acceptStreams(c, c.qc.AcceptStream, c.handleBidi)
 	go c.controlReader()
 	go c.heartbeats()
 	if !opts.DisableDatagrams {
@@ -214,34 +214,42 @@ func (c *Conn) opErr(err error) error {
 	return fmt.Errorf("transport: %w", err)
 }
 
+// connEnd holds the QUIC error that ended a connection, as find takes it
+// out of an error: at most one field is set.
+type connEnd struct {
+	app   *quic.ApplicationError
+	idle  *quic.IdleTimeoutError
+	reset *quic.StatelessResetError
+	hs    *quic.HandshakeTimeoutError
+	tr    *quic.TransportError
+}
+
+// find reports whether err is the connection's end rather than a stream's,
+// and sets the field of the first QUIC error (in the order of the fields)
+// that err is.
+func (e *connEnd) find(err error) bool {
+	return errors.As(err, &e.app) || errors.As(err, &e.idle) || errors.As(err, &e.reset) ||
+		errors.As(err, &e.hs) || errors.As(err, &e.tr) || errors.Is(err, quic.ErrTransportClosed)
+}
+
 // isConnErr reports whether err is the connection's end rather than a
 // stream's.
 func isConnErr(err error) bool {
-	var (
-		appErr   *quic.ApplicationError
-		idleErr  *quic.IdleTimeoutError
-		tErr     *quic.TransportError
-		resetErr *quic.StatelessResetError
-		hsErr    *quic.HandshakeTimeoutError
-	)
-	return errors.As(err, &appErr) || errors.As(err, &idleErr) || errors.As(err, &tErr) ||
-		errors.As(err, &resetErr) || errors.As(err, &hsErr) || errors.Is(err, quic.ErrTransportClosed)
+	var e connEnd
+	return e.find(err)
 }
 
 // translate maps the reason a QUIC connection ended to this package's
 // errors.
 func translate(err error, idle time.Duration) error {
-	var (
-		appErr   *quic.ApplicationError
-		idleErr  *quic.IdleTimeoutError
-		tErr     *quic.TransportError
-		resetErr *quic.StatelessResetError
-		hsErr    *quic.HandshakeTimeoutError
-	)
-	switch {
-	case err == nil:
+	if err == nil {
 		return ErrClosed
-	case errors.As(err, &appErr):
+	}
+	var end connEnd
+	end.find(err)
+	appErr, tErr := end.app, end.tr
+	switch {
+	case appErr != nil:
 		switch {
 		case appErr.ErrorCode == codeNone && appErr.Remote:
 			return ErrPeerClosed
@@ -256,13 +264,13 @@ func translate(err error, idle time.Duration) error {
 		default:
 			return fmt.Errorf("transport: connection closed (code %#x): %s", uint64(appErr.ErrorCode), appErr.ErrorMessage)
 		}
-	case errors.As(err, &idleErr):
+	case end.idle != nil:
 		return fmt.Errorf("%w: nothing heard from the peer for %v", ErrPeerLost, idle)
-	case errors.As(err, &resetErr):
+	case end.reset != nil:
 		return fmt.Errorf("%w: the peer no longer knows this connection (stateless reset)", ErrPeerLost)
-	case errors.As(err, &hsErr):
+	case end.hs != nil:
 		return fmt.Errorf("%w: TLS handshake timed out", ErrPeerLost)
-	case errors.As(err, &tErr):
+	case tErr != nil:
 		if tErr.ErrorCode.IsCryptoError() {
 			msg := tErr.ErrorMessage
 			for _, e := range tErr.Unwrap() {
@@ -285,6 +293,46 @@ func translate(err error, idle time.Duration) error {
 	return fmt.Errorf("transport: %w", err)
 }
 
+// readFull fills b from r, a stream that must stay open for the life of the
+// connection (what names it); false (the failure handled) if it could not.
+func (c *Conn) readFull(r io.Reader, b []byte, what string) bool {
+	if _, err := io.ReadFull(r, b); err != nil {
+		c.streamFailed(what, err)
+		return false
+	}
+	return true
+}
+
+// deliver notes that v arrived from the peer and queues it on ch, which
+// receive reads; false if the connection ended first.
+func deliver[T any](c *Conn, ch chan<- T, v T) bool {
+	c.touch()
+	select {
+	case ch <- v:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// receive returns the next value deliver queued on ch. Values that arrived
+// before the connection ended are still returned; then the connection's
+// error.
+func receive[T any](c *Conn, ch <-chan T) (T, error) {
+	select {
+	case v := <-ch:
+		return v, nil
+	case <-c.done:
+		select {
+		case v := <-ch:
+			return v, nil
+		default:
+			var zero T
+			return zero, c.Err()
+		}
+	}
+}
+
 // touch notes that something arrived from the peer.
 func (c *Conn) touch() { c.heard.Store(int64(time.Since(c.start))) }
 
@@ -301,74 +349,68 @@ func (c *Conn) PeerPosition() uint64 { return c.peerPos.Load() }
 
 // ---- stream dispatch ----
 
-// readType reads the type byte that opens a stream.
-func readType(s interface {
+// peerStream is a stream the peer opened (*quic.ReceiveStream or
+// *quic.Stream), as readType reads it.
+type peerStream interface {
 	io.Reader
 	SetReadDeadline(time.Time) error
-}) (byte, error) {
+}
+
+// readType reads the type byte that opens a stream the peer opened; false
+// (the failure handled) if it could not.
+func (c *Conn) readType(s peerStream) (byte, bool) {
 	var b [1]byte
 	s.SetReadDeadline(time.Now().Add(handshakeTimeout))
 	_, err := io.ReadFull(s, b[:])
 	s.SetReadDeadline(time.Time{})
-	return b[0], err
+	if err != nil {
+		c.streamFailed("new stream", err)
+		return 0, false
+	}
+	return b[0], true
 }
 
-func (c *Conn) acceptUni() {
+// acceptStreams hands each stream the peer opens (accept is the
+// connection's AcceptUniStream or AcceptStream) with its type to handle, in
+// a goroutine of its own, until the connection ends.
+func acceptStreams[S peerStream](c *Conn, accept func(context.Context) (S, error), handle func(S, byte)) {
 	for {
-		s, err := c.qc.AcceptUniStream(c.qc.Context())
+		s, err := accept(c.qc.Context())
 		if err != nil {
 			return
 		}
-		go c.handleUni(s)
+		go func() {
+			if t, ok := c.readType(s); ok {
+				handle(s, t)
+			}
+		}()
 	}
 }
 
-func (c *Conn) handleUni(s *quic.ReceiveStream) {
-	t, err := readType(s)
-	if err != nil {
-		c.streamFailed("new stream", err)
+// readOnce runs read on s, a stream the peer may open once (have notes
+// that it did; what names it): a second one is a protocol error.
+func (c *Conn) readOnce(have *atomic.Bool, what string, read func(*quic.ReceiveStream), s *quic.ReceiveStream) {
+	if have.Swap(true) {
+		c.protocolError("a second %s stream", what)
 		return
 	}
+	read(s)
+}
+
+func (c *Conn) handleUni(s *quic.ReceiveStream, t byte) {
 	switch t {
 	case streamLog:
-		if c.haveLog.Swap(true) {
-			c.protocolError("a second log stream")
-			return
-		}
-		c.logReader(s)
+		c.readOnce(&c.haveLog, "log", c.logReader, s)
 	case streamAck:
-		if c.haveAck.Swap(true) {
-			c.protocolError("a second ack stream")
-			return
-		}
-		c.ackReader(s)
+		c.readOnce(&c.haveAck, "ack", c.ackReader, s)
 	case streamHeartbeat:
-		if c.haveHB.Swap(true) {
-			c.protocolError("a second heartbeat stream")
-			return
-		}
-		c.heartbeatReader(s)
+		c.readOnce(&c.haveHB, "heartbeat", c.heartbeatReader, s)
 	default:
 		c.protocolError("unknown unidirectional stream type %#x", t)
 	}
 }
 
-func (c *Conn) acceptBidi() {
-	for {
-		s, err := c.qc.AcceptStream(c.qc.Context())
-		if err != nil {
-			return
-		}
-		go c.handleBidi(s)
-	}
-}
-
-func (c *Conn) handleBidi(s *quic.Stream) {
-	t, err := readType(s)
-	if err != nil {
-		c.streamFailed("new stream", err)
-		return
-	}
+func (c *Conn) handleBidi(s *quic.Stream, t byte) {
 	switch t {
 	case streamState:
 		select {
@@ -407,22 +449,13 @@ func (c *Conn) SendRecordContext(ctx context.Context, rec []byte) (uint64, error
 	}
 	c.logMu.Lock()
 	for c.unacked+size > c.opts.LogBuffer {
-		wake := c.ackWake
-		c.logMu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-c.done:
-			return 0, c.Err()
+		if ok, err := c.waitAck(ctx, c.Err); !ok {
+			return 0, err
 		}
-		c.logMu.Lock()
 	}
-	select {
-	case <-c.done:
+	if err := c.Err(); err != nil {
 		c.logMu.Unlock()
-		return 0, c.Err()
-	default:
+		return 0, err
 	}
 	c.sendSeq++
 	seq := c.sendSeq
@@ -436,42 +469,68 @@ func (c *Conn) SendRecordContext(ctx context.Context, rec []byte) (uint64, error
 		go c.logWriter()
 	}
 	c.logMu.Unlock()
+	poke(c.logWake)
+	return seq, nil
+}
+
+// poke wakes the writer that waits on ch (of capacity 1) without blocking:
+// a wake-up already pending covers this one.
+func poke(ch chan<- struct{}) {
 	select {
-	case c.logWake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
-	return seq, nil
+}
+
+// openUni opens a unidirectional stream and writes its type t; nil (the
+// failure handled) if it could not. what names the stream in errors.
+func (c *Conn) openUni(t byte, what string) *quic.SendStream {
+	s, err := c.qc.OpenUniStreamSync(c.qc.Context())
+	if err != nil {
+		c.streamFailed("opening the "+what, err)
+		return nil
+	}
+	if _, err := s.Write([]byte{t}); err != nil {
+		c.streamFailed(what, err)
+		return nil
+	}
+	return s
+}
+
+// streamWriter opens a unidirectional stream of type t and, each time wake
+// fires, writes to it what next returns (if anything), until the
+// connection ends or a write fails.
+func (c *Conn) streamWriter(t byte, what string, wake <-chan struct{}, next func() []byte) {
+	s := c.openUni(t, what)
+	if s == nil {
+		return
+	}
+	for {
+		select {
+		case <-wake:
+		case <-c.done:
+			return
+		}
+		b := next()
+		if len(b) == 0 {
+			continue
+		}
+		if _, err := s.Write(b); err != nil {
+			c.streamFailed(what, err)
+			return
+		}
+	}
 }
 
 // logWriter writes queued records to the log stream.
 func (c *Conn) logWriter() {
-	s, err := c.qc.OpenUniStreamSync(c.qc.Context())
-	if err != nil {
-		c.streamFailed("opening the log stream", err)
-		return
-	}
-	if _, err := s.Write([]byte{streamLog}); err != nil {
-		c.streamFailed("log stream", err)
-		return
-	}
 	var buf []byte
-	for {
-		select {
-		case <-c.logWake:
-		case <-c.done:
-			return
-		}
+	c.streamWriter(streamLog, "log stream", c.logWake, func() []byte {
 		c.logMu.Lock()
 		buf, c.pending = c.pending, buf[:0]
 		c.logMu.Unlock()
-		if len(buf) == 0 {
-			continue
-		}
-		if _, err := s.Write(buf); err != nil {
-			c.streamFailed("log stream", err)
-			return
-		}
-	}
+		return buf
+	})
 }
 
 // logReader reads the log stream into recvCh.
@@ -480,8 +539,7 @@ func (c *Conn) logReader(s *quic.ReceiveStream) {
 	var h [frameOverhead]byte
 	var last uint64
 	for {
-		if _, err := io.ReadFull(br, h[:]); err != nil {
-			c.streamFailed("log stream", err)
+		if !c.readFull(br, h[:], "log stream") {
 			return
 		}
 		n := binary.LittleEndian.Uint32(h[0:])
@@ -495,15 +553,11 @@ func (c *Conn) logReader(s *quic.ReceiveStream) {
 			return
 		}
 		rec := make([]byte, n-8)
-		if _, err := io.ReadFull(br, rec); err != nil {
-			c.streamFailed("log stream", err)
+		if !c.readFull(br, rec, "log stream") {
 			return
 		}
 		last = seq
-		c.touch()
-		select {
-		case c.recvCh <- record{seq, rec}:
-		case <-c.done:
+		if !deliver(c, c.recvCh, record{seq, rec}) {
 			return
 		}
 	}
@@ -513,19 +567,12 @@ func (c *Conn) logReader(s *quic.ReceiveStream) {
 // in order. Records that arrived before the connection ended are still
 // returned; then the connection's error.
 func (c *Conn) RecvRecord() (seq uint64, rec []byte, err error) {
-	select {
-	case r := <-c.recvCh:
-		c.delivered.Store(r.seq)
-		return r.seq, r.data, nil
-	case <-c.done:
-		select {
-		case r := <-c.recvCh:
-			c.delivered.Store(r.seq)
-			return r.seq, r.data, nil
-		default:
-			return 0, nil, c.Err()
-		}
+	r, err := receive(c, c.recvCh)
+	if err != nil {
+		return 0, nil, err
 	}
+	c.delivered.Store(r.seq)
+	return r.seq, r.data, nil
 }
 
 // ---- acks (backup → primary) ----
@@ -538,10 +585,8 @@ func (c *Conn) Ack(seq, replayPos uint64) error {
 	if d := c.delivered.Load(); seq > d {
 		return fmt.Errorf("transport: ack of record %d, but only %d received", seq, d)
 	}
-	select {
-	case <-c.done:
-		return c.Err()
-	default:
+	if err := c.Err(); err != nil {
+		return err
 	}
 	c.ackMu.Lock()
 	if seq < c.myAckSeq || replayPos < c.myAckPos {
@@ -555,47 +600,27 @@ func (c *Conn) Ack(seq, replayPos uint64) error {
 		go c.ackWriter()
 	}
 	c.ackMu.Unlock()
-	select {
-	case c.ackSig <- struct{}{}:
-	default:
-	}
+	poke(c.ackSig)
 	return nil
 }
 
+// ackWriter writes the latest ack to the ack stream.
 func (c *Conn) ackWriter() {
-	s, err := c.qc.OpenUniStreamSync(c.qc.Context())
-	if err != nil {
-		c.streamFailed("opening the ack stream", err)
-		return
-	}
-	if _, err := s.Write([]byte{streamAck}); err != nil {
-		c.streamFailed("ack stream", err)
-		return
-	}
 	var b [16]byte
-	for {
-		select {
-		case <-c.ackSig:
-		case <-c.done:
-			return
-		}
+	c.streamWriter(streamAck, "ack stream", c.ackSig, func() []byte {
 		c.ackMu.Lock()
 		binary.LittleEndian.PutUint64(b[0:], c.myAckSeq)
 		binary.LittleEndian.PutUint64(b[8:], c.myAckPos)
 		c.ackMu.Unlock()
-		if _, err := s.Write(b[:]); err != nil {
-			c.streamFailed("ack stream", err)
-			return
-		}
-	}
+		return b[:]
+	})
 }
 
 func (c *Conn) ackReader(s *quic.ReceiveStream) {
 	br := bufio.NewReader(s)
 	var b [16]byte
 	for {
-		if _, err := io.ReadFull(br, b[:]); err != nil {
-			c.streamFailed("ack stream", err)
+		if !c.readFull(br, b[:], "ack stream") {
 			return
 		}
 		seq := binary.LittleEndian.Uint64(b[0:])
@@ -655,23 +680,38 @@ func (c *Conn) WaitAcked(ctx context.Context, seq uint64) error {
 		c.logMu.Unlock()
 		return fmt.Errorf("transport: waiting for the ack of record %d, but only %d sent", seq, last)
 	}
-	for c.ackSeq < seq {
-		wake := c.ackWake
-		c.logMu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-c.done:
-			if s, _ := c.Acked(); s >= seq {
-				return nil
-			}
-			return c.Err()
+	ended := func() error {
+		if s, _ := c.Acked(); s >= seq {
+			return nil // the ack came before the end
 		}
-		c.logMu.Lock()
+		return c.Err()
+	}
+	for c.ackSeq < seq {
+		if ok, err := c.waitAck(ctx, ended); !ok {
+			return err
+		}
 	}
 	c.logMu.Unlock()
 	return nil
+}
+
+// waitAck is for a caller that holds logMu and needs an ack not yet
+// received: it releases logMu and waits. After the next ack it takes logMu
+// again and reports true. Otherwise, with logMu released, it returns ctx's
+// error when ctx ends first, or what ended returns when the connection ends
+// first.
+func (c *Conn) waitAck(ctx context.Context, ended func() error) (bool, error) {
+	wake := c.ackWake
+	c.logMu.Unlock()
+	select {
+	case <-wake:
+		c.logMu.Lock()
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-c.done:
+		return false, ended()
+	}
 }
 
 // ---- control (both ways) ----
@@ -682,10 +722,8 @@ func (c *Conn) SendControl(kind uint8, payload []byte) error {
 	if len(payload) > MaxControlSize {
 		return fmt.Errorf("transport: control message of %d bytes exceeds %d", len(payload), MaxControlSize)
 	}
-	select {
-	case <-c.done:
-		return c.Err()
-	default:
+	if err := c.Err(); err != nil {
+		return err
 	}
 	b := make([]byte, 5+len(payload))
 	b[0] = kind
@@ -704,8 +742,7 @@ func (c *Conn) controlReader() {
 	br := bufio.NewReaderSize(c.ctrl, readerBuffer)
 	var h [5]byte
 	for {
-		if _, err := io.ReadFull(br, h[:]); err != nil {
-			c.streamFailed("control stream", err)
+		if !c.readFull(br, h[:], "control stream") {
 			return
 		}
 		n := binary.LittleEndian.Uint32(h[1:])
@@ -714,14 +751,10 @@ func (c *Conn) controlReader() {
 			return
 		}
 		p := make([]byte, n)
-		if _, err := io.ReadFull(br, p); err != nil {
-			c.streamFailed("control stream", err)
+		if !c.readFull(br, p, "control stream") {
 			return
 		}
-		c.touch()
-		select {
-		case c.ctrlCh <- ctrlMsg{h[0], p}:
-		case <-c.done:
+		if !deliver(c, c.ctrlCh, ctrlMsg{h[0], p}) {
 			return
 		}
 	}
@@ -731,17 +764,8 @@ func (c *Conn) controlReader() {
 // that arrived before the connection ended are still returned; then the
 // connection's error.
 func (c *Conn) RecvControl() (kind uint8, payload []byte, err error) {
-	select {
-	case m := <-c.ctrlCh:
-		return m.kind, m.payload, nil
-	case <-c.done:
-		select {
-		case m := <-c.ctrlCh:
-			return m.kind, m.payload, nil
-		default:
-			return 0, nil, c.Err()
-		}
-	}
+	m, err := receive(c, c.ctrlCh)
+	return m.kind, m.payload, err
 }
 
 // ---- heartbeats ----
@@ -751,14 +775,7 @@ func (c *Conn) heartbeats() {
 	datagrams := st.SupportsDatagrams.Local && st.SupportsDatagrams.Remote
 	var hs *quic.SendStream
 	if !datagrams {
-		var err error
-		hs, err = c.qc.OpenUniStreamSync(c.qc.Context())
-		if err != nil {
-			c.streamFailed("opening the heartbeat stream", err)
-			return
-		}
-		if _, err := hs.Write([]byte{streamHeartbeat}); err != nil {
-			c.streamFailed("heartbeat stream", err)
+		if hs = c.openUni(streamHeartbeat, "heartbeat stream"); hs == nil {
 			return
 		}
 	}
@@ -801,8 +818,7 @@ func (c *Conn) heartbeatReader(s *quic.ReceiveStream) {
 	br := bufio.NewReader(s)
 	var b [heartbeatLen]byte
 	for {
-		if _, err := io.ReadFull(br, b[:]); err != nil {
-			c.streamFailed("heartbeat stream", err)
+		if !c.readFull(br, b[:], "heartbeat stream") {
 			return
 		}
 		if !c.heartbeat(b[:]) {

@@ -27,10 +27,8 @@ func (c *Conn) SendState(r io.Reader) error {
 
 // SendStateContext is SendState that abandons the transfer when ctx ends.
 func (c *Conn) SendStateContext(ctx context.Context, r io.Reader) (err error) {
-	select {
-	case <-c.done:
-		return c.Err()
-	default:
+	if err := c.Err(); err != nil {
+		return err
 	}
 	s, err := c.qc.OpenStreamSync(ctx)
 	if err != nil {

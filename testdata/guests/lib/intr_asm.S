@@ -4,6 +4,8 @@
  * saves the caller-saved general registers, calls intr_dispatch(vector) on
  * a 16-byte aligned stack and returns with IRETQ.
  */
+#include "saveregs.h"
+
     .text
     .code64
 
@@ -28,27 +30,13 @@ intr_stubs:
  * vector, RIP, CS, RFLAGS, RSP, SS; 6 words, so RSP is aligned here. */
 intr_common:
     pushq   %rax
-    pushq   %rcx
-    pushq   %rdx
-    pushq   %rsi
-    pushq   %rdi
-    pushq   %r8
-    pushq   %r9
-    pushq   %r10
-    pushq   %r11
+    SAVE_SCRATCH
     subq    $8, %rsp                /* 10 words: aligned again */
     cld
     movq    80(%rsp), %rdi          /* the vector */
     call    intr_dispatch
     addq    $8, %rsp
-    popq    %r11
-    popq    %r10
-    popq    %r9
-    popq    %r8
-    popq    %rdi
-    popq    %rsi
-    popq    %rdx
-    popq    %rcx
+    RESTORE_SCRATCH
     popq    %rax
     addq    $8, %rsp                /* drop the vector */
     iretq

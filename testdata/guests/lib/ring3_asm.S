@@ -3,6 +3,7 @@
  * CPL0 per the ELF boot ABI (RDI = RAM size, RSI = command line or 0).
  */
 #include "ring3.h"
+#include "saveregs.h"
 
     .section .text.start, "ax"
     .code64
@@ -40,14 +41,7 @@ r3_user_start:
     .text
     .globl  r3_trap_entry
 r3_trap_entry:
-    pushq   %rcx
-    pushq   %rdx
-    pushq   %rsi
-    pushq   %rdi
-    pushq   %r8
-    pushq   %r9
-    pushq   %r10
-    pushq   %r11                    /* 5 + 8 quadwords: RSP = 8 mod 16 */
+    SAVE_SCRATCH                    /* 5 + 8 quadwords: RSP = 8 mod 16 */
     subq    $8, %rsp
     movq    %rsi, %rdx
     movq    %rdi, %rsi
@@ -55,14 +49,7 @@ r3_trap_entry:
     cld
     call    r3_syscall
     addq    $8, %rsp
-    popq    %r11
-    popq    %r10
-    popq    %r9
-    popq    %r8
-    popq    %rdi
-    popq    %rsi
-    popq    %rdx
-    popq    %rcx
+    RESTORE_SCRATCH
     iretq
 
     .bss

@@ -8,6 +8,7 @@
 #   build   deps + guests + bin/ftvm (-tags capstone when libcapstone-dev is there)
 #   test    deps + guests + go vet + go test (timeout 25m)
 #   bench   Go benchmarks + scripts/bench.sh (ftvm vs qemu-system-x86_64 -accel tcg)
+#           + scripts/bench-appliance.sh (kvstore appliance requests/s, latency)
 #   demo    deps + build, then runs the hello guest under ftvm
 #   soak    long-running tests (TestSoak*, FTVM_SOAK=1)
 #   fuzz    every Fuzz* target for FUZZTIME each
@@ -161,6 +162,7 @@ test: deps guests
 bench: build
 	@$(WITH_TAGS); $(GO) test $$tags -run '^$$' -bench . ./...
 	scripts/bench.sh
+	scripts/bench-appliance.sh
 
 demo: deps build
 	bin/ftvm demo

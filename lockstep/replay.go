@@ -78,8 +78,12 @@ func (p *Replayer) readOne() bool {
 		return false
 	}
 	if err != nil {
+		// a malformed log: stop where replay stands (rec is empty); the
+		// error names the byte offset
 		p.readErr = err
-		p.diverge(rec.Pos, err.Error())
+		if p.m != nil {
+			p.m.Diverge(&Divergence{Pos: p.m.CPU.Position(), Reason: err.Error()})
+		}
 		return false
 	}
 	p.lastPos = rec.Pos
@@ -277,6 +281,16 @@ func (p *Replayer) Finish(m *machine.Machine, exit machine.Exit) error {
 		return &Divergence{Pos: pos, Reason: "guest RAM differs from the recording at the end"}
 	}
 	return nil
+}
+
+// EndStatus returns the exit status in the log's end record, once replay
+// has read it.
+func (p *Replayer) EndStatus() (int, bool) {
+	if p.end == nil {
+		return 0, false
+	}
+	end, err := decodeEnd(*p.end)
+	return end.Status, err == nil
 }
 
 // ErrCutShort is returned by Replayer.Finish when the log had no end record

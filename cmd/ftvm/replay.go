@@ -123,6 +123,12 @@ func cmdReplay(args []string) (int, error) {
 	if exit.Reason == machine.ExitInsnLimit {
 		return exit.Status(), nil
 	}
+	// A recording stopped by its --max-insns limit ends with status 124;
+	// replay stops at that position by the log's end record (ExitStopped).
+	limit := machine.Exit{Reason: machine.ExitInsnLimit}
+	if st, ok := rep.EndStatus(); ok && st == limit.Status() && exit.Reason == machine.ExitStopped {
+		exit = limit
+	}
 	if err := rep.Finish(m, exit); errors.Is(err, lockstep.ErrCutShort) {
 		fmt.Fprintf(os.Stderr, "ftvm: %v (position %d)\n", err, m.CPU.Retired)
 		return exit.Status(), nil

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"golang.org/x/sys/unix"
+)
+
+// The appliance on a real Linux network: ftvm run --net tap:NAME with the
+// TAP device on a Linux bridge, and a client in another network namespace
+// reaching the guest through a veth pair on the same bridge:
+//
+//	netns C (client)                 netns B (ftvm's)
+//	  vc0 10.0.2.100/24  <--veth-->  vb0 --+
+//	                                       br0 (bridge)
+//	  ftvm (guest 10.0.2.15) --- tap0 -----+
+//
+// Both namespaces are new, so the host's own interfaces, addresses and
+// firewall rules are neither used nor touched; ftvm itself runs in B (ip
+// netns exec). Needs root and /dev/net/tun; skipped otherwise.
+
+var tapSeq atomic.Int32
+
+// tapIP runs ip with args and fails the test on an error.
+func tapIP(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func TestApplianceTAP(t *testing.T) {
+	image := guest(t, "kvstore")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces, a bridge and a TAP device)")
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skipf("no /dev/net/tun: %v", err)
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip command (iproute2)")
+	}
+	n := tapSeq.Add(1)
+	nsB := fmt.Sprintf("ftvm-%d-%d-b", os.Getpid(), n)
+	nsC := fmt.Sprintf("ftvm-%d-%d-c", os.Getpid(), n)
+	if out, err := exec.Command("ip", "netns", "add", nsB).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "-n", nsB, "link", "del", "tap0").Run()
+		exec.Command("ip", "netns", "del", nsB).Run()
+	})
+	tapIP(t, "netns", "add", nsC)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsC).Run() })
+
+	tapIP(t, "-n", nsB, "link", "set", "lo", "up")
+	tapIP(t, "-n", nsB, "link", "add", "br0", "type", "bridge")
+	tapIP(t, "-n", nsB, "link", "set", "br0", "up")
+	tapIP(t, "-n", nsB, "tuntap", "add", "dev", "tap0", "mode", "tap")
+	tapIP(t, "-n", nsB, "link", "set", "tap0", "master", "br0")
+	tapIP(t, "-n", nsB, "link", "set", "tap0", "up")
+	tapIP(t, "-n", nsB, "link", "add", "vb0", "type", "veth", "peer", "name", "vc0")
+	tapIP(t, "-n", nsB, "link", "set", "vc0", "netns", nsC)
+	tapIP(t, "-n", nsB, "link", "set", "vb0", "master", "br0")
+	tapIP(t, "-n", nsB, "link", "set", "vb0", "up")
+	tapIP(t, "-n", nsC, "link", "set", "lo", "up")
+	tapIP(t, "-n", nsC, "addr", "add", "10.0.2.100/24", "dev", "vc0")
+	tapIP(t, "-n", nsC, "link", "set", "vc0", "up")
+
+	dir := t.TempDir()
+	disk := apZeroDisk(t, filepath.Join(dir, "disk.img"), 1<<20)
+	g := apStart(t, "appliance on tap0", "ip", "netns", "exec", nsB, ftvmBin, "run", "--net", "tap:tap0", "--disk", disk, image)
+	g.mustServe(t)
+
+	// ICMP echo from the client namespace: ping when installed, else our
+	// own echo request on a raw socket opened in the namespace
+	if ping, err := exec.LookPath("ping"); err == nil {
+		out, err := exec.Command("ip", "netns", "exec", nsC, ping, "-c", "3", "-i", "0.2", "-w", "30", "10.0.2.15").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "3 received") {
+			t.Errorf("ping -c 3 10.0.2.15 from the client namespace: %v\n%s", err, out)
+		}
+	} else {
+		t.Logf("no ping command: sending ICMP echo requests from a raw socket in %s", nsC)
+		if err := tapNSEcho(nsC, net.IP{10, 0, 2, 15}, 3); err != nil {
+			t.Errorf("ICMP echo from the client namespace: %v", err)
+		}
+	}
+
+	kv := func(req ...string) string {
+		t.Helper()
+		args := append([]string{"netns", "exec", nsC, ftvmBin, "kv", "--timeout", "1s", "--retries", "10", "10.0.2.15:7000"}, req...)
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ftvm kv %s in the client namespace: %v\n%s", strings.Join(req, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if r := kv("PUT", "x", "y"); r != "OK 1" {
+		t.Errorf("PUT x y: %q, want OK 1", r)
+	}
+	if r := kv("GET", "x"); r != "VAL y" {
+		t.Errorf("GET x: %q, want VAL y", r)
+	}
+	if r := kv("STAT"); r != "KEYS 1 WRITES 1" {
+		t.Errorf("STAT: %q", r)
+	}
+	if st := g.term(t); st != 0 {
+		t.Errorf("ftvm: exit status %d after SIGTERM; stderr:\n%s", st, g.stderr.String())
+	}
+}
+
+// tapNSEcho sends count ICMP echo requests to dst from a raw socket opened
+// in network namespace ns and waits for each reply.
+func tapNSEcho(ns string, dst net.IP, count int) error {
+	fdc := make(chan int, 1)
+	errc := make(chan error, 1)
+	go func() {
+		// The socket belongs to the namespace it is created in: switch
+		// this thread there, create it, switch back. A thread that could
+		// not switch back stays locked and ends with the goroutine.
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open(filepath.Join("/run/netns", ns))
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		fd, serr := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err == nil {
+			runtime.UnlockOSThread()
+		}
+		if serr != nil {
+			errc <- fmt.Errorf("raw ICMP socket: %w", serr)
+			return
+		}
+		fdc <- fd
+	}()
+	var fd int
+	select {
+	case fd = <-fdc:
+	case err := <-errc:
+		return err
+	}
+	defer unix.Close(fd)
+	tv := unix.NsecToTimeval(int64(time.Second))
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return err
+	}
+	to := &unix.SockaddrInet4{}
+	copy(to.Addr[:], dst.To4())
+	id := uint16(os.Getpid())
+	got := 0
+	buf := make([]byte, 1500)
+	for seq := uint16(1); seq <= uint16(3*count) && got < count; seq++ {
+		icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: id, Seq: seq}
+		sb := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{ComputeChecksums: true}, icmp, gopacket.Payload("ftvm tap test")); err != nil {
+			return err
+		}
+		if err := unix.Sendto(fd, sb.Bytes(), 0, to); err != nil {
+			return fmt.Errorf("sendto: %w", err)
+		}
+		deadline := time.Now().Add(time.Second)
+		for time.Now().Before(deadline) {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				break // timeout: send the next
+			}
+			p := gopacket.NewPacket(buf[:n], layers.LayerTypeIPv4, gopacket.Default)
+			ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+			r, _ := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+			if ip != nil && r != nil && ip.SrcIP.Equal(dst) && r.TypeCode.Type() == layers.ICMPv4TypeEchoReply &&
+				r.Id == id && r.Seq == seq && string(r.Payload) == "ftvm tap test" {
+				got++
+				break
+			}
+		}
+	}
+	if got < count {
+		return fmt.Errorf("%d of %d echo requests answered", got, count)
+	}
+	return nil
+}

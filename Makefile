@@ -31,7 +31,7 @@ FUZZTIME   ?= 30s
 SOAKTIME   ?= 60m
 
 # Debian packages the build and the tests need (Go itself is not from apt).
-DEB_PKGS := gcc libc6-dev binutils make pkg-config libcapstone-dev qemu-system-x86 iproute2
+DEB_PKGS := gcc libc6-dev binutils make pkg-config libcapstone-dev qemu-system-x86 iproute2 iputils-ping
 
 # ---------------------------------------------------------------------------
 # Guests

@@ -230,9 +230,10 @@ func (s *Switch) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	err := s.conn.Close()
+	// Remove the path first: Serve returns once the socket is closed, and
+	// by then the path must be gone.
 	os.Remove(s.path)
-	return err
+	return s.conn.Close()
 }
 
 // Run listens at path and serves until stop is closed (nil: forever).

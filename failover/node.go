@@ -470,6 +470,12 @@ func (n *Node) Run(maxInsns uint64) machine.Exit {
 		case exit.Reason == machine.ExitStopped && n.stopping.Load():
 			n.finish(exit)
 			return exit
+		case exit.Reason == machine.ExitStopped && mode(n.mode.Load()) == modeReplaying && n.rep.Err() == nil && n.replayEnded(&exit):
+			// The primary's guest ended here (its end record): end with
+			// it rather than take its closing connection for its death.
+			n.logf("the primary's guest ended at position %d (exit status %d); ending with it", n.m.CPU.Position(), exit.Status())
+			n.finish(exit)
+			return exit
 		case exit.Reason == machine.ExitStopped && n.primaryLost.Load() && mode(n.mode.Load()) == modeReplaying:
 			if !n.goLive() {
 				return machine.Exit{Reason: machine.ExitStopped}
@@ -483,10 +489,35 @@ func (n *Node) Run(maxInsns uint64) machine.Exit {
 	}
 }
 
+// replayEnded reports whether a replaying backup holds the end record of
+// its primary's log, and sets *exit to the recorded outcome. (A replay
+// that stops by itself, ExitStopped, stops at that record's position.)
+func (n *Node) replayEnded(exit *machine.Exit) bool {
+	status, ok := n.rep.EndStatus()
+	if !ok {
+		return false
+	}
+	switch {
+	case status == 124:
+		*exit = machine.Exit{Reason: machine.ExitInsnLimit}
+	case status == 126:
+		*exit = machine.Exit{Reason: machine.ExitTripleFault}
+	case status&1 == 1:
+		*exit = machine.Exit{Reason: machine.ExitDebug, Value: uint32(status >> 1)}
+	default:
+		*exit = machine.Exit{Reason: machine.ExitHalt}
+	}
+	return true
+}
+
 // finish ends a run: a paired primary logs the end and lets its backup
-// acknowledge the last outputs before they are released.
+// acknowledge the last outputs before they are released. A backup that
+// never went live emits nothing: the primary released those outputs.
 func (n *Node) finish(exit machine.Exit) {
-	if mode(n.mode.Load()) != modePaired {
+	switch mode(n.mode.Load()) {
+	case modeReplaying:
+		return
+	case modeAlone:
 		n.gate.SetMode(lockstep.GateDirect)
 		return
 	}
@@ -499,7 +530,14 @@ func (n *Node) finish(exit machine.Exit) {
 		time.Sleep(time.Millisecond)
 	}
 	n.gate.SetMode(lockstep.GateDirect)
-	time.Sleep(50 * time.Millisecond) // let the backup read the end record
+	// Closing drops what the backup has not received: wait until it has
+	// the end record (it reads it as its replay comes near, within the
+	// lag), so it ends with the guest instead of going live.
+	if seq, _ := n.conn.Sent(); !n.lostBackup.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), n.opts.MaxLag+5*time.Second)
+		n.conn.WaitAcked(ctx, seq)
+		cancel()
+	}
 	n.conn.Close()
 }
 

@@ -110,8 +110,15 @@ func (g *Gate) SetMode(m GateMode) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.mode = m
-	if m == GateDirect {
+	switch m {
+	case GateDirect:
 		g.flushBefore(^uint64(0))
+	case GateHold:
+		// A new backup: what came before went out directly, and flushing
+		// may have left released at ^0. Count releases again from the
+		// acknowledgements, so the primary's release notices (which it
+		// sends when released grows) reach the new backup.
+		g.released = g.acked
 	}
 }
 

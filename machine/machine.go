@@ -435,13 +435,30 @@ func (m *Machine) Run(maxInsns uint64) Exit {
 		case cpu.StopHalt:
 			return Exit{Reason: ExitHalt}
 		case cpu.StopHaltIdle:
-			if !m.idle(deadline) {
+			// The deadline was computed before the instructions just run,
+			// which may have reprogrammed a timer: idle to the current
+			// one. Idle skips must not depend on where this run began,
+			// which differs between a recording and its replay.
+			if !m.idle(m.nextDeadline()) {
 				return Exit{Reason: ExitIdle}
 			}
 		case cpu.StopTripleFault:
 			return Exit{Reason: ExitTripleFault}
 		}
 	}
+}
+
+// nextDeadline returns the guest time of the next timer event, as
+// advanceTimers does, without advancing the timers.
+func (m *Machine) nextDeadline() uint64 {
+	now := m.Clock.Now()
+	next := ^uint64(0)
+	for _, t := range m.timed {
+		if at, ok := t.NextEvent(); ok {
+			next = min(next, max(at, now))
+		}
+	}
+	return next
 }
 
 // skipTo moves guest time to a timer deadline while the guest idles.

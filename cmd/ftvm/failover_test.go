@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,8 +76,9 @@ type foEnv struct {
 	tls   string
 	image string
 
-	mu    sync.Mutex
-	procs []*foProc
+	mu     sync.Mutex
+	procs  []*foProc
+	dumped int // procs[:dumped] were dumped already
 }
 
 // newFoEnv prepares a directory with the pair's certificates; it skips the
@@ -93,7 +95,7 @@ func newFoEnv(t *testing.T) *foEnv {
 	t.Cleanup(func() {
 		e.killAll()
 		if t.Failed() {
-			e.dump()
+			e.dump(t)
 		}
 		os.RemoveAll(dir)
 	})
@@ -323,10 +325,12 @@ func (e *foEnv) killAll() {
 	}
 }
 
-// dump logs every process's stderr and the end of its console.
-func (e *foEnv) dump() {
+// dump logs the stderr and the end of the console of every process not
+// dumped before.
+func (e *foEnv) dump(t testing.TB) {
 	e.mu.Lock()
-	procs := append([]*foProc(nil), e.procs...)
+	procs := append([]*foProc(nil), e.procs[e.dumped:]...)
+	e.dumped = len(e.procs)
 	e.mu.Unlock()
 	for _, p := range procs {
 		var b strings.Builder
@@ -343,7 +347,7 @@ func (e *foEnv) dump() {
 		for _, l := range out {
 			fmt.Fprintf(&b, "  console %7.3f  %s\n", l.at.Sub(p.start).Seconds(), l.text)
 		}
-		e.t.Log(b.String())
+		t.Log(b.String())
 	}
 }
 
@@ -399,7 +403,7 @@ func (pp *foPair) backup(name, primaryAddr, disk, listen string) *foProc {
 
 // waitJoined waits for a backup's "joined the primary" line and returns how
 // long after its start it came.
-func waitJoined(t *testing.T, b *foProc) time.Duration {
+func foWaitJoined(t *testing.T, b *foProc) time.Duration {
 	t.Helper()
 	l, ok := b.waitLine("joined the primary", 40*time.Second)
 	if !ok {
@@ -475,7 +479,7 @@ type foLoad struct {
 func foValue(tag string, version int) string { return fmt.Sprintf("v%d.%s", version, tag) }
 
 // startLoad starts n workers (client hosts 10.0.2.100+i).
-func startLoad(t *testing.T, e *foEnv, sw, dirName string, n int, seed int64) *foLoad {
+func foStartLoad(t *testing.T, e *foEnv, sw, dirName string, n int, seed int64) *foLoad {
 	l := &foLoad{t: t, tag: fmt.Sprintf("%x", seed&0xffffff), change: make(chan struct{})}
 	for w := 0; w < n; w++ {
 		c := newFoClient(t, sw, e.path(dirName, fmt.Sprintf("client%d.sock", w)), byte(100+w), 250*time.Millisecond, 48)
@@ -504,7 +508,7 @@ func (l *foLoad) worker(w int, c *foClient, rng *rand.Rand) {
 		op.reply, op.err = c.do(req)
 		op.end = time.Now()
 		l.record(op)
-		time.Sleep(time.Duration(1+rng.Intn(4)) * time.Millisecond)
+		time.Sleep(time.Duration(8+rng.Intn(10)) * time.Millisecond)
 	}
 }
 
@@ -593,7 +597,7 @@ type foKeyState struct {
 // of a version never written, and write sequence numbers (OK n) growing
 // with real time (a PUT acknowledged before another started was applied
 // before it). It returns what it found wrong and each key's state.
-func historyProblems(ops []foOp) ([]string, map[string]foKeyState) {
+func foHistoryProblems(ops []foOp) ([]string, map[string]foKeyState) {
 	var probs []string
 	byKey := map[string][]foOp{}
 	var puts []foOp
@@ -651,7 +655,7 @@ func historyProblems(ops []foOp) ([]string, map[string]foKeyState) {
 
 // finalProblem checks the reply to a last GET of a key: the last
 // acknowledged value, or a newer one from a PUT whose reply was lost.
-func finalProblem(key, reply, tag string, st foKeyState) string {
+func foFinalProblem(key, reply, tag string, st foKeyState) string {
 	want := "VAL " + foValue(tag, st.floor)
 	switch {
 	case st.floor == 0 && reply == "NONE", reply == want:
@@ -669,9 +673,9 @@ func finalProblem(key, reply, tag string, st foKeyState) string {
 
 // checkHistory checks a round's history, then reads every key once more
 // with c. It returns the number of acknowledged PUTs.
-func checkHistory(t *testing.T, ops []foOp, c *foClient, tag string) int {
+func foCheckHistory(t *testing.T, ops []foOp, c *foClient, tag string) int {
 	t.Helper()
-	probs, states := historyProblems(ops)
+	probs, states := foHistoryProblems(ops)
 	for _, p := range probs {
 		t.Error(p)
 	}
@@ -686,7 +690,7 @@ func checkHistory(t *testing.T, ops []foOp, c *foClient, tag string) int {
 			t.Errorf("final GET %s: %v", key, err)
 			continue
 		}
-		if p := finalProblem(key, reply, tag, states[key]); p != "" {
+		if p := foFinalProblem(key, reply, tag, states[key]); p != "" {
 			t.Error(p)
 		}
 	}
@@ -706,7 +710,7 @@ var foLiveRE = regexp.MustCompile(`(?:went live|carrying on alone) as generation
 // checkGenerations checks the arbiter's files PATH.gen1..genN (each claimed
 // once, by the process whose stderr says so) and that no generation was
 // taken by two processes.
-func checkGenerations(t *testing.T, arb string, procs []*foProc, want int) {
+func foCheckGenerations(t *testing.T, arb string, procs []*foProc, want int) {
 	t.Helper()
 	files, _ := filepath.Glob(arb + ".gen*")
 	gens := map[int]string{}
@@ -767,7 +771,7 @@ var foHeartbeatRE = regexp.MustCompile(`^kvstore: heartbeat t=(\d+) writes=(\d+)
 
 type foBeat struct{ t, writes int }
 
-func heartbeats(p *foProc) []foBeat {
+func foHeartbeats(p *foProc) []foBeat {
 	var out []foBeat
 	for _, l := range p.lines(true) {
 		if m := foHeartbeatRE.FindStringSubmatch(l.text); m != nil {
@@ -783,7 +787,7 @@ func heartbeats(p *foProc) []foBeat {
 // that were live one after the other: each survivor's console continues the
 // dead one's, with non-decreasing writes and guest seconds, and at most 2 s
 // of guest time missing at each seam (the same line twice is allowed).
-func consoleProblems(names []string, beats [][]foBeat) []string {
+func foConsoleProblems(names []string, beats [][]foBeat) []string {
 	var probs []string
 	prev := ""
 	var last foBeat
@@ -806,19 +810,19 @@ func consoleProblems(names []string, beats [][]foBeat) []string {
 }
 
 // checkConsoles checks the consoles of the chain of live processes.
-func checkConsoles(t *testing.T, chain []*foProc) {
+func foCheckConsoles(t *testing.T, chain []*foProc) {
 	t.Helper()
 	var names []string
 	var beats [][]foBeat
 	for _, p := range chain {
-		bs := heartbeats(p)
+		bs := foHeartbeats(p)
 		if len(bs) == 0 {
 			t.Errorf("console of %s (live in turn): no heartbeat line", p.name)
 		}
 		names = append(names, p.name)
 		beats = append(beats, bs)
 	}
-	for _, p := range consoleProblems(names, beats) {
+	for _, p := range foConsoleProblems(names, beats) {
 		t.Error(p)
 	}
 }
@@ -839,7 +843,7 @@ func TestFailoverCheckers(t *testing.T) {
 		return op
 	}
 	good := []foOp{put("a", 1, 1, 0, 1), put("b", 1, 2, 2, 3), get("a", 1, 4, 5), put("a", 2, 3, 6, 7), get("a", 2, 8, 9)}
-	if probs, st := historyProblems(good); len(probs) != 0 || st["a"].floor != 2 {
+	if probs, st := foHistoryProblems(good); len(probs) != 0 || st["a"].floor != 2 {
 		t.Errorf("a good history: %q, %+v", probs, st)
 	}
 	for name, h := range map[string][]foOp{
@@ -850,13 +854,13 @@ func TestFailoverCheckers(t *testing.T) {
 		"no reply":            {lostReply(get("a", 0, 0, 1))},
 		"read of an old NONE": {put("a", 1, 1, 0, 1), get("a", 0, 2, 3)},
 	} {
-		if probs, _ := historyProblems(h); len(probs) == 0 {
+		if probs, _ := foHistoryProblems(h); len(probs) == 0 {
 			t.Errorf("%s: not seen", name)
 		}
 	}
 	st := foKeyState{acked: 3, floor: 3, attempted: 4}
 	for reply, ok := range map[string]bool{"VAL v3.x": true, "VAL v4.x": true, "VAL v2.x": false, "NONE": false, "VAL v5.x": false, "VAL v3.y": false} {
-		if p := finalProblem("k", reply, "x", st); (p == "") != ok {
+		if p := foFinalProblem("k", reply, "x", st); (p == "") != ok {
 			t.Errorf("final GET %q: problem %q", reply, p)
 		}
 	}
@@ -872,7 +876,7 @@ func TestFailoverCheckers(t *testing.T) {
 		{[][]foBeat{{{1, 0}, {2, 3}}, nil, {{4, 3}}}, true},     // B printed nothing
 		{[][]foBeat{{{1, 0}, {2, 3}, {1, 3}}, {{2, 3}}}, false}, // within a console
 	} {
-		if probs := consoleProblems(names[:len(tc.beats)], tc.beats); (len(probs) == 0) != tc.ok {
+		if probs := foConsoleProblems(names[:len(tc.beats)], tc.beats); (len(probs) == 0) != tc.ok {
 			t.Errorf("consoles %v: %q", tc.beats, probs)
 		}
 	}
@@ -882,15 +886,16 @@ func TestFailoverCheckers(t *testing.T) {
 
 // foFigures are the measurements of the fault injection rounds.
 type foFigures struct {
-	failover []time.Duration // kill -9 of the live side to the first reply of the new primary
-	join     []time.Duration // ftvm backup started to its "joined" line
+	failover  []time.Duration // kill -9 of the live side to the first reply of the new primary
+	join      []time.Duration // a new backup of a live survivor: ftvm backup started to its "joined" line
+	firstJoin []time.Duration // the same for the first backup, started with its primary
 }
 
 func TestFailoverFaultInjection(t *testing.T) {
 	var fig foFigures
-	runFaultRounds(t, 2, &fig)
+	foRunRounds(t, 2, &fig)
 	if !testing.Short() {
-		logFigures(t, &fig)
+		foLogFigures(t, &fig)
 	}
 }
 
@@ -905,18 +910,20 @@ func TestSoakFailoverFaultInjection(t *testing.T) {
 		rounds = n
 	}
 	var fig foFigures
-	runFaultRounds(t, rounds, &fig)
-	logFigures(t, &fig)
+	foRunRounds(t, rounds, &fig)
+	foLogFigures(t, &fig)
 }
 
-func logFigures(t *testing.T, fig *foFigures) {
+func foLogFigures(t *testing.T, fig *foFigures) {
 	t.Logf("FIGURE failover time (kill -9 to first reply of the new primary): median %v over %d failovers (all: %v)",
-		median(fig.failover), len(fig.failover), roundAll(fig.failover))
-	t.Logf("FIGURE new backup in sync (ftvm backup started to its \"joined\" line): median %v over %d joins (all: %v)",
-		median(fig.join), len(fig.join), roundAll(fig.join))
+		foMedian(fig.failover), len(fig.failover), foRoundAll(fig.failover))
+	t.Logf("FIGURE new backup in sync with a live survivor under load (ftvm backup started to its \"joined\" line, 4 MiB disk): median %v over %d joins (all: %v)",
+		foMedian(fig.join), len(fig.join), foRoundAll(fig.join))
+	t.Logf("FIGURE first backup in sync (started together with its primary, so including the primary's start): median %v over %d joins",
+		foMedian(fig.firstJoin), len(fig.firstJoin))
 }
 
-func median(ds []time.Duration) time.Duration {
+func foMedian(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
@@ -928,7 +935,7 @@ func median(ds []time.Duration) time.Duration {
 	return ((s[len(s)/2-1] + s[len(s)/2]) / 2).Round(time.Millisecond)
 }
 
-func roundAll(ds []time.Duration) []time.Duration {
+func foRoundAll(ds []time.Duration) []time.Duration {
 	out := make([]time.Duration, len(ds))
 	for i, d := range ds {
 		out[i] = d.Round(time.Millisecond)
@@ -936,7 +943,7 @@ func roundAll(ds []time.Duration) []time.Duration {
 	return out
 }
 
-func runFaultRounds(t *testing.T, rounds int, fig *foFigures) {
+func foRunRounds(t *testing.T, rounds int, fig *foFigures) {
 	e := newFoEnv(t)
 	seed := time.Now().UnixNano()
 	if s, err := strconv.ParseInt(os.Getenv("FTVM_FAILOVER_SEED"), 10, 64); err == nil {
@@ -951,7 +958,13 @@ func runFaultRounds(t *testing.T, rounds int, fig *foFigures) {
 		killPrimary := r%2 == 0
 		secondKill := r%4 >= 2 || rounds == 2 && r == 1
 		ok := t.Run(fmt.Sprintf("round%d", r), func(t *testing.T) {
-			faultRound(t, e, r, rng.Int63(), killPrimary, secondKill, fig)
+			t.Cleanup(func() {
+				if t.Failed() {
+					e.killAll()
+					e.dump(t)
+				}
+			})
+			foRound(t, e, r, rng.Int63(), killPrimary, secondKill, fig)
 		})
 		e.killAll()
 		if !ok {
@@ -960,23 +973,25 @@ func runFaultRounds(t *testing.T, rounds int, fig *foFigures) {
 	}
 }
 
-// faultRound is one round of test 1; see TestFailoverFaultInjection.
-func faultRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKill bool, fig *foFigures) {
+// foRound is one round of the fault injection test: a pair under a client
+// load, kill -9 of the primary or the backup, a new backup joining the
+// survivor, and in some rounds a kill of the pair's new primary.
+func foRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKill bool, fig *foFigures) {
 	rng := rand.New(rand.NewSource(seed))
 	rd := fmt.Sprintf("r%d", r)
 	if err := os.Mkdir(e.path(rd), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	pp := &foPair{e: e, sw: e.newSwitch(filepath.Join(rd, "sw")), arb: e.path(rd, "arb")}
-	const disk = 2 << 20
+	const disk = 4 << 20 // room for about 8000 writes
 	addrA, addrB, addrC := foFreeAddr(t), foFreeAddr(t), foFreeAddr(t)
 	a := pp.primary("A(primary)", addrA, e.zeroDisk(filepath.Join(rd, "a.img"), disk), r%2 == 0)
 	b := pp.backup("B(backup)", addrA, e.zeroDisk(filepath.Join(rd, "b.img"), disk), addrB)
-	fig.join = append(fig.join, waitJoined(t, b))
+	fig.firstJoin = append(fig.firstJoin, foWaitJoined(t, b))
 	t.Logf("round %d: B joined A; killing the %s, %s", r, map[bool]string{true: "primary", false: "backup"}[killPrimary],
 		map[bool]string{true: "then the new primary", false: "once"}[secondKill])
 
-	load := startLoad(t, e, pp.sw, rd, 3, seed)
+	load := foStartLoad(t, e, pp.sw, rd, 3, seed)
 	probe := newFoClient(t, pp.sw, e.path(rd, "probe.sock"), 99, 50*time.Millisecond, 400)
 	defer func() {
 		if !load.stop.Load() {
@@ -989,7 +1004,6 @@ func faultRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKi
 	// Run paired for a while (the consoles show heartbeats), then the
 	// first kill, at a random moment of the load.
 	time.Sleep(time.Duration(1500+rng.Intn(1500)) * time.Millisecond)
-	// First kill, at a random moment of the load.
 	chain := []*foProc{a}
 	var survivor *foProc
 	var survivorAddr string
@@ -1019,7 +1033,7 @@ func faultRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKi
 
 	// A new backup joins the survivor while the load goes on.
 	c := pp.backup("C(new backup)", survivorAddr, e.zeroDisk(filepath.Join(rd, "c.img"), disk), addrC)
-	fig.join = append(fig.join, waitJoined(t, c))
+	fig.join = append(fig.join, foWaitJoined(t, c))
 	if _, ok := survivor.waitLine(" joined at position", 10*time.Second); !ok {
 		t.Fatalf("%s did not log C's join", survivor.name)
 	}
@@ -1047,9 +1061,14 @@ func faultRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKi
 	time.Sleep(1500 * time.Millisecond)
 	ops := load.finish()
 	verify := newFoClient(t, pp.sw, e.path(rd, "verify.sock"), 98, 250*time.Millisecond, 40)
-	n := checkHistory(t, ops, verify, load.tag)
-	checkGenerations(t, pp.arb, []*foProc{a, b, c}, gens)
-	checkConsoles(t, chain)
+	n := foCheckHistory(t, ops, verify, load.tag)
+	foCheckGenerations(t, pp.arb, []*foProc{a, b, c}, gens)
+	foCheckConsoles(t, chain)
+	for _, p := range []*foProc{a, b, c} {
+		if !slices.Contains(chain, p) && len(p.lines(true)) > 0 {
+			t.Errorf("%s printed the guest's console without being live: %q", p.name, p.lines(true)[0].text)
+		}
+	}
 	e.checkNoCrash()
 	t.Logf("round %d: %d requests, %d PUTs acknowledged, %d live sides in turn", r, len(ops), n, len(chain))
 }
@@ -1125,14 +1144,25 @@ func newFoProxy(t *testing.T, target string) *foProxy {
 
 func (p *foProxy) addr() string { return p.front.LocalAddr().String() }
 
+// TestFailoverPartition cuts the link between a primary and its backup
+// (a UDP proxy between them starts dropping everything): exactly one side
+// takes the next generation, the other stops. In "cut" the race is open; in
+// "frozen primary" the primary is also stopped (SIGSTOP, a hung host) until
+// the backup went live, then resumed: it must find it lost the arbiter and
+// stop without emitting anything.
 func TestFailoverPartition(t *testing.T) {
+	t.Run("cut", func(t *testing.T) { foPartitionCase(t, false) })
+	t.Run("frozen primary", func(t *testing.T) { foPartitionCase(t, true) })
+}
+
+func foPartitionCase(t *testing.T, freeze bool) {
 	e := newFoEnv(t)
 	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}
 	addrA := foFreeAddr(t)
 	proxy := newFoProxy(t, addrA)
 	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 1<<20), true)
 	b := pp.backup("B(backup via proxy)", proxy.addr(), e.zeroDisk("b.img", 1<<20), foFreeAddr(t))
-	waitJoined(t, b)
+	foWaitJoined(t, b)
 	c := newFoClient(t, pp.sw, e.path("client.sock"), 100, 250*time.Millisecond, 40)
 	for i := 0; i < 5; i++ {
 		if r := c.mustDo(t, fmt.Sprintf("PUT k%d before%d", i, i)); !strings.HasPrefix(r, "OK ") {
@@ -1140,8 +1170,21 @@ func TestFailoverPartition(t *testing.T) {
 		}
 	}
 	t.Logf("proxy relayed %d datagrams; cutting the link", proxy.relayed.Load())
+	if freeze {
+		a.cmd.Process.Signal(syscall.SIGSTOP)
+		defer a.cmd.Process.Signal(syscall.SIGCONT)
+	}
 	proxy.cut.Store(true)
 	cutAt := time.Now()
+	consoleAtCut := -1
+	if freeze {
+		if _, ok := b.waitLine("went live as generation 2", 10*time.Second); !ok {
+			t.Fatal("the backup did not go live while the primary was stopped")
+		}
+		time.Sleep(300 * time.Millisecond)
+		consoleAtCut = len(a.lines(true))
+		a.cmd.Process.Signal(syscall.SIGCONT)
+	}
 
 	// The client keeps going through the partition.
 	var replies, sent atomic.Int64
@@ -1182,6 +1225,9 @@ func TestFailoverPartition(t *testing.T) {
 	if winner == nil {
 		t.Fatal("neither side took generation 2 after the link was cut")
 	}
+	if freeze && winner != b {
+		t.Fatalf("%s took generation 2, want the backup (the primary was stopped)", winner.name)
+	}
 	status, ok := loser.waitExit(10 * time.Second)
 	if !ok {
 		t.Fatalf("%s still runs after losing generation 2 to %s", loser.name, winner.name)
@@ -1216,7 +1262,15 @@ func TestFailoverPartition(t *testing.T) {
 	if done, _ := winner.exited(); done {
 		t.Errorf("%s (the live side) exited", winner.name)
 	}
-	checkGenerations(t, pp.arb, []*foProc{a, b}, 2)
+	foCheckGenerations(t, pp.arb, []*foProc{a, b}, 2)
+	if freeze {
+		if out := a.lines(true); len(out) > consoleAtCut {
+			t.Errorf("the resumed old primary printed %d console lines after losing (first %q)", len(out)-consoleAtCut, out[consoleAtCut].text)
+		}
+	}
+	if loser == b && len(b.lines(true)) > 0 {
+		t.Errorf("the backup printed the guest's console without being live")
+	}
 	e.checkNoCrash()
 	t.Logf("partition: %d of %d requests answered after the cut; proxy dropped %d datagrams", replies.Load(), sent.Load(), proxy.dropped.Load())
 }
@@ -1326,7 +1380,7 @@ func TestPairSecurity(t *testing.T) {
 	// The listener still takes a real backup after all that.
 	intruder.kill()
 	b := pp.backup("B(backup)", addrA, e.zeroDisk("b.img", 1<<20), "")
-	waitJoined(t, b)
+	foWaitJoined(t, b)
 	if r := c.mustDo(t, "GET sec9"); r != "VAL v9" {
 		t.Errorf("GET sec9 = %q", r)
 	}
@@ -1377,7 +1431,7 @@ func TestPairCleanEnd(t *testing.T) {
 // --- test 4: figures ---
 
 // statusOf queries a node with ftvm status.
-func statusOf(t *testing.T, tlsDir, addr string) map[string]any {
+func foStatus(t *testing.T, tlsDir, addr string) map[string]any {
 	t.Helper()
 	out, stderr, st := ftvm(t, "status", "--tls", tlsDir, addr)
 	if st != 0 {
@@ -1390,7 +1444,7 @@ func statusOf(t *testing.T, tlsDir, addr string) map[string]any {
 	return m
 }
 
-func num(m map[string]any, k string) float64 {
+func foNum(m map[string]any, k string) float64 {
 	f, _ := m[k].(float64)
 	return f
 }
@@ -1414,18 +1468,18 @@ func TestFailoverFigures(t *testing.T) {
 	c := newFoClient(t, pp.sw, e.path("client.sock"), 100, 250*time.Millisecond, 40)
 	c.mustDo(t, "STAT") // booted
 	b := pp.backup("B(backup)", addrA, e.zeroDisk("b.img", 2<<20), "")
-	join := waitJoined(t, b)
+	join := foWaitJoined(t, b)
 	t.Logf("FIGURE new backup in sync (ftvm backup started to \"joined\", 2 MiB disk): %v", join.Round(time.Millisecond))
 
 	time.Sleep(500 * time.Millisecond)
 	rate := func(what string, during func()) {
-		s0 := statusOf(t, e.tls, addrA)
+		s0 := foStatus(t, e.tls, addrA)
 		during()
-		s1 := statusOf(t, e.tls, addrA)
-		dt := num(s1, "uptime_s") - num(s0, "uptime_s")
-		db := num(s1, "log_bytes") - num(s0, "log_bytes")
+		s1 := foStatus(t, e.tls, addrA)
+		dt := foNum(s1, "uptime_s") - foNum(s0, "uptime_s")
+		db := foNum(s1, "log_bytes") - foNum(s0, "log_bytes")
 		t.Logf("FIGURE log bandwidth, %s: %.0f bytes/s over %.1f s (status log_bytes_per_s since start: %.0f; lag %v instructions)",
-			what, db/dt, dt, num(s1, "log_bytes_per_s"), s1["lag_instructions"])
+			what, db/dt, dt, foNum(s1, "log_bytes_per_s"), s1["lag_instructions"])
 	}
 	rate("paired idle appliance", func() { time.Sleep(3 * time.Second) })
 	var puts int
@@ -1451,17 +1505,30 @@ func TestFailoverFigures(t *testing.T) {
 		f, _ := strconv.ParseFloat(m[2], 64)
 		return f
 	}
-	var alone, paired []float64
-	for i := 0; i < 2; i++ {
+	// Three ways, interleaved so that a busy moment of the host hits all:
+	// alone; alone while another ftvm keeps the other core busy (the
+	// paired case's hardware contention: on small VMs a busy sibling vCPU
+	// slows this one); paired, the backup replaying on the other core.
+	var alone, busy, paired, replay []float64
+	runAlone := func() float64 {
 		_, stderr, st := ftvm(t, "run", "--stats", "--max-insns", insns, bench)
 		if st != 124 {
 			t.Fatalf("run: status %d: %s", st, stderr)
 		}
-		alone = append(alone, wall(stderr))
+		return wall(stderr)
+	}
+	for i := 0; i < 3; i++ {
+		alone = append(alone, runAlone())
+
+		neighbour := e.start("busy neighbour", "run", "--serial", "none", "--max-insns", "30000000000", bench)
+		time.Sleep(200 * time.Millisecond)
+		busy = append(busy, runAlone())
+		neighbour.kill()
+		neighbour.waitExit(10 * time.Second)
 
 		addr := foFreeAddr(t)
 		p := e.start("bench primary", "primary", "--listen", addr, "--tls", e.tls, "--wait-backup", "--stats", "--max-insns", insns, bench)
-		bk := e.start("bench backup", "backup", "--primary", addr, "--tls", e.tls)
+		bk := e.start("bench backup", "backup", "--stats", "--primary", addr, "--tls", e.tls)
 		st, ok := p.waitExit(120 * time.Second)
 		if !ok || st != 124 {
 			t.Fatalf("paired bench: status %d (ended %v)", st, ok)
@@ -1471,12 +1538,22 @@ func TestFailoverFigures(t *testing.T) {
 			lines = append(lines, l.text)
 		}
 		paired = append(paired, wall(strings.Join(lines, "\n")))
-		bk.waitExit(10 * time.Second)
+		if st, ok := bk.waitExit(10 * time.Second); !ok || st != 124 {
+			t.Errorf("bench backup: status %d (ended %v), want 124 as its primary", st, ok)
+		} else {
+			lines = lines[:0]
+			for _, l := range bk.lines(false) {
+				lines = append(lines, l.text)
+			}
+			replay = append(replay, wall(strings.Join(lines, "\n")))
+		}
 		e.killAll()
 	}
 	sort.Float64s(alone)
+	sort.Float64s(busy)
 	sort.Float64s(paired)
-	cost := (paired[0] - alone[0]) / alone[0] * 100
-	t.Logf("FIGURE bench guest, %s instructions: alone %.3f s, paired %.3f s (best of 2; all alone %v, paired %v): pairing costs %.1f%% (target < 10%%)",
-		insns, alone[0], paired[0], alone, paired, cost)
+	t.Logf("FIGURE bench guest, %s instructions, medians of 3: alone %.3f s, alone beside a busy core %.3f s, paired %.3f s (all: %v, %v, %v; the backups' replays took %v)",
+		insns, alone[1], busy[1], paired[1], alone, busy, paired, replay)
+	t.Logf("FIGURE pairing cost (target < 10%%): %.1f%% against alone beside a busy core (ftvm's own cost), %.1f%% against alone on an idle host",
+		(paired[1]-busy[1])/busy[1]*100, (paired[1]-alone[1])/alone[1]*100)
 }

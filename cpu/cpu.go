@@ -148,6 +148,11 @@ const (
 	StopRequested            // something called RequestStop (a device, an exit)
 	StopTripleFault
 	StopHaltIdle // HLT with interrupts enabled: waiting for an interrupt
+	// StopDevice: the last instruction read or wrote a device, which may
+	// have changed its timers or interrupt lines; the board looks at them
+	// before the guest goes on, so that this happens at the same position
+	// however the run was split into budgets.
+	StopDevice
 )
 
 // SystemRegs are the segment, descriptor-table, control and model-specific
@@ -242,6 +247,11 @@ type CPU struct {
 	// raising one does not allocate).
 	fault  guestFault
 	triple TripleFault
+
+	// StopOnDevice makes Run return StopDevice after any instruction that
+	// read or wrote a device (port I/O, MMIO). The board sets it so timers
+	// a device access reprograms take effect at an exact position.
+	StopOnDevice bool
 
 	// Trace, when set, is called before each instruction executes. It slows
 	// execution: blocks are one instruction long while it is set.

@@ -98,11 +98,39 @@ func (c *CPU) readSlow(addr uint64, size int) uint64 {
 	if addr&(mmu.PageSize-1)+uint64(size) > mmu.PageSize {
 		var v uint64
 		for i := 0; i < size; i++ {
-			v |= c.mem.Read(c.physFor(addr+uint64(i), false), 1) << (8 * i)
+			v |= c.physRead(c.physFor(addr+uint64(i), false), 1) << (8 * i)
 		}
 		return v
 	}
-	return c.mem.Read(c.physFor(addr, false), size)
+	return c.physRead(c.physFor(addr, false), size)
+}
+
+// physRead reads physical memory, noting an access to a device.
+func (c *CPU) physRead(p uint64, size int) uint64 {
+	if !c.mem.IsRAM(p, uint64(size)) {
+		c.deviceAccess()
+	}
+	return c.mem.Read(p, size)
+}
+
+// physWrite writes physical memory, noting an access to a device.
+func (c *CPU) physWrite(p uint64, size int, v uint64) {
+	if !c.mem.IsRAM(p, uint64(size)) {
+		c.deviceAccess()
+	}
+	c.mem.Write(p, size, v)
+}
+
+// deviceAccess ends the block after the current instruction, and with
+// StopOnDevice the run (StopDevice): a device was read or written.
+func (c *CPU) deviceAccess() {
+	if c.blk != nil {
+		c.RIP = c.blk.insts[c.idx].next
+	}
+	c.brk, c.attn = true, true
+	if c.StopOnDevice && c.stop == StopNone {
+		c.stop = StopDevice
+	}
 }
 
 // writeSlow writes size bytes at linear address addr through the page walk.
@@ -115,11 +143,11 @@ func (c *CPU) writeSlow(addr uint64, size int, v uint64) {
 			phys[i] = c.physFor(addr+uint64(i), true)
 		}
 		for i := 0; i < size; i++ {
-			c.mem.Write(phys[i], 1, v>>(8*i))
+			c.physWrite(phys[i], 1, v>>(8*i))
 		}
 		return
 	}
-	c.mem.Write(c.physFor(addr, true), size, v)
+	c.physWrite(c.physFor(addr, true), size, v)
 }
 
 // read8 reads a byte at linear address addr.

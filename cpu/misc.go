@@ -133,7 +133,9 @@ func execIN(c *CPU, in *Inst) {
 	size := ioSize(in)
 	v := c.mem.In(c.ioPort(in), int(size))
 	c.setReg(RAX, size, false, uint64(v))
-	// A device may have raised an interrupt or asked the CPU to stop.
+	// A device may have raised an interrupt, changed a timer or asked the
+	// CPU to stop.
+	c.deviceAccess()
 	c.endBlock(in)
 }
 
@@ -141,6 +143,7 @@ func execOUT(c *CPU, in *Inst) {
 	c.checkIO()
 	size := ioSize(in)
 	c.mem.Out(c.ioPort(in), int(size), uint32(c.R[RAX]&sizeMask(size)))
+	c.deviceAccess()
 	c.endBlock(in)
 }
 

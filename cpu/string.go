@@ -179,6 +179,7 @@ func execINSOnce(c *CPU, in *Inst) bool {
 	dst := c.strDst(in)
 	c.probeWrite(dst, int(size))
 	v := c.mem.In(uint16(c.R[RDX]), int(size))
+	c.deviceAccess()
 	c.writeN(dst, size, uint64(v))
 	c.strStepN(in, RDI, size)
 	return false
@@ -189,6 +190,7 @@ func execOUTSOnce(c *CPU, in *Inst) bool {
 	size := ioSize(in)
 	v := c.readN(c.strSrc(in), size)
 	c.mem.Out(uint16(c.R[RDX]), int(size), uint32(v))
+	c.deviceAccess()
 	c.strStepN(in, RSI, size)
 	return false
 }

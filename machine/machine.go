@@ -214,6 +214,7 @@ func New(cfg Config) (*Machine, error) {
 	m.RTC = devices.NewRTC(m.Clock, rtcBase, m.ISALine(devices.RTCIRQ))
 	m.UART = devices.NewUART(cfg.Console, m.ISALine(devices.COM1IRQ))
 	m.CPU.SetInterruptSource(m.LAPIC)
+	m.CPU.StopOnDevice = true
 	m.CPU.SetMSRDevice(m.LAPIC)
 	m.timed = []devices.Timed{m.PIT, m.LAPIC, m.RTC}
 	m.AddSnapshotter("uart", deviceSnap[devices.UARTState]{m.UART})
@@ -427,7 +428,7 @@ func (m *Machine) Run(maxInsns uint64) Exit {
 			return m.exit
 		}
 		switch c.Run(end - pos) {
-		case cpu.StopBudget:
+		case cpu.StopBudget, cpu.StopDevice:
 		case cpu.StopRequested:
 			if m.exiting {
 				return m.exit

@@ -43,3 +43,22 @@ func TestSnapshotSplitAndReplay(t *testing.T) {
 		t.Errorf("run from a garbage snapshot: status %d, stderr %s", st, stderr)
 	}
 }
+
+// Timer interrupts fire at positions that do not depend on where a run is
+// split: a run of the tick guest split at arbitrary positions prints what
+// the whole run prints.
+func TestTimerPositionsIndependentOfSplits(t *testing.T) {
+	image := guest(t, "tick")
+	snap := filepath.Join(t.TempDir(), "tick.snap")
+	whole, _, st := ftvm(t, "run", "--clock", "virtual", image)
+	if st != 1 {
+		t.Fatalf("whole run: status %d", st)
+	}
+	for _, n := range []string{"12345", "777777", "2000001"} {
+		a, _, _ := ftvm(t, "run", "--clock", "virtual", "--max-insns", n, "--save-snapshot", snap, image)
+		b, _, _ := ftvm(t, "run", "--clock", "virtual", "--snapshot", snap, image)
+		if a+b != whole {
+			t.Errorf("split at %s: output differs:\n%q\nwant\n%q", n, a+b, whole)
+		}
+	}
+}

@@ -199,7 +199,6 @@ func (n *Node) goLive() bool {
 	return true
 }
 
-func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
 
 // writeFileFrom overwrites path with size bytes from r.
 func writeFileFrom(path string, r io.Reader, size int64) error {

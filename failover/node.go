@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -575,7 +575,7 @@ func (n *Node) join(c *transport.Conn) error {
 			diskData = append(diskData, nil)
 			continue
 		}
-		b, err := readFile(path)
+		b, err := os.ReadFile(path)
 		if err != nil {
 			c.Close()
 			return err
@@ -746,5 +746,3 @@ func drainControl(c *transport.Conn) {
 		}
 	}
 }
-
-var errNoState = errors.New("no state received")

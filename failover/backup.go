@@ -199,7 +199,6 @@ func (n *Node) goLive() bool {
 	return true
 }
 
-
 // writeFileFrom overwrites path with size bytes from r.
 func writeFileFrom(path string, r io.Reader, size int64) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)

@@ -180,9 +180,6 @@ func (c *CPU) setStatus(mask, v uint64) {
 	c.rflags = c.flags()&^mask | v&mask
 }
 
-// df reports the direction flag.
-func (c *CPU) df() bool { return c.rflags&FlagDF != 0 }
-
 // cond evaluates condition code cc (the low nibble of Jcc/SETcc/CMOVcc).
 func (c *CPU) cond(cc uint8) bool {
 	var r bool

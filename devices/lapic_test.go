@@ -76,11 +76,6 @@ func (r *apicRig) ioRead(reg uint8) uint32 {
 	return uint32(r.mem.Read(IOAPICBase+0x10, 4))
 }
 
-// irr reports whether vector v is pending in IRR.
-func (r *apicRig) irr(v uint8) bool {
-	return r.rd(lapicIRR+uint64(v>>5)*0x10)&(1<<(v&31)) != 0
-}
-
 // acceptAll takes every pending interrupt at once, as a CPU with
 // interrupts enabled would, and ends it with an EOI.
 func (r *apicRig) acceptAll() {

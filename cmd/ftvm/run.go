@@ -540,7 +540,11 @@ func report(m *machine.Machine, exit machine.Exit, wall time.Duration, f *runFla
 	case machine.ExitTripleFault:
 		fmt.Fprintf(os.Stderr, "ftvm: triple fault at position %d\n%s%s", c.Retired, c.Dump(), faultingInst(c))
 	case machine.ExitInsnLimit:
-		fmt.Fprintf(os.Stderr, "ftvm: instruction limit %d reached\n", f.maxInsns)
+		if f.maxInsns != 0 {
+			fmt.Fprintf(os.Stderr, "ftvm: instruction limit %d reached\n", f.maxInsns)
+		} else {
+			fmt.Fprintf(os.Stderr, "ftvm: the recorded run's instruction limit was reached at position %d\n", c.Retired)
+		}
 	case machine.ExitIdle:
 		fmt.Fprintf(os.Stderr, "ftvm: guest halted with interrupts enabled and nothing that can interrupt it\n")
 	case machine.ExitDiverged:

@@ -317,6 +317,12 @@ func execJMPFar(c *CPU, in *Inst) {
 	off, sel := c.readFarPointer(in)
 	d := c.farCodeDescriptor(sel)
 	c.farTarget(&d, off)
+	c.farJump(d, off)
+}
+
+// farJump loads CS with d and continues at off: decoding depends on CS, so
+// the decoded blocks of the old mode are left behind.
+func (c *CPU) farJump(d Segment, off uint64) {
 	c.Seg[CS] = d
 	c.RIP = off
 	c.brk = true
@@ -336,11 +342,7 @@ func execCALLFar(c *CPU, in *Inst) {
 	c.writeN(sp+uint64(size), size, uint64(c.Seg[CS].Selector))
 	c.writeN(sp, size, in.next)
 	c.R[RSP] = sp
-	c.Seg[CS] = d
-	c.RIP = off
-	c.brk = true
-	c.privilegeChanged()
-	c.code.newGeneration()
+	c.farJump(d, off)
 }
 
 // execRETF is the far return (CB, CA iw). In 64-bit mode its default operand
@@ -380,12 +382,8 @@ func execRETF(c *CPU, in *Inst) {
 	d.Selector = sel
 
 	if rpl == c.CPL {
-		c.Seg[CS] = d
 		c.R[RSP] = sp
-		c.RIP = off
-		c.brk = true
-		c.privilegeChanged()
-		c.code.newGeneration()
+		c.farJump(d, off)
 		return
 	}
 
@@ -411,23 +409,24 @@ func execRETF(c *CPU, in *Inst) {
 		sd.Selector = ssSel
 		ss = sd
 	}
-	c.Seg[CS] = d
 	c.Seg[SS] = ss
 	c.R[RSP] = newSP + in.imm
-	// Data segments the new CPL may not use are nulled (conforming code
-	// excepted). The FS/GS bases are kept.
+	c.nullOuterDataSegments(rpl)
+	c.farJump(d, off)
+}
+
+// nullOuterDataSegments makes null the data segment registers a return to
+// the outer level rpl may not use (conforming code excepted). The FS/GS
+// bases are kept.
+func (c *CPU) nullOuterDataSegments(rpl uint8) {
 	for _, s := range [...]int{ES, DS, FS, GS} {
 		a := c.Seg[s].Attr
 		conformingCode := a&0x1C == 0x1C
 		if c.Seg[s].Selector&^3 != 0 && !conformingCode && uint8(a>>5&3) < rpl {
 			c.Seg[s].Selector = 0
-			c.Seg[s].Attr = 0
+			c.Seg[s].Attr &^= SegAttrP
 		}
 	}
-	c.RIP = off
-	c.brk = true
-	c.privilegeChanged()
-	c.code.newGeneration()
 }
 
 // ---- LOOP, JRCXZ ----

@@ -528,15 +528,7 @@ func execIRET(c *CPU, in *Inst) {
 	}
 	c.R[RSP] = rsp
 	if rpl > c.CPL {
-		// Data segment registers the outer level may not use become null.
-		for _, s := range [...]int{ES, DS, FS, GS} {
-			a := c.Seg[s].Attr
-			conforming := a&0x1C == 0x1C
-			if c.Seg[s].Selector&^3 != 0 && !conforming && uint8(a>>5&3) < rpl {
-				c.Seg[s].Selector = 0
-				c.Seg[s].Attr &^= SegAttrP
-			}
-		}
+		c.nullOuterDataSegments(rpl)
 	}
 	c.privilegeChanged()
 	c.RIP = rip

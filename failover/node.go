@@ -493,21 +493,11 @@ func (n *Node) Run(maxInsns uint64) machine.Exit {
 // its primary's log, and sets *exit to the recorded outcome. (A replay
 // that stops by itself, ExitStopped, stops at that record's position.)
 func (n *Node) replayEnded(exit *machine.Exit) bool {
-	status, ok := n.rep.EndStatus()
-	if !ok {
-		return false
+	end, ok := n.rep.EndExit()
+	if ok {
+		*exit = end
 	}
-	switch {
-	case status == 124:
-		*exit = machine.Exit{Reason: machine.ExitInsnLimit}
-	case status == 126:
-		*exit = machine.Exit{Reason: machine.ExitTripleFault}
-	case status&1 == 1:
-		*exit = machine.Exit{Reason: machine.ExitDebug, Value: uint32(status >> 1)}
-	default:
-		*exit = machine.Exit{Reason: machine.ExitHalt}
-	}
-	return true
+	return ok
 }
 
 // finish ends a run: a paired primary logs the end and lets its backup

@@ -88,7 +88,6 @@ func digestAt(m *machine.Machine, out *OutputHash) Digest {
 // Config (Inputs, WrapEnv, Checker) before the machine is built.
 type Recorder struct {
 	sink     Sink
-	w        *Writer // the sink when it is a log file
 	inner    devices.InputSource
 	env      cpu.Env
 	Output   OutputHash
@@ -115,9 +114,7 @@ func NewRecorder(out io.Writer, h Header, inner devices.InputSource) (*Recorder,
 	if err != nil {
 		return nil, err
 	}
-	r := NewRecorderTo(w, h, inner)
-	r.w = w
-	return r, nil
+	return NewRecorderTo(w, h, inner), nil
 }
 
 // Sink receives a recorder's records: a log file's Writer, or a stream to a
@@ -154,7 +151,10 @@ func (r *Recorder) Append(rec Record) error {
 }
 
 // Writer returns the log writer (for its byte counts), nil for a stream.
-func (r *Recorder) Writer() *Writer { return r.w }
+func (r *Recorder) Writer() *Writer {
+	w, _ := r.sink.(*Writer)
+	return w
+}
 
 // Err returns the first error writing the log.
 func (r *Recorder) Err() error {

@@ -283,14 +283,14 @@ func (p *Replayer) Finish(m *machine.Machine, exit machine.Exit) error {
 	return nil
 }
 
-// EndStatus returns the exit status in the log's end record, once replay
-// has read it.
-func (p *Replayer) EndStatus() (int, bool) {
+// EndExit returns the outcome the log's end record holds, once replay has
+// read it: a replay that stopped there (ExitStopped) ended as that.
+func (p *Replayer) EndExit() (machine.Exit, bool) {
 	if p.end == nil {
-		return 0, false
+		return machine.Exit{}, false
 	}
 	end, err := decodeEnd(*p.end)
-	return end.Status, err == nil
+	return machine.ExitForStatus(end.Status), err == nil
 }
 
 // ErrCutShort is returned by Replayer.Finish when the log had no end record

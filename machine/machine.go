@@ -103,6 +103,20 @@ func (e Exit) Status() int {
 	return 0
 }
 
+// ExitForStatus returns an outcome with the given process exit status: the
+// inverse of Status, for a replay that ends where its recording ended.
+func ExitForStatus(status int) Exit {
+	switch {
+	case status == 124:
+		return Exit{Reason: ExitInsnLimit}
+	case status == 126:
+		return Exit{Reason: ExitTripleFault}
+	case status&1 == 1:
+		return Exit{Reason: ExitDebug, Value: uint32(status >> 1)}
+	}
+	return Exit{Reason: ExitHalt}
+}
+
 // Machine is the board: RAM, the device map and one CPU.
 type Machine struct {
 	CPU   *cpu.CPU

@@ -80,7 +80,7 @@ func cmdReplay(args []string) (int, error) {
 				copy(setup.mac[:], hw)
 			}
 		}
-		setup.net = "replay"
+		setup.net = noLink // the NIC exists; frames come from the log
 	}
 	for i, d := range h.Disks {
 		path := d.Path
@@ -123,11 +123,10 @@ func cmdReplay(args []string) (int, error) {
 	if exit.Reason == machine.ExitInsnLimit {
 		return exit.Status(), nil
 	}
-	// A recording stopped by its --max-insns limit ends with status 124;
-	// replay stops at that position by the log's end record (ExitStopped).
-	limit := machine.Exit{Reason: machine.ExitInsnLimit}
-	if st, ok := rep.EndStatus(); ok && st == limit.Status() && exit.Reason == machine.ExitStopped {
-		exit = limit
+	// Replay stops at the log's end record (ExitStopped) when the recording
+	// ended by its --max-insns limit or a signal: it ends as that did.
+	if end, ok := rep.EndExit(); ok && exit.Reason == machine.ExitStopped {
+		exit = end
 	}
 	if err := rep.Finish(m, exit); errors.Is(err, lockstep.ErrCutShort) {
 		fmt.Fprintf(os.Stderr, "ftvm: %v (position %d)\n", err, m.CPU.Retired)

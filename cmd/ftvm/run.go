@@ -338,8 +338,9 @@ func saveSnapshot(m *machine.Machine, path string) error {
 	return f.Close()
 }
 
-// noLink is the NIC spec of a backup that has no network of its own: the
-// guest keeps its NIC, frames go nowhere.
+// noLink is the NIC spec of a guest whose host side has no network (a
+// replay, a backup without --net): the guest keeps its NIC, frames go
+// nowhere.
 const noLink = "none-live"
 
 // producer closes a live input producer registration.

@@ -86,18 +86,13 @@ type foEnv struct {
 func newFoEnv(t *testing.T) *foEnv {
 	t.Helper()
 	image := guest(t, "kvstore")
-	// A short path: unix socket names are limited to 108 bytes.
-	dir, err := os.MkdirTemp("", "ftvm-fo")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := apTempDir(t) // a short path: unix socket names are limited to 108 bytes
 	e := &foEnv{t: t, dir: dir, tls: filepath.Join(dir, "tls"), image: image}
 	t.Cleanup(func() {
 		e.killAll()
 		if t.Failed() {
 			e.dump(t)
 		}
-		os.RemoveAll(dir)
 	})
 	if err := os.Mkdir(e.tls, 0o700); err != nil {
 		t.Fatal(err)

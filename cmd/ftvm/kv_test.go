@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,11 +69,7 @@ func TestKVNoReply(t *testing.T) {
 }
 
 func TestKVSocketNoSwitch(t *testing.T) {
-	dir, err := os.MkdirTemp("", "kvt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir := apTempDir(t)
 	_, stderr, st, err := runKV(t, "--net", "socket:"+filepath.Join(dir, "none.sock"), "--timeout", "50ms",
 		"--retries", "0", "--mac", "02:00:00:00:00:01", "10.0.2.15:7000", "STAT")
 	if err != nil || st != 1 || !strings.Contains(stderr, "no reply") {

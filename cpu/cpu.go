@@ -196,6 +196,9 @@ type CPU struct {
 	SystemRegs
 	tscOffset uint64 // added to Env.TSC, set by WRMSR to the TSC
 
+	// FPU is the x87, SSE and MXCSR state.
+	FPU FPUState
+
 	// CPL is the current privilege level.
 	CPL uint8
 
@@ -292,6 +295,7 @@ func New(mem *mmu.Memory, env Env) *CPU {
 	c.CR0 = CR0ET | CR0NW | CR0CD
 	c.APICBase = 0xFEE00000 | 1<<11 | 1<<8
 	c.PAT = 0x0007040600070406
+	c.FPU.reset()
 	c.code.init()
 	mem.SetCodeWriteHook(c.codeWritten)
 	c.mmu.flush()

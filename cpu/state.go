@@ -7,6 +7,7 @@ type State struct {
 	RIP       uint64
 	RFLAGS    uint64
 	Sys       SystemRegs
+	FPU       FPUState
 	TSCOffset uint64
 	Retired   uint64
 	Halted    bool
@@ -19,6 +20,7 @@ func (c *CPU) State() State {
 		RIP:       c.RIP,
 		RFLAGS:    c.flags(),
 		Sys:       c.SystemRegs,
+		FPU:       c.FPU,
 		TSCOffset: c.tscOffset,
 		Retired:   c.Retired,
 		Halted:    c.halted,
@@ -35,6 +37,7 @@ func (c *CPU) SetState(s State) {
 	c.RIP = s.RIP
 	c.SetRFLAGS(s.RFLAGS)
 	c.SystemRegs = s.Sys
+	c.FPU = s.FPU
 	c.tscOffset = s.TSCOffset
 	c.Retired = s.Retired
 	c.halted = s.Halted

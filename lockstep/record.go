@@ -23,6 +23,7 @@ func StateDigest(c *cpu.CPU) Digest {
 	s := c.State()
 	h := fnv.New64a()
 	binary.Write(h, binary.LittleEndian, &s.Sys)
+	binary.Write(h, binary.LittleEndian, &s.FPU)
 	binary.Write(h, binary.LittleEndian, []uint64{s.TSCOffset, s.Retired})
 	binary.Write(h, binary.LittleEndian, []bool{s.Halted, s.IntShadow})
 	return Digest{R: s.R, RIP: s.RIP, RFLAGS: s.RFLAGS, Sys: h.Sum64()}

@@ -1,11 +1,17 @@
-// Package devices holds the models of the PC devices a guest reaches through
-// the I/O port and MMIO buses of package mmu: the 16550A UART, the
-// isa-debug-exit port and the reset line of the i8042 keyboard controller.
+// Package devices holds the models of the devices a guest reaches through the
+// I/O port and MMIO buses of package mmu: the 16550A UART, the isa-debug-exit
+// port, the i8042's reset line, the 8259 pair, the I/O APIC, the local APIC,
+// the 8254 PIT, the MC146818 RTC, and the virtio-mmio transport with its net
+// and block devices.
 //
-// Every model is a deterministic function of its state and of the accesses
-// and inputs it is given; none reads the host clock or does host I/O on the
-// guest's path except writing transmitted bytes to the io.Writer it was given.
-// Models are not safe for concurrent use: the board calls them from the
+// Every model is a deterministic function of its state, of the accesses the
+// guest makes and of the inputs it is handed at exact positions (see
+// host.go). No model starts a goroutine, reads the host clock or does host
+// I/O: what leaves the guest goes through the interfaces a model is built
+// with (an io.Writer for the console, NetBackend, BlockBackend,
+// FrameCapture), and the backends that reach the host (TAP, sockets, disk
+// image files, pcap) are in package hostio, which the board's builder wires
+// in. Models are not safe for concurrent use: the board calls them from the
 // goroutine that runs the CPU.
 package devices
 

@@ -9,15 +9,16 @@ package devices
 //
 //   - Guest time, through Clock: a deterministic function of the position
 //     (the retired-instruction count) and of recorded clock inputs.
-//   - Inputs, through InputSource: received frames, disk completions,
-//     console bytes and clock re-anchors, each taking effect at an exact
-//     position. The board polls the source at instruction boundaries and
-//     hands each Input to its device (Deliver).
+//   - Inputs: received frames, disk completions, console bytes and clock
+//     re-anchors, each taking effect at an exact position. The board polls
+//     its input source at instruction boundaries and hands each Input to
+//     its device (Receiver.Deliver).
 //
 // What goes out (a transmitted frame, a disk request, console bytes) goes
 // through the backend interfaces a device is built with (NetBackend,
 // BlockBackend, an io.Writer for the console); the lockstep layer can hold
-// those outputs (output rule) or discard them (backup).
+// those outputs (output rule) or discard them (backup). The backends that
+// reach the host (TAP, sockets, disk images) live in package hostio.
 
 // Clock is guest time as devices see it.
 type Clock interface {
@@ -64,29 +65,15 @@ type Input struct {
 	Data []byte
 }
 
-// InputSource supplies host inputs at exact positions.
-type InputSource interface {
-	// Next returns the position of the earliest input the source holds, or
-	// ^uint64(0) when it holds none (a live source learns of inputs only as
-	// they arrive).
-	Next() uint64
-	// Take returns the inputs that take effect at position pos (which is
-	// never beyond Next), appending them to buf. A live source stamps what
-	// has arrived with pos.
-	Take(pos uint64, buf []Input) []Input
-	// Wait blocks, while the guest is idle, until an input may be available
-	// or the host time of the guest deadline has come (deadline is guest
-	// time in nanoseconds; ^uint64(0) for none), and reports whether it was
-	// woken by an input rather than by the deadline. A source that replays
-	// a log never waits.
-	Wait(deadline uint64) (input bool)
-}
-
 // Receiver is a device that takes inputs.
 type Receiver interface {
 	// Deliver hands the device one input addressed to it.
 	Deliver(in Input) error
 }
+
+// MaxFrameSize is the largest Ethernet frame a net device carries (a 64 KiB
+// MTU, the header and a VLAN tag).
+const MaxFrameSize = 1<<16 + 18
 
 // NetBackend carries a net device's frames to the outside.
 type NetBackend interface {
@@ -94,6 +81,17 @@ type NetBackend interface {
 	// long; a backend may drop frames as a real link does.
 	Send(frame []byte) error
 }
+
+// FrameCapture records the frames a net device transmits and receives (a
+// packet capture such as a pcap file). It is host output: what it does never
+// feeds back into the guest.
+type FrameCapture interface {
+	// WriteFrame records one Ethernet frame.
+	WriteFrame(frame []byte) error
+}
+
+// SectorSize is the size in bytes of the sectors a BlockRequest counts in.
+const SectorSize = 512
 
 // BlockRequest is one disk operation a block device asks its backend to
 // perform. The completion comes back as an InputDiskDone input.

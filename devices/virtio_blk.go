@@ -32,7 +32,6 @@ const (
 )
 
 const (
-	blkSectorSize = 512
 	blkHeaderSize = 16 // type le32, reserved le32, sector le64
 	blkIDBytes    = 20 // GET_ID string length
 	blkConfigSize = 60 // struct virtio_blk_config through the write-zeroes fields, all zero past blk_size
@@ -129,9 +128,9 @@ func (b *VirtioBlk) ConfigSize() int { return blkConfigSize }
 // ReadConfig implements VirtioDevice: capacity (sectors), seg_max, blk_size.
 func (b *VirtioBlk) ReadConfig(offset int, p []byte) {
 	var c [blkConfigSize]byte
-	binary.LittleEndian.PutUint64(c[0:], b.backend.Size()/blkSectorSize)
+	binary.LittleEndian.PutUint64(c[0:], b.backend.Size()/SectorSize)
 	binary.LittleEndian.PutUint32(c[12:], blkSegMax)
-	binary.LittleEndian.PutUint32(c[20:], blkSectorSize)
+	binary.LittleEndian.PutUint32(c[20:], SectorSize)
 	copy(p, c[offset:])
 }
 
@@ -265,7 +264,7 @@ func (b *VirtioBlk) start(c Chain) {
 		}
 		n := segLen(r.Data)
 		switch {
-		case n%blkSectorSize != 0 || n > blkMaxData || !b.inBounds(sector, n):
+		case n%SectorSize != 0 || n > blkMaxData || !b.inBounds(sector, n):
 			done(VirtioBlkSIOErr, 0)
 			return
 		case typ == VirtioBlkTOut && b.backend.ReadOnly():
@@ -294,7 +293,7 @@ func (b *VirtioBlk) start(c Chain) {
 // inBounds reports whether n bytes at sector lie within the disk.
 func (b *VirtioBlk) inBounds(sector, n uint64) bool {
 	size := b.backend.Size()
-	return sector <= size/blkSectorSize && n <= size-sector*blkSectorSize
+	return sector <= size/SectorSize && n <= size-sector*SectorSize
 }
 
 func (b *VirtioBlk) submit(r *BlkRequestState) {
@@ -355,7 +354,7 @@ func (b *VirtioBlk) Deliver(in Input) error {
 		data := in.Data
 		if len(data) == 0 {
 			data = make([]byte, r.Len)
-			if n, err := b.backend.ReadAt(data, int64(r.Sector*blkSectorSize)); n != len(data) {
+			if n, err := b.backend.ReadAt(data, int64(r.Sector*SectorSize)); n != len(data) {
 				if b.err == nil {
 					b.err = fmt.Errorf("virtio-blk: read request %d: %v", r.ID, err)
 				}

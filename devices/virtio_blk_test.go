@@ -3,11 +3,8 @@ package devices
 import (
 	"bytes"
 	"encoding/binary"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
-	"time"
 )
 
 // memDisk is a fake BlockBackend over a byte slice. Submitted requests
@@ -441,73 +438,5 @@ func TestVirtioBlkSnapshotContinues(t *testing.T) {
 	bs.InFlight[0].ID = bs.NextID
 	if err := d2.dev.Restore(bad); err == nil {
 		t.Error("request ID beyond NextID accepted")
-	}
-}
-
-// TestVirtioBlkDiskImage runs the device over a real temp-file image and
-// its worker, with the completion inputs delivered as the board would.
-func TestVirtioBlkDiskImage(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "disk.img")
-	content := pattern(64*512, 11)
-	if err := os.WriteFile(path, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	inputs := make(chan Input, 16)
-	img, err := OpenDiskImage(path, false, func(in Input) { inputs <- in }, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer img.Close()
-	d, _ := newBlkDriver(t, img, featV1|1<<VirtioBlkFFlush)
-	deliver := func() {
-		t.Helper()
-		select {
-		case in := <-inputs:
-			if in.Dev != 4 || in.Kind != InputDiskDone {
-				t.Fatalf("input %+v", in)
-			}
-			if err := d.dev.Deliver(in); err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("no completion")
-		}
-	}
-	w := d.blkRequest(VirtioBlkTOut, 10, 2048, false)
-	d.put(w.data, pattern(2048, 42))
-	f := d.blkRequest(VirtioBlkTFlush, 0, 0, false)
-	r := d.blkRequest(VirtioBlkTIn, 9, 3072, true)
-	id := d.blkRequest(VirtioBlkTGetID, 0, 20, true)
-	d.kick(0)
-	deliver()
-	deliver()
-	deliver()
-	for _, q := range []blkReq{w, f, r, id} {
-		if d.blkStatus(q) != 0 {
-			t.Errorf("status %d", d.blkStatus(q))
-		}
-	}
-	want := append(append([]byte(nil), content[9*512:10*512]...), pattern(2048, 42)...)
-	want = append(want, content[14*512:15*512]...)
-	if !bytes.Equal(d.get(r.data, 3072), want) {
-		t.Error("read after write differs")
-	}
-	onDisk, _ := os.ReadFile(path)
-	if !bytes.Equal(onDisk[10*512:10*512+2048], pattern(2048, 42)) {
-		t.Error("write not on disk")
-	}
-	if u := d.takeUsed(0); len(u) != 4 {
-		t.Errorf("%d used", len(u))
-	}
-	// A host I/O error reaches the guest as IOERR: shrink the image under
-	// the device and read what is gone.
-	if err := os.Truncate(path, 512); err != nil {
-		t.Fatal(err)
-	}
-	e := d.blkRequest(VirtioBlkTIn, 20, 512, true)
-	d.kick(0)
-	deliver()
-	if d.blkStatus(e) != VirtioBlkSIOErr {
-		t.Errorf("status %d after a host read error, want IOERR", d.blkStatus(e))
 	}
 }

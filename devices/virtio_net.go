@@ -26,8 +26,7 @@ const (
 	netConfigSize    = 12 // mac[6], status le16, max_virtqueue_pairs le16, mtu le16
 	netStatusLinkUp  = 1
 	ethHeaderSize    = 14
-	netMaxFrame      = 1<<16 + 18 // largest Ethernet frame carried (64 KiB MTU, header, VLAN tag)
-	netHdrNumBuffers = 10         // offset of num_buffers in the header
+	netHdrNumBuffers = 10 // offset of num_buffers in the header
 )
 
 // NetStats counts what a virtio-net device did with frames. The counts are
@@ -35,7 +34,7 @@ const (
 type NetStats struct {
 	RxFrames, RxBytes uint64 // frames delivered to the guest
 	RxNoBuffer        uint64 // dropped: no receive buffer (or the driver is not ready)
-	RxTooBig          uint64 // dropped: larger than the receive buffer offered, or than netMaxFrame
+	RxTooBig          uint64 // dropped: larger than the receive buffer offered, or than MaxFrameSize
 	RxRunt            uint64 // dropped: shorter than an Ethernet header
 	TxFrames, TxBytes uint64 // frames the guest transmitted
 	TxDropped         uint64 // transmit buffers without a whole frame, or too large
@@ -56,7 +55,7 @@ type VirtioNet struct {
 	backend NetBackend
 	mac     [6]byte
 	s       VirtioNetState
-	pcap    *PCAPWriter
+	capture FrameCapture
 
 	sendErrors uint64 // host-side, not guest state
 	sendErr    error
@@ -78,9 +77,9 @@ func DefaultMAC(n int) [6]byte {
 	return [6]byte{0x52, 0x54, 0x00, 0x12, 0x34, byte(0x56 + n)}
 }
 
-// SetPCAP makes the device write every frame it transmits or receives to w
+// SetCapture makes the device hand every frame it transmits or receives to c
 // (nil stops it). The capture is host output, not guest state.
-func (n *VirtioNet) SetPCAP(w *PCAPWriter) { n.pcap = w }
+func (n *VirtioNet) SetCapture(c FrameCapture) { n.capture = c }
 
 // MAC returns the device's MAC address.
 func (n *VirtioNet) MAC() [6]byte { return n.mac }
@@ -166,15 +165,15 @@ func (n *VirtioNet) QueueNotify(qi int) {
 
 func (n *VirtioNet) transmit(c *Chain) {
 	total := c.ReadableLen()
-	if total < VirtioNetHdrSize+ethHeaderSize || total-VirtioNetHdrSize > netMaxFrame {
+	if total < VirtioNetHdrSize+ethHeaderSize || total-VirtioNetHdrSize > MaxFrameSize {
 		n.s.Stats.TxDropped++
 		return
 	}
-	frame, _ := gather(n.t.mem, c.Readable, VirtioNetHdrSize, netMaxFrame)
+	frame, _ := gather(n.t.mem, c.Readable, VirtioNetHdrSize, MaxFrameSize)
 	n.s.Stats.TxFrames++
 	n.s.Stats.TxBytes += uint64(len(frame))
-	if n.pcap != nil {
-		n.pcap.WriteFrame(frame)
+	if n.capture != nil {
+		n.capture.WriteFrame(frame)
 	}
 	if n.backend != nil {
 		if err := n.backend.Send(frame); err != nil {
@@ -195,15 +194,15 @@ func (n *VirtioNet) Deliver(in Input) error {
 		return fmt.Errorf("virtio-net: unexpected input kind %d", in.Kind)
 	}
 	frame := in.Data
-	if n.pcap != nil {
-		n.pcap.WriteFrame(frame)
+	if n.capture != nil {
+		n.capture.WriteFrame(frame)
 	}
 	st := &n.s.Stats
 	switch {
 	case len(frame) < ethHeaderSize:
 		st.RxRunt++
 		return nil
-	case len(frame) > netMaxFrame:
+	case len(frame) > MaxFrameSize:
 		st.RxTooBig++
 		return nil
 	}

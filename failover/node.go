@@ -19,6 +19,8 @@ import (
 	"ftvm/lockstep"
 	"ftvm/machine"
 	"ftvm/transport"
+
+	"ftvm/hostio"
 )
 
 // Options configure a member of a pair.
@@ -102,7 +104,7 @@ type Node struct {
 	header lockstep.Header
 	disks  []string // local disk image paths
 	blks   []*devices.VirtioBlk
-	nets   []devices.NetBackendCloser // raw backends, for gratuitous ARP
+	nets   []hostio.Net // raw backends, for gratuitous ARP
 	ip     net.IP
 	mac    net.HardwareAddr
 
@@ -204,7 +206,7 @@ func (n *Node) Post(in devices.Input) {
 
 // WrapNet puts a network backend behind the output gate and remembers it
 // for gratuitous ARP.
-func (n *Node) WrapNet(b devices.NetBackendCloser) devices.NetBackendCloser {
+func (n *Node) WrapNet(b hostio.Net) hostio.Net {
 	n.nets = append(n.nets, b)
 	return n.gate.NetBackend(b, n.position)
 }
@@ -243,7 +245,7 @@ func guestAddress(h lockstep.Header) (net.IP, net.HardwareAddr) {
 
 // --- the machine's input source, checker and environment ---
 
-// Next implements devices.InputSource.
+// Next implements machine.InputSource.
 func (n *Node) Next() uint64 {
 	switch mode(n.mode.Load()) {
 	case modeReplaying:
@@ -254,7 +256,7 @@ func (n *Node) Next() uint64 {
 	return n.live.Next()
 }
 
-// Take implements devices.InputSource.
+// Take implements machine.InputSource.
 func (n *Node) Take(pos uint64, buf []devices.Input) []devices.Input {
 	switch mode(n.mode.Load()) {
 	case modeReplaying:
@@ -283,7 +285,7 @@ func (n *Node) sync(pos uint64, quiet time.Duration) {
 	}
 }
 
-// Wait implements devices.InputSource.
+// Wait implements machine.InputSource.
 func (n *Node) Wait(deadline uint64) bool {
 	switch mode(n.mode.Load()) {
 	case modeReplaying:
@@ -297,7 +299,7 @@ func (n *Node) Wait(deadline uint64) bool {
 	return n.live.Wait(deadline)
 }
 
-// CanWake reports whether an idle guest can be woken.
+// CanWake implements machine.InputSource.
 func (n *Node) CanWake() bool {
 	if mode(n.mode.Load()) == modeReplaying {
 		return n.rep.CanWake()

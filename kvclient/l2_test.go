@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/gopacket/layers"
 
-	"ftvm/devices/netswitch"
+	"ftvm/netswitch"
 )
 
 // fakeGuest is a stand-in for the kvstore guest on a unix datagram socket:

@@ -18,7 +18,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
-	"ftvm/devices/netswitch"
+	"ftvm/netswitch"
 )
 
 // The kvstore guest (testdata/guests/kvstore) end to end under QEMU's

@@ -4,7 +4,7 @@ import (
 	"io"
 	"sync"
 
-	"ftvm/devices"
+	"ftvm/hostio"
 )
 
 // GateMode says what a Gate does with outputs.
@@ -163,18 +163,18 @@ func (gw gateWriter) Write(p []byte) (int, error) {
 
 // NetBackend returns a network backend whose frames pass the gate on their
 // way to b. Send errors after the gate are the backend's to report.
-func (g *Gate) NetBackend(b devices.NetBackendCloser, pos func() uint64) devices.NetBackendCloser {
+func (g *Gate) NetBackend(b hostio.Net, pos func() uint64) hostio.Net {
 	return gateNet{b, g, pos}
 }
 
 type gateNet struct {
-	devices.NetBackendCloser
+	hostio.Net
 	g   *Gate
 	pos func() uint64
 }
 
 func (gn gateNet) Send(frame []byte) error {
 	f := append([]byte(nil), frame...)
-	gn.g.Output(gn.pos(), func() { gn.NetBackendCloser.Send(f) })
+	gn.g.Output(gn.pos(), func() { gn.Net.Send(f) })
 	return nil
 }

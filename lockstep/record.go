@@ -89,7 +89,7 @@ func digestAt(m *machine.Machine, out *OutputHash) Digest {
 // Config (Inputs, WrapEnv, Checker) before the machine is built.
 type Recorder struct {
 	sink     Sink
-	inner    devices.InputSource
+	inner    machine.InputSource
 	env      cpu.Env
 	Output   OutputHash
 	interval uint64
@@ -107,7 +107,7 @@ const flushInterval = 50 * time.Millisecond
 // NewRecorder writes h to out and returns a recorder taking inputs from
 // inner. Disks marked Replicated in h have their read data left out of the
 // log.
-func NewRecorder(out io.Writer, h Header, inner devices.InputSource) (*Recorder, error) {
+func NewRecorder(out io.Writer, h Header, inner machine.InputSource) (*Recorder, error) {
 	if h.DigestInterval == 0 {
 		h.DigestInterval = DefaultDigestInterval
 	}
@@ -127,7 +127,7 @@ type Sink interface {
 
 // NewRecorderTo returns a recorder appending to sink (the header h has
 // been sent by other means).
-func NewRecorderTo(sink Sink, h Header, inner devices.InputSource) *Recorder {
+func NewRecorderTo(sink Sink, h Header, inner machine.InputSource) *Recorder {
 	if h.DigestInterval == 0 {
 		h.DigestInterval = DefaultDigestInterval
 	}
@@ -172,10 +172,10 @@ func (r *Recorder) append(rec Record) {
 	}
 }
 
-// Next implements devices.InputSource.
+// Next implements machine.InputSource.
 func (r *Recorder) Next() uint64 { return r.inner.Next() }
 
-// Take implements devices.InputSource: the inputs the live source hands out
+// Take implements machine.InputSource: the inputs the live source hands out
 // are logged at the position they take effect.
 func (r *Recorder) Take(pos uint64, buf []devices.Input) []devices.Input {
 	start := len(buf)
@@ -201,16 +201,11 @@ func (r *Recorder) Take(pos uint64, buf []devices.Input) []devices.Input {
 	return buf
 }
 
-// Wait implements devices.InputSource.
+// Wait implements machine.InputSource.
 func (r *Recorder) Wait(deadline uint64) bool { return r.inner.Wait(deadline) }
 
-// CanWake passes the live source's answer through.
-func (r *Recorder) CanWake() bool {
-	if w, ok := r.inner.(interface{ CanWake() bool }); ok {
-		return w.CanWake()
-	}
-	return true
-}
+// CanWake implements machine.InputSource: the live source's answer.
+func (r *Recorder) CanWake() bool { return r.inner.CanWake() }
 
 // WrapEnv returns the CPU environment that logs every random number.
 func (r *Recorder) WrapEnv(env cpu.Env) cpu.Env {

@@ -117,7 +117,7 @@ func (p *Replayer) diverge(pos uint64, reason string) {
 	}
 }
 
-// Next implements devices.InputSource.
+// Next implements machine.InputSource.
 func (p *Replayer) Next() uint64 {
 	for len(p.inputs) == 0 {
 		if !p.readOne() {
@@ -127,7 +127,7 @@ func (p *Replayer) Next() uint64 {
 	return p.inputs[0].Pos
 }
 
-// Take implements devices.InputSource.
+// Take implements machine.InputSource.
 func (p *Replayer) Take(pos uint64, buf []devices.Input) []devices.Input {
 	for p.Next() == pos {
 		if p.inputs[0].Kind != 0 {
@@ -141,10 +141,11 @@ func (p *Replayer) Take(pos uint64, buf []devices.Input) []devices.Input {
 	return buf
 }
 
-// Wait implements devices.InputSource: a log never makes the guest wait.
+// Wait implements machine.InputSource: a log never makes the guest wait.
 func (p *Replayer) Wait(uint64) bool { return false }
 
-// CanWake reports whether the log holds anything more.
+// CanWake implements machine.InputSource: whether the log holds anything
+// more.
 func (p *Replayer) CanWake() bool { return p.Next() != ^uint64(0) }
 
 // WrapEnv returns the CPU environment that serves random numbers from the log.

@@ -7,6 +7,29 @@ import (
 	"ftvm/devices"
 )
 
+// InputSource supplies host inputs at exact positions: the board
+// consumes it; package lockstep and failover provide it.
+type InputSource interface {
+	// Next returns the position of the earliest input the source holds, or
+	// ^uint64(0) when it holds none (a live source learns of inputs only as
+	// they arrive).
+	Next() uint64
+	// Take returns the inputs that take effect at position pos (which is
+	// never beyond Next), appending them to buf. A live source stamps what
+	// has arrived with pos.
+	Take(pos uint64, buf []devices.Input) []devices.Input
+	// Wait blocks, while the guest is idle, until an input may be available
+	// or the host time of the guest deadline has come (deadline is guest
+	// time in nanoseconds; ^uint64(0) for none), and reports whether it was
+	// woken by an input rather than by the deadline. A source that replays
+	// a log never waits.
+	Wait(deadline uint64) (input bool)
+	// CanWake reports whether an input may still come: false when a guest
+	// idle with no timer armed would wait forever (a live source with
+	// nothing that posts inputs, a log that has run out).
+	CanWake() bool
+}
+
 // anchorInterval is how often a host clock is re-anchored (at most).
 const anchorInterval = 100 * time.Millisecond
 
@@ -86,11 +109,11 @@ func (l *LiveInputs) signal() {
 	}
 }
 
-// Next implements devices.InputSource: a live source never knows of an
+// Next implements InputSource: a live source never knows of an
 // input ahead of time.
 func (l *LiveInputs) Next() uint64 { return ^uint64(0) }
 
-// Take implements devices.InputSource.
+// Take implements InputSource.
 func (l *LiveInputs) Take(pos uint64, buf []devices.Input) []devices.Input {
 	l.mu.Lock()
 	for _, in := range l.pending {
@@ -112,7 +135,7 @@ func (l *LiveInputs) Take(pos uint64, buf []devices.Input) []devices.Input {
 	return buf
 }
 
-// Wait implements devices.InputSource: it blocks until an input arrives or,
+// Wait implements InputSource: it blocks until an input arrives or,
 // on a host clock, until the host reaches the guest deadline. With no
 // deadline and nothing that could post an input it returns at once (see
 // CanWake).
@@ -149,7 +172,8 @@ func (l *LiveInputs) Wait(deadline uint64) bool {
 	}
 }
 
-// CanWake reports whether an idle guest can ever be woken by an input.
+// CanWake implements InputSource: whether anything may still post an
+// input.
 func (l *LiveInputs) CanWake() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -27,7 +27,7 @@ type Config struct {
 	// Cmdline is the command line handed to the guest (RSI at entry).
 	Cmdline string
 	// Inputs supplies host inputs; nil uses Live.
-	Inputs devices.InputSource
+	Inputs InputSource
 	// Live is where host backends post inputs; nil makes one when Inputs
 	// is nil too.
 	Live *LiveInputs
@@ -133,7 +133,7 @@ type Machine struct {
 	Live *LiveInputs
 
 	cmdline string
-	inputs  devices.InputSource
+	inputs  InputSource
 	timed   []devices.Timed
 	// receivers routes inputs by kind and device number.
 	receivers map[receiverKey]devices.Receiver
@@ -170,7 +170,7 @@ func (m *Machine) Pause() { m.pauseReq.Store(true) }
 
 // SetInputs replaces the input source, the checker and the CPU's source of
 // random numbers (a backup going live). Call it between runs.
-func (m *Machine) SetInputs(src devices.InputSource, live *LiveInputs, checker Checker) {
+func (m *Machine) SetInputs(src InputSource, live *LiveInputs, checker Checker) {
 	m.inputs, m.Live, m.checker = src, live, checker
 }
 
@@ -282,7 +282,7 @@ func (m *Machine) AddReceiver(kind devices.InputKind, dev uint8, r devices.Recei
 }
 
 // Inputs returns the machine's input source.
-func (m *Machine) Inputs() devices.InputSource { return m.inputs }
+func (m *Machine) Inputs() InputSource { return m.inputs }
 
 // stop ends the run at the current instruction boundary. The first request
 // wins.
@@ -505,7 +505,7 @@ func (m *Machine) idle(deadline uint64) bool {
 		m.skipTo(deadline)
 		return true
 	}
-	if w, ok := m.inputs.(interface{ CanWake() bool }); ok && deadline == ^uint64(0) && !w.CanWake() {
+	if deadline == ^uint64(0) && !m.inputs.CanWake() {
 		return false
 	}
 	if !m.inputs.Wait(deadline) && deadline != ^uint64(0) {

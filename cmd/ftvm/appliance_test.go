@@ -21,8 +21,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
-	"ftvm/devices/netswitch"
 	"ftvm/kvclient"
+	"ftvm/netswitch"
 )
 
 // The kvstore appliance (testdata/guests/kvstore) under the built ftvm

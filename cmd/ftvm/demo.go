@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
-	"ftvm/devices/netswitch"
 	"ftvm/kvclient"
+	"ftvm/netswitch"
 	"ftvm/transport"
 )
 

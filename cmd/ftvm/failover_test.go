@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
-	"ftvm/devices/netswitch"
 	"ftvm/kvclient"
+	"ftvm/netswitch"
 	"ftvm/transport"
 )
 

@@ -22,6 +22,8 @@ import (
 	"ftvm/devices"
 	"ftvm/lockstep"
 	"ftvm/machine"
+
+	"ftvm/hostio"
 )
 
 // runFlags are the flags of `ftvm run`.
@@ -222,7 +224,7 @@ type board struct {
 type buildHooks struct {
 	live     bool
 	post     func(devices.Input)
-	wrapNet  func(devices.NetBackendCloser) devices.NetBackendCloser
+	wrapNet  func(hostio.Net) hostio.Net
 	producer func() func()
 }
 
@@ -255,9 +257,9 @@ func (s *guestSetup) build(cfg machine.Config, hooks buildHooks) (*board, error)
 		}
 	}
 	if s.net != "" && s.net != "none" {
-		var backend devices.NetBackendCloser = devices.NoNet{}
+		var backend hostio.Net = hostio.NoNet{}
 		if live && s.net != noLink {
-			if backend, err = devices.OpenNetBackend(s.net, post, 0); err != nil {
+			if backend, err = hostio.OpenNet(s.net, post, 0); err != nil {
 				b.Close()
 				return nil, err
 			}
@@ -275,12 +277,12 @@ func (s *guestSetup) build(cfg machine.Config, hooks buildHooks) (*board, error)
 				return nil, fmt.Errorf("--pcap: %v", err)
 			}
 			b.closers = append(b.closers, pf)
-			pw, err := devices.NewPCAPWriter(pf)
+			pw, err := hostio.NewPCAPWriter(pf)
 			if err != nil {
 				b.Close()
 				return nil, fmt.Errorf("--pcap: %v", err)
 			}
-			vn.SetPCAP(pw)
+			vn.SetCapture(pw)
 		}
 		if _, err := m.AddVirtio(vn, devices.InputFrame, 0); err != nil {
 			b.Close()
@@ -288,7 +290,7 @@ func (s *guestSetup) build(cfg machine.Config, hooks buildHooks) (*board, error)
 		}
 	}
 	for i, d := range s.disks {
-		img, err := devices.OpenDiskImage(d.path, d.readOnly, post, uint8(i))
+		img, err := hostio.OpenDiskImage(d.path, d.readOnly, post, uint8(i))
 		if err != nil {
 			b.Close()
 			return nil, err

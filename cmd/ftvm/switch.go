@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"ftvm/devices/netswitch"
+	"ftvm/netswitch"
 )
 
 // cmdSwitch runs `ftvm switch [-idle D] PATH`: a learning Ethernet switch on

@@ -1,4 +1,4 @@
-package devices
+package hostio
 
 import (
 	"io"
@@ -8,11 +8,13 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+
+	"ftvm/devices"
 )
 
 // pcapSnapLen is the snapshot length written in the file header: frames are
 // captured whole.
-const pcapSnapLen = netMaxFrame
+const pcapSnapLen = devices.MaxFrameSize
 
 // PCAPWriter writes Ethernet frames to a libpcap capture file. Timestamps
 // come from the host clock: a capture is host output and never feeds back

@@ -1,71 +1,31 @@
-package devices
+package hostio
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"ftvm/devices"
 )
-
-// NetBackendCloser is a net backend that holds host resources.
-type NetBackendCloser interface {
-	NetBackend
-	io.Closer
-}
-
-// openTAP opens a TAP backend; nil where TAP is not supported.
-var openTAP func(name string, post func(Input), dev uint8) (NetBackendCloser, error)
-
-// OpenNetBackend opens the net backend that spec names for net device dev;
-// received frames are posted as InputFrame inputs through post:
-//
-//	none         no link: transmitted frames are discarded, nothing is received
-//	tap:NAME     the Linux TAP interface NAME
-//	socket:PATH  a switch (ftvm switch PATH) on the unix datagram socket PATH
-func OpenNetBackend(spec string, post func(Input), dev uint8) (NetBackendCloser, error) {
-	kind, arg, _ := strings.Cut(spec, ":")
-	switch {
-	case spec == "none":
-		return NoNet{}, nil
-	case kind == "tap" && arg != "":
-		if openTAP == nil {
-			return nil, fmt.Errorf("net %q: TAP is not supported on this system", spec)
-		}
-		return openTAP(arg, post, dev)
-	case kind == "socket" && arg != "":
-		return OpenSocketNet(arg, post, dev)
-	}
-	return nil, fmt.Errorf("net %q: want none, tap:NAME or socket:PATH", spec)
-}
-
-// NoNet is the backend of a device without a link.
-type NoNet struct{}
-
-// Send implements NetBackend; the frame is discarded.
-func (NoNet) Send(frame []byte) error { return nil }
-
-// Close implements io.Closer.
-func (NoNet) Close() error { return nil }
 
 // SocketKeepalive is how often a socket backend tells its switch it is
 // there (an empty datagram), so that the switch keeps its port while the
 // guest is silent. It is well below the switch's idle expiry (60 s).
 const SocketKeepalive = 20 * time.Second
 
-// SocketNet is a net backend that exchanges frames, one per datagram, with a
+// Socket is a net backend that exchanges frames, one per datagram, with a
 // switch on a unix datagram socket. It binds its own socket at an address
 // the kernel chooses (Linux autobind, in the abstract namespace) or, where
 // that fails, in a temporary directory; it sends an empty datagram at once
 // and every SocketKeepalive so that the switch learns its address. A reader
-// goroutine posts received frames as InputFrame inputs for device Dev.
-type SocketNet struct {
+// goroutine posts received frames as devices.InputFrame inputs for device Dev.
+type Socket struct {
 	conn *net.UnixConn
 	raw  interface {
 		Write(func(uintptr) bool) error
@@ -73,17 +33,17 @@ type SocketNet struct {
 	peer    unix.Sockaddr
 	tmpDir  string
 	dev     uint8
-	post    func(Input)
+	post    func(devices.Input)
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
 	closeEr error
 }
 
-var _ NetBackendCloser = (*SocketNet)(nil)
+var _ Net = (*Socket)(nil)
 
-// OpenSocketNet connects device dev to the switch listening at path.
-func OpenSocketNet(path string, post func(Input), dev uint8) (*SocketNet, error) {
+// OpenSocket connects device dev to the switch listening at path.
+func OpenSocket(path string, post func(devices.Input), dev uint8) (*Socket, error) {
 	conn, tmpDir, err := bindDatagram()
 	if err != nil {
 		return nil, fmt.Errorf("socket:%s: %w", path, err)
@@ -93,7 +53,7 @@ func OpenSocketNet(path string, post func(Input), dev uint8) (*SocketNet, error)
 		conn.Close()
 		return nil, fmt.Errorf("socket:%s: %w", path, err)
 	}
-	s := &SocketNet{
+	s := &Socket{
 		conn:   conn,
 		raw:    rc,
 		peer:   &unix.SockaddrUnix{Name: path},
@@ -155,12 +115,12 @@ func bindDatagram() (*net.UnixConn, string, error) {
 }
 
 // LocalAddr returns the backend's own socket address.
-func (s *SocketNet) LocalAddr() string { return s.conn.LocalAddr().String() }
+func (s *Socket) LocalAddr() string { return s.conn.LocalAddr().String() }
 
-// Send implements NetBackend. It never waits: when the switch cannot take
+// Send implements devices.NetBackend. It never waits: when the switch cannot take
 // the frame at once, or is gone, the frame is dropped and an error
 // returned.
-func (s *SocketNet) Send(frame []byte) error {
+func (s *Socket) Send(frame []byte) error {
 	var serr error
 	if err := s.raw.Write(func(fd uintptr) bool {
 		serr = unix.Sendto(int(fd), frame, unix.MSG_DONTWAIT, s.peer)
@@ -171,9 +131,9 @@ func (s *SocketNet) Send(frame []byte) error {
 	return serr
 }
 
-func (s *SocketNet) reader() {
+func (s *Socket) reader() {
 	defer s.wg.Done()
-	buf := make([]byte, netMaxFrame+1)
+	buf := make([]byte, devices.MaxFrameSize+1)
 	for {
 		n, _, err := s.conn.ReadFromUnix(buf)
 		if err != nil {
@@ -190,11 +150,11 @@ func (s *SocketNet) reader() {
 		if n == 0 || s.post == nil {
 			continue
 		}
-		s.post(Input{Kind: InputFrame, Dev: s.dev, Data: append([]byte(nil), buf[:n]...)})
+		s.post(devices.Input{Kind: devices.InputFrame, Dev: s.dev, Data: append([]byte(nil), buf[:n]...)})
 	}
 }
 
-func (s *SocketNet) keepalive() {
+func (s *Socket) keepalive() {
 	defer s.wg.Done()
 	tick := time.NewTicker(SocketKeepalive)
 	defer tick.Stop()
@@ -209,7 +169,7 @@ func (s *SocketNet) keepalive() {
 }
 
 // Close stops the reader and closes the socket.
-func (s *SocketNet) Close() error {
+func (s *Socket) Close() error {
 	s.once.Do(func() {
 		close(s.stop)
 		s.closeEr = s.conn.Close()

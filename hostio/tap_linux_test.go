@@ -1,6 +1,6 @@
 //go:build linux
 
-package devices
+package hostio
 
 import (
 	"bytes"
@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"ftvm/devices"
 )
 
 // TestTAP creates a TAP interface, gives it an address, and asks the host
 // kernel for it with ARP through the backend: the ARP reply must come back
-// through the reader as an InputFrame.
+// through the reader as an devices.InputFrame.
 func TestTAP(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("TAP needs root (CAP_NET_ADMIN)")
@@ -23,9 +25,9 @@ func TestTAP(t *testing.T) {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Skip("no /dev/net/tun")
 	}
-	frames := make(chan Input, 64)
+	frames := make(chan devices.Input, 64)
 	name := fmt.Sprintf("ftvmt%d", os.Getpid()%100000)
-	tap, err := OpenTAP(name, func(in Input) { frames <- in }, 3)
+	tap, err := OpenTAP(name, func(in devices.Input) { frames <- in }, 3)
 	if err != nil {
 		t.Skipf("cannot create a TAP interface here: %v", err)
 	}
@@ -38,7 +40,7 @@ func TestTAP(t *testing.T) {
 	if err := ifconfig(name, hostIP); err != nil {
 		t.Skipf("cannot configure %s: %v", name, err)
 	}
-	mac := DefaultMAC(9)
+	mac := devices.DefaultMAC(9)
 	arp := make([]byte, 42)
 	copy(arp[0:], bcast[:])
 	copy(arp[6:], mac[:])
@@ -57,7 +59,7 @@ func TestTAP(t *testing.T) {
 		select {
 		case in := <-frames:
 			f := in.Data
-			if in.Kind != InputFrame || in.Dev != 3 {
+			if in.Kind != devices.InputFrame || in.Dev != 3 {
 				t.Fatalf("input %+v", in)
 			}
 			// An ARP reply (opcode 2) to our MAC, for the host address.
@@ -103,14 +105,14 @@ func ifconfig(name string, ip []byte) error {
 	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
-func TestOpenNetBackendSpecs(t *testing.T) {
+func TestOpenNetSpecs(t *testing.T) {
 	for _, spec := range []string{"", "tap:", "socket:", "bogus", "tap", "none:x"} {
-		if b, err := OpenNetBackend(spec, nil, 0); err == nil {
+		if b, err := OpenNet(spec, nil, 0); err == nil {
 			b.Close()
 			t.Errorf("spec %q accepted", spec)
 		}
 	}
-	b, err := OpenNetBackend("none", nil, 0)
+	b, err := OpenNet("none", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +120,7 @@ func TestOpenNetBackendSpecs(t *testing.T) {
 		t.Error(err)
 	}
 	b.Close()
-	if _, err := OpenNetBackend("socket:/nonexistent/switch.sock", nil, 0); err == nil {
+	if _, err := OpenNet("socket:/nonexistent/switch.sock", nil, 0); err == nil {
 		t.Error("socket backend without a switch opened")
 	}
 }

@@ -1,4 +1,4 @@
-package devices
+package hostio
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"ftvm/devices"
 )
 
 func writeImage(t *testing.T, data []byte) string {
@@ -20,10 +22,10 @@ func writeImage(t *testing.T, data []byte) string {
 
 type collector struct {
 	mu  sync.Mutex
-	ins []Input
+	ins []devices.Input
 }
 
-func (c *collector) post(in Input) {
+func (c *collector) post(in devices.Input) {
 	c.mu.Lock()
 	c.ins = append(c.ins, in)
 	c.mu.Unlock()
@@ -70,18 +72,18 @@ func TestDiskImageRequests(t *testing.T) {
 	tests := []struct {
 		name     string
 		readOnly bool
-		reqs     []BlockRequest
-		failed   []bool // per request: completed with DiskDoneError
+		reqs     []devices.BlockRequest
+		failed   []bool // per request: completed with devices.DiskDoneError
 		reads    [][]byte
 		image    []byte
 	}{
 		{
 			name: "read write flush",
-			reqs: []BlockRequest{
-				{ID: 1, Op: BlockRead, Sector: 1, Len: 1024},
-				{ID: 2, Op: BlockWrite, Sector: 2, Data: pattern(512, 77)},
-				{ID: 3, Op: BlockFlush},
-				{ID: 4, Op: BlockRead, Sector: 2, Len: 512},
+			reqs: []devices.BlockRequest{
+				{ID: 1, Op: devices.BlockRead, Sector: 1, Len: 1024},
+				{ID: 2, Op: devices.BlockWrite, Sector: 2, Data: pattern(512, 77)},
+				{ID: 3, Op: devices.BlockFlush},
+				{ID: 4, Op: devices.BlockRead, Sector: 2, Len: 512},
 			},
 			failed: []bool{false, false, false, false},
 			reads:  [][]byte{data[512:1536], nil, nil, pattern(512, 77)},
@@ -90,10 +92,10 @@ func TestDiskImageRequests(t *testing.T) {
 		{
 			name:     "read-only",
 			readOnly: true,
-			reqs: []BlockRequest{
-				{ID: 1, Op: BlockWrite, Sector: 0, Data: pattern(512, 1)},
-				{ID: 2, Op: BlockFlush},
-				{ID: 3, Op: BlockRead, Sector: 15, Len: 512},
+			reqs: []devices.BlockRequest{
+				{ID: 1, Op: devices.BlockWrite, Sector: 0, Data: pattern(512, 1)},
+				{ID: 2, Op: devices.BlockFlush},
+				{ID: 3, Op: devices.BlockRead, Sector: 15, Len: 512},
 			},
 			failed: []bool{true, false, false},
 			reads:  [][]byte{nil, nil, data[15*512:]},
@@ -101,10 +103,10 @@ func TestDiskImageRequests(t *testing.T) {
 		},
 		{
 			name: "beyond the end",
-			reqs: []BlockRequest{
-				{ID: 7, Op: BlockRead, Sector: 15, Len: 1024},
-				{ID: 8, Op: BlockWrite, Sector: 16, Data: pattern(512, 1)},
-				{ID: 9, Op: BlockRead, Sector: 1 << 62, Len: 512},
+			reqs: []devices.BlockRequest{
+				{ID: 7, Op: devices.BlockRead, Sector: 15, Len: 1024},
+				{ID: 8, Op: devices.BlockWrite, Sector: 16, Data: pattern(512, 1)},
+				{ID: 9, Op: devices.BlockRead, Sector: 1 << 62, Len: 512},
 				{ID: 10, Op: 99},
 			},
 			failed: []bool{true, true, true, true},
@@ -129,15 +131,15 @@ func TestDiskImageRequests(t *testing.T) {
 			if err := img.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if err := img.Submit(BlockRequest{ID: 99, Op: BlockFlush}); err == nil {
+			if err := img.Submit(devices.BlockRequest{ID: 99, Op: devices.BlockFlush}); err == nil {
 				t.Error("submit after close accepted")
 			}
 			if len(c.ins) != len(tc.reqs) {
 				t.Fatalf("%d completions, want %d", len(c.ins), len(tc.reqs))
 			}
 			for i, in := range c.ins {
-				failed := in.Arg&DiskDoneError != 0
-				if in.Kind != InputDiskDone || in.Dev != 7 || in.Arg&^DiskDoneError != tc.reqs[i].ID || failed != tc.failed[i] {
+				failed := in.Arg&devices.DiskDoneError != 0
+				if in.Kind != devices.InputDiskDone || in.Dev != 7 || in.Arg&^devices.DiskDoneError != tc.reqs[i].ID || failed != tc.failed[i] {
 					t.Errorf("completion %d: %+v", i, in)
 				}
 				if !bytes.Equal(in.Data, tc.reads[i]) {
@@ -182,9 +184,18 @@ func TestDiskImageFull(t *testing.T) {
 		t.Skipf("cannot open /dev/full: %v", err)
 	}
 	img.size = 4096
-	img.Submit(BlockRequest{ID: 1, Op: BlockWrite, Data: make([]byte, 512)})
+	img.Submit(devices.BlockRequest{ID: 1, Op: devices.BlockWrite, Data: make([]byte, 512)})
 	img.Close()
-	if len(c.ins) != 1 || c.ins[0].Arg != 1|DiskDoneError {
+	if len(c.ins) != 1 || c.ins[0].Arg != 1|devices.DiskDoneError {
 		t.Errorf("completions %+v, want a failed one", c.ins)
 	}
+}
+
+// pattern returns n bytes that differ from one seed to another.
+func pattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7) + seed
+	}
+	return b
 }

@@ -1,12 +1,15 @@
-package devices
+package hostio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"ftvm/devices/netswitch"
+	"ftvm/netswitch"
+
+	"ftvm/devices"
 )
 
 // TestSocketBackendSwitch connects three socket backends to an in-process
@@ -27,18 +30,18 @@ func TestSocketBackendSwitch(t *testing.T) {
 	}()
 
 	const n = 3
-	inbox := make([]chan Input, n)
-	ends := make([]NetBackendCloser, n)
+	inbox := make([]chan devices.Input, n)
+	ends := make([]Net, n)
 	macs := make([][6]byte, n)
 	for i := range ends {
-		inbox[i] = make(chan Input, 16)
+		inbox[i] = make(chan devices.Input, 16)
 		ch := inbox[i]
-		ends[i], err = OpenNetBackend("socket:"+path, func(in Input) { ch <- in }, uint8(i))
+		ends[i], err = OpenNet("socket:"+path, func(in devices.Input) { ch <- in }, uint8(i))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer ends[i].Close()
-		macs[i] = DefaultMAC(i)
+		macs[i] = devices.DefaultMAC(i)
 	}
 	// The backends registered with empty datagrams; wait until the switch
 	// has seen all three.
@@ -53,7 +56,7 @@ func TestSocketBackendSwitch(t *testing.T) {
 		t.Helper()
 		select {
 		case in := <-inbox[who]:
-			if in.Kind != InputFrame || in.Dev != uint8(who) || !bytes.Equal(in.Data, want) {
+			if in.Kind != devices.InputFrame || in.Dev != uint8(who) || !bytes.Equal(in.Data, want) {
 				t.Fatalf("endpoint %d got %+v", who, in)
 			}
 		case <-time.After(5 * time.Second):
@@ -94,7 +97,7 @@ func TestSocketBackendSwitch(t *testing.T) {
 	expect(1, f)
 	quiet(0)
 	// An unknown unicast destination is flooded.
-	f = ethFrame(DefaultMAC(40), macs[1], 60, 9)
+	f = ethFrame(devices.DefaultMAC(40), macs[1], 60, 9)
 	ends[1].Send(f)
 	expect(0, f)
 	expect(2, f)
@@ -102,4 +105,20 @@ func TestSocketBackendSwitch(t *testing.T) {
 	if st := sw.Stats(); st.MACs != n || st.Ports != n {
 		t.Errorf("switch stats %+v", st)
 	}
+}
+
+// bcast is the Ethernet broadcast address.
+var bcast = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+// ethFrame returns an n-byte Ethernet frame from src to dst of a local
+// experimental EtherType, its payload derived from seed.
+func ethFrame(dst, src [6]byte, n int, seed byte) []byte {
+	f := make([]byte, n)
+	copy(f[0:], dst[:])
+	copy(f[6:], src[:])
+	binary.BigEndian.PutUint16(f[12:], 0x88B5)
+	for i := 14; i < n; i++ {
+		f[i] = byte(i) + seed
+	}
+	return f
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package devices
+package hostio
 
 import (
 	"errors"
@@ -9,31 +9,33 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"ftvm/devices"
 )
 
 func init() {
-	openTAP = func(name string, post func(Input), dev uint8) (NetBackendCloser, error) {
+	openTAP = func(name string, post func(devices.Input), dev uint8) (Net, error) {
 		return OpenTAP(name, post, dev)
 	}
 }
 
 // TAP is a net backend on a Linux TAP interface (/dev/net/tun, IFF_TAP |
 // IFF_NO_PI): each read or write of the file is one Ethernet frame. A reader
-// goroutine posts every received frame as an InputFrame for device Dev.
+// goroutine posts every received frame as an devices.InputFrame for device Dev.
 type TAP struct {
 	f    *os.File
 	name string
 	dev  uint8
-	post func(Input)
+	post func(devices.Input)
 	done chan struct{}
 	once sync.Once
 }
 
-var _ NetBackendCloser = (*TAP)(nil)
+var _ Net = (*TAP)(nil)
 
 // OpenTAP attaches to (or creates, with CAP_NET_ADMIN) the TAP interface
 // name and starts its reader, which posts received frames for device dev.
-func OpenTAP(name string, post func(Input), dev uint8) (*TAP, error) {
+func OpenTAP(name string, post func(devices.Input), dev uint8) (*TAP, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("tap %s: open /dev/net/tun: %w", name, err)
@@ -67,7 +69,7 @@ func (t *TAP) Name() string { return t.name }
 
 func (t *TAP) reader() {
 	defer close(t.done)
-	buf := make([]byte, netMaxFrame)
+	buf := make([]byte, devices.MaxFrameSize)
 	for {
 		n, err := t.f.Read(buf)
 		if err != nil {
@@ -80,12 +82,12 @@ func (t *TAP) reader() {
 			return // the interface went away
 		}
 		if n > 0 && t.post != nil {
-			t.post(Input{Kind: InputFrame, Dev: t.dev, Data: append([]byte(nil), buf[:n]...)})
+			t.post(devices.Input{Kind: devices.InputFrame, Dev: t.dev, Data: append([]byte(nil), buf[:n]...)})
 		}
 	}
 }
 
-// Send implements NetBackend. It never waits: when the interface cannot take
+// Send implements devices.NetBackend. It never waits: when the interface cannot take
 // the frame at once, the frame is dropped and an error returned.
 func (t *TAP) Send(frame []byte) error {
 	rc, err := t.f.SyscallConn()

@@ -1,4 +1,4 @@
-package devices
+package hostio
 
 import (
 	"errors"
@@ -6,14 +6,16 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"ftvm/devices"
 )
 
 // DiskImage is a raw disk image file serving a block device's requests on
-// the host (a BlockBackend). One worker goroutine performs the requests in
+// the host (a devices.BlockBackend). One worker goroutine performs the requests in
 // the order they were submitted and reports each completion by calling post
-// with an InputDiskDone for device Dev: Arg is the request ID, Data the
+// with an devices.InputDiskDone for device Dev: Arg is the request ID, Data the
 // bytes read by a read request. A request that fails on the host (an I/O
-// error, a full disk) completes with Arg|DiskDoneError and nil Data, which
+// error, a full disk) completes with Arg|devices.DiskDoneError and nil Data, which
 // the device reports to the guest as VIRTIO_BLK_S_IOERR: a host error never
 // stops ftvm.
 type DiskImage struct {
@@ -21,19 +23,19 @@ type DiskImage struct {
 	size     uint64
 	readOnly bool
 	dev      uint8
-	post     func(Input)
+	post     func(devices.Input)
 
 	mu           sync.Mutex
 	cond         *sync.Cond
-	queue        []BlockRequest
+	queue        []devices.BlockRequest
 	closed       bool
 	writeThrough bool
 	done         chan struct{}
 }
 
 var (
-	_ BlockBackend   = (*DiskImage)(nil)
-	_ WriteThrougher = (*DiskImage)(nil)
+	_ devices.BlockBackend   = (*DiskImage)(nil)
+	_ devices.WriteThrougher = (*DiskImage)(nil)
 )
 
 // OpenDiskImage opens the raw image at path for block device dev, read-only
@@ -42,7 +44,7 @@ var (
 // InputSource is). The image size must be a multiple of 512 bytes. Writes are
 // write-through (each made durable before it completes) until
 // SetWriteThrough(false).
-func OpenDiskImage(path string, readOnly bool, post func(Input), dev uint8) (*DiskImage, error) {
+func OpenDiskImage(path string, readOnly bool, post func(devices.Input), dev uint8) (*DiskImage, error) {
 	flag := os.O_RDWR
 	if readOnly {
 		flag = os.O_RDONLY
@@ -57,9 +59,9 @@ func OpenDiskImage(path string, readOnly bool, post func(Input), dev uint8) (*Di
 		f.Close()
 		return nil, fmt.Errorf("disk image %s: %w", path, err)
 	}
-	if end%blkSectorSize != 0 {
+	if end%devices.SectorSize != 0 {
 		f.Close()
-		return nil, fmt.Errorf("disk image %s: size %d bytes is not a multiple of %d", path, end, blkSectorSize)
+		return nil, fmt.Errorf("disk image %s: size %d bytes is not a multiple of %d", path, end, devices.SectorSize)
 	}
 	d := &DiskImage{
 		f:            f,
@@ -75,16 +77,16 @@ func OpenDiskImage(path string, readOnly bool, post func(Input), dev uint8) (*Di
 	return d, nil
 }
 
-// Size implements BlockBackend.
+// Size implements devices.BlockBackend.
 func (d *DiskImage) Size() uint64 { return d.size }
 
-// ReadOnly implements BlockBackend.
+// ReadOnly implements devices.BlockBackend.
 func (d *DiskImage) ReadOnly() bool { return d.readOnly }
 
-// ReadAt implements BlockBackend: a synchronous read of the image.
+// ReadAt implements devices.BlockBackend: a synchronous read of the image.
 func (d *DiskImage) ReadAt(p []byte, off int64) (int, error) { return d.f.ReadAt(p, off) }
 
-// SetWriteThrough implements WriteThrougher: when on, every write is
+// SetWriteThrough implements devices.WriteThrougher: when on, every write is
 // followed by an fsync before its completion is posted.
 func (d *DiskImage) SetWriteThrough(on bool) {
 	d.mu.Lock()
@@ -92,10 +94,10 @@ func (d *DiskImage) SetWriteThrough(on bool) {
 	d.mu.Unlock()
 }
 
-// Submit implements BlockBackend. It never blocks: the request is queued
+// Submit implements devices.BlockBackend. It never blocks: the request is queued
 // for the worker. Write data are not copied; the caller must not modify
 // them.
-func (d *DiskImage) Submit(req BlockRequest) error {
+func (d *DiskImage) Submit(req devices.BlockRequest) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -134,15 +136,15 @@ func (d *DiskImage) worker() {
 			return
 		}
 		req := d.queue[0]
-		d.queue[0] = BlockRequest{}
+		d.queue[0] = devices.BlockRequest{}
 		d.queue = d.queue[1:]
 		wt := d.writeThrough
 		d.mu.Unlock()
 
-		in := Input{Kind: InputDiskDone, Dev: d.dev, Arg: req.ID &^ DiskDoneError}
+		in := devices.Input{Kind: devices.InputDiskDone, Dev: d.dev, Arg: req.ID &^ devices.DiskDoneError}
 		data, err := d.perform(req, wt)
 		if err != nil {
-			in.Arg |= DiskDoneError
+			in.Arg |= devices.DiskDoneError
 		} else {
 			in.Data = data
 		}
@@ -153,13 +155,13 @@ func (d *DiskImage) worker() {
 }
 
 // perform carries out one request; for a read it returns the bytes read.
-func (d *DiskImage) perform(req BlockRequest, writeThrough bool) ([]byte, error) {
-	off := req.Sector * blkSectorSize
-	if req.Sector > d.size/blkSectorSize {
+func (d *DiskImage) perform(req devices.BlockRequest, writeThrough bool) ([]byte, error) {
+	off := req.Sector * devices.SectorSize
+	if req.Sector > d.size/devices.SectorSize {
 		return nil, errors.New("beyond the end of the disk")
 	}
 	switch req.Op {
-	case BlockRead:
+	case devices.BlockRead:
 		if req.Len < 0 || uint64(req.Len) > d.size-off {
 			return nil, errors.New("beyond the end of the disk")
 		}
@@ -168,7 +170,7 @@ func (d *DiskImage) perform(req BlockRequest, writeThrough bool) ([]byte, error)
 			return nil, err
 		}
 		return buf, nil
-	case BlockWrite:
+	case devices.BlockWrite:
 		if d.readOnly {
 			return nil, errors.New("read-only disk")
 		}
@@ -182,7 +184,7 @@ func (d *DiskImage) perform(req BlockRequest, writeThrough bool) ([]byte, error)
 			return nil, d.f.Sync()
 		}
 		return nil, nil
-	case BlockFlush:
+	case devices.BlockFlush:
 		if d.readOnly {
 			return nil, nil
 		}

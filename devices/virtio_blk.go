@@ -80,7 +80,8 @@ type VirtioBlkState struct {
 // VirtioBlk is a virtio block device backed by a BlockBackend. Requests are
 // asynchronous: a read, write or flush is submitted to the backend with an
 // ID and stays in flight in the device's state until Deliver hands it the
-// matching InputDiskDone, at an exact position.
+// matching InputDiskDone, at an exact position. Each request in flight holds
+// a distinct descriptor head, so there are never more than the queue size.
 type VirtioBlk struct {
 	t       *Transport
 	backend BlockBackend
@@ -193,6 +194,8 @@ func (b *VirtioBlk) RestoreState(state any) error {
 			return fmt.Errorf("virtio-blk: restore: request %d has type %d", r.ID, r.Type)
 		case uint32(r.Head) >= b.t.s.Queues[0].Num:
 			return fmt.Errorf("virtio-blk: restore: request %d head %d", r.ID, r.Head)
+		case slices.ContainsFunc(s.InFlight[:i], func(o BlkRequestState) bool { return o.Head == r.Head }):
+			return fmt.Errorf("virtio-blk: restore: two requests in flight on head %d", r.Head)
 		case !mem.IsRAM(r.Status, 1):
 			return fmt.Errorf("virtio-blk: restore: request %d status byte outside RAM", r.ID)
 		case segLen(r.Data) != uint64(r.Len):
@@ -242,6 +245,14 @@ func (b *VirtioBlk) QueueNotify(qi int) {
 // needs no host I/O, otherwise it is submitted and stays in flight.
 func (b *VirtioBlk) start(c Chain) {
 	mem := b.t.mem
+	// A head the device has not returned is not the driver's to reuse
+	// (virtio 1.x §2.7.13.1): starting it again would put two requests on
+	// one chain. Refusing it also bounds the requests in flight by the
+	// queue size.
+	if slices.ContainsFunc(b.s.InFlight, func(r BlkRequestState) bool { return r.Head == c.Head }) {
+		b.t.Fail(fmt.Errorf("virtio-blk: the driver made head %d available again while its request is in flight", c.Head))
+		return
+	}
 	hdr := prefix(mem, c.Readable, blkHeaderSize)
 	if len(hdr) < blkHeaderSize || c.WritableLen() == 0 {
 		b.t.Fail(fmt.Errorf("virtio-blk: request %d lacks a header or a status byte", c.Head))

@@ -334,6 +334,33 @@ func TestVirtioBlkMalformed(t *testing.T) {
 	}
 }
 
+// TestVirtioBlkRepostedHead makes a driver publish the head of a request
+// still in flight, again and again: the device must refuse it (NEEDS_RESET)
+// rather than start the chain twice, so that its requests in flight never
+// outnumber the queue's entries.
+func TestVirtioBlkRepostedHead(t *testing.T) {
+	disk := &memDisk{data: make([]byte, 8192)}
+	d, blk := newBlkDriver(t, disk, featV1)
+	d.blkRequest(VirtioBlkTIn, 0, 512, true)
+	d.kick(0)
+	if blk.InFlight() != 1 {
+		t.Fatalf("%d in flight after one request", blk.InFlight())
+	}
+	for range 100 {
+		d.publish(0, 0) // head 0 is the request in flight
+		d.kick(0)
+		if n := blk.InFlight(); n > int(d.queues[0].num) {
+			t.Fatalf("%d requests in flight on a %d-entry queue", n, d.queues[0].num)
+		}
+	}
+	if d.status()&VirtioStatusNeedsReset == 0 {
+		t.Error("a head already in flight was accepted")
+	}
+	if blk.InFlight() != 1 || len(disk.reqs) != 1 {
+		t.Errorf("%d in flight, %d submitted; want the first request only", blk.InFlight(), len(disk.reqs))
+	}
+}
+
 func TestVirtioBlkScatteredLayout(t *testing.T) {
 	// Any layout is valid: a header split over two buffers, the data
 	// split over several, the status sharing the data's last buffer; and
@@ -438,5 +465,10 @@ func TestVirtioBlkSnapshotContinues(t *testing.T) {
 	bs.InFlight[0].ID = bs.NextID
 	if err := d2.dev.Restore(bad); err == nil {
 		t.Error("request ID beyond NextID accepted")
+	}
+	bs.InFlight[0] = st.InFlight[0]
+	bs.InFlight[1].Head = bs.InFlight[0].Head
+	if err := d2.dev.Restore(bad); err == nil {
+		t.Error("two requests on one head accepted")
 	}
 }

@@ -26,12 +26,23 @@ type DiskImage struct {
 	post     func(devices.Input)
 
 	mu           sync.Mutex
-	cond         *sync.Cond
-	queue        []devices.BlockRequest
-	closed       bool
-	writeThrough bool
-	done         chan struct{}
+	cond         *sync.Cond             // signalled when queue or closed changes; guarded by mu
+	queue        []devices.BlockRequest // guarded by mu; at most DiskQueueMax
+	queuedBytes  int                    // write data in queue; guarded by mu
+	closed       bool                   // guarded by mu
+	writeThrough bool                   // guarded by mu
+	done         chan struct{}          // closed when the worker has returned
 }
+
+// Bounds of a disk image's queue of requests not yet performed. A guest
+// keeps at most a queue size of requests in flight per device, but a device
+// reset forgets requests the worker still holds; the bounds keep a guest
+// that resets in a loop, or writes faster than the host disk, from growing
+// the queue. Submit waits for room.
+const (
+	DiskQueueMax      = 512      // requests
+	DiskQueueMaxBytes = 64 << 20 // bytes of write data
+)
 
 var (
 	_ devices.BlockBackend   = (*DiskImage)(nil)
@@ -94,17 +105,23 @@ func (d *DiskImage) SetWriteThrough(on bool) {
 	d.mu.Unlock()
 }
 
-// Submit implements devices.BlockBackend. It never blocks: the request is queued
-// for the worker. Write data are not copied; the caller must not modify
-// them.
+// Submit implements devices.BlockBackend: the request is queued for the
+// worker. While the queue is full (DiskQueueMax requests, or
+// DiskQueueMaxBytes of write data with at least one request queued) it waits
+// for the worker to make room, as a disk that is busy holds up its driver.
+// Write data are not copied; the caller must not modify them.
 func (d *DiskImage) Submit(req devices.BlockRequest) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for !d.closed && (len(d.queue) >= DiskQueueMax || len(d.queue) > 0 && d.queuedBytes+len(req.Data) > DiskQueueMaxBytes) {
+		d.cond.Wait()
+	}
 	if d.closed {
 		return errors.New("disk image is closed")
 	}
 	d.queue = append(d.queue, req)
-	d.cond.Signal()
+	d.queuedBytes += len(req.Data)
+	d.cond.Broadcast()
 	return nil
 }
 
@@ -118,7 +135,7 @@ func (d *DiskImage) Close() error {
 		return nil
 	}
 	d.closed = true
-	d.cond.Signal()
+	d.cond.Broadcast()
 	d.mu.Unlock()
 	<-d.done
 	return d.f.Close()
@@ -138,7 +155,9 @@ func (d *DiskImage) worker() {
 		req := d.queue[0]
 		d.queue[0] = devices.BlockRequest{}
 		d.queue = d.queue[1:]
+		d.queuedBytes -= len(req.Data)
 		wt := d.writeThrough
+		d.cond.Broadcast() // room for a waiting Submit
 		d.mu.Unlock()
 
 		in := devices.Input{Kind: devices.InputDiskDone, Dev: d.dev, Arg: req.ID &^ devices.DiskDoneError}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"ftvm/devices"
 )
@@ -150,6 +151,83 @@ func TestDiskImageRequests(t *testing.T) {
 			if !bytes.Equal(got, tc.image) {
 				t.Error("image differs")
 			}
+		})
+	}
+}
+
+// TestDiskImageQueueBound stalls the worker (its completions are not
+// taken) and submits more than the queue holds: Submit must wait for room
+// instead of growing the queue, by request count and by bytes of write data,
+// and every request must still complete once the completions flow.
+func TestDiskImageQueueBound(t *testing.T) {
+	tests := []struct {
+		name  string
+		n     int
+		req   devices.BlockRequest
+		limit func(queued, bytes int) bool // true while within the bound
+	}{
+		{"requests", DiskQueueMax + 20, devices.BlockRequest{Op: devices.BlockFlush},
+			func(q, _ int) bool { return q <= DiskQueueMax }},
+		{"bytes", 40, devices.BlockRequest{Op: devices.BlockWrite, Data: make([]byte, 4<<20)},
+			func(_, b int) bool { return b <= DiskQueueMaxBytes }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan devices.Input) // unbuffered: the worker stalls in post
+			img, err := OpenDiskImage(writeImage(t, make([]byte, 8<<20)), false, func(in devices.Input) { done <- in }, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img.SetWriteThrough(false)
+			submitted := make(chan error, 1)
+			go func() {
+				for i := range tc.n {
+					r := tc.req
+					r.ID = uint64(i + 1)
+					if err := img.Submit(r); err != nil {
+						submitted <- err
+						return
+					}
+				}
+				submitted <- nil
+			}()
+			// The submitter must get stuck with the queue at its bound.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				img.mu.Lock()
+				q, b := len(img.queue), img.queuedBytes
+				img.mu.Unlock()
+				if !tc.limit(q, b) {
+					t.Fatalf("queue grew to %d requests, %d bytes", q, b)
+				}
+				select {
+				case err := <-submitted:
+					t.Fatalf("all %d requests queued behind a stalled worker (err %v)", tc.n, err)
+				default:
+				}
+				if q > 0 && !tc.limit(q+1, b+len(tc.req.Data)) {
+					break // full: the submitter waits
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("queue never filled: %d requests, %d bytes", q, b)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			for i := range tc.n {
+				in := <-done
+				if in.Arg != uint64(i+1) {
+					t.Fatalf("completion %d is for request %d", i+1, in.Arg)
+				}
+			}
+			if err := <-submitted; err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				for range done {
+				}
+			}()
+			img.Close()
+			close(done)
 		})
 	}
 }

@@ -150,47 +150,55 @@ func (c *CPU) writeSlow(addr uint64, size int, v uint64) {
 	c.physWrite(c.physFor(addr, true), size, v)
 }
 
+// hit looks addr up in the TLB entries e (c.mmu.read or c.mmu.write) for an
+// access of size bytes: it returns the access's offset in RAM, and false
+// when the page is not cached or the access crosses into the next page.
+func (c *CPU) hit(e *[tlbSize]tlbEntry, addr, size uint64) (uint64, bool) {
+	vpn := addr >> mmu.PageShift
+	ent := &e[vpn&(tlbSize-1)]
+	off := addr & (mmu.PageSize - 1)
+	if ent.tag != vpn<<1|c.mmu.user || off > mmu.PageSize-size {
+		return 0, false
+	}
+	return ent.base + off, true
+}
+
 // read8 reads a byte at linear address addr.
 func (c *CPU) read8(addr uint64) uint8 {
-	e := &c.mmu.read[addr>>mmu.PageShift&(tlbSize-1)]
-	if e.tag == addr>>mmu.PageShift<<1|c.mmu.user {
-		return c.ram[e.base+addr&(mmu.PageSize-1)]
+	if p, ok := c.hit(&c.mmu.read, addr, 1); ok {
+		return c.ram[p]
 	}
 	return uint8(c.readSlow(addr, 1))
 }
 
 // read16 reads 2 bytes at linear address addr.
 func (c *CPU) read16(addr uint64) uint16 {
-	e := &c.mmu.read[addr>>mmu.PageShift&(tlbSize-1)]
-	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-2 {
-		return binary.LittleEndian.Uint16(c.ram[e.base+off:])
+	if p, ok := c.hit(&c.mmu.read, addr, 2); ok {
+		return binary.LittleEndian.Uint16(c.ram[p:])
 	}
 	return uint16(c.readSlow(addr, 2))
 }
 
 // read32 reads 4 bytes at linear address addr.
 func (c *CPU) read32(addr uint64) uint32 {
-	e := &c.mmu.read[addr>>mmu.PageShift&(tlbSize-1)]
-	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-4 {
-		return binary.LittleEndian.Uint32(c.ram[e.base+off:])
+	if p, ok := c.hit(&c.mmu.read, addr, 4); ok {
+		return binary.LittleEndian.Uint32(c.ram[p:])
 	}
 	return uint32(c.readSlow(addr, 4))
 }
 
 // read64 reads 8 bytes at linear address addr.
 func (c *CPU) read64(addr uint64) uint64 {
-	e := &c.mmu.read[addr>>mmu.PageShift&(tlbSize-1)]
-	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-8 {
-		return binary.LittleEndian.Uint64(c.ram[e.base+off:])
+	if p, ok := c.hit(&c.mmu.read, addr, 8); ok {
+		return binary.LittleEndian.Uint64(c.ram[p:])
 	}
 	return c.readSlow(addr, 8)
 }
 
 // write8 writes a byte at linear address addr.
 func (c *CPU) write8(addr uint64, v uint8) {
-	e := &c.mmu.write[addr>>mmu.PageShift&(tlbSize-1)]
-	if e.tag == addr>>mmu.PageShift<<1|c.mmu.user {
-		c.ram[e.base+addr&(mmu.PageSize-1)] = v
+	if p, ok := c.hit(&c.mmu.write, addr, 1); ok {
+		c.ram[p] = v
 		return
 	}
 	c.writeSlow(addr, 1, uint64(v))
@@ -198,9 +206,8 @@ func (c *CPU) write8(addr uint64, v uint8) {
 
 // write16 writes 2 bytes at linear address addr.
 func (c *CPU) write16(addr uint64, v uint16) {
-	e := &c.mmu.write[addr>>mmu.PageShift&(tlbSize-1)]
-	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-2 {
-		binary.LittleEndian.PutUint16(c.ram[e.base+off:], v)
+	if p, ok := c.hit(&c.mmu.write, addr, 2); ok {
+		binary.LittleEndian.PutUint16(c.ram[p:], v)
 		return
 	}
 	c.writeSlow(addr, 2, uint64(v))
@@ -208,9 +215,8 @@ func (c *CPU) write16(addr uint64, v uint16) {
 
 // write32 writes 4 bytes at linear address addr.
 func (c *CPU) write32(addr uint64, v uint32) {
-	e := &c.mmu.write[addr>>mmu.PageShift&(tlbSize-1)]
-	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-4 {
-		binary.LittleEndian.PutUint32(c.ram[e.base+off:], v)
+	if p, ok := c.hit(&c.mmu.write, addr, 4); ok {
+		binary.LittleEndian.PutUint32(c.ram[p:], v)
 		return
 	}
 	c.writeSlow(addr, 4, uint64(v))
@@ -218,9 +224,8 @@ func (c *CPU) write32(addr uint64, v uint32) {
 
 // write64 writes 8 bytes at linear address addr.
 func (c *CPU) write64(addr uint64, v uint64) {
-	e := &c.mmu.write[addr>>mmu.PageShift&(tlbSize-1)]
-	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-8 {
-		binary.LittleEndian.PutUint64(c.ram[e.base+off:], v)
+	if p, ok := c.hit(&c.mmu.write, addr, 8); ok {
+		binary.LittleEndian.PutUint64(c.ram[p:], v)
 		return
 	}
 	c.writeSlow(addr, 8, v)
@@ -257,8 +262,7 @@ func (c *CPU) writeN(addr uint64, size uint8, v uint64) {
 // write would raise, without writing. Instructions that write two places
 // use it so a fault on the second leaves the first unchanged.
 func (c *CPU) probeWrite(addr uint64, size int) {
-	e := &c.mmu.write[addr>>mmu.PageShift&(tlbSize-1)]
-	if off := addr & (mmu.PageSize - 1); e.tag == addr>>mmu.PageShift<<1|c.mmu.user && off <= mmu.PageSize-uint64(size) {
+	if _, ok := c.hit(&c.mmu.write, addr, uint64(size)); ok {
 		return
 	}
 	c.physFor(addr, true)

@@ -145,9 +145,13 @@ deps:
 	command -v $(GO) >/dev/null || { echo "deps: '$(GO)' not found: install Go (see go.mod for the version)" >&2; exit 1; }
 
 # Shell prefix setting $$tags to "-tags capstone" when the capstone library
-# and headers are installed (checked when the recipe runs, i.e. after deps);
-# set -x then echoes the commands with the tags expanded.
-WITH_TAGS = tags=""; if pkg-config --exists capstone 2>/dev/null; then tags="-tags capstone"; fi; set -x
+# and headers are installed (checked when the recipe runs, i.e. after deps),
+# and $$testtags to the same plus ftvm_testhooks, the tag of the test-only
+# switches compiled into the packages under test (cpu/testhooks.go); set -x
+# then echoes the commands with the tags expanded.
+WITH_TAGS = tags=""; testtags="-tags $(TEST_TAGS)"; \
+	if pkg-config --exists capstone 2>/dev/null; then tags="-tags capstone"; testtags="$$testtags,capstone"; fi; set -x
+TEST_TAGS := ftvm_testhooks
 
 # ---------------------------------------------------------------------------
 # Go
@@ -157,7 +161,7 @@ build: deps guests
 	@$(WITH_TAGS); $(GO) build $$tags -o bin/ftvm ./cmd/ftvm
 
 test: deps guests
-	@$(WITH_TAGS); $(GO) vet $$tags ./... && $(GO) test $$tags -timeout 25m ./...
+	@$(WITH_TAGS); $(GO) vet $$testtags ./... && $(GO) test $$testtags -timeout 25m ./...
 
 bench: build
 	@$(WITH_TAGS); $(GO) test $$tags -run '^$$' -bench . ./...
@@ -168,7 +172,7 @@ demo: deps build
 	bin/ftvm demo
 
 soak: deps guests
-	@$(WITH_TAGS); FTVM_SOAK=1 $(GO) test $$tags -run 'Soak' -timeout $(SOAKTIME) -v ./...
+	@$(WITH_TAGS); FTVM_SOAK=1 $(GO) test $$testtags -run 'Soak' -timeout $(SOAKTIME) -v ./...
 
 fuzz: deps guests
 	@$(WITH_TAGS); set +x; set -e; \

@@ -111,10 +111,12 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 		return fmt.Errorf("state transfer: %d unexpected bytes (%v)", extra, err)
 	}
 	n.gen = info.Generation
-	n.opts.Clock = machine.ClockVirtual
-	if info.Header.Clock == "host" {
-		n.opts.Clock = machine.ClockHost
+	clock, err := machine.ParseClock(info.Header.Clock)
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("the primary's log header: %w", err)
 	}
+	n.opts.Clock = clock
 	n.live = machine.NewLiveInputs(n.opts.Clock == machine.ClockHost)
 	n.mode.Store(int32(modeReplaying))
 	n.gate = lockstep.NewGate(lockstep.GateBuffer)

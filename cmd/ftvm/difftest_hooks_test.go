@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"ftvm/cpu"
+	"ftvm/difftest"
 )
 
 // TestDifftestCatchesBrokenFlags breaks the interpreter's carry flag for
@@ -19,14 +20,14 @@ func TestDifftestCatchesBrokenFlags(t *testing.T) {
 
 	status, out := runDifftest(t, guest(t, "exercise_r3"))
 	t.Log(out)
-	if status != diffMismatch || !strings.Contains(out, "FIRST DIFFERENCE") || !strings.Contains(out, "serial output") ||
+	if status != int(difftest.Mismatch) || !strings.Contains(out, "FIRST DIFFERENCE") || !strings.Contains(out, "serial output") ||
 		!strings.Contains(out, `"add hash=`) {
 		t.Errorf("exercise_r3 with a broken ADD carry: status %d, want a serial output difference at the add line", status)
 	}
 
 	status, out = runDifftest(t, "--step", "1", guest(t, "hello"))
 	t.Log(out)
-	if status != diffMismatch || !strings.Contains(out, "rflags") || !strings.Contains(out, "differing bits: CF") {
+	if status != int(difftest.Mismatch) || !strings.Contains(out, "rflags") || !strings.Contains(out, "differing bits: CF") {
 		t.Errorf("hello --step 1 with a broken ADD carry: status %d, want an rflags difference in CF", status)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"ftvm/cpu/kvm"
+	"ftvm/difftest"
 )
 
 // ftvm difftest and ftvm run --accel kvm. The tests that need KVM skip when
@@ -30,7 +31,7 @@ func requireKVM(t *testing.T) {
 func runDifftest(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	var out bytes.Buffer
-	status, err := difftest(&out, args)
+	status, err := runDifftestCmd(&out, args)
 	if err != nil {
 		t.Fatalf("difftest %v: %v\n%s", args, err, out.String())
 	}
@@ -45,7 +46,7 @@ func TestDifftestGuests(t *testing.T) {
 	}
 	status, out := runDifftest(t, images...)
 	t.Log(out)
-	if status != diffMatch || strings.Count(out, ": MATCH: ") != len(images) {
+	if status != int(difftest.Match) || strings.Count(out, ": MATCH: ") != len(images) {
 		t.Errorf("status %d, want every image to match", status)
 	}
 }
@@ -57,7 +58,7 @@ func TestDifftestBenchR3(t *testing.T) {
 	requireKVM(t)
 	status, out := runDifftest(t, guest(t, "bench_r3"))
 	t.Log(out)
-	if status != diffMatch {
+	if status != int(difftest.Match) {
 		t.Errorf("status %d, want a match", status)
 	}
 }
@@ -66,7 +67,7 @@ func TestDifftestBenchR3(t *testing.T) {
 func TestDifftestRing3(t *testing.T) {
 	requireKVM(t)
 	status, out := runDifftest(t, "--ring3", guest(t, "exercise"))
-	if status != diffMatch || !strings.Contains(out, "exercise_r3.elf: MATCH") {
+	if status != int(difftest.Match) || !strings.Contains(out, "exercise_r3.elf: MATCH") {
 		t.Errorf("status %d\n%s", status, out)
 	}
 }
@@ -79,14 +80,14 @@ func TestDifftestStep(t *testing.T) {
 	}
 	status, out := runDifftest(t, append([]string{"--step", "1"}, small...)...)
 	t.Log(out)
-	if status != diffMatch || strings.Count(out, "register checks") != len(small) {
+	if status != int(difftest.Match) || strings.Count(out, "register checks") != len(small) {
 		t.Errorf("--step 1: status %d, want every image to match", status)
 	}
 	// Interrupts come when host time says under KVM: not comparable by
 	// position, and reported so.
 	status, out = runDifftest(t, "--step", "1", guest(t, "tick"))
 	t.Log(out)
-	if status != diffInconclusive || !strings.Contains(out, "not an ftvm mismatch") {
+	if status != int(difftest.Inconclusive) || !strings.Contains(out, "not an ftvm mismatch") {
 		t.Errorf("tick --step 1: status %d, want inconclusive (interrupt timing)", status)
 	}
 	if testing.Short() {
@@ -94,20 +95,20 @@ func TestDifftestStep(t *testing.T) {
 	}
 	status, out = runDifftest(t, "--step", "5000", guest(t, "exercise_r3"))
 	t.Log(out)
-	if status != diffMatch {
+	if status != int(difftest.Match) {
 		t.Errorf("exercise_r3 --step 5000: status %d", status)
 	}
 }
 
 func TestDifftestUsage(t *testing.T) {
 	var out bytes.Buffer
-	if _, err := difftest(&out, nil); err == nil {
+	if _, err := runDifftestCmd(&out, nil); err == nil {
 		t.Error("difftest without an image: no error")
 	} else if _, ok := err.(usageError); !ok {
 		t.Errorf("difftest without an image: %v, want a usage error", err)
 	}
 	t.Setenv(kvm.DeviceEnv, "/nonexistent/kvm")
-	_, err := difftest(&out, []string{guest(t, "hello")})
+	_, err := runDifftestCmd(&out, []string{guest(t, "hello")})
 	if err == nil || err.Error() != "KVM is not available: open /nonexistent/kvm: no such file or directory" {
 		t.Errorf("difftest without KVM: %v", err)
 	}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"ftvm/board"
 	"ftvm/devices"
 	"ftvm/failover"
 	"ftvm/lockstep"
@@ -50,9 +50,9 @@ func (p *pairFlags) options() (failover.Options, error) {
 		Arbiter: arb, Listen: p.listen, Log: os.Stderr}, nil
 }
 
-// nodeHooks connects a board's devices to a failover node.
-func nodeHooks(n *failover.Node) buildHooks {
-	return buildHooks{live: true, post: n.Post, wrapNet: n.WrapNet, producer: n.Producer}
+// nodeHost connects a board's devices to a failover node.
+func nodeHost(n *failover.Node) board.Host {
+	return board.Host{Live: true, Post: n.Post, WrapNet: n.WrapNet, Producer: n.Producer}
 }
 
 // stopOnSignal makes SIGINT/SIGTERM end the node's run cleanly.
@@ -93,7 +93,7 @@ func cmdPrimary(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	setup, err := parseSetup(&f, fs.Arg(0))
+	spec, err := parseSpec(&f, fs.Arg(0))
 	if err != nil {
 		return 0, err
 	}
@@ -105,22 +105,22 @@ func cmdPrimary(args []string) (int, error) {
 		return 0, err
 	}
 	defer cons.finish()
-	opts.Clock = setup.clock
+	opts.Clock = spec.Clock
 	node := failover.NewNode(opts)
-	b, err := setup.build(node.Configure(machine.Config{}, cons.w), nodeHooks(node))
+	b, err := board.Build(spec, node.Configure(machine.Config{}, cons.w), nodeHost(node))
 	if err != nil {
 		return 0, err
 	}
 	defer b.Close()
-	h, err := setup.header()
+	h, err := lockstep.NewHeader(spec)
 	if err != nil {
 		return 0, err
 	}
 	var disks []string
-	for _, d := range setup.disks {
-		disks = append(disks, d.path)
+	for _, d := range spec.Disks {
+		disks = append(disks, d.Path)
 	}
-	node.Attach(b.Machine, h, disks, b.blks)
+	node.Attach(b.Machine, h, disks, b.Blks)
 	if err := node.Claim(); err != nil {
 		return 0, err
 	}
@@ -193,38 +193,26 @@ func cmdBackup(args []string) (int, error) {
 	node := failover.NewNode(opts)
 	var disks []string
 	if *disk != "" {
-		disks = []string{parseDisk(*disk).path}
+		disks = []string{machine.ParseDisk(*disk).Path}
 	}
-	var b *board
+	var b *board.Board
 	build := func(h lockstep.Header, cfg machine.Config) (*machine.Machine, []*devices.VirtioBlk, error) {
-		setup := &guestSetup{ram: h.RAM, seed: h.Seed, cmdline: h.Cmdline, rtcBase: h.RTCBase, mac: devices.DefaultMAC(0)}
-		setup.clock = machine.ClockVirtual
-		if h.Clock == "host" {
-			setup.clock = machine.ClockHost
-		}
-		if h.Net {
-			setup.net = *netSpec
-			if setup.net == "none" || setup.net == "" {
-				setup.net = noLink
-			}
-			if len(h.Nets) > 0 {
-				if hw, err := net.ParseMAC(h.Nets[0]); err == nil && len(hw) == 6 {
-					copy(setup.mac[:], hw)
-				}
-			}
-		}
-		if len(h.Disks) > len(disks) {
-			return nil, nil, fmt.Errorf("the guest has %d disks: give this backup a copy with --disk PATH", len(h.Disks))
-		}
-		for i, d := range h.Disks {
-			setup.disks = append(setup.disks, diskSpec{path: disks[i], readOnly: d.ReadOnly})
-		}
-		var err error
-		b, err = setup.build(cfg, nodeHooks(node))
+		spec, err := h.Spec()
 		if err != nil {
 			return nil, nil, err
 		}
-		return b.Machine, b.blks, nil
+		spec.Net = *netSpec
+		if len(spec.Disks) > len(disks) {
+			return nil, nil, fmt.Errorf("the guest has %d disks: give this backup a copy with --disk PATH", len(spec.Disks))
+		}
+		for i := range spec.Disks {
+			spec.Disks[i].Path = disks[i]
+		}
+		b, err = board.Build(&spec, cfg, nodeHost(node))
+		if err != nil {
+			return nil, nil, err
+		}
+		return b.Machine, b.Blks, nil
 	}
 	defer func() {
 		if b != nil {

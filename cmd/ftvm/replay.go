@@ -1,15 +1,12 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 
-	"ftvm/devices"
+	"ftvm/board"
 	"ftvm/lockstep"
 	"ftvm/machine"
 )
@@ -46,57 +43,22 @@ func cmdReplay(args []string) (int, error) {
 		return 0, fmt.Errorf("%s: %v", *logPath, err)
 	}
 	h := r.Header
-	setup := &guestSetup{imagePath: fs.Arg(0), ram: h.RAM, seed: h.Seed, cmdline: h.Cmdline, rtcBase: h.RTCBase,
-		mac: devices.DefaultMAC(0), snapshot: h.Snapshot}
+	spec, err := h.Spec()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %v", *logPath, err)
+	}
+	spec.ImagePath = fs.Arg(0)
 	if f.snapshot != "" {
-		setup.snapshot = f.snapshot
+		spec.Snapshot = f.snapshot
 	}
-	if setup.snapshot != "" {
-		sum, err := lockstep.FileSHA256(setup.snapshot)
-		if err != nil {
-			return 0, err
-		}
-		if sum != h.SnapshotSHA256 {
-			return 0, fmt.Errorf("snapshot %s is not the one the recording started from (%s)", setup.snapshot, h.Snapshot)
-		}
+	if f.disk != "" && len(spec.Disks) > 0 {
+		spec.Disks[0].Path = machine.ParseDisk(f.disk).Path
 	}
-	switch h.Clock {
-	case "virtual":
-		setup.clock = machine.ClockVirtual
-	case "host":
-		setup.clock = machine.ClockHost
-	default:
-		return 0, fmt.Errorf("%s: unknown clock %q in the log header", *logPath, h.Clock)
-	}
-	if setup.image, err = os.ReadFile(setup.imagePath); err != nil {
+	if spec.Image, err = os.ReadFile(spec.ImagePath); err != nil {
 		return 0, err
 	}
-	if sum := sha256.Sum256(setup.image); hex.EncodeToString(sum[:]) != h.ImageSHA256 {
-		return 0, fmt.Errorf("%s is not the image recorded in %s (%s)", setup.imagePath, *logPath, h.Image)
-	}
-	if h.Net {
-		if len(h.Nets) > 0 {
-			if hw, err := net.ParseMAC(h.Nets[0]); err == nil && len(hw) == 6 {
-				copy(setup.mac[:], hw)
-			}
-		}
-		setup.net = noLink // the NIC exists; frames come from the log
-	}
-	for i, d := range h.Disks {
-		path := d.Path
-		if i == 0 && f.disk != "" {
-			path = parseDisk(f.disk).path
-		}
-		// The replaying side's disk must be an identical copy of the
-		// recorded one as it was when recording started.
-		sum, err := lockstep.FileSHA256(path)
-		if err != nil {
-			return 0, err
-		}
-		if sum != d.SHA256 {
-			return 0, fmt.Errorf("disk %s differs from the recorded disk's starting state (%s); replay needs a copy taken before the recording (use --disk PATH)", path, d.Path)
-		}
-		setup.disks = append(setup.disks, diskSpec{path: path, readOnly: d.ReadOnly})
+	if err := h.CheckFiles(&spec); err != nil {
+		return 0, fmt.Errorf("%s: %v", *logPath, err)
 	}
 	cons, err := openConsole(f.serial)
 	if err != nil {
@@ -105,10 +67,10 @@ func cmdReplay(args []string) (int, error) {
 	defer cons.finish()
 
 	rep := lockstep.NewReplayer(r)
-	b, err := setup.build(machine.Config{
+	b, err := board.Build(&spec, machine.Config{
 		Console: lockstep.HashWriter{W: cons.w, Hash: &rep.Output},
 		Inputs:  rep, WrapEnv: rep.WrapEnv, Checker: rep,
-	}, buildHooks{})
+	}, board.Host{})
 	if err != nil {
 		return 0, err
 	}

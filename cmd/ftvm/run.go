@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,13 +15,12 @@ import (
 	"syscall"
 	"time"
 
+	"ftvm/board"
 	"ftvm/cpu"
 	"ftvm/cpu/disasm"
 	"ftvm/devices"
 	"ftvm/lockstep"
 	"ftvm/machine"
-
-	"ftvm/hostio"
 )
 
 // runFlags are the flags of `ftvm run`.
@@ -101,76 +98,35 @@ func (l lineWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// guestSetup is everything that builds a machine for an image: the same for
-// run, record and replay (replay reads it from the log header).
-type guestSetup struct {
-	imagePath string
-	image     []byte
-	ram       uint64
-	clock     machine.ClockMode
-	seed      uint64
-	cmdline   string
-	disks     []diskSpec
-	net       string // backend spec; "" or "none": no NIC
-	mac       [6]byte
-	pcap      string
-	rtcBase   int64 // wall-clock time of guest time 0 (0: the board's default)
-	snapshot  string
-}
-
-// diskSpec is one --disk.
-type diskSpec struct {
-	path     string
-	readOnly bool
-}
-
-// parseDisk parses PATH or PATH,ro.
-func parseDisk(s string) diskSpec {
-	if p, ok := strings.CutSuffix(s, ",ro"); ok {
-		return diskSpec{path: p, readOnly: true}
-	}
-	return diskSpec{path: s}
-}
-
-// parseSetup turns run flags and the image argument into a setup.
-func parseSetup(f *runFlags, imagePath string) (*guestSetup, error) {
+// parseSpec turns run flags and the image argument into a machine spec.
+func parseSpec(f *runFlags, imagePath string) (*machine.Spec, error) {
 	ram, err := parseSize(f.mem)
 	if err != nil {
 		return nil, usagef("-m: %v", err)
 	}
-	s := &guestSetup{imagePath: imagePath, ram: ram, seed: f.seed, cmdline: f.cmdline, net: f.net, pcap: f.pcap,
-		mac: devices.DefaultMAC(0), snapshot: f.snapshot}
+	s := &machine.Spec{ImagePath: imagePath, RAM: ram, Seed: f.seed, Cmdline: f.cmdline, PCAP: f.pcap,
+		MAC: devices.DefaultMAC(0), Snapshot: f.snapshot, NIC: f.net != "" && f.net != "none", Net: f.net}
 	if f.disk != "" {
-		s.disks = append(s.disks, parseDisk(f.disk))
+		s.Disks = append(s.Disks, machine.ParseDisk(f.disk))
 	}
 	if f.mac != "" {
 		hw, err := net.ParseMAC(f.mac)
 		if err != nil || len(hw) != 6 {
 			return nil, usagef("--mac %q: want six bytes like 52:54:00:12:34:56", f.mac)
 		}
-		copy(s.mac[:], hw)
+		copy(s.MAC[:], hw)
 	}
-	switch f.clock {
-	case "host":
+	if s.Clock, err = machine.ParseClock(f.clock); err != nil {
+		return nil, usagef("--clock: %v", err)
+	}
+	if s.Clock == machine.ClockHost {
 		// The RTC starts at the host's time of day; a recording keeps it.
-		s.clock, s.rtcBase = machine.ClockHost, time.Now().Unix()
-	case "virtual":
-		s.clock = machine.ClockVirtual
-	default:
-		return nil, usagef("--clock must be host or virtual, not %q", f.clock)
+		s.RTCBase = time.Now().Unix()
 	}
-	if s.image, err = os.ReadFile(imagePath); err != nil {
+	if s.Image, err = os.ReadFile(imagePath); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// clockName is the log header's name of a clock mode.
-func clockName(c machine.ClockMode) string {
-	if c == machine.ClockVirtual {
-		return "virtual"
-	}
-	return "host"
 }
 
 // console is where the guest's COM1 output goes.
@@ -211,170 +167,6 @@ func (c *console) finish() {
 	}
 }
 
-// board is a built machine with the host resources its devices hold.
-type board struct {
-	*machine.Machine
-	closers []io.Closer
-	blks    []*devices.VirtioBlk
-}
-
-// buildHooks say how a machine's devices meet the host. live false
-// (replay): no host inputs at all. Otherwise post, wrapNet and producer
-// default to the machine's own live input source.
-type buildHooks struct {
-	live     bool
-	post     func(devices.Input)
-	wrapNet  func(hostio.Net) hostio.Net
-	producer func() func()
-}
-
-// Close releases the host resources (disk images, network backends).
-func (b *board) Close() {
-	for _, c := range b.closers {
-		c.Close()
-	}
-}
-
-// build makes the machine of a setup: devices, then the image. With live
-// false (replay) the devices get no host inputs: frames and disk
-// completions come from the log, and frames the guest sends go nowhere.
-func (s *guestSetup) build(cfg machine.Config, hooks buildHooks) (*board, error) {
-	cfg.RAM, cfg.Clock, cfg.Seed, cfg.Cmdline, cfg.RTCBase = s.ram, s.clock, s.seed, s.cmdline, s.rtcBase
-	m, err := machine.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	b := &board{Machine: m}
-	live := hooks.live
-	post := func(devices.Input) {}
-	if live {
-		post = m.Live.Post
-		if hooks.post != nil {
-			post = hooks.post
-		}
-		if hooks.producer == nil {
-			hooks.producer = m.Live.AddProducer
-		}
-	}
-	if s.net != "" && s.net != "none" {
-		var backend hostio.Net = hostio.NoNet{}
-		if live && s.net != noLink {
-			if backend, err = hostio.OpenNet(s.net, post, 0); err != nil {
-				b.Close()
-				return nil, err
-			}
-			b.closers = append(b.closers, producer{hooks.producer()})
-			if hooks.wrapNet != nil {
-				backend = hooks.wrapNet(backend)
-			}
-		}
-		b.closers = append(b.closers, backend)
-		vn := devices.NewVirtioNet(backend, s.mac)
-		if s.pcap != "" {
-			pf, err := os.Create(s.pcap)
-			if err != nil {
-				b.Close()
-				return nil, fmt.Errorf("--pcap: %v", err)
-			}
-			b.closers = append(b.closers, pf)
-			pw, err := hostio.NewPCAPWriter(pf)
-			if err != nil {
-				b.Close()
-				return nil, fmt.Errorf("--pcap: %v", err)
-			}
-			vn.SetCapture(pw)
-		}
-		if _, err := m.AddVirtio(vn, devices.InputFrame, 0); err != nil {
-			b.Close()
-			return nil, err
-		}
-	}
-	for i, d := range s.disks {
-		img, err := hostio.OpenDiskImage(d.path, d.readOnly, post, uint8(i))
-		if err != nil {
-			b.Close()
-			return nil, err
-		}
-		b.closers = append(b.closers, img)
-		if live {
-			b.closers = append(b.closers, producer{hooks.producer()})
-		}
-		blk := devices.NewVirtioBlk(img, i)
-		if _, err := m.AddVirtio(blk, devices.InputDiskDone, uint8(i)); err != nil {
-			b.Close()
-			return nil, err
-		}
-		b.blks = append(b.blks, blk)
-	}
-	if s.image == nil {
-		return b, nil // a backup's machine is restored from a snapshot
-	}
-	if err := m.LoadELF64(s.image); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("%s: %v", s.imagePath, err)
-	}
-	if s.snapshot != "" {
-		f, err := os.Open(s.snapshot)
-		if err == nil {
-			err = m.RestoreSnapshot(bufio.NewReader(f))
-			f.Close()
-		}
-		if err != nil {
-			b.Close()
-			return nil, fmt.Errorf("--snapshot %s: %v", s.snapshot, err)
-		}
-	}
-	return b, nil
-}
-
-// saveSnapshot writes the machine's state to path.
-func saveSnapshot(m *machine.Machine, path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := m.SaveSnapshot(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// noLink is the NIC spec of a guest whose host side has no network (a
-// replay, a backup without --net): the guest keeps its NIC, frames go
-// nowhere.
-const noLink = "none-live"
-
-// producer closes a live input producer registration.
-type producer struct{ done func() }
-
-func (p producer) Close() error { p.done(); return nil }
-
-// header returns the log header describing the setup.
-func (s *guestSetup) header() (lockstep.Header, error) {
-	sum := sha256.Sum256(s.image)
-	h := lockstep.Header{Image: s.imagePath, ImageSHA256: hex.EncodeToString(sum[:]), RAM: s.ram, Snapshot: s.snapshot,
-		Clock: clockName(s.clock), Seed: s.seed, Cmdline: s.cmdline, RTCBase: s.rtcBase, Net: s.net != "" && s.net != "none"}
-	if h.Net {
-		h.Nets = []string{net.HardwareAddr(s.mac[:]).String()}
-	}
-	if s.snapshot != "" {
-		sum, err := lockstep.FileSHA256(s.snapshot)
-		if err != nil {
-			return h, err
-		}
-		h.SnapshotSHA256 = sum
-	}
-	for _, d := range s.disks {
-		sum, err := lockstep.FileSHA256(d.path)
-		if err != nil {
-			return h, err
-		}
-		h.Disks = append(h.Disks, lockstep.DiskInfo{Path: d.path, SHA256: sum, ReadOnly: d.readOnly, Replicated: true})
-	}
-	return h, nil
-}
-
 // parseRunFlags parses the flags of a run-like command with one IMAGE.
 func parseRunFlags(name string, args []string, f *runFlags) (string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -404,7 +196,7 @@ func cmdRun(args []string) (int, error) {
 	} else if err != nil {
 		return 0, err
 	}
-	setup, err := parseSetup(&f, imagePath)
+	spec, err := parseSpec(&f, imagePath)
 	if err != nil {
 		return 0, err
 	}
@@ -425,18 +217,18 @@ func cmdRun(args []string) (int, error) {
 			return 0, fmt.Errorf("--record: %v", err)
 		}
 		defer logFile.Close()
-		h, err := setup.header()
+		h, err := lockstep.NewHeader(spec)
 		if err != nil {
 			return 0, fmt.Errorf("--record: %v", err)
 		}
-		cfg.Live = machine.NewLiveInputs(setup.clock == machine.ClockHost)
+		cfg.Live = machine.NewLiveInputs(spec.Clock == machine.ClockHost)
 		if rec, err = lockstep.NewRecorder(logFile, h, cfg.Live); err != nil {
 			return 0, err
 		}
 		cfg.Inputs, cfg.WrapEnv, cfg.Checker = rec, rec.WrapEnv, rec
 		cfg.Console = lockstep.HashWriter{W: cons.w, Hash: &rec.Output}
 	}
-	b, err := setup.build(cfg, buildHooks{live: true})
+	b, err := board.Build(spec, cfg, board.Host{Live: true})
 	if err != nil {
 		return 0, err
 	}
@@ -453,7 +245,7 @@ func cmdRun(args []string) (int, error) {
 		return 0, err
 	}
 	if f.saveSnap != "" {
-		if err := saveSnapshot(m, f.saveSnap); err != nil {
+		if err := m.SaveSnapshotFile(f.saveSnap); err != nil {
 			return 0, fmt.Errorf("--save-snapshot: %v", err)
 		}
 	}

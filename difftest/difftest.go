@@ -1,0 +1,508 @@
+// Package difftest compares the interpreter with the host CPU behind KVM:
+// it runs one guest image on both and reports the first difference in what
+// they did (serial output, exit, and at the end the registers, RFLAGS,
+// control registers and a hash of guest RAM). In stepped mode it also
+// compares the registers every N instructions, KVM single-stepping and the
+// interpreter following. Differences the Intel SDM allows between two
+// correct processors (its don't-care table) are never reported.
+package difftest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"ftvm/board"
+	"ftvm/cpu"
+	"ftvm/cpu/disasm"
+	"ftvm/cpu/kvm"
+	"ftvm/machine"
+)
+
+// Status is the verdict of a comparison; its value is ftvm difftest's exit
+// status.
+type Status int
+
+// Verdicts.
+const (
+	// Match: no difference.
+	Match Status = 0
+	// Mismatch: the two executions differ (an ftvm mismatch, unless the
+	// report says otherwise).
+	Mismatch Status = 1
+	// Inconclusive: no difference, but the image could not be compared to
+	// the end because of a limitation of the host's KVM (reported as such).
+	Inconclusive Status = 3
+)
+
+// Worse returns the worse of two verdicts: mismatch, then inconclusive,
+// then match.
+func Worse(a, b Status) Status {
+	rank := func(s Status) int {
+		switch s {
+		case Mismatch:
+			return 2
+		case Inconclusive:
+			return 1
+		}
+		return 0
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
+// Options are the parameters of a comparison.
+type Options struct {
+	// RAM, Seed and Cmdline are the guest's (both sides run the virtual
+	// clock).
+	RAM     uint64
+	Seed    uint64
+	Cmdline string
+	// Step, if not zero, compares the registers every Step instructions.
+	Step uint64
+	// MaxInsns stops the interpreter; Timeout stops the KVM run.
+	MaxInsns uint64
+	Timeout  time.Duration
+}
+
+// Ring3Image returns NAME_r3.elf for NAME.elf when that file exists, and
+// path otherwise.
+func Ring3Image(path string) string {
+	ext := filepath.Ext(path)
+	base := strings.TrimSuffix(path, ext)
+	if strings.HasSuffix(base, "_r3") {
+		return path
+	}
+	r3 := base + "_r3" + ext
+	if _, err := os.Stat(r3); err == nil {
+		return r3
+	}
+	return path
+}
+
+// side is one of the two executions.
+type side struct {
+	name string
+	m    *machine.Machine
+	out  bytes.Buffer
+	exit machine.Exit
+	wall time.Duration
+}
+
+func newSide(name, path string, image []byte, opts *Options) (*side, error) {
+	s := &side{name: name}
+	spec := machine.Spec{ImagePath: path, Image: image, RAM: opts.RAM, Clock: machine.ClockVirtual, Seed: opts.Seed,
+		Cmdline: opts.Cmdline}
+	b, err := board.Build(&spec, machine.Config{Console: &s.out}, board.Host{})
+	if err != nil {
+		return nil, err
+	}
+	s.m = b.Machine
+	return s, nil
+}
+
+// difference is one compared item that differs.
+type difference struct {
+	what        string
+	interp, kvm string
+	note        string
+}
+
+// Image compares the guest image (its bytes, read from path) under the
+// interpreter and under KVM, and writes the report to w. An error means
+// the comparison could not be made (no KVM, a broken image).
+func Image(w io.Writer, path string, image []byte, opts Options) (Status, error) {
+	name := filepath.Base(path)
+	in, err := newSide("interpreter", path, image, &opts)
+	if err != nil {
+		return 0, err
+	}
+	kv, err := newSide("kvm", path, image, &opts)
+	if err != nil {
+		return 0, err
+	}
+	k, err := kv.m.OpenKVM(kvm.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer k.Close()
+	k.Deadline = time.Now().Add(opts.Timeout)
+
+	r := &diffRun{w: w, name: name, in: in, kv: kv, k: k, opts: opts}
+	if opts.Step == 0 {
+		return r.whole()
+	}
+	return r.stepped()
+}
+
+// diffRun is the comparison of one image.
+type diffRun struct {
+	w      io.Writer
+	name   string
+	in, kv *side
+	k      *machine.KVM
+	opts   Options
+
+	// Step mode: status flags and registers currently not comparable
+	// (dontCares), native segments followed, checks made.
+	undef    uint64
+	hostRegs uint32
+	segments uint64 // native stretches KVM ran whole
+	multi    uint64 // steps in which the host ran more than one instruction
+	checks   uint64
+	notes    []string
+	followed []followInst
+}
+
+// followInst is an instruction the interpreter executed to follow a step.
+type followInst struct {
+	rip  uint64
+	inst disasm.Inst
+	ok   bool
+}
+
+// describe lists the instructions of the last step.
+func (r *diffRun) describeStep() string {
+	var parts []string
+	for _, fi := range r.followed {
+		if fi.ok {
+			parts = append(parts, fmt.Sprintf("%#x: %s", fi.rip, fi.inst.Text))
+		} else {
+			parts = append(parts, fmt.Sprintf("%#x: (not decoded)", fi.rip))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (r *diffRun) printf(format string, args ...any) { fmt.Fprintf(r.w, format, args...) }
+
+// printNotes prints the notes of the comparison.
+func (r *diffRun) printNotes() {
+	notes := r.notes
+	if r.segments > 0 {
+		notes = append(notes, fmt.Sprintf("PVM does not single-step CPL3 code (it runs natively): %d stretches of user-mode "+
+			"code between kernel entries were run whole by KVM, followed by the interpreter and compared at their ends", r.segments))
+	}
+	for _, n := range notes {
+		r.printf("  note: %s\n", n)
+	}
+}
+
+// whole runs both sides to their ends and compares once.
+func (r *diffRun) whole() (Status, error) {
+	start := time.Now()
+	r.in.exit = r.in.m.Run(r.opts.MaxInsns)
+	r.in.wall = time.Since(start)
+	start = time.Now()
+	exit, err := r.k.Run()
+	r.kv.wall = time.Since(start)
+	if err != nil {
+		return r.kvmFailed(err)
+	}
+	r.kv.exit = exit
+	return r.final()
+}
+
+// kvmFailed reports a KVM run that could not finish.
+func (r *diffRun) kvmFailed(err error) (Status, error) {
+	var ee *kvm.EmulationError
+	var fe *kvm.FailEntryError
+	if errors.As(err, &ee) || errors.As(err, &fe) || errors.Is(err, kvm.ErrUnknownExit) {
+		r.printf("difftest: %s: INCONCLUSIVE: %v\n", r.name, err)
+		r.printf("  the comparison stopped there (interpreter at position %d); serial output so far: interpreter %d bytes, kvm %d bytes",
+			r.in.m.CPU.Retired, r.in.out.Len(), r.kv.out.Len())
+		if p := commonPrefix(r.in.out.Bytes(), r.kv.out.Bytes()); p == r.kv.out.Len() {
+			r.printf(" (kvm's is a prefix of the interpreter's)\n")
+		} else {
+			r.printf(" (they differ at byte %d)\n", p)
+		}
+		return Inconclusive, nil
+	}
+	return 0, err
+}
+
+// final compares the ends of both runs and prints the verdict.
+func (r *diffRun) final() (Status, error) {
+	r.printf("difftest: %s: interpreter: %s after %d instructions (%.3fs); kvm: %s (%.3fs)\n",
+		r.name, describeExit(r.in.exit), r.in.m.CPU.Retired, r.in.wall.Seconds(), describeExit(r.kv.exit), r.kv.wall.Seconds())
+	if r.kv.exit.Reason == machine.ExitStopped {
+		r.printf("difftest: %s: INCONCLUSIVE: the KVM run did not end within --timeout %v\n", r.name, r.opts.Timeout)
+		return Inconclusive, nil
+	}
+	if r.in.exit.Reason == machine.ExitInsnLimit {
+		r.printf("difftest: %s: INCONCLUSIVE: the interpreter did not end within --max-insns %d\n", r.name, r.opts.MaxInsns)
+		return Inconclusive, nil
+	}
+	var diffs []difference
+	if d, ok := diffOutput(r.in.out.Bytes(), r.kv.out.Bytes()); ok {
+		diffs = append(diffs, d)
+	}
+	if r.in.exit != r.kv.exit {
+		diffs = append(diffs, difference{what: "exit", interp: describeExit(r.in.exit), kvm: describeExit(r.kv.exit)})
+	}
+	si := r.in.m.CPU.State()
+	sk := r.kv.m.CPU.State()
+	diffs = append(diffs, diffState(si, sk, r.undef, r.hostRegs)...)
+	ramI, ramK := r.in.m.Mem.RAM, r.kv.m.Mem.RAM
+	tables := pagingPages(ramI, si.Sys.CR3, machine.BootPML4Addr)
+	for p := range pagingPages(ramK, sk.Sys.CR3, machine.BootPML4Addr) {
+		tables[p] = true
+	}
+	hi, hk := hashRAM(ramI, tables), hashRAM(ramK, tables)
+	if hi != hk {
+		at := firstRAMDifference(ramI, ramK, tables)
+		diffs = append(diffs, difference{what: "RAM sha256", interp: fmt.Sprintf("%x", hi[:8]), kvm: fmt.Sprintf("%x", hk[:8]),
+			note: fmt.Sprintf("first differing byte at physical %#x: interpreter %#02x, kvm %#02x", at, ramI[at], ramK[at])})
+	} else if n := countPageBitDiffs(ramI, ramK, tables); n > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%d paging-structure entries differ only in accessed/dirty bits (a documented don't-care)", n))
+	}
+	if len(diffs) == 0 {
+		r.printf("difftest: %s: MATCH: serial output (%d bytes), exit, RIP, registers, RFLAGS, CR0/CR3/CR4/EFER, RAM sha256 %x\n",
+			r.name, r.in.out.Len(), hi[:8])
+		if r.opts.Step != 0 {
+			r.printf("  --step %d: %d register checks", r.opts.Step, r.checks)
+			if r.multi > 0 {
+				r.printf(", %d host steps over two or more instructions (after I/O)", r.multi)
+			}
+			r.printf("\n")
+		}
+		r.printNotes()
+		return Match, nil
+	}
+	r.report("at the end", si.Retired, si.RIP, diffs)
+	return Mismatch, nil
+}
+
+// report prints the first difference (and names the others).
+func (r *diffRun) report(when string, pos, rip uint64, diffs []difference) {
+	d := diffs[0]
+	r.printf("difftest: %s: FIRST DIFFERENCE %s (interpreter position %d, RIP %#x): %s\n", r.name, when, pos, rip, d.what)
+	r.printf("  interpreter: %s\n  kvm:         %s\n", d.interp, d.kvm)
+	if d.note != "" {
+		r.printf("  %s\n", d.note)
+	}
+	if len(diffs) > 1 {
+		var others []string
+		for _, o := range diffs[1:] {
+			others = append(others, o.what)
+		}
+		r.printf("  also different: %s\n", strings.Join(others, ", "))
+	}
+	r.printNotes()
+}
+
+func describeExit(e machine.Exit) string {
+	if e.Reason == machine.ExitDebug {
+		return fmt.Sprintf("debug-exit(%#x) status %d", e.Value, e.Status())
+	}
+	return fmt.Sprintf("%s status %d", e.Reason, e.Status())
+}
+
+// countingSource counts the interrupts the interpreter takes.
+type countingSource struct {
+	cpu.InterruptSource
+	acked uint64
+}
+
+func (s *countingSource) Acknowledge() uint8 {
+	s.acked++
+	return s.InterruptSource.Acknowledge()
+}
+
+// stepped runs both sides in lockstep: KVM single-steps (one instruction
+// where the host can single-step it, a whole native segment where it
+// cannot), the interpreter follows until it is at the same RIP and
+// privilege level, and every --step instructions the registers are
+// compared.
+func (r *diffRun) stepped() (Status, error) {
+	ci := r.in.m.CPU
+	r.k.NoSync = true
+	var acks *countingSource
+	if src := ci.InterruptSource(); src != nil {
+		acks = &countingSource{InterruptSource: src}
+		ci.SetInterruptSource(acks)
+	}
+	interrupts := func() uint64 {
+		n := r.k.Injected
+		if acks != nil {
+			n += acks.acked
+		}
+		return n
+	}
+	noUserStep := kvm.IsPVM()
+	nextCheck := r.opts.Step
+	start := time.Now()
+	for {
+		ripBefore, cplBefore := ci.RIP, ci.CPL
+		inst, decoded := decodeAt(ci, ripBefore)
+		intsBefore, haltBefore := interrupts(), ci.Halted() || decoded && inst.Mnemonic == "hlt"
+		t0 := time.Now()
+		exitK, err := r.k.Step(1)
+		r.kv.wall += time.Since(t0)
+		if err != nil {
+			r.in.wall = time.Since(start) - r.kv.wall
+			return r.kvmFailed(err)
+		}
+		sk, err := r.k.State()
+		if err != nil {
+			return 0, err
+		}
+		if exitK.Reason != machine.ExitInsnLimit {
+			// KVM ended: the interpreter must end with the instruction it
+			// is about to execute.
+			r.kv.exit = exitK
+			if err := r.k.Sync(); err != nil {
+				return 0, err
+			}
+			r.in.exit = r.in.m.Run(min(ci.Position()+4, r.opts.MaxInsns))
+			if r.in.exit.Reason == machine.ExitInsnLimit && noUserStep && sk.Sys.Seg[cpu.CS].Selector&3 == 3 {
+				r.in.exit = r.in.m.Run(r.opts.MaxInsns)
+			}
+			r.in.wall = time.Since(start) - r.kv.wall
+			return r.final()
+		}
+		// Follow.
+		limit := uint64(4)
+		n := uint64(0)
+		cplK := uint8(sk.Sys.Seg[cpu.CS].Selector & 3)
+		followed := append(r.followed[:0], followInst{ripBefore, inst, decoded})
+		native := false
+		for {
+			if n > 0 && !native {
+				in, ok := decodeAt(ci, ci.RIP)
+				followed = append(followed, followInst{ci.RIP, in, ok})
+			}
+			pos := ci.Position()
+			if pos >= r.opts.MaxInsns {
+				r.in.exit = machine.Exit{Reason: machine.ExitInsnLimit}
+				r.in.wall = time.Since(start) - r.kv.wall
+				r.kv.exit = machine.Exit{Reason: machine.ExitStopped}
+				r.printf("difftest: %s: INCONCLUSIVE: --max-insns %d reached while following KVM\n", r.name, r.opts.MaxInsns)
+				return Inconclusive, nil
+			}
+			e := r.in.m.Run(pos + 1)
+			n++
+			if e.Reason != machine.ExitInsnLimit {
+				r.in.exit = e
+				d := difference{what: "end of run", interp: describeExit(e),
+					kvm: fmt.Sprintf("still running, at RIP %#x (CPL %d)", sk.RIP, cplK)}
+				if decoded {
+					d.note = fmt.Sprintf("the step began at %#x: %s", ripBefore, inst.Text)
+				}
+				r.report("while following a step", ci.Retired, ci.RIP, []difference{d})
+				return Mismatch, nil
+			}
+			if ci.RIP == sk.RIP && ci.CPL == cplK {
+				break
+			}
+			if n == 1 && noUserStep && (cplBefore == 3 || ci.CPL == 3) {
+				// A native segment: KVM ran it whole.
+				limit, native = r.opts.MaxInsns, true
+			}
+			if n >= limit {
+				if interrupts() != intsBefore || haltBefore {
+					return r.interruptTiming(ci.Retired, ripBefore)
+				}
+				d := difference{what: "rip after one step",
+					interp: fmt.Sprintf("%#x (CPL %d) after %d instructions", ci.RIP, ci.CPL, n),
+					kvm:    fmt.Sprintf("%#x (CPL %d)", sk.RIP, cplK)}
+				if decoded {
+					d.note = fmt.Sprintf("the step began at %#x: %s", ripBefore, inst.Text)
+				}
+				r.report("in step mode", ci.Retired, ripBefore, append([]difference{d}, diffState(ci.State(), sk, r.undef, r.hostRegs)...))
+				return Mismatch, nil
+			}
+		}
+		r.followed = followed
+		switch {
+		case native:
+			r.segments++
+		default:
+			if n > 1 {
+				r.multi++
+			}
+			for _, fi := range followed {
+				if fi.ok {
+					r.track(fi.inst)
+				}
+			}
+		}
+		if ci.Position() >= nextCheck {
+			r.checks++
+			si := ci.State()
+			diffs := diffState(si, sk, r.undef, r.hostRegs)
+			if d, ok := diffOutput(r.in.out.Bytes(), r.kv.out.Bytes()); ok {
+				diffs = append([]difference{d}, diffs...)
+			}
+			if len(diffs) > 0 && (interrupts() != intsBefore || haltBefore) {
+				return r.interruptTiming(si.Retired, ripBefore)
+			}
+			if len(diffs) > 0 {
+				if native {
+					r.notes = append(r.notes, fmt.Sprintf("this check ends a native stretch of %d instructions that KVM ran whole", n))
+				} else {
+					r.notes = append(r.notes, "the last step executed "+r.describeStep())
+				}
+				r.report(fmt.Sprintf("at check %d", r.checks), si.Retired, si.RIP, diffs)
+				return Mismatch, nil
+			}
+			r.resync(sk)
+			nextCheck = ci.Position() + r.opts.Step
+		}
+	}
+}
+
+// interruptTiming ends a step comparison that an asynchronous interrupt
+// made meaningless: KVM takes interrupts when the host's time says (the
+// guest clock follows host time there), the interpreter when its virtual
+// clock does.
+func (r *diffRun) interruptTiming(pos, rip uint64) (Status, error) {
+	r.printf("difftest: %s: INCONCLUSIVE in step mode at interpreter position %d (RIP %#x): an asynchronous interrupt "+
+		"(or HLT waiting for one) came at a different instruction under KVM, whose timers follow host time, than in the "+
+		"interpreter, whose virtual clock follows the position; this is not an ftvm mismatch. Run without --step to "+
+		"compare the end of the run.\n", r.name, pos, rip)
+	r.printNotes()
+	return Inconclusive, nil
+}
+
+// track applies the don't-care table to one single-stepped instruction.
+func (r *diffRun) track(inst disasm.Inst) {
+	dc := dontCareByMnemonic[inst.Mnemonic]
+	if dc == nil {
+		return
+	}
+	r.undef = r.undef&^dc.defines | dc.undefined
+	for _, reg := range dc.regs {
+		r.hostRegs |= 1 << reg
+	}
+	if dc.dest {
+		args := strings.Fields(strings.TrimPrefix(inst.Text, inst.Prefixes))
+		if len(args) > 1 {
+			if i, ok := regIndex(strings.TrimSuffix(args[1], ",")); ok {
+				r.hostRegs |= 1 << i
+			}
+		}
+	}
+}
+
+// resync copies the don't-care flags and registers from KVM into the
+// interpreter after a check, so both continue from the same values.
+func (r *diffRun) resync(sk cpu.State) {
+	c := r.in.m.CPU
+	if r.undef != 0 {
+		c.SetRFLAGS(c.RFLAGS()&^r.undef | sk.RFLAGS&r.undef)
+	}
+	for i := range 16 {
+		if r.hostRegs&(1<<i) != 0 {
+			c.R[i] = sk.R[i]
+		}
+	}
+	r.undef, r.hostRegs = 0, 0
+}

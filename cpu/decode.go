@@ -117,16 +117,31 @@ func decode(in *Inst, code []byte, rip uint64) error {
 		}
 		ent = &twoByte[b]
 		in.opcode = 0x100 | uint16(b)
+		if b == 0x38 || b == 0x3A {
+			m := b
+			if b, err = get(); err != nil {
+				return err
+			}
+			if m == 0x38 {
+				ent, in.opcode = &threeByte38[b], 0x200|uint16(b)
+			} else {
+				ent, in.opcode = &threeByte3A[b], 0x300|uint16(b)
+			}
+		}
 	}
 	if ent.repAlt != nil && in.prefix&pfxRep != 0 {
 		ent = ent.repAlt
+	}
+	if ent.sse != nil {
+		ent = &ent.sse[mandatoryPrefix(in.prefix)]
 	}
 	flags := ent.flags
 
 	// ModRM, with groups resolved.
 	needModRM := ent.group != nil
 	switch ent.form {
-	case formEG, formGE, formEI, formEIb, formE, formGEI, formGEIb, formEGIb, formEGCL, formCR, formEIbCount:
+	case formEG, formGE, formEI, formEIb, formE, formGEI, formGEIb, formEGIb, formEGCL, formCR, formEIbCount,
+		formVW, formWV, formVWIb:
 		needModRM = true
 	}
 	if needModRM {
@@ -159,6 +174,10 @@ func decode(in *Inst, code []byte, rip uint64) error {
 
 	// Operand size.
 	switch {
+	case in.form.isSSEForm():
+		if in.prefix&pfxRexW != 0 {
+			in.osz = 8
+		}
 	case flags&efByte != 0:
 		in.osz = 1
 	case flags&efForce64 != 0:
@@ -231,7 +250,7 @@ func decode(in *Inst, code []byte, rip uint64) error {
 		in.imm, err = imm(immz)
 	case formEIb, formGEIb, formIb, formJb, formEGIb:
 		in.imm, err = imm(1)
-	case formEIbCount:
+	case formEIbCount, formVWIb:
 		in.imm, err = imm(1)
 		in.imm &= 0xFF
 	case formIw:
@@ -291,13 +310,34 @@ func decode(in *Inst, code []byte, rip uint64) error {
 		in.op = OpInvalid // NP: with 66/F2/F3 these are TPAUSE, UMWAIT, UMONITOR, INCSSP...
 	case (in.op == OpRDRAND || in.op == OpRDSEED) && in.prefix&(pfxRep|pfxRepne) != 0:
 		in.op = OpInvalid // NFx: F3 0F C7 /7 is RDPID, the rest #UD
+	case (in.op == OpLDMXCSR || in.op == OpSTMXCSR) && in.prefix&(pfxOpsize|pfxRep|pfxRepne) != 0:
+		in.op = OpInvalid // NP
 	case in.op == OpCMPXCHG16B && in.prefix&pfxRexW == 0:
 		in.osz = 4 // CMPXCHG8B
+	case in.opcode == 0x112 && in.op == OpMOVLPS && in.mod == 3:
+		in.op = OpMOVHLPS // 0F 12 with a register source
+	case in.opcode == 0x116 && in.op == OpMOVHPS && in.mod == 3:
+		in.op = OpMOVLHPS
 	}
 	if in.op == OpInvalid {
 		in.prefix |= pfxEndsBlock
 	}
 	return nil
+}
+
+// mandatoryPrefix returns the index into an SSE opcode's prefix variants
+// (opEntry.sse): F2 or F3, whichever came last, before 66, before none (SDM
+// Vol. 2 §2.1.2: 66 is ignored by instructions F2/F3 select).
+func mandatoryPrefix(p prefixes) int {
+	switch {
+	case p&pfxRepne != 0:
+		return mpF2
+	case p&pfxRep != 0:
+		return mpF3
+	case p&pfxOpsize != 0:
+		return mp66
+	}
+	return mpNone
 }
 
 // Decoder-internal prefix bits (beyond the encoded prefixes).

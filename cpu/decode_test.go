@@ -736,11 +736,103 @@ var knownDisagreements = []knownDisagreement{
 		match: func(d *disagreement) bool { return d.isVEX() && errors.Is(d.err, errNeedMore) },
 	},
 	{
+		name: "SSE memory-only forms with a register", backend: "x86asm", kinds: []diffKind{diffOnlyThem},
+		reason: "MOVLPD, MOVHPD, MOVLPS m64, xmm and MOVHPS m64, xmm take only a memory operand (SDM: 66 0F 12-17 " +
+			"/r with m64; mod = 11B is #UD); x86asm decodes a register form",
+		match: func(d *disagreement) bool {
+			return d.in.op == OpInvalid && d.in.mod == 3 && d.in.opcode >= 0x112 && d.in.opcode <= 0x117
+		},
+	},
+	{
+		name: "NP LDMXCSR/STMXCSR with 66/F2/F3", kinds: []diffKind{diffOnlyThem},
+		reason: "LDMXCSR and STMXCSR are NP (SDM): with 66, F2 or F3 they are #UD; the disassemblers ignore the prefix",
+		match: func(d *disagreement) bool {
+			return d.in.opcode == 0x1AE && (d.in.reg&7 == 2 || d.in.reg&7 == 3) &&
+				d.in.prefix&(pfxOpsize|pfxRep|pfxRepne) != 0
+		},
+	},
+	{
+		name: "Capstone: SSE mandatory prefix among other prefixes", backend: "capstone",
+		kinds: []diffKind{diffMnemonic, diffOnlyUs, diffOnlyThem, diffLen, diffRegs, diffSize},
+		reason: "Capstone 4 loses or misreads the mandatory 66/F2/F3 prefix of SSE encodings when other legacy " +
+			"prefixes (segment, 67, a second 66/F2/F3) accompany it (MOVDQU read as MOVDQA, CRC32 as MOVBE, " +
+			"PMOVSXBD rejected); the CPU takes the last F2/F3, else 66, wherever they stand (SDM Vol. 2 §2.1.2)",
+		match: func(d *disagreement) bool { return sseOpcode(d.in.opcode) && d.extraLegacyPrefix() },
+	},
+	{
+		name: "Capstone: SSE opcode with a prefix it does not define", backend: "capstone",
+		kinds: []diffKind{diffOnlyThem},
+		reason: "an SSE opcode whose map defines no variant for the mandatory prefix present (F3 0F 28, 66 0F 16 " +
+			"with a register, an MMX form with REX.R) is #UD (SDM Vol. 2 §2.1.2: reserved); Capstone 4 decodes " +
+			"it as one of the opcode's other variants",
+		match: func(d *disagreement) bool {
+			return d.in.op == OpInvalid && otherVariant(d.in.opcode, d.d.Mnemonic)
+		},
+	},
+	{
+		name: "MMX forms", kinds: []diffKind{diffOnlyThem},
+		reason: "the MMX forms (no mandatory prefix, MMX register operands) are not implemented and MMX is not " +
+			"advertised in CPUID: they raise #UD",
+		match: func(d *disagreement) bool { return d.in.op == OpInvalid && usesMMX(&d.d) },
+	},
+	{
 		name: "MOV CR/DR mod field", kinds: []diffKind{diffLen, diffOnlyUs},
 		reason: "MOV to/from CRn/DRn ignore ModRM.mod and always name registers, so no SIB or " +
 			"displacement follows (SDM MOV—Move to/from Control Registers); the disassembler decodes a memory form",
 		match: func(d *disagreement) bool { return d.in.form == formCR },
 	},
+}
+
+// sseOpcode reports whether opcode (map<<8 | byte) selects its entry by
+// mandatory prefix.
+func sseOpcode(opcode uint16) bool {
+	b := opcode & 0xFF
+	switch opcode >> 8 {
+	case 1:
+		return twoByte[b].sse != nil
+	case 2:
+		return threeByte38[b].sse != nil
+	case 3:
+		return threeByte3A[b].sse != nil
+	}
+	return false
+}
+
+// extraLegacyPrefix reports whether the instruction has prefixes besides one
+// 66, F2 or F3 and the REX directly before the opcode.
+func (d *disagreement) extraLegacyPrefix() bool {
+	p := rawPrefixes(d.code)
+	if d.lastRex() != 0 {
+		p = p[:len(p)-1]
+	}
+	return len(p) > 1
+}
+
+// otherVariant reports whether m names the operation of some mandatory-prefix
+// variant of the SSE opcode (map<<8 | byte).
+func otherVariant(opcode uint16, m string) bool {
+	if !sseOpcode(opcode) {
+		return false
+	}
+	t := map[uint16]*[256]opEntry{1: &twoByte, 2: &threeByte38, 3: &threeByte3A}[opcode>>8]
+	for _, v := range t[opcode&0xFF].sse {
+		if v.op != OpInvalid && mnemonicMatches(v.op, m) || v.op == OpMOVLPS && m == "movhlps" ||
+			v.op == OpMOVHPS && m == "movlhps" {
+			return true
+		}
+	}
+	return false
+}
+
+// usesMMX reports whether the disassembled instruction names an MMX register.
+func usesMMX(d *disasm.Inst) bool {
+	toks := operandTokens(d)
+	for i := range 8 {
+		if toks[fmt.Sprint("mm", i)] || toks[fmt.Sprint("mmx", i)] {
+			return true
+		}
+	}
+	return false
 }
 
 // matchKnown returns the index of the known disagreement d falls under, or -1.
@@ -820,13 +912,27 @@ var opMnemonics = map[Op][]string{
 	OpSYSCALL: {"syscall"}, OpSYSRET: {"sysret", "sysretq"}, OpINT: {"int"}, OpINT3: {"int3"},
 	OpINT1: {"int1", "icebp"}, OpIRET: {"iret", "iretd", "iretq", "iretw"},
 	OpANDN: {"andn"}, OpBEXTR: {"bextr"}, OpBLSR: {"blsr"}, OpBLSMSK: {"blsmsk"}, OpBLSI: {"blsi"},
+	// SSE operations not listed here print their own name (mnemonicsOf).
+	OpMOVD: {"movd", "movq"}, OpPEXTRD: {"pextrd", "pextrq"}, OpPINSRD: {"pinsrd", "pinsrq"},
 }
 
-// mnemonicClass is the set of mnemonics in opMnemonics (trailing "*" kept).
+// mnemonicsOf returns the mnemonics the disassemblers may print for op: its
+// opMnemonics entry, or else its own name (the SSE operations).
+func mnemonicsOf(op Op) []string {
+	if ms, ok := opMnemonics[op]; ok {
+		return ms
+	}
+	if op == OpInvalid || op >= numOps {
+		return nil
+	}
+	return []string{op.String()}
+}
+
+// mnemonicClass is the set of mnemonics of every Op (trailing "*" kept).
 var mnemonicClass = func() map[string]bool {
 	m := map[string]bool{}
-	for _, ms := range opMnemonics {
-		for _, s := range ms {
+	for op := range numOps {
+		for _, s := range mnemonicsOf(op) {
 			m[s] = true
 		}
 	}
@@ -853,7 +959,7 @@ func implementsMnemonic(m string) bool {
 
 // mnemonicMatches reports whether m is a mnemonic for op.
 func mnemonicMatches(op Op, m string) bool {
-	for _, s := range opMnemonics[op] {
+	for _, s := range mnemonicsOf(op) {
 		if p, ok := strings.CutSuffix(s, "*"); ok && strings.HasPrefix(m, p) || s == m {
 			return true
 		}
@@ -1102,10 +1208,12 @@ func implementedOpcode(opcode uint16) bool {
 	switch opcode >> 8 {
 	case 1:
 		e := &twoByte[opcode&0xFF]
-		return e.op != OpInvalid || e.group != nil || e.repAlt != nil
+		return e.op != OpInvalid || e.group != nil || e.repAlt != nil || e.sse != nil
 	case 2:
 		_, ok := vex0F38[byte(opcode)]
-		return ok
+		return ok || threeByte38[opcode&0xFF].sse != nil
+	case 3:
+		return threeByte3A[opcode&0xFF].sse != nil
 	}
 	e := &oneByte[opcode&0xFF]
 	return e.op != OpInvalid || e.group != nil || e.repAlt != nil
@@ -1119,6 +1227,12 @@ var implementedOpcodes = func() (ops [][]byte) {
 		}
 		if implementedOpcode(0x100 | uint16(b)) {
 			ops = append(ops, []byte{0x0F, byte(b)})
+		}
+		if threeByte38[b].sse != nil {
+			ops = append(ops, []byte{0x0F, 0x38, byte(b)})
+		}
+		if threeByte3A[b].sse != nil {
+			ops = append(ops, []byte{0x0F, 0x3A, byte(b)})
 		}
 	}
 	return
@@ -1157,7 +1271,17 @@ func genBiased(r *rand.Rand, buf []byte) {
 		buf[i] = 0x40 | byte(r.Intn(16))
 		i++
 	}
-	i += copy(buf[i:], implementedOpcodes[r.Intn(len(implementedOpcodes))])
+	op := implementedOpcodes[r.Intn(len(implementedOpcodes))]
+	if len(op) > 1 && r.Intn(2) == 0 {
+		// A mandatory prefix (66, F3 or F2) for the SSE maps, then REX.
+		buf[i] = [3]byte{0x66, 0xF3, 0xF2}[r.Intn(3)]
+		i++
+		if r.Intn(2) == 0 {
+			buf[i] = 0x40 | byte(r.Intn(16))
+			i++
+		}
+	}
+	i += copy(buf[i:], op)
 	if r.Intn(3) == 0 {
 		buf[i] |= 0xC0 // register form
 	}

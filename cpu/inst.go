@@ -81,7 +81,17 @@ const (
 	formMoffs         // absolute memory offset of the address size (MOV A0-A3)
 	formCR            // MOV to/from control register: ModRM always names registers
 	formEIbCount      // E, imm8 zero-extended (shift count, BT offset)
+	// SSE forms: V is the ModRM.reg operand, W the ModRM r/m operand (an XMM
+	// register or memory, or a general register where the instruction says
+	// so). The operand size is 8 with REX.W, else 4: a mandatory 66 prefix
+	// does not make it 16 bits.
+	formVW   // V, W: W is the source (loads and two-operand arithmetic)
+	formWV   // W, V: W is the destination (stores)
+	formVWIb // V, W, imm8 zero-extended (PEXTR*, EXTRACTPS and the shift groups write W)
 )
+
+// isSSEForm reports whether f is one of the SSE operand forms.
+func (f form) isSSEForm() bool { return f >= formVW && f <= formVWIb }
 
 // isReg reports whether the E operand is a register.
 func (in *Inst) isReg() bool { return in.mod == 3 }

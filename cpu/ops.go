@@ -167,6 +167,178 @@ const (
 	OpBLSMSK
 	OpBLSI
 
+	// SSE through SSE4.2: data movement, logic, shuffles, integer SIMD,
+	// string compares, CRC32, MXCSR access (sse*.go).
+	OpMOVUPS
+	OpMOVUPD
+	OpMOVAPS
+	OpMOVAPD
+	OpMOVSS
+	OpMOVSD_X
+	OpMOVLPS
+	OpMOVHLPS
+	OpMOVLPD
+	OpMOVHPS
+	OpMOVLHPS
+	OpMOVHPD
+	OpMOVSLDUP
+	OpMOVSHDUP
+	OpMOVDDUP
+	OpMOVNTPS
+	OpMOVNTPD
+	OpMOVNTDQ
+	OpMOVNTDQA
+	OpMOVMSKPS
+	OpMOVMSKPD
+	OpPMOVMSKB
+	OpMASKMOVDQU
+	OpMOVD
+	OpMOVQ
+	OpMOVDQA
+	OpMOVDQU
+	OpLDDQU
+	OpPEXTRB
+	OpPEXTRW
+	OpPEXTRD
+	OpPINSRB
+	OpPINSRW
+	OpPINSRD
+	OpEXTRACTPS
+	OpINSERTPS
+	OpPMOVSXBW
+	OpPMOVSXBD
+	OpPMOVSXBQ
+	OpPMOVSXWD
+	OpPMOVSXWQ
+	OpPMOVSXDQ
+	OpPMOVZXBW
+	OpPMOVZXBD
+	OpPMOVZXBQ
+	OpPMOVZXWD
+	OpPMOVZXWQ
+	OpPMOVZXDQ
+	OpANDPS
+	OpANDPD
+	OpANDNPS
+	OpANDNPD
+	OpORPS
+	OpORPD
+	OpXORPS
+	OpXORPD
+	OpPAND
+	OpPANDN
+	OpPOR
+	OpPXOR
+	OpPTEST
+	OpSHUFPS
+	OpSHUFPD
+	OpPSHUFD
+	OpPSHUFHW
+	OpPSHUFLW
+	OpPSHUFB
+	OpPALIGNR
+	OpUNPCKLPS
+	OpUNPCKHPS
+	OpUNPCKLPD
+	OpUNPCKHPD
+	OpPUNPCKLBW
+	OpPUNPCKLWD
+	OpPUNPCKLDQ
+	OpPUNPCKLQDQ
+	OpPUNPCKHBW
+	OpPUNPCKHWD
+	OpPUNPCKHDQ
+	OpPUNPCKHQDQ
+	OpPACKSSWB
+	OpPACKSSDW
+	OpPACKUSWB
+	OpPACKUSDW
+	OpBLENDPS
+	OpBLENDPD
+	OpBLENDVPS
+	OpBLENDVPD
+	OpPBLENDW
+	OpPBLENDVB
+	OpPADDB
+	OpPADDW
+	OpPADDD
+	OpPADDQ
+	OpPSUBB
+	OpPSUBW
+	OpPSUBD
+	OpPSUBQ
+	OpPADDSB
+	OpPADDSW
+	OpPADDUSB
+	OpPADDUSW
+	OpPSUBSB
+	OpPSUBSW
+	OpPSUBUSB
+	OpPSUBUSW
+	OpPMULLW
+	OpPMULLD
+	OpPMULHW
+	OpPMULHUW
+	OpPMULUDQ
+	OpPMULDQ
+	OpPMADDWD
+	OpPMADDUBSW
+	OpPMULHRSW
+	OpPAVGB
+	OpPAVGW
+	OpPSADBW
+	OpMPSADBW
+	OpPMINUB
+	OpPMINSB
+	OpPMINUW
+	OpPMINSW
+	OpPMINUD
+	OpPMINSD
+	OpPMAXUB
+	OpPMAXSB
+	OpPMAXUW
+	OpPMAXSW
+	OpPMAXUD
+	OpPMAXSD
+	OpPCMPEQB
+	OpPCMPEQW
+	OpPCMPEQD
+	OpPCMPEQQ
+	OpPCMPGTB
+	OpPCMPGTW
+	OpPCMPGTD
+	OpPCMPGTQ
+	OpPSLLW
+	OpPSLLD
+	OpPSLLQ
+	OpPSRLW
+	OpPSRLD
+	OpPSRLQ
+	OpPSRAW
+	OpPSRAD
+	OpPSLLDQ
+	OpPSRLDQ
+	OpPHADDW
+	OpPHADDD
+	OpPHADDSW
+	OpPHSUBW
+	OpPHSUBD
+	OpPHSUBSW
+	OpPSIGNB
+	OpPSIGNW
+	OpPSIGND
+	OpPABSB
+	OpPABSW
+	OpPABSD
+	OpPHMINPOSUW
+	OpPCMPESTRI
+	OpPCMPESTRM
+	OpPCMPISTRI
+	OpPCMPISTRM
+	OpCRC32
+	OpLDMXCSR
+	OpSTMXCSR
+
 	numOps
 )
 
@@ -198,6 +370,43 @@ var opNames = [numOps]string{
 	OpRDMSR: "rdmsr", OpWRMSR: "wrmsr", OpSWAPGS: "swapgs", OpSYSCALL: "syscall", OpSYSRET: "sysret",
 	OpINT: "int", OpINT3: "int3", OpINT1: "int1", OpIRET: "iret",
 	OpANDN: "andn", OpBEXTR: "bextr", OpBLSR: "blsr", OpBLSMSK: "blsmsk", OpBLSI: "blsi",
+	OpMOVUPS: "movups", OpMOVUPD: "movupd", OpMOVAPS: "movaps", OpMOVAPD: "movapd", OpMOVSS: "movss",
+	OpMOVSD_X: "movsd", OpMOVLPS: "movlps", OpMOVHLPS: "movhlps", OpMOVLPD: "movlpd", OpMOVHPS: "movhps",
+	OpMOVLHPS: "movlhps", OpMOVHPD: "movhpd", OpMOVSLDUP: "movsldup", OpMOVSHDUP: "movshdup",
+	OpMOVDDUP: "movddup", OpMOVNTPS: "movntps", OpMOVNTPD: "movntpd", OpMOVNTDQ: "movntdq",
+	OpMOVNTDQA: "movntdqa", OpMOVMSKPS: "movmskps", OpMOVMSKPD: "movmskpd", OpPMOVMSKB: "pmovmskb",
+	OpMASKMOVDQU: "maskmovdqu", OpMOVD: "movd", OpMOVQ: "movq", OpMOVDQA: "movdqa", OpMOVDQU: "movdqu",
+	OpLDDQU: "lddqu", OpPEXTRB: "pextrb", OpPEXTRW: "pextrw", OpPEXTRD: "pextrd", OpPINSRB: "pinsrb",
+	OpPINSRW: "pinsrw", OpPINSRD: "pinsrd", OpEXTRACTPS: "extractps", OpINSERTPS: "insertps",
+	OpPMOVSXBW: "pmovsxbw", OpPMOVSXBD: "pmovsxbd", OpPMOVSXBQ: "pmovsxbq", OpPMOVSXWD: "pmovsxwd",
+	OpPMOVSXWQ: "pmovsxwq", OpPMOVSXDQ: "pmovsxdq", OpPMOVZXBW: "pmovzxbw", OpPMOVZXBD: "pmovzxbd",
+	OpPMOVZXBQ: "pmovzxbq", OpPMOVZXWD: "pmovzxwd", OpPMOVZXWQ: "pmovzxwq", OpPMOVZXDQ: "pmovzxdq",
+	OpANDPS: "andps", OpANDPD: "andpd", OpANDNPS: "andnps", OpANDNPD: "andnpd", OpORPS: "orps", OpORPD: "orpd",
+	OpXORPS: "xorps", OpXORPD: "xorpd", OpPAND: "pand", OpPANDN: "pandn", OpPOR: "por", OpPXOR: "pxor",
+	OpPTEST: "ptest", OpSHUFPS: "shufps", OpSHUFPD: "shufpd", OpPSHUFD: "pshufd", OpPSHUFHW: "pshufhw",
+	OpPSHUFLW: "pshuflw", OpPSHUFB: "pshufb", OpPALIGNR: "palignr", OpUNPCKLPS: "unpcklps",
+	OpUNPCKHPS: "unpckhps", OpUNPCKLPD: "unpcklpd", OpUNPCKHPD: "unpckhpd", OpPUNPCKLBW: "punpcklbw",
+	OpPUNPCKLWD: "punpcklwd", OpPUNPCKLDQ: "punpckldq", OpPUNPCKLQDQ: "punpcklqdq", OpPUNPCKHBW: "punpckhbw",
+	OpPUNPCKHWD: "punpckhwd", OpPUNPCKHDQ: "punpckhdq", OpPUNPCKHQDQ: "punpckhqdq", OpPACKSSWB: "packsswb",
+	OpPACKSSDW: "packssdw", OpPACKUSWB: "packuswb", OpPACKUSDW: "packusdw", OpBLENDPS: "blendps",
+	OpBLENDPD: "blendpd", OpBLENDVPS: "blendvps", OpBLENDVPD: "blendvpd", OpPBLENDW: "pblendw",
+	OpPBLENDVB: "pblendvb", OpPADDB: "paddb", OpPADDW: "paddw", OpPADDD: "paddd", OpPADDQ: "paddq",
+	OpPSUBB: "psubb", OpPSUBW: "psubw", OpPSUBD: "psubd", OpPSUBQ: "psubq", OpPADDSB: "paddsb",
+	OpPADDSW: "paddsw", OpPADDUSB: "paddusb", OpPADDUSW: "paddusw", OpPSUBSB: "psubsb", OpPSUBSW: "psubsw",
+	OpPSUBUSB: "psubusb", OpPSUBUSW: "psubusw", OpPMULLW: "pmullw", OpPMULLD: "pmulld", OpPMULHW: "pmulhw",
+	OpPMULHUW: "pmulhuw", OpPMULUDQ: "pmuludq", OpPMULDQ: "pmuldq", OpPMADDWD: "pmaddwd",
+	OpPMADDUBSW: "pmaddubsw", OpPMULHRSW: "pmulhrsw", OpPAVGB: "pavgb", OpPAVGW: "pavgw", OpPSADBW: "psadbw",
+	OpMPSADBW: "mpsadbw", OpPMINUB: "pminub", OpPMINSB: "pminsb", OpPMINUW: "pminuw", OpPMINSW: "pminsw",
+	OpPMINUD: "pminud", OpPMINSD: "pminsd", OpPMAXUB: "pmaxub", OpPMAXSB: "pmaxsb", OpPMAXUW: "pmaxuw",
+	OpPMAXSW: "pmaxsw", OpPMAXUD: "pmaxud", OpPMAXSD: "pmaxsd", OpPCMPEQB: "pcmpeqb", OpPCMPEQW: "pcmpeqw",
+	OpPCMPEQD: "pcmpeqd", OpPCMPEQQ: "pcmpeqq", OpPCMPGTB: "pcmpgtb", OpPCMPGTW: "pcmpgtw",
+	OpPCMPGTD: "pcmpgtd", OpPCMPGTQ: "pcmpgtq", OpPSLLW: "psllw", OpPSLLD: "pslld", OpPSLLQ: "psllq",
+	OpPSRLW: "psrlw", OpPSRLD: "psrld", OpPSRLQ: "psrlq", OpPSRAW: "psraw", OpPSRAD: "psrad",
+	OpPSLLDQ: "pslldq", OpPSRLDQ: "psrldq", OpPHADDW: "phaddw", OpPHADDD: "phaddd", OpPHADDSW: "phaddsw",
+	OpPHSUBW: "phsubw", OpPHSUBD: "phsubd", OpPHSUBSW: "phsubsw", OpPSIGNB: "psignb", OpPSIGNW: "psignw",
+	OpPSIGND: "psignd", OpPABSB: "pabsb", OpPABSW: "pabsw", OpPABSD: "pabsd", OpPHMINPOSUW: "phminposuw",
+	OpPCMPESTRI: "pcmpestri", OpPCMPESTRM: "pcmpestrm", OpPCMPISTRI: "pcmpistri", OpPCMPISTRM: "pcmpistrm",
+	OpCRC32: "crc32", OpLDMXCSR: "ldmxcsr", OpSTMXCSR: "stmxcsr",
 }
 
 // String returns the operation's mnemonic.

@@ -30,6 +30,9 @@ type opEntry struct {
 	regGroup *[8][8]opEntry // [reg][rm]
 	// repAlt is the entry used when an F3 prefix is present.
 	repAlt *opEntry
+	// sse, if set, replaces the entry by the variant its mandatory prefix
+	// selects (none, 66, F3, F2: see mandatoryPrefix).
+	sse *[4]opEntry
 }
 
 func e(op Op, f form, fl entryFlags) opEntry { return opEntry{op: op, form: f, flags: fl} }
@@ -133,7 +136,10 @@ var grp9Reg = func() (g [8][8]opEntry) {
 	return
 }()
 
-var grp15 = [8]opEntry{7: e(OpFENCE, formE, efMemOnly)} // CLFLUSH
+var grp15 = [8]opEntry{
+	2: e(OpLDMXCSR, formE, efMemOnly), 3: e(OpSTMXCSR, formE, efMemOnly),
+	7: e(OpFENCE, formE, efMemOnly), // CLFLUSH
+}
 
 var grp15Reg = func() (g [8][8]opEntry) {
 	for rm := range 8 {
@@ -331,5 +337,6 @@ var twoByte = func() (t [256]opEntry) {
 	t[0xC1] = e(OpXADD, formEG, efLockOK)
 	t[0xC3] = e(OpMOVNTI, formEG, efMemOnly)
 	t[0xC7] = opEntry{group: &grp9, regGroup: &grp9Reg}
+	addSSE(&t, 1)
 	return
 }()

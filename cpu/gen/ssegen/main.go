@@ -1,0 +1,154 @@
+// Command ssegen generates the lane-wise SSE integer and logic handlers of
+// package cpu (sse_lanes_gen.go): one handler per instruction that applies
+// an expression to each lane of the destination and source XMM operands.
+//
+//	go generate ./cpu
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"go/format"
+	"log"
+	"os"
+	"regexp"
+)
+
+// laneOp is one lane-wise instruction. Its expression is written over a (the
+// destination's lane) and b (the source's lane), both of the lane type, and
+// yields a value converted to the unsigned lane type.
+type laneOp struct {
+	name   string // instruction mnemonic, upper case; the Op is "Op"+name
+	bits   int    // lane width: 8, 16, 32 or 64
+	signed bool   // a and b are signed
+	expr   string
+	doc    string
+}
+
+// ops is the instruction list (SDM Vol. 2 for each mnemonic).
+var ops = []laneOp{
+	{"PADDB", 8, false, "a + b", "add packed bytes"},
+	{"PADDW", 16, false, "a + b", "add packed words"},
+	{"PADDD", 32, false, "a + b", "add packed doublewords"},
+	{"PADDQ", 64, false, "a + b", "add packed quadwords"},
+	{"PSUBB", 8, false, "a - b", "subtract packed bytes"},
+	{"PSUBW", 16, false, "a - b", "subtract packed words"},
+	{"PSUBD", 32, false, "a - b", "subtract packed doublewords"},
+	{"PSUBQ", 64, false, "a - b", "subtract packed quadwords"},
+	{"PADDSB", 8, true, "satI8(int(a) + int(b))", "add packed signed bytes with signed saturation"},
+	{"PADDSW", 16, true, "satI16(int(a) + int(b))", "add packed signed words with signed saturation"},
+	{"PADDUSB", 8, false, "satU8(int(a) + int(b))", "add packed unsigned bytes with unsigned saturation"},
+	{"PADDUSW", 16, false, "satU16(int(a) + int(b))", "add packed unsigned words with unsigned saturation"},
+	{"PSUBSB", 8, true, "satI8(int(a) - int(b))", "subtract packed signed bytes with signed saturation"},
+	{"PSUBSW", 16, true, "satI16(int(a) - int(b))", "subtract packed signed words with signed saturation"},
+	{"PSUBUSB", 8, false, "satU8(int(a) - int(b))", "subtract packed unsigned bytes with unsigned saturation"},
+	{"PSUBUSW", 16, false, "satU16(int(a) - int(b))", "subtract packed unsigned words with unsigned saturation"},
+	{"PMULLW", 16, false, "a * b", "low 16 bits of packed word products"},
+	{"PMULLD", 32, false, "a * b", "low 32 bits of packed doubleword products"},
+	{"PMULHW", 16, true, "(int32(a) * int32(b)) >> 16", "high 16 bits of packed signed word products"},
+	{"PMULHUW", 16, false, "(uint32(a) * uint32(b)) >> 16", "high 16 bits of packed unsigned word products"},
+	{"PMULHRSW", 16, true, "(int32(a)*int32(b) + 0x4000) >> 15",
+		"packed signed word products, rounded and scaled to bits 30:15"},
+	{"PMULUDQ", 64, false, "uint64(uint32(a)) * uint64(uint32(b))",
+		"unsigned products of the even doublewords as quadwords"},
+	{"PMULDQ", 64, true, "int64(int32(a)) * int64(int32(b))",
+		"signed products of the even doublewords as quadwords"},
+	{"PAVGB", 8, false, "(uint(a) + uint(b) + 1) >> 1", "rounded average of packed unsigned bytes"},
+	{"PAVGW", 16, false, "(uint(a) + uint(b) + 1) >> 1", "rounded average of packed unsigned words"},
+	{"PMINUB", 8, false, "min(a, b)", "minimum of packed unsigned bytes"},
+	{"PMINSB", 8, true, "min(a, b)", "minimum of packed signed bytes"},
+	{"PMINUW", 16, false, "min(a, b)", "minimum of packed unsigned words"},
+	{"PMINSW", 16, true, "min(a, b)", "minimum of packed signed words"},
+	{"PMINUD", 32, false, "min(a, b)", "minimum of packed unsigned doublewords"},
+	{"PMINSD", 32, true, "min(a, b)", "minimum of packed signed doublewords"},
+	{"PMAXUB", 8, false, "max(a, b)", "maximum of packed unsigned bytes"},
+	{"PMAXSB", 8, true, "max(a, b)", "maximum of packed signed bytes"},
+	{"PMAXUW", 16, false, "max(a, b)", "maximum of packed unsigned words"},
+	{"PMAXSW", 16, true, "max(a, b)", "maximum of packed signed words"},
+	{"PMAXUD", 32, false, "max(a, b)", "maximum of packed unsigned doublewords"},
+	{"PMAXSD", 32, true, "max(a, b)", "maximum of packed signed doublewords"},
+	{"PCMPEQB", 8, false, "laneMask[uint8](a == b)", "compare packed bytes for equality"},
+	{"PCMPEQW", 16, false, "laneMask[uint16](a == b)", "compare packed words for equality"},
+	{"PCMPEQD", 32, false, "laneMask[uint32](a == b)", "compare packed doublewords for equality"},
+	{"PCMPEQQ", 64, false, "laneMask[uint64](a == b)", "compare packed quadwords for equality"},
+	{"PCMPGTB", 8, true, "laneMask[uint8](a > b)", "compare packed signed bytes for greater than"},
+	{"PCMPGTW", 16, true, "laneMask[uint16](a > b)", "compare packed signed words for greater than"},
+	{"PCMPGTD", 32, true, "laneMask[uint32](a > b)", "compare packed signed doublewords for greater than"},
+	{"PCMPGTQ", 64, true, "laneMask[uint64](a > b)", "compare packed signed quadwords for greater than"},
+	{"PSIGNB", 8, true, "signLane(a, b)", "negate, zero or keep packed bytes by the source's sign"},
+	{"PSIGNW", 16, true, "signLane(a, b)", "negate, zero or keep packed words by the source's sign"},
+	{"PSIGND", 32, true, "signLane(a, b)", "negate, zero or keep packed doublewords by the source's sign"},
+	{"PABSB", 8, true, "absLane(b)", "absolute value of packed signed bytes"},
+	{"PABSW", 16, true, "absLane(b)", "absolute value of packed signed words"},
+	{"PABSD", 32, true, "absLane(b)", "absolute value of packed signed doublewords"},
+	{"PAND", 64, false, "a & b", "bitwise AND"},
+	{"PANDN", 64, false, "^a & b", "bitwise AND NOT of the destination"},
+	{"POR", 64, false, "a | b", "bitwise OR"},
+	{"PXOR", 64, false, "a ^ b", "bitwise XOR"},
+	{"ANDPS", 64, false, "a & b", "bitwise AND of packed single-precision values"},
+	{"ANDPD", 64, false, "a & b", "bitwise AND of packed double-precision values"},
+	{"ANDNPS", 64, false, "^a & b", "bitwise AND NOT of packed single-precision values"},
+	{"ANDNPD", 64, false, "^a & b", "bitwise AND NOT of packed double-precision values"},
+	{"ORPS", 64, false, "a | b", "bitwise OR of packed single-precision values"},
+	{"ORPD", 64, false, "a | b", "bitwise OR of packed double-precision values"},
+	{"XORPS", 64, false, "a ^ b", "bitwise XOR of packed single-precision values"},
+	{"XORPD", 64, false, "a ^ b", "bitwise XOR of packed double-precision values"},
+}
+
+// usesA matches an expression that reads the destination lane.
+var usesA = regexp.MustCompile(`\ba\b`)
+
+func laneType(bits int, signed bool) string {
+	if signed {
+		return fmt.Sprintf("int%d", bits)
+	}
+	return fmt.Sprintf("uint%d", bits)
+}
+
+func main() {
+	out := flag.String("o", "sse_lanes_gen.go", "output file")
+	flag.Parse()
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// Code generated by ssegen (cpu/gen/ssegen); DO NOT EDIT.\n\n")
+	fmt.Fprintf(&b, "package cpu\n\n")
+	fmt.Fprintf(&b, "func init() {\n")
+	for _, o := range ops {
+		fmt.Fprintf(&b, "\tbinders[Op%s] = always(exec%s)\n", o.name, o.name)
+	}
+	fmt.Fprintf(&b, "}\n")
+	for _, o := range ops {
+		t, u := laneType(o.bits, o.signed), laneType(o.bits, false)
+		unary := !usesA.MatchString(o.expr)
+		fmt.Fprintf(&b, "\n// exec%s implements %s: %s.\n", o.name, o.name, o.doc)
+		fmt.Fprintf(&b, "func exec%s(c *CPU, in *Inst) {\n", o.name)
+		fmt.Fprintf(&b, "\td, s := c.xmmBinary(in)\n")
+		fmt.Fprintf(&b, "\tfor i := range d {\n")
+		if o.bits == 64 {
+			if unary {
+				fmt.Fprintf(&b, "\t\tb := %s(s[i])\n", t)
+			} else {
+				fmt.Fprintf(&b, "\t\ta, b := %s(d[i]), %s(s[i])\n", t, t)
+			}
+			fmt.Fprintf(&b, "\t\td[i] = uint64(%s)\n", o.expr)
+			fmt.Fprintf(&b, "\t}\n}\n")
+			continue
+		}
+		fmt.Fprintf(&b, "\t\tvar r uint64\n")
+		fmt.Fprintf(&b, "\t\tfor sh := 0; sh < 64; sh += %d {\n", o.bits)
+		if unary {
+			fmt.Fprintf(&b, "\t\t\tb := %s(s[i] >> sh)\n", t)
+		} else {
+			fmt.Fprintf(&b, "\t\t\ta, b := %s(d[i]>>sh), %s(s[i]>>sh)\n", t, t)
+		}
+		fmt.Fprintf(&b, "\t\t\tr |= uint64(%s(%s)) << sh\n", u, o.expr)
+		fmt.Fprintf(&b, "\t\t}\n\t\td[i] = r\n\t}\n}\n")
+	}
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		log.Fatalf("ssegen: formatting the output: %v\n%s", err, b.Bytes())
+	}
+	if err := os.WriteFile(*out, src, 0o644); err != nil {
+		log.Fatal(err)
+	}
+}

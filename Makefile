@@ -40,7 +40,7 @@ GD := testdata/guests
 GB := $(GD)/build
 OBJ_DIR := $(GB)/obj
 
-C_GUESTS   := hello exercise paging bench exitcode kvstore echo
+C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake
 ASM_GUESTS := halt reset triple spin
 GUESTS     := $(C_GUESTS) $(ASM_GUESTS)
 GUEST_ELFS := $(addprefix $(GB)/,$(addsuffix .elf,$(GUESTS)))
@@ -67,6 +67,7 @@ OBJS_paging   := $(OBJ_DIR)/paging.o $(OBJ_DIR)/paging_asm.o
 OBJS_bench    := $(OBJ_DIR)/bench.o $(OBJ_DIR)/bench_body.o $(FAULT_OBJS)
 OBJS_exitcode := $(OBJ_DIR)/exitcode.o
 OBJS_echo     := $(OBJ_DIR)/echo.o
+OBJS_idle_wake := $(OBJ_DIR)/idle_wake.o
 # kvstore: the UDP key-value appliance (kvstore/README.md), with the
 # interrupt library (256-vector IDT, 8259, 8254, local APIC, I/O APIC).
 INTR_OBJS     := $(OBJ_DIR)/lib/intr.o $(OBJ_DIR)/lib/intr_asm.o $(FAULT_OBJS)

@@ -50,6 +50,12 @@ type LiveInputs struct {
 	// waited is set after the guest idled and was woken by an input: the
 	// next re-anchor is a skip.
 	waited bool
+	// idlePos and idleNow (guarded by mu) are where the board last skipped
+	// idle guest time without a record, and the guest time it skipped to:
+	// inputs handed out at that position carry a skip to idleNow first
+	// (see MarkIdle).
+	idlePos, idleNow uint64
+	idleSet          bool
 }
 
 // ClockSkip in the Dev field of an InputClock marks a re-anchor after the
@@ -94,6 +100,18 @@ func (l *LiveInputs) AddProducer() (done func()) {
 	}
 }
 
+// MarkIdle tells the source that the board, idle in HLT at position pos,
+// moved guest time to now by itself (skips to timer deadlines, which a
+// replaying board makes only where its log has no input). Inputs handed out
+// at pos after that come with a clock skip to now, so a replay, which takes
+// the inputs at pos before it skips, reaches the same guest time. Timer
+// expiries merge (ARCHITECTURE.md), so the skips' count need not be logged.
+func (l *LiveInputs) MarkIdle(pos, now uint64) {
+	l.mu.Lock()
+	l.idlePos, l.idleNow, l.idleSet = pos, now, true
+	l.mu.Unlock()
+}
+
 // Post queues an input from a host goroutine.
 func (l *LiveInputs) Post(in devices.Input) {
 	l.mu.Lock()
@@ -116,21 +134,33 @@ func (l *LiveInputs) Next() uint64 { return ^uint64(0) }
 // Take implements InputSource.
 func (l *LiveInputs) Take(pos uint64, buf []devices.Input) []devices.Input {
 	l.mu.Lock()
+	skip, skipTo := l.idleSet && l.idlePos == pos && len(l.pending) > 0, l.idleNow
+	if l.idleSet && (skip || l.idlePos != pos) {
+		l.idleSet = false
+	}
 	for _, in := range l.pending {
 		in.Pos = pos
 		buf = append(buf, in)
 	}
 	l.pending = l.pending[:0]
 	l.mu.Unlock()
+	clock := devices.Input{Pos: pos, Kind: devices.InputClock}
 	if l.hostClock {
-		if now := time.Now(); l.waited || now.Sub(l.lastAnchor) >= anchorInterval {
-			in := devices.Input{Pos: pos, Kind: devices.InputClock, Arg: l.HostNanos()}
-			if l.waited {
-				in.Dev = ClockSkip
+		if now := time.Now(); skip || l.waited || now.Sub(l.lastAnchor) >= anchorInterval {
+			clock.Arg = l.HostNanos()
+			if skip || l.waited {
+				clock.Dev = ClockSkip
 			}
 			l.lastAnchor, l.waited = now, false
-			buf = append(buf, in)
 		}
+	}
+	if skip {
+		clock.Dev, clock.Arg = ClockSkip, max(clock.Arg, skipTo)
+	}
+	if clock.Arg != 0 {
+		// After the inputs: all inputs at a position take effect before
+		// the board next looks at its timers, in any order.
+		buf = append(buf, clock)
 	}
 	return buf
 }

@@ -154,6 +154,8 @@ type Machine struct {
 	// stopReq is set from any goroutine to end the run (signals).
 	stopReq  atomic.Bool
 	pauseReq atomic.Bool
+	// waker is what RequestStop and Pause wake (set with the inputs).
+	waker atomic.Pointer[wakers]
 }
 
 // ErrEndOfRun, returned by a Checker, ends the run with ExitStopped: a
@@ -166,17 +168,57 @@ func (m *Machine) ClearStop() { m.stopReq.Store(false) }
 // Pause makes Run return ExitPaused at its next look at the inputs (within
 // about a millisecond of guest execution); calling Run again continues.
 // Safe from any goroutine.
-func (m *Machine) Pause() { m.pauseReq.Store(true) }
+func (m *Machine) Pause() {
+	m.pauseReq.Store(true)
+	m.wakeIdle()
+}
 
 // SetInputs replaces the input source, the checker and the CPU's source of
 // random numbers (a backup going live). Call it between runs.
 func (m *Machine) SetInputs(src InputSource, live *LiveInputs, checker Checker) {
 	m.inputs, m.Live, m.checker = src, live, checker
+	m.setWaker()
+}
+
+// Waker is an input source whose Wait can be ended early from another
+// goroutine: RequestStop and Pause call Wake so that a guest idle with
+// nothing to wake it still stops.
+type Waker interface {
+	// Wake makes a Wait in progress (or the next one) return at once.
+	Wake()
+}
+
+// setWaker records what RequestStop and Pause wake: the input source and
+// the live inputs.
+func (m *Machine) setWaker() {
+	var ws wakers
+	if w, ok := m.inputs.(Waker); ok {
+		ws = append(ws, w)
+	}
+	if m.Live != nil && m.Live != m.inputs {
+		ws = append(ws, m.Live)
+	}
+	m.waker.Store(&ws)
+}
+
+// wakers wakes several sources.
+type wakers []Waker
+
+func (m *Machine) wakeIdle() {
+	if ws := m.waker.Load(); ws != nil {
+		for _, w := range *ws {
+			w.Wake()
+		}
+	}
 }
 
 // RequestStop asks the run to end with ExitStopped within about a
-// millisecond of guest execution. Safe from any goroutine.
-func (m *Machine) RequestStop() { m.stopReq.Store(true) }
+// millisecond of guest execution, or at once when the guest is idle. Safe
+// from any goroutine.
+func (m *Machine) RequestStop() {
+	m.stopReq.Store(true)
+	m.wakeIdle()
+}
 
 type receiverKey struct {
 	kind devices.InputKind
@@ -215,6 +257,7 @@ func New(cfg Config) (*Machine, error) {
 		}
 		m.inputs = m.Live
 	}
+	m.setWaker()
 	// Interrupt controllers and timers, wired as firmware leaves a PC.
 	rtcBase := cfg.RTCBase
 	if rtcBase == 0 {
@@ -347,11 +390,11 @@ func (m *Machine) Stop() { m.stop(Exit{Reason: ExitStopped}) }
 // deliver hands the inputs due at the current position to their devices.
 func (m *Machine) deliver() {
 	pos := m.CPU.Position()
-	if pos == m.skippedAt {
-		// The guest's idle time was just skipped to a timer deadline at
-		// this position, a decision the replaying side makes from the log
-		// having no input here: inputs wait for the next position.
-		return
+	if pos == m.skippedAt && m.Live != nil && m.inputs.Next() == ^uint64(0) {
+		// The guest's idle time was skipped to a timer deadline at this
+		// position, a decision a replaying board makes only where its log
+		// has no input: inputs taken here log the skip first.
+		m.Live.MarkIdle(pos, m.Clock.Now())
 	}
 	m.inbuf = m.inputs.Take(pos, m.inbuf[:0])
 	for _, in := range m.inbuf {
@@ -507,6 +550,9 @@ func (m *Machine) idle(deadline uint64) bool {
 	}
 	if deadline == ^uint64(0) && !m.inputs.CanWake() {
 		return false
+	}
+	if m.stopReq.Load() || m.pauseReq.Load() {
+		return true // Run returns at the top of its loop
 	}
 	if !m.inputs.Wait(deadline) && deadline != ^uint64(0) {
 		m.skipTo(deadline)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -66,8 +67,17 @@ type apProc struct {
 // test's cleanup kills it if it still runs.
 func apStart(t testing.TB, name string, argv ...string) *apProc {
 	t.Helper()
+	return apStartStdin(t, name, nil, argv...)
+}
+
+// apStartStdin is apStart with the command's stdin from r (nil: none).
+func apStartStdin(t testing.TB, name string, r io.Reader, argv ...string) *apProc {
+	t.Helper()
 	p := &apProc{name: name, cmd: exec.Command(argv[0], argv[1:]...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if r != nil {
+		p.cmd.Stdin = r
+	}
 	p.start = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,122 @@
+package machine
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ftvm/devices"
+)
+
+// A guest idle in HLT with no timer pending at all (idle_wake with the PIT
+// stopped) and a live producer that never posts: RequestStop and Pause end
+// the wait at once, and a posted console byte wakes it.
+func TestIdleWaitEnds(t *testing.T) {
+	image, err := os.ReadFile(filepath.Join(guestDir, "build", "idle_wake.elf"))
+	if err != nil {
+		t.Skipf("guest idle_wake not built (run make guests): %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		end  func(m *Machine)
+		want ExitReason
+	}{
+		{"stop", (*Machine).RequestStop, ExitStopped},
+		{"pause", (*Machine).Pause, ExitPaused},
+		{"console byte", func(m *Machine) {
+			m.Live.Post(devices.Input{Kind: devices.InputConsole, Data: []byte("q")})
+		}, ExitDebug},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out syncBuffer
+			m, err := New(Config{Console: &out, Clock: ClockHost, Cmdline: "pit=off"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.LoadELF64(image); err != nil {
+				t.Fatal(err)
+			}
+			done := m.Live.AddProducer()
+			defer done()
+			exits := make(chan Exit, 1)
+			go func() { exits <- m.Run(0) }()
+			for !strings.Contains(out.String(), "waiting with no timer") {
+				select {
+				case e := <-exits:
+					t.Fatalf("run ended early: %v; console %q", e.Reason, out.String())
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			time.Sleep(50 * time.Millisecond) // into the idle wait
+			tc.end(m)
+			select {
+			case e := <-exits:
+				if e.Reason != tc.want {
+					t.Errorf("run ended with %v, want %v", e.Reason, tc.want)
+				}
+			case <-time.After(time.Second):
+				m.RequestStop()
+				t.Fatalf("the idle guest was not woken within a second (%s)", tc.name)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Inputs taken where the board skipped idle time come with a clock skip to
+// the time it skipped to; elsewhere, or with nothing to hand out, no skip.
+func TestLiveInputsMarkIdle(t *testing.T) {
+	frame := devices.Input{Kind: devices.InputFrame, Data: []byte{1}}
+	for _, tc := range []struct {
+		name     string
+		markPos  uint64
+		post     bool
+		takePos  uint64
+		wantSkip bool
+	}{
+		{"input after a skip", 10, true, 10, true},
+		{"input at a later position", 10, true, 11, false},
+		{"nothing to hand out", 10, false, 10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLiveInputs(false)
+			l.MarkIdle(tc.markPos, 5_000_000)
+			if tc.post {
+				l.Post(frame)
+			}
+			got := l.Take(tc.takePos, nil)
+			last := got[max(len(got)-1, 0):]
+			skip := len(last) > 0 && last[0].Kind == devices.InputClock && last[0].Dev == ClockSkip && last[0].Arg == 5_000_000
+			if skip != tc.wantSkip {
+				t.Fatalf("inputs %+v: skip first %v, want %v", got, skip, tc.wantSkip)
+			}
+			if tc.post && got[0].Kind != devices.InputFrame {
+				t.Errorf("the frame is not first: %+v", got)
+			}
+			if again := l.Take(tc.takePos, nil); len(again) != 0 {
+				t.Errorf("second take %+v, want nothing", again)
+			}
+		})
+	}
+}

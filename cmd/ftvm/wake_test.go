@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"ftvm/devices"
+	"ftvm/hostio"
 )
 
 // A guest idle in `sti; hlt` with no timer of its own (testdata/guests/
@@ -67,7 +68,7 @@ func TestIdleWake(t *testing.T) {
 				time.Sleep(300 * time.Millisecond)
 				switch tc.input {
 				case "net":
-					port, err := devices.OpenSocketNet(sw, func(devices.Input) {}, 0)
+					port, err := hostio.OpenSocket(sw, func(devices.Input) {}, 0)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -40,11 +40,11 @@ GD := testdata/guests
 GB := $(GD)/build
 OBJ_DIR := $(GB)/obj
 
-C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake
+C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake sse
 ASM_GUESTS := halt reset triple spin
 GUESTS     := $(C_GUESTS) $(ASM_GUESTS)
 GUEST_ELFS := $(addprefix $(GB)/,$(addsuffix .elf,$(GUESTS)))
-HOST_PROGS := $(GB)/exercise_host $(GB)/bench_host
+HOST_PROGS := $(GB)/exercise_host $(GB)/bench_host $(GB)/sse_host
 
 GUEST_CFLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -static -fno-pic -no-pie \
 	-mno-red-zone -fno-stack-protector -mgeneral-regs-only \
@@ -68,6 +68,10 @@ OBJS_bench    := $(OBJ_DIR)/bench.o $(OBJ_DIR)/bench_body.o $(FAULT_OBJS)
 OBJS_exitcode := $(OBJ_DIR)/exitcode.o
 OBJS_echo     := $(OBJ_DIR)/echo.o
 OBJS_idle_wake := $(OBJ_DIR)/idle_wake.o
+# sse: the SSE-SSE4.2 oracle guest; its body is compiled with -msse4.2 (and
+# without -mgeneral-regs-only), for the guest and for sse_host alike.
+OBJS_sse      := $(OBJ_DIR)/sse.o $(OBJ_DIR)/sse_body.o $(FAULT_OBJS)
+SSE_FLAGS     := -msse4.2
 # kvstore: the UDP key-value appliance (kvstore/README.md), with the
 # interrupt library (256-vector IDT, 8259, 8254, local APIC, I/O APIC).
 INTR_OBJS     := $(OBJ_DIR)/lib/intr.o $(OBJ_DIR)/lib/intr_asm.o $(FAULT_OBJS)
@@ -121,7 +125,14 @@ guests: $(GB)/tick.elf
 $(GB)/tick.elf: $(OBJS_tick) $(RUNTIME_OBJS) $(GD)/lib/guest.ld
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(RUNTIME_OBJS) $(OBJS_tick) -lgcc
 
-$(GB)/exercise_host: $(GD)/exercise_host.c $(GD)/exercise_body.c $(GD)/exercise_body.h $(FLAGS_STAMP)
+$(OBJ_DIR)/sse_body.o: $(GD)/sse_body.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(filter-out -mgeneral-regs-only,$(GUEST_CFLAGS)) $(SSE_FLAGS) -MMD -MP -c -o $@ $<
+
+$(GB)/sse_host: $(GD)/sse_host.c $(GD)/sse_body.c $(GD)/sse_body.h $(GD)/oracle.h $(FLAGS_STAMP)
+	$(HOST_CC) $(filter-out -mgeneral-regs-only,$(HOST_CFLAGS)) $(SSE_FLAGS) -o $@ $(GD)/sse_host.c $(GD)/sse_body.c
+
+$(GB)/exercise_host: $(GD)/exercise_host.c $(GD)/exercise_body.c $(GD)/exercise_body.h $(GD)/oracle.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/exercise_host.c $(GD)/exercise_body.c
 
 $(GB)/bench_host: $(GD)/bench_host.c $(GD)/bench_body.c $(GD)/bench_body.h $(FLAGS_STAMP)

@@ -112,33 +112,41 @@ func TestGuestsGolden(t *testing.T) {
 	}
 }
 
-// TestExerciseAgainstHost runs the instruction-exercise computation on the
-// host CPU (as an ordinary program) and in the guest: the outputs must be
-// identical.
-func TestExerciseAgainstHost(t *testing.T) {
-	host := filepath.Join(guestDir, "build", "exercise_host")
-	if _, err := os.Stat(host); err != nil {
-		t.Skipf("host oracle not built (run make guests): %v", err)
-	}
-	want, err := exec.Command(host).Output()
-	if err != nil {
-		t.Fatalf("host oracle: %v", err)
-	}
-	got, exit, m := runGuest(t, "exercise", 5_000_000_000)
-	if exit.Reason != ExitDebug {
-		t.Fatalf("exercise guest ended with %v, not debug-exit\n%s", exit.Reason, m.CPU.Dump())
-	}
-	gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
-	for i := 0; i < len(gl) || i < len(wl); i++ {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			t.Errorf("line %d: guest %q, host %q", i+1, g, w)
-		}
+// TestGuestsAgainstHost runs each oracle guest's computation on the host CPU
+// (as an ordinary program, NAME_host) and in the guest: the outputs must be
+// identical. exercise covers the integer instructions, sse the SSE-SSE4.2
+// integer, logic, shuffle, move and string instructions.
+func TestGuestsAgainstHost(t *testing.T) {
+	for _, name := range []string{"exercise", "sse"} {
+		t.Run(name, func(t *testing.T) {
+			host := filepath.Join(guestDir, "build", name+"_host")
+			if _, err := os.Stat(host); err != nil {
+				t.Skipf("host oracle not built (run make guests): %v", err)
+			}
+			want, err := exec.Command(host).Output()
+			if err != nil {
+				t.Fatalf("host oracle: %v", err)
+			}
+			got, exit, m := runGuest(t, name, 5_000_000_000)
+			if exit.Reason != ExitDebug {
+				t.Fatalf("%s guest ended with %v, not debug-exit\n%s", name, exit.Reason, m.CPU.Dump())
+			}
+			if m.CPU.UD != 0 {
+				t.Errorf("%d unimplemented instructions raised #UD: %v", m.CPU.UD, m.CPU.Unimplemented)
+			}
+			gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+			for i := 0; i < len(gl) || i < len(wl); i++ {
+				var g, w string
+				if i < len(gl) {
+					g = gl[i]
+				}
+				if i < len(wl) {
+					w = wl[i]
+				}
+				if g != w {
+					t.Errorf("line %d: guest %q, host %q", i+1, g, w)
+				}
+			}
+		})
 	}
 }

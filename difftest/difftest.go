@@ -134,8 +134,14 @@ func Image(w io.Writer, path string, image []byte, opts Options) (Status, error)
 	}
 	defer k.Close()
 	k.Deadline = time.Now().Add(opts.Timeout)
+	k.NoSync = opts.Step != 0 // the steps are read with State; Sync at the end
+	return compare(w, name, in, kv, kvmReference{k}, opts)
+}
 
-	r := &diffRun{w: w, name: name, in: in, kv: kv, k: k, opts: opts}
+// compare compares the interpreter's side in with the reference ref, which
+// runs the side kv, and writes the report to w.
+func compare(w io.Writer, name string, in, kv *side, ref Reference, opts Options) (Status, error) {
+	r := &diffRun{w: w, name: name, in: in, kv: kv, ref: ref, opts: opts}
 	if opts.Step == 0 {
 		return r.whole()
 	}
@@ -147,18 +153,19 @@ type diffRun struct {
 	w      io.Writer
 	name   string
 	in, kv *side
-	k      *machine.KVM
+	ref    Reference
 	opts   Options
 
-	// Step mode: status flags and registers currently not comparable
-	// (dontCares), native segments followed, checks made.
-	undef    uint64
-	hostRegs uint32
-	segments uint64 // native stretches KVM ran whole
-	multi    uint64 // steps in which the host ran more than one instruction
-	checks   uint64
-	notes    []string
-	followed []followInst
+	// Step mode: the don't-cares not yet reconciled, decoded instructions
+	// by address, native segments followed, checks made.
+	taint      taint
+	reconciled reconciled
+	decoded    map[uint64]decodedInst
+	segments   uint64 // native stretches KVM ran whole
+	multi      uint64 // steps in which the host ran more than one instruction
+	checks     uint64
+	notes      []string
+	followed   []followInst
 }
 
 // followInst is an instruction the interpreter executed to follow a step.
@@ -190,6 +197,12 @@ func (r *diffRun) printNotes() {
 		notes = append(notes, fmt.Sprintf("PVM does not single-step CPL3 code (it runs natively): %d stretches of user-mode "+
 			"code between kernel entries were run whole by KVM, followed by the interpreter and compared at their ends", r.segments))
 	}
+	if n := r.reconciled; n != (reconciled{}) {
+		notes = append(notes, fmt.Sprintf("documented don't-cares differed and were not compared (the interpreter took "+
+			"the reference's values): undefined status flags in RFLAGS %d times, in registers (R11 after SYSCALL, "+
+			"popped RFLAGS images, host values) %d times, in RFLAGS images in memory (PUSHF, interrupt frames) %d times",
+			n.flags, n.regs, n.words))
+	}
 	for _, n := range notes {
 		r.printf("  note: %s\n", n)
 	}
@@ -201,7 +214,7 @@ func (r *diffRun) whole() (Status, error) {
 	r.in.exit = r.in.m.Run(r.opts.MaxInsns)
 	r.in.wall = time.Since(start)
 	start = time.Now()
-	exit, err := r.k.Run()
+	exit, err := r.ref.Run()
 	r.kv.wall = time.Since(start)
 	if err != nil {
 		return r.kvmFailed(err)
@@ -249,7 +262,7 @@ func (r *diffRun) final() (Status, error) {
 	}
 	si := r.in.m.CPU.State()
 	sk := r.kv.m.CPU.State()
-	diffs = append(diffs, diffState(si, sk, r.undef, r.hostRegs)...)
+	diffs = append(diffs, diffState(si, sk, &r.taint)...)
 	ramI, ramK := r.in.m.Mem.RAM, r.kv.m.Mem.RAM
 	tables := pagingPages(ramI, si.Sys.CR3, machine.BootPML4Addr)
 	for p := range pagingPages(ramK, sk.Sys.CR3, machine.BootPML4Addr) {
@@ -316,49 +329,48 @@ func (s *countingSource) Acknowledge() uint8 {
 	return s.InterruptSource.Acknowledge()
 }
 
-// stepped runs both sides in lockstep: KVM single-steps (one instruction
-// where the host can single-step it, a whole native segment where it
+// stepped runs both sides in lockstep: the reference single-steps (one
+// instruction where it can single-step it, a whole native segment where it
 // cannot), the interpreter follows until it is at the same RIP and
-// privilege level, and every --step instructions the registers are
-// compared.
+// privilege level, the don't-cares of the step are reconciled, and every
+// opts.Step instructions the registers are compared.
 func (r *diffRun) stepped() (Status, error) {
 	ci := r.in.m.CPU
-	r.k.NoSync = true
 	var acks *countingSource
 	if src := ci.InterruptSource(); src != nil {
 		acks = &countingSource{InterruptSource: src}
 		ci.SetInterruptSource(acks)
 	}
 	interrupts := func() uint64 {
-		n := r.k.Injected
+		n := r.ref.Interrupts()
 		if acks != nil {
 			n += acks.acked
 		}
 		return n
 	}
-	noUserStep := kvm.IsPVM()
+	noUserStep := r.ref.NativeUser()
 	nextCheck := r.opts.Step
 	start := time.Now()
 	for {
 		ripBefore, cplBefore := ci.RIP, ci.CPL
-		inst, decoded := decodeAt(ci, ripBefore)
+		inst, decoded := r.decode(ci, ripBefore)
 		intsBefore, haltBefore := interrupts(), ci.Halted() || decoded && inst.Mnemonic == "hlt"
 		t0 := time.Now()
-		exitK, err := r.k.Step(1)
+		exitK, err := r.ref.Step()
 		r.kv.wall += time.Since(t0)
 		if err != nil {
 			r.in.wall = time.Since(start) - r.kv.wall
 			return r.kvmFailed(err)
 		}
-		sk, err := r.k.State()
+		sk, err := r.ref.State()
 		if err != nil {
 			return 0, err
 		}
 		if exitK.Reason != machine.ExitInsnLimit {
-			// KVM ended: the interpreter must end with the instruction it
-			// is about to execute.
+			// The reference ended: the interpreter must end with the
+			// instruction it is about to execute.
 			r.kv.exit = exitK
-			if err := r.k.Sync(); err != nil {
+			if err := r.ref.Sync(); err != nil {
 				return 0, err
 			}
 			r.in.exit = r.in.m.Run(min(ci.Position()+4, r.opts.MaxInsns))
@@ -368,16 +380,19 @@ func (r *diffRun) stepped() (Status, error) {
 			r.in.wall = time.Since(start) - r.kv.wall
 			return r.final()
 		}
-		// Follow.
+		// Follow, one instruction at a time, tracking the don't-cares.
 		limit := uint64(4)
 		n := uint64(0)
 		cplK := uint8(sk.Sys.Seg[cpu.CS].Selector & 3)
 		followed := append(r.followed[:0], followInst{ripBefore, inst, decoded})
 		native := false
 		for {
-			if n > 0 && !native {
-				in, ok := decodeAt(ci, ci.RIP)
-				followed = append(followed, followInst{ci.RIP, in, ok})
+			before := pointOf(ci)
+			if n > 0 {
+				inst, decoded = r.decode(ci, ci.RIP)
+				if !native {
+					followed = append(followed, followInst{ci.RIP, inst, decoded})
+				}
 			}
 			pos := ci.Position()
 			if pos >= r.opts.MaxInsns {
@@ -393,17 +408,18 @@ func (r *diffRun) stepped() (Status, error) {
 				r.in.exit = e
 				d := difference{what: "end of run", interp: describeExit(e),
 					kvm: fmt.Sprintf("still running, at RIP %#x (CPL %d)", sk.RIP, cplK)}
-				if decoded {
-					d.note = fmt.Sprintf("the step began at %#x: %s", ripBefore, inst.Text)
+				if followed[0].ok {
+					d.note = fmt.Sprintf("the step began at %#x: %s", ripBefore, followed[0].inst.Text)
 				}
 				r.report("while following a step", ci.Retired, ci.RIP, []difference{d})
 				return Mismatch, nil
 			}
+			r.taint.follow(inst, decoded, before, ci)
 			if ci.RIP == sk.RIP && ci.CPL == cplK {
 				break
 			}
 			if n == 1 && noUserStep && (cplBefore == 3 || ci.CPL == 3) {
-				// A native segment: KVM ran it whole.
+				// A native segment: the reference ran it whole.
 				limit, native = r.opts.MaxInsns, true
 			}
 			if n >= limit {
@@ -413,31 +429,26 @@ func (r *diffRun) stepped() (Status, error) {
 				d := difference{what: "rip after one step",
 					interp: fmt.Sprintf("%#x (CPL %d) after %d instructions", ci.RIP, ci.CPL, n),
 					kvm:    fmt.Sprintf("%#x (CPL %d)", sk.RIP, cplK)}
-				if decoded {
-					d.note = fmt.Sprintf("the step began at %#x: %s", ripBefore, inst.Text)
+				if followed[0].ok {
+					d.note = fmt.Sprintf("the step began at %#x: %s", ripBefore, followed[0].inst.Text)
 				}
-				r.report("in step mode", ci.Retired, ripBefore, append([]difference{d}, diffState(ci.State(), sk, r.undef, r.hostRegs)...))
+				r.report("in step mode", ci.Retired, ripBefore, append([]difference{d}, diffState(ci.State(), sk, &r.taint)...))
 				return Mismatch, nil
 			}
 		}
 		r.followed = followed
-		switch {
-		case native:
+		if native {
 			r.segments++
-		default:
-			if n > 1 {
-				r.multi++
-			}
-			for _, fi := range followed {
-				if fi.ok {
-					r.track(fi.inst)
-				}
-			}
+		} else if n > 1 {
+			r.multi++
 		}
+		// The don't-cares of the step take the reference's values, so the
+		// two sides continue alike.
+		r.taint.reconcile(ci, r.in.m.Mem.RAM, sk, r.kv.m.Mem.RAM, &r.reconciled)
 		if ci.Position() >= nextCheck {
 			r.checks++
 			si := ci.State()
-			diffs := diffState(si, sk, r.undef, r.hostRegs)
+			diffs := diffState(si, sk, &r.taint)
 			if d, ok := diffOutput(r.in.out.Bytes(), r.kv.out.Bytes()); ok {
 				diffs = append([]difference{d}, diffs...)
 			}
@@ -453,10 +464,36 @@ func (r *diffRun) stepped() (Status, error) {
 				r.report(fmt.Sprintf("at check %d", r.checks), si.Retired, si.RIP, diffs)
 				return Mismatch, nil
 			}
-			r.resync(sk)
 			nextCheck = ci.Position() + r.opts.Step
 		}
 	}
+}
+
+// decodedInst is a cached decoding of the instruction bytes at an address.
+type decodedInst struct {
+	bytes [disasm.MaxInstLen]byte
+	n     int
+	inst  disasm.Inst
+	ok    bool
+}
+
+// decode decodes the interpreter's instruction at rip, from a cache when
+// the bytes there are the ones decoded before.
+func (r *diffRun) decode(c *cpu.CPU, rip uint64) (disasm.Inst, bool) {
+	var buf [disasm.MaxInstLen]byte
+	n := len(buf)
+	for n > 0 && c.ReadLinear(rip, buf[:n]) != nil {
+		n--
+	}
+	if d, ok := r.decoded[rip]; ok && d.n == n && d.bytes == buf {
+		return d.inst, d.ok
+	}
+	in, err := disasm.Decode(buf[:n], rip)
+	if r.decoded == nil {
+		r.decoded = map[uint64]decodedInst{}
+	}
+	r.decoded[rip] = decodedInst{bytes: buf, n: n, inst: in, ok: err == nil}
+	return in, err == nil
 }
 
 // interruptTiming ends a step comparison that an asynchronous interrupt
@@ -470,39 +507,4 @@ func (r *diffRun) interruptTiming(pos, rip uint64) (Status, error) {
 		"compare the end of the run.\n", r.name, pos, rip)
 	r.printNotes()
 	return Inconclusive, nil
-}
-
-// track applies the don't-care table to one single-stepped instruction.
-func (r *diffRun) track(inst disasm.Inst) {
-	dc := dontCareByMnemonic[inst.Mnemonic]
-	if dc == nil {
-		return
-	}
-	r.undef = r.undef&^dc.defines | dc.undefined
-	for _, reg := range dc.regs {
-		r.hostRegs |= 1 << reg
-	}
-	if dc.dest {
-		args := strings.Fields(strings.TrimPrefix(inst.Text, inst.Prefixes))
-		if len(args) > 1 {
-			if i, ok := regIndex(strings.TrimSuffix(args[1], ",")); ok {
-				r.hostRegs |= 1 << i
-			}
-		}
-	}
-}
-
-// resync copies the don't-care flags and registers from KVM into the
-// interpreter after a check, so both continue from the same values.
-func (r *diffRun) resync(sk cpu.State) {
-	c := r.in.m.CPU
-	if r.undef != 0 {
-		c.SetRFLAGS(c.RFLAGS()&^r.undef | sk.RFLAGS&r.undef)
-	}
-	for i := range 16 {
-		if r.hostRegs&(1<<i) != 0 {
-			c.R[i] = sk.R[i]
-		}
-	}
-	r.undef, r.hostRegs = 0, 0
 }

@@ -29,15 +29,15 @@ const (
 )
 
 // dontCares is THE table of documented don't-cares (Intel SDM Vol. 2, the
-// "Flags Affected" section of each instruction). In --step mode it is
-// applied per single-stepped instruction: status flags an instruction
-// leaves undefined, and registers loaded from host inputs, are not
-// compared until an instruction defines them again (and are then copied
-// from KVM into the interpreter so both continue alike). A row with only
-// `defines` lists an instruction that makes those flags comparable again.
-// Flags left undefined by code KVM did not single-step (native CPL3 code
-// under PVM) are not tracked; the end-of-run comparison (without --step)
-// compares every status flag.
+// "Flags Affected" section of each instruction). In stepped comparisons it
+// is applied to every instruction the interpreter executes, single-stepped
+// or inside a native stretch the reference ran whole: the status flags an
+// instruction leaves undefined, and registers loaded from host inputs,
+// become don't-cares, followed where they are copied (taint.go), and take
+// the reference's values at the end of the step. A row with only `defines`
+// lists an instruction that makes those flags comparable again. The
+// end-of-run comparison (without a step) has no instructions to apply it
+// to and compares every status flag.
 var dontCares = []dontCare{
 	{mnemonics: []string{"add", "adc", "sub", "sbb", "cmp", "neg", "xadd", "cmpxchg", "cmpsb", "cmpsw", "cmpsd", "cmpsq",
 		"scasb", "scasw", "scasd", "scasq", "popcnt", "popfq", "popf", "iretq", "iret"}, defines: fAll,

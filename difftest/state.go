@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"ftvm/cpu"
-	"ftvm/cpu/disasm"
 )
 
 // diffOutput compares the serial outputs.
@@ -28,16 +27,17 @@ func diffOutput(a, b []byte) (difference, bool) {
 		note: fmt.Sprintf("first differing byte %d (line %d); %d bytes vs %d bytes", at, line, len(a), len(b))}, true
 }
 
-// diffState compares registers: RIP, GPRs (except hostRegs), RFLAGS (status
-// flags in undef and RF excepted), CR0, CR3, CR4, EFER.
-func diffState(si, sk cpu.State, undef uint64, hostRegs uint32) []difference {
+// diffState compares registers: RIP, GPRs and RFLAGS (the don't-care bits
+// of t and RF excepted), CR0, CR3, CR4, EFER.
+func diffState(si, sk cpu.State, t *taint) []difference {
+	undef := t.flags
 	var diffs []difference
 	hex := func(v uint64) string { return fmt.Sprintf("%#x", v) }
 	if si.RIP != sk.RIP {
 		diffs = append(diffs, difference{what: "rip", interp: hex(si.RIP), kvm: hex(sk.RIP)})
 	}
 	for i := range si.R {
-		if si.R[i] != sk.R[i] && hostRegs&(1<<i) == 0 {
+		if (si.R[i]^sk.R[i])&^t.regs[i] != 0 {
 			diffs = append(diffs, difference{what: regNames[i], interp: hex(si.R[i]), kvm: hex(sk.R[i])})
 		}
 	}
@@ -77,15 +77,4 @@ func flagNames(f uint64) string {
 		n = append(n, fmt.Sprintf("%#x", f))
 	}
 	return strings.Join(n, " ")
-}
-
-// decodeAt decodes the interpreter's instruction at rip.
-func decodeAt(c *cpu.CPU, rip uint64) (disasm.Inst, bool) {
-	var buf [disasm.MaxInstLen]byte
-	n := len(buf)
-	for n > 0 && c.ReadLinear(rip, buf[:n]) != nil {
-		n--
-	}
-	in, err := disasm.Decode(buf[:n], rip)
-	return in, err == nil
 }

@@ -1,0 +1,112 @@
+// Package testenv is what tests share about their environment: the
+// prerequisites they need (a built guest, a program, root, KVM), the rule
+// for a missing one, and polling for a condition instead of sleeping.
+//
+// The rule: under CI (the CI environment variable set, as .ci/run sets it)
+// a missing prerequisite fails the test, because `make deps` and `make
+// guests` install everything a test needs; elsewhere the test is skipped,
+// saying what is missing. Only KVM may be absent under CI: a test that
+// needs it is skipped with one line.
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"ftvm/cpu/kvm"
+)
+
+// CI reports whether the tests run under CI.
+func CI() bool { return os.Getenv("CI") != "" }
+
+// Missing ends the test for a missing prerequisite: it fails under CI and
+// is skipped elsewhere.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := "missing prerequisite: " + fmt.Sprintf(format, args...)
+	if CI() {
+		t.Fatal(msg + " (a failure under CI: make deps and make guests install everything a test needs)")
+	}
+	t.Skip(msg)
+}
+
+// Root returns the repository's root directory.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Guest returns the path of the built guest image NAME.elf
+// (testdata/guests/build, made by make guests).
+func Guest(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(Root(), "testdata", "guests", "build", name+".elf")
+	if _, err := os.Stat(p); err != nil {
+		Missing(t, "guest %s not built (run make guests): %v", name, err)
+	}
+	return p
+}
+
+// Program returns the path of a program on PATH.
+func Program(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, "program %s not installed (run make deps): %v", name, err)
+	}
+	return p
+}
+
+// RequireRoot requires the test to run as root (TAP devices, network
+// namespaces).
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "needs root (TAP devices, network namespaces)")
+	}
+}
+
+// RequireKVM requires a usable KVM; without one the test is skipped, under
+// CI too, with one line saying why.
+func RequireKVM(t testing.TB) {
+	t.Helper()
+	vm, err := kvm.Open(make([]byte, 1<<20), kvm.Options{})
+	var ue *kvm.UnavailableError
+	if errors.As(err, &ue) {
+		t.Skip("KVM not usable: " + ue.Reason)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	vm.Close()
+}
+
+// PollInterval is how often Poll looks at its condition.
+const PollInterval = 5 * time.Millisecond
+
+// Poll waits until cond holds, looking every PollInterval, and fails the
+// test when it does not within timeout: what says what was awaited.
+func Poll(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !WaitFor(timeout, cond) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	}
+}
+
+// WaitFor waits until cond holds, looking every PollInterval, and reports
+// whether it did within timeout.
+func WaitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(PollInterval)
+	}
+	return true
+}

@@ -8,8 +8,9 @@ import (
 // instructions per second as "Minsn/s" next to the usual ns/op.
 
 var benchKernels = []struct {
-	name string
-	src  string
+	name  string
+	src   string
+	setup func(c *CPU) // prepares the CPU after the code is loaded (nil: nothing)
 }{
 	// Register ALU work and a counted loop: the dispatch cost.
 	{"alu", `mov ecx, 100000
@@ -18,7 +19,7 @@ var benchKernels = []struct {
 	lea rbx, [rbx+rax*2+1]
 	sub rdx, rbx
 	dec ecx
-	jnz 1b`},
+	jnz 1b`, nil},
 	// Loads and stores through the TLB.
 	{"memory", `mov ecx, 100000
 	mov rsi, 0x200000
@@ -28,7 +29,7 @@ var benchKernels = []struct {
 	mov rdx, [rsi+8]
 	add [rsi], rdx
 	dec ecx
-	jnz 1b`},
+	jnz 1b`, nil},
 	// Calls and returns.
 	{"call", `mov ecx, 100000
 	1: call 2f
@@ -37,7 +38,38 @@ var benchKernels = []struct {
 	jmp 3f
 	2: add rax, 1
 	ret
-	3: nop`},
+	3: nop`, nil},
+	// System calls: user code calls SYSCALL in a loop, the kernel handler
+	// returns with SYSRETQ; two privilege changes per five instructions.
+	{"syscall", `mov ecx, 0xC0000081
+	xor eax, eax
+	mov edx, 0x00100008
+	wrmsr
+	mov ecx, 0xC0000082
+	lea rax, [rip + 3f]
+	mov rdx, rax
+	shr rdx, 32
+	wrmsr
+	mov ecx, 0xC0000084
+	xor eax, eax
+	xor edx, edx
+	wrmsr
+	mov ebx, 100000
+	lea rcx, [rip + 2f]
+	mov r11d, 0x2
+	sysretq
+	2: syscall
+	jmp 2b
+	3: dec ebx
+	jz 4f
+	sysretq
+	4: nop`, userPages},
+	// Address-space switches: CR3 reloaded in a loop.
+	{"cr3", `mov ecx, 100000
+	1: mov rax, cr3
+	mov cr3, rax
+	dec ecx
+	jnz 1b`, nil},
 }
 
 func BenchmarkKernels(b *testing.B) {
@@ -46,6 +78,9 @@ func BenchmarkKernels(b *testing.B) {
 			code := assemble(b, k.src)
 			c := newTestCPU(b)
 			load(c, code)
+			if k.setup != nil {
+				k.setup(c)
+			}
 			var insns uint64
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

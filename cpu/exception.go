@@ -234,12 +234,8 @@ func (c *CPU) readTSS(off uint64) uint64 {
 
 // privilegeChanged updates what depends on CPL and the code segment.
 func (c *CPU) privilegeChanged() {
-	old := c.CPL
 	c.attn = true
 	c.updateMode()
-	if c.CPL != old {
-		c.code.newGeneration()
-	}
 }
 
 // loadDescriptor reads the segment descriptor that selector sel names from

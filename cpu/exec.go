@@ -1,17 +1,21 @@
 package cpu
 
 import (
+	"slices"
+
 	"ftvm/mmu"
 )
 
 // block is a run of decoded instructions starting at a linear address. It
 // ends at a control transfer, at an instruction that changes modes, or at
-// the end of a page.
+// the end of a page. An instruction that spans two pages is a block of its
+// own (crosses). The decoded instructions hold linear addresses (their
+// own, branch targets, RIP-relative operands), so a block belongs to one
+// linear address and the physical bytes it was decoded from.
 type block struct {
 	rip, phys uint64 // linear and physical address of the first instruction
-	gen       uint64 // translation generation it was validated in
-	valid     bool   // false once code in its pages was written
-	crosses   bool   // its last instruction spans two pages
+	valid     bool   // false once code in its pages was written or it was dropped
+	crosses   bool   // its only instruction spans two pages
 	insts     []Inst
 	pages     [2]uint64 // physical page numbers it was decoded from
 }
@@ -19,38 +23,118 @@ type block struct {
 const (
 	blockTableSize = 1 << 14
 	maxBlockInsts  = 64
+	// maxCachedInsts bounds the decoded instructions the cache holds (64
+	// bytes each); past it the cache starts over.
+	maxCachedInsts = 1 << 19
+	// pageGenSize is the number of INVLPG generation counters, shared by
+	// linear pages with the same low page-number bits.
+	pageGenSize = 1 << 12
 )
 
+// blockKey names a block: the physical address of its first byte and its
+// linear address.
+type blockKey struct{ phys, rip uint64 }
+
+// blockRef is a slot of the fast-path table: the block last run at a linear
+// address, and the translation state it was checked in.
+type blockRef struct {
+	tag   uint64  // rip<<1 | 1 if checked for CPL 3; ^0 when empty
+	stamp uint64  // gen + *inv when the translation was checked; 0 when empty
+	inv   *uint32 // the INVLPG counter that covers the translation
+	b     *block
+}
+
 // blockCache holds decoded blocks: a direct-mapped table by linear address
-// for the fast path, and maps by physical address and page for reuse across
-// translation changes and for invalidation.
+// for the fast path, a map by physical (and linear) address to find them
+// again after translation changes, and lists by physical page for
+// invalidation when code is written. Translation changes never discard
+// blocks; they only make the fast path redo the linear-to-physical check:
+// a CR3 write or paging-mode change for every block (gen); an INVLPG for
+// the blocks on its page, whatever that page's size, and those crossing
+// into it (see invCounter); a privilege change for none (the table's tags
+// include the CPL class the fetch was checked for).
 type blockCache struct {
-	table  [blockTableSize]*block
-	byPhys map[uint64]*block
+	table  [blockTableSize]blockRef
+	byKey  map[blockKey]*block
 	byPage map[uint64][]*block
-	// gen is bumped whenever a cached linear-to-physical relation may have
-	// changed (CR3, INVLPG, paging mode, privilege level).
+	insts  int // instructions in the blocks of byKey
+	// gen is bumped whenever any cached linear-to-physical relation may
+	// have changed (CR3, paging mode, far jumps).
 	gen uint64
+	// pageGen[h] is bumped by an INVLPG of an address in a linear 4 KiB
+	// page or 2 MiB page hashing to h (see invCounter).
+	pageGen [pageGenSize]uint32
+	// largeGen is bumped by every INVLPG: it covers translations through
+	// 1 GiB pages and those of blocks that cross pages.
+	largeGen uint32
+	// misses counts lookups that left the fast path; decodes counts blocks
+	// decoded.
+	misses, decodes uint64
 }
 
 func (bc *blockCache) init() {
-	bc.byPhys = map[uint64]*block{}
-	bc.byPage = map[uint64][]*block{}
+	bc.flushAll()
 	bc.gen = 1
 }
 
+// newGeneration makes every block's translation be checked again.
 func (bc *blockCache) newGeneration() { bc.gen++ }
+
+// invalidatePage makes the blocks whose translation covers the linear page
+// holding addr have it checked again (INVLPG).
+func (bc *blockCache) invalidatePage(addr uint64) {
+	*bc.invCounter(addr, mmu.PageShift)++
+	*bc.invCounter(addr, 21)++
+	bc.largeGen++
+}
+
+// invCounter returns the INVLPG counter covering a translation of addr by
+// a page of size 1<<shift: one per 4 KiB page and one per 2 MiB page (both
+// hashed into pageGen), and largeGen for 1 GiB pages.
+func (bc *blockCache) invCounter(addr uint64, shift uint8) *uint32 {
+	switch shift {
+	case mmu.PageShift:
+		return &bc.pageGen[addr>>mmu.PageShift&(pageGenSize-1)]
+	case 21:
+		return &bc.pageGen[(addr>>21^pageGenSize>>1)&(pageGenSize-1)]
+	}
+	return &bc.largeGen
+}
 
 // flushAll forgets every decoded block.
 func (bc *blockCache) flushAll() {
-	for _, bs := range bc.byPage {
-		for _, b := range bs {
-			b.valid = false
+	for _, b := range bc.byKey {
+		b.valid = false
+	}
+	for i := range bc.table {
+		bc.table[i] = blockRef{tag: ^uint64(0), inv: &bc.largeGen}
+	}
+	bc.byKey = map[blockKey]*block{}
+	bc.byPage = map[uint64][]*block{}
+	bc.insts = 0
+}
+
+// drop removes b from the cache.
+func (bc *blockCache) drop(b *block) {
+	b.valid = false
+	k := blockKey{b.phys, b.rip}
+	if bc.byKey[k] == b {
+		delete(bc.byKey, k)
+		bc.insts -= len(b.insts)
+	}
+	for _, p := range b.pages[:pagesUsed(b)] {
+		l := bc.byPage[p]
+		if i := slices.Index(l, b); i >= 0 {
+			l[i] = l[len(l)-1]
+			l[len(l)-1] = nil
+			l = l[:len(l)-1]
+		}
+		if len(l) == 0 {
+			delete(bc.byPage, p)
+		} else {
+			bc.byPage[p] = l
 		}
 	}
-	bc.table = [blockTableSize]*block{}
-	bc.byPhys = map[uint64]*block{}
-	bc.byPage = map[uint64][]*block{}
 }
 
 func blockSlot(rip uint64) uint64 { return (rip ^ rip>>14) & (blockTableSize - 1) }
@@ -59,15 +143,9 @@ func blockSlot(rip uint64) uint64 { return (rip ^ rip>>14) & (blockTableSize - 1
 // code: it drops the page's blocks and, if the current block is among them,
 // ends it after the writing instruction.
 func (c *CPU) codeWritten(page uint64) {
-	for _, b := range c.code.byPage[page] {
-		if b.valid {
-			b.valid = false
-			if c.code.byPhys[b.phys] == b {
-				delete(c.code.byPhys, b.phys)
-			}
-		}
+	for _, b := range slices.Clone(c.code.byPage[page]) {
+		c.code.drop(b)
 	}
-	delete(c.code.byPage, page)
 	if c.blk != nil && !c.blk.valid {
 		c.RIP = c.blk.insts[c.idx].next
 		c.brk = true
@@ -76,32 +154,51 @@ func (c *CPU) codeWritten(page uint64) {
 
 // blockAt returns the decoded block at linear address rip.
 func (c *CPU) blockAt(rip uint64) *block {
-	b := c.code.table[blockSlot(rip)]
-	if b != nil && b.rip == rip && b.gen == c.code.gen && b.valid {
-		return b
+	r := &c.code.table[blockSlot(rip)]
+	if r.tag == rip<<1|c.mmu.user && r.stamp == c.code.gen+uint64(*r.inv) && r.b.valid {
+		return r.b
 	}
 	return c.blockSlow(rip)
 }
 
+// blockSlow translates rip for a fetch (raising #PF or #GP as the fetch
+// would) and finds or decodes the block there.
 func (c *CPU) blockSlow(rip uint64) *block {
+	c.code.misses++
 	t := c.translate(rip, mmu.AccessFetch)
 	phys := t.Phys | rip&(mmu.PageSize-1)
-	if b := c.code.byPhys[phys]; b != nil && b.rip == rip && b.valid && !b.crosses && c.Trace == nil {
-		b.gen = c.code.gen
-		c.code.table[blockSlot(rip)] = b
-		return b
+	b := c.code.byKey[blockKey{phys, rip}]
+	if b != nil && b.crosses {
+		// Its instruction's second page must still map the same bytes.
+		t2 := c.translate(rip+mmu.PageSize-rip&(mmu.PageSize-1), mmu.AccessFetch)
+		if t2.Phys>>mmu.PageShift != b.pages[1] {
+			c.code.drop(b)
+			b = nil
+		}
 	}
-	b := c.buildBlock(rip, phys)
-	c.code.table[blockSlot(rip)] = b
-	if !b.crosses {
-		c.code.byPhys[phys] = b
+	if b == nil || c.Trace != nil && len(b.insts) > 1 {
+		if b != nil {
+			c.code.drop(b)
+		}
+		if c.code.insts >= maxCachedInsts {
+			c.code.flushAll()
+		}
+		b = c.buildBlock(rip, phys)
+		c.code.byKey[blockKey{phys, rip}] = b
+		c.code.insts += len(b.insts)
 	}
+	inv := c.code.invCounter(rip, t.Shift)
+	if b.crosses {
+		inv = &c.code.largeGen
+	}
+	c.code.table[blockSlot(rip)] = blockRef{tag: rip<<1 | c.mmu.user, stamp: c.code.gen + uint64(*inv), inv: inv, b: b}
 	return b
 }
 
 // buildBlock decodes a block at rip (physical address phys).
 func (c *CPU) buildBlock(rip, phys uint64) *block {
-	b := &block{rip: rip, phys: phys, gen: c.code.gen, valid: true}
+	c.code.decodes++
+	b := &block{rip: rip, phys: phys, valid: true}
 	page := phys >> mmu.PageShift
 	b.pages = [2]uint64{page, page}
 	limit := maxBlockInsts

@@ -171,7 +171,7 @@ func execINVLPG(c *CPU, in *Inst) {
 	c.privileged()
 	a := c.ea(in)
 	c.mmu.flushPage(a)
-	c.code.newGeneration()
+	c.code.invalidatePage(a)
 	c.endBlock(in)
 }
 

@@ -34,18 +34,19 @@ func TestWalk(t *testing.T) {
 		acc   Access
 		phys  uint64
 		fault uint32 // error code; 0 = no fault
+		shift uint8  // page size of a successful walk; 0 = 4 KiB
 	}{
-		{"user read", 0x10123, AccessUser, 0x10000, 0},
-		{"user write", 0x10123, AccessUser | AccessWrite, 0x10000, 0},
-		{"user write read-only", 0x11000, AccessUser | AccessWrite, 0, PFPresent | PFWrite | PFUser},
-		{"supervisor write read-only with WP", 0x11000, AccessWrite, 0, PFPresent | PFWrite},
-		{"user read supervisor page", 0x12000, AccessUser, 0, PFPresent | PFUser},
-		{"fetch NX", 0x12000, AccessFetch, 0, PFPresent | PFFetch},
-		{"not present", 0x14000, 0, 0, 0x10000 /* marker: any not-present */},
-		{"reserved bit", 0x13000, 0, 0, PFPresent | PFReserved},
-		{"2 MiB page", 0x345678, AccessUser | AccessWrite, 0x345000, 0},
-		{"1 GiB page", 0x40000000 + 0x1234567, AccessWrite, 0x40000000 + 0x1234000, 0},
-		{"1 GiB page from user", 0x40000000, AccessUser, 0, PFPresent | PFUser},
+		{"user read", 0x10123, AccessUser, 0x10000, 0, 0},
+		{"user write", 0x10123, AccessUser | AccessWrite, 0x10000, 0, 0},
+		{"user write read-only", 0x11000, AccessUser | AccessWrite, 0, PFPresent | PFWrite | PFUser, 0},
+		{"supervisor write read-only with WP", 0x11000, AccessWrite, 0, PFPresent | PFWrite, 0},
+		{"user read supervisor page", 0x12000, AccessUser, 0, PFPresent | PFUser, 0},
+		{"fetch NX", 0x12000, AccessFetch, 0, PFPresent | PFFetch, 0},
+		{"not present", 0x14000, 0, 0, 0x10000 /* marker: any not-present */, 0},
+		{"reserved bit", 0x13000, 0, 0, PFPresent | PFReserved, 0},
+		{"2 MiB page", 0x345678, AccessUser | AccessWrite, 0x345000, 0, 21},
+		{"1 GiB page", 0x40000000 + 0x1234567, AccessWrite, 0x40000000 + 0x1234000, 0, 30},
+		{"1 GiB page from user", 0x40000000, AccessUser, 0, PFPresent | PFUser, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,6 +64,9 @@ func TestWalk(t *testing.T) {
 			default:
 				if !ok || tr.Phys != tc.phys {
 					t.Errorf("ok %v phys %#x (code %#x), want %#x", ok, tr.Phys, code, tc.phys)
+				}
+				if want := max(tc.shift, PageShift); tr.Shift != want {
+					t.Errorf("page shift %d, want %d", tr.Shift, want)
 				}
 			}
 		})

@@ -74,6 +74,9 @@ const (
 type Translation struct {
 	Phys uint64 // physical address of the 4 KiB page holding the linear address
 	Perm Perm
+	// Shift is log2 of the size of the page that maps the linear address:
+	// 12, 21 or 30 (4 KiB, 2 MiB, 1 GiB); 12 without paging.
+	Shift uint8
 }
 
 // Walk translates the linear address vaddr for an access of kind acc. On
@@ -82,7 +85,7 @@ type Translation struct {
 // and the page-fault error code; the caller raises #PF with CR2 = vaddr.
 func (m *Memory) Walk(p *Paging, vaddr uint64, acc Access) (t Translation, errCode uint32, ok bool) {
 	if p.Mode == ModeNone {
-		return Translation{Phys: vaddr &^ (PageSize - 1), Perm: PermWrite | PermUser | PermExec | PermDirty}, 0, true
+		return Translation{Phys: vaddr &^ (PageSize - 1), Perm: PermWrite | PermUser | PermExec | PermDirty, Shift: PageShift}, 0, true
 	}
 	// Entry addresses visited, so accessed/dirty bits are set only when the
 	// whole walk succeeds.
@@ -97,6 +100,7 @@ func (m *Memory) Walk(p *Paging, vaddr uint64, acc Access) (t Translation, errCo
 		return Translation{}, code | uint32(acc&(AccessWrite|AccessUser)) | uint32(acc&AccessFetch)&^boolBit(!p.NXE, PFFetch), false
 	}
 	var phys uint64
+	var pageShift uint8
 	level := 0
 	for shift := uint(39); ; shift -= 9 {
 		ea := table + (vaddr>>shift&0x1ff)*8
@@ -136,12 +140,13 @@ func (m *Memory) Walk(p *Paging, vaddr uint64, acc Access) (t Translation, errCo
 			if e&pteDirty != 0 {
 				perm |= PermDirty
 			}
+			pageShift = uint8(shift)
 			break
 		}
 		table = e & physMask
 	}
 	if acc&AccessProbe != 0 {
-		return Translation{Phys: phys, Perm: perm}, 0, true
+		return Translation{Phys: phys, Perm: perm, Shift: pageShift}, 0, true
 	}
 	if acc&AccessUser != 0 && perm&PermUser == 0 {
 		return fault(PFPresent)
@@ -163,7 +168,7 @@ func (m *Memory) Walk(p *Paging, vaddr uint64, acc Access) (t Translation, errCo
 		m.NoteWrite(ea, 8)
 		binary.LittleEndian.PutUint64(m.RAM[ea:], e)
 	}
-	return Translation{Phys: phys, Perm: perm}, 0, true
+	return Translation{Phys: phys, Perm: perm, Shift: pageShift}, 0, true
 }
 
 func boolBit(b bool, bit uint32) uint32 {

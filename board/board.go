@@ -113,7 +113,7 @@ func (b *Board) attach(s *machine.Spec, host Host) error {
 	if s.Image == nil {
 		return nil
 	}
-	if err := m.LoadELF64(s.Image); err != nil {
+	if err := m.LoadImage(s.Image, s.Initrd, s.Cmdline); err != nil {
 		return fmt.Errorf("%s: %w", s.ImagePath, err)
 	}
 	if s.Snapshot != "" {

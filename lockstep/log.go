@@ -82,6 +82,10 @@ type Header struct {
 	Clock       string `json:"clock"` // "host" or "virtual"
 	Seed        uint64 `json:"seed"`
 	Cmdline     string `json:"cmdline,omitempty"`
+	// Initrd is a Linux guest's initial ramdisk path when recorded and
+	// InitrdSHA256 its digest; replay refuses a different one.
+	Initrd       string `json:"initrd,omitempty"`
+	InitrdSHA256 string `json:"initrd_sha256,omitempty"`
 	// RTCBase is the RTC's wall-clock time (Unix seconds) at guest time 0.
 	RTCBase int64 `json:"rtc_base,omitempty"`
 	// Disks lists the block devices; a replicated disk's reads are served

@@ -19,6 +19,10 @@ func NewHeader(s *machine.Spec) (Header, error) {
 	if s.NIC {
 		h.Nets = []string{net.HardwareAddr(s.MAC[:]).String()}
 	}
+	if s.InitrdPath != "" {
+		sum := sha256.Sum256(s.Initrd)
+		h.Initrd, h.InitrdSHA256 = s.InitrdPath, hex.EncodeToString(sum[:])
+	}
 	if s.Snapshot != "" {
 		sum, err := FileSHA256(s.Snapshot)
 		if err != nil {
@@ -46,7 +50,7 @@ func (h *Header) Spec() (machine.Spec, error) {
 		return machine.Spec{}, fmt.Errorf("log header: %w", err)
 	}
 	s := machine.Spec{ImagePath: h.Image, RAM: h.RAM, Clock: clock, Seed: h.Seed, Cmdline: h.Cmdline,
-		RTCBase: h.RTCBase, NIC: h.Net, MAC: devices.DefaultMAC(0), Snapshot: h.Snapshot}
+		RTCBase: h.RTCBase, NIC: h.Net, MAC: devices.DefaultMAC(0), Snapshot: h.Snapshot, InitrdPath: h.Initrd}
 	if h.Net && len(h.Nets) > 0 {
 		hw, err := net.ParseMAC(h.Nets[0])
 		if err != nil || len(hw) != 6 {
@@ -60,12 +64,17 @@ func (h *Header) Spec() (machine.Spec, error) {
 	return s, nil
 }
 
-// CheckFiles checks that the image, snapshot and disks of s are the ones
-// the header recorded, as they were when the recording started: a replay
-// needs identical copies.
+// CheckFiles checks that the image, initrd, snapshot and disks of s are the
+// ones the header recorded, as they were when the recording started: a
+// replay needs identical copies.
 func (h *Header) CheckFiles(s *machine.Spec) error {
 	if sum := sha256.Sum256(s.Image); hex.EncodeToString(sum[:]) != h.ImageSHA256 {
 		return fmt.Errorf("%s is not the image recorded (%s)", s.ImagePath, h.Image)
+	}
+	if h.Initrd != "" || s.Initrd != nil {
+		if sum := sha256.Sum256(s.Initrd); s.Initrd == nil || hex.EncodeToString(sum[:]) != h.InitrdSHA256 {
+			return fmt.Errorf("initrd %s is not the one recorded (%s)", s.InitrdPath, h.Initrd)
+		}
 	}
 	if s.Snapshot != "" {
 		sum, err := FileSHA256(s.Snapshot)

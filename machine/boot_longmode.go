@@ -45,10 +45,14 @@ const bootMapped = 4 << 30
 // executable; addresses from 4 GiB up are not mapped. RAM must hold at least
 // BootTablesEnd bytes.
 func SetupLongMode(mem *mmu.Memory) (BootTables, error) {
+	return setupLongMode(mem, []uint64{0, gdtCode64, gdtData, gdtUserData, gdtUser64})
+}
+
+// setupLongMode writes gdt at BootGDTAddr and the identity page tables.
+func setupLongMode(mem *mmu.Memory, gdt []uint64) (BootTables, error) {
 	if mem == nil || !mem.IsRAM(0, BootTablesEnd) {
 		return BootTables{}, fmt.Errorf("boot: RAM is smaller than the %#x bytes the boot tables need", BootTablesEnd)
 	}
-	gdt := []uint64{0, gdtCode64, gdtData, gdtUserData, gdtUser64}
 	if err := writeQwords(mem, BootGDTAddr, gdt); err != nil {
 		return BootTables{}, err
 	}

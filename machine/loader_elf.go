@@ -62,9 +62,15 @@ func LoadELF64(mem *mmu.Memory, image []byte) (entry uint64, err error) {
 	if err != nil {
 		return 0, err
 	}
+	return entry, loadSegments(mem, image, segs)
+}
+
+// loadSegments copies validated segments into RAM and zeroes the rest of
+// each.
+func loadSegments(mem *mmu.Memory, image []byte, segs []elfSegment) error {
 	for _, s := range segs {
 		if err := mem.WriteBytes(s.paddr, image[s.offset:s.offset+s.filesz]); err != nil {
-			return 0, fmt.Errorf("image: segment %d: %w", s.index, err)
+			return fmt.Errorf("image: segment %d: %w", s.index, err)
 		}
 		bss := s.paddr + s.filesz
 		end := s.paddr + s.memsz
@@ -73,7 +79,7 @@ func LoadELF64(mem *mmu.Memory, image []byte) (entry uint64, err error) {
 			clear(mem.RAM[bss:end])
 		}
 	}
-	return entry, nil
+	return nil
 }
 
 // parseELF64 validates image for a guest with ramSize bytes of RAM and

@@ -27,7 +27,6 @@ type testELF struct {
 }
 
 const (
-	ptNote      = 4
 	pfW         = 2
 	pfR         = 4
 	testRAMSize = 16 << 20

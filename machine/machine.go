@@ -69,9 +69,10 @@ const (
 	ExitStopped                       // Stop was called
 	ExitDiverged                      // a Checker found a divergence (see Machine.Err)
 	ExitPaused                        // Pause was called; Run may be called again
+	ExitPowerOff                      // the guest entered ACPI S5 (soft off)
 )
 
-var exitNames = [...]string{"debug-exit", "reset", "halt", "idle halt", "instruction limit", "triple fault", "stopped", "diverged", "paused"}
+var exitNames = [...]string{"debug-exit", "reset", "halt", "idle halt", "instruction limit", "triple fault", "stopped", "diverged", "paused", "power off"}
 
 func (r ExitReason) String() string {
 	if int(r) < len(exitNames) {
@@ -293,6 +294,10 @@ func New(cfg Config) (*Machine, error) {
 	}
 	debugExit := devices.NewDebugExit(func(v uint32) { m.stop(Exit{Reason: ExitDebug, Value: v}) })
 	kbd := devices.NewI8042(func() { m.stop(Exit{Reason: ExitReset}) })
+	power := &devices.ACPIPower{
+		OnPowerOff: func() { m.stop(Exit{Reason: ExitPowerOff}) },
+		OnReset:    func() { m.stop(Exit{Reason: ExitReset}) },
+	}
 	for _, p := range []struct {
 		first, last uint16
 		dev         mmu.PortDevice
@@ -307,6 +312,7 @@ func New(cfg Config) (*Machine, error) {
 		{devices.DebugExitPort, devices.DebugExitPort + devices.DebugExitSize - 1, debugExit},
 		{0x60, 0x60, kbd},
 		{0x64, 0x64, kbd},
+		{devices.ACPISleepControlPort, devices.ACPIPowerLast, power},
 	} {
 		if err := mem.MapPorts(p.first, p.last, p.dev); err != nil {
 			return nil, err
@@ -347,26 +353,36 @@ func (m *Machine) LoadELF64(image []byte) error {
 	if err != nil {
 		return err
 	}
+	m.enterLongMode(tables, BootCS, BootDS, entry, BootRSP)
 	c := m.CPU
-	c.GDTR = cpu.DTR{Base: tables.GDTBase, Limit: uint16(tables.GDTLimit)}
-	c.IDTR = cpu.DTR{}
-	c.Seg[cpu.CS] = cpu.Segment{Selector: BootCS, Limit: 0xFFFFFFFF, Attr: 0x9B | cpu.SegAttrL | 0x8000}
-	for _, s := range []int{cpu.DS, cpu.ES, cpu.SS, cpu.FS, cpu.GS} {
-		c.Seg[s] = cpu.Segment{Selector: BootDS, Limit: 0xFFFFFFFF, Attr: 0x93 | cpu.SegAttrD | 0x8000}
-	}
-	c.TR = cpu.Segment{Limit: 0xFFFF, Attr: 0x8B}
-	c.CR0, c.CR3, c.CR4, c.EFER = BootCR0, tables.CR3, BootCR4, BootEFER
-	c.R = [len(c.R)]uint64{}
-	c.R[cpu.RSP] = BootRSP
 	c.R[cpu.RDI] = uint64(len(m.Mem.RAM))
 	if m.cmdline != "" {
 		copy(m.Mem.RAM[CmdlineAddr:CmdlineAddr+cmdlineMax], m.cmdline+"\x00")
 		c.R[cpu.RSI] = CmdlineAddr
 	}
-	c.RIP = entry
-	c.SetRFLAGS(BootRFLAGS)
 	c.StateChanged()
 	return nil
+}
+
+// enterLongMode puts the CPU in 64-bit mode at rip with the GDT and page
+// tables of tables: code selector cs (64-bit, DPL 0), flat data selector ds
+// in DS, ES, SS, FS and GS, the boot ABI's control registers, interrupts
+// off, RSP = rsp and the other general registers 0.
+func (m *Machine) enterLongMode(tables BootTables, cs, ds uint16, rip, rsp uint64) {
+	c := m.CPU
+	c.GDTR = cpu.DTR{Base: tables.GDTBase, Limit: uint16(tables.GDTLimit)}
+	c.IDTR = cpu.DTR{}
+	c.Seg[cpu.CS] = cpu.Segment{Selector: cs, Limit: 0xFFFFFFFF, Attr: 0x9B | cpu.SegAttrL | 0x8000}
+	for _, s := range []int{cpu.DS, cpu.ES, cpu.SS, cpu.FS, cpu.GS} {
+		c.Seg[s] = cpu.Segment{Selector: ds, Limit: 0xFFFFFFFF, Attr: 0x93 | cpu.SegAttrD | 0x8000}
+	}
+	c.TR = cpu.Segment{Limit: 0xFFFF, Attr: 0x8B}
+	c.CR0, c.CR3, c.CR4, c.EFER = BootCR0, tables.CR3, BootCR4, BootEFER
+	c.R = [len(c.R)]uint64{}
+	c.R[cpu.RSP] = rsp
+	c.RIP = rip
+	c.SetRFLAGS(BootRFLAGS)
+	c.StateChanged()
 }
 
 // runChunk is the most instructions Run executes before it looks at the

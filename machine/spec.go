@@ -26,6 +26,10 @@ type Spec struct {
 	Seed  uint64
 	// Cmdline is the command line handed to the guest.
 	Cmdline string
+	// InitrdPath names a Linux guest's initial ramdisk; Initrd holds its
+	// bytes (nil: none).
+	InitrdPath string
+	Initrd     []byte
 	// RTCBase is the wall-clock time (Unix seconds) of guest time 0; zero
 	// selects DefaultRTCBase.
 	RTCBase int64

@@ -57,6 +57,12 @@ func cmdReplay(args []string) (int, error) {
 	if spec.Image, err = os.ReadFile(spec.ImagePath); err != nil {
 		return 0, err
 	}
+	if f.initrd != "" {
+		spec.InitrdPath = f.initrd
+	}
+	if err := readInitrd(&spec, spec.InitrdPath); err != nil {
+		return 0, err
+	}
 	if err := h.CheckFiles(&spec); err != nil {
 		return 0, fmt.Errorf("%s: %v", *logPath, err)
 	}

@@ -37,6 +37,7 @@ type runFlags struct {
 	record   string
 	seed     uint64
 	cmdline  string
+	initrd   string
 	mac      string
 	pcap     string
 	snapshot string // start from this snapshot
@@ -60,7 +61,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.snapshot, "snapshot", "", "start from the machine state in snapshot `FILE` instead of boot (same flags and disks as when it was saved)")
 	fs.StringVar(&f.saveSnap, "save-snapshot", "", "save the machine state to `FILE` when the run ends (with --max-insns: at that position)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the virtual clock's random numbers")
-	fs.StringVar(&f.cmdline, "append", "", "guest command line (`TEXT`, address in RSI at entry)")
+	fs.StringVar(&f.cmdline, "append", "", "guest command line (`TEXT`: the kernel's, or for an ELF64 guest a string whose address is in RSI)")
+	fs.StringVar(&f.initrd, "initrd", "", "initial ramdisk `FILE` for a Linux kernel")
 	fs.StringVar(&f.accel, "accel", "interp", "CPU: interp (the interpreter) or kvm (the host's KVM; see ftvm difftest)")
 }
 
@@ -126,7 +128,23 @@ func parseSpec(f *runFlags, imagePath string) (*machine.Spec, error) {
 	if s.Image, err = os.ReadFile(imagePath); err != nil {
 		return nil, err
 	}
+	if err := readInitrd(s, f.initrd); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// readInitrd reads the initial ramdisk file path, if any, into s.
+func readInitrd(s *machine.Spec, path string) error {
+	if path == "" {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--initrd: %v", err)
+	}
+	s.InitrdPath, s.Initrd = path, b
+	return nil
 }
 
 // console is where the guest's COM1 output goes.

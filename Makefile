@@ -40,11 +40,11 @@ GD := testdata/guests
 GB := $(GD)/build
 OBJ_DIR := $(GB)/obj
 
-C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake sse
+C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake sse ssefp fpbench
 ASM_GUESTS := halt reset triple spin
 GUESTS     := $(C_GUESTS) $(ASM_GUESTS)
 GUEST_ELFS := $(addprefix $(GB)/,$(addsuffix .elf,$(GUESTS)))
-HOST_PROGS := $(GB)/exercise_host $(GB)/bench_host $(GB)/sse_host
+HOST_PROGS := $(GB)/exercise_host $(GB)/bench_host $(GB)/sse_host $(GB)/ssefp_host $(GB)/fpbench_host
 
 GUEST_CFLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -static -fno-pic -no-pie \
 	-mno-red-zone -fno-stack-protector -mgeneral-regs-only \
@@ -66,6 +66,10 @@ OBJS_exercise := $(OBJ_DIR)/exercise.o $(OBJ_DIR)/exercise_body.o $(FAULT_OBJS)
 OBJS_paging   := $(OBJ_DIR)/paging.o $(OBJ_DIR)/paging_asm.o
 OBJS_bench    := $(OBJ_DIR)/bench.o $(OBJ_DIR)/bench_body.o $(FAULT_OBJS)
 OBJS_exitcode := $(OBJ_DIR)/exitcode.o
+# ssefp: the SSE floating-point exerciser (its host oracle: ssefp_host).
+OBJS_ssefp    := $(OBJ_DIR)/ssefp.o $(OBJ_DIR)/ssefp_body.o $(FAULT_OBJS)
+# fpbench: the float workload of make bench, compiled for SSE2 code.
+OBJS_fpbench  := $(OBJ_DIR)/fpbench.o $(OBJ_DIR)/fpbench_body.o $(FAULT_OBJS)
 OBJS_echo     := $(OBJ_DIR)/echo.o
 OBJS_idle_wake := $(OBJ_DIR)/idle_wake.o
 # sse: the SSE-SSE4.2 oracle guest; its body is compiled with -msse4.2 (and
@@ -134,6 +138,18 @@ $(GB)/sse_host: $(GD)/sse_host.c $(GD)/sse_body.c $(GD)/sse_body.h $(GD)/oracle.
 
 $(GB)/exercise_host: $(GD)/exercise_host.c $(GD)/exercise_body.c $(GD)/exercise_body.h $(GD)/oracle.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/exercise_host.c $(GD)/exercise_body.c
+
+$(GB)/ssefp_host: $(GD)/ssefp_host.c $(GD)/ssefp_body.c $(GD)/ssefp_body.h $(FLAGS_STAMP)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/ssefp_host.c $(GD)/ssefp_body.c
+
+# The float workload is compiled as ordinary -O2 SSE2 code (no
+# -mgeneral-regs-only): its body only; the runtime stays general-purpose.
+FP_CFLAGS := $(filter-out -mgeneral-regs-only,$(GUEST_CFLAGS)) -msse2 -mfpmath=sse -fno-math-errno
+$(OBJ_DIR)/fpbench_body.o: $(GD)/fpbench_body.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(FP_CFLAGS) -MMD -MP -c -o $@ $<
+$(GB)/fpbench_host: $(GD)/fpbench_host.c $(GD)/fpbench_body.c $(GD)/fpbench_body.h $(FLAGS_STAMP)
+	$(HOST_CC) $(filter-out -mgeneral-regs-only,$(HOST_CFLAGS)) -msse2 -mfpmath=sse -fno-math-errno -o $@ $(GD)/fpbench_host.c $(GD)/fpbench_body.c
 
 $(GB)/bench_host: $(GD)/bench_host.c $(GD)/bench_body.c $(GD)/bench_body.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/bench_host.c $(GD)/bench_body.c

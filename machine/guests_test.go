@@ -115,9 +115,10 @@ func TestGuestsGolden(t *testing.T) {
 // TestGuestsAgainstHost runs each oracle guest's computation on the host CPU
 // (as an ordinary program, NAME_host) and in the guest: the outputs must be
 // identical. exercise covers the integer instructions, sse the SSE-SSE4.2
-// integer, logic, shuffle, move and string instructions.
+// integer, logic, shuffle, move and string instructions, ssefp the SSE
+// floating-point instructions.
 func TestGuestsAgainstHost(t *testing.T) {
-	for _, name := range []string{"exercise", "sse"} {
+	for _, name := range []string{"exercise", "sse", "ssefp"} {
 		t.Run(name, func(t *testing.T) {
 			host := filepath.Join(guestDir, "build", name+"_host")
 			if _, err := os.Stat(host); err != nil {

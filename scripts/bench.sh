@@ -1,6 +1,8 @@
 #!/bin/bash
 # Runs the bench guest (about 1.5e9 instructions) under ftvm and under
-# qemu-system-x86_64 -accel tcg and compares the wall times.
+# qemu-system-x86_64 -accel tcg and compares the wall times; then the same for
+# the workloads of WORKLOADS (fpbench: n-body and a matrix product compiled
+# -O2 -msse2), each against its NAME.golden.
 #
 #   ftvm:  bin/ftvm run --stats testdata/guests/build/bench.elf
 #          (its stderr line "ftvm: retired=N wall=SECONDSs mips=M" gives MIPS)
@@ -21,8 +23,9 @@ GOLDEN=testdata/guests/bench.golden
 QARGS=(-accel tcg -m 64M -display none -serial stdio -no-reboot
        -device isa-debug-exit,iobase=0xf4,iosize=0x04)
 
-for f in "$B/bench.elf" "$B/hello.elf" "$FTVM"; do
-    [ -e "$f" ] || { echo "bench.sh: $f missing (run make build)" >&2; exit 2; }
+WORKLOADS=(fpbench)
+for f in "$B/bench.elf" "$B/hello.elf" "$FTVM" "${WORKLOADS[@]/#/$B/}"; do
+    [ -e "$f" ] || [ -e "$f.elf" ] || { echo "bench.sh: $f missing (run make build)" >&2; exit 2; }
 done
 
 tmp=$(mktemp -d)
@@ -47,9 +50,11 @@ run_timed() {
     sub "$t1" "$t0"
 }
 
+# check_output OUT WHO [GOLDEN]
 check_output() {
-    if ! cmp -s "$1" "$GOLDEN"; then
-        echo "bench.sh: $2 printed '$(head -c 200 "$1")', want '$(cat "$GOLDEN")'" >&2
+    local golden=${3:-$GOLDEN}
+    if ! cmp -s "$1" "$golden"; then
+        echo "bench.sh: $2 printed '$(head -c 200 "$1")', want '$(cat "$golden")'" >&2
         exit 1
     fi
 }
@@ -98,3 +103,23 @@ if [ -e "$B/bench_r3.elf" ]; then
         echo "kvm      : not measured: $(head -c 300 "$tmp/kb.err")"
     fi
 fi
+
+# --- the other workloads: NAME.elf under QEMU (best of QEMU_RUNS, minus the
+# start-up time measured above) and under ftvm -----------------------------
+for w in "${WORKLOADS[@]}"; do
+    golden=testdata/guests/$w.golden
+    qw=""
+    for _ in $(seq "$QEMU_RUNS"); do
+        t=$(run_timed "$tmp/qw.out" "$tmp/qw.err" "$QEMU" "${QARGS[@]}" -kernel "$B/$w.elf")
+        check_output "$tmp/qw.out" "qemu $w" "$golden"
+        qw=$(min "$t" "$qw")
+    done
+    qw_net=$(sub "$qw" "$q_start")
+    fw=$(run_timed "$tmp/fw.out" "$tmp/fw.err" "$FTVM" run --stats "$B/$w.elf")
+    check_output "$tmp/fw.out" "ftvm $w" "$golden"
+    st=$(grep '^ftvm: retired=' "$tmp/fw.err" | tail -1 || true)
+    printf '%s: qemu tcg net %ss, ftvm wall %ss (retired %s, %s MIPS, unimplemented %s), ftvm/qemu = %s\n' "$w" \
+        "$qw_net" "$fw" "$(sed -n 's/.*retired=\([0-9]*\).*/\1/p' <<<"$st")" \
+        "$(sed -n 's/.*mips=\([0-9.]*\).*/\1/p' <<<"$st")" "$(sed -n 's/.*unimplemented=\([0-9]*\).*/\1/p' <<<"$st")" \
+        "$(awk -v f="$fw" -v q="$qw_net" 'BEGIN { if (q > 0) printf "%.2f", f / q; else print "n/a" }')"
+done

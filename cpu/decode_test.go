@@ -760,11 +760,10 @@ var knownDisagreements = []knownDisagreement{
 		match: func(d *disagreement) bool { return sseOpcode(d.in.opcode) && d.extraLegacyPrefix() },
 	},
 	{
-		name: "Capstone: SSE opcode with a prefix it does not define", backend: "capstone",
-		kinds: []diffKind{diffOnlyThem},
+		name: "SSE opcode with a prefix it does not define", kinds: []diffKind{diffOnlyThem},
 		reason: "an SSE opcode whose map defines no variant for the mandatory prefix present (F3 0F 28, 66 0F 16 " +
-			"with a register, an MMX form with REX.R) is #UD (SDM Vol. 2 §2.1.2: reserved); Capstone 4 decodes " +
-			"it as one of the opcode's other variants",
+			"with a register, an MMX form with REX.R, 66 or F2 0F 52/53) is #UD (SDM Vol. 2 §2.1.2: reserved); " +
+			"Capstone 4 and x86asm decode it as one of the opcode's other variants",
 		match: func(d *disagreement) bool {
 			return d.in.op == OpInvalid && otherVariant(d.in.opcode, d.d.Mnemonic)
 		},
@@ -914,6 +913,8 @@ var opMnemonics = map[Op][]string{
 	OpANDN: {"andn"}, OpBEXTR: {"bextr"}, OpBLSR: {"blsr"}, OpBLSMSK: {"blsmsk"}, OpBLSI: {"blsi"},
 	// SSE operations not listed here print their own name (mnemonicsOf).
 	OpMOVD: {"movd", "movq"}, OpPEXTRD: {"pextrd", "pextrq"}, OpPINSRD: {"pinsrd", "pinsrq"},
+	// The compares: x86asm says cmpsd_xmm, Capstone names the predicate (cmpltps).
+	OpCMPPS: {"cmp*"}, OpCMPSS: {"cmp*"}, OpCMPPD: {"cmp*"}, OpCMPSD_X: {"cmp*"},
 }
 
 // mnemonicsOf returns the mnemonics the disassemblers may print for op: its

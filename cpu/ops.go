@@ -339,6 +339,77 @@ const (
 	OpLDMXCSR
 	OpSTMXCSR
 
+	// SSE floating point: arithmetic, compares, conversions, rounding, dot
+	// products (sse_float.go).
+	OpADDPS
+	OpADDSS
+	OpADDPD
+	OpADDSD
+	OpSUBPS
+	OpSUBSS
+	OpSUBPD
+	OpSUBSD
+	OpMULPS
+	OpMULSS
+	OpMULPD
+	OpMULSD
+	OpDIVPS
+	OpDIVSS
+	OpDIVPD
+	OpDIVSD
+	OpMINPS
+	OpMINSS
+	OpMINPD
+	OpMINSD
+	OpMAXPS
+	OpMAXSS
+	OpMAXPD
+	OpMAXSD
+	OpSQRTPS
+	OpSQRTSS
+	OpSQRTPD
+	OpSQRTSD
+	OpRCPPS
+	OpRCPSS
+	OpRSQRTPS
+	OpRSQRTSS
+	OpADDSUBPS
+	OpADDSUBPD
+	OpHADDPS
+	OpHADDPD
+	OpHSUBPS
+	OpHSUBPD
+	OpCMPPS
+	OpCMPSS
+	OpCMPPD
+	OpCMPSD_X
+	OpCOMISS
+	OpCOMISD
+	OpUCOMISS
+	OpUCOMISD
+	OpCVTSI2SS
+	OpCVTSI2SD
+	OpCVTSS2SI
+	OpCVTSD2SI
+	OpCVTTSS2SI
+	OpCVTTSD2SI
+	OpCVTPS2PD
+	OpCVTPD2PS
+	OpCVTSS2SD
+	OpCVTSD2SS
+	OpCVTDQ2PS
+	OpCVTPS2DQ
+	OpCVTTPS2DQ
+	OpCVTDQ2PD
+	OpCVTPD2DQ
+	OpCVTTPD2DQ
+	OpROUNDPS
+	OpROUNDPD
+	OpROUNDSS
+	OpROUNDSD
+	OpDPPS
+	OpDPPD
+
 	numOps
 )
 
@@ -407,6 +478,20 @@ var opNames = [numOps]string{
 	OpPSIGND: "psignd", OpPABSB: "pabsb", OpPABSW: "pabsw", OpPABSD: "pabsd", OpPHMINPOSUW: "phminposuw",
 	OpPCMPESTRI: "pcmpestri", OpPCMPESTRM: "pcmpestrm", OpPCMPISTRI: "pcmpistri", OpPCMPISTRM: "pcmpistrm",
 	OpCRC32: "crc32", OpLDMXCSR: "ldmxcsr", OpSTMXCSR: "stmxcsr",
+	OpADDPS: "addps", OpADDSS: "addss", OpADDPD: "addpd", OpADDSD: "addsd", OpSUBPS: "subps", OpSUBSS: "subss",
+	OpSUBPD: "subpd", OpSUBSD: "subsd", OpMULPS: "mulps", OpMULSS: "mulss", OpMULPD: "mulpd", OpMULSD: "mulsd",
+	OpDIVPS: "divps", OpDIVSS: "divss", OpDIVPD: "divpd", OpDIVSD: "divsd", OpMINPS: "minps", OpMINSS: "minss",
+	OpMINPD: "minpd", OpMINSD: "minsd", OpMAXPS: "maxps", OpMAXSS: "maxss", OpMAXPD: "maxpd", OpMAXSD: "maxsd",
+	OpSQRTPS: "sqrtps", OpSQRTSS: "sqrtss", OpSQRTPD: "sqrtpd", OpSQRTSD: "sqrtsd", OpRCPPS: "rcpps",
+	OpRCPSS: "rcpss", OpRSQRTPS: "rsqrtps", OpRSQRTSS: "rsqrtss", OpADDSUBPS: "addsubps",
+	OpADDSUBPD: "addsubpd", OpHADDPS: "haddps", OpHADDPD: "haddpd", OpHSUBPS: "hsubps", OpHSUBPD: "hsubpd",
+	OpCMPPS: "cmpps", OpCMPSS: "cmpss", OpCMPPD: "cmppd", OpCMPSD_X: "cmpsd", OpCOMISS: "comiss",
+	OpCOMISD: "comisd", OpUCOMISS: "ucomiss", OpUCOMISD: "ucomisd", OpCVTSI2SS: "cvtsi2ss",
+	OpCVTSI2SD: "cvtsi2sd", OpCVTSS2SI: "cvtss2si", OpCVTSD2SI: "cvtsd2si", OpCVTTSS2SI: "cvttss2si",
+	OpCVTTSD2SI: "cvttsd2si", OpCVTPS2PD: "cvtps2pd", OpCVTPD2PS: "cvtpd2ps", OpCVTSS2SD: "cvtss2sd",
+	OpCVTSD2SS: "cvtsd2ss", OpCVTDQ2PS: "cvtdq2ps", OpCVTPS2DQ: "cvtps2dq", OpCVTTPS2DQ: "cvttps2dq",
+	OpCVTDQ2PD: "cvtdq2pd", OpCVTPD2DQ: "cvtpd2dq", OpCVTTPD2DQ: "cvttpd2dq", OpROUNDPS: "roundps",
+	OpROUNDPD: "roundpd", OpROUNDSS: "roundss", OpROUNDSD: "roundsd", OpDPPS: "dpps", OpDPPD: "dppd",
 }
 
 // String returns the operation's mnemonic.

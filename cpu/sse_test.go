@@ -18,6 +18,8 @@ type sseCase struct {
 	want0   XMM
 	wantRBX uint64
 	fault   uint64
+	// wantMXCSR, if not zero, is MXCSR afterwards.
+	wantMXCSR uint32
 }
 
 func TestSSEBasics(t *testing.T) {
@@ -62,6 +64,11 @@ func TestSSEBasics(t *testing.T) {
 		{name: "lock on SSE", src: ".byte 0xf0, 0x66, 0x0f, 0xef, 0x00", fault: VecUD},
 		{name: "MMX form not implemented", src: ".byte 0x0f, 0xef, 0xc0", fault: VecUD},
 	}
+	runSSECases(t, cases)
+}
+
+// runSSECases assembles and runs each case on a fresh CPU.
+func runSSECases(t *testing.T, cases []sseCase) {
 	srcs := make([]string, len(cases))
 	for i, k := range cases {
 		srcs[i] = k.src
@@ -88,6 +95,9 @@ func TestSSEBasics(t *testing.T) {
 		}
 		if c.R[RBX] != k.wantRBX {
 			t.Errorf("%s: rbx = %#x, want %#x", k.name, c.R[RBX], k.wantRBX)
+		}
+		if k.wantMXCSR != 0 && c.FPU.MXCSR != k.wantMXCSR {
+			t.Errorf("%s: mxcsr = %#x, want %#x", k.name, c.FPU.MXCSR, k.wantMXCSR)
 		}
 	}
 }

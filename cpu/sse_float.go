@@ -1,0 +1,417 @@
+package cpu
+
+import "ftvm/cpu/softfp"
+
+// SSE floating-point instructions: lane-wise arithmetic, compares,
+// conversions, rounding and dot products, computed by package softfp under
+// MXCSR. Every handler gathers the exception flags of all lanes and reports
+// them through fpDone before it writes its destination, so an unmasked
+// exception (#XM or #UD) leaves the destination unchanged.
+
+// fpLaneFn computes one lane: a is the destination's lane, b the source's.
+type fpLaneFn func(w softfp.Format, a, b uint64, csr uint32) (uint64, uint32)
+
+// fpDesc describes a lane-wise floating-point instruction.
+type fpDesc struct {
+	fn     fpLaneFn
+	w      softfp.Format
+	scalar bool // only the low lane; the source is 32 or 64 bits
+}
+
+func sqrtLane(w softfp.Format, _, b uint64, csr uint32) (uint64, uint32) {
+	return softfp.Sqrt(w, b, csr)
+}
+
+func rcpLane(_ softfp.Format, _, b uint64, _ uint32) (uint64, uint32) { return softfp.Rcp(b), 0 }
+
+func rsqrtLane(_ softfp.Format, _, b uint64, _ uint32) (uint64, uint32) { return softfp.Rsqrt(b), 0 }
+
+// fpLanes holds the lane-wise instructions (execFPLanes), by operation.
+var fpLanes [numOps]fpDesc
+
+func init() {
+	set := func(op Op, d fpDesc) {
+		fpLanes[op] = d
+		binders[op] = always(execFPLanes)
+	}
+	fam := func(fn fpLaneFn, ps, ss, pd, sd Op) {
+		set(ps, fpDesc{fn, softfp.F32, false})
+		set(ss, fpDesc{fn, softfp.F32, true})
+		set(pd, fpDesc{fn, softfp.F64, false})
+		set(sd, fpDesc{fn, softfp.F64, true})
+	}
+	fam(softfp.Add, OpADDPS, OpADDSS, OpADDPD, OpADDSD)
+	fam(softfp.Sub, OpSUBPS, OpSUBSS, OpSUBPD, OpSUBSD)
+	fam(softfp.Mul, OpMULPS, OpMULSS, OpMULPD, OpMULSD)
+	fam(softfp.Div, OpDIVPS, OpDIVSS, OpDIVPD, OpDIVSD)
+	fam(softfp.Min, OpMINPS, OpMINSS, OpMINPD, OpMINSD)
+	fam(softfp.Max, OpMAXPS, OpMAXSS, OpMAXPD, OpMAXSD)
+	fam(sqrtLane, OpSQRTPS, OpSQRTSS, OpSQRTPD, OpSQRTSD)
+	set(OpRCPPS, fpDesc{rcpLane, softfp.F32, false})
+	set(OpRCPSS, fpDesc{rcpLane, softfp.F32, true})
+	set(OpRSQRTPS, fpDesc{rsqrtLane, softfp.F32, false})
+	set(OpRSQRTSS, fpDesc{rsqrtLane, softfp.F32, true})
+	for _, op := range []Op{OpADDSUBPS, OpADDSUBPD, OpHADDPS, OpHADDPD, OpHSUBPS, OpHSUBPD} {
+		binders[op] = always(execFPPairs)
+	}
+	for _, op := range []Op{OpCMPPS, OpCMPSS, OpCMPPD, OpCMPSD_X} {
+		binders[op] = always(execFPCmp)
+	}
+	for _, op := range []Op{OpCOMISS, OpCOMISD, OpUCOMISS, OpUCOMISD} {
+		binders[op] = always(execCOMIS)
+	}
+	for _, op := range []Op{OpROUNDPS, OpROUNDPD, OpROUNDSS, OpROUNDSD} {
+		binders[op] = always(execROUND)
+	}
+	binders[OpDPPS] = always(execDPPS)
+	binders[OpDPPD] = always(execDPPD)
+	binders[OpCVTSI2SS] = always(execCVTSI2F)
+	binders[OpCVTSI2SD] = always(execCVTSI2F)
+	for _, op := range []Op{OpCVTSS2SI, OpCVTSD2SI, OpCVTTSS2SI, OpCVTTSD2SI} {
+		binders[op] = always(execCVTF2SI)
+	}
+	for _, op := range []Op{OpCVTPS2PD, OpCVTPD2PS, OpCVTSS2SD, OpCVTSD2SS, OpCVTDQ2PS, OpCVTPS2DQ,
+		OpCVTTPS2DQ, OpCVTDQ2PD, OpCVTPD2DQ, OpCVTTPD2DQ} {
+		binders[op] = always(execCVTPacked)
+	}
+}
+
+// fpWidth returns the lane width in bytes of w.
+func fpWidth(w softfp.Format) int {
+	if w == softfp.F32 {
+		return 4
+	}
+	return 8
+}
+
+// readFPSource makes the SSE checks and returns the W operand: 128 aligned
+// bits, or for a scalar the low 32 or 64 bits (memory unaligned).
+func (c *CPU) readFPSource(in *Inst, w softfp.Format, scalar bool) XMM {
+	c.sseEnter()
+	if !scalar {
+		return c.readW(in)
+	}
+	if w == softfp.F32 {
+		return XMM{uint64(c.readW32(in))}
+	}
+	return XMM{c.readW64(in)}
+}
+
+// fpDone reports an instruction's SIMD floating-point exceptions (flags of
+// all lanes). An unmasked pre-computation exception (invalid, denormal,
+// divide by zero) ends the instruction before the post-computation ones
+// (overflow, underflow, precision) are detected (SDM Vol. 1, 11.5.1), so
+// only the pre-computation flags are then recorded.
+func (c *CPU) fpDone(fl uint32) {
+	if fl == 0 {
+		return
+	}
+	const pre = softfp.FlagIE | softfp.FlagDE | softfp.FlagZE
+	if softfp.Unmasked(c.FPU.MXCSR, fl&pre) != 0 {
+		fl &= pre
+	}
+	c.simdExceptions(fl)
+}
+
+// execFPLanes: V = V op W lane by lane (packed) or in the low lane
+// (scalar, the other lanes kept).
+func execFPLanes(c *CPU, in *Inst) {
+	d := &fpLanes[in.op]
+	s := c.readFPSource(in, d.w, d.scalar)
+	r := c.FPU.XMM[in.reg]
+	csr := c.FPU.MXCSR
+	lw := fpWidth(d.w)
+	n := 16 / lw
+	if d.scalar {
+		n = 1
+	}
+	var fl uint32
+	for i := range n {
+		v, f := d.fn(d.w, r.lane(i, lw), s.lane(i, lw), csr)
+		r.setLane(i, lw, v)
+		fl |= f
+	}
+	c.fpDone(fl)
+	c.FPU.XMM[in.reg] = r
+}
+
+// execFPPairs: ADDSUBPS/PD (even lanes subtract, odd lanes add) and the
+// horizontal HADDPS/PD and HSUBPS/PD (adjacent lanes of V, then of W).
+func execFPPairs(c *CPU, in *Inst) {
+	w := softfp.F32
+	if in.op == OpADDSUBPD || in.op == OpHADDPD || in.op == OpHSUBPD {
+		w = softfp.F64
+	}
+	s := c.readFPSource(in, w, false)
+	d := c.FPU.XMM[in.reg]
+	csr := c.FPU.MXCSR
+	lw := fpWidth(w)
+	n := 16 / lw
+	var r XMM
+	var fl uint32
+	for i := range n {
+		var v uint64
+		var f uint32
+		switch in.op {
+		case OpADDSUBPS, OpADDSUBPD:
+			op := softfp.Add
+			if i&1 == 0 {
+				op = softfp.Sub
+			}
+			v, f = op(w, d.lane(i, lw), s.lane(i, lw), csr)
+		default:
+			src, j := &d, 2*i
+			if j >= n {
+				src, j = &s, j-n
+			}
+			op := softfp.Add
+			if in.op == OpHSUBPS || in.op == OpHSUBPD {
+				op = softfp.Sub
+			}
+			v, f = op(w, src.lane(j, lw), src.lane(j+1, lw), csr)
+		}
+		r.setLane(i, lw, v)
+		fl |= f
+	}
+	c.fpDone(fl)
+	c.FPU.XMM[in.reg] = r
+}
+
+// fpOpFormat returns the format and scalarness of a PS/SS/PD/SD operation.
+func fpOpFormat(op, ps, ss, pd Op) (softfp.Format, bool) {
+	switch op {
+	case ps:
+		return softfp.F32, false
+	case ss:
+		return softfp.F32, true
+	case pd:
+		return softfp.F64, false
+	}
+	return softfp.F64, true
+}
+
+// execFPCmp: CMPPS/CMPSS/CMPPD/CMPSD: each lane all ones if predicate
+// imm8[2:0] holds, else zero.
+func execFPCmp(c *CPU, in *Inst) {
+	w, scalar := fpOpFormat(in.op, OpCMPPS, OpCMPSS, OpCMPPD)
+	s := c.readFPSource(in, w, scalar)
+	r := c.FPU.XMM[in.reg]
+	csr := c.FPU.MXCSR
+	lw := fpWidth(w)
+	n := 16 / lw
+	if scalar {
+		n = 1
+	}
+	var fl uint32
+	for i := range n {
+		t, f := softfp.Cmp(w, r.lane(i, lw), s.lane(i, lw), int(in.imm&7), csr)
+		r.setLane(i, lw, laneMask[uint64](t))
+		fl |= f
+	}
+	c.fpDone(fl)
+	c.FPU.XMM[in.reg] = r
+}
+
+// execCOMIS: COMISS/COMISD/UCOMISS/UCOMISD set ZF, PF and CF from the low
+// lanes' order and clear OF, SF and AF.
+func execCOMIS(c *CPU, in *Inst) {
+	w := softfp.F32
+	if in.op == OpCOMISD || in.op == OpUCOMISD {
+		w = softfp.F64
+	}
+	s := c.readFPSource(in, w, true)
+	a := c.FPU.XMM[in.reg].lane(0, fpWidth(w))
+	f, fl := softfp.Comi(w, a, s[0], in.op == OpCOMISS || in.op == OpCOMISD, c.FPU.MXCSR)
+	c.fpDone(fl)
+	c.setStatus(FlagsArith, f)
+}
+
+// execROUND: ROUNDPS/PD/SS/SD round to integral values under imm8.
+func execROUND(c *CPU, in *Inst) {
+	w, scalar := fpOpFormat(in.op, OpROUNDPS, OpROUNDSS, OpROUNDPD)
+	s := c.readFPSource(in, w, scalar)
+	r := c.FPU.XMM[in.reg]
+	if !scalar {
+		r = s
+	}
+	csr := c.FPU.MXCSR
+	lw := fpWidth(w)
+	n := 16 / lw
+	if scalar {
+		n = 1
+	}
+	var fl uint32
+	for i := range n {
+		v, f := softfp.RoundInt(w, s.lane(i, lw), uint8(in.imm), csr)
+		r.setLane(i, lw, v)
+		fl |= f
+	}
+	c.fpDone(fl)
+	c.FPU.XMM[in.reg] = r
+}
+
+// execDPPS: the dot product of the lanes imm8[7:4] selects (others count as
+// +0.0), summed as Intel specifies: (p0+p1)+(p2+p3), each operation rounded;
+// written to the lanes imm8[3:0] selects, zero elsewhere.
+func execDPPS(c *CPU, in *Inst) {
+	s := c.readFPSource(in, softfp.F32, false)
+	d := c.FPU.XMM[in.reg]
+	csr := c.FPU.MXCSR
+	var p [4]uint64
+	var fl, f uint32
+	for i := range 4 {
+		if in.imm>>(4+i)&1 != 0 {
+			p[i], f = softfp.Mul(softfp.F32, d.lane(i, 4), s.lane(i, 4), csr)
+			fl |= f
+		}
+	}
+	t2, f2 := softfp.Add(softfp.F32, p[0], p[1], csr)
+	t3, f3 := softfp.Add(softfp.F32, p[2], p[3], csr)
+	t4, f4 := softfp.Add(softfp.F32, t2, t3, csr)
+	c.fpDone(fl | f2 | f3 | f4)
+	var r XMM
+	for i := range 4 {
+		if in.imm>>i&1 != 0 {
+			r.setLane(i, 4, t4)
+		}
+	}
+	c.FPU.XMM[in.reg] = r
+}
+
+// execDPPD: DPPS for the two binary64 lanes (imm8[5:4] select the
+// products, imm8[1:0] the destination lanes).
+func execDPPD(c *CPU, in *Inst) {
+	s := c.readFPSource(in, softfp.F64, false)
+	d := c.FPU.XMM[in.reg]
+	csr := c.FPU.MXCSR
+	var p [2]uint64
+	var fl, f uint32
+	for i := range 2 {
+		if in.imm>>(4+i)&1 != 0 {
+			p[i], f = softfp.Mul(softfp.F64, d[i], s[i], csr)
+			fl |= f
+		}
+	}
+	t, ft := softfp.Add(softfp.F64, p[0], p[1], csr)
+	c.fpDone(fl | ft)
+	var r XMM
+	for i := range 2 {
+		if in.imm>>i&1 != 0 {
+			r[i] = t
+		}
+	}
+	c.FPU.XMM[in.reg] = r
+}
+
+// execCVTSI2F: CVTSI2SS/CVTSI2SD convert the signed 32- or 64-bit E operand
+// into V's low lane.
+func execCVTSI2F(c *CPU, in *Inst) {
+	c.sseEnter()
+	v := int64(c.readE(in))
+	if in.osz == 4 {
+		v = int64(int32(v))
+	}
+	w := softfp.F32
+	if in.op == OpCVTSI2SD {
+		w = softfp.F64
+	}
+	r, fl := softfp.FromInt(w, v, c.FPU.MXCSR)
+	c.fpDone(fl)
+	c.FPU.XMM[in.reg].setLane(0, fpWidth(w), r)
+}
+
+// execCVTF2SI: CVT(T)SS2SI and CVT(T)SD2SI convert W's low lane into the
+// 32- or 64-bit general register G.
+func execCVTF2SI(c *CPU, in *Inst) {
+	w := softfp.F32
+	if in.op == OpCVTSD2SI || in.op == OpCVTTSD2SI {
+		w = softfp.F64
+	}
+	s := c.readFPSource(in, w, true)
+	trunc := in.op == OpCVTTSS2SI || in.op == OpCVTTSD2SI
+	r, fl := softfp.ToInt(w, s[0], int(in.osz)*8, trunc, c.FPU.MXCSR)
+	c.fpDone(fl)
+	c.setReg(in.reg, in.osz, false, r)
+}
+
+// cvtShape describes a packed or scalar conversion: source and destination
+// lane formats (int32 lanes as intLanes), how many lanes, how many source
+// bytes are read, and whether the destination's other lanes are kept
+// (scalar) or zeroed.
+type cvtShape struct {
+	from, to  softfp.Format
+	fromInt   bool
+	toInt     bool
+	trunc     bool
+	lanes     int
+	srcBytes  int // 4, 8 or 16 (16: aligned)
+	keepUpper bool
+}
+
+func cvtShapeOf(op Op) cvtShape {
+	f32, f64 := softfp.F32, softfp.F64
+	switch op {
+	case OpCVTPS2PD:
+		return cvtShape{from: f32, to: f64, lanes: 2, srcBytes: 8}
+	case OpCVTPD2PS:
+		return cvtShape{from: f64, to: f32, lanes: 2, srcBytes: 16}
+	case OpCVTSS2SD:
+		return cvtShape{from: f32, to: f64, lanes: 1, srcBytes: 4, keepUpper: true}
+	case OpCVTSD2SS:
+		return cvtShape{from: f64, to: f32, lanes: 1, srcBytes: 8, keepUpper: true}
+	case OpCVTDQ2PS:
+		return cvtShape{to: f32, fromInt: true, lanes: 4, srcBytes: 16}
+	case OpCVTPS2DQ, OpCVTTPS2DQ:
+		return cvtShape{from: f32, toInt: true, trunc: op == OpCVTTPS2DQ, lanes: 4, srcBytes: 16}
+	case OpCVTDQ2PD:
+		return cvtShape{to: f64, fromInt: true, lanes: 2, srcBytes: 8}
+	}
+	// CVTPD2DQ, CVTTPD2DQ
+	return cvtShape{from: f64, toInt: true, trunc: op == OpCVTTPD2DQ, lanes: 2, srcBytes: 16}
+}
+
+// execCVTPacked: the conversions between binary32, binary64 and int32
+// lanes of XMM registers (CVTPS2PD ... CVTTPD2DQ, CVTSS2SD, CVTSD2SS).
+func execCVTPacked(c *CPU, in *Inst) {
+	sh := cvtShapeOf(in.op)
+	c.sseEnter()
+	var s XMM
+	switch sh.srcBytes {
+	case 4:
+		s[0] = uint64(c.readW32(in))
+	case 8:
+		s[0] = c.readW64(in)
+	default:
+		s = c.readW(in)
+	}
+	var r XMM
+	if sh.keepUpper {
+		r = c.FPU.XMM[in.reg]
+	}
+	csr := c.FPU.MXCSR
+	fromW, toW := 4, 4
+	if !sh.fromInt && sh.from == softfp.F64 {
+		fromW = 8
+	}
+	if !sh.toInt && sh.to == softfp.F64 {
+		toW = 8
+	}
+	var fl uint32
+	for i := range sh.lanes {
+		x := s.lane(i, fromW)
+		var v uint64
+		var f uint32
+		switch {
+		case sh.fromInt:
+			v, f = softfp.FromInt(sh.to, int64(int32(x)), csr)
+		case sh.toInt:
+			v, f = softfp.ToInt(sh.from, x, 32, sh.trunc, csr)
+		default:
+			v, f = softfp.Convert(sh.from, sh.to, x, csr)
+		}
+		r.setLane(i, toW, v)
+		fl |= f
+	}
+	c.fpDone(fl)
+	c.FPU.XMM[in.reg] = r
+}

@@ -139,7 +139,7 @@ $(GB)/sse_host: $(GD)/sse_host.c $(GD)/sse_body.c $(GD)/sse_body.h $(GD)/oracle.
 $(GB)/exercise_host: $(GD)/exercise_host.c $(GD)/exercise_body.c $(GD)/exercise_body.h $(GD)/oracle.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/exercise_host.c $(GD)/exercise_body.c
 
-$(GB)/ssefp_host: $(GD)/ssefp_host.c $(GD)/ssefp_body.c $(GD)/ssefp_body.h $(FLAGS_STAMP)
+$(GB)/ssefp_host: $(GD)/ssefp_host.c $(GD)/ssefp_body.c $(GD)/ssefp_body.h $(GD)/oracle.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/ssefp_host.c $(GD)/ssefp_body.c
 
 # The float workload is compiled as ordinary -O2 SSE2 code (no

@@ -1,8 +1,9 @@
 /*
- * oracle.h - the common parts of the host-CPU oracle guests (exercise, sse):
- * status-flag bits, hashing, output, pseudo-random operands and the asm
+ * oracle.h - the common parts of the host-CPU oracle guests (exercise, sse,
+ * ssefp): status-flag bits, hashing, output, pseudo-random operands and the asm
  * blocks that set and capture the status flags around an instruction.
- * Included by exactly one file of each program (the functions are static).
+ * Included by exactly one file of each program (the functions are static;
+ * those a program may not need are marked unused).
  */
 #ifndef FTVM_ORACLE_H
 #define FTVM_ORACLE_H
@@ -25,7 +26,7 @@ void ex_write(const char *s, unsigned long n);
 /* ---------------------------------------------------------------------------
  * Output, hashing and pseudo-random operands.
  * ------------------------------------------------------------------------- */
-static void out_str(const char *s)
+static __attribute__((unused)) void out_str(const char *s)
 {
     unsigned long n = 0;
     while (s[n])
@@ -91,7 +92,7 @@ static const uint64_t specials[] = {
 
 /* An operand: a mix of special values, small/negative-small values, single
  * bit flips of special values and plain random 64-bit values. */
-static uint64_t opnd(struct fam *f)
+static __attribute__((unused)) uint64_t opnd(struct fam *f)
 {
     uint64_t x = rnd(f);
     switch (x & 7) {
@@ -109,7 +110,7 @@ static uint64_t opnd(struct fam *f)
     }
 }
 
-static uint64_t rflags_in(struct fam *f) { return rnd(f) & M_ALL; }
+static __attribute__((unused)) uint64_t rflags_in(struct fam *f) { return rnd(f) & M_ALL; }
 
 /* ---------------------------------------------------------------------------
  * asm building blocks.

@@ -24,6 +24,7 @@
  * an XMM register, so the asm blocks use XMM0-XMM2 freely.
  */
 #include <stdint.h>
+#include "oracle.h"
 #include "ssefp_body.h"
 
 #define ITERS 96
@@ -31,52 +32,6 @@
 typedef struct {
     uint64_t q[2];
 } __attribute__((aligned(16))) xmm_t;
-
-/* ------------------------------------------------------------------------ */
-
-static void emit(const char *name, uint64_t h)
-{
-    char buf[96];
-    int n = 0;
-    while (*name && n < 60)
-        buf[n++] = *name++;
-    const char *p = " hash=0x";
-    while (*p)
-        buf[n++] = *p++;
-    for (int i = 15; i >= 0; i--)
-        buf[n++] = "0123456789abcdef"[(h >> (i * 4)) & 15];
-    buf[n++] = '\n';
-    ex_write(buf, (unsigned long)n);
-}
-
-struct fam {
-    uint64_t s, h;
-};
-
-static uint64_t rnd(struct fam *f)
-{
-    uint64_t x = f->s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    f->s = x;
-    return x;
-}
-
-static void H(struct fam *f, uint64_t v)
-{
-    uint64_t h = (f->h ^ v) * 0x9E3779B97F4A7C15ull;
-    f->h = h ^ (h >> 29);
-}
-
-static void begin(struct fam *f, const char *name)
-{
-    uint64_t s = 0xcbf29ce484222325ull;
-    for (const char *p = name; *p; p++)
-        s = (s ^ (uint8_t)*p) * 0x100000001b3ull;
-    f->s = s ? s : 1;
-    f->h = s;
-}
 
 /* A binary32 (dbl = 0) or binary64 lane, mostly special. */
 static uint64_t lane(struct fam *f, int dbl)

@@ -1,11 +1,11 @@
 package cpu
 
-//go:generate go run ./gen/ssegen -o sse_lanes_gen.go
+//go:generate go run ./gen/ssegen -o sse_gen.go
 
 // SSE execution support shared by the SSE families: the checks every SSE
 // instruction makes before it executes, access to XMM operands, MXCSR and
 // SIMD floating-point exceptions. The lane-wise integer and logic handlers
-// are generated (sse_lanes_gen.go); moves, shuffles and the rest are in
+// are generated (sse_gen.go); moves, shuffles and the rest are in
 // sse_*.go by family.
 
 // MXCSR bits (SDM Vol. 1 §10.2.3).

@@ -15,7 +15,22 @@ import "ftvm/mmu"
 //	            ECX  CX16(13) POPCNT(23) RDRAND(30)
 //	            EDX  PSE(3) TSC(4) MSR(5) PAE(6) CX8(8) APIC(9) PGE(13)
 //	                 CMOV(15) PAT(16) CLFSH(19)
-//	2-6         all  0 (no cache or power descriptors)
+//	2           EAX  0x76036301, EBX 0x00F0B5FF, ECX 0, EDX 0x00C30000: one
+//	                 iteration; descriptors 63 03 76 (DTLB 2M/4M and 1G, DTLB
+//	                 4K, ITLB 2M/4M), FF (caches: see leaf 4), B5 (ITLB 4K),
+//	                 F0 (64-byte prefetching), C3 (STLB 4K/2M), as a Skylake
+//	                 client part reports them
+//	3           all  0 (no serial number)
+//	4.n         the deterministic cache parameters, one cache per subleaf,
+//	            each with 64-byte lines, one partition, self-initializing,
+//	            shared by one logical processor in a one-core package:
+//	            4.0 L1 data 32 KiB 8-way (EAX 0x121, EBX 0x01C0003F, ECX 63)
+//	            4.1 L1 instruction 32 KiB 8-way (EAX 0x122, EBX 0x01C0003F, ECX 63)
+//	            4.2 L2 unified 256 KiB 4-way (EAX 0x143, EBX 0x00C0003F, ECX 1023)
+//	            4.3 L3 unified 8 MiB 16-way, inclusive, complex indexing
+//	                (EAX 0x163, EBX 0x03C0003F, ECX 8191, EDX 6)
+//	            4.n, n>3: 0 (no more caches)
+//	5-6         all  0 (no MONITOR/MWAIT or power management leaves)
 //	7.0         EAX  0 (highest subleaf)
 //	            EBX  BMI1(3) RDSEED(18)
 //	7.n, n>0    all  0
@@ -23,11 +38,22 @@ import "ftvm/mmu"
 //	0x80000001  ECX  LAHF_LM(0) ABM/LZCNT(5)
 //	            EDX  SYSCALL(11) NX(20) PDPE1GB(26) RDTSCP(27) LM(29)
 //	0x80000002-4     brand string "ftvm x86-64 interpreter", NUL-padded
-//	0x80000005-7     0
+//	0x80000005  EAX  0x0420FF08: 2M/4M pages: DTLB 4-way 32 entries, ITLB
+//	                 fully associative 8 entries
+//	            EBX  0x04400840: 4K pages: DTLB 4-way 64, ITLB 8-way 64
+//	            ECX, EDX  0x20080140: L1 data and L1 instruction: 32 KiB,
+//	                 8-way, 1 line per tag, 64-byte lines (the leaf is
+//	                 reserved on Intel; filled for software that reads it
+//	                 whatever the vendor, consistent with leaf 4)
+//	0x80000006  ECX  0x01004040: L2 256 KiB, 4-way (code 4), 64-byte lines
+//	0x80000007       0
 //	0x80000008  EAX  mmu.PhysAddrBits | 48<<8 (physical, linear address bits)
 //	other       all  0 (an Intel CPU returns the highest basic leaf's data
 //	                 for a leaf above the maximum; zeros are simpler and no
 //	                 guest depends on that behaviour)
+//
+// Leaves 2, 4 and 0x80000005-6 are never zero: glibc 2.34-2.36 sizes its
+// memcpy/memmove strategy from them and crashes when they are.
 //
 // Deliberately not advertised: FPU, MMX, FXSR, SSE* and XSAVE (x87 and SSE
 // are not implemented yet), SEP (no SYSENTER), MTRR (only MTRRcap and
@@ -57,6 +83,31 @@ const (
 	cpuidExt1EDX = 1<<11 | 1<<20 | 1<<26 | 1<<27 | 1<<29
 )
 
+// cpuidCache returns a leaf 4 subleaf: cache type (1 data, 2 instruction, 3
+// unified) and level, self-initializing, one logical processor and one core
+// sharing it, 64-byte lines, one partition; ways and size in bytes.
+func cpuidCache(typ, level, ways, size, edx uint32) cpuidResult {
+	const line = 64
+	return cpuidResult{
+		eax: typ | level<<5 | 1<<8,
+		ebx: (ways-1)<<22 | (line - 1),
+		ecx: size/(ways*line) - 1,
+		edx: edx,
+	}
+}
+
+// cpuidCaches are the subleaves of leaf 4 (see the table above).
+var cpuidCaches = [...]cpuidResult{
+	cpuidCache(1, 1, 8, 32<<10, 0),
+	cpuidCache(2, 1, 8, 32<<10, 0),
+	cpuidCache(3, 2, 4, 256<<10, 0),
+	cpuidCache(3, 3, 16, 8<<20, 6),
+}
+
+// CPUIDCacheLeaves is the number of leaf 4 subleaves describing a cache; the
+// next one reports no cache.
+const CPUIDCacheLeaves = uint32(len(cpuidCaches))
+
 // cpuidBrand is the processor brand string of leaves 0x80000002-4.
 var cpuidBrand = func() (b [48]byte) {
 	copy(b[:], "ftvm x86-64 interpreter")
@@ -79,6 +130,12 @@ func cpuid(leaf, subleaf uint32) cpuidResult {
 		return cpuidResult{eax: cpuidMaxBasic, ebx: le32(v[0:]), edx: le32(v[4:]), ecx: le32(v[8:])}
 	case 1:
 		return cpuidResult{eax: cpuidSignature, ebx: 8<<8 | 1<<16, ecx: cpuid1ECX, edx: cpuid1EDX}
+	case 2:
+		return cpuidResult{eax: 0x76036301, ebx: 0x00F0B5FF, edx: 0x00C30000}
+	case 4:
+		if subleaf < uint32(len(cpuidCaches)) {
+			return cpuidCaches[subleaf]
+		}
 	case 7:
 		if subleaf == 0 {
 			return cpuidResult{ebx: cpuid7EBX}
@@ -90,6 +147,10 @@ func cpuid(leaf, subleaf uint32) cpuidResult {
 	case 0x80000002, 0x80000003, 0x80000004:
 		s := cpuidBrand[(leaf-0x80000002)*16:]
 		return cpuidResult{eax: le32(s[0:]), ebx: le32(s[4:]), ecx: le32(s[8:]), edx: le32(s[12:])}
+	case 0x80000005:
+		return cpuidResult{eax: 0x0420FF08, ebx: 0x04400840, ecx: 0x20080140, edx: 0x20080140}
+	case 0x80000006:
+		return cpuidResult{ecx: 0x01004040}
 	case 0x80000008:
 		return cpuidResult{eax: mmu.PhysAddrBits | 48<<8}
 	}

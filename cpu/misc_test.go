@@ -17,8 +17,13 @@ func TestCPUID(t *testing.T) {
 		{0, 0, 7, 0x756E6547, 0x6C65746E, 0x49656E69},
 		{1, 0, 0x6F1, 0x00010800, 1<<13 | 1<<23 | 1<<30,
 			1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<9 | 1<<13 | 1<<15 | 1<<16 | 1<<19},
-		{2, 0, 0, 0, 0, 0},
-		{4, 0, 0, 0, 0, 0},
+		{2, 0, 0x76036301, 0x00F0B5FF, 0, 0x00C30000},
+		{3, 0, 0, 0, 0, 0},
+		{4, 0, 0x121, 0x01C0003F, 63, 0},
+		{4, 1, 0x122, 0x01C0003F, 63, 0},
+		{4, 2, 0x143, 0x00C0003F, 1023, 0},
+		{4, 3, 0x163, 0x03C0003F, 8191, 6},
+		{4, 4, 0, 0, 0, 0},
 		{7, 0, 0, 1<<3 | 1<<18, 0, 0},
 		{7, 1, 0, 0, 0, 0},
 		{8, 0, 0, 0, 0, 0},
@@ -29,6 +34,8 @@ func TestCPUID(t *testing.T) {
 		{0x80000002, 0, 0x6D767466, 0x36387820, 0x2034362D, 0x65746E69},
 		{0x80000003, 0, 0x65727072, 0x00726574, 0, 0},
 		{0x80000004, 0, 0, 0, 0, 0},
+		{0x80000005, 0, 0x0420FF08, 0x04400840, 0x20080140, 0x20080140},
+		{0x80000006, 0, 0, 0, 0x01004040, 0},
 		{0x80000007, 0, 0, 0, 0, 0},
 		{0x80000008, 0, 0x3028, 0, 0, 0},
 		{0x80000009, 0, 0, 0, 0, 0},
@@ -59,6 +66,15 @@ func TestCPUID(t *testing.T) {
 	}
 	if want := "ftvm x86-64 interpreter" + string(make([]byte, 48-23)); brand != want {
 		t.Errorf("brand %q", brand)
+	}
+	// Leaf 4's geometry gives the sizes the table states (SDM CPUID leaf 4:
+	// ways * partitions * line size * sets).
+	for i, want := range []uint32{32 << 10, 32 << 10, 256 << 10, 8 << 20} {
+		r := cpuid(4, uint32(i))
+		size := (r.ebx>>22 + 1) * (r.ebx>>12&0x3FF + 1) * (r.ebx&0xFFF + 1) * (r.ecx + 1)
+		if size != want {
+			t.Errorf("leaf 4.%d: %d bytes, want %d", i, size, want)
+		}
 	}
 	if got := cpuid(0x80000008, 0).eax & 0xFF; got != mmu.PhysAddrBits {
 		t.Errorf("physical address bits %d, want %d", got, mmu.PhysAddrBits)

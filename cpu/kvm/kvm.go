@@ -217,7 +217,13 @@ func (v *VM) setCPUID() error {
 	}
 	maxBasic := cpu.CPUIDModel(0, 0).EAX
 	for fn := uint32(0); fn <= maxBasic; fn++ {
-		if fn == 7 {
+		switch fn {
+		case 4:
+			for sub := uint32(0); sub <= cpu.CPUIDCacheLeaves; sub++ {
+				add(fn, sub, cpuidFlagSignificantIndex)
+			}
+			continue
+		case 7:
 			for sub := uint32(0); sub <= cpu.CPUIDModel(7, 0).EAX; sub++ {
 				add(fn, sub, cpuidFlagSignificantIndex)
 			}

@@ -7,7 +7,8 @@
 #   guests  build the test guests (testdata/guests/build/*.elf) and host oracles
 #   build   deps + guests + bin/ftvm (-tags capstone when libcapstone-dev is there)
 #   test    deps + guests + go vet + go test (timeout 25m)
-#   bench   Go benchmarks + scripts/bench.sh (ftvm vs qemu-system-x86_64 -accel tcg)
+#   bench   Go benchmarks + scripts/bench.sh (ftvm vs qemu-system-x86_64 -accel tcg,
+#           integer and SSE workloads)
 #           + scripts/bench-appliance.sh (kvstore appliance requests/s, latency)
 #   demo    deps + build, then runs the hello guest under ftvm
 #   soak    long-running tests (TestSoak*, FTVM_SOAK=1)
@@ -40,11 +41,11 @@ GD := testdata/guests
 GB := $(GD)/build
 OBJ_DIR := $(GB)/obj
 
-C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake sse ssefp fpbench
+C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake sse ssefp fpbench bench_sse
 ASM_GUESTS := halt reset triple spin
 GUESTS     := $(C_GUESTS) $(ASM_GUESTS)
 GUEST_ELFS := $(addprefix $(GB)/,$(addsuffix .elf,$(GUESTS)))
-HOST_PROGS := $(GB)/exercise_host $(GB)/bench_host $(GB)/sse_host $(GB)/ssefp_host $(GB)/fpbench_host
+HOST_PROGS := $(GB)/exercise_host $(GB)/bench_host $(GB)/sse_host $(GB)/ssefp_host $(GB)/fpbench_host $(GB)/bench_sse_host
 
 GUEST_CFLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -static -fno-pic -no-pie \
 	-mno-red-zone -fno-stack-protector -mgeneral-regs-only \
@@ -76,6 +77,9 @@ OBJS_idle_wake := $(OBJ_DIR)/idle_wake.o
 # without -mgeneral-regs-only), for the guest and for sse_host alike.
 OBJS_sse      := $(OBJ_DIR)/sse.o $(OBJ_DIR)/sse_body.o $(FAULT_OBJS)
 SSE_FLAGS     := -msse4.2
+# bench_sse: the SSE workload of make bench (memcpy, strlen, strchr, CRC32C).
+OBJS_bench_sse := $(OBJ_DIR)/bench_sse.o $(OBJ_DIR)/bench_sse_body.o $(FAULT_OBJS)
+SSE_OBJS      := $(OBJ_DIR)/sse_body.o $(OBJ_DIR)/bench_sse_body.o
 # kvstore: the UDP key-value appliance (kvstore/README.md), with the
 # interrupt library (256-vector IDT, 8259, 8254, local APIC, I/O APIC).
 INTR_OBJS     := $(OBJ_DIR)/lib/intr.o $(OBJ_DIR)/lib/intr_asm.o $(FAULT_OBJS)
@@ -129,12 +133,15 @@ guests: $(GB)/tick.elf
 $(GB)/tick.elf: $(OBJS_tick) $(RUNTIME_OBJS) $(GD)/lib/guest.ld
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(RUNTIME_OBJS) $(OBJS_tick) -lgcc
 
-$(OBJ_DIR)/sse_body.o: $(GD)/sse_body.c $(FLAGS_STAMP)
+$(SSE_OBJS): $(OBJ_DIR)/%.o: $(GD)/%.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(filter-out -mgeneral-regs-only,$(GUEST_CFLAGS)) $(SSE_FLAGS) -MMD -MP -c -o $@ $<
 
 $(GB)/sse_host: $(GD)/sse_host.c $(GD)/sse_body.c $(GD)/sse_body.h $(GD)/oracle.h $(FLAGS_STAMP)
 	$(HOST_CC) $(filter-out -mgeneral-regs-only,$(HOST_CFLAGS)) $(SSE_FLAGS) -o $@ $(GD)/sse_host.c $(GD)/sse_body.c
+
+$(GB)/bench_sse_host: $(GD)/bench_sse_host.c $(GD)/bench_sse_body.c $(GD)/bench_sse_body.h $(FLAGS_STAMP)
+	$(HOST_CC) $(filter-out -mgeneral-regs-only,$(HOST_CFLAGS)) $(SSE_FLAGS) -o $@ $(GD)/bench_sse_host.c $(GD)/bench_sse_body.c
 
 $(GB)/exercise_host: $(GD)/exercise_host.c $(GD)/exercise_body.c $(GD)/exercise_body.h $(GD)/oracle.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/exercise_host.c $(GD)/exercise_body.c

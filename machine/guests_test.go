@@ -100,8 +100,8 @@ func readExpected(t *testing.T) []expectedGuest {
 func TestGuestsGolden(t *testing.T) {
 	for _, e := range readExpected(t) {
 		t.Run(e.name, func(t *testing.T) {
-			if e.name == "bench" && testing.Short() {
-				t.Skip("bench guest is long; skipped in -short mode")
+			if strings.HasPrefix(e.name, "bench") && testing.Short() {
+				t.Skip("bench guests are long; skipped in -short mode")
 			}
 			got, exit, m := runGuest(t, e.name, e.maxInsns)
 			checkGolden(t, e, got, exit, m)

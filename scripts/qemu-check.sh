@@ -7,7 +7,7 @@
 # Known QEMU 7.2 deviations, handled here:
 #   exercise  needs -cpu max: the default qemu64 model has no POPCNT/BMI1
 #             (TZCNT runs as BSF) so the output would differ.
-#   sse       needs -cpu max too (SSSE3, SSE4.1, SSE4.2 are not in qemu64).
+#   sse, bench_sse  need -cpu max too (SSSE3, SSE4.1, SSE4.2 are not in qemu64).
 #             QEMU 7.2 takes the explicit lengths of PCMPESTRI with REX.W
 #             (RAX/RDX) wrongly: the pcmpestriq-m line differs from the host
 #             CPU's (and ftvm's); it is taken from the golden file.
@@ -32,14 +32,14 @@ if [ "${1:-}" = "--update" ]; then update=1; shift; fi
 # name : expected QEMU exit status ("timeout" = still running after the timeout)
 declare -A want=(
     [hello]=1 [exercise]=1 [paging]=1 [bench]=1 [exitcode]=67
-    [halt]=timeout [reset]=0 [triple]=0 [spin]=timeout [sse]=1 [ssefp]=1 [fpbench]=1
+    [halt]=timeout [reset]=0 [triple]=0 [spin]=timeout [sse]=1 [ssefp]=1 [fpbench]=1 [bench_sse]=1
 )
 SSEFP_QEMU_EXACT='^(cvtt?(ss|sd)2si|cvtsi2|cvtt?(ps2dq|pd2dq)|cvtdq2|round)'
-declare -A extra=( [exercise]="-cpu max" [sse]="-cpu max" [ssefp]="-cpu max" )
-declare -A tmo=( [bench]=300 [halt]=3 [spin]=3 )
+declare -A extra=( [exercise]="-cpu max" [sse]="-cpu max" [ssefp]="-cpu max" [bench_sse]="-cpu max" )
+declare -A tmo=( [bench]=300 [bench_sse]=300 [halt]=3 [spin]=3 )
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(hello exercise paging bench exitcode halt reset triple spin sse ssefp fpbench)
+[ ${#names[@]} -gt 0 ] || names=(hello exercise paging bench exitcode halt reset triple spin sse ssefp fpbench bench_sse)
 
 qemu_major=$($QEMU --version | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p')
 fail=0

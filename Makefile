@@ -42,6 +42,7 @@ GB := $(GD)/build
 OBJ_DIR := $(GB)/obj
 
 C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake sse ssefp fpbench bench_sse
+C_GUESTS   += pit_hlt
 ASM_GUESTS := halt reset triple spin
 GUESTS     := $(C_GUESTS) $(ASM_GUESTS)
 GUEST_ELFS := $(addprefix $(GB)/,$(addsuffix .elf,$(GUESTS)))
@@ -80,6 +81,7 @@ SSE_FLAGS     := -msse4.2
 # bench_sse: the SSE workload of make bench (memcpy, strlen, strchr, CRC32C).
 OBJS_bench_sse := $(OBJ_DIR)/bench_sse.o $(OBJ_DIR)/bench_sse_body.o $(FAULT_OBJS)
 SSE_OBJS      := $(OBJ_DIR)/sse_body.o $(OBJ_DIR)/bench_sse_body.o
+OBJS_pit_hlt  := $(OBJ_DIR)/pit_hlt.o
 # kvstore: the UDP key-value appliance (kvstore/README.md), with the
 # interrupt library (256-vector IDT, 8259, 8254, local APIC, I/O APIC).
 INTR_OBJS     := $(OBJ_DIR)/lib/intr.o $(OBJ_DIR)/lib/intr_asm.o $(FAULT_OBJS)

@@ -136,7 +136,7 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 	for _, b := range blks {
 		b.Reissue()
 	}
-	n.rep = lockstep.NewReplayerFrom(&streamSource{conn: c, pos: n.replayPos.Load}, info.Header.DigestInterval, info.NextDigest)
+	n.rep = lockstep.NewReplayerFrom(&streamSource{conn: c, pos: n.replayPos.Load, waiting: &n.waiting}, info.Header.DigestInterval, info.NextDigest)
 	n.rep.Attach(m)
 	n.repEnv = n.rep.WrapEnv(n.clockEnv)
 	n.replayPos.Store(info.Position)

@@ -88,6 +88,16 @@ const (
 	modeReplaying             // a backup replaying its primary's stream
 )
 
+// What a node's machine waits for (Node.waiting).
+const (
+	waitNone    int32 = iota
+	waitBackup        // a primary throttled: its backup lags more than MaxLag
+	waitPrimary       // a backup replayed all it received: the primary's next record
+	waitInput         // the guest idles in HLT: an input or a timer
+)
+
+var waitNames = [...]string{"", "backup", "primary", "input"}
+
 // Node is one member of a pair. It is the machine's input source, checker
 // and source of random numbers, switching between live recording (primary)
 // and replay (backup).
@@ -131,6 +141,10 @@ type Node struct {
 	primaryLost atomic.Bool
 	lostAt      time.Time
 	replayPos   atomic.Uint64
+
+	// waiting says what the node's machine waits for (a wait constant),
+	// for `ftvm status`.
+	waiting atomic.Int32
 
 	// stopping is set by Stop: the run ends, whatever the role.
 	stopping atomic.Bool
@@ -294,8 +308,9 @@ func (n *Node) Wait(deadline uint64) bool {
 		// The guest idles: let the backup acknowledge what it has, so the
 		// held outputs go out now rather than after the wait.
 		n.sync(n.position(), 0)
-		return n.rec.Wait(deadline)
 	}
+	n.waiting.Store(waitInput)
+	defer n.waiting.Store(waitNone)
 	return n.live.Wait(deadline)
 }
 
@@ -347,7 +362,8 @@ func (e nodeEnv) Random(pos uint64, seed bool) (uint64, bool) {
 }
 
 // throttle holds the primary while its backup lags more than MaxLag of
-// execution behind.
+// execution behind. Before it waits it sends a sync record at pos, so the
+// backup can replay up to here and say so.
 func (n *Node) throttle(pos uint64) {
 	now := time.Now()
 	if n.rateT.IsZero() {
@@ -360,7 +376,13 @@ func (n *Node) throttle(pos uint64) {
 		return
 	}
 	limit := uint64(n.rate * n.opts.MaxLag.Seconds())
-	for pos > n.backupPos.Load()+limit && !n.lostBackup.Load() {
+	if pos <= n.backupPos.Load()+limit {
+		return
+	}
+	n.sync(pos, 0)
+	n.waiting.Store(waitBackup)
+	defer n.waiting.Store(waitNone)
+	for pos > n.backupPos.Load()+limit && !n.lostBackup.Load() && !n.stopping.Load() {
 		time.Sleep(time.Millisecond)
 	}
 }
@@ -693,6 +715,9 @@ func (n *Node) status() []byte {
 		"position":     n.replayPos.Load(),
 		"outputs_held": held,
 		"uptime_s":     time.Since(n.started).Seconds(),
+	}
+	if w := n.waiting.Load(); w != waitNone {
+		s["waiting_for"] = waitNames[w]
 	}
 	if mode(n.mode.Load()) != modeReplaying && n.m != nil {
 		s["position"] = n.m.CPU.Retired

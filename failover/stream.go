@@ -3,6 +3,7 @@ package failover
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ftvm/lockstep"
@@ -71,18 +72,28 @@ func (s *streamSink) lastRecord() (uint64, time.Time) {
 // it arrives. When the stream ends (the primary died or the link broke) it
 // returns lockstep.ErrEnd, and replay stops at the last record received.
 type streamSource struct {
-	conn   *transport.Conn
-	pos    func() uint64 // the backup's replay position
-	offset int64
-	err    error
+	conn    *transport.Conn
+	pos     func() uint64 // the backup's replay position
+	waiting *atomic.Int32 // the node's wait state
+	offset  int64
+	err     error
+	seq     uint64 // the last record received
+	ackPos  uint64 // the replay position last acknowledged
 }
 
-// Next implements lockstep.Source.
+// Next implements lockstep.Source. Before it waits for a record it tells
+// the primary how far replay got: the primary may be throttled, waiting
+// for exactly that.
 func (s *streamSource) Next() (lockstep.Record, error) {
 	if s.err != nil {
 		return lockstep.Record{}, lockstep.ErrEnd
 	}
+	if p := s.pos(); p > s.ackPos {
+		s.ack(p)
+	}
+	s.waiting.Store(waitPrimary)
 	seq, b, err := s.conn.RecvRecord()
+	s.waiting.Store(waitNone)
 	if err != nil {
 		s.err = err
 		return lockstep.Record{}, lockstep.ErrEnd
@@ -96,10 +107,17 @@ func (s *streamSource) Next() (lockstep.Record, error) {
 	}
 	s.offset += int64(len(b))
 	rec.Payload = append([]byte(nil), rec.Payload...)
-	if err := s.conn.Ack(seq, s.pos()); err != nil && !errors.Is(err, transport.ErrClosed) {
+	s.seq = seq
+	s.ack(s.pos())
+	return rec, nil
+}
+
+// ack acknowledges the records received and the replay position p.
+func (s *streamSource) ack(p uint64) {
+	if err := s.conn.Ack(s.seq, p); err != nil && !errors.Is(err, transport.ErrClosed) {
 		s.err = err
 	}
-	return rec, nil
+	s.ackPos = p
 }
 
 // Offset implements lockstep.Source.

@@ -81,20 +81,33 @@ func (g *GuestClock) PosAt(t uint64) uint64 {
 	return g.apos + q
 }
 
+// minFitInsns is the fewest instructions since the last anchor or skip over
+// which a host clock's rate is refitted: over fewer, the host's own delays
+// (waking from an idle wait, scheduling) would count as instruction time
+// and the fitted rate could be far too fast.
+const minFitInsns = 1 << 17
+
 // Anchor sets the guest time at the current position to t (never moving it
-// backwards) and, on a host clock, fits the rate to the time and
-// instructions since the previous anchor.
+// backwards) and, on a host clock, fits the rate to the host time and
+// instructions since the previous anchor or skip. When the guest's time ran
+// ahead of the host's, the rate is fitted from the host's time, so that
+// guest time slows until the host catches up.
 func (g *GuestClock) Anchor(t uint64) {
 	p := g.pos()
-	now := g.At(p)
-	if t < now {
-		t = now
-	}
-	if !g.fixed && p > g.apos && t > g.ans {
-		r := (t - g.ans) << rateShift / (p - g.apos)
+	now := g.At(p) // at the rate in effect until here
+	if !g.fixed && p >= g.apos+minFitInsns {
+		r := uint64(minRate)
+		if t > g.ans {
+			hi, lo := bits.Mul64(t-g.ans, 1<<rateShift)
+			if hi < p-g.apos {
+				r, _ = bits.Div64(hi, lo, p-g.apos)
+			} else {
+				r = maxRate
+			}
+		}
 		g.rate = min(max(r, minRate), maxRate)
 	}
-	g.apos, g.ans = p, t
+	g.apos, g.ans = p, max(t, now)
 }
 
 // Skip moves guest time forward to t at the current position without

@@ -85,37 +85,48 @@ func (s *syncBuffer) String() string {
 }
 
 // Inputs taken where the board skipped idle time come with a clock skip to
-// the time it skipped to; elsewhere, or with nothing to hand out, no skip.
+// the time it skipped to, and a host clock's periodic re-anchor there is a
+// skip too; elsewhere, or with nothing to hand out, no skip.
 func TestLiveInputsMarkIdle(t *testing.T) {
 	frame := devices.Input{Kind: devices.InputFrame, Data: []byte{1}}
 	for _, tc := range []struct {
 		name     string
+		host     bool // host clock, due for a re-anchor
 		markPos  uint64
 		post     bool
 		takePos  uint64
 		wantSkip bool
 	}{
-		{"input after a skip", 10, true, 10, true},
-		{"input at a later position", 10, true, 11, false},
-		{"nothing to hand out", 10, false, 10, false},
+		{"input after a skip", false, 10, true, 10, true},
+		{"input at a later position", false, 10, true, 11, false},
+		{"nothing to hand out", false, 10, false, 10, false},
+		{"host clock input after a skip", true, 10, true, 10, true},
+		{"host clock re-anchor after a skip", true, 10, false, 10, true},
+		{"host clock re-anchor elsewhere", true, 10, false, 11, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := NewLiveInputs(false)
-			l.MarkIdle(tc.markPos, 5_000_000)
+			l := NewLiveInputs(tc.host)
+			l.lastAnchor = l.lastAnchor.Add(-time.Second)
+			l.MarkIdle(tc.markPos, 1<<62)
 			if tc.post {
 				l.Post(frame)
 			}
 			got := l.Take(tc.takePos, nil)
-			last := got[max(len(got)-1, 0):]
-			skip := len(last) > 0 && last[0].Kind == devices.InputClock && last[0].Dev == ClockSkip && last[0].Arg == 5_000_000
-			if skip != tc.wantSkip {
-				t.Fatalf("inputs %+v: skip first %v, want %v", got, skip, tc.wantSkip)
+			var clock []devices.Input
+			for _, in := range got {
+				if in.Kind == devices.InputClock {
+					clock = append(clock, in)
+				}
+			}
+			skip := len(clock) == 1 && clock[0].Dev == ClockSkip && clock[0].Arg == 1<<62
+			if skip != tc.wantSkip || len(clock) > 1 {
+				t.Fatalf("inputs %+v: a skip to the idle time %v, want %v", got, skip, tc.wantSkip)
+			}
+			if tc.host && len(clock) == 0 {
+				t.Errorf("no re-anchor on a host clock that is due for one")
 			}
 			if tc.post && got[0].Kind != devices.InputFrame {
 				t.Errorf("the frame is not first: %+v", got)
-			}
-			if again := l.Take(tc.takePos, nil); len(again) != 0 {
-				t.Errorf("second take %+v, want nothing", again)
 			}
 		})
 	}

@@ -131,33 +131,35 @@ func (l *LiveInputs) signal() {
 // input ahead of time.
 func (l *LiveInputs) Next() uint64 { return ^uint64(0) }
 
-// Take implements InputSource.
+// Take implements InputSource. At a position where the board skipped idle
+// time (MarkIdle), every clock input is a skip to at least where it
+// skipped: a replay applies it before its own skips there.
 func (l *LiveInputs) Take(pos uint64, buf []devices.Input) []devices.Input {
 	l.mu.Lock()
-	skip, skipTo := l.idleSet && l.idlePos == pos && len(l.pending) > 0, l.idleNow
-	if l.idleSet && (skip || l.idlePos != pos) {
-		l.idleSet = false
-	}
+	marked := l.idleSet && l.idlePos == pos
+	l.idleSet = marked
+	emit := marked && len(l.pending) > 0
 	for _, in := range l.pending {
 		in.Pos = pos
 		buf = append(buf, in)
 	}
 	l.pending = l.pending[:0]
+	idleNow := l.idleNow
 	l.mu.Unlock()
 	clock := devices.Input{Pos: pos, Kind: devices.InputClock}
 	if l.hostClock {
-		if now := time.Now(); skip || l.waited || now.Sub(l.lastAnchor) >= anchorInterval {
-			clock.Arg = l.HostNanos()
-			if skip || l.waited {
+		if now := time.Now(); emit || l.waited || now.Sub(l.lastAnchor) >= anchorInterval {
+			clock.Arg, emit = l.HostNanos(), true
+			if l.waited {
 				clock.Dev = ClockSkip
 			}
 			l.lastAnchor, l.waited = now, false
 		}
 	}
-	if skip {
-		clock.Dev, clock.Arg = ClockSkip, max(clock.Arg, skipTo)
+	if emit && marked {
+		clock.Dev, clock.Arg = ClockSkip, max(clock.Arg, idleNow)
 	}
-	if clock.Arg != 0 {
+	if emit {
 		// After the inputs: all inputs at a position take effect before
 		// the board next looks at its timers, in any order.
 		buf = append(buf, clock)

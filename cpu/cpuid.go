@@ -12,9 +12,10 @@ import "ftvm/mmu"
 //	            EBX, EDX, ECX  "Genu" "ineI" "ntel": vendor GenuineIntel
 //	1           EAX  0x000006F1: family 6, model 0x0F, stepping 1
 //	            EBX  CLFLUSH line size 8 (64 bytes), APIC ID 0, 1 logical CPU
-//	            ECX  CX16(13) POPCNT(23) RDRAND(30)
+//	            ECX  SSSE3(9) CX16(13) SSE4.1(19) SSE4.2(20) POPCNT(23)
+//	                 RDRAND(30)
 //	            EDX  PSE(3) TSC(4) MSR(5) PAE(6) CX8(8) APIC(9) PGE(13)
-//	                 CMOV(15) PAT(16) CLFSH(19)
+//	                 CMOV(15) PAT(16) CLFSH(19) SSE(25) SSE2(26)
 //	2           EAX  0x76036301, EBX 0x00F0B5FF, ECX 0, EDX 0x00C30000: one
 //	                 iteration; descriptors 63 03 76 (DTLB 2M/4M and 1G, DTLB
 //	                 4K, ITLB 2M/4M), FF (caches: see leaf 4), B5 (ITLB 4K),
@@ -55,8 +56,9 @@ import "ftvm/mmu"
 // Leaves 2, 4 and 0x80000005-6 are never zero: glibc 2.34-2.36 sizes its
 // memcpy/memmove strategy from them and crashes when they are.
 //
-// Deliberately not advertised: FPU, MMX, FXSR, SSE* and XSAVE (x87 and SSE
-// are not implemented yet), SEP (no SYSENTER), MTRR (only MTRRcap and
+// Deliberately not advertised: FPU, FXSR and XSAVE (x87 is not implemented
+// yet), SSE3 (its FISTTP is an x87 instruction), MMX (the MMX register forms
+// of the SSE opcodes raise #UD), SEP (no SYSENTER), MTRR (only MTRRcap and
 // MTRRdefType exist), MCE/MCA, DE, VME, HTT, x2APIC, TSC-deadline,
 // FSGSBASE, BMI2, SMEP/SMAP, the hypervisor bit, invariant TSC, and
 // PREFETCHW (decoded as a NOP, but not needed).
@@ -75,8 +77,8 @@ const (
 	cpuidMaxExtended = 0x80000008
 	cpuidSignature   = 0x000006F1 // family 6, model 0x0F, stepping 1
 
-	cpuid1ECX = 1<<13 | 1<<23 | 1<<30
-	cpuid1EDX = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<9 | 1<<13 | 1<<15 | 1<<16 | 1<<19
+	cpuid1ECX = 1<<9 | 1<<13 | 1<<19 | 1<<20 | 1<<23 | 1<<30
+	cpuid1EDX = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<9 | 1<<13 | 1<<15 | 1<<16 | 1<<19 | 1<<25 | 1<<26
 	cpuid7EBX = 1<<3 | 1<<18
 
 	cpuidExt1ECX = 1<<0 | 1<<5

@@ -120,16 +120,25 @@ func execFPLanes(c *CPU, in *Inst) {
 	s := c.readFPSource(in, d.w, d.scalar)
 	r := c.FPU.XMM[in.reg]
 	csr := c.FPU.MXCSR
-	lw := fpWidth(d.w)
-	n := 16 / lw
-	if d.scalar {
-		n = 1
-	}
-	var fl uint32
-	for i := range n {
-		v, f := d.fn(d.w, r.lane(i, lw), s.lane(i, lw), csr)
-		r.setLane(i, lw, v)
+	var fl, f uint32
+	switch {
+	case d.w == softfp.F64 && d.scalar:
+		r[0], fl = d.fn(softfp.F64, r[0], s[0], csr)
+	case d.w == softfp.F64:
+		r[0], fl = d.fn(softfp.F64, r[0], s[0], csr)
+		r[1], f = d.fn(softfp.F64, r[1], s[1], csr)
 		fl |= f
+	default:
+		n := 4
+		if d.scalar {
+			n = 1
+		}
+		for i := range n {
+			var v uint64
+			v, f = d.fn(softfp.F32, r.lane(i, 4), s.lane(i, 4), csr)
+			r.setLane(i, 4, v)
+			fl |= f
+		}
 	}
 	c.fpDone(fl)
 	c.FPU.XMM[in.reg] = r

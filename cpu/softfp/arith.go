@@ -1,9 +1,6 @@
 package softfp
 
-import (
-	"math"
-	"math/big"
-)
+import "math"
 
 // Format selects binary32 (F32: the low 32 bits of an operand) or binary64.
 type Format uint8
@@ -189,11 +186,12 @@ func (f *format) arith(op binop, a, b uint64, csr uint32) (uint64, uint32) {
 	b, cb = f.operand(b, cb, csr, &fl)
 	if op == opSub {
 		b ^= f.sign
+		op = opAdd
 	}
 	sa, sb := f.neg(a), f.neg(b)
 	neg := sa != sb
 	switch op {
-	case opAdd, opSub:
+	case opAdd:
 		switch {
 		case ca == clsInf && cb == clsInf && neg:
 			return f.indef, FlagIE
@@ -225,20 +223,13 @@ func (f *format) arith(op binop, a, b uint64, csr uint32) (uint64, uint32) {
 			return f.zero(neg), fl
 		}
 	}
-	x, y := f.bigOf(a, ca), f.bigOf(b, cb)
-	z := newAcc()
-	switch op {
-	case opAdd, opSub:
-		z.Add(x, y)
-	case opMul:
-		z.Mul(x, y)
-	case opDiv:
-		z.Quo(x, y)
+	var r uint64
+	var rf uint32
+	if f == &f32 {
+		r, rf = arith32(op, a, b, csr)
+	} else {
+		r, rf = arith64(op, a, ca, b, cb, csr)
 	}
-	if z.Sign() == 0 { // exact cancellation (or two opposite zeros)
-		return f.zero(mode(csr) == RoundDown), fl
-	}
-	r, rf := f.packBig(z, z.Acc() != big.Exact, csr)
 	return r, fl | rf
 }
 
@@ -283,27 +274,6 @@ func (f *format) sqrt(a uint64, csr uint32) (uint64, uint32) {
 	case ca == clsInf:
 		return a, fl
 	}
-	// a = m * 2^e with e made even; sqrt(a) = isqrt(m * 2^128) * 2^((e-128)/2)
-	// to more than 64 bits, the rest sticky.
-	m := a & f.frac
-	e := int(a >> f.fracBits & f.expMax)
-	if ca == clsNormal {
-		m |= 1 << f.fracBits
-	} else {
-		e = 1
-	}
-	e -= f.bias + int(f.fracBits)
-	n := new(big.Int).SetUint64(m)
-	if e&1 != 0 {
-		n.Lsh(n, 1)
-		e--
-	}
-	n.Lsh(n, 128)
-	r := new(big.Int).Sqrt(n)
-	exact := new(big.Int).Mul(r, r).Cmp(n) == 0
-	z := newAcc().SetInt(r)
-	sticky := !exact || z.Acc() != big.Exact
-	z.SetMantExp(z, (e-128)/2)
-	res, rf := f.packBig(z, sticky, csr)
-	return res, fl | rf
+	r, rf := f.sqrtExact(a, ca, csr)
+	return r, fl | rf
 }

@@ -1,7 +1,5 @@
 package softfp
 
-import "math/big"
-
 // roundBits drops the low shift bits of m (sticky: more non-zero bits lie
 // below m) and rounds what is kept by rounding mode rc for a value of sign
 // neg. shift may exceed 64.
@@ -88,36 +86,4 @@ func (f *format) roundPack(neg bool, m uint64, exp int, sticky bool, csr uint32)
 		return f.overflow(neg, rc), fl
 	}
 	return f.zero(neg) | uint64(e+f.bias)<<f.fracBits | k&f.frac, fl
-}
-
-// bigOf returns the finite x (of class c) exactly.
-func (f *format) bigOf(x uint64, c class) *big.Float {
-	m := x & f.frac
-	e := int(x >> f.fracBits & f.expMax)
-	if c == clsNormal {
-		m |= 1 << f.fracBits
-	} else {
-		e = 1
-	}
-	z := new(big.Float).SetUint64(m)
-	z.SetMantExp(z, e-f.bias-int(f.fracBits))
-	if f.neg(x) {
-		z.Neg(z)
-	}
-	return z
-}
-
-// newAcc returns a 64-bit truncating big.Float, whose Acc tells whether bits
-// were dropped.
-func newAcc() *big.Float { return new(big.Float).SetPrec(64).SetMode(big.ToZero) }
-
-// packBig rounds the non-zero z (at most 64 bits; sticky: its exact value
-// had more) to f.
-func (f *format) packBig(z *big.Float, sticky bool, csr uint32) (uint64, uint32) {
-	neg := z.Signbit()
-	mant := new(big.Float)
-	exp := z.MantExp(mant)
-	mant.Abs(mant)
-	m, _ := mant.SetMantExp(mant, 64).Uint64()
-	return f.roundPack(neg, m, exp, sticky, csr)
 }

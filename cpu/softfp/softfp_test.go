@@ -180,3 +180,23 @@ func BenchmarkAddSlow(b *testing.B) {
 		_, _ = Add(F64, x, y, rc(RoundUp))
 	}
 }
+
+// TestNoAllocation: the slow paths (directed rounding of binary32,
+// denormals, underflow, square roots of denormals) allocate nothing, as the
+// interpreter's hot path must not.
+func TestNoAllocation(t *testing.T) {
+	n := testing.AllocsPerRun(100, func() {
+		Add(F32, s(1), s(0x1p-30), rc(RoundUp))
+		Mul(F64, d(0x1p-600), d(0x1p-500), mxcsr|FTZ)
+		Div(F64, 3, d(7), rc(RoundZero))
+		Sub(F64, 5, 3, mxcsr)
+		Sqrt(F64, 5, mxcsr)
+		Sqrt(F32, s(2), rc(RoundDown))
+		Convert(F64, F32, d(1e-40), mxcsr)
+		ToInt(F64, d(-2.5), 64, false, mxcsr)
+		RoundInt(F32, s(-2.5), 0, mxcsr)
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per run", n)
+	}
+}

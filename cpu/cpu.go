@@ -354,9 +354,9 @@ func (c *CPU) updateMode() {
 	c.segBase64[GS] = c.Seg[GS].Base
 	c.CPL = uint8(c.Seg[CS].Selector & 3)
 	if c.CPL == 3 {
-		c.mmu.user = 1
+		c.mmu.setUser(1)
 	} else {
-		c.mmu.user = 0
+		c.mmu.setUser(0)
 	}
 }
 

@@ -191,24 +191,27 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 		n = 6
 	}
 	// Write the frame with the new privilege (supervisor), top down.
-	savedCPL, savedUser := c.CPL, c.mmu.user
-	c.CPL, c.mmu.user = newCPL, 0
+	savedCPL, savedUser := c.CPL, c.mmu.user()
+	c.CPL = newCPL
+	c.mmu.setUser(0)
 	if newCPL == 3 {
-		c.mmu.user = 1
+		c.mmu.setUser(1)
 	}
 	for i := 0; i < n; i++ {
 		rsp -= 8
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
-					c.CPL, c.mmu.user = savedCPL, savedUser
+					c.CPL = savedCPL
+					c.mmu.setUser(savedUser)
 					panic(r)
 				}
 			}()
 			c.write64(rsp, frame[i])
 		}()
 	}
-	c.CPL, c.mmu.user = savedCPL, savedUser
+	c.CPL = savedCPL
+	c.mmu.setUser(savedUser)
 	if newCPL != c.CPL {
 		c.Seg[SS] = Segment{Selector: uint16(newCPL), Attr: 0}
 	}

@@ -155,7 +155,7 @@ func (c *CPU) codeWritten(page uint64) {
 // blockAt returns the decoded block at linear address rip.
 func (c *CPU) blockAt(rip uint64) *block {
 	r := &c.code.table[blockSlot(rip)]
-	if r.tag == rip<<1|c.mmu.user && r.stamp == c.code.gen+uint64(*r.inv) && r.b.valid {
+	if r.tag == rip<<1|c.mmu.user() && r.stamp == c.code.gen+uint64(*r.inv) && r.b.valid {
 		return r.b
 	}
 	return c.blockSlow(rip)
@@ -191,7 +191,7 @@ func (c *CPU) blockSlow(rip uint64) *block {
 	if b.crosses {
 		inv = &c.code.largeGen
 	}
-	c.code.table[blockSlot(rip)] = blockRef{tag: rip<<1 | c.mmu.user, stamp: c.code.gen + uint64(*inv), inv: inv, b: b}
+	c.code.table[blockSlot(rip)] = blockRef{tag: rip<<1 | c.mmu.user(), stamp: c.code.gen + uint64(*inv), inv: inv, b: b}
 	return b
 }
 

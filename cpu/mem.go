@@ -14,32 +14,55 @@ import (
 const tlbSize = 512
 
 type tlbEntry struct {
-	tag  uint64 // (linear page number << 1) | user; ^0 when empty
+	tag  uint64 // linear page number << 1 | ctx when filled; ^0 when empty
 	base uint64 // physical address of the page
 }
 
+// The flush epoch occupies the tag bits above the shifted linear page
+// number (52 bits for a canonical address, 53 shifted). Epoch epochLimit
+// is never used, so no tag equals the empty ^0.
+const (
+	epochShift = 53
+	epochLimit = 1<<(64-epochShift) - 1
+)
+
 type tlb struct {
 	read, write [tlbSize]tlbEntry
-	// user is 1 when the CPU runs at CPL 3: it is part of every tag, so
-	// supervisor and user translations of a page never alias.
-	user uint64
+	// ctx is or-ed into every tag. Bit 0 is 1 when the CPU runs at CPL 3,
+	// so supervisor and user translations of a page never alias; the bits
+	// from epochShift up are the flush epoch, so a flush only has to move
+	// to a new epoch for every entry to stop matching.
+	ctx uint64
 }
 
+// flush drops every translation.
 func (t *tlb) flush() {
-	for i := range t.read {
-		t.read[i].tag = ^uint64(0)
-		t.write[i].tag = ^uint64(0)
+	e := t.ctx>>epochShift + 1
+	if e == epochLimit {
+		for i := range t.read {
+			t.read[i].tag = ^uint64(0)
+			t.write[i].tag = ^uint64(0)
+		}
+		e = 0
 	}
+	t.ctx = e<<epochShift | t.ctx&1
 }
+
+// user returns 1 when translations are made for CPL 3, else 0.
+func (t *tlb) user() uint64 { return t.ctx & 1 }
+
+// setUser makes translations be made for CPL 3 (u = 1) or supervisor (0).
+func (t *tlb) setUser(u uint64) { t.ctx = t.ctx&^1 | u }
 
 // flushPage drops the translations of the linear page holding addr.
 func (t *tlb) flushPage(addr uint64) {
 	vpn := addr >> mmu.PageShift
 	i := vpn & (tlbSize - 1)
-	if t.read[i].tag>>1 == vpn {
+	tag := vpn<<1 | t.ctx&^1 // either privilege, this epoch
+	if t.read[i].tag&^1 == tag {
 		t.read[i].tag = ^uint64(0)
 	}
-	if t.write[i].tag>>1 == vpn {
+	if t.write[i].tag&^1 == tag {
 		t.write[i].tag = ^uint64(0)
 	}
 }
@@ -83,7 +106,7 @@ func (c *CPU) physFor(addr uint64, write bool) uint64 {
 	t := c.translate(addr, acc)
 	page := addr >> mmu.PageShift
 	if c.mem.IsRAM(t.Phys, mmu.PageSize) {
-		tag := page<<1 | c.mmu.user
+		tag := page<<1 | c.mmu.ctx
 		i := page & (tlbSize - 1)
 		c.mmu.read[i] = tlbEntry{tag, t.Phys}
 		if write && !c.mem.IsCode(t.Phys>>mmu.PageShift) {
@@ -157,7 +180,7 @@ func (c *CPU) hit(e *[tlbSize]tlbEntry, addr, size uint64) (uint64, bool) {
 	vpn := addr >> mmu.PageShift
 	ent := &e[vpn&(tlbSize-1)]
 	off := addr & (mmu.PageSize - 1)
-	if ent.tag != vpn<<1|c.mmu.user || off > mmu.PageSize-size {
+	if ent.tag != vpn<<1|c.mmu.ctx || off > mmu.PageSize-size {
 		return 0, false
 	}
 	return ent.base + off, true
@@ -274,16 +297,18 @@ func (c *CPU) probeWrite(addr uint64, size int) {
 // readSystem reads from a system structure (descriptor tables, TSS) with
 // supervisor privilege whatever the CPL.
 func (c *CPU) readSystem(addr uint64, size uint8) uint64 {
-	cpl, user := c.CPL, c.mmu.user
-	c.CPL, c.mmu.user = 0, 0
-	defer func() { c.CPL, c.mmu.user = cpl, user }()
+	cpl, user := c.CPL, c.mmu.user()
+	c.CPL = 0
+	c.mmu.setUser(0)
+	defer func() { c.CPL = cpl; c.mmu.setUser(user) }()
 	return c.readN(addr, size)
 }
 
 // writeSystem writes to a system structure with supervisor privilege.
 func (c *CPU) writeSystem(addr uint64, size uint8, v uint64) {
-	cpl, user := c.CPL, c.mmu.user
-	c.CPL, c.mmu.user = 0, 0
-	defer func() { c.CPL, c.mmu.user = cpl, user }()
+	cpl, user := c.CPL, c.mmu.user()
+	c.CPL = 0
+	c.mmu.setUser(0)
+	defer func() { c.CPL = cpl; c.mmu.setUser(user) }()
 	c.writeN(addr, size, v)
 }

@@ -39,9 +39,10 @@ const syscallSetup = `mov ecx, 0xC0000081
 // INVLPG of a data page, two privilege changes) with a block whose only
 // instruction crosses a page boundary (at 0x...FFE) executed in every
 // round. misses bounds the lookups that may leave the fast path (0: no
-// bound): a CR3 write makes every block's translation be checked again, an
-// INVLPG only those on its page and those crossing pages (here the one
-// crossing block, once a round), a privilege change none.
+// bound): a CR3 write makes every block's translation be checked again
+// unless it is global, an INVLPG only those on its page and those crossing
+// pages (here the one crossing block, once a round), a privilege change
+// none.
 var blockCacheLoops = []struct {
 	name   string
 	src    string
@@ -55,6 +56,13 @@ var blockCacheLoops = []struct {
 	mov cr3, rax
 	dec ecx
 	jnz 2b`, nil, 0},
+	{"cr3 with global pages", `mov ecx, 20000
+	jmp 2f
+	.org 0xffe
+	2: mov rax, cr3
+	mov cr3, rax
+	dec ecx
+	jnz 2b`, globalPages, 20000 + 50},
 	{"invlpg", `mov ecx, 20000
 	jmp 2f
 	.org 0xffe
@@ -71,6 +79,15 @@ var blockCacheLoops = []struct {
 	jz 4f
 	sysretq
 	4: nop`, userPages, 50},
+}
+
+// globalPages sets CR4.PGE and marks the harness's identity map global.
+func globalPages(c *CPU) {
+	for i := uint64(0); i < 512; i++ {
+		put64(c, testPD+i*8, get64(c, testPD+i*8)|1<<8)
+	}
+	c.CR4 |= CR4PGE
+	c.StateChanged()
 }
 
 // TestBlockCacheBounded runs blocks through many translation changes: the
@@ -109,27 +126,31 @@ func TestBlockCacheBounded(t *testing.T) {
 // page is remapped.
 func TestBlockCacheFollowsRemappedCode(t *testing.T) {
 	const (
-		pt     = 0x5000   // page table for 0x600000-0x7FFFFF
-		small  = 0x601000 // a 4 KiB code page, remapped to 0x700000
-		large  = 0x800000 // a 2 MiB code page, remapped to 0xA00000
-		cross  = 0x602FFF // an instruction spanning 0x602000 and 0x603000 (remapped to 0x704000)
-		ebx1   = "\xbb\x01\x00\x00\x00\xc3"
-		ebx2   = "\xbb\x02\x00\x00\x00\xc3"
-		cr3    = "mov rcx, cr3; mov cr3, rcx"
-		remapS = "mov qword ptr [0x5008], 0x700003"
-		remapL = "mov qword ptr [0x3020], 0xA00083"
-		remapC = "mov qword ptr [0x5018], 0x704003"
+		pt      = 0x5000   // page table for 0x600000-0x7FFFFF
+		small   = 0x601000 // a 4 KiB code page, remapped to 0x700000
+		large   = 0x800000 // a 2 MiB code page, remapped to 0xA00000
+		cross   = 0x602FFF // an instruction spanning 0x602000 and 0x603000 (remapped to 0x704000)
+		ebx1    = "\xbb\x01\x00\x00\x00\xc3"
+		ebx2    = "\xbb\x02\x00\x00\x00\xc3"
+		cr3     = "mov rcx, cr3; mov cr3, rcx"
+		remapS  = "mov qword ptr [0x5008], 0x700003"
+		remapL  = "mov qword ptr [0x3020], 0xA00083"
+		remapLG = "mov qword ptr [0x3020], 0xA00183"
+		remapC  = "mov qword ptr [0x5018], 0x704003"
 	)
 	cases := []struct {
 		name, target, remap, flush string
+		global                     bool // the 2 MiB page is global (CR4.PGE set)
 	}{
-		{"4k invlpg", "0x601000", remapS, "invlpg [0x601000]"},
-		{"4k invlpg elsewhere in the page", "0x601000", remapS, "invlpg [0x601ff8]"},
-		{"4k cr3 reload", "0x601000", remapS, cr3},
-		{"2m invlpg elsewhere in the page", "0x800000", remapL, "invlpg [0x9ff000]"},
-		{"2m cr3 reload", "0x800000", remapL, cr3},
-		{"crossing, second page invlpg", "0x602fff", remapC, "invlpg [0x603000]"},
-		{"crossing, second page cr3 reload", "0x602fff", remapC, cr3},
+		{"4k invlpg", "0x601000", remapS, "invlpg [0x601000]", false},
+		{"4k invlpg elsewhere in the page", "0x601000", remapS, "invlpg [0x601ff8]", false},
+		{"4k cr3 reload", "0x601000", remapS, cr3, false},
+		{"2m invlpg elsewhere in the page", "0x800000", remapL, "invlpg [0x9ff000]", false},
+		{"2m cr3 reload", "0x800000", remapL, cr3, false},
+		{"2m global invlpg", "0x800000", remapLG, "invlpg [0x800000]", true},
+		{"2m global CR4.PGE toggle", "0x800000", remapLG, "mov rcx, cr4; xor rcx, 0x80; mov cr4, rcx; xor rcx, 0x80; mov cr4, rcx", true},
+		{"crossing, second page invlpg", "0x602fff", remapC, "invlpg [0x603000]", false},
+		{"crossing, second page cr3 reload", "0x602fff", remapC, cr3, false},
 	}
 	for _, k := range cases {
 		src := "mov rax, " + k.target + "; call rax; mov r12, rbx; " + k.remap + "; " + k.flush + "; call rax; mov r13, rbx"
@@ -144,6 +165,10 @@ func TestBlockCacheFollowsRemappedCode(t *testing.T) {
 			copy(c.ram[0xA00000:], ebx2)
 			copy(c.ram[cross:], ebx1)
 			copy(c.ram[0x704000:], ebx2[1:]) // the second page's bytes after the remap
+			if k.global {
+				put64(c, testPD+4*8, large|0x183)
+				c.CR4 |= CR4PGE
+			}
 			c.StateChanged()
 		})
 		if c.R[R12] != 1 || c.R[R13] != 2 {

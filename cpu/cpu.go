@@ -345,6 +345,7 @@ func (c *CPU) updateMode() {
 	c.paging.CR3 = c.CR3
 	c.paging.WP = c.CR0&CR0WP != 0
 	c.paging.NXE = c.EFER&EFERNXE != 0
+	c.paging.PGE = c.CR4&CR4PGE != 0
 	if c.CR0&CR0PG != 0 && c.EFER&EFERLMA != 0 {
 		c.paging.Mode = mmu.ModeLong4
 	} else {

@@ -64,8 +64,9 @@ import "ftvm/mmu"
 // PREFETCHW (decoded as a NOP, but not needed).
 //
 // PSE and PGE are honest: CR4.PSE is accepted (large pages are always
-// available in long mode) and CR4.PGE is accepted; the TLB never keeps global
-// translations across a CR3 write, which the architecture allows. PAT: the
+// available in long mode) and CR4.PGE is accepted; decoded code keeps global
+// translations across a CR3 write, the data TLB never does, which the
+// architecture allows. PAT: the
 // MSR exists and memory types have no effect in an interpreter.
 
 // cpuidResult holds the four registers CPUID returns.

@@ -39,7 +39,8 @@ type blockKey struct{ phys, rip uint64 }
 // address, and the translation state it was checked in.
 type blockRef struct {
 	tag   uint64  // rip<<1 | 1 if checked for CPL 3; ^0 when empty
-	stamp uint64  // gen + *inv when the translation was checked; 0 when empty
+	stamp uint64  // *gen + *inv when the translation was checked; 0 when empty
+	gen   *uint64 // the generation that covers the translation (gen, or ggen if global)
 	inv   *uint32 // the INVLPG counter that covers the translation
 	b     *block
 }
@@ -49,7 +50,8 @@ type blockRef struct {
 // again after translation changes, and lists by physical page for
 // invalidation when code is written. Translation changes never discard
 // blocks; they only make the fast path redo the linear-to-physical check:
-// a CR3 write or paging-mode change for every block (gen); an INVLPG for
+// a paging-mode change for every block (ggen); a CR3 write for those whose
+// translation is not global (gen); an INVLPG for
 // the blocks on its page, whatever that page's size, and those crossing
 // into it (see invCounter); a privilege change for none (the table's tags
 // include the CPL class the fetch was checked for).
@@ -58,9 +60,11 @@ type blockCache struct {
 	byKey  map[blockKey]*block
 	byPage map[uint64][]*block
 	insts  int // instructions in the blocks of byKey
-	// gen is bumped whenever any cached linear-to-physical relation may
-	// have changed (CR3, paging mode, far jumps).
-	gen uint64
+	// gen is bumped whenever a cached non-global linear-to-physical
+	// relation may have changed (CR3 writes and everything that bumps
+	// ggen); ggen whenever any may have, global ones included (paging mode,
+	// CR4.PGE, far jumps).
+	gen, ggen uint64
 	// pageGen[h] is bumped by an INVLPG of an address in a linear 4 KiB
 	// page or 2 MiB page hashing to h (see invCounter).
 	pageGen [pageGenSize]uint32
@@ -74,11 +78,18 @@ type blockCache struct {
 
 func (bc *blockCache) init() {
 	bc.flushAll()
-	bc.gen = 1
+	bc.gen, bc.ggen = 1, 1
 }
 
 // newGeneration makes every block's translation be checked again.
-func (bc *blockCache) newGeneration() { bc.gen++ }
+func (bc *blockCache) newGeneration() {
+	bc.gen++
+	bc.ggen++
+}
+
+// newAddressSpace makes the translations that are not global be checked
+// again (a CR3 write).
+func (bc *blockCache) newAddressSpace() { bc.gen++ }
 
 // invalidatePage makes the blocks whose translation covers the linear page
 // holding addr have it checked again (INVLPG).
@@ -107,7 +118,7 @@ func (bc *blockCache) flushAll() {
 		b.valid = false
 	}
 	for i := range bc.table {
-		bc.table[i] = blockRef{tag: ^uint64(0), inv: &bc.largeGen}
+		bc.table[i] = blockRef{tag: ^uint64(0), gen: &bc.gen, inv: &bc.largeGen}
 	}
 	bc.byKey = map[blockKey]*block{}
 	bc.byPage = map[uint64][]*block{}
@@ -155,7 +166,7 @@ func (c *CPU) codeWritten(page uint64) {
 // blockAt returns the decoded block at linear address rip.
 func (c *CPU) blockAt(rip uint64) *block {
 	r := &c.code.table[blockSlot(rip)]
-	if r.tag == rip<<1|c.mmu.user() && r.stamp == c.code.gen+uint64(*r.inv) && r.b.valid {
+	if r.tag == rip<<1|c.mmu.user() && r.stamp == *r.gen+uint64(*r.inv) && r.b.valid {
 		return r.b
 	}
 	return c.blockSlow(rip)
@@ -187,11 +198,14 @@ func (c *CPU) blockSlow(rip uint64) *block {
 		c.code.byKey[blockKey{phys, rip}] = b
 		c.code.insts += len(b.insts)
 	}
-	inv := c.code.invCounter(rip, t.Shift)
-	if b.crosses {
-		inv = &c.code.largeGen
+	gen, inv := &c.code.gen, c.code.invCounter(rip, t.Shift)
+	if t.Global {
+		gen = &c.code.ggen
 	}
-	c.code.table[blockSlot(rip)] = blockRef{tag: rip<<1 | c.mmu.user(), stamp: c.code.gen + uint64(*inv), inv: inv, b: b}
+	if b.crosses {
+		gen, inv = &c.code.gen, &c.code.largeGen
+	}
+	c.code.table[blockSlot(rip)] = blockRef{tag: rip<<1 | c.mmu.user(), stamp: *gen + uint64(*inv), gen: gen, inv: inv, b: b}
 	return b
 }
 

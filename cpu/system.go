@@ -245,7 +245,7 @@ func execMOVToCR(c *CPU, in *Inst) {
 		c.CR3 = v
 		c.updateMode()
 		c.mmu.flush()
-		c.code.newGeneration()
+		c.code.newAddressSpace()
 	case 4:
 		c.writeCR4(v)
 	case 8:
@@ -306,6 +306,7 @@ func (c *CPU) writeCR4(v uint64) {
 	}
 	changed := c.CR4 ^ v
 	c.CR4 = v
+	c.updateMode()
 	if changed&(CR4PSE|CR4PAE|CR4PGE) != 0 {
 		c.mmu.flush()
 		c.code.newGeneration()

@@ -153,3 +153,19 @@ func TestCodeWriteHook(t *testing.T) {
 		t.Errorf("hook called for a page no longer marked")
 	}
 }
+
+// TestWalkGlobal checks that a translation is global only when its leaf
+// entry has the G bit and CR4.PGE is set.
+func TestWalkGlobal(t *testing.T) {
+	m, p := testTables(t)
+	binary.LittleEndian.PutUint64(m.RAM[0x3000+8:], 0x200000|0x87|pteGlobal) // the 2 MiB page
+	for _, pge := range []bool{false, true} {
+		p.PGE = pge
+		if tr, _, ok := m.Walk(p, 0x345678, 0); !ok || tr.Global != pge {
+			t.Errorf("PGE %v: G page: ok %v global %v, want %v", pge, ok, tr.Global, pge)
+		}
+		if tr, _, ok := m.Walk(p, 0x10123, 0); !ok || tr.Global {
+			t.Errorf("PGE %v: page without G: ok %v global %v", pge, ok, tr.Global)
+		}
+	}
+}

@@ -33,6 +33,7 @@ const (
 	pteAccessed = 1 << 5
 	pteDirty    = 1 << 6
 	ptePS       = 1 << 7
+	pteGlobal   = 1 << 8
 	pteNX       = 1 << 63
 )
 
@@ -56,6 +57,7 @@ type Paging struct {
 	CR3  uint64
 	WP   bool // CR0.WP: supervisor writes honour read-only pages
 	NXE  bool // EFER.NXE: the XD bit is enabled
+	PGE  bool // CR4.PGE: leaf entries may mark translations global
 }
 
 // Perm is the effective permission of a translated page, the combination of
@@ -77,6 +79,9 @@ type Translation struct {
 	// Shift is log2 of the size of the page that maps the linear address:
 	// 12, 21 or 30 (4 KiB, 2 MiB, 1 GiB); 12 without paging.
 	Shift uint8
+	// Global is set for a translation the leaf entry marks global (with
+	// CR4.PGE): it survives CR3 writes.
+	Global bool
 }
 
 // Walk translates the linear address vaddr for an access of kind acc. On
@@ -101,6 +106,7 @@ func (m *Memory) Walk(p *Paging, vaddr uint64, acc Access) (t Translation, errCo
 	}
 	var phys uint64
 	var pageShift uint8
+	var global bool
 	level := 0
 	for shift := uint(39); ; shift -= 9 {
 		ea := table + (vaddr>>shift&0x1ff)*8
@@ -141,12 +147,13 @@ func (m *Memory) Walk(p *Paging, vaddr uint64, acc Access) (t Translation, errCo
 				perm |= PermDirty
 			}
 			pageShift = uint8(shift)
+			global = p.PGE && e&pteGlobal != 0
 			break
 		}
 		table = e & physMask
 	}
 	if acc&AccessProbe != 0 {
-		return Translation{Phys: phys, Perm: perm, Shift: pageShift}, 0, true
+		return Translation{Phys: phys, Perm: perm, Shift: pageShift, Global: global}, 0, true
 	}
 	if acc&AccessUser != 0 && perm&PermUser == 0 {
 		return fault(PFPresent)
@@ -168,7 +175,7 @@ func (m *Memory) Walk(p *Paging, vaddr uint64, acc Access) (t Translation, errCo
 		m.NoteWrite(ea, 8)
 		binary.LittleEndian.PutUint64(m.RAM[ea:], e)
 	}
-	return Translation{Phys: phys, Perm: perm, Shift: pageShift}, 0, true
+	return Translation{Phys: phys, Perm: perm, Shift: pageShift, Global: global}, 0, true
 }
 
 func boolBit(b bool, bit uint32) uint32 {

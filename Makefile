@@ -14,6 +14,9 @@
 #   soak    long-running tests (TestSoak*, FTVM_SOAK=1)
 #   fuzz    every Fuzz* target for FUZZTIME each
 #   qemu-check  runs every guest under QEMU and compares with the .golden files
+#   linux-guest  the Linux guest material from Debian's packages (scripts/linux-guest.sh):
+#           testdata/guests/build/linux/{vmlinuz,vmlinux,initramfs.cpio.gz}
+#   linux   build + linux-guest, then boots Debian's kernel to a busybox shell on the console
 #   clean   removes build outputs
 
 SHELL := /bin/bash
@@ -32,7 +35,8 @@ FUZZTIME   ?= 30s
 SOAKTIME   ?= 60m
 
 # Debian packages the build and the tests need (Go itself is not from apt).
-DEB_PKGS := gcc libc6-dev binutils make pkg-config libcapstone-dev qemu-system-x86 iproute2 iputils-ping
+DEB_PKGS := gcc libc6-dev binutils make pkg-config libcapstone-dev qemu-system-x86 iproute2 iputils-ping \
+	linux-image-amd64 busybox-static acpica-tools cpio e2fsprogs xz-utils
 
 # ---------------------------------------------------------------------------
 # Guests
@@ -104,7 +108,7 @@ OBJS_tick        := $(OBJ_DIR)/tick.o $(INTR_OBJS)
 FLAGS_STAMP := $(GB)/.flags
 FLAGS_TEXT  := $(GUEST_CC) $(GUEST_CFLAGS) | $(GUEST_LDFLAGS) | $(HOST_CC) $(HOST_CFLAGS)
 
-.PHONY: all deps guests build test bench demo soak fuzz qemu-check clean FORCE
+.PHONY: all deps guests build test bench demo soak fuzz qemu-check linux-guest linux clean FORCE
 
 all: build
 
@@ -197,7 +201,7 @@ build: deps guests
 	@mkdir -p bin
 	@$(WITH_TAGS); $(GO) build $$tags -o bin/ftvm ./cmd/ftvm
 
-test: deps guests
+test: deps guests linux-guest
 	@$(WITH_TAGS); $(GO) vet $$testtags ./... && $(GO) test $$testtags -timeout 25m ./...
 
 bench: build
@@ -207,6 +211,16 @@ bench: build
 
 demo: deps build
 	bin/ftvm demo
+
+# Linux: Debian's kernel (uncompressed, so the guest skips decompressing
+# itself) with the busybox initramfs, 256 MiB, the console on this terminal.
+LINUX_DIR    := $(GB)/linux
+LINUX_APPEND ?= console=ttyS0
+linux-guest: deps
+	GO=$(GO) OUT=$(LINUX_DIR) scripts/linux-guest.sh
+
+linux: build linux-guest
+	bin/ftvm run -m 256M --initrd $(LINUX_DIR)/initramfs.cpio.gz --append "$(LINUX_APPEND)" $(LINUX_DIR)/vmlinux
 
 soak: deps guests
 	@$(WITH_TAGS); FTVM_SOAK=1 $(GO) test $$testtags -run 'Soak' -timeout $(SOAKTIME) -v ./...

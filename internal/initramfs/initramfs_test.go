@@ -1,0 +1,139 @@
+package initramfs
+
+import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestLoadOrder(t *testing.T) {
+	dep := `kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/virtio/virtio_ring.ko:
+kernel/drivers/virtio/virtio_mmio.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko kernel/net/core/failover.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko
+kernel/net/core/failover.ko:
+kernel/crypto/crc32c-intel.ko:
+kernel/a.ko: kernel/b.ko
+kernel/b.ko: kernel/a.ko
+kernel/c.ko: kernel/missing.ko
+`
+	deps, err := ParseModulesDep(strings.NewReader(dep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadOrder(deps, []string{"virtio_mmio", "virtio-net", "crc32c_intel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"kernel/drivers/virtio/virtio_ring.ko", "kernel/drivers/virtio/virtio.ko", "kernel/drivers/virtio/virtio_mmio.ko",
+		"kernel/net/core/failover.ko", "kernel/drivers/net/net_failover.ko", "kernel/drivers/net/virtio_net.ko",
+		"kernel/crypto/crc32c-intel.ko",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LoadOrder = %q\nwant %q", got, want)
+	}
+	for _, c := range []struct{ name, err string }{
+		{"a", "cycle"}, {"c", "not listed"}, {"nosuch", "not in modules.dep"},
+	} {
+		if _, err := LoadOrder(deps, []string{c.name}); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("LoadOrder(%s): %v, want %q", c.name, err, c.err)
+		}
+	}
+	if _, err := ParseModulesDep(strings.NewReader("no colon here\n")); err == nil {
+		t.Error("a line without a colon was accepted")
+	}
+}
+
+// need returns a host file or tool the test needs: absent, it skips the
+// test, or fails it under CI (make deps installs it).
+func need(t *testing.T, what, pkg string) string {
+	t.Helper()
+	p := what
+	if !filepath.IsAbs(what) {
+		var err error
+		if p, err = exec.LookPath(what); err != nil {
+			p = ""
+		}
+	} else if _, err := os.Stat(what); err != nil {
+		p = ""
+	}
+	if p == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s missing: make deps installs %s", what, pkg)
+		}
+		t.Skipf("%s missing (make deps installs %s)", what, pkg)
+	}
+	return p
+}
+
+// TestBuildAgainstCpio builds the archive from the installed kernel's
+// modules and busybox and lists and extracts it with GNU cpio.
+func TestBuildAgainstCpio(t *testing.T) {
+	cpioTool := need(t, "cpio", "cpio")
+	busybox := need(t, "/bin/busybox", "busybox-static")
+	mods, _ := filepath.Glob("/lib/modules/*/modules.dep")
+	if len(mods) == 0 {
+		need(t, "/lib/modules/VERSION/modules.dep", "linux-image-amd64")
+	}
+	dir := filepath.Dir(mods[len(mods)-1])
+	var buf bytes.Buffer
+	if err := Build(&buf, Config{Busybox: busybox, ModulesDir: dir, Modules: []string{"virtio_mmio", "virtio_net", "ext4"}}); err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	if err := Build(&again, Config{Busybox: busybox, ModulesDir: dir, Modules: []string{"virtio_mmio", "virtio_net", "ext4"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+		t.Error("two builds differ")
+	}
+	zr, err := gzip.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	cmd := exec.Command(cpioTool, "-idmv", "--no-absolute-filenames")
+	cmd.Dir, cmd.Stdin = out, zr
+	listing, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("cpio -i: %v\n%s", err, listing)
+	}
+	for _, name := range []string{"init", "bin/busybox", "bin/sh", "dev/console", "etc/modules", "lib/modules/virtio_mmio.ko", "lib/modules/jbd2.ko"} {
+		if !strings.Contains(string(listing), name+"\n") {
+			t.Errorf("cpio lists no %s:\n%s", name, listing)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "init")); err != nil || string(b) != Init {
+		t.Errorf("init extracted wrong: %v", err)
+	}
+	want, _ := os.ReadFile(busybox)
+	if b, err := os.ReadFile(filepath.Join(out, "bin/busybox")); err != nil || !bytes.Equal(b, want) {
+		t.Errorf("busybox extracted wrong: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(out, "init")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("init mode: %v %v", fi.Mode(), err)
+	}
+	if target, err := os.Readlink(filepath.Join(out, "bin/sh")); err != nil || target != "busybox" {
+		t.Errorf("bin/sh -> %q (%v)", target, err)
+	}
+	mods2, _ := os.ReadFile(filepath.Join(out, "etc/modules"))
+	order := strings.Fields(string(mods2))
+	pos := map[string]int{}
+	for i, m := range order {
+		pos[m] = i
+	}
+	for _, pair := range [][2]string{{"virtio_ring.ko", "virtio.ko"}, {"virtio.ko", "virtio_mmio.ko"}, {"failover.ko", "virtio_net.ko"}, {"jbd2.ko", "ext4.ko"}} {
+		a, okA := pos[pair[0]]
+		b, okB := pos[pair[1]]
+		if !okA || !okB || a > b {
+			t.Errorf("etc/modules %q: %s should come before %s", order, pair[0], pair[1])
+		}
+	}
+}

@@ -55,9 +55,15 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 		if tries%5 == 0 {
 			n.logf("waiting for the primary at %s: %v", addr, err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	t0 := time.Now()
+	// A cancelled ctx (a signal) ends the join at once, wherever it is.
+	defer context.AfterFunc(ctx, func() { c.Close() })()
 	hb, _ := json.Marshal(hello{Disks: sums})
 	if err := c.SendControl(ctlHello, hb); err != nil {
 		c.Close()
@@ -140,9 +146,18 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 	n.rep.Attach(m)
 	n.repEnv = n.rep.WrapEnv(n.clockEnv)
 	n.replayPos.Store(info.Position)
+	n.mu.Lock()
 	n.conn = c
+	n.mu.Unlock()
+	if ctx.Err() != nil {
+		c.Close()
+		return ctx.Err()
+	}
 	go n.readControl(c)
 	go n.watchPeer(c, func() {
+		if n.stopping.Load() {
+			return // this side stops: its own Stop closed the link
+		}
 		n.lostAt = c.LastHeard()
 		n.primaryLost.Store(true)
 		n.logf("primary lost (last heard %.0f ms ago)", float64(time.Since(n.lostAt).Microseconds())/1000)
@@ -185,7 +200,9 @@ func (n *Node) goLive() bool {
 	n.m.ClearStop()
 	n.live.Align(n.m.Clock.Now())
 	n.mode.Store(int32(modeAlone))
+	n.mu.Lock()
 	n.conn = nil
+	n.mu.Unlock()
 	for _, b := range n.blks {
 		b.Reissue()
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -146,8 +147,11 @@ type Node struct {
 	// for `ftvm status`.
 	waiting atomic.Int32
 
-	// stopping is set by Stop: the run ends, whatever the role.
-	stopping atomic.Bool
+	// stopping is set by Stop: the run ends, whatever the role. stopped
+	// is done then, ending the node's waits (for a backup, a join, acks).
+	stopping   atomic.Bool
+	stopped    context.Context
+	stopCancel context.CancelFunc
 
 	// Err explains why the node stopped when it lost the arbiter.
 	Err error
@@ -185,6 +189,7 @@ func (t *Timeline) List() []Event {
 func NewNode(opts Options) *Node {
 	opts.defaults()
 	n := &Node{opts: opts, gate: lockstep.NewGate(lockstep.GateDirect), joins: make(chan *transport.Conn, 1), started: time.Now()}
+	n.stopped, n.stopCancel = context.WithCancel(context.Background())
 	n.live = machine.NewLiveInputs(opts.Clock == machine.ClockHost)
 	return n
 }
@@ -231,7 +236,10 @@ func (n *Node) Producer() func() { return n.live.AddProducer() }
 // Attach gives the node its built machine and the header that describes
 // it (for backups joining), the local disk paths and block devices.
 func (n *Node) Attach(m *machine.Machine, h lockstep.Header, disks []string, blks []*devices.VirtioBlk) {
-	n.m, n.header, n.disks, n.blks = m, h, disks, blks
+	n.mu.Lock()
+	n.m = m
+	n.mu.Unlock()
+	n.header, n.disks, n.blks = h, disks, blks
 	if h.DigestInterval == 0 {
 		n.header.DigestInterval = lockstep.DefaultDigestInterval
 	}
@@ -458,27 +466,49 @@ func (n *Node) Claim() error {
 	return nil
 }
 
-// WaitBackup blocks until a backup has joined (ftvm primary --wait-backup).
+// WaitBackup blocks until a backup has joined (ftvm primary --wait-backup),
+// ctx ends or the node is stopped (ErrStopped).
 func (n *Node) WaitBackup(ctx context.Context) error {
 	select {
 	case c := <-n.joins:
 		return n.join(c)
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-n.stopped.Done():
+		return ErrStopped
 	}
 }
 
-// Stop ends the node's run at the next instruction boundary (a signal).
+// ErrStopped is returned by a wait that Stop ended.
+var ErrStopped = errors.New("stopped")
+
+// stopBudget bounds how long a stopped primary waits for its backup to
+// acknowledge the end of the run.
+const stopBudget = 500 * time.Millisecond
+
+// Stop ends the node's run at the next instruction boundary, or at once
+// when it waits (a signal). Safe from any goroutine. A replaying backup
+// closes its link: its replay stops at the last record received.
 func (n *Node) Stop() {
 	n.stopping.Store(true)
-	if n.m != nil {
-		n.m.RequestStop()
+	n.stopCancel()
+	n.mu.Lock()
+	m, c := n.m, n.conn
+	n.mu.Unlock()
+	if m != nil {
+		m.RequestStop()
+	}
+	if c != nil && mode(n.mode.Load()) == modeReplaying {
+		c.Close()
 	}
 }
 
 // Run runs the machine as this node until the guest ends (or the node
 // loses the arbiter), handling joins and failovers on the way.
 func (n *Node) Run(maxInsns uint64) machine.Exit {
+	if n.stopping.Load() {
+		n.m.RequestStop() // stopped before the machine was attached
+	}
 	for {
 		exit := n.m.Run(maxInsns)
 		switch {
@@ -536,7 +566,11 @@ func (n *Node) finish(exit machine.Exit) {
 		return
 	}
 	n.rec.Finish(n.m, exit)
-	deadline := time.Now().Add(2 * time.Second)
+	budget := 2 * time.Second
+	if n.stopping.Load() {
+		budget = stopBudget
+	}
+	deadline := time.Now().Add(budget)
 	for time.Now().Before(deadline) && !n.lostBackup.Load() {
 		if held, _ := n.gate.Held(); held == 0 {
 			break
@@ -548,7 +582,11 @@ func (n *Node) finish(exit machine.Exit) {
 	// the end record (it reads it as its replay comes near, within the
 	// lag), so it ends with the guest instead of going live.
 	if seq, _ := n.conn.Sent(); !n.lostBackup.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), n.opts.MaxLag+5*time.Second)
+		wait := n.opts.MaxLag + 5*time.Second
+		if n.stopping.Load() {
+			wait = time.Until(deadline)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), max(wait, 0))
 		n.conn.WaitAcked(ctx, seq)
 		cancel()
 	}
@@ -560,7 +598,7 @@ func (n *Node) finish(exit machine.Exit) {
 // and the log flows from that position on.
 func (n *Node) join(c *transport.Conn) error {
 	t0 := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(n.stopped, 10*time.Second)
 	defer cancel()
 	kind, p, err := recvControl(ctx, c)
 	if err != nil || kind != ctlHello {
@@ -619,7 +657,7 @@ func (n *Node) join(c *transport.Conn) error {
 	}
 	n.mu.Lock()
 	n.conn = c
-	n.sink = &streamSink{conn: c}
+	n.sink = &streamSink{conn: c, ctx: n.stopped}
 	n.rec = lockstep.NewRecorderTo(n.sink, hdr, n.live)
 	n.rec.SetNextCheck(info.NextDigest)
 	n.recEnv = n.rec.WrapEnv(n.clockEnv)

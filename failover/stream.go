@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 // positions the backup holds every record before.
 type streamSink struct {
 	conn *transport.Conn
+	ctx  context.Context // ends a wait for room in the log buffer (Stop)
 	buf  []byte
 
 	mu      sync.Mutex
@@ -30,7 +32,7 @@ type seqPos struct{ seq, pos uint64 }
 // buffer is full: the primary stalls, nothing is lost.
 func (s *streamSink) Append(r lockstep.Record) error {
 	s.buf = lockstep.AppendFrame(s.buf[:0], r)
-	seq, err := s.conn.SendRecord(s.buf)
+	seq, err := s.conn.SendRecordContext(s.ctx, s.buf)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"ftvm/board"
@@ -53,18 +51,6 @@ func (p *pairFlags) options() (failover.Options, error) {
 // nodeHost connects a board's devices to a failover node.
 func nodeHost(n *failover.Node) board.Host {
 	return board.Host{Live: true, Post: n.Post, WrapNet: n.WrapNet, Producer: n.Producer}
-}
-
-// stopOnSignal makes SIGINT/SIGTERM end the node's run cleanly.
-func stopOnSignal(n *failover.Node) func() {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		if _, ok := <-sigs; ok {
-			n.Stop()
-		}
-	}()
-	return func() { signal.Stop(sigs) }
 }
 
 func cmdPrimary(args []string) (int, error) {
@@ -128,10 +114,12 @@ func cmdPrimary(args []string) (int, error) {
 		return 0, err
 	}
 	fmt.Fprintf(os.Stderr, "ftvm: primary listening on %s\n", node.Addr())
-	defer stopOnSignal(node)()
+	defer onSignal(node.Stop)()
 	if *waitBackup {
 		fmt.Fprintln(os.Stderr, "ftvm: holding the guest until a backup joins")
-		if err := node.WaitBackup(context.Background()); err != nil {
+		if err := node.WaitBackup(context.Background()); errors.Is(err, failover.ErrStopped) {
+			return 0, nil
+		} else if err != nil {
 			return 0, err
 		}
 	}
@@ -221,16 +209,13 @@ func cmdBackup(args []string) (int, error) {
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; ok {
-			cancel()
-			node.Stop()
-		}
-	}()
-	if err := node.JoinPrimary(ctx, *primary, disks, build, cons.w); err != nil {
+	defer onSignal(func() {
+		cancel()
+		node.Stop()
+	})()
+	if err := node.JoinPrimary(ctx, *primary, disks, build, cons.w); errors.Is(err, context.Canceled) {
+		return 0, nil
+	} else if err != nil {
 		return 0, err
 	}
 	f := runFlags{stats: *stats}

@@ -8,11 +8,9 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"ftvm/board"
@@ -325,14 +323,7 @@ func runMachine(m *machine.Machine, f *runFlags) (machine.Exit, time.Duration, e
 	}
 	// SIGINT and SIGTERM end the run cleanly: the console is flushed and a
 	// recording gets its end record.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; ok {
-			m.RequestStop()
-		}
-	}()
+	defer onSignal(m.RequestStop)()
 	if f.accel == "kvm" {
 		return runKVM(m, f)
 	}

@@ -4,7 +4,7 @@ import (
 	"testing"
 )
 
-// Interpreter throughput on small integer kernels. Each reports guest
+// Interpreter throughput on small integer and SSE kernels. Each reports guest
 // instructions per second as "Minsn/s" next to the usual ns/op.
 
 var benchKernels = []struct {
@@ -64,6 +64,35 @@ var benchKernels = []struct {
 	jz 4f
 	sysretq
 	4: nop`, userPages},
+	// SSE2 scalar binary64 arithmetic (softfp's round-to-nearest path): a
+	// multiply-add recurrence and a division per iteration.
+	{"sse-scalar", `mov eax, 3
+	cvtsi2sd xmm1, eax
+	mov eax, 7
+	cvtsi2sd xmm2, eax
+	divsd xmm1, xmm2
+	movapd xmm0, xmm1
+	mov ecx, 100000
+	1: mulsd xmm0, xmm1
+	addsd xmm0, xmm2
+	divsd xmm0, xmm2
+	dec ecx
+	jnz 1b`, nil},
+	// SSE packed binary32 arithmetic: four lanes per instruction.
+	{"sse-packed", `mov eax, 3
+	cvtsi2ss xmm1, eax
+	shufps xmm1, xmm1, 0
+	mov eax, 7
+	cvtsi2ss xmm2, eax
+	shufps xmm2, xmm2, 0
+	divps xmm1, xmm2
+	movaps xmm0, xmm1
+	mov ecx, 100000
+	1: mulps xmm0, xmm1
+	addps xmm0, xmm2
+	sqrtps xmm0, xmm0
+	dec ecx
+	jnz 1b`, nil},
 	// Address-space switches: CR3 reloaded in a loop, the code on a page
 	// that is not global, then on a global page (kept across CR3 writes).
 	{"cr3", cr3Loop, nil},

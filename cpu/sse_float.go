@@ -128,16 +128,16 @@ func execFPLanes(c *CPU, in *Inst) {
 		r[0], fl = d.fn(softfp.F64, r[0], s[0], csr)
 		r[1], f = d.fn(softfp.F64, r[1], s[1], csr)
 		fl |= f
+	case d.scalar:
+		var v uint64
+		v, fl = d.fn(softfp.F32, r[0]&0xFFFFFFFF, s[0]&0xFFFFFFFF, csr)
+		r[0] = r[0]&^0xFFFFFFFF | v
 	default:
-		n := 4
-		if d.scalar {
-			n = 1
-		}
-		for i := range n {
-			var v uint64
-			v, f = d.fn(softfp.F32, r.lane(i, 4), s.lane(i, 4), csr)
-			r.setLane(i, 4, v)
-			fl |= f
+		for j := range 2 {
+			lo, f0 := d.fn(softfp.F32, r[j]&0xFFFFFFFF, s[j]&0xFFFFFFFF, csr)
+			hi, f1 := d.fn(softfp.F32, r[j]>>32, s[j]>>32, csr)
+			r[j] = hi<<32 | lo
+			fl |= f0 | f1
 		}
 	}
 	c.fpDone(fl)

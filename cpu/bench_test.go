@@ -95,6 +95,26 @@ var benchKernels = []struct {
 	jnz 1b`, nil},
 	// Address-space switches: CR3 reloaded in a loop, the code on a page
 	// that is not global, then on a global page (kept across CR3 writes).
+	// SSE2: a strlen-style scan (aligned load, PCMPEQB, PMOVMSKB) and a
+	// 16-byte copy with integer lane work (PADDB, PSHUFD, PXOR) over a
+	// 4 KiB buffer.
+	{"sse", `mov ecx, 100
+	pxor xmm0, xmm0
+	1: mov rsi, 0x200000
+	mov edx, 256
+	2: movdqa xmm1, [rsi]
+	pcmpeqb xmm1, xmm0
+	pmovmskb eax, xmm1
+	movdqu xmm2, [rsi+1]
+	paddb xmm2, xmm1
+	pshufd xmm3, xmm2, 0x1b
+	pxor xmm3, xmm2
+	movdqa [rsi+0x1000], xmm3
+	add rsi, 16
+	dec edx
+	jnz 2b
+	dec ecx
+	jnz 1b`, nil},
 	{"cr3", cr3Loop, nil},
 	{"cr3-global", cr3Loop, globalPages},
 }

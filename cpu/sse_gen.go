@@ -68,749 +68,978 @@ func init() {
 	binders[OpXORPD] = always(execXORPD)
 }
 
+// lanePADDB is PADDB on one lane.
+func lanePADDB(a, b uint8) uint8 { return uint8(a + b) }
+
 // execPADDB implements PADDB: add packed bytes.
 func execPADDB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := uint8(d[i]>>sh), uint8(s[i]>>sh)
-			r |= uint64(uint8(a+b)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePADDB(uint8(d[0]), uint8(s[0]))) |
+		uint64(lanePADDB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
+		uint64(lanePADDB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
+		uint64(lanePADDB(uint8(d[0]>>24), uint8(s[0]>>24)))<<24 |
+		uint64(lanePADDB(uint8(d[0]>>32), uint8(s[0]>>32)))<<32 |
+		uint64(lanePADDB(uint8(d[0]>>40), uint8(s[0]>>40)))<<40 |
+		uint64(lanePADDB(uint8(d[0]>>48), uint8(s[0]>>48)))<<48 |
+		uint64(lanePADDB(uint8(d[0]>>56), uint8(s[0]>>56)))<<56
+	d[1] = uint64(lanePADDB(uint8(d[1]), uint8(s[1]))) |
+		uint64(lanePADDB(uint8(d[1]>>8), uint8(s[1]>>8)))<<8 |
+		uint64(lanePADDB(uint8(d[1]>>16), uint8(s[1]>>16)))<<16 |
+		uint64(lanePADDB(uint8(d[1]>>24), uint8(s[1]>>24)))<<24 |
+		uint64(lanePADDB(uint8(d[1]>>32), uint8(s[1]>>32)))<<32 |
+		uint64(lanePADDB(uint8(d[1]>>40), uint8(s[1]>>40)))<<40 |
+		uint64(lanePADDB(uint8(d[1]>>48), uint8(s[1]>>48)))<<48 |
+		uint64(lanePADDB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
+
+// lanePADDW is PADDW on one lane.
+func lanePADDW(a, b uint16) uint16 { return uint16(a + b) }
 
 // execPADDW implements PADDW: add packed words.
 func execPADDW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := uint16(d[i]>>sh), uint16(s[i]>>sh)
-			r |= uint64(uint16(a+b)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePADDW(uint16(d[0]), uint16(s[0]))) |
+		uint64(lanePADDW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
+		uint64(lanePADDW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
+		uint64(lanePADDW(uint16(d[0]>>48), uint16(s[0]>>48)))<<48
+	d[1] = uint64(lanePADDW(uint16(d[1]), uint16(s[1]))) |
+		uint64(lanePADDW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
+		uint64(lanePADDW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
+		uint64(lanePADDW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
+
+// lanePADDD is PADDD on one lane.
+func lanePADDD(a, b uint32) uint32 { return uint32(a + b) }
 
 // execPADDD implements PADDD: add packed doublewords.
 func execPADDD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 32 {
-			a, b := uint32(d[i]>>sh), uint32(s[i]>>sh)
-			r |= uint64(uint32(a+b)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePADDD(uint32(d[0]), uint32(s[0]))) |
+		uint64(lanePADDD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
+	d[1] = uint64(lanePADDD(uint32(d[1]), uint32(s[1]))) |
+		uint64(lanePADDD(uint32(d[1]>>32), uint32(s[1]>>32)))<<32
 }
+
+// lanePADDQ is PADDQ on one lane.
+func lanePADDQ(a, b uint64) uint64 { return uint64(a + b) }
 
 // execPADDQ implements PADDQ: add packed quadwords.
 func execPADDQ(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(a + b)
-	}
+	d[0] = uint64(lanePADDQ(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(lanePADDQ(uint64(d[1]), uint64(s[1])))
 }
+
+// lanePSUBB is PSUBB on one lane.
+func lanePSUBB(a, b uint8) uint8 { return uint8(a - b) }
 
 // execPSUBB implements PSUBB: subtract packed bytes.
 func execPSUBB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := uint8(d[i]>>sh), uint8(s[i]>>sh)
-			r |= uint64(uint8(a-b)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePSUBB(uint8(d[0]), uint8(s[0]))) |
+		uint64(lanePSUBB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
+		uint64(lanePSUBB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
+		uint64(lanePSUBB(uint8(d[0]>>24), uint8(s[0]>>24)))<<24 |
+		uint64(lanePSUBB(uint8(d[0]>>32), uint8(s[0]>>32)))<<32 |
+		uint64(lanePSUBB(uint8(d[0]>>40), uint8(s[0]>>40)))<<40 |
+		uint64(lanePSUBB(uint8(d[0]>>48), uint8(s[0]>>48)))<<48 |
+		uint64(lanePSUBB(uint8(d[0]>>56), uint8(s[0]>>56)))<<56
+	d[1] = uint64(lanePSUBB(uint8(d[1]), uint8(s[1]))) |
+		uint64(lanePSUBB(uint8(d[1]>>8), uint8(s[1]>>8)))<<8 |
+		uint64(lanePSUBB(uint8(d[1]>>16), uint8(s[1]>>16)))<<16 |
+		uint64(lanePSUBB(uint8(d[1]>>24), uint8(s[1]>>24)))<<24 |
+		uint64(lanePSUBB(uint8(d[1]>>32), uint8(s[1]>>32)))<<32 |
+		uint64(lanePSUBB(uint8(d[1]>>40), uint8(s[1]>>40)))<<40 |
+		uint64(lanePSUBB(uint8(d[1]>>48), uint8(s[1]>>48)))<<48 |
+		uint64(lanePSUBB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
+
+// lanePSUBW is PSUBW on one lane.
+func lanePSUBW(a, b uint16) uint16 { return uint16(a - b) }
 
 // execPSUBW implements PSUBW: subtract packed words.
 func execPSUBW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := uint16(d[i]>>sh), uint16(s[i]>>sh)
-			r |= uint64(uint16(a-b)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePSUBW(uint16(d[0]), uint16(s[0]))) |
+		uint64(lanePSUBW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
+		uint64(lanePSUBW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
+		uint64(lanePSUBW(uint16(d[0]>>48), uint16(s[0]>>48)))<<48
+	d[1] = uint64(lanePSUBW(uint16(d[1]), uint16(s[1]))) |
+		uint64(lanePSUBW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
+		uint64(lanePSUBW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
+		uint64(lanePSUBW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
+
+// lanePSUBD is PSUBD on one lane.
+func lanePSUBD(a, b uint32) uint32 { return uint32(a - b) }
 
 // execPSUBD implements PSUBD: subtract packed doublewords.
 func execPSUBD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 32 {
-			a, b := uint32(d[i]>>sh), uint32(s[i]>>sh)
-			r |= uint64(uint32(a-b)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePSUBD(uint32(d[0]), uint32(s[0]))) |
+		uint64(lanePSUBD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
+	d[1] = uint64(lanePSUBD(uint32(d[1]), uint32(s[1]))) |
+		uint64(lanePSUBD(uint32(d[1]>>32), uint32(s[1]>>32)))<<32
 }
+
+// lanePSUBQ is PSUBQ on one lane.
+func lanePSUBQ(a, b uint64) uint64 { return uint64(a - b) }
 
 // execPSUBQ implements PSUBQ: subtract packed quadwords.
 func execPSUBQ(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(a - b)
-	}
+	d[0] = uint64(lanePSUBQ(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(lanePSUBQ(uint64(d[1]), uint64(s[1])))
 }
+
+// lanePADDSB is PADDSB on one lane.
+func lanePADDSB(a, b int8) uint8 { return uint8(satI8(int(a) + int(b))) }
 
 // execPADDSB implements PADDSB: add packed signed bytes with signed saturation.
 func execPADDSB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := int8(d[i]>>sh), int8(s[i]>>sh)
-			r |= uint64(uint8(satI8(int(a)+int(b)))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePADDSB(int8(d[0]), int8(s[0]))) |
+		uint64(lanePADDSB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
+		uint64(lanePADDSB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
+		uint64(lanePADDSB(int8(d[0]>>24), int8(s[0]>>24)))<<24 |
+		uint64(lanePADDSB(int8(d[0]>>32), int8(s[0]>>32)))<<32 |
+		uint64(lanePADDSB(int8(d[0]>>40), int8(s[0]>>40)))<<40 |
+		uint64(lanePADDSB(int8(d[0]>>48), int8(s[0]>>48)))<<48 |
+		uint64(lanePADDSB(int8(d[0]>>56), int8(s[0]>>56)))<<56
+	d[1] = uint64(lanePADDSB(int8(d[1]), int8(s[1]))) |
+		uint64(lanePADDSB(int8(d[1]>>8), int8(s[1]>>8)))<<8 |
+		uint64(lanePADDSB(int8(d[1]>>16), int8(s[1]>>16)))<<16 |
+		uint64(lanePADDSB(int8(d[1]>>24), int8(s[1]>>24)))<<24 |
+		uint64(lanePADDSB(int8(d[1]>>32), int8(s[1]>>32)))<<32 |
+		uint64(lanePADDSB(int8(d[1]>>40), int8(s[1]>>40)))<<40 |
+		uint64(lanePADDSB(int8(d[1]>>48), int8(s[1]>>48)))<<48 |
+		uint64(lanePADDSB(int8(d[1]>>56), int8(s[1]>>56)))<<56
 }
+
+// lanePADDSW is PADDSW on one lane.
+func lanePADDSW(a, b int16) uint16 { return uint16(satI16(int(a) + int(b))) }
 
 // execPADDSW implements PADDSW: add packed signed words with signed saturation.
 func execPADDSW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := int16(d[i]>>sh), int16(s[i]>>sh)
-			r |= uint64(uint16(satI16(int(a)+int(b)))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePADDSW(int16(d[0]), int16(s[0]))) |
+		uint64(lanePADDSW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
+		uint64(lanePADDSW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
+		uint64(lanePADDSW(int16(d[0]>>48), int16(s[0]>>48)))<<48
+	d[1] = uint64(lanePADDSW(int16(d[1]), int16(s[1]))) |
+		uint64(lanePADDSW(int16(d[1]>>16), int16(s[1]>>16)))<<16 |
+		uint64(lanePADDSW(int16(d[1]>>32), int16(s[1]>>32)))<<32 |
+		uint64(lanePADDSW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
+
+// lanePADDUSB is PADDUSB on one lane.
+func lanePADDUSB(a, b uint8) uint8 { return uint8(satU8(int(a) + int(b))) }
 
 // execPADDUSB implements PADDUSB: add packed unsigned bytes with unsigned saturation.
 func execPADDUSB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := uint8(d[i]>>sh), uint8(s[i]>>sh)
-			r |= uint64(uint8(satU8(int(a)+int(b)))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePADDUSB(uint8(d[0]), uint8(s[0]))) |
+		uint64(lanePADDUSB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
+		uint64(lanePADDUSB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
+		uint64(lanePADDUSB(uint8(d[0]>>24), uint8(s[0]>>24)))<<24 |
+		uint64(lanePADDUSB(uint8(d[0]>>32), uint8(s[0]>>32)))<<32 |
+		uint64(lanePADDUSB(uint8(d[0]>>40), uint8(s[0]>>40)))<<40 |
+		uint64(lanePADDUSB(uint8(d[0]>>48), uint8(s[0]>>48)))<<48 |
+		uint64(lanePADDUSB(uint8(d[0]>>56), uint8(s[0]>>56)))<<56
+	d[1] = uint64(lanePADDUSB(uint8(d[1]), uint8(s[1]))) |
+		uint64(lanePADDUSB(uint8(d[1]>>8), uint8(s[1]>>8)))<<8 |
+		uint64(lanePADDUSB(uint8(d[1]>>16), uint8(s[1]>>16)))<<16 |
+		uint64(lanePADDUSB(uint8(d[1]>>24), uint8(s[1]>>24)))<<24 |
+		uint64(lanePADDUSB(uint8(d[1]>>32), uint8(s[1]>>32)))<<32 |
+		uint64(lanePADDUSB(uint8(d[1]>>40), uint8(s[1]>>40)))<<40 |
+		uint64(lanePADDUSB(uint8(d[1]>>48), uint8(s[1]>>48)))<<48 |
+		uint64(lanePADDUSB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
+
+// lanePADDUSW is PADDUSW on one lane.
+func lanePADDUSW(a, b uint16) uint16 { return uint16(satU16(int(a) + int(b))) }
 
 // execPADDUSW implements PADDUSW: add packed unsigned words with unsigned saturation.
 func execPADDUSW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := uint16(d[i]>>sh), uint16(s[i]>>sh)
-			r |= uint64(uint16(satU16(int(a)+int(b)))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePADDUSW(uint16(d[0]), uint16(s[0]))) |
+		uint64(lanePADDUSW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
+		uint64(lanePADDUSW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
+		uint64(lanePADDUSW(uint16(d[0]>>48), uint16(s[0]>>48)))<<48
+	d[1] = uint64(lanePADDUSW(uint16(d[1]), uint16(s[1]))) |
+		uint64(lanePADDUSW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
+		uint64(lanePADDUSW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
+		uint64(lanePADDUSW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
+
+// lanePSUBSB is PSUBSB on one lane.
+func lanePSUBSB(a, b int8) uint8 { return uint8(satI8(int(a) - int(b))) }
 
 // execPSUBSB implements PSUBSB: subtract packed signed bytes with signed saturation.
 func execPSUBSB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := int8(d[i]>>sh), int8(s[i]>>sh)
-			r |= uint64(uint8(satI8(int(a)-int(b)))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePSUBSB(int8(d[0]), int8(s[0]))) |
+		uint64(lanePSUBSB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
+		uint64(lanePSUBSB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
+		uint64(lanePSUBSB(int8(d[0]>>24), int8(s[0]>>24)))<<24 |
+		uint64(lanePSUBSB(int8(d[0]>>32), int8(s[0]>>32)))<<32 |
+		uint64(lanePSUBSB(int8(d[0]>>40), int8(s[0]>>40)))<<40 |
+		uint64(lanePSUBSB(int8(d[0]>>48), int8(s[0]>>48)))<<48 |
+		uint64(lanePSUBSB(int8(d[0]>>56), int8(s[0]>>56)))<<56
+	d[1] = uint64(lanePSUBSB(int8(d[1]), int8(s[1]))) |
+		uint64(lanePSUBSB(int8(d[1]>>8), int8(s[1]>>8)))<<8 |
+		uint64(lanePSUBSB(int8(d[1]>>16), int8(s[1]>>16)))<<16 |
+		uint64(lanePSUBSB(int8(d[1]>>24), int8(s[1]>>24)))<<24 |
+		uint64(lanePSUBSB(int8(d[1]>>32), int8(s[1]>>32)))<<32 |
+		uint64(lanePSUBSB(int8(d[1]>>40), int8(s[1]>>40)))<<40 |
+		uint64(lanePSUBSB(int8(d[1]>>48), int8(s[1]>>48)))<<48 |
+		uint64(lanePSUBSB(int8(d[1]>>56), int8(s[1]>>56)))<<56
 }
+
+// lanePSUBSW is PSUBSW on one lane.
+func lanePSUBSW(a, b int16) uint16 { return uint16(satI16(int(a) - int(b))) }
 
 // execPSUBSW implements PSUBSW: subtract packed signed words with signed saturation.
 func execPSUBSW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := int16(d[i]>>sh), int16(s[i]>>sh)
-			r |= uint64(uint16(satI16(int(a)-int(b)))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePSUBSW(int16(d[0]), int16(s[0]))) |
+		uint64(lanePSUBSW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
+		uint64(lanePSUBSW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
+		uint64(lanePSUBSW(int16(d[0]>>48), int16(s[0]>>48)))<<48
+	d[1] = uint64(lanePSUBSW(int16(d[1]), int16(s[1]))) |
+		uint64(lanePSUBSW(int16(d[1]>>16), int16(s[1]>>16)))<<16 |
+		uint64(lanePSUBSW(int16(d[1]>>32), int16(s[1]>>32)))<<32 |
+		uint64(lanePSUBSW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
+
+// lanePSUBUSB is PSUBUSB on one lane.
+func lanePSUBUSB(a, b uint8) uint8 { return uint8(satU8(int(a) - int(b))) }
 
 // execPSUBUSB implements PSUBUSB: subtract packed unsigned bytes with unsigned saturation.
 func execPSUBUSB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := uint8(d[i]>>sh), uint8(s[i]>>sh)
-			r |= uint64(uint8(satU8(int(a)-int(b)))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePSUBUSB(uint8(d[0]), uint8(s[0]))) |
+		uint64(lanePSUBUSB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
+		uint64(lanePSUBUSB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
+		uint64(lanePSUBUSB(uint8(d[0]>>24), uint8(s[0]>>24)))<<24 |
+		uint64(lanePSUBUSB(uint8(d[0]>>32), uint8(s[0]>>32)))<<32 |
+		uint64(lanePSUBUSB(uint8(d[0]>>40), uint8(s[0]>>40)))<<40 |
+		uint64(lanePSUBUSB(uint8(d[0]>>48), uint8(s[0]>>48)))<<48 |
+		uint64(lanePSUBUSB(uint8(d[0]>>56), uint8(s[0]>>56)))<<56
+	d[1] = uint64(lanePSUBUSB(uint8(d[1]), uint8(s[1]))) |
+		uint64(lanePSUBUSB(uint8(d[1]>>8), uint8(s[1]>>8)))<<8 |
+		uint64(lanePSUBUSB(uint8(d[1]>>16), uint8(s[1]>>16)))<<16 |
+		uint64(lanePSUBUSB(uint8(d[1]>>24), uint8(s[1]>>24)))<<24 |
+		uint64(lanePSUBUSB(uint8(d[1]>>32), uint8(s[1]>>32)))<<32 |
+		uint64(lanePSUBUSB(uint8(d[1]>>40), uint8(s[1]>>40)))<<40 |
+		uint64(lanePSUBUSB(uint8(d[1]>>48), uint8(s[1]>>48)))<<48 |
+		uint64(lanePSUBUSB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
+
+// lanePSUBUSW is PSUBUSW on one lane.
+func lanePSUBUSW(a, b uint16) uint16 { return uint16(satU16(int(a) - int(b))) }
 
 // execPSUBUSW implements PSUBUSW: subtract packed unsigned words with unsigned saturation.
 func execPSUBUSW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := uint16(d[i]>>sh), uint16(s[i]>>sh)
-			r |= uint64(uint16(satU16(int(a)-int(b)))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePSUBUSW(uint16(d[0]), uint16(s[0]))) |
+		uint64(lanePSUBUSW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
+		uint64(lanePSUBUSW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
+		uint64(lanePSUBUSW(uint16(d[0]>>48), uint16(s[0]>>48)))<<48
+	d[1] = uint64(lanePSUBUSW(uint16(d[1]), uint16(s[1]))) |
+		uint64(lanePSUBUSW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
+		uint64(lanePSUBUSW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
+		uint64(lanePSUBUSW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
+
+// lanePMULLW is PMULLW on one lane.
+func lanePMULLW(a, b uint16) uint16 { return uint16(a * b) }
 
 // execPMULLW implements PMULLW: low 16 bits of packed word products.
 func execPMULLW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := uint16(d[i]>>sh), uint16(s[i]>>sh)
-			r |= uint64(uint16(a*b)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMULLW(uint16(d[0]), uint16(s[0]))) |
+		uint64(lanePMULLW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
+		uint64(lanePMULLW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
+		uint64(lanePMULLW(uint16(d[0]>>48), uint16(s[0]>>48)))<<48
+	d[1] = uint64(lanePMULLW(uint16(d[1]), uint16(s[1]))) |
+		uint64(lanePMULLW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
+		uint64(lanePMULLW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
+		uint64(lanePMULLW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
+
+// lanePMULLD is PMULLD on one lane.
+func lanePMULLD(a, b uint32) uint32 { return uint32(a * b) }
 
 // execPMULLD implements PMULLD: low 32 bits of packed doubleword products.
 func execPMULLD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 32 {
-			a, b := uint32(d[i]>>sh), uint32(s[i]>>sh)
-			r |= uint64(uint32(a*b)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMULLD(uint32(d[0]), uint32(s[0]))) |
+		uint64(lanePMULLD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
+	d[1] = uint64(lanePMULLD(uint32(d[1]), uint32(s[1]))) |
+		uint64(lanePMULLD(uint32(d[1]>>32), uint32(s[1]>>32)))<<32
 }
+
+// lanePMULHW is PMULHW on one lane.
+func lanePMULHW(a, b int16) uint16 { return uint16((int32(a) * int32(b)) >> 16) }
 
 // execPMULHW implements PMULHW: high 16 bits of packed signed word products.
 func execPMULHW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := int16(d[i]>>sh), int16(s[i]>>sh)
-			r |= uint64(uint16((int32(a)*int32(b))>>16)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMULHW(int16(d[0]), int16(s[0]))) |
+		uint64(lanePMULHW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
+		uint64(lanePMULHW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
+		uint64(lanePMULHW(int16(d[0]>>48), int16(s[0]>>48)))<<48
+	d[1] = uint64(lanePMULHW(int16(d[1]), int16(s[1]))) |
+		uint64(lanePMULHW(int16(d[1]>>16), int16(s[1]>>16)))<<16 |
+		uint64(lanePMULHW(int16(d[1]>>32), int16(s[1]>>32)))<<32 |
+		uint64(lanePMULHW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
+
+// lanePMULHUW is PMULHUW on one lane.
+func lanePMULHUW(a, b uint16) uint16 { return uint16((uint32(a) * uint32(b)) >> 16) }
 
 // execPMULHUW implements PMULHUW: high 16 bits of packed unsigned word products.
 func execPMULHUW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := uint16(d[i]>>sh), uint16(s[i]>>sh)
-			r |= uint64(uint16((uint32(a)*uint32(b))>>16)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMULHUW(uint16(d[0]), uint16(s[0]))) |
+		uint64(lanePMULHUW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
+		uint64(lanePMULHUW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
+		uint64(lanePMULHUW(uint16(d[0]>>48), uint16(s[0]>>48)))<<48
+	d[1] = uint64(lanePMULHUW(uint16(d[1]), uint16(s[1]))) |
+		uint64(lanePMULHUW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
+		uint64(lanePMULHUW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
+		uint64(lanePMULHUW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
+
+// lanePMULHRSW is PMULHRSW on one lane.
+func lanePMULHRSW(a, b int16) uint16 { return uint16((int32(a)*int32(b) + 0x4000) >> 15) }
 
 // execPMULHRSW implements PMULHRSW: packed signed word products, rounded and scaled to bits 30:15.
 func execPMULHRSW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := int16(d[i]>>sh), int16(s[i]>>sh)
-			r |= uint64(uint16((int32(a)*int32(b)+0x4000)>>15)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMULHRSW(int16(d[0]), int16(s[0]))) |
+		uint64(lanePMULHRSW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
+		uint64(lanePMULHRSW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
+		uint64(lanePMULHRSW(int16(d[0]>>48), int16(s[0]>>48)))<<48
+	d[1] = uint64(lanePMULHRSW(int16(d[1]), int16(s[1]))) |
+		uint64(lanePMULHRSW(int16(d[1]>>16), int16(s[1]>>16)))<<16 |
+		uint64(lanePMULHRSW(int16(d[1]>>32), int16(s[1]>>32)))<<32 |
+		uint64(lanePMULHRSW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
+
+// lanePMULUDQ is PMULUDQ on one lane.
+func lanePMULUDQ(a, b uint64) uint64 { return uint64(uint64(uint32(a)) * uint64(uint32(b))) }
 
 // execPMULUDQ implements PMULUDQ: unsigned products of the even doublewords as quadwords.
 func execPMULUDQ(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(uint64(uint32(a)) * uint64(uint32(b)))
-	}
+	d[0] = uint64(lanePMULUDQ(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(lanePMULUDQ(uint64(d[1]), uint64(s[1])))
 }
+
+// lanePMULDQ is PMULDQ on one lane.
+func lanePMULDQ(a, b int64) uint64 { return uint64(int64(int32(a)) * int64(int32(b))) }
 
 // execPMULDQ implements PMULDQ: signed products of the even doublewords as quadwords.
 func execPMULDQ(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := int64(d[i]), int64(s[i])
-		d[i] = uint64(int64(int32(a)) * int64(int32(b)))
-	}
+	d[0] = uint64(lanePMULDQ(int64(d[0]), int64(s[0])))
+	d[1] = uint64(lanePMULDQ(int64(d[1]), int64(s[1])))
 }
+
+// lanePAVGB is PAVGB on one lane.
+func lanePAVGB(a, b uint8) uint8 { return uint8((uint(a) + uint(b) + 1) >> 1) }
 
 // execPAVGB implements PAVGB: rounded average of packed unsigned bytes.
 func execPAVGB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := uint8(d[i]>>sh), uint8(s[i]>>sh)
-			r |= uint64(uint8((uint(a)+uint(b)+1)>>1)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePAVGB(uint8(d[0]), uint8(s[0]))) |
+		uint64(lanePAVGB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
+		uint64(lanePAVGB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
+		uint64(lanePAVGB(uint8(d[0]>>24), uint8(s[0]>>24)))<<24 |
+		uint64(lanePAVGB(uint8(d[0]>>32), uint8(s[0]>>32)))<<32 |
+		uint64(lanePAVGB(uint8(d[0]>>40), uint8(s[0]>>40)))<<40 |
+		uint64(lanePAVGB(uint8(d[0]>>48), uint8(s[0]>>48)))<<48 |
+		uint64(lanePAVGB(uint8(d[0]>>56), uint8(s[0]>>56)))<<56
+	d[1] = uint64(lanePAVGB(uint8(d[1]), uint8(s[1]))) |
+		uint64(lanePAVGB(uint8(d[1]>>8), uint8(s[1]>>8)))<<8 |
+		uint64(lanePAVGB(uint8(d[1]>>16), uint8(s[1]>>16)))<<16 |
+		uint64(lanePAVGB(uint8(d[1]>>24), uint8(s[1]>>24)))<<24 |
+		uint64(lanePAVGB(uint8(d[1]>>32), uint8(s[1]>>32)))<<32 |
+		uint64(lanePAVGB(uint8(d[1]>>40), uint8(s[1]>>40)))<<40 |
+		uint64(lanePAVGB(uint8(d[1]>>48), uint8(s[1]>>48)))<<48 |
+		uint64(lanePAVGB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
+
+// lanePAVGW is PAVGW on one lane.
+func lanePAVGW(a, b uint16) uint16 { return uint16((uint(a) + uint(b) + 1) >> 1) }
 
 // execPAVGW implements PAVGW: rounded average of packed unsigned words.
 func execPAVGW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := uint16(d[i]>>sh), uint16(s[i]>>sh)
-			r |= uint64(uint16((uint(a)+uint(b)+1)>>1)) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePAVGW(uint16(d[0]), uint16(s[0]))) |
+		uint64(lanePAVGW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
+		uint64(lanePAVGW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
+		uint64(lanePAVGW(uint16(d[0]>>48), uint16(s[0]>>48)))<<48
+	d[1] = uint64(lanePAVGW(uint16(d[1]), uint16(s[1]))) |
+		uint64(lanePAVGW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
+		uint64(lanePAVGW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
+		uint64(lanePAVGW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
+
+// lanePMINUB is PMINUB on one lane.
+func lanePMINUB(a, b uint8) uint8 { return uint8(min(a, b)) }
 
 // execPMINUB implements PMINUB: minimum of packed unsigned bytes.
 func execPMINUB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := uint8(d[i]>>sh), uint8(s[i]>>sh)
-			r |= uint64(uint8(min(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMINUB(uint8(d[0]), uint8(s[0]))) |
+		uint64(lanePMINUB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
+		uint64(lanePMINUB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
+		uint64(lanePMINUB(uint8(d[0]>>24), uint8(s[0]>>24)))<<24 |
+		uint64(lanePMINUB(uint8(d[0]>>32), uint8(s[0]>>32)))<<32 |
+		uint64(lanePMINUB(uint8(d[0]>>40), uint8(s[0]>>40)))<<40 |
+		uint64(lanePMINUB(uint8(d[0]>>48), uint8(s[0]>>48)))<<48 |
+		uint64(lanePMINUB(uint8(d[0]>>56), uint8(s[0]>>56)))<<56
+	d[1] = uint64(lanePMINUB(uint8(d[1]), uint8(s[1]))) |
+		uint64(lanePMINUB(uint8(d[1]>>8), uint8(s[1]>>8)))<<8 |
+		uint64(lanePMINUB(uint8(d[1]>>16), uint8(s[1]>>16)))<<16 |
+		uint64(lanePMINUB(uint8(d[1]>>24), uint8(s[1]>>24)))<<24 |
+		uint64(lanePMINUB(uint8(d[1]>>32), uint8(s[1]>>32)))<<32 |
+		uint64(lanePMINUB(uint8(d[1]>>40), uint8(s[1]>>40)))<<40 |
+		uint64(lanePMINUB(uint8(d[1]>>48), uint8(s[1]>>48)))<<48 |
+		uint64(lanePMINUB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
+
+// lanePMINSB is PMINSB on one lane.
+func lanePMINSB(a, b int8) uint8 { return uint8(min(a, b)) }
 
 // execPMINSB implements PMINSB: minimum of packed signed bytes.
 func execPMINSB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := int8(d[i]>>sh), int8(s[i]>>sh)
-			r |= uint64(uint8(min(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMINSB(int8(d[0]), int8(s[0]))) |
+		uint64(lanePMINSB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
+		uint64(lanePMINSB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
+		uint64(lanePMINSB(int8(d[0]>>24), int8(s[0]>>24)))<<24 |
+		uint64(lanePMINSB(int8(d[0]>>32), int8(s[0]>>32)))<<32 |
+		uint64(lanePMINSB(int8(d[0]>>40), int8(s[0]>>40)))<<40 |
+		uint64(lanePMINSB(int8(d[0]>>48), int8(s[0]>>48)))<<48 |
+		uint64(lanePMINSB(int8(d[0]>>56), int8(s[0]>>56)))<<56
+	d[1] = uint64(lanePMINSB(int8(d[1]), int8(s[1]))) |
+		uint64(lanePMINSB(int8(d[1]>>8), int8(s[1]>>8)))<<8 |
+		uint64(lanePMINSB(int8(d[1]>>16), int8(s[1]>>16)))<<16 |
+		uint64(lanePMINSB(int8(d[1]>>24), int8(s[1]>>24)))<<24 |
+		uint64(lanePMINSB(int8(d[1]>>32), int8(s[1]>>32)))<<32 |
+		uint64(lanePMINSB(int8(d[1]>>40), int8(s[1]>>40)))<<40 |
+		uint64(lanePMINSB(int8(d[1]>>48), int8(s[1]>>48)))<<48 |
+		uint64(lanePMINSB(int8(d[1]>>56), int8(s[1]>>56)))<<56
 }
+
+// lanePMINUW is PMINUW on one lane.
+func lanePMINUW(a, b uint16) uint16 { return uint16(min(a, b)) }
 
 // execPMINUW implements PMINUW: minimum of packed unsigned words.
 func execPMINUW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := uint16(d[i]>>sh), uint16(s[i]>>sh)
-			r |= uint64(uint16(min(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMINUW(uint16(d[0]), uint16(s[0]))) |
+		uint64(lanePMINUW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
+		uint64(lanePMINUW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
+		uint64(lanePMINUW(uint16(d[0]>>48), uint16(s[0]>>48)))<<48
+	d[1] = uint64(lanePMINUW(uint16(d[1]), uint16(s[1]))) |
+		uint64(lanePMINUW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
+		uint64(lanePMINUW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
+		uint64(lanePMINUW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
+
+// lanePMINSW is PMINSW on one lane.
+func lanePMINSW(a, b int16) uint16 { return uint16(min(a, b)) }
 
 // execPMINSW implements PMINSW: minimum of packed signed words.
 func execPMINSW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := int16(d[i]>>sh), int16(s[i]>>sh)
-			r |= uint64(uint16(min(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMINSW(int16(d[0]), int16(s[0]))) |
+		uint64(lanePMINSW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
+		uint64(lanePMINSW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
+		uint64(lanePMINSW(int16(d[0]>>48), int16(s[0]>>48)))<<48
+	d[1] = uint64(lanePMINSW(int16(d[1]), int16(s[1]))) |
+		uint64(lanePMINSW(int16(d[1]>>16), int16(s[1]>>16)))<<16 |
+		uint64(lanePMINSW(int16(d[1]>>32), int16(s[1]>>32)))<<32 |
+		uint64(lanePMINSW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
+
+// lanePMINUD is PMINUD on one lane.
+func lanePMINUD(a, b uint32) uint32 { return uint32(min(a, b)) }
 
 // execPMINUD implements PMINUD: minimum of packed unsigned doublewords.
 func execPMINUD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 32 {
-			a, b := uint32(d[i]>>sh), uint32(s[i]>>sh)
-			r |= uint64(uint32(min(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMINUD(uint32(d[0]), uint32(s[0]))) |
+		uint64(lanePMINUD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
+	d[1] = uint64(lanePMINUD(uint32(d[1]), uint32(s[1]))) |
+		uint64(lanePMINUD(uint32(d[1]>>32), uint32(s[1]>>32)))<<32
 }
+
+// lanePMINSD is PMINSD on one lane.
+func lanePMINSD(a, b int32) uint32 { return uint32(min(a, b)) }
 
 // execPMINSD implements PMINSD: minimum of packed signed doublewords.
 func execPMINSD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 32 {
-			a, b := int32(d[i]>>sh), int32(s[i]>>sh)
-			r |= uint64(uint32(min(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMINSD(int32(d[0]), int32(s[0]))) |
+		uint64(lanePMINSD(int32(d[0]>>32), int32(s[0]>>32)))<<32
+	d[1] = uint64(lanePMINSD(int32(d[1]), int32(s[1]))) |
+		uint64(lanePMINSD(int32(d[1]>>32), int32(s[1]>>32)))<<32
 }
+
+// lanePMAXUB is PMAXUB on one lane.
+func lanePMAXUB(a, b uint8) uint8 { return uint8(max(a, b)) }
 
 // execPMAXUB implements PMAXUB: maximum of packed unsigned bytes.
 func execPMAXUB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := uint8(d[i]>>sh), uint8(s[i]>>sh)
-			r |= uint64(uint8(max(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMAXUB(uint8(d[0]), uint8(s[0]))) |
+		uint64(lanePMAXUB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
+		uint64(lanePMAXUB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
+		uint64(lanePMAXUB(uint8(d[0]>>24), uint8(s[0]>>24)))<<24 |
+		uint64(lanePMAXUB(uint8(d[0]>>32), uint8(s[0]>>32)))<<32 |
+		uint64(lanePMAXUB(uint8(d[0]>>40), uint8(s[0]>>40)))<<40 |
+		uint64(lanePMAXUB(uint8(d[0]>>48), uint8(s[0]>>48)))<<48 |
+		uint64(lanePMAXUB(uint8(d[0]>>56), uint8(s[0]>>56)))<<56
+	d[1] = uint64(lanePMAXUB(uint8(d[1]), uint8(s[1]))) |
+		uint64(lanePMAXUB(uint8(d[1]>>8), uint8(s[1]>>8)))<<8 |
+		uint64(lanePMAXUB(uint8(d[1]>>16), uint8(s[1]>>16)))<<16 |
+		uint64(lanePMAXUB(uint8(d[1]>>24), uint8(s[1]>>24)))<<24 |
+		uint64(lanePMAXUB(uint8(d[1]>>32), uint8(s[1]>>32)))<<32 |
+		uint64(lanePMAXUB(uint8(d[1]>>40), uint8(s[1]>>40)))<<40 |
+		uint64(lanePMAXUB(uint8(d[1]>>48), uint8(s[1]>>48)))<<48 |
+		uint64(lanePMAXUB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
+
+// lanePMAXSB is PMAXSB on one lane.
+func lanePMAXSB(a, b int8) uint8 { return uint8(max(a, b)) }
 
 // execPMAXSB implements PMAXSB: maximum of packed signed bytes.
 func execPMAXSB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := int8(d[i]>>sh), int8(s[i]>>sh)
-			r |= uint64(uint8(max(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMAXSB(int8(d[0]), int8(s[0]))) |
+		uint64(lanePMAXSB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
+		uint64(lanePMAXSB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
+		uint64(lanePMAXSB(int8(d[0]>>24), int8(s[0]>>24)))<<24 |
+		uint64(lanePMAXSB(int8(d[0]>>32), int8(s[0]>>32)))<<32 |
+		uint64(lanePMAXSB(int8(d[0]>>40), int8(s[0]>>40)))<<40 |
+		uint64(lanePMAXSB(int8(d[0]>>48), int8(s[0]>>48)))<<48 |
+		uint64(lanePMAXSB(int8(d[0]>>56), int8(s[0]>>56)))<<56
+	d[1] = uint64(lanePMAXSB(int8(d[1]), int8(s[1]))) |
+		uint64(lanePMAXSB(int8(d[1]>>8), int8(s[1]>>8)))<<8 |
+		uint64(lanePMAXSB(int8(d[1]>>16), int8(s[1]>>16)))<<16 |
+		uint64(lanePMAXSB(int8(d[1]>>24), int8(s[1]>>24)))<<24 |
+		uint64(lanePMAXSB(int8(d[1]>>32), int8(s[1]>>32)))<<32 |
+		uint64(lanePMAXSB(int8(d[1]>>40), int8(s[1]>>40)))<<40 |
+		uint64(lanePMAXSB(int8(d[1]>>48), int8(s[1]>>48)))<<48 |
+		uint64(lanePMAXSB(int8(d[1]>>56), int8(s[1]>>56)))<<56
 }
+
+// lanePMAXUW is PMAXUW on one lane.
+func lanePMAXUW(a, b uint16) uint16 { return uint16(max(a, b)) }
 
 // execPMAXUW implements PMAXUW: maximum of packed unsigned words.
 func execPMAXUW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := uint16(d[i]>>sh), uint16(s[i]>>sh)
-			r |= uint64(uint16(max(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMAXUW(uint16(d[0]), uint16(s[0]))) |
+		uint64(lanePMAXUW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
+		uint64(lanePMAXUW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
+		uint64(lanePMAXUW(uint16(d[0]>>48), uint16(s[0]>>48)))<<48
+	d[1] = uint64(lanePMAXUW(uint16(d[1]), uint16(s[1]))) |
+		uint64(lanePMAXUW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
+		uint64(lanePMAXUW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
+		uint64(lanePMAXUW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
+
+// lanePMAXSW is PMAXSW on one lane.
+func lanePMAXSW(a, b int16) uint16 { return uint16(max(a, b)) }
 
 // execPMAXSW implements PMAXSW: maximum of packed signed words.
 func execPMAXSW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := int16(d[i]>>sh), int16(s[i]>>sh)
-			r |= uint64(uint16(max(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMAXSW(int16(d[0]), int16(s[0]))) |
+		uint64(lanePMAXSW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
+		uint64(lanePMAXSW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
+		uint64(lanePMAXSW(int16(d[0]>>48), int16(s[0]>>48)))<<48
+	d[1] = uint64(lanePMAXSW(int16(d[1]), int16(s[1]))) |
+		uint64(lanePMAXSW(int16(d[1]>>16), int16(s[1]>>16)))<<16 |
+		uint64(lanePMAXSW(int16(d[1]>>32), int16(s[1]>>32)))<<32 |
+		uint64(lanePMAXSW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
+
+// lanePMAXUD is PMAXUD on one lane.
+func lanePMAXUD(a, b uint32) uint32 { return uint32(max(a, b)) }
 
 // execPMAXUD implements PMAXUD: maximum of packed unsigned doublewords.
 func execPMAXUD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 32 {
-			a, b := uint32(d[i]>>sh), uint32(s[i]>>sh)
-			r |= uint64(uint32(max(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMAXUD(uint32(d[0]), uint32(s[0]))) |
+		uint64(lanePMAXUD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
+	d[1] = uint64(lanePMAXUD(uint32(d[1]), uint32(s[1]))) |
+		uint64(lanePMAXUD(uint32(d[1]>>32), uint32(s[1]>>32)))<<32
 }
+
+// lanePMAXSD is PMAXSD on one lane.
+func lanePMAXSD(a, b int32) uint32 { return uint32(max(a, b)) }
 
 // execPMAXSD implements PMAXSD: maximum of packed signed doublewords.
 func execPMAXSD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 32 {
-			a, b := int32(d[i]>>sh), int32(s[i]>>sh)
-			r |= uint64(uint32(max(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePMAXSD(int32(d[0]), int32(s[0]))) |
+		uint64(lanePMAXSD(int32(d[0]>>32), int32(s[0]>>32)))<<32
+	d[1] = uint64(lanePMAXSD(int32(d[1]), int32(s[1]))) |
+		uint64(lanePMAXSD(int32(d[1]>>32), int32(s[1]>>32)))<<32
 }
+
+// lanePCMPEQB is PCMPEQB on one lane.
+func lanePCMPEQB(a, b uint8) uint8 { return uint8(laneMask[uint8](a == b)) }
 
 // execPCMPEQB implements PCMPEQB: compare packed bytes for equality.
 func execPCMPEQB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := uint8(d[i]>>sh), uint8(s[i]>>sh)
-			r |= uint64(uint8(laneMask[uint8](a == b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePCMPEQB(uint8(d[0]), uint8(s[0]))) |
+		uint64(lanePCMPEQB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
+		uint64(lanePCMPEQB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
+		uint64(lanePCMPEQB(uint8(d[0]>>24), uint8(s[0]>>24)))<<24 |
+		uint64(lanePCMPEQB(uint8(d[0]>>32), uint8(s[0]>>32)))<<32 |
+		uint64(lanePCMPEQB(uint8(d[0]>>40), uint8(s[0]>>40)))<<40 |
+		uint64(lanePCMPEQB(uint8(d[0]>>48), uint8(s[0]>>48)))<<48 |
+		uint64(lanePCMPEQB(uint8(d[0]>>56), uint8(s[0]>>56)))<<56
+	d[1] = uint64(lanePCMPEQB(uint8(d[1]), uint8(s[1]))) |
+		uint64(lanePCMPEQB(uint8(d[1]>>8), uint8(s[1]>>8)))<<8 |
+		uint64(lanePCMPEQB(uint8(d[1]>>16), uint8(s[1]>>16)))<<16 |
+		uint64(lanePCMPEQB(uint8(d[1]>>24), uint8(s[1]>>24)))<<24 |
+		uint64(lanePCMPEQB(uint8(d[1]>>32), uint8(s[1]>>32)))<<32 |
+		uint64(lanePCMPEQB(uint8(d[1]>>40), uint8(s[1]>>40)))<<40 |
+		uint64(lanePCMPEQB(uint8(d[1]>>48), uint8(s[1]>>48)))<<48 |
+		uint64(lanePCMPEQB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
+
+// lanePCMPEQW is PCMPEQW on one lane.
+func lanePCMPEQW(a, b uint16) uint16 { return uint16(laneMask[uint16](a == b)) }
 
 // execPCMPEQW implements PCMPEQW: compare packed words for equality.
 func execPCMPEQW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := uint16(d[i]>>sh), uint16(s[i]>>sh)
-			r |= uint64(uint16(laneMask[uint16](a == b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePCMPEQW(uint16(d[0]), uint16(s[0]))) |
+		uint64(lanePCMPEQW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
+		uint64(lanePCMPEQW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
+		uint64(lanePCMPEQW(uint16(d[0]>>48), uint16(s[0]>>48)))<<48
+	d[1] = uint64(lanePCMPEQW(uint16(d[1]), uint16(s[1]))) |
+		uint64(lanePCMPEQW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
+		uint64(lanePCMPEQW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
+		uint64(lanePCMPEQW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
+
+// lanePCMPEQD is PCMPEQD on one lane.
+func lanePCMPEQD(a, b uint32) uint32 { return uint32(laneMask[uint32](a == b)) }
 
 // execPCMPEQD implements PCMPEQD: compare packed doublewords for equality.
 func execPCMPEQD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 32 {
-			a, b := uint32(d[i]>>sh), uint32(s[i]>>sh)
-			r |= uint64(uint32(laneMask[uint32](a == b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePCMPEQD(uint32(d[0]), uint32(s[0]))) |
+		uint64(lanePCMPEQD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
+	d[1] = uint64(lanePCMPEQD(uint32(d[1]), uint32(s[1]))) |
+		uint64(lanePCMPEQD(uint32(d[1]>>32), uint32(s[1]>>32)))<<32
 }
+
+// lanePCMPEQQ is PCMPEQQ on one lane.
+func lanePCMPEQQ(a, b uint64) uint64 { return uint64(laneMask[uint64](a == b)) }
 
 // execPCMPEQQ implements PCMPEQQ: compare packed quadwords for equality.
 func execPCMPEQQ(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(laneMask[uint64](a == b))
-	}
+	d[0] = uint64(lanePCMPEQQ(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(lanePCMPEQQ(uint64(d[1]), uint64(s[1])))
 }
+
+// lanePCMPGTB is PCMPGTB on one lane.
+func lanePCMPGTB(a, b int8) uint8 { return uint8(laneMask[uint8](a > b)) }
 
 // execPCMPGTB implements PCMPGTB: compare packed signed bytes for greater than.
 func execPCMPGTB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := int8(d[i]>>sh), int8(s[i]>>sh)
-			r |= uint64(uint8(laneMask[uint8](a > b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePCMPGTB(int8(d[0]), int8(s[0]))) |
+		uint64(lanePCMPGTB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
+		uint64(lanePCMPGTB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
+		uint64(lanePCMPGTB(int8(d[0]>>24), int8(s[0]>>24)))<<24 |
+		uint64(lanePCMPGTB(int8(d[0]>>32), int8(s[0]>>32)))<<32 |
+		uint64(lanePCMPGTB(int8(d[0]>>40), int8(s[0]>>40)))<<40 |
+		uint64(lanePCMPGTB(int8(d[0]>>48), int8(s[0]>>48)))<<48 |
+		uint64(lanePCMPGTB(int8(d[0]>>56), int8(s[0]>>56)))<<56
+	d[1] = uint64(lanePCMPGTB(int8(d[1]), int8(s[1]))) |
+		uint64(lanePCMPGTB(int8(d[1]>>8), int8(s[1]>>8)))<<8 |
+		uint64(lanePCMPGTB(int8(d[1]>>16), int8(s[1]>>16)))<<16 |
+		uint64(lanePCMPGTB(int8(d[1]>>24), int8(s[1]>>24)))<<24 |
+		uint64(lanePCMPGTB(int8(d[1]>>32), int8(s[1]>>32)))<<32 |
+		uint64(lanePCMPGTB(int8(d[1]>>40), int8(s[1]>>40)))<<40 |
+		uint64(lanePCMPGTB(int8(d[1]>>48), int8(s[1]>>48)))<<48 |
+		uint64(lanePCMPGTB(int8(d[1]>>56), int8(s[1]>>56)))<<56
 }
+
+// lanePCMPGTW is PCMPGTW on one lane.
+func lanePCMPGTW(a, b int16) uint16 { return uint16(laneMask[uint16](a > b)) }
 
 // execPCMPGTW implements PCMPGTW: compare packed signed words for greater than.
 func execPCMPGTW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := int16(d[i]>>sh), int16(s[i]>>sh)
-			r |= uint64(uint16(laneMask[uint16](a > b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePCMPGTW(int16(d[0]), int16(s[0]))) |
+		uint64(lanePCMPGTW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
+		uint64(lanePCMPGTW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
+		uint64(lanePCMPGTW(int16(d[0]>>48), int16(s[0]>>48)))<<48
+	d[1] = uint64(lanePCMPGTW(int16(d[1]), int16(s[1]))) |
+		uint64(lanePCMPGTW(int16(d[1]>>16), int16(s[1]>>16)))<<16 |
+		uint64(lanePCMPGTW(int16(d[1]>>32), int16(s[1]>>32)))<<32 |
+		uint64(lanePCMPGTW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
+
+// lanePCMPGTD is PCMPGTD on one lane.
+func lanePCMPGTD(a, b int32) uint32 { return uint32(laneMask[uint32](a > b)) }
 
 // execPCMPGTD implements PCMPGTD: compare packed signed doublewords for greater than.
 func execPCMPGTD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 32 {
-			a, b := int32(d[i]>>sh), int32(s[i]>>sh)
-			r |= uint64(uint32(laneMask[uint32](a > b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePCMPGTD(int32(d[0]), int32(s[0]))) |
+		uint64(lanePCMPGTD(int32(d[0]>>32), int32(s[0]>>32)))<<32
+	d[1] = uint64(lanePCMPGTD(int32(d[1]), int32(s[1]))) |
+		uint64(lanePCMPGTD(int32(d[1]>>32), int32(s[1]>>32)))<<32
 }
+
+// lanePCMPGTQ is PCMPGTQ on one lane.
+func lanePCMPGTQ(a, b int64) uint64 { return uint64(laneMask[uint64](a > b)) }
 
 // execPCMPGTQ implements PCMPGTQ: compare packed signed quadwords for greater than.
 func execPCMPGTQ(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := int64(d[i]), int64(s[i])
-		d[i] = uint64(laneMask[uint64](a > b))
-	}
+	d[0] = uint64(lanePCMPGTQ(int64(d[0]), int64(s[0])))
+	d[1] = uint64(lanePCMPGTQ(int64(d[1]), int64(s[1])))
 }
+
+// lanePSIGNB is PSIGNB on one lane.
+func lanePSIGNB(a, b int8) uint8 { return uint8(signLane(a, b)) }
 
 // execPSIGNB implements PSIGNB: negate, zero or keep packed bytes by the source's sign.
 func execPSIGNB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			a, b := int8(d[i]>>sh), int8(s[i]>>sh)
-			r |= uint64(uint8(signLane(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePSIGNB(int8(d[0]), int8(s[0]))) |
+		uint64(lanePSIGNB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
+		uint64(lanePSIGNB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
+		uint64(lanePSIGNB(int8(d[0]>>24), int8(s[0]>>24)))<<24 |
+		uint64(lanePSIGNB(int8(d[0]>>32), int8(s[0]>>32)))<<32 |
+		uint64(lanePSIGNB(int8(d[0]>>40), int8(s[0]>>40)))<<40 |
+		uint64(lanePSIGNB(int8(d[0]>>48), int8(s[0]>>48)))<<48 |
+		uint64(lanePSIGNB(int8(d[0]>>56), int8(s[0]>>56)))<<56
+	d[1] = uint64(lanePSIGNB(int8(d[1]), int8(s[1]))) |
+		uint64(lanePSIGNB(int8(d[1]>>8), int8(s[1]>>8)))<<8 |
+		uint64(lanePSIGNB(int8(d[1]>>16), int8(s[1]>>16)))<<16 |
+		uint64(lanePSIGNB(int8(d[1]>>24), int8(s[1]>>24)))<<24 |
+		uint64(lanePSIGNB(int8(d[1]>>32), int8(s[1]>>32)))<<32 |
+		uint64(lanePSIGNB(int8(d[1]>>40), int8(s[1]>>40)))<<40 |
+		uint64(lanePSIGNB(int8(d[1]>>48), int8(s[1]>>48)))<<48 |
+		uint64(lanePSIGNB(int8(d[1]>>56), int8(s[1]>>56)))<<56
 }
+
+// lanePSIGNW is PSIGNW on one lane.
+func lanePSIGNW(a, b int16) uint16 { return uint16(signLane(a, b)) }
 
 // execPSIGNW implements PSIGNW: negate, zero or keep packed words by the source's sign.
 func execPSIGNW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			a, b := int16(d[i]>>sh), int16(s[i]>>sh)
-			r |= uint64(uint16(signLane(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePSIGNW(int16(d[0]), int16(s[0]))) |
+		uint64(lanePSIGNW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
+		uint64(lanePSIGNW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
+		uint64(lanePSIGNW(int16(d[0]>>48), int16(s[0]>>48)))<<48
+	d[1] = uint64(lanePSIGNW(int16(d[1]), int16(s[1]))) |
+		uint64(lanePSIGNW(int16(d[1]>>16), int16(s[1]>>16)))<<16 |
+		uint64(lanePSIGNW(int16(d[1]>>32), int16(s[1]>>32)))<<32 |
+		uint64(lanePSIGNW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
+
+// lanePSIGND is PSIGND on one lane.
+func lanePSIGND(a, b int32) uint32 { return uint32(signLane(a, b)) }
 
 // execPSIGND implements PSIGND: negate, zero or keep packed doublewords by the source's sign.
 func execPSIGND(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 32 {
-			a, b := int32(d[i]>>sh), int32(s[i]>>sh)
-			r |= uint64(uint32(signLane(a, b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePSIGND(int32(d[0]), int32(s[0]))) |
+		uint64(lanePSIGND(int32(d[0]>>32), int32(s[0]>>32)))<<32
+	d[1] = uint64(lanePSIGND(int32(d[1]), int32(s[1]))) |
+		uint64(lanePSIGND(int32(d[1]>>32), int32(s[1]>>32)))<<32
 }
+
+// lanePABSB is PABSB on one lane.
+func lanePABSB(b int8) uint8 { return uint8(absLane(b)) }
 
 // execPABSB implements PABSB: absolute value of packed signed bytes.
 func execPABSB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 8 {
-			b := int8(s[i] >> sh)
-			r |= uint64(uint8(absLane(b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePABSB(int8(s[0]))) |
+		uint64(lanePABSB(int8(s[0]>>8)))<<8 |
+		uint64(lanePABSB(int8(s[0]>>16)))<<16 |
+		uint64(lanePABSB(int8(s[0]>>24)))<<24 |
+		uint64(lanePABSB(int8(s[0]>>32)))<<32 |
+		uint64(lanePABSB(int8(s[0]>>40)))<<40 |
+		uint64(lanePABSB(int8(s[0]>>48)))<<48 |
+		uint64(lanePABSB(int8(s[0]>>56)))<<56
+	d[1] = uint64(lanePABSB(int8(s[1]))) |
+		uint64(lanePABSB(int8(s[1]>>8)))<<8 |
+		uint64(lanePABSB(int8(s[1]>>16)))<<16 |
+		uint64(lanePABSB(int8(s[1]>>24)))<<24 |
+		uint64(lanePABSB(int8(s[1]>>32)))<<32 |
+		uint64(lanePABSB(int8(s[1]>>40)))<<40 |
+		uint64(lanePABSB(int8(s[1]>>48)))<<48 |
+		uint64(lanePABSB(int8(s[1]>>56)))<<56
 }
+
+// lanePABSW is PABSW on one lane.
+func lanePABSW(b int16) uint16 { return uint16(absLane(b)) }
 
 // execPABSW implements PABSW: absolute value of packed signed words.
 func execPABSW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 16 {
-			b := int16(s[i] >> sh)
-			r |= uint64(uint16(absLane(b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePABSW(int16(s[0]))) |
+		uint64(lanePABSW(int16(s[0]>>16)))<<16 |
+		uint64(lanePABSW(int16(s[0]>>32)))<<32 |
+		uint64(lanePABSW(int16(s[0]>>48)))<<48
+	d[1] = uint64(lanePABSW(int16(s[1]))) |
+		uint64(lanePABSW(int16(s[1]>>16)))<<16 |
+		uint64(lanePABSW(int16(s[1]>>32)))<<32 |
+		uint64(lanePABSW(int16(s[1]>>48)))<<48
 }
+
+// lanePABSD is PABSD on one lane.
+func lanePABSD(b int32) uint32 { return uint32(absLane(b)) }
 
 // execPABSD implements PABSD: absolute value of packed signed doublewords.
 func execPABSD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		var r uint64
-		for sh := 0; sh < 64; sh += 32 {
-			b := int32(s[i] >> sh)
-			r |= uint64(uint32(absLane(b))) << sh
-		}
-		d[i] = r
-	}
+	d[0] = uint64(lanePABSD(int32(s[0]))) |
+		uint64(lanePABSD(int32(s[0]>>32)))<<32
+	d[1] = uint64(lanePABSD(int32(s[1]))) |
+		uint64(lanePABSD(int32(s[1]>>32)))<<32
 }
+
+// lanePAND is PAND on one lane.
+func lanePAND(a, b uint64) uint64 { return uint64(a & b) }
 
 // execPAND implements PAND: bitwise AND.
 func execPAND(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(a & b)
-	}
+	d[0] = uint64(lanePAND(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(lanePAND(uint64(d[1]), uint64(s[1])))
 }
+
+// lanePANDN is PANDN on one lane.
+func lanePANDN(a, b uint64) uint64 { return uint64(^a & b) }
 
 // execPANDN implements PANDN: bitwise AND NOT of the destination.
 func execPANDN(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(^a & b)
-	}
+	d[0] = uint64(lanePANDN(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(lanePANDN(uint64(d[1]), uint64(s[1])))
 }
+
+// lanePOR is POR on one lane.
+func lanePOR(a, b uint64) uint64 { return uint64(a | b) }
 
 // execPOR implements POR: bitwise OR.
 func execPOR(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(a | b)
-	}
+	d[0] = uint64(lanePOR(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(lanePOR(uint64(d[1]), uint64(s[1])))
 }
+
+// lanePXOR is PXOR on one lane.
+func lanePXOR(a, b uint64) uint64 { return uint64(a ^ b) }
 
 // execPXOR implements PXOR: bitwise XOR.
 func execPXOR(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(a ^ b)
-	}
+	d[0] = uint64(lanePXOR(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(lanePXOR(uint64(d[1]), uint64(s[1])))
 }
+
+// laneANDPS is ANDPS on one lane.
+func laneANDPS(a, b uint64) uint64 { return uint64(a & b) }
 
 // execANDPS implements ANDPS: bitwise AND of packed single-precision values.
 func execANDPS(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(a & b)
-	}
+	d[0] = uint64(laneANDPS(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(laneANDPS(uint64(d[1]), uint64(s[1])))
 }
+
+// laneANDPD is ANDPD on one lane.
+func laneANDPD(a, b uint64) uint64 { return uint64(a & b) }
 
 // execANDPD implements ANDPD: bitwise AND of packed double-precision values.
 func execANDPD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(a & b)
-	}
+	d[0] = uint64(laneANDPD(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(laneANDPD(uint64(d[1]), uint64(s[1])))
 }
+
+// laneANDNPS is ANDNPS on one lane.
+func laneANDNPS(a, b uint64) uint64 { return uint64(^a & b) }
 
 // execANDNPS implements ANDNPS: bitwise AND NOT of packed single-precision values.
 func execANDNPS(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(^a & b)
-	}
+	d[0] = uint64(laneANDNPS(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(laneANDNPS(uint64(d[1]), uint64(s[1])))
 }
+
+// laneANDNPD is ANDNPD on one lane.
+func laneANDNPD(a, b uint64) uint64 { return uint64(^a & b) }
 
 // execANDNPD implements ANDNPD: bitwise AND NOT of packed double-precision values.
 func execANDNPD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(^a & b)
-	}
+	d[0] = uint64(laneANDNPD(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(laneANDNPD(uint64(d[1]), uint64(s[1])))
 }
+
+// laneORPS is ORPS on one lane.
+func laneORPS(a, b uint64) uint64 { return uint64(a | b) }
 
 // execORPS implements ORPS: bitwise OR of packed single-precision values.
 func execORPS(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(a | b)
-	}
+	d[0] = uint64(laneORPS(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(laneORPS(uint64(d[1]), uint64(s[1])))
 }
+
+// laneORPD is ORPD on one lane.
+func laneORPD(a, b uint64) uint64 { return uint64(a | b) }
 
 // execORPD implements ORPD: bitwise OR of packed double-precision values.
 func execORPD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(a | b)
-	}
+	d[0] = uint64(laneORPD(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(laneORPD(uint64(d[1]), uint64(s[1])))
 }
+
+// laneXORPS is XORPS on one lane.
+func laneXORPS(a, b uint64) uint64 { return uint64(a ^ b) }
 
 // execXORPS implements XORPS: bitwise XOR of packed single-precision values.
 func execXORPS(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(a ^ b)
-	}
+	d[0] = uint64(laneXORPS(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(laneXORPS(uint64(d[1]), uint64(s[1])))
 }
+
+// laneXORPD is XORPD on one lane.
+func laneXORPD(a, b uint64) uint64 { return uint64(a ^ b) }
 
 // execXORPD implements XORPD: bitwise XOR of packed double-precision values.
 func execXORPD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for i := range d {
-		a, b := uint64(d[i]), uint64(s[i])
-		d[i] = uint64(a ^ b)
-	}
+	d[0] = uint64(laneXORPD(uint64(d[0]), uint64(s[0])))
+	d[1] = uint64(laneXORPD(uint64(d[1]), uint64(s[1])))
 }

@@ -199,18 +199,23 @@ func execMOVDDUP(c *CPU, in *Inst) {
 func execMOVMSK(c *CPU, in *Inst) {
 	c.sseEnter()
 	s := &c.FPU.XMM[in.rm]
-	w := 1
+	var m uint64
 	switch in.op {
 	case OpMOVMSKPS:
-		w = 4
+		m = s[0]>>31&1 | s[0]>>62&2 | s[1]>>29&4 | s[1]>>60&8
 	case OpMOVMSKPD:
-		w = 8
-	}
-	var m uint64
-	for i := 0; i < 16/w; i++ {
-		m |= s.lane(i, w) >> (8*w - 1) << i
+		m = s[0]>>63 | s[1]>>63<<1
+	default:
+		m = byteSigns(s[0]) | byteSigns(s[1])<<8
 	}
 	c.R[in.reg] = m
+}
+
+// byteSigns gathers the top bits of the eight bytes of x into bits 0-7:
+// each byte's bit lands at 56+i in the product and no two partial products
+// overlap, so nothing carries.
+func byteSigns(x uint64) uint64 {
+	return (x >> 7 & 0x0101010101010101) * 0x0102040810204080 >> 56
 }
 
 func bindMOVD(in *Inst) handler {

@@ -44,22 +44,22 @@ func execSHUFPD(c *CPU, in *Inst) {
 // PSHUFHW shuffle the low or high four words and copy the other quadword.
 func execPSHUF(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	r := s
+	imm := in.imm
 	switch in.op {
 	case OpPSHUFD:
-		for i := range 4 {
-			r.setLane(i, 4, s.lane(int(in.imm>>(2*i))&3, 4))
-		}
+		dw := func(k uint64) uint64 { return s[k>>1&1] >> (k & 1 * 32) & 0xFFFFFFFF }
+		*d = XMM{dw(imm) | dw(imm>>2)<<32, dw(imm>>4) | dw(imm>>6)<<32}
 	case OpPSHUFLW:
-		for i := range 4 {
-			r.setLane(i, 2, s.lane(int(in.imm>>(2*i))&3, 2))
-		}
+		*d = XMM{shuffleWords(s[0], imm), s[1]}
 	default:
-		for i := range 4 {
-			r.setLane(4+i, 2, s.lane(4+int(in.imm>>(2*i))&3, 2))
-		}
+		*d = XMM{s[0], shuffleWords(s[1], imm)}
 	}
-	*d = r
+}
+
+// shuffleWords returns the four words of q picked by the 2-bit fields of imm.
+func shuffleWords(q, imm uint64) uint64 {
+	w := func(k uint64) uint64 { return q >> (k & 3 * 16) & 0xFFFF }
+	return w(imm) | w(imm>>2)<<16 | w(imm>>4)<<32 | w(imm>>6)<<48
 }
 
 // execPSHUFB: byte i of V = byte W[i]&15 of V, or zero if W[i] has bit 7 set.

@@ -1,6 +1,7 @@
 // Command ssegen generates the lane-wise SSE integer and logic handlers of
 // package cpu (sse_gen.go): one handler per instruction that applies
-// an expression to each lane of the destination and source XMM operands.
+// an expression to each lane of the destination and source XMM operands,
+// unrolled over the lanes (the lane function is small enough to inline).
 //
 //	go generate ./cpu/
 package main
@@ -8,6 +9,7 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"ftvm/cpu/gen/genfile"
 )
@@ -113,30 +115,38 @@ func main() {
 		for _, o := range ops {
 			t, u := laneType(o.bits, o.signed), laneType(o.bits, false)
 			unary := !usesA.MatchString(o.expr)
+			lane := "lane" + o.name
+			f.P("")
+			f.P("// %s is %s on one lane.", lane, o.name)
+			if unary {
+				f.P("func %s(b %s) %s { return %s(%s) }", lane, t, u, u, o.expr)
+			} else {
+				f.P("func %s(a, b %s) %s { return %s(%s) }", lane, t, u, u, o.expr)
+			}
 			f.P("")
 			f.P("// exec%s implements %s: %s.", o.name, o.name, o.doc)
 			f.P("func exec%s(c *CPU, in *Inst) {", o.name)
 			f.P("\td, s := c.xmmBinary(in)")
-			f.P("\tfor i := range d {")
-			if o.bits == 64 {
-				if unary {
-					f.P("\t\tb := %s(s[i])", t)
-				} else {
-					f.P("\t\ta, b := %s(d[i]), %s(s[i])", t, t)
+			for q := 0; q < 2; q++ {
+				var terms []string
+				for sh := 0; sh < 64; sh += o.bits {
+					x, y := fmt.Sprintf("d[%d]", q), fmt.Sprintf("s[%d]", q)
+					if sh > 0 {
+						x, y = fmt.Sprintf("d[%d]>>%d", q, sh), fmt.Sprintf("s[%d]>>%d", q, sh)
+					}
+					call := fmt.Sprintf("%s(%s(%s), %s(%s))", lane, t, x, t, y)
+					if unary {
+						call = fmt.Sprintf("%s(%s(%s))", lane, t, y)
+					}
+					term := fmt.Sprintf("uint64(%s)", call)
+					if sh > 0 {
+						term += fmt.Sprintf("<<%d", sh)
+					}
+					terms = append(terms, term)
 				}
-				f.P("\t\td[i] = uint64(%s)", o.expr)
-				f.P("\t}\n}")
-				continue
+				f.P("\td[%d] = %s", q, strings.Join(terms, " |\n\t\t"))
 			}
-			f.P("\t\tvar r uint64")
-			f.P("\t\tfor sh := 0; sh < 64; sh += %d {", o.bits)
-			if unary {
-				f.P("\t\t\tb := %s(s[i] >> sh)", t)
-			} else {
-				f.P("\t\t\ta, b := %s(d[i]>>sh), %s(s[i]>>sh)", t, t)
-			}
-			f.P("\t\t\tr |= uint64(%s(%s)) << sh", u, o.expr)
-			f.P("\t\t}\n\t\td[i] = r\n\t}\n}")
+			f.P("}")
 		}
 	})
 }

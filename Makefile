@@ -149,6 +149,44 @@ $(GB)/sse_host: $(GD)/sse_host.c $(GD)/sse_body.c $(GD)/sse_body.h $(GD)/oracle.
 $(GB)/bench_sse_host: $(GD)/bench_sse_host.c $(GD)/bench_sse_body.c $(GD)/bench_sse_body.h $(FLAGS_STAMP)
 	$(HOST_CC) $(filter-out -mgeneral-regs-only,$(HOST_CFLAGS)) $(SSE_FLAGS) -o $@ $(GD)/bench_sse_host.c $(GD)/bench_sse_body.c
 
+# wait: one source (wait/wait.c) built once per way of waiting; the
+# behaviour matrix of cmd/ftvm's TestWaitMatrix runs each (wait/README.md).
+# NAME := its -D flags (SRC_*, HOW_*, ROUTE_*, VWIRE, EVENT_IDX, INDIRECT).
+WAIT_FLAGS_pit-periodic-pic-hlt        := -DSRC=SRC_PIT_PERIODIC -DHOW=HOW_HLT -DROUTE=ROUTE_PIC
+WAIT_FLAGS_pit-periodic-ioapic-hlt     := -DSRC=SRC_PIT_PERIODIC -DHOW=HOW_HLT -DROUTE=ROUTE_IOAPIC
+WAIT_FLAGS_pit-oneshot-vwire-hlt       := -DSRC=SRC_PIT_ONESHOT -DHOW=HOW_HLT -DROUTE=ROUTE_PIC -DVWIRE=1
+WAIT_FLAGS_pit-oneshot-ioapic-pause    := -DSRC=SRC_PIT_ONESHOT -DHOW=HOW_PAUSE -DROUTE=ROUTE_IOAPIC
+WAIT_FLAGS_pit-oneshot-poll            := -DSRC=SRC_PIT_ONESHOT -DHOW=HOW_POLL
+WAIT_FLAGS_lapic-oneshot-hlt           := -DSRC=SRC_LAPIC_ONESHOT -DHOW=HOW_HLT
+WAIT_FLAGS_lapic-oneshot-poll          := -DSRC=SRC_LAPIC_ONESHOT -DHOW=HOW_POLL
+WAIT_FLAGS_lapic-periodic-pause        := -DSRC=SRC_LAPIC_PERIODIC -DHOW=HOW_PAUSE -DROUTE=ROUTE_IOAPIC
+WAIT_FLAGS_tsc-deadline-hlt            := -DSRC=SRC_TSC_DEADLINE -DHOW=HOW_HLT
+WAIT_FLAGS_console-pic-hlt             := -DSRC=SRC_CONSOLE -DHOW=HOW_HLT -DROUTE=ROUTE_PIC
+WAIT_FLAGS_console-vwire-hlt           := -DSRC=SRC_CONSOLE -DHOW=HOW_HLT -DROUTE=ROUTE_PIC -DVWIRE=1
+WAIT_FLAGS_console-ioapic-pause        := -DSRC=SRC_CONSOLE -DHOW=HOW_PAUSE -DROUTE=ROUTE_IOAPIC
+WAIT_FLAGS_console-poll                := -DSRC=SRC_CONSOLE -DHOW=HOW_POLL
+WAIT_FLAGS_disk-vwire-hlt              := -DSRC=SRC_DISK -DHOW=HOW_HLT -DROUTE=ROUTE_PIC -DVWIRE=1
+WAIT_FLAGS_disk-ioapic-hlt-eventidx-indirect := -DSRC=SRC_DISK -DHOW=HOW_HLT -DROUTE=ROUTE_IOAPIC -DEVENT_IDX=1 -DINDIRECT=1
+WAIT_FLAGS_disk-pic-pause-indirect     := -DSRC=SRC_DISK -DHOW=HOW_PAUSE -DROUTE=ROUTE_PIC -DINDIRECT=1
+WAIT_FLAGS_disk-pic-hlt                := -DSRC=SRC_DISK -DHOW=HOW_HLT -DROUTE=ROUTE_PIC
+WAIT_FLAGS_disk-poll-eventidx          := -DSRC=SRC_DISK -DHOW=HOW_POLL -DEVENT_IDX=1
+WAIT_FLAGS_frame-pic-hlt               := -DSRC=SRC_FRAME -DHOW=HOW_HLT -DROUTE=ROUTE_PIC
+WAIT_FLAGS_frame-ioapic-hlt-eventidx-indirect := -DSRC=SRC_FRAME -DHOW=HOW_HLT -DROUTE=ROUTE_IOAPIC -DEVENT_IDX=1 -DINDIRECT=1
+WAIT_FLAGS_frame-vwire-pause-eventidx  := -DSRC=SRC_FRAME -DHOW=HOW_PAUSE -DROUTE=ROUTE_PIC -DVWIRE=1 -DEVENT_IDX=1
+WAIT_FLAGS_frame-poll                  := -DSRC=SRC_FRAME -DHOW=HOW_POLL
+WAIT_VARIANTS := $(patsubst WAIT_FLAGS_%,%,$(filter WAIT_FLAGS_%,$(.VARIABLES)))
+WAIT_ELFS     := $(patsubst %,$(GB)/wait-%.elf,$(WAIT_VARIANTS))
+
+guests: $(WAIT_ELFS)
+$(OBJ_DIR)/wait/wait-%.o: $(GD)/wait/wait.c $(FLAGS_STAMP) Makefile
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) $(WAIT_FLAGS_$*) -MMD -MP -c -o $@ $<
+# The dependency files are not made (without this, make's built-in link rule
+# would try to build wait-NAME.d from wait-NAME.d.o).
+$(OBJ_DIR)/wait/%.d: ;
+$(WAIT_ELFS): $(GB)/wait-%.elf: $(OBJ_DIR)/wait/wait-%.o $(OBJ_DIR)/wait/wait_asm.o $(RUNTIME_OBJS) $(GD)/lib/guest.ld
+	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(RUNTIME_OBJS) $(OBJ_DIR)/wait/wait-$*.o $(OBJ_DIR)/wait/wait_asm.o -lgcc
+
 $(GB)/exercise_host: $(GD)/exercise_host.c $(GD)/exercise_body.c $(GD)/exercise_body.h $(GD)/oracle.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/exercise_host.c $(GD)/exercise_body.c
 
@@ -167,7 +205,7 @@ $(GB)/fpbench_host: $(GD)/fpbench_host.c $(GD)/fpbench_body.c $(GD)/fpbench_body
 $(GB)/bench_host: $(GD)/bench_host.c $(GD)/bench_body.c $(GD)/bench_body.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/bench_host.c $(GD)/bench_body.c
 
--include $(wildcard $(OBJ_DIR)/*.d $(OBJ_DIR)/lib/*.d $(OBJ_DIR)/kvstore/*.d)
+-include $(wildcard $(OBJ_DIR)/*.d $(OBJ_DIR)/lib/*.d $(OBJ_DIR)/kvstore/*.d $(OBJ_DIR)/wait/*.d)
 
 # ---------------------------------------------------------------------------
 # Host packages

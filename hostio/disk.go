@@ -29,6 +29,7 @@ type DiskImage struct {
 	cond         *sync.Cond             // signalled when queue or closed changes; guarded by mu
 	queue        []devices.BlockRequest // guarded by mu; at most DiskQueueMax
 	queuedBytes  int                    // write data in queue; guarded by mu
+	busy         bool                   // the worker is performing a request; guarded by mu
 	closed       bool                   // guarded by mu
 	writeThrough bool                   // guarded by mu
 	done         chan struct{}          // closed when the worker has returned
@@ -94,8 +95,18 @@ func (d *DiskImage) Size() uint64 { return d.size }
 // ReadOnly implements devices.BlockBackend.
 func (d *DiskImage) ReadOnly() bool { return d.readOnly }
 
-// ReadAt implements devices.BlockBackend: a synchronous read of the image.
-func (d *DiskImage) ReadAt(p []byte, off int64) (int, error) { return d.f.ReadAt(p, off) }
+// ReadAt implements devices.BlockBackend: a synchronous read of the image,
+// once every request submitted before it has been performed, so that it
+// sees what earlier writes put there (a replaying device submits its writes
+// and serves its reads with ReadAt, without waiting for completions).
+func (d *DiskImage) ReadAt(p []byte, off int64) (int, error) {
+	d.mu.Lock()
+	for len(d.queue) > 0 || d.busy {
+		d.cond.Wait()
+	}
+	d.mu.Unlock()
+	return d.f.ReadAt(p, off)
+}
 
 // SetWriteThrough implements devices.WriteThrougher: when on, every write is
 // followed by an fsync before its completion is posted.
@@ -157,11 +168,16 @@ func (d *DiskImage) worker() {
 		d.queue = d.queue[1:]
 		d.queuedBytes -= len(req.Data)
 		wt := d.writeThrough
+		d.busy = true
 		d.cond.Broadcast() // room for a waiting Submit
 		d.mu.Unlock()
 
 		in := devices.Input{Kind: devices.InputDiskDone, Dev: d.dev, Arg: req.ID &^ devices.DiskDoneError}
 		data, err := d.perform(req, wt)
+		d.mu.Lock()
+		d.busy = false
+		d.cond.Broadcast() // a waiting ReadAt
+		d.mu.Unlock()
 		if err != nil {
 			in.Arg |= devices.DiskDoneError
 		} else {

@@ -232,6 +232,41 @@ func TestDiskImageQueueBound(t *testing.T) {
 	}
 }
 
+// TestDiskImageReadAfterWrite reads, with ReadAt, a sector that a write
+// submitted just before changes, while the worker is still busy with an
+// earlier request: the read must see the write (a replaying device serves
+// its reads this way).
+func TestDiskImageReadAfterWrite(t *testing.T) {
+	stall := make(chan devices.Input) // unbuffered: the worker stalls in post
+	img, err := OpenDiskImage(writeImage(t, make([]byte, 8*512)), false, func(in devices.Input) { stall <- in }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.SetWriteThrough(false)
+	img.Submit(devices.BlockRequest{ID: 1, Op: devices.BlockFlush})
+	want := pattern(512, 9)
+	img.Submit(devices.BlockRequest{ID: 2, Op: devices.BlockWrite, Sector: 3, Data: want})
+	got := make(chan []byte)
+	go func() {
+		p := make([]byte, 512)
+		img.ReadAt(p, 3*512)
+		got <- p
+	}()
+	// The worker holds completion 1 until taken: ReadAt must still be
+	// waiting for write 2.
+	select {
+	case p := <-got:
+		t.Fatalf("ReadAt returned before the write was performed (data changed: %v)", bytes.Equal(p, want))
+	case <-time.After(50 * time.Millisecond):
+	}
+	<-stall
+	<-stall
+	if p := <-got; !bytes.Equal(p, want) {
+		t.Error("ReadAt does not see the write submitted before it")
+	}
+	img.Close()
+}
+
 func TestDiskImageReadAt(t *testing.T) {
 	data := pattern(4*512, 8)
 	img, err := OpenDiskImage(writeImage(t, data), true, nil, 0)

@@ -60,13 +60,14 @@ type foProc struct {
 	cmd   *exec.Cmd
 	start time.Time
 
-	mu       sync.Mutex
-	stdout   []foLine // complete lines of the guest console
-	stderr   []foLine
-	changed  chan struct{} // closed and replaced when a line arrives or the process ends
-	done     chan struct{}
-	status   int // exit status (-1: killed by a signal)
-	killedAt time.Time
+	mu         sync.Mutex
+	stdout     []foLine // complete lines of the guest console
+	stdoutTail string   // the console's last line if it has no newline (once it ended)
+	stderr     []foLine
+	changed    chan struct{} // closed and replaced when a line arrives or the process ends
+	done       chan struct{}
+	status     int // exit status (-1: killed by a signal)
+	killedAt   time.Time
 }
 
 // foEnv is a test's directory, certificates and processes.
@@ -167,8 +168,8 @@ func (e *foEnv) start(name string, args ...string) *foProc {
 	e.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); p.collect(stdout, &p.stdout) }()
-	go func() { defer wg.Done(); p.collect(stderr, &p.stderr) }()
+	go func() { defer wg.Done(); p.collect(stdout, &p.stdout, &p.stdoutTail) }()
+	go func() { defer wg.Done(); p.collect(stderr, &p.stderr, new(string)) }()
 	go func() {
 		wg.Wait()
 		err := p.cmd.Wait()
@@ -189,12 +190,16 @@ func (e *foEnv) start(name string, args ...string) *foProc {
 }
 
 // collect appends the complete lines read from r to *lines; a last line
-// without its newline (a process killed mid-line) is dropped.
-func (p *foProc) collect(r io.Reader, lines *[]foLine) {
+// without its newline (a process killed mid-line) is left out, and kept in
+// *partial.
+func (p *foProc) collect(r io.Reader, lines *[]foLine, partial *string) {
 	br := bufio.NewReader(r)
 	for {
 		s, err := br.ReadString('\n')
 		if err != nil {
+			p.mu.Lock()
+			*partial = s
+			p.mu.Unlock()
 			return
 		}
 		p.mu.Lock()

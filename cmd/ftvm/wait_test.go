@@ -23,7 +23,8 @@ import (
 // The guest-behaviour matrix: testdata/guests/wait/wait.c, built once per way
 // a kernel waits (the Makefile's WAIT_FLAGS_*), each build run
 //
-//   - alone and recorded, its console compared with its golden file;
+//   - alone and recorded, its console compared with its golden file, on the
+//     host clock and on the virtual clock;
 //   - replayed from that recording: the same console, the same number of
 //     retired instructions;
 //   - under qemu-system-x86_64 -M microvm, where QEMU can run it, compared
@@ -222,7 +223,7 @@ func TestWaitMatrix(t *testing.T) {
 			if v.qemu() {
 				golden = qemuWait(t, v, image)
 			}
-			rec, log, disk, n := recordWait(t, v, image)
+			rec, log, disk, n := runWait(t, v, image, "host")
 			if golden == nil {
 				golden = []byte(rec)
 			}
@@ -242,6 +243,11 @@ func TestWaitMatrix(t *testing.T) {
 				t.Errorf("QEMU console differs from %s:\n%s", v.goldenPath(), golden)
 			}
 			replayWait(t, image, log, disk, rec, n)
+			// Guest time from the position alone: idle time is skipped,
+			// and the run is the same however the host schedules it.
+			if virt, _, _, _ := runWait(t, v, image, "virtual"); virt != string(want) {
+				t.Errorf("ftvm --clock virtual console differs from %s:\n%s", v.goldenPath(), virt)
+			}
 			if v.pair == 0 {
 				t.Logf("not run under the pair: %s", v.noPair)
 				return
@@ -254,13 +260,13 @@ func TestWaitMatrix(t *testing.T) {
 	}
 }
 
-// recordWait runs the variant alone with --record and returns its console,
-// the log, the copy of the disk (if any) taken before the run and the
-// number of instructions retired.
-func recordWait(t *testing.T, v waitVariant, image string) (console, log, diskCopy string, n uint64) {
+// runWait runs the variant alone on clock (host or virtual) with --record
+// and returns its console, the log, the copy of the disk (if any) taken
+// before the run and the number of instructions retired.
+func runWait(t *testing.T, v waitVariant, image, clock string) (console, log, diskCopy string, n uint64) {
 	e := newWaitEnv(t, v)
 	log = filepath.Join(e.dir, "run.log")
-	args := []string{ftvmBin, "run", "--clock", "host", "--stats", "--record", log, "--append", fmt.Sprintf("count=%d", v.count())}
+	args := []string{ftvmBin, "run", "--clock", clock, "--stats", "--record", log, "--append", fmt.Sprintf("count=%d", v.count())}
 	var stdin string
 	var peer *framePeer
 	switch v.kind() {
@@ -278,7 +284,7 @@ func recordWait(t *testing.T, v waitVariant, image string) (console, log, diskCo
 	args = append(args, image)
 	out, stderr, st := runProc(t, stdin, peer, v.count(), args...)
 	if st != 1 {
-		t.Fatalf("ftvm run: status %d, want 1\nconsole:\n%s\nstderr:\n%s", st, out, stderr)
+		t.Fatalf("ftvm run --clock %s: status %d, want 1\nconsole:\n%s\nstderr:\n%s", clock, st, out, stderr)
 	}
 	return out, log, diskCopy, retired(t, stderr)
 }

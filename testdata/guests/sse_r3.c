@@ -1,0 +1,18 @@
+/* sse_r3: the sse guest (sse_body.c) run at CPL3 by the ring-3 runtime
+ * (lib/ring3.h), so a KVM whose CPL0 is emulated (PVM) runs it natively and
+ * ftvm difftest compares it with the host CPU.  Its serial output is
+ * sse.golden. */
+#include "runtime.h"
+#include "ring3.h"
+#include "sse_body.h"
+
+void ex_write(const char *s, unsigned long n)
+{
+    r3_write(s, n);
+}
+
+int main(unsigned long ram_size)
+{
+    (void)ram_size;
+    return sse_run();
+}

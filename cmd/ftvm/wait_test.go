@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,15 +113,14 @@ var eventRE = regexp.MustCompile(`^(pit-periodic|pit-oneshot|lapic-oneshot|lapic
 
 const waitDiskSectors = 64
 
-// waitEnv is one test's directory and stimuli.
+// waitEnv is one run's directory.
 type waitEnv struct {
 	t   *testing.T
 	dir string
-	v   waitVariant
 }
 
-func newWaitEnv(t *testing.T, v waitVariant) *waitEnv {
-	return &waitEnv{t: t, dir: apTempDir(t), v: v}
+func newWaitEnv(t *testing.T) *waitEnv {
+	return &waitEnv{t: t, dir: apTempDir(t)}
 }
 
 // disk returns a new zeroed disk image for the disk variants.
@@ -137,7 +137,7 @@ func consoleInput(n int) string {
 	return string(b)
 }
 
-// stats extracts retired=N from --stats output.
+// retiredRE matches the retired instruction count of --stats.
 var retiredRE = regexp.MustCompile(`ftvm: retired=(\d+)`)
 
 func retired(t *testing.T, stderr string) uint64 {
@@ -161,7 +161,7 @@ func runProc(t *testing.T, stdin string, peer *framePeer, count int, argv ...str
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr apBuf
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -192,24 +192,6 @@ func runProc(t *testing.T, stdin string, peer *framePeer, count int, argv ...str
 		t.Fatal(err)
 	}
 	return stdout.String(), stderr.String(), status
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestWaitMatrix runs every build of the wait guest alone (recorded),
@@ -264,7 +246,7 @@ func TestWaitMatrix(t *testing.T) {
 // and returns its console, the log, the copy of the disk (if any) taken
 // before the run and the number of instructions retired.
 func runWait(t *testing.T, v waitVariant, image, clock string) (console, log, diskCopy string, n uint64) {
-	e := newWaitEnv(t, v)
+	e := newWaitEnv(t)
 	log = filepath.Join(e.dir, "run.log")
 	args := []string{ftvmBin, "run", "--clock", clock, "--stats", "--record", log, "--append", fmt.Sprintf("count=%d", v.count())}
 	var stdin string
@@ -307,7 +289,7 @@ func replayWait(t *testing.T, image, log, diskCopy, want string, n uint64) {
 // qemuWait runs the variant under QEMU microvm and returns its console.
 func qemuWait(t *testing.T, v waitVariant, image string) []byte {
 	qemu := testenv.Program(t, "qemu-system-x86_64")
-	e := newWaitEnv(t, v)
+	e := newWaitEnv(t)
 	args := []string{qemu,
 		"-M", "microvm,x-option-roms=off,rtc=on,acpi=off", "-accel", "tcg", "-m", "64M",
 		"-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
@@ -441,6 +423,28 @@ func waitSeamProblems(n int, consoles ...[]foLine) []string {
 	return probs
 }
 
+// TestWaitVariants checks that the matrix covers every build of the wait
+// guest the Makefile makes, and only those.
+func TestWaitVariants(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var built []string
+	for _, m := range regexp.MustCompile(`(?m)^WAIT_FLAGS_(\S+)\s*:=`).FindAllStringSubmatch(string(mk), -1) {
+		built = append(built, m[1])
+	}
+	var listed []string
+	for _, v := range waitVariants {
+		listed = append(listed, v.name)
+	}
+	slices.Sort(built)
+	slices.Sort(listed)
+	if !slices.Equal(built, listed) {
+		t.Errorf("Makefile builds %q,\nthe matrix lists %q", built, listed)
+	}
+}
+
 // TestWaitSeamProblems makes sure the seam checker sees gaps.
 func TestWaitSeamProblems(t *testing.T) {
 	lines := func(evs ...int) []foLine {
@@ -529,7 +533,7 @@ func (p *framePeer) read() {
 	}
 }
 
-// frame returns frame seq: to the guest, EtherType 0x88B5, the sequence
+// waitFrame returns frame seq: to the guest, EtherType 0x88B5, the sequence
 // number, then bytes derived from it; 60 to 1059 bytes long.
 func waitFrame(seq uint32) []byte {
 	f := make([]byte, 60+int(seq*97)%1000)

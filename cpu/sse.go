@@ -1,5 +1,7 @@
 package cpu
 
+import "encoding/binary"
+
 //go:generate go run ./gen/ssegen -o sse_gen.go
 
 // SSE execution support shared by the SSE families: the checks every SSE
@@ -76,15 +78,21 @@ func (c *CPU) checkAligned16(addr uint64) {
 
 // read128 reads 16 bytes at linear address addr.
 func (c *CPU) read128(addr uint64) XMM {
+	if p, ok := c.hit(&c.mmu.read, addr, 16); ok {
+		return XMM{binary.LittleEndian.Uint64(c.ram[p:]), binary.LittleEndian.Uint64(c.ram[p+8:])}
+	}
 	return XMM{c.read64(addr), c.read64(addr + 8)}
 }
 
 // write128 writes 16 bytes at linear address addr; a fault leaves memory
 // unchanged.
 func (c *CPU) write128(addr uint64, v XMM) {
-	if addr&(8-1) != 0 || addr&0xFFF > 0xFF0 {
-		c.probeWrite(addr, 16)
+	if p, ok := c.hit(&c.mmu.write, addr, 16); ok {
+		binary.LittleEndian.PutUint64(c.ram[p:], v[0])
+		binary.LittleEndian.PutUint64(c.ram[p+8:], v[1])
+		return
 	}
+	c.probeWrite(addr, 16)
 	c.write64(addr, v[0])
 	c.write64(addr+8, v[1])
 }

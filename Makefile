@@ -6,7 +6,7 @@
 #   deps    install the missing Debian packages (apt-get; no-op when all present)
 #   guests  build the test guests (testdata/guests/build/*.elf) and host oracles
 #   build   deps + guests + bin/ftvm (-tags capstone when libcapstone-dev is there)
-#   test    deps + guests + go vet + go test (timeout 25m)
+#   test    deps + guests + go vet + go test (timeout 25m), then the pair's packages under -race
 #   bench   Go benchmarks + scripts/bench.sh (ftvm vs qemu-system-x86_64 -accel tcg,
 #           integer and SSE workloads)
 #           + scripts/bench-appliance.sh (kvstore appliance requests/s, latency)
@@ -240,8 +240,13 @@ build: deps guests
 	@mkdir -p bin
 	@$(WITH_TAGS); $(GO) build $$tags -o bin/ftvm ./cmd/ftvm
 
+# Packages whose tests also run under the race detector in make test: the
+# pair's goroutines (transport readers, status, acks) meet there.
+RACE_PKGS := ./failover/ ./transport/
+
 test: deps guests linux-guest
-	@$(WITH_TAGS); $(GO) vet $$testtags ./... && $(GO) test $$testtags -timeout 25m ./...
+	@$(WITH_TAGS); $(GO) vet $$testtags ./... && $(GO) test $$testtags -timeout 25m ./... && \
+	  $(GO) test $$testtags -race -timeout 10m $(RACE_PKGS)
 
 bench: build
 	@$(WITH_TAGS); $(GO) test $$tags -run '^$$' -bench . ./...

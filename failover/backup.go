@@ -116,7 +116,7 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 		c.Close()
 		return fmt.Errorf("state transfer: %d unexpected bytes (%v)", extra, err)
 	}
-	n.gen = info.Generation
+	n.gen.Store(info.Generation)
 	clock, err := machine.ParseClock(info.Header.Clock)
 	if err != nil {
 		c.Close()
@@ -125,7 +125,7 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 	n.opts.Clock = clock
 	n.live = machine.NewLiveInputs(n.opts.Clock == machine.ClockHost)
 	n.mode.Store(int32(modeReplaying))
-	n.gate = lockstep.NewGate(lockstep.GateBuffer)
+	n.gate.SetMode(lockstep.GateBuffer)
 	cfg := n.Configure(machine.Config{}, console)
 	m, blks, err := build(info.Header, cfg)
 	if err != nil {
@@ -142,10 +142,10 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 	for _, b := range blks {
 		b.Reissue()
 	}
-	n.rep = lockstep.NewReplayerFrom(&streamSource{conn: c, pos: n.replayPos.Load, waiting: &n.waiting}, info.Header.DigestInterval, info.NextDigest)
+	n.rep = lockstep.NewReplayerFrom(&streamSource{conn: c, pos: n.seenPos.Load, waiting: &n.waiting}, info.Header.DigestInterval, info.NextDigest)
 	n.rep.Attach(m)
 	n.repEnv = n.rep.WrapEnv(n.clockEnv)
-	n.replayPos.Store(info.Position)
+	n.seenPos.Store(info.Position)
 	n.mu.Lock()
 	n.conn = c
 	n.mu.Unlock()
@@ -166,7 +166,7 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 		c.Close()
 	})
 	n.logf("joined the primary at %s at position %d (generation %d): state received in %.1f ms",
-		addr, info.Position, n.gen, float64(time.Since(t0).Microseconds())/1000)
+		addr, info.Position, n.gen.Load(), float64(time.Since(t0).Microseconds())/1000)
 	return nil
 }
 
@@ -187,16 +187,16 @@ func (n *Node) readControl(c *transport.Conn) {
 // it consumed every record it had. It reports false when the other side
 // holds the next generation.
 func (n *Node) goLive() bool {
-	won, err := n.opts.Arbiter.TestAndSet(n.gen+1, "backup")
+	won, err := n.opts.Arbiter.TestAndSet(n.gen.Load()+1, "backup")
 	if err != nil || !won {
-		n.Err = fmt.Errorf("lost the arbiter for generation %d (the primary carries on); stopping this side", n.gen+1)
+		n.Err = fmt.Errorf("lost the arbiter for generation %d (the primary carries on); stopping this side", n.gen.Load()+1)
 		if err != nil {
 			n.Err = fmt.Errorf("arbiter: %v; stopping this side", err)
 		}
 		n.logf("%v", n.Err)
 		return false
 	}
-	n.gen++
+	n.gen.Add(1)
 	n.m.ClearStop()
 	n.live.Align(n.m.Clock.Now())
 	n.mode.Store(int32(modeAlone))
@@ -209,8 +209,8 @@ func (n *Node) goLive() bool {
 	n.gate.SetMode(lockstep.GateDirect)
 	n.announce()
 	n.logf("went live as generation %d at position %d, %.0f ms after the primary was last heard",
-		n.gen, n.m.CPU.Position(), float64(time.Since(n.lostAt).Microseconds())/1000)
-	if n.listener == nil && n.opts.Listen != "" {
+		n.gen.Load(), n.m.CPU.Position(), float64(time.Since(n.lostAt).Microseconds())/1000)
+	if n.Addr() == "" && n.opts.Listen != "" {
 		if err := n.Listen(); err != nil {
 			n.logf("cannot accept a new backup: %v", err)
 		}

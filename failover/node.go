@@ -120,7 +120,7 @@ type Node struct {
 	mac    net.HardwareAddr
 
 	mode       atomic.Int32
-	gen        uint64
+	gen        atomic.Uint64 // the pair's generation this node belongs to
 	started    time.Time
 	listener   *transport.Listener
 	joins      chan *transport.Conn
@@ -141,8 +141,10 @@ type Node struct {
 	rep         *lockstep.Replayer
 	primaryLost atomic.Bool
 	lostAt      time.Time
-	replayPos   atomic.Uint64
 
+	// seenPos is the machine's position at its last look at its inputs
+	// (Take): what status and a backup's acks report.
+	seenPos atomic.Uint64
 	// waiting says what the node's machine waits for (a wait constant),
 	// for `ftvm status`.
 	waiting atomic.Int32
@@ -280,9 +282,9 @@ func (n *Node) Next() uint64 {
 
 // Take implements machine.InputSource.
 func (n *Node) Take(pos uint64, buf []devices.Input) []devices.Input {
+	n.seenPos.Store(pos)
 	switch mode(n.mode.Load()) {
 	case modeReplaying:
-		n.replayPos.Store(pos)
 		return n.rep.Take(pos, buf)
 	case modePaired:
 		if n.lostBackup.Load() {
@@ -301,7 +303,7 @@ func (n *Node) Take(pos uint64, buf []devices.Input) []devices.Input {
 // stream has been quiet for quiet, so the backup can run on and acknowledge.
 func (n *Node) sync(pos uint64, quiet time.Duration) {
 	held, _ := n.gate.Held()
-	last, lastAt := n.sink.lastRecord()
+	last, lastAt, _ := n.sink.sent()
 	if last < pos && (held > 0 || time.Since(lastAt) >= quiet) {
 		n.rec.Append(lockstep.Record{Pos: pos, Kind: lockstep.KindSync})
 	}
@@ -411,24 +413,48 @@ func (n *Node) Listen() error {
 	if err != nil {
 		return err
 	}
-	n.listener = l
 	ctx, cancel := context.WithCancel(context.Background())
-	n.stopAccept = cancel
-	go n.acceptLoop(ctx)
+	n.mu.Lock()
+	n.listener, n.stopAccept = l, cancel
+	n.mu.Unlock()
+	go n.acceptLoop(ctx, l)
+	return nil
+}
+
+// Close releases what the node holds once its run is over: the listener
+// for backups and the link to its peer. It stops a run in progress first.
+func (n *Node) Close() error {
+	n.Stop()
+	n.mu.Lock()
+	l, c := n.listener, n.conn
+	n.listener, n.conn = nil, nil
+	cancel := n.stopAccept
+	n.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if c != nil {
+		c.Close()
+	}
+	if l != nil {
+		return l.Close()
+	}
 	return nil
 }
 
 // Addr returns the address backups connect to.
 func (n *Node) Addr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.listener == nil {
 		return ""
 	}
 	return n.listener.Addr().String()
 }
 
-func (n *Node) acceptLoop(ctx context.Context) {
+func (n *Node) acceptLoop(ctx context.Context, l *transport.Listener) {
 	for {
-		c, err := n.listener.Accept(ctx)
+		c, err := l.Accept(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				n.logf("accepting backups: %v", err)
@@ -462,7 +488,7 @@ func (n *Node) Claim() error {
 	if !won {
 		return fmt.Errorf("arbiter: generation %d was claimed by another node", hi+1)
 	}
-	n.gen = hi + 1
+	n.gen.Store(hi + 1)
 	return nil
 }
 
@@ -612,7 +638,7 @@ func (n *Node) join(c *transport.Conn) error {
 	}
 	pos := n.m.CPU.Position()
 	hdr := n.header
-	info := joinInfo{Generation: n.gen, Position: pos, NextDigest: pos + hdr.DigestInterval}
+	info := joinInfo{Generation: n.gen.Load(), Position: pos, NextDigest: pos + hdr.DigestInterval}
 	hdr.Disks = append([]lockstep.DiskInfo(nil), hdr.Disks...)
 	var diskData [][]byte
 	for i, path := range n.disks {
@@ -673,7 +699,7 @@ func (n *Node) join(c *transport.Conn) error {
 	})
 	go drainControl(c)
 	n.logf("backup %v joined at position %d (generation %d): guest paused %.1f ms for %.1f MiB of state",
-		c.RemoteAddr(), pos, n.gen, float64(time.Since(t0).Microseconds())/1000, float64(total)/(1<<20))
+		c.RemoteAddr(), pos, n.gen.Load(), float64(time.Since(t0).Microseconds())/1000, float64(total)/(1<<20))
 	return nil
 }
 
@@ -727,20 +753,20 @@ func (n *Node) backupLost() {
 		c.Close()
 	}
 	n.mode.Store(int32(modeAlone))
-	won, err := n.opts.Arbiter.TestAndSet(n.gen+1, "primary")
+	won, err := n.opts.Arbiter.TestAndSet(n.gen.Load()+1, "primary")
 	if err != nil || !won {
-		n.Err = fmt.Errorf("lost the arbiter for generation %d (the backup went live); stopping this side", n.gen+1)
+		n.Err = fmt.Errorf("lost the arbiter for generation %d (the backup went live); stopping this side", n.gen.Load()+1)
 		if err != nil {
 			n.Err = fmt.Errorf("arbiter: %v; stopping this side", err)
 		}
 		n.logf("%v", n.Err)
-		n.gate = lockstep.NewGate(lockstep.GateBuffer) // never emit again
+		n.gate.SetMode(lockstep.GateBuffer) // never emit again
 		n.m.RequestStop()
 		return
 	}
-	n.gen++
+	n.gen.Add(1)
 	n.gate.SetMode(lockstep.GateDirect)
-	n.logf("backup lost: carrying on alone as generation %d", n.gen)
+	n.logf("backup lost: carrying on alone as generation %d", n.gen.Load())
 }
 
 // status is the JSON `ftvm status` shows.
@@ -749,25 +775,29 @@ func (n *Node) status() []byte {
 	role := map[mode]string{modeAlone: "primary (alone)", modePaired: "primary (paired)", modeReplaying: "backup"}[mode(n.mode.Load())]
 	s := map[string]any{
 		"role":         role,
-		"generation":   n.gen,
-		"position":     n.replayPos.Load(),
+		"generation":   n.gen.Load(),
+		"position":     n.seenPos.Load(),
 		"outputs_held": held,
 		"uptime_s":     time.Since(n.started).Seconds(),
 	}
 	if w := n.waiting.Load(); w != waitNone {
 		s["waiting_for"] = waitNames[w]
 	}
-	if mode(n.mode.Load()) != modeReplaying && n.m != nil {
-		s["position"] = n.m.CPU.Retired
-	}
 	n.mu.Lock()
-	if n.sink != nil {
-		s["backup_position"] = n.backupPos.Load()
-		s["lag_instructions"] = int64(n.m.CPU.Retired) - int64(n.backupPos.Load())
-		s["log_bytes"] = n.sink.bytes
-		s["log_bytes_per_s"] = float64(n.sink.bytes) / time.Since(n.started).Seconds()
-	}
+	sink := n.sink
 	n.mu.Unlock()
+	if sink != nil {
+		bpos := n.backupPos.Load()
+		last, _, bytes := sink.sent()
+		s["backup_position"] = bpos
+		s["lag_instructions"] = int64(n.seenPos.Load()) - int64(bpos)
+		s["log_bytes"] = bytes
+		s["log_bytes_per_s"] = float64(bytes) / time.Since(n.started).Seconds()
+		if bpos >= last {
+			// It replayed every record sent: it waits for the next.
+			s["backup_waiting_for"] = "primary"
+		}
+	}
 	b, _ := json.Marshal(s)
 	return b
 }

@@ -63,11 +63,12 @@ func (s *streamSink) acked(seq uint64) (uint64, bool) {
 	return pos, ok
 }
 
-// lastRecord returns the position and time of the last record sent.
-func (s *streamSink) lastRecord() (uint64, time.Time) {
+// sent returns the position and time of the last record sent, and the
+// bytes sent.
+func (s *streamSink) sent() (pos uint64, at time.Time, bytes uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lastPos, s.lastAt
+	return s.lastPos, s.lastAt, s.bytes
 }
 
 // streamSource reads the records a primary streams, acknowledging each as

@@ -1,0 +1,169 @@
+package failover
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ftvm/board"
+	"ftvm/devices"
+	"ftvm/lockstep"
+	"ftvm/machine"
+	"ftvm/transport"
+)
+
+// A primary and a backup node in one process, over loopback QUIC, run the
+// pit_hlt guest (PIT at 100 Hz, HLT between ticks) to its end while other
+// goroutines read both nodes' status, as `ftvm status` does (run it with
+// -race). The primary prints the guest's golden output, the backup (never
+// live) prints nothing, both end with the guest, and once closed they leave
+// no goroutine behind.
+func TestNodePairInProcess(t *testing.T) {
+	image, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "build", "pit_hlt.elf"))
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("guest pit_hlt not built: %v", err)
+		}
+		t.Skipf("guest pit_hlt not built (run make guests): %v", err)
+	}
+	golden, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "pit_hlt.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := runtime.NumGoroutine()
+	dir := t.TempDir()
+	if err := transport.GenerateCerts(dir); err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := transport.LoadTLS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plog, blog syncBuf
+	primary := NewNode(Options{TLS: tlsCfg, Listen: "127.0.0.1:0", Log: &plog, Clock: machine.ClockHost})
+	spec := &machine.Spec{ImagePath: "pit_hlt.elf", Image: image, Clock: machine.ClockHost, Cmdline: "lines=12"}
+	var pcons, bcons syncBuf
+	pb, err := board.Build(spec, primary.Configure(machine.Config{}, &pcons), board.Host{Live: true, Post: primary.Post, Producer: primary.Producer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pb.Close()
+	h, err := lockstep.NewHeader(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	primary.Attach(pb.Machine, h, nil, nil)
+	if err := primary.Claim(); err != nil {
+		t.Fatal(err)
+	}
+	if err := primary.Listen(); err != nil {
+		t.Fatal(err)
+	}
+
+	backup := NewNode(Options{TLS: tlsCfg, Log: &blog})
+	var bb *board.Board
+	build := func(h lockstep.Header, cfg machine.Config) (*machine.Machine, []*devices.VirtioBlk, error) {
+		s, err := h.Spec()
+		if err != nil {
+			return nil, nil, err
+		}
+		bb, err = board.Build(&s, cfg, board.Host{Live: true, Post: backup.Post, Producer: backup.Producer})
+		if err != nil {
+			return nil, nil, err
+		}
+		return bb.Machine, bb.Blks, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	joined := make(chan error, 1)
+	go func() { joined <- backup.JoinPrimary(ctx, primary.Addr(), nil, build, &bcons) }()
+	if err := primary.WaitBackup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+
+	// Status readers, as the transport's goroutines call them.
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for _, n := range []*Node{primary, backup} {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+				var st map[string]any
+				if err := json.Unmarshal(n.status(), &st); err != nil {
+					t.Errorf("status: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	exits := make(chan machine.Exit, 2)
+	go func() { exits <- primary.Run(0) }()
+	go func() { exits <- backup.Run(0) }()
+	for range 2 {
+		select {
+		case e := <-exits:
+			if e.Status() != 1 {
+				t.Errorf("a node ended with %v (status %d), want the guest's debug-exit (1)", e.Reason, e.Status())
+			}
+		case <-ctx.Done():
+			t.Fatalf("the pair did not finish; primary log:\n%s\nbackup log:\n%s", plog.String(), blog.String())
+		}
+	}
+	close(stop)
+	readers.Wait()
+	// lines=12: the banner and the first 12 lines of the 20 in the golden
+	want := strings.Join(strings.SplitAfter(string(golden), "\n")[:13], "")
+	if got := pcons.String(); got != want {
+		t.Errorf("primary console:\n%s\nwant:\n%s", got, want)
+	}
+	if got := bcons.String(); got != "" {
+		t.Errorf("the backup, never live, printed %q", got)
+	}
+	primary.Close()
+	backup.Close()
+	pb.Close()
+	bb.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines left behind (%d before):\n%s", n-base, base, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for concurrent use.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

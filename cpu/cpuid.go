@@ -8,7 +8,7 @@ import "ftvm/mmu"
 // (x87, SSE, ...), add its bits here and to the table below.
 //
 //	Leaf        Reg  Value
-//	0           EAX  7 (highest basic leaf)
+//	0           EAX  0x16 (highest basic leaf)
 //	            EBX, EDX, ECX  "Genu" "ineI" "ntel": vendor GenuineIntel
 //	1           EAX  0x000006F1: family 6, model 0x0F, stepping 1
 //	            EBX  CLFLUSH line size 8 (64 bytes), APIC ID 0, 1 logical CPU
@@ -35,6 +35,12 @@ import "ftvm/mmu"
 //	7.0         EAX  0 (highest subleaf)
 //	            EBX  BMI1(3) RDSEED(18)
 //	7.n, n>0    all  0
+//	8-0x14      all  0 (no topology, performance monitoring or XSAVE leaves)
+//	0x15        EAX 1, EBX 1, ECX TSCHz: the TSC runs at 1/1 times the
+//	            core crystal clock, TSCHz, which also drives the local APIC
+//	            timer (Linux takes both frequencies from here, no
+//	            calibration)
+//	0x16        EAX, EBX, ECX  TSCHz in MHz: base, maximum and bus frequency
 //	0x80000000  EAX  0x80000008 (highest extended leaf)
 //	0x80000001  ECX  LAHF_LM(0) ABM/LZCNT(5)
 //	            EDX  SYSCALL(11) NX(20) PDPE1GB(26) RDTSCP(27) LM(29)
@@ -72,12 +78,17 @@ import "ftvm/mmu"
 // architecture allows. PAT: the
 // MSR exists and memory types have no effect in an interpreter.
 
+// TSCHz is the frequency leaves 0x15 and 0x16 advertise: the board's
+// time-stamp counter and its local APIC timer's input clock must count at
+// this rate (one tick per nanosecond of guest time).
+const TSCHz = 1_000_000_000
+
 // cpuidResult holds the four registers CPUID returns.
 type cpuidResult struct{ eax, ebx, ecx, edx uint32 }
 
 // CPUID feature bits advertised.
 const (
-	cpuidMaxBasic    = 7
+	cpuidMaxBasic    = 0x16
 	cpuidMaxExtended = 0x80000008
 	cpuidSignature   = 0x000006F1 // family 6, model 0x0F, stepping 1
 
@@ -142,6 +153,10 @@ func cpuid(leaf, subleaf uint32) cpuidResult {
 		if subleaf < uint32(len(cpuidCaches)) {
 			return cpuidCaches[subleaf]
 		}
+	case 0x15:
+		return cpuidResult{eax: 1, ebx: 1, ecx: TSCHz}
+	case 0x16:
+		return cpuidResult{eax: TSCHz / 1e6, ebx: TSCHz / 1e6, ecx: TSCHz / 1e6}
 	case 7:
 		if subleaf == 0 {
 			return cpuidResult{ebx: cpuid7EBX}

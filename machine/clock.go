@@ -4,11 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"math/bits"
+
+	"ftvm/cpu"
 )
 
 // TSCHz is the guest's time-stamp counter frequency: 1 GHz, so one tick is
 // one nanosecond of guest time.
-const TSCHz = 1_000_000_000
+const TSCHz = cpu.TSCHz
 
 // ClockMode selects where guest time comes from.
 type ClockMode int

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"ftvm/cpu"
+	"ftvm/devices"
 )
 
 // Synthetic bzImage parameters (boot.rst): four setup sectors after the
@@ -295,5 +296,20 @@ func TestInstalledBzImage(t *testing.T) {
 	}
 	if _, err := loadBzImage(m.Mem, img[:len(img)/2]); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("half the kernel: %v", err)
+	}
+}
+
+// TestTimeFrequenciesAgree checks that the frequency CPUID advertises (Linux
+// trusts it instead of calibrating) is the one the guest clock's TSC and the
+// local APIC timer count at.
+func TestTimeFrequenciesAgree(t *testing.T) {
+	if cpu.TSCHz != devices.LAPICTimerHz {
+		t.Errorf("CPUID says %d Hz, the APIC timer counts at %d Hz", cpu.TSCHz, devices.LAPICTimerHz)
+	}
+	pos := uint64(0)
+	g := NewGuestClock(ClockVirtual, func() uint64 { return pos })
+	pos = 1_000_000 // a million instructions at the virtual clock's 1 ns each
+	if ticks, ns := g.TSC(pos), g.Now(); ticks*1_000_000_000 != ns*cpu.TSCHz {
+		t.Errorf("%d TSC ticks in %d ns: not %d Hz", ticks, ns, cpu.TSCHz)
 	}
 }

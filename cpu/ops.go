@@ -140,6 +140,8 @@ const (
 	OpSTR
 	OpLLDT
 	OpSLDT
+	OpVERR
+	OpVERW
 	OpLMSW
 	OpSMSW
 	OpINVLPG
@@ -436,7 +438,7 @@ var opNames = [numOps]string{
 	OpNOP: "nop", OpPAUSE: "pause", OpHLT: "hlt", OpCPUID: "cpuid", OpRDTSC: "rdtsc", OpRDTSCP: "rdtscp",
 	OpRDRAND: "rdrand", OpRDSEED: "rdseed", OpIN: "in", OpOUT: "out", OpUD2: "ud2", OpFENCE: "fence",
 	OpLGDT: "lgdt", OpLIDT: "lidt", OpSGDT: "sgdt", OpSIDT: "sidt", OpLTR: "ltr", OpSTR: "str",
-	OpLLDT: "lldt", OpSLDT: "sldt", OpLMSW: "lmsw", OpSMSW: "smsw", OpINVLPG: "invlpg", OpCLTS: "clts",
+	OpLLDT: "lldt", OpSLDT: "sldt", OpVERR: "verr", OpVERW: "verw", OpLMSW: "lmsw", OpSMSW: "smsw", OpINVLPG: "invlpg", OpCLTS: "clts",
 	OpWBINVD: "wbinvd", OpMOVToCR: "mov", OpMOVFromCR: "mov", OpMOVToDR: "mov", OpMOVFromDR: "mov",
 	OpRDMSR: "rdmsr", OpWRMSR: "wrmsr", OpSWAPGS: "swapgs", OpSYSCALL: "syscall", OpSYSRET: "sysret",
 	OpINT: "int", OpINT3: "int3", OpINT1: "int1", OpIRET: "iret",

@@ -101,6 +101,7 @@ var grp11b = [8]opEntry{e(OpMOV, formEI, 0)}
 
 var grp6 = [8]opEntry{
 	e(OpSLDT, formE, 0), e(OpSTR, formE, 0), e(OpLLDT, formE, efEnd|efPrivileged), e(OpLTR, formE, efEnd|efPrivileged),
+	e(OpVERR, formE, 0), e(OpVERW, formE, 0),
 }
 
 var grp7 = [8]opEntry{

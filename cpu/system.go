@@ -28,6 +28,8 @@ func init() {
 	binders[OpSTR] = func(*Inst) handler { return execSTR }
 	binders[OpLLDT] = func(*Inst) handler { return execLLDT }
 	binders[OpSLDT] = func(*Inst) handler { return execSLDT }
+	binders[OpVERR] = func(*Inst) handler { return execVERR }
+	binders[OpVERW] = func(*Inst) handler { return execVERW }
 	binders[OpLMSW] = func(*Inst) handler { return execLMSW }
 	binders[OpSMSW] = func(*Inst) handler { return execSMSW }
 	binders[OpINVLPG] = func(*Inst) handler { return execINVLPG }
@@ -104,6 +106,38 @@ func (c *CPU) storeSel(in *Inst, v uint64) {
 
 func execSTR(c *CPU, in *Inst)  { c.storeSel(in, uint64(c.TR.Selector)) }
 func execSLDT(c *CPU, in *Inst) { c.storeSel(in, uint64(c.LDTR.Selector)) }
+
+// execVERR sets ZF if the segment its selector names is readable at the
+// current privilege level and the selector's RPL, and clears it otherwise.
+func execVERR(c *CPU, in *Inst) { c.verifySegment(in, false) }
+
+// execVERW sets ZF if the segment its selector names is a writable data
+// segment at the current privilege level and the selector's RPL (Linux runs
+// it on every return to user mode to clear CPU buffers).
+func execVERW(c *CPU, in *Inst) { c.verifySegment(in, true) }
+
+// verifySegment is VERR (write false) and VERW (SDM Vol. 2B): a null
+// selector, one beyond its table's limit, a system descriptor, or a DPL
+// below CPL or RPL (conforming code aside) clears ZF and faults on nothing;
+// the other flags are unchanged.
+func (c *CPU) verifySegment(in *Inst, write bool) {
+	sel := uint16(c.readESize(in, 2))
+	ok := false
+	if sel&^3 != 0 {
+		if d, err := c.loadDescriptor(sel); err == nil && d.Attr&0x10 != 0 {
+			code := d.Attr&0x8 != 0
+			conforming := code && d.Attr&0x4 != 0
+			if dpl := d.Attr >> 5 & 3; conforming && !write || dpl >= uint16(c.CPL) && dpl >= sel&3 {
+				if write {
+					ok = !code && d.Attr&0x2 != 0
+				} else {
+					ok = !code || d.Attr&0x2 != 0
+				}
+			}
+		}
+	}
+	c.setStatus(FlagZF, b2f(ok, FlagZF))
+}
 
 // execSMSW stores CR0: its low 16 bits to memory, or as much of it as the
 // register operand holds.

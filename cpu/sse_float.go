@@ -84,17 +84,46 @@ func fpWidth(w softfp.Format) int {
 	return 8
 }
 
-// readFPSource makes the SSE checks and returns the W operand: 128 aligned
-// bits, or for a scalar the low 32 or 64 bits (memory unaligned).
-func (c *CPU) readFPSource(in *Inst, w softfp.Format, scalar bool) XMM {
+// fpSource makes the SSE checks and returns the W operand: the XMM register
+// itself, or the memory operand read into buf (128 aligned bits, or for a
+// scalar the low 32 or 64 bits, unaligned). A binary32 scalar in a register
+// comes with the register's other bits.
+//
+// XMM values are moved as two quadwords here and in putXMM, never as one
+// 16-byte copy of words just written one at a time: such a copy misses the
+// host's store forwarding and stalls.
+func (c *CPU) fpSource(in *Inst, w softfp.Format, scalar bool, buf *XMM) *XMM {
 	c.sseEnter()
-	if !scalar {
-		return c.readW(in)
+	if in.mod == 3 {
+		return &c.FPU.XMM[in.rm]
 	}
-	if w == softfp.F32 {
-		return XMM{uint64(c.readW32(in))}
+	a := c.ea(in)
+	switch {
+	case !scalar:
+		c.checkAligned16(a)
+		buf[0] = c.read64(a)
+		buf[1] = c.read64(a + 8)
+	case w == softfp.F32:
+		buf[0] = uint64(c.read32(a))
+	default:
+		buf[0] = c.read64(a)
 	}
-	return XMM{c.readW64(in)}
+	return buf
+}
+
+// getXMM returns XMM register reg, quadword by quadword (see fpSource).
+func (c *CPU) getXMM(reg uint8) (r XMM) {
+	d := &c.FPU.XMM[reg]
+	r[0] = d[0]
+	r[1] = d[1]
+	return r
+}
+
+// putXMM sets XMM register reg to r, quadword by quadword (see fpSource).
+func (c *CPU) putXMM(reg uint8, r *XMM) {
+	d := &c.FPU.XMM[reg]
+	d[0] = r[0]
+	d[1] = r[1]
 }
 
 // fpDone reports an instruction's SIMD floating-point exceptions (flags of
@@ -117,31 +146,38 @@ func (c *CPU) fpDone(fl uint32) {
 // (scalar, the other lanes kept).
 func execFPLanes(c *CPU, in *Inst) {
 	d := &fpLanes[in.op]
-	s := c.readFPSource(in, d.w, d.scalar)
-	r := c.FPU.XMM[in.reg]
+	var buf XMM
+	s := c.fpSource(in, d.w, d.scalar, &buf)
+	dst := &c.FPU.XMM[in.reg]
 	csr := c.FPU.MXCSR
-	var fl, f uint32
+	const lo32 = 0xFFFFFFFF
 	switch {
 	case d.w == softfp.F64 && d.scalar:
-		r[0], fl = d.fn(softfp.F64, r[0], s[0], csr)
+		v, fl := d.fn(softfp.F64, dst[0], s[0], csr)
+		c.fpDone(fl)
+		dst[0] = v
 	case d.w == softfp.F64:
-		r[0], fl = d.fn(softfp.F64, r[0], s[0], csr)
-		r[1], f = d.fn(softfp.F64, r[1], s[1], csr)
-		fl |= f
+		v0, f0 := d.fn(softfp.F64, dst[0], s[0], csr)
+		v1, f1 := d.fn(softfp.F64, dst[1], s[1], csr)
+		c.fpDone(f0 | f1)
+		dst[0] = v0
+		dst[1] = v1
 	case d.scalar:
-		var v uint64
-		v, fl = d.fn(softfp.F32, r[0]&0xFFFFFFFF, s[0]&0xFFFFFFFF, csr)
-		r[0] = r[0]&^0xFFFFFFFF | v
+		v, fl := d.fn(softfp.F32, dst[0]&lo32, s[0]&lo32, csr)
+		c.fpDone(fl)
+		dst[0] = dst[0]&^lo32 | v
 	default:
+		var r XMM
+		var fl uint32
 		for j := range 2 {
-			lo, f0 := d.fn(softfp.F32, r[j]&0xFFFFFFFF, s[j]&0xFFFFFFFF, csr)
-			hi, f1 := d.fn(softfp.F32, r[j]>>32, s[j]>>32, csr)
+			lo, f0 := d.fn(softfp.F32, dst[j]&lo32, s[j]&lo32, csr)
+			hi, f1 := d.fn(softfp.F32, dst[j]>>32, s[j]>>32, csr)
 			r[j] = hi<<32 | lo
 			fl |= f0 | f1
 		}
+		c.fpDone(fl)
+		c.putXMM(in.reg, &r)
 	}
-	c.fpDone(fl)
-	c.FPU.XMM[in.reg] = r
 }
 
 // execFPPairs: ADDSUBPS/PD (even lanes subtract, odd lanes add) and the
@@ -151,8 +187,9 @@ func execFPPairs(c *CPU, in *Inst) {
 	if in.op == OpADDSUBPD || in.op == OpHADDPD || in.op == OpHSUBPD {
 		w = softfp.F64
 	}
-	s := c.readFPSource(in, w, false)
-	d := c.FPU.XMM[in.reg]
+	var buf XMM
+	s := c.fpSource(in, w, false, &buf)
+	d := c.getXMM(in.reg)
 	csr := c.FPU.MXCSR
 	lw := fpWidth(w)
 	n := 16 / lw
@@ -171,7 +208,7 @@ func execFPPairs(c *CPU, in *Inst) {
 		default:
 			src, j := &d, 2*i
 			if j >= n {
-				src, j = &s, j-n
+				src, j = s, j-n
 			}
 			op := softfp.Add
 			if in.op == OpHSUBPS || in.op == OpHSUBPD {
@@ -183,7 +220,7 @@ func execFPPairs(c *CPU, in *Inst) {
 		fl |= f
 	}
 	c.fpDone(fl)
-	c.FPU.XMM[in.reg] = r
+	c.putXMM(in.reg, &r)
 }
 
 // fpOpFormat returns the format and scalarness of a PS/SS/PD/SD operation.
@@ -203,8 +240,9 @@ func fpOpFormat(op, ps, ss, pd Op) (softfp.Format, bool) {
 // imm8[2:0] holds, else zero.
 func execFPCmp(c *CPU, in *Inst) {
 	w, scalar := fpOpFormat(in.op, OpCMPPS, OpCMPSS, OpCMPPD)
-	s := c.readFPSource(in, w, scalar)
-	r := c.FPU.XMM[in.reg]
+	var buf XMM
+	s := c.fpSource(in, w, scalar, &buf)
+	r := c.getXMM(in.reg)
 	csr := c.FPU.MXCSR
 	lw := fpWidth(w)
 	n := 16 / lw
@@ -218,7 +256,7 @@ func execFPCmp(c *CPU, in *Inst) {
 		fl |= f
 	}
 	c.fpDone(fl)
-	c.FPU.XMM[in.reg] = r
+	c.putXMM(in.reg, &r)
 }
 
 // execCOMIS: COMISS/COMISD/UCOMISS/UCOMISD set ZF, PF and CF from the low
@@ -228,9 +266,11 @@ func execCOMIS(c *CPU, in *Inst) {
 	if in.op == OpCOMISD || in.op == OpUCOMISD {
 		w = softfp.F64
 	}
-	s := c.readFPSource(in, w, true)
-	a := c.FPU.XMM[in.reg].lane(0, fpWidth(w))
-	f, fl := softfp.Comi(w, a, s[0], in.op == OpCOMISS || in.op == OpCOMISD, c.FPU.MXCSR)
+	var buf XMM
+	lw := fpWidth(w)
+	s := c.fpSource(in, w, true, &buf)
+	a := c.FPU.XMM[in.reg].lane(0, lw)
+	f, fl := softfp.Comi(w, a, s.lane(0, lw), in.op == OpCOMISS || in.op == OpCOMISD, c.FPU.MXCSR)
 	c.fpDone(fl)
 	c.setStatus(FlagsArith, f)
 }
@@ -238,11 +278,9 @@ func execCOMIS(c *CPU, in *Inst) {
 // execROUND: ROUNDPS/PD/SS/SD round to integral values under imm8.
 func execROUND(c *CPU, in *Inst) {
 	w, scalar := fpOpFormat(in.op, OpROUNDPS, OpROUNDSS, OpROUNDPD)
-	s := c.readFPSource(in, w, scalar)
-	r := c.FPU.XMM[in.reg]
-	if !scalar {
-		r = s
-	}
+	var buf XMM
+	s := c.fpSource(in, w, scalar, &buf)
+	r := c.getXMM(in.reg) // every lane replaced unless scalar
 	csr := c.FPU.MXCSR
 	lw := fpWidth(w)
 	n := 16 / lw
@@ -256,15 +294,16 @@ func execROUND(c *CPU, in *Inst) {
 		fl |= f
 	}
 	c.fpDone(fl)
-	c.FPU.XMM[in.reg] = r
+	c.putXMM(in.reg, &r)
 }
 
 // execDPPS: the dot product of the lanes imm8[7:4] selects (others count as
 // +0.0), summed as Intel specifies: (p0+p1)+(p2+p3), each operation rounded;
 // written to the lanes imm8[3:0] selects, zero elsewhere.
 func execDPPS(c *CPU, in *Inst) {
-	s := c.readFPSource(in, softfp.F32, false)
-	d := c.FPU.XMM[in.reg]
+	var buf XMM
+	s := c.fpSource(in, softfp.F32, false, &buf)
+	d := c.getXMM(in.reg)
 	csr := c.FPU.MXCSR
 	var p [4]uint64
 	var fl, f uint32
@@ -284,14 +323,15 @@ func execDPPS(c *CPU, in *Inst) {
 			r.setLane(i, 4, t4)
 		}
 	}
-	c.FPU.XMM[in.reg] = r
+	c.putXMM(in.reg, &r)
 }
 
 // execDPPD: DPPS for the two binary64 lanes (imm8[5:4] select the
 // products, imm8[1:0] the destination lanes).
 func execDPPD(c *CPU, in *Inst) {
-	s := c.readFPSource(in, softfp.F64, false)
-	d := c.FPU.XMM[in.reg]
+	var buf XMM
+	s := c.fpSource(in, softfp.F64, false, &buf)
+	d := c.getXMM(in.reg)
 	csr := c.FPU.MXCSR
 	var p [2]uint64
 	var fl, f uint32
@@ -309,7 +349,7 @@ func execDPPD(c *CPU, in *Inst) {
 			r[i] = t
 		}
 	}
-	c.FPU.XMM[in.reg] = r
+	c.putXMM(in.reg, &r)
 }
 
 // execCVTSI2F: CVTSI2SS/CVTSI2SD convert the signed 32- or 64-bit E operand
@@ -336,9 +376,10 @@ func execCVTF2SI(c *CPU, in *Inst) {
 	if in.op == OpCVTSD2SI || in.op == OpCVTTSD2SI {
 		w = softfp.F64
 	}
-	s := c.readFPSource(in, w, true)
+	var buf XMM
+	s := c.fpSource(in, w, true, &buf)
 	trunc := in.op == OpCVTTSS2SI || in.op == OpCVTTSD2SI
-	r, fl := softfp.ToInt(w, s[0], int(in.osz)*8, trunc, c.FPU.MXCSR)
+	r, fl := softfp.ToInt(w, s.lane(0, fpWidth(w)), int(in.osz)*8, trunc, c.FPU.MXCSR)
 	c.fpDone(fl)
 	c.setReg(in.reg, in.osz, false, r)
 }
@@ -395,7 +436,7 @@ func execCVTPacked(c *CPU, in *Inst) {
 	}
 	var r XMM
 	if sh.keepUpper {
-		r = c.FPU.XMM[in.reg]
+		r = c.getXMM(in.reg)
 	}
 	csr := c.FPU.MXCSR
 	fromW, toW := 4, 4
@@ -422,5 +463,5 @@ func execCVTPacked(c *CPU, in *Inst) {
 		fl |= f
 	}
 	c.fpDone(fl)
-	c.FPU.XMM[in.reg] = r
+	c.putXMM(in.reg, &r)
 }

@@ -45,12 +45,12 @@ GD := testdata/guests
 GB := $(GD)/build
 OBJ_DIR := $(GB)/obj
 
-C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake sse ssefp fpbench bench_sse
+C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake sse ssefp fpbench bench_sse fpu
 C_GUESTS   += pit_hlt
 ASM_GUESTS := halt reset triple spin
 GUESTS     := $(C_GUESTS) $(ASM_GUESTS)
 GUEST_ELFS := $(addprefix $(GB)/,$(addsuffix .elf,$(GUESTS)))
-HOST_PROGS := $(GB)/exercise_host $(GB)/bench_host $(GB)/sse_host $(GB)/ssefp_host $(GB)/fpbench_host $(GB)/bench_sse_host
+HOST_PROGS := $(GB)/exercise_host $(GB)/bench_host $(GB)/sse_host $(GB)/ssefp_host $(GB)/fpbench_host $(GB)/bench_sse_host $(GB)/fpu_host
 
 GUEST_CFLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -static -fno-pic -no-pie \
 	-mno-red-zone -fno-stack-protector -mgeneral-regs-only \
@@ -61,6 +61,10 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -T $(GD)/lib/guest.ld -Wl,--build-id=
 # The host oracles use the same -mno-red-zone (the exercise asm pushes) and
 # -mgeneral-regs-only (same code shape as the guests).
 HOST_CFLAGS := -std=gnu11 -O2 -mno-red-zone -mgeneral-regs-only -Wall -Wextra -I$(GD)
+# The x87 exerciser body (fpu_body.c), guest and host: x87 only, no SSE.
+FPU_FLAGS        := -mno-sse -mno-mmx -mfpmath=387
+FPU_GUEST_CFLAGS := $(filter-out -mgeneral-regs-only,$(GUEST_CFLAGS)) $(FPU_FLAGS)
+FPU_HOST_CFLAGS  := $(filter-out -mgeneral-regs-only,$(HOST_CFLAGS)) $(FPU_FLAGS)
 
 RUNTIME_OBJS := $(OBJ_DIR)/lib/start.o $(OBJ_DIR)/lib/pvh.o $(OBJ_DIR)/lib/runtime.o
 ASMLIB_OBJS  := $(OBJ_DIR)/lib/pvh.o $(OBJ_DIR)/lib/asmlib.o
@@ -86,6 +90,7 @@ SSE_FLAGS     := -msse4.2
 OBJS_bench_sse := $(OBJ_DIR)/bench_sse.o $(OBJ_DIR)/bench_sse_body.o $(FAULT_OBJS)
 SSE_OBJS      := $(OBJ_DIR)/sse_body.o $(OBJ_DIR)/bench_sse_body.o
 OBJS_pit_hlt  := $(OBJ_DIR)/pit_hlt.o
+OBJS_fpu      := $(OBJ_DIR)/fpu.o $(OBJ_DIR)/fpu_body.o $(FAULT_OBJS)
 # kvstore: the UDP key-value appliance (kvstore/README.md), with the
 # interrupt library (256-vector IDT, 8259, 8254, local APIC, I/O APIC).
 INTR_OBJS     := $(OBJ_DIR)/lib/intr.o $(OBJ_DIR)/lib/intr_asm.o $(FAULT_OBJS)
@@ -202,6 +207,11 @@ $(OBJ_DIR)/fpbench_body.o: $(GD)/fpbench_body.c $(FLAGS_STAMP)
 	$(GUEST_CC) $(FP_CFLAGS) -MMD -MP -c -o $@ $<
 $(GB)/fpbench_host: $(GD)/fpbench_host.c $(GD)/fpbench_body.c $(GD)/fpbench_body.h $(FLAGS_STAMP)
 	$(HOST_CC) $(filter-out -mgeneral-regs-only,$(HOST_CFLAGS)) -msse2 -mfpmath=sse -fno-math-errno -o $@ $(GD)/fpbench_host.c $(GD)/fpbench_body.c
+
+$(OBJ_DIR)/fpu_body.o: GUEST_CFLAGS := $(FPU_GUEST_CFLAGS)
+
+$(GB)/fpu_host: $(GD)/fpu_host.c $(GD)/fpu_body.c $(GD)/fpu_body.h $(GD)/oracle.h $(FLAGS_STAMP)
+	$(HOST_CC) $(FPU_HOST_CFLAGS) -o $@ $(GD)/fpu_host.c $(GD)/fpu_body.c
 
 $(GB)/bench_host: $(GD)/bench_host.c $(GD)/bench_body.c $(GD)/bench_body.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/bench_host.c $(GD)/bench_body.c

@@ -1,12 +1,11 @@
 package cpu
 
+import "ftvm/cpu/fp80"
+
 // Float80 is an x87 data register as the hardware stores it: a 64-bit
 // significand with an explicit integer bit, and the sign (bit 15) with a
 // 15-bit biased exponent.
-type Float80 struct {
-	Mant    uint64
-	SignExp uint16
-}
+type Float80 = fp80.F80
 
 // XMM is a 128-bit SSE register, low quadword first.
 type XMM [2]uint64

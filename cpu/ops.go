@@ -411,6 +411,67 @@ const (
 	OpROUNDSD
 	OpDPPS
 	OpDPPD
+	// x87 FPU (x87.go, x87ctl.go, x87env.go, x87trans.go).
+	OpFADD
+	OpFMUL
+	OpFCOM
+	OpFCOMP
+	OpFSUB
+	OpFSUBR
+	OpFDIV
+	OpFDIVR
+	OpFLD
+	OpFST
+	OpFSTP
+	OpFILD
+	OpFIST
+	OpFISTP
+	OpFISTTP
+	OpFBLD
+	OpFBSTP
+	OpFLDENV
+	OpFLDCW
+	OpFNSTENV
+	OpFNSTCW
+	OpFRSTOR
+	OpFNSAVE
+	OpFNSTSW
+	OpFXCH
+	OpFNOP
+	OpFCHS
+	OpFABS
+	OpFTST
+	OpFXAM
+	OpFLDConst
+	OpF2XM1
+	OpFYL2X
+	OpFPTAN
+	OpFPATAN
+	OpFXTRACT
+	OpFPREM1
+	OpFDECSTP
+	OpFINCSTP
+	OpFPREM
+	OpFYL2XP1
+	OpFSQRT
+	OpFSINCOS
+	OpFRNDINT
+	OpFSCALE
+	OpFSIN
+	OpFCOS
+	OpFCMOV
+	OpFUCOM
+	OpFUCOMP
+	OpFUCOMPP
+	OpFCOMPP
+	OpFNCLEX
+	OpFNINIT
+	OpFUCOMI
+	OpFCOMI
+	OpFFREE
+	OpFWAIT
+	OpFXSAVE
+	OpFXRSTOR
 
 	numOps
 )
@@ -494,6 +555,7 @@ var opNames = [numOps]string{
 	OpCVTSD2SS: "cvtsd2ss", OpCVTDQ2PS: "cvtdq2ps", OpCVTPS2DQ: "cvtps2dq", OpCVTTPS2DQ: "cvttps2dq",
 	OpCVTDQ2PD: "cvtdq2pd", OpCVTPD2DQ: "cvtpd2dq", OpCVTTPD2DQ: "cvttpd2dq", OpROUNDPS: "roundps",
 	OpROUNDPD: "roundpd", OpROUNDSS: "roundss", OpROUNDSD: "roundsd", OpDPPS: "dpps", OpDPPD: "dppd",
+	OpFADD: "fadd", OpFMUL: "fmul", OpFCOM: "fcom", OpFCOMP: "fcomp", OpFSUB: "fsub", OpFSUBR: "fsubr", OpFDIV: "fdiv", OpFDIVR: "fdivr", OpFLD: "fld", OpFST: "fst", OpFSTP: "fstp", OpFILD: "fild", OpFIST: "fist", OpFISTP: "fistp", OpFISTTP: "fisttp", OpFBLD: "fbld", OpFBSTP: "fbstp", OpFLDENV: "fldenv", OpFLDCW: "fldcw", OpFNSTENV: "fnstenv", OpFNSTCW: "fnstcw", OpFRSTOR: "frstor", OpFNSAVE: "fnsave", OpFNSTSW: "fnstsw", OpFXCH: "fxch", OpFNOP: "fnop", OpFCHS: "fchs", OpFABS: "fabs", OpFTST: "ftst", OpFXAM: "fxam", OpFLDConst: "fldconst", OpF2XM1: "f2xm1", OpFYL2X: "fyl2x", OpFPTAN: "fptan", OpFPATAN: "fpatan", OpFXTRACT: "fxtract", OpFPREM1: "fprem1", OpFDECSTP: "fdecstp", OpFINCSTP: "fincstp", OpFPREM: "fprem", OpFYL2XP1: "fyl2xp1", OpFSQRT: "fsqrt", OpFSINCOS: "fsincos", OpFRNDINT: "frndint", OpFSCALE: "fscale", OpFSIN: "fsin", OpFCOS: "fcos", OpFCMOV: "fcmovcc", OpFUCOM: "fucom", OpFUCOMP: "fucomp", OpFUCOMPP: "fucompp", OpFCOMPP: "fcompp", OpFNCLEX: "fnclex", OpFNINIT: "fninit", OpFUCOMI: "fucomi", OpFCOMI: "fcomi", OpFFREE: "ffree", OpFWAIT: "fwait", OpFXSAVE: "fxsave", OpFXRSTOR: "fxrstor",
 }
 
 // String returns the operation's mnemonic.

@@ -138,6 +138,7 @@ var grp9Reg = func() (g [8][8]opEntry) {
 }()
 
 var grp15 = [8]opEntry{
+	0: e(OpFXSAVE, formE, efMemOnly), 1: e(OpFXRSTOR, formE, efMemOnly|efEnd),
 	2: e(OpLDMXCSR, formE, efMemOnly), 3: e(OpSTMXCSR, formE, efMemOnly),
 	7: e(OpFENCE, formE, efMemOnly), // CLFLUSH
 }
@@ -210,7 +211,7 @@ var oneByte = func() (t [256]opEntry) {
 	t[0x90] = opEntry{op: OpXCHG, form: formReg, repAlt: &pauseEntry}
 	t[0x98] = e(OpCBW, formNone, 0)
 	t[0x99] = e(OpCWD, formNone, 0)
-	t[0x9B] = e(OpNOP, formNone, 0) // FWAIT: no x87 exceptions pending
+	t[0x9B] = e(OpFWAIT, formNone, 0)
 	t[0x9C] = e(OpPUSHF, formNone, efDef64)
 	t[0x9D] = e(OpPOPF, formNone, efDef64|efEnd)
 	t[0x9E] = e(OpSAHF, formNone, 0)
@@ -277,6 +278,7 @@ var oneByte = func() (t [256]opEntry) {
 	t[0xFD] = e(OpSTD, formNone, 0)
 	t[0xFE] = opEntry{flags: efByte, group: &grp4}
 	t[0xFF] = opEntry{group: &grp5}
+	x87Escapes(&t)
 	return
 }()
 

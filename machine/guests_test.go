@@ -116,9 +116,9 @@ func TestGuestsGolden(t *testing.T) {
 // (as an ordinary program, NAME_host) and in the guest: the outputs must be
 // identical. exercise covers the integer instructions, sse the SSE-SSE4.2
 // integer, logic, shuffle, move and string instructions, ssefp the SSE
-// floating-point instructions.
+// floating-point instructions, fpu the x87 FPU.
 func TestGuestsAgainstHost(t *testing.T) {
-	for _, name := range []string{"exercise", "sse", "ssefp"} {
+	for _, name := range []string{"exercise", "sse", "ssefp", "fpu"} {
 		t.Run(name, func(t *testing.T) {
 			host := filepath.Join(guestDir, "build", name+"_host")
 			if _, err := os.Stat(host); err != nil {

@@ -50,16 +50,7 @@ type waitVariant struct {
 	pair   int
 	killAt int
 	noPair string
-	// pairBug names a known bug of the pair that this variant hits; the
-	// pair run is skipped, saying so, until it is fixed.
-	pairBug string
 }
-
-// throttleStall is the pair bug busy-waiting disk guests hit: the primary's
-// throttle computes its lag limit from its own recent rate, which collapses
-// towards 0 while it waits, and then waits for a backup that cannot pass the
-// last record (lag of a few dozen instructions, positions frozen).
-const throttleStall = "the primary's throttle stalls a guest that spins waiting for a disk completion (failover.Node.throttle: limit from a rate near 0)"
 
 // waitVariants are the builds of the wait guest (Makefile WAIT_FLAGS_*).
 var waitVariants = []waitVariant{
@@ -79,8 +70,8 @@ var waitVariants = []waitVariant{
 	{name: "disk-pic-hlt", pair: 600, killAt: 10},
 	{name: "disk-vwire-hlt", pair: 600, killAt: 10},
 	{name: "disk-ioapic-hlt-eventidx-indirect", pair: 600, killAt: 10},
-	{name: "disk-pic-pause-indirect", pair: 600, killAt: 10, pairBug: throttleStall},
-	{name: "disk-poll-eventidx", pair: 600, killAt: 10, pairBug: throttleStall},
+	{name: "disk-pic-pause-indirect", pair: 600, killAt: 10},
+	{name: "disk-poll-eventidx", pair: 600, killAt: 10},
 	{name: "frame-pic-hlt", pair: 150},
 	{name: "frame-ioapic-hlt-eventidx-indirect", pair: 150},
 	{name: "frame-vwire-pause-eventidx", pair: 150},
@@ -233,9 +224,6 @@ func TestWaitMatrix(t *testing.T) {
 			if v.pair == 0 {
 				t.Logf("not run under the pair: %s", v.noPair)
 				return
-			}
-			if v.pairBug != "" {
-				t.Skipf("not run under the pair, KNOWN BUG: %s", v.pairBug)
 			}
 			pairWait(t, v, image)
 		})

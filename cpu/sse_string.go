@@ -167,17 +167,35 @@ func execPCMPSTR(c *CPU, in *Inst) {
 	c.setStatus(FlagsArith, f)
 }
 
-// crc32cTable is the table of the CRC-32C (Castagnoli) polynomial CRC32 uses.
-var crc32cTable = crc32.MakeTable(crc32.Castagnoli)
+// crc32cTables are the slicing-by-8 tables of the CRC-32C (Castagnoli)
+// polynomial CRC32 uses: [0] is the byte-at-a-time table, [k][i] the CRC of
+// byte i followed by k zero bytes.
+var crc32cTables = func() (t [8][256]uint32) {
+	t[0] = *crc32.MakeTable(crc32.Castagnoli)
+	for k := 1; k < 8; k++ {
+		for i := range 256 {
+			p := t[k-1][i]
+			t[k][i] = p>>8 ^ t[0][byte(p)]
+		}
+	}
+	return
+}()
 
 // execCRC32 accumulates the CRC-32C of the source (8 to 64 bits) into the
-// low 32 bits of G, without the pre- and post-inversion; the 32-bit result
-// is zero-extended.
+// low 32 bits of G, without pre- or post-inversion; the 32-bit result is
+// zero-extended.
 func execCRC32(c *CPU, in *Inst) {
 	v := c.readE(in)
 	crc := uint32(c.R[in.reg])
-	for i := range in.osz {
-		crc = crc32cTable[byte(crc)^byte(v>>(8*i))] ^ crc>>8
+	t := &crc32cTables
+	if in.osz == 8 {
+		lo, hi := crc^uint32(v), uint32(v>>32)
+		crc = t[7][byte(lo)] ^ t[6][byte(lo>>8)] ^ t[5][byte(lo>>16)] ^ t[4][lo>>24] ^
+			t[3][byte(hi)] ^ t[2][byte(hi>>8)] ^ t[1][byte(hi>>16)] ^ t[0][hi>>24]
+	} else {
+		for i := range in.osz {
+			crc = t[0][byte(crc)^byte(v>>(8*i))] ^ crc>>8
+		}
 	}
 	c.R[in.reg] = uint64(crc)
 }

@@ -93,11 +93,17 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 		c.Close()
 		return fmt.Errorf("state transfer: %v", err)
 	}
-	snap := make([]byte, info.Snapshot)
-	if _, err := io.ReadFull(r, snap); err != nil {
+	if err := info.check(); err != nil {
+		c.Close()
+		return fmt.Errorf("state transfer: %v", err)
+	}
+	// The buffer grows with what arrives, never ahead of it.
+	var snapBuf bytes.Buffer
+	if _, err := io.CopyN(&snapBuf, r, info.Snapshot); err != nil {
 		c.Close()
 		return fmt.Errorf("state transfer: snapshot: %v", err)
 	}
+	snap := snapBuf.Bytes()
 	if len(info.SendDisks) > len(disks) {
 		c.Close()
 		return fmt.Errorf("the primary has %d disks, this backup %d (--disk)", len(info.SendDisks), len(disks))

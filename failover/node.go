@@ -80,6 +80,24 @@ type joinInfo struct {
 	SendDisks  []int64         `json:"send_disks"` // bytes of each disk image that follow (0: not sent)
 }
 
+// maxSnapshotOverhead bounds a join's snapshot beyond the guest's RAM
+// (device and CPU state).
+const maxSnapshotOverhead = 64 << 20
+
+// check refuses sizes no primary sends: negative ones, or a snapshot larger
+// than the guest's RAM and its device state.
+func (j *joinInfo) check() error {
+	if j.Snapshot < 0 || uint64(j.Snapshot) > max(j.Header.RAM, machine.DefaultRAM)+maxSnapshotOverhead {
+		return fmt.Errorf("a snapshot of %d bytes for %d bytes of RAM", j.Snapshot, j.Header.RAM)
+	}
+	for i, n := range j.SendDisks {
+		if n < 0 {
+			return fmt.Errorf("disk %d: %d bytes", i, n)
+		}
+	}
+	return nil
+}
+
 // mode is what the node's machine is doing.
 type mode int32
 
@@ -782,6 +800,9 @@ func (n *Node) status() []byte {
 	}
 	if w := n.waiting.Load(); w != waitNone {
 		s["waiting_for"] = waitNames[w]
+	}
+	if d := n.live.Dropped(); d > 0 {
+		s["frames_dropped"] = d
 	}
 	n.mu.Lock()
 	sink := n.sink

@@ -3,7 +3,10 @@ package failover
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -166,4 +169,65 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A primary that announces impossible sizes in its join message (a
+// negative or huge snapshot, a negative disk) is refused with an error; the
+// backup neither panics nor allocates what was announced.
+func TestJoinRefusesBadSizes(t *testing.T) {
+	dir := t.TempDir()
+	if err := transport.GenerateCerts(dir); err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := transport.LoadTLS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		info joinInfo
+	}{
+		{"negative snapshot", joinInfo{Header: lockstep.Header{Clock: "virtual"}, Snapshot: -1}},
+		{"snapshot beyond RAM", joinInfo{Header: lockstep.Header{Clock: "virtual", RAM: 2 << 20}, Snapshot: 1 << 50}},
+		{"negative disk", joinInfo{Header: lockstep.Header{Clock: "virtual"}, SendDisks: []int64{-5}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := transport.Listen("127.0.0.1:0", tlsCfg, transport.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			go func() {
+				c, err := l.Accept(ctx)
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				if _, _, err := c.RecvControl(); err != nil {
+					return
+				}
+				meta, _ := json.Marshal(tc.info)
+				var head [4]byte
+				binary.LittleEndian.PutUint32(head[:], uint32(len(meta)))
+				c.SendStateContext(ctx, io.MultiReader(bytes.NewReader(head[:]), bytes.NewReader(meta)))
+				<-ctx.Done()
+			}()
+			n := NewNode(Options{TLS: tlsCfg})
+			build := func(lockstep.Header, machine.Config) (*machine.Machine, []*devices.VirtioBlk, error) {
+				t.Error("the backup built a machine from a bad join message")
+				return nil, nil, errors.New("no")
+			}
+			disk := filepath.Join(t.TempDir(), "disk")
+			if err := os.WriteFile(disk, make([]byte, 4096), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err = n.JoinPrimary(ctx, l.Addr().String(), []string{disk}, build, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "state transfer") {
+				t.Fatalf("join: %v, want a state transfer error", err)
+			}
+			t.Logf("refused: %v", err)
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ftvm/cpu"
@@ -95,9 +96,13 @@ type Recorder struct {
 	interval uint64
 	next     uint64
 	dropDisk map[uint8]bool // replicated disks: completions carry no data
-	err      error
-	mu       sync.Mutex
 	flushed  time.Time
+	// mu guards the sink and err (random numbers are logged from the CPU's
+	// environment, a stream's sync marks from the pair's node); failed is
+	// set with err, for a look without the lock.
+	mu     sync.Mutex
+	err    error
+	failed atomic.Bool
 }
 
 // flushInterval bounds how long records stay buffered, so a recorder that
@@ -168,7 +173,15 @@ func (r *Recorder) append(rec Record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err == nil {
-		r.err = r.sink.Append(rec)
+		r.failLocked(r.sink.Append(rec))
+	}
+}
+
+// failLocked records the first error writing the log.
+func (r *Recorder) failLocked(err error) {
+	if err != nil && r.err == nil {
+		r.err = err
+		r.failed.Store(true)
 	}
 }
 
@@ -184,7 +197,7 @@ func (r *Recorder) Take(pos uint64, buf []devices.Input) []devices.Input {
 		rec, err := encodeInput(in, in.Kind == devices.InputDiskDone && r.dropDisk[in.Dev])
 		if err != nil {
 			r.mu.Lock()
-			r.err = err
+			r.failLocked(err)
 			r.mu.Unlock()
 			continue
 		}
@@ -194,7 +207,7 @@ func (r *Recorder) Take(pos uint64, buf []devices.Input) []devices.Input {
 		r.flushed = now
 		r.mu.Lock()
 		if r.err == nil {
-			r.err = r.sink.Flush()
+			r.failLocked(r.sink.Flush())
 		}
 		r.mu.Unlock()
 	}
@@ -227,15 +240,29 @@ func (e recordEnv) Random(pos uint64, seed bool) (uint64, bool) {
 	return v, ok
 }
 
-// NextCheck implements machine.Checker.
-func (r *Recorder) NextCheck() uint64 { return r.next }
+// NextCheck implements machine.Checker. Once writing the log failed it
+// asks for a check at once, so the run ends with the error (see Check).
+func (r *Recorder) NextCheck() uint64 {
+	if r.failed.Load() {
+		return 0
+	}
+	return r.next
+}
 
-// Check implements machine.Checker: it logs a digest.
+// Check implements machine.Checker: it logs a digest. An error writing the
+// log ends the run (ExitDiverged, with the error), at the first look after
+// it happened: a recording that cannot be written is no recording.
 func (r *Recorder) Check(m *machine.Machine) error {
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("recording: %w", err)
+	}
 	pos := m.CPU.Position()
 	r.append(Record{Pos: pos, Kind: KindDigest, Payload: digestAt(m, &r.Output).encode()})
 	r.next = pos + r.interval
-	return r.Err()
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("recording: %w", err)
+	}
+	return nil
 }
 
 // Finish logs the end of the run and flushes the log.

@@ -165,3 +165,39 @@ func TestReplayRefusesDamagedLog(t *testing.T) {
 		t.Fatal("replay of a corrupted log reported success")
 	}
 }
+
+// failingSink fails every append after the first n.
+type failingSink struct{ n int }
+
+func (f *failingSink) Append(Record) error {
+	if f.n == 0 {
+		return errors.New("no space left on device")
+	}
+	f.n--
+	return nil
+}
+
+func (f *failingSink) Flush() error { return nil }
+
+// A recording that can no longer be written ends the run at once with the
+// error (here its first record, a clock re-anchor), rather than at the next
+// digest or running the guest to its end unrecorded.
+func TestRecorderErrorEndsRun(t *testing.T) {
+	image := guestImage(t, "pit_hlt")
+	rec := NewRecorderTo(&failingSink{}, Header{DigestInterval: 1 << 40}, machine.NewLiveInputs(true))
+	m, err := machine.New(machine.Config{Clock: machine.ClockHost, Inputs: rec, WrapEnv: rec.WrapEnv, Checker: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoadELF64(image); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	exit := m.Run(0)
+	if exit.Reason != machine.ExitDiverged || m.Err == nil || !strings.Contains(m.Err.Error(), "no space left") {
+		t.Fatalf("run ended with %v (%v) after %v, want the recording's error", exit.Reason, m.Err, time.Since(start))
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the run went on for %v after its log failed", d)
+	}
+}

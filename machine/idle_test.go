@@ -131,3 +131,36 @@ func TestLiveInputsMarkIdle(t *testing.T) {
 		})
 	}
 }
+
+// Received frames waiting for a guest that does not take them (paused,
+// throttled) are bounded and the excess counted; console bytes and disk
+// completions are never dropped.
+func TestLiveInputsBoundedFrames(t *testing.T) {
+	l := NewLiveInputs(false)
+	const posted = MaxPendingFrames + 500
+	for i := range posted {
+		l.Post(devices.Input{Kind: devices.InputFrame, Data: make([]byte, 1514)})
+		if i%100 == 0 {
+			l.Post(devices.Input{Kind: devices.InputConsole, Data: []byte{'x'}})
+			l.Post(devices.Input{Kind: devices.InputDiskDone, Arg: uint64(i)})
+		}
+	}
+	got := map[devices.InputKind]int{}
+	for _, in := range l.Take(1, nil) {
+		got[in.Kind]++
+	}
+	want := map[devices.InputKind]int{devices.InputFrame: MaxPendingFrames, devices.InputConsole: 16, devices.InputDiskDone: 16}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("kind %d: %d taken, want %d", k, got[k], n)
+		}
+	}
+	if d := l.Dropped(); d != posted-MaxPendingFrames {
+		t.Errorf("dropped %d, want %d", d, posted-MaxPendingFrames)
+	}
+	// Taking them makes room again.
+	l.Post(devices.Input{Kind: devices.InputFrame})
+	if in := l.Take(2, nil); len(in) != 1 {
+		t.Errorf("after a take: %d inputs, want the new frame", len(in))
+	}
+}

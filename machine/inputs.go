@@ -39,24 +39,34 @@ const anchorInterval = 100 * time.Millisecond
 // re-anchor at most every 100 ms. The lockstep recorder wraps it to log what
 // it hands out.
 type LiveInputs struct {
+	wake chan struct{} // a Wait's wake-up (capacity 1)
+
+	// mu guards the fields up to idleSet.
 	mu        sync.Mutex
 	pending   []devices.Input
+	frames    int    // received frames in pending
+	dropped   uint64 // received frames dropped: pending held MaxPendingFrames
 	producers int
-	wake      chan struct{}
+	// idlePos and idleNow are where the board last skipped idle guest time
+	// without a record, and the guest time it skipped to: inputs handed out
+	// at that position carry a skip to idleNow first (see MarkIdle).
+	idlePos, idleNow uint64
+	idleSet          bool
 
+	// The rest belongs to the goroutine running the machine.
 	hostClock  bool
 	start      time.Time
 	lastAnchor time.Time
 	// waited is set after the guest idled and was woken by an input: the
 	// next re-anchor is a skip.
 	waited bool
-	// idlePos and idleNow (guarded by mu) are where the board last skipped
-	// idle guest time without a record, and the guest time it skipped to:
-	// inputs handed out at that position carry a skip to idleNow first
-	// (see MarkIdle).
-	idlePos, idleNow uint64
-	idleSet          bool
 }
+
+// MaxPendingFrames bounds the received frames waiting for the guest to take
+// them (a guest paused, or a primary throttled by its backup): beyond it
+// frames are dropped, as a NIC without buffers drops them, and counted.
+// Console bytes and disk completions are never dropped.
+const MaxPendingFrames = 1024
 
 // ClockSkip in the Dev field of an InputClock marks a re-anchor after the
 // guest was idle: time jumps without refitting the clock's rate.
@@ -115,9 +125,25 @@ func (l *LiveInputs) MarkIdle(pos, now uint64) {
 // Post queues an input from a host goroutine.
 func (l *LiveInputs) Post(in devices.Input) {
 	l.mu.Lock()
+	if in.Kind == devices.InputFrame {
+		if l.frames >= MaxPendingFrames {
+			l.dropped++
+			l.mu.Unlock()
+			return
+		}
+		l.frames++
+	}
 	l.pending = append(l.pending, in)
 	l.mu.Unlock()
 	l.signal()
+}
+
+// Dropped returns the number of received frames dropped because
+// MaxPendingFrames were waiting.
+func (l *LiveInputs) Dropped() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dropped
 }
 
 func (l *LiveInputs) signal() {
@@ -143,7 +169,8 @@ func (l *LiveInputs) Take(pos uint64, buf []devices.Input) []devices.Input {
 		in.Pos = pos
 		buf = append(buf, in)
 	}
-	l.pending = l.pending[:0]
+	clear(l.pending) // the frames' bytes go with the guest
+	l.pending, l.frames = l.pending[:0], 0
 	idleNow := l.idleNow
 	l.mu.Unlock()
 	clock := devices.Input{Pos: pos, Kind: devices.InputClock}

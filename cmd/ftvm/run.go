@@ -339,6 +339,11 @@ func report(m *machine.Machine, exit machine.Exit, wall time.Duration, f *runFla
 	if err := m.UART.Err(); err != nil {
 		fmt.Fprintf(os.Stderr, "ftvm: console: %v\n", err)
 	}
+	if m.Live != nil {
+		if d := m.Live.Dropped(); d > 0 {
+			fmt.Fprintf(os.Stderr, "ftvm: %d received frames dropped: more than %d waited for the guest\n", d, machine.MaxPendingFrames)
+		}
+	}
 	c := m.CPU
 	switch exit.Reason {
 	case machine.ExitTripleFault:

@@ -134,3 +134,31 @@ func TestSIMDExceptions(t *testing.T) {
 		}
 	}
 }
+
+// TestSSEStoreFaultAtomic checks that a 16-byte store that crosses into an
+// unmapped page raises #PF before writing either part, and that a load there
+// faults with CR2 in the unmapped page and leaves its destination alone.
+func TestSSEStoreFaultAtomic(t *testing.T) {
+	const edge = 0x400000 // made not present below
+	for _, src := range []string{"movdqu [rax], xmm0", "movups [rax], xmm0", "movdqu xmm1, [rax]"} {
+		c := runAsm(t, src, func(c *CPU) {
+			sysSetup(c)
+			put64(c, testPD+edge>>21*8, 0) // the 2 MiB page at edge is not present
+			c.StateChanged()
+			c.R[RAX] = edge - 8
+			put64(c, edge-8, 0x1111)
+			c.FPU.XMM[0] = XMM{0xAAAA, 0xBBBB}
+			c.FPU.XMM[1] = XMM{5, 6}
+		})
+		checkVector(t, src, c, VecPF)
+		if c.CR2 < edge || c.CR2 >= edge+8 {
+			t.Errorf("%s: CR2 %#x, want an address of the operand in the page at %#x", src, c.CR2, uint64(edge))
+		}
+		if got := get64(c, edge-8); got != 0x1111 {
+			t.Errorf("%s: first half written (%#x) although the instruction faulted", src, got)
+		}
+		if c.FPU.XMM[1] != (XMM{5, 6}) {
+			t.Errorf("%s: xmm1 = %#x, changed by a faulting load", src, c.FPU.XMM[1])
+		}
+	}
+}

@@ -250,6 +250,10 @@ func (n *Node) WrapNet(b hostio.Net) hostio.Net {
 	return n.gate.NetBackend(b, n.position)
 }
 
+// OutputErr returns the first error writing the guest's console (through
+// the output gate), if any.
+func (n *Node) OutputErr() error { return n.gate.Err() }
+
 // Producer registers a live input producer (see machine.LiveInputs).
 func (n *Node) Producer() func() { return n.live.AddProducer() }
 

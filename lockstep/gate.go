@@ -33,6 +33,27 @@ type Gate struct {
 	acked    uint64 // the backup holds every record before this position
 	released uint64 // outputs at positions below this were emitted by the primary
 	emitted  uint64 // number of outputs emitted
+
+	// errMu guards err, the first error writing an emitted output (emits
+	// run with mu held).
+	errMu sync.Mutex
+	err   error
+}
+
+// Err returns the first error an emitted output met on its way out (a
+// console that cannot be written).
+func (g *Gate) Err() error {
+	g.errMu.Lock()
+	defer g.errMu.Unlock()
+	return g.err
+}
+
+func (g *Gate) fail(err error) {
+	g.errMu.Lock()
+	if g.err == nil {
+		g.err = err
+	}
+	g.errMu.Unlock()
 }
 
 type heldOutput struct {
@@ -155,7 +176,9 @@ func (gw gateWriter) Write(p []byte) (int, error) {
 	b := append([]byte(nil), p...)
 	gw.g.Output(gw.pos(), func() {
 		if gw.w != nil {
-			gw.w.Write(b)
+			if _, err := gw.w.Write(b); err != nil {
+				gw.g.fail(err)
+			}
 		}
 	})
 	return len(p), nil

@@ -1,7 +1,9 @@
 package lockstep
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +51,25 @@ func TestGateModes(t *testing.T) {
 	b.SetMode(GateDirect)
 	if !reflect.DeepEqual(got, []uint64{8, 6}) {
 		t.Fatalf("backup going live emitted %v, want [8 6]", got)
+	}
+}
+
+// errWriter fails every write.
+type errWriter struct{}
+
+func (errWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+// A console that cannot be written is reported, whenever the gate emits.
+func TestGateReportsWriteError(t *testing.T) {
+	for _, mode := range []GateMode{GateDirect, GateHold} {
+		g := NewGate(mode)
+		w := g.Writer(errWriter{}, func() uint64 { return 10 })
+		if _, err := w.Write([]byte("hi")); err != nil {
+			t.Fatalf("mode %d: the guest's write failed: %v", mode, err)
+		}
+		g.Acked(11)
+		if err := g.Err(); err == nil || !strings.Contains(err.Error(), "broken pipe") {
+			t.Errorf("mode %d: Err() = %v, want the console's error", mode, err)
+		}
 	}
 }

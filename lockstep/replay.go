@@ -36,6 +36,11 @@ type Replayer struct {
 	env      cpu.Env
 }
 
+// MaxReadAhead bounds the records a replayer holds ahead of its position.
+// A valid log needs few: each random number and digest comes right after
+// the inputs before it.
+const MaxReadAhead = 1 << 16
+
 // Source is where a replayer reads records: a log file's Reader, or the
 // stream from a primary. Next returns ErrEnd at the end.
 type Source interface {
@@ -70,6 +75,13 @@ func (p *Replayer) Err() error { return p.readErr }
 // or on an error.
 func (p *Replayer) readOne() bool {
 	if p.eof || p.readErr != nil {
+		return false
+	}
+	if n := len(p.inputs) + len(p.randoms) + len(p.digests); n >= MaxReadAhead {
+		// Looking for a random number or a digest the log does not hold
+		// where it should: stop rather than hold the whole log.
+		p.readErr = &FormatError{Offset: p.r.Offset(), Msg: fmt.Sprintf("more than %d records read ahead of the replay", MaxReadAhead)}
+		p.diverge(p.lastPos, p.readErr.Error())
 		return false
 	}
 	rec, err := p.r.Next()

@@ -201,3 +201,34 @@ func TestRecorderErrorEndsRun(t *testing.T) {
 		t.Errorf("the run went on for %v after its log failed", d)
 	}
 }
+
+// endlessFrames is a log source of frame records, all far ahead.
+type endlessFrames struct{ n, limit int }
+
+func (e *endlessFrames) Next() (Record, error) {
+	if e.n >= e.limit {
+		return Record{}, ErrEnd
+	}
+	e.n++
+	return Record{Pos: 1 << 40, Kind: KindFrame, Payload: make([]byte, 61)}, nil
+}
+
+func (e *endlessFrames) Offset() int64 { return int64(e.n) * 80 }
+
+// A guest asking for a random number a log does not hold (a damaged or
+// foreign log) does not make the replayer read the whole log into memory:
+// it stops after MaxReadAhead records with an error.
+func TestReplayReadAheadBounded(t *testing.T) {
+	src := &endlessFrames{limit: 4 * MaxReadAhead}
+	rep := NewReplayerFrom(src, 0, 0)
+	env := rep.WrapEnv(nil)
+	if _, ok := env.Random(5, false); ok {
+		t.Fatal("a random number the log does not hold was served")
+	}
+	if src.n > MaxReadAhead+1 {
+		t.Errorf("%d records read ahead, more than %d", src.n, MaxReadAhead)
+	}
+	if rep.Err() == nil {
+		t.Error("no error for a log read ahead without end")
+	}
+}

@@ -141,6 +141,9 @@ func runNode(node *failover.Node, m *machine.Machine, f *runFlags) (int, time.Du
 	if node.Err != nil {
 		return exitInternal, wall, nil
 	}
+	if err := node.OutputErr(); err != nil {
+		fmt.Fprintf(os.Stderr, "ftvm: console: %v\n", err)
+	}
 	report(m, exit, wall, f)
 	return exit.Status(), wall, nil
 }

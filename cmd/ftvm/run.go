@@ -227,9 +227,9 @@ func cmdRun(args []string) (int, error) {
 
 	cfg := machine.Config{Console: cons.w}
 	var rec *lockstep.Recorder
+	var logFile *os.File
 	if f.record != "" {
-		logFile, err := os.Create(f.record)
-		if err != nil {
+		if logFile, err = os.Create(f.record); err != nil {
 			return 0, fmt.Errorf("--record: %v", err)
 		}
 		defer logFile.Close()
@@ -267,6 +267,10 @@ func cmdRun(args []string) (int, error) {
 	}
 	if rec != nil {
 		if err := rec.Finish(m, exit); err != nil {
+			return 0, fmt.Errorf("--record: %v", err)
+		}
+		// On stable storage before the run is reported done.
+		if err := errors.Join(logFile.Sync(), logFile.Close()); err != nil {
 			return 0, fmt.Errorf("--record: %v", err)
 		}
 		if f.stats {

@@ -93,6 +93,20 @@ var benchKernels = []struct {
 	sqrtps xmm0, xmm0
 	dec ecx
 	jnz 1b`, nil},
+	// x87 extended-precision arithmetic: a multiply-add-divide recurrence on
+	// the register stack, a memory operand and FCOMI.
+	{"x87", `fldpi
+	fld1
+	fldz
+	mov rsi, 0x200000
+	mov qword ptr [rsi], 3
+	mov ecx, 100000
+	1: fadd st(0), st(1)
+	fmul st(0), st(2)
+	fidiv dword ptr [rsi]
+	fcomi st(0), st(1)
+	dec ecx
+	jnz 1b`, nil},
 	// Address-space switches: CR3 reloaded in a loop, the code on a page
 	// that is not global, then on a global page (kept across CR3 writes).
 	// SSE2: a strlen-style scan (aligned load, PCMPEQB, PMOVMSKB) and a

@@ -241,3 +241,43 @@ func TestHostDifferential(t *testing.T) {
 }
 
 func hexOf(f F80) string { return fmt.Sprintf("%04x:%016x", f.SignExp, f.Mant) }
+
+// TestHostRemainderLoop reduces operands whose exponents differ by up to
+// 2000 with FPREM and FPREM1 repeated until C2 is clear, as software does,
+// and compares the final remainders with the host's. How far one partial
+// step goes is implementation-dependent (SDM FPREM: "between 32 and 63"),
+// the final remainder is not.
+func TestHostRemainderLoop(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 1000; i++ {
+		a := F80{Mant: r.Uint64() | intBit, SignExp: uint16(0x3FFF + r.IntN(2000))}
+		b := F80{Mant: r.Uint64() | intBit, SignExp: uint16(0x3FFF-r.IntN(100)) | uint16(r.IntN(2))<<15}
+		for _, nearest := range []bool{false, true} {
+			host, emu := a, a
+			for range 100 {
+				var hf hostx87.Frame
+				hf.CW, hf.A, hf.B = 0x37F, bytesOf(host), bytesOf(b)
+				if nearest {
+					hostx87.Prem1(&hf)
+				} else {
+					hostx87.Prem(&hf)
+				}
+				host = f80Of(hf.Out0)
+				if hf.SW&ccC2 == 0 {
+					break
+				}
+			}
+			for range 100 {
+				env := envFor(0x37F)
+				var partial bool
+				emu, _, partial = env.Rem(emu, b, nearest)
+				if !partial {
+					break
+				}
+			}
+			if host != emu {
+				t.Fatalf("nearest=%v a=%s b=%s: host %s, emu %s", nearest, hexOf(a), hexOf(b), hexOf(host), hexOf(emu))
+			}
+		}
+	}
+}

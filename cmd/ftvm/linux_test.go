@@ -1,12 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"ftvm/cpu"
+	"ftvm/internal/initramfs"
 )
+
+// initramfsMarker is the line the initramfs's /init prints when it is up.
+const initramfsMarker = initramfs.Marker
 
 // debianKernel returns the installed Debian kernel's path; under CI its
 // absence fails the test (make deps installs linux-image-amd64).
@@ -73,4 +85,159 @@ func TestLinuxBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// linuxGuest returns the vmlinux and initramfs scripts/linux-guest.sh built
+// from Debian's packages; their absence fails the test under CI (make test
+// builds them) and skips it otherwise.
+func linuxGuest(t *testing.T) (vmlinux, initrd string) {
+	t.Helper()
+	dir := filepath.Join("..", "..", "testdata", "guests", "build", "linux")
+	vmlinux, initrd = filepath.Join(dir, "vmlinux"), filepath.Join(dir, "initramfs.cpio.gz")
+	for _, p := range []string{vmlinux, initrd} {
+		if _, err := os.Stat(p); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%v: make linux-guest builds it", err)
+			}
+			t.Skipf("%v (make linux-guest builds it)", err)
+		}
+	}
+	return vmlinux, initrd
+}
+
+// consoleLog collects a running ftvm's stdout.
+type consoleLog struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (c *consoleLog) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.Write(p)
+}
+
+func (c *consoleLog) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+// waitFor waits until the console holds s, the process ends or the time
+// runs out; it reports whether s appeared.
+func (c *consoleLog) waitFor(s string, done <-chan struct{}, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if strings.Contains(c.String(), s) {
+			return true
+		}
+		select {
+		case <-done:
+			return strings.Contains(c.String(), s)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+// TestLinuxBoot boots Debian's kernel (the vmlinux from the installed
+// bzImage) with the busybox initramfs and an ext4 disk made by mkfs.ext4 on
+// the host, on the virtual clock. The kernel must find the board through
+// the boot protocol and the ACPI tables (e820 map, RSDP, MADT, the TSC
+// frequency from CPUID). When the CPU model advertises what the kernel
+// demands (FPU, FXSR), the boot must go on to /init's marker and a shell
+// that writes a file in tmpfs and one on the virtio disk, then powers off
+// through ACPI S5 with exit status 0; the file is read back on the host.
+// Otherwise the boot must stop exactly at the kernel's FPU check.
+func TestLinuxBoot(t *testing.T) {
+	vmlinux, initrd := linuxGuest(t)
+	for _, tool := range []string{"mkfs.ext4", "debugfs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s missing: make deps installs e2fsprogs", tool)
+			}
+			t.Skipf("%s missing (make deps installs e2fsprogs)", tool)
+		}
+	}
+	disk := filepath.Join(t.TempDir(), "disk.ext4")
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", disk, "8M").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	}
+	fpu := cpu.CPUIDModel(1, 0).EDX
+	full := fpu&1 != 0 && fpu&(1<<24) != 0
+	limit := "150000000" // past the FPU check
+	if full {
+		limit = "8000000000"
+	}
+	cmd := exec.Command(ftvmBin, "run", "-m", "256M", "--clock", "virtual", "--stats", "--max-insns", limit,
+		"--disk", disk, "--initrd", initrd, "--append", "console=ttyS0", vmlinux)
+	var out consoleLog
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	defer func() {
+		cmd.Process.Kill()
+		<-done
+	}()
+	for _, milestone := range []string{
+		"BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable",
+		"ACPI: RSDP 0x00000000000E0000 000024 (v02 FTVM  )",
+		"ACPI: FACP", "ACPI: DSDT", "ACPI: APIC",
+		"IOAPIC[0]: apic_id 0, version 32, address 0xfec00000, GSI 0-23",
+		"ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 dfl dfl)",
+		"ACPI: INT_SRC_OVR (bus 0 bus_irq 5 global_irq 5 high level)",
+		"tsc: Detected 1000.000 MHz processor",
+		"Kernel command line: console=ttyS0",
+	} {
+		if !out.waitFor(milestone, done, 2*time.Minute) {
+			t.Fatalf("no %q on the console:\n%s\nstderr: %s", milestone, out.String(), stderr.String())
+		}
+	}
+	if !full {
+		if !out.waitFor("x86/fpu: Giving up, no FPU found", done, 2*time.Minute) {
+			t.Fatalf("the kernel did not stop at its FPU check:\n%s", out.String())
+		}
+		t.Log("the CPU model advertises no FPU/FXSR yet: the boot went as far as the kernel's FPU check")
+		return
+	}
+	if !out.waitFor(initramfsMarker, done, 5*time.Minute) {
+		t.Fatalf("no /init marker:\n%s\nstderr: %s", out.String(), stderr.String())
+	}
+	for _, want := range []string{"virtio_blk virtio0: [vda]", "ttyS0 at I/O 0x3f8 (irq = "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("console lacks %q", want)
+		}
+	}
+	fmt.Fprintln(stdin, "echo tmpfs-data > /tmp/f && cat /tmp/f && mount /dev/vda /mnt && echo written-by-linux > /mnt/hello && umount /mnt && echo disk-ok; poweroff")
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("no poweroff:\n%s", out.String())
+	}
+	var ee *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &ee) {
+		t.Fatal(waitErr)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit status %d after poweroff, want 0; stderr %s", code, stderr.String())
+	}
+	for _, want := range []string{"tmpfs-data", "disk-ok", "reboot: Power down"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("console lacks %q:\n%s", want, out.String())
+		}
+	}
+	got, err := exec.Command("debugfs", "-R", "cat /hello", disk).Output()
+	if err != nil || strings.TrimSpace(string(got)) != "written-by-linux" {
+		t.Errorf("the disk's /hello read on the host: %q (%v)", got, err)
+	}
+	t.Logf("%s", strings.TrimSpace(stderr.String()))
 }

@@ -235,17 +235,11 @@ func (m *Machine) LoadLinux(kernel, initrd []byte, cmdline string) error {
 	if err != nil {
 		return err
 	}
-	img, err := m.ACPITables().Build(ACPITablesAddr)
+	rsdp, err := m.writeACPITables()
 	if err != nil {
 		return err
 	}
-	if ACPITablesAddr+uint64(len(img.Bytes)) > acpiTablesEnd {
-		return fmt.Errorf("acpi: %d bytes of tables do not fit in the BIOS area", len(img.Bytes))
-	}
-	if err := m.Mem.WriteBytes(ACPITablesAddr, img.Bytes); err != nil {
-		return fmt.Errorf("acpi: %w", err)
-	}
-	if err := writeBootParams(m.Mem, k, cmdline, initrd, img.RSDP); err != nil {
+	if err := writeBootParams(m.Mem, k, cmdline, initrd, rsdp); err != nil {
 		return err
 	}
 	tables, err := setupLongMode(m.Mem, linuxGDT)
@@ -259,4 +253,20 @@ func (m *Machine) LoadLinux(kernel, initrd []byte, cmdline string) error {
 	m.CPU.MiscEnable |= miscEnableFastString
 	m.CPU.StateChanged()
 	return nil
+}
+
+// writeACPITables writes the board's ACPI tables at ACPITablesAddr and
+// returns the RSDP's address.
+func (m *Machine) writeACPITables() (uint64, error) {
+	img, err := m.ACPITables().Build(ACPITablesAddr)
+	if err != nil {
+		return 0, err
+	}
+	if ACPITablesAddr+uint64(len(img.Bytes)) > acpiTablesEnd {
+		return 0, fmt.Errorf("acpi: %d bytes of tables do not fit in the BIOS area", len(img.Bytes))
+	}
+	if err := m.Mem.WriteBytes(ACPITablesAddr, img.Bytes); err != nil {
+		return 0, fmt.Errorf("acpi: %w", err)
+	}
+	return img.RSDP, nil
 }

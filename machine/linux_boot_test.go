@@ -313,3 +313,56 @@ func TestTimeFrequenciesAgree(t *testing.T) {
 		t.Errorf("%d TSC ticks in %d ns: not %d Hz", ticks, ns, cpu.TSCHz)
 	}
 }
+
+func TestLoadPVH(t *testing.T) {
+	m := newLinuxMachine(t, testRAM)
+	initrd := pattern(3000, 4)
+	e, err := m.LoadPVH(testVmlinux(0x1000850), initrd, "console=ttyS0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e != (PVHEntry{EIP: 0x1000850, StartInfo: PVHStartInfoAddr}) {
+		t.Errorf("entry %+v", e)
+	}
+	ram := m.Mem.RAM
+	le := binary.LittleEndian
+	si := ram[PVHStartInfoAddr:]
+	if le.Uint32(si) != 0x336EC578 || le.Uint32(si[4:]) != 1 || le.Uint32(si[12:]) != 1 {
+		t.Fatalf("start info magic %#x version %d modules %d", le.Uint32(si), le.Uint32(si[4:]), le.Uint32(si[12:]))
+	}
+	cl := le.Uint64(si[24:])
+	if got, _, _ := strings.Cut(string(ram[cl:cl+64]), "\x00"); got != "console=ttyS0" {
+		t.Errorf("cmdline %q", got)
+	}
+	if rsdp := le.Uint64(si[32:]); string(ram[rsdp:rsdp+8]) != "RSD PTR " {
+		t.Errorf("rsdp_paddr %#x", rsdp)
+	}
+	mod := ram[le.Uint64(si[16:]):]
+	at, size := le.Uint64(mod), le.Uint64(mod[8:])
+	if size != uint64(len(initrd)) || !bytes.Equal(ram[at:at+size], initrd) {
+		t.Errorf("module 0 at %#x size %d", at, size)
+	}
+	mm, n := ram[le.Uint64(si[40:]):], int(le.Uint32(si[48:]))
+	want := memoryMap(testRAM)
+	if n != len(want) {
+		t.Fatalf("%d memory map entries", n)
+	}
+	for i, w := range want {
+		b := mm[24*i:]
+		if got := (e820Entry{le.Uint64(b), le.Uint64(b[8:]), le.Uint32(b[16:])}); got != w {
+			t.Errorf("memmap[%d] = %+v, want %+v", i, got, w)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		image []byte
+		want  string
+	}{
+		{"no note", testVmlinux(0), "no PVH entry note"},
+		{"entry outside the kernel", testVmlinux(0x500000), "outside the kernel"},
+	} {
+		if _, err := newLinuxMachine(t, testRAM).LoadPVH(c.image, nil, ""); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}

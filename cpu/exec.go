@@ -26,9 +26,8 @@ const (
 	// maxCachedInsts bounds the decoded instructions the cache holds (64
 	// bytes each); past it the cache starts over.
 	maxCachedInsts = 1 << 19
-	// pageGenSize is the number of INVLPG generation counters, shared by
-	// linear pages with the same low page-number bits.
-	pageGenSize = 1 << 12
+	// invSize is the number of INVLPG counters (see invCounter).
+	invSize = 1 << 13
 )
 
 // blockKey names a block: the physical address of its first byte and its
@@ -38,10 +37,10 @@ type blockKey struct{ phys, rip uint64 }
 // blockRef is a slot of the fast-path table: the block last run at a linear
 // address, and the translation state it was checked in.
 type blockRef struct {
-	tag   uint64  // rip<<1 | 1 if checked for CPL 3; ^0 when empty
-	stamp uint64  // *gen + *inv when the translation was checked; 0 when empty
-	gen   *uint64 // the generation that covers the translation (gen, or ggen if global)
-	inv   *uint32 // the INVLPG counter that covers the translation
+	tag   uint64 // rip<<1 | 1 if checked for CPL 3; ^0 when empty
+	stamp uint64 // gens[g] + inv[i] when the translation was checked; 0 when empty
+	i     uint16 // the INVLPG counter that covers the translation
+	g     uint8  // the generation that covers it: 0 (gen), 1 if global (ggen)
 	b     *block
 }
 
@@ -54,23 +53,20 @@ type blockRef struct {
 // translation is not global (gen); an INVLPG for
 // the blocks on its page, whatever that page's size, and those crossing
 // into it (see invCounter); a privilege change for none (the table's tags
-// include the CPL class the fetch was checked for).
+// include the CPL class the fetch was checked for). A block dropped (its
+// code written, or replaced) leaves the table at once.
 type blockCache struct {
 	table  [blockTableSize]blockRef
 	byKey  map[blockKey]*block
 	byPage map[uint64][]*block
 	insts  int // instructions in the blocks of byKey
-	// gen is bumped whenever a cached non-global linear-to-physical
+	// gens[0] is bumped whenever a cached non-global linear-to-physical
 	// relation may have changed (CR3 writes and everything that bumps
-	// ggen); ggen whenever any may have, global ones included (paging mode,
-	// CR4.PGE, far jumps).
-	gen, ggen uint64
-	// pageGen[h] is bumped by an INVLPG of an address in a linear 4 KiB
-	// page or 2 MiB page hashing to h (see invCounter).
-	pageGen [pageGenSize]uint32
-	// largeGen is bumped by every INVLPG: it covers translations through
-	// 1 GiB pages and those of blocks that cross pages.
-	largeGen uint32
+	// gens[1]); gens[1] whenever any may have, global ones included (paging
+	// mode, CR4.PGE, far jumps).
+	gens [2]uint64
+	// inv holds the INVLPG counters (see invCounter).
+	inv [invSize]uint32
 	// misses counts lookups that left the fast path; decodes counts blocks
 	// decoded.
 	misses, decodes uint64
@@ -78,38 +74,43 @@ type blockCache struct {
 
 func (bc *blockCache) init() {
 	bc.flushAll()
-	bc.gen, bc.ggen = 1, 1
+	bc.gens = [2]uint64{1, 1}
 }
 
 // newGeneration makes every block's translation be checked again.
 func (bc *blockCache) newGeneration() {
-	bc.gen++
-	bc.ggen++
+	bc.gens[0]++
+	bc.gens[1]++
 }
 
 // newAddressSpace makes the translations that are not global be checked
 // again (a CR3 write).
-func (bc *blockCache) newAddressSpace() { bc.gen++ }
+func (bc *blockCache) newAddressSpace() { bc.gens[0]++ }
 
 // invalidatePage makes the blocks whose translation covers the linear page
 // holding addr have it checked again (INVLPG).
 func (bc *blockCache) invalidatePage(addr uint64) {
-	*bc.invCounter(addr, mmu.PageShift)++
-	*bc.invCounter(addr, 21)++
-	bc.largeGen++
+	bc.inv[invCounter(addr, mmu.PageShift)]++
+	bc.inv[invCounter(addr, 21)]++
+	bc.inv[invLarge]++
 }
 
-// invCounter returns the INVLPG counter covering a translation of addr by
-// a page of size 1<<shift: one per 4 KiB page and one per 2 MiB page (both
-// hashed into pageGen), and largeGen for 1 GiB pages.
-func (bc *blockCache) invCounter(addr uint64, shift uint8) *uint32 {
+// invLarge is the INVLPG counter every INVLPG bumps: it covers translations
+// through 1 GiB pages and those of blocks that cross pages.
+const invLarge = invSize - 1
+
+// invCounter returns the index of the INVLPG counter covering a
+// translation of addr by a page of size 1<<shift: the 4 KiB pages hash into
+// the first half of inv, the 2 MiB pages into the third quarter, and 1 GiB
+// pages use invLarge.
+func invCounter(addr uint64, shift uint8) uint16 {
 	switch shift {
 	case mmu.PageShift:
-		return &bc.pageGen[addr>>mmu.PageShift&(pageGenSize-1)]
+		return uint16(addr >> mmu.PageShift & (invSize/2 - 1))
 	case 21:
-		return &bc.pageGen[(addr>>21^pageGenSize>>1)&(pageGenSize-1)]
+		return uint16(invSize/2 + addr>>21&(invSize/4-1))
 	}
-	return &bc.largeGen
+	return invLarge
 }
 
 // flushAll forgets every decoded block.
@@ -118,7 +119,7 @@ func (bc *blockCache) flushAll() {
 		b.valid = false
 	}
 	for i := range bc.table {
-		bc.table[i] = blockRef{tag: ^uint64(0), gen: &bc.gen, inv: &bc.largeGen}
+		bc.table[i] = blockRef{tag: ^uint64(0)}
 	}
 	bc.byKey = map[blockKey]*block{}
 	bc.byPage = map[uint64][]*block{}
@@ -128,6 +129,9 @@ func (bc *blockCache) flushAll() {
 // drop removes b from the cache.
 func (bc *blockCache) drop(b *block) {
 	b.valid = false
+	if r := &bc.table[blockSlot(b.rip)]; r.b == b {
+		*r = blockRef{tag: ^uint64(0)}
+	}
 	k := blockKey{b.phys, b.rip}
 	if bc.byKey[k] == b {
 		delete(bc.byKey, k)
@@ -166,7 +170,7 @@ func (c *CPU) codeWritten(page uint64) {
 // blockAt returns the decoded block at linear address rip.
 func (c *CPU) blockAt(rip uint64) *block {
 	r := &c.code.table[blockSlot(rip)]
-	if r.tag == rip<<1|c.mmu.user() && r.stamp == *r.gen+uint64(*r.inv) && r.b.valid {
+	if r.tag == rip<<1|c.mmu.user() && r.stamp == c.code.gens[r.g&1]+uint64(c.code.inv[r.i&(invSize-1)]) {
 		return r.b
 	}
 	return c.blockSlow(rip)
@@ -198,14 +202,14 @@ func (c *CPU) blockSlow(rip uint64) *block {
 		c.code.byKey[blockKey{phys, rip}] = b
 		c.code.insts += len(b.insts)
 	}
-	gen, inv := &c.code.gen, c.code.invCounter(rip, t.Shift)
+	g, i := uint8(0), invCounter(rip, t.Shift)
 	if t.Global {
-		gen = &c.code.ggen
+		g = 1
 	}
 	if b.crosses {
-		gen, inv = &c.code.gen, &c.code.largeGen
+		g, i = 0, invLarge
 	}
-	c.code.table[blockSlot(rip)] = blockRef{tag: rip<<1 | c.mmu.user(), stamp: *gen + uint64(*inv), gen: gen, inv: inv, b: b}
+	c.code.table[blockSlot(rip)] = blockRef{tag: rip<<1 | c.mmu.user(), stamp: c.code.gens[g] + uint64(c.code.inv[i]), i: i, g: g, b: b}
 	return b
 }
 

@@ -53,7 +53,7 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 			return ctx.Err()
 		}
 		if tries%5 == 0 {
-			n.logf("waiting for the primary at %s: %v", addr, err)
+			n.emit(Event{Kind: EventWaitingPrimary, Peer: addr}, "waiting for the primary at %s: %v", addr, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -161,18 +161,20 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 	}
 	go n.readControl(c)
 	go n.watchPeer(c, func() {
-		if n.stopping.Load() {
-			return // this side stops: its own Stop closed the link
+		if n.stopping.Load() || n.ran.Load() {
+			return // this side stopped or ended: it closed the link
 		}
 		n.lostAt = c.LastHeard()
 		n.primaryLost.Store(true)
-		n.logf("primary lost (last heard %.0f ms ago)", float64(time.Since(n.lostAt).Microseconds())/1000)
+		ago := float64(time.Since(n.lostAt).Microseconds()) / 1000
+		n.emit(Event{Kind: EventPrimaryLost, Millis: ago}, "primary lost (last heard %.0f ms ago)", ago)
 		// Closing ends the stream: replay consumes every record received
 		// and stops at the last one, then the node goes live.
 		c.Close()
 	})
-	n.logf("joined the primary at %s at position %d (generation %d): state received in %.1f ms",
-		addr, info.Position, n.gen.Load(), float64(time.Since(t0).Microseconds())/1000)
+	took := float64(time.Since(t0).Microseconds()) / 1000
+	n.emit(Event{Kind: EventJoinedPrimary, Peer: addr, Position: info.Position, Generation: n.gen.Load(), Millis: took},
+		"joined the primary at %s at position %d (generation %d): state received in %.1f ms", addr, info.Position, n.gen.Load(), took)
 	return nil
 }
 
@@ -199,7 +201,7 @@ func (n *Node) goLive() bool {
 		if err != nil {
 			n.Err = fmt.Errorf("arbiter: %v; stopping this side", err)
 		}
-		n.logf("%v", n.Err)
+		n.emit(Event{Kind: EventLostArbiter, Generation: n.gen.Load() + 1}, "%v", n.Err)
 		return false
 	}
 	n.gen.Add(1)
@@ -214,11 +216,12 @@ func (n *Node) goLive() bool {
 	}
 	n.gate.SetMode(lockstep.GateDirect)
 	n.announce()
-	n.logf("went live as generation %d at position %d, %.0f ms after the primary was last heard",
-		n.gen.Load(), n.m.CPU.Position(), float64(time.Since(n.lostAt).Microseconds())/1000)
+	after := float64(time.Since(n.lostAt).Microseconds()) / 1000
+	n.emit(Event{Kind: EventWentLive, Generation: n.gen.Load(), Position: n.m.CPU.Position(), Millis: after},
+		"went live as generation %d at position %d, %.0f ms after the primary was last heard", n.gen.Load(), n.m.CPU.Position(), after)
 	if n.Addr() == "" && n.opts.Listen != "" {
 		if err := n.Listen(); err != nil {
-			n.logf("cannot accept a new backup: %v", err)
+			n.emit(Event{Kind: EventError}, "cannot accept a new backup: %v", err)
 		}
 	}
 	return true

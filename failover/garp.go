@@ -31,13 +31,13 @@ func (n *Node) announce() {
 	}
 	frame, err := gratuitousARP(n.mac, n.ip)
 	if err != nil {
-		n.logf("gratuitous ARP: %v", err)
+		n.emit(Event{Kind: EventError}, "gratuitous ARP: %v", err)
 		return
 	}
 	for _, b := range n.nets {
 		if err := b.Send(frame); err != nil {
-			n.logf("gratuitous ARP: %v", err)
+			n.emit(Event{Kind: EventError}, "gratuitous ARP: %v", err)
 		}
 	}
-	n.logf("sent gratuitous ARP: %v is at %v", n.ip, n.mac)
+	n.emit(Event{Kind: EventGARPSent}, "sent gratuitous ARP: %v is at %v", n.ip, n.mac)
 }

@@ -39,6 +39,9 @@ type Options struct {
 	Log io.Writer
 	// Clock is the guest clock mode (a backup learns it from its primary).
 	Clock machine.ClockMode
+	// OnEvent, if set, receives the node's events as they happen, from
+	// the node's goroutines (keep it short).
+	OnEvent func(Event)
 }
 
 func (o *Options) defaults() {
@@ -170,38 +173,14 @@ type Node struct {
 	// stopping is set by Stop: the run ends, whatever the role. stopped
 	// is done then, ending the node's waits (for a backup, a join, acks).
 	stopping   atomic.Bool
+	ran        atomic.Bool // Run returned: a link that ends now is no news
 	stopped    context.Context
 	stopCancel context.CancelFunc
 
 	// Err explains why the node stopped when it lost the arbiter.
 	Err error
-	// Events is the node's timeline (for ftvm demo and tests).
+	// Events is the node's timeline.
 	Events Timeline
-}
-
-// Timeline records when failover events happened.
-type Timeline struct {
-	mu     sync.Mutex
-	events []Event
-}
-
-// Event is one timeline entry.
-type Event struct {
-	At   time.Time
-	What string
-}
-
-func (t *Timeline) add(what string) {
-	t.mu.Lock()
-	t.events = append(t.events, Event{time.Now(), what})
-	t.mu.Unlock()
-}
-
-// List returns the events so far.
-func (t *Timeline) List() []Event {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]Event(nil), t.events...)
 }
 
 // NewNode returns a node; the machine is built with Configure and attached
@@ -212,11 +191,6 @@ func NewNode(opts Options) *Node {
 	n.stopped, n.stopCancel = context.WithCancel(context.Background())
 	n.live = machine.NewLiveInputs(opts.Clock == machine.ClockHost)
 	return n
-}
-
-func (n *Node) logf(format string, args ...any) {
-	fmt.Fprintf(n.opts.Log, "ftvm: "+format+"\n", args...)
-	n.Events.add(fmt.Sprintf(format, args...))
 }
 
 // Configure fills the machine configuration with the node's pieces: input
@@ -440,6 +414,7 @@ func (n *Node) Listen() error {
 	n.listener, n.stopAccept = l, cancel
 	n.mu.Unlock()
 	go n.acceptLoop(ctx, l)
+	n.emit(Event{Kind: EventListening, Peer: l.Addr().String()}, "primary listening on %s", l.Addr())
 	return nil
 }
 
@@ -479,12 +454,12 @@ func (n *Node) acceptLoop(ctx context.Context, l *transport.Listener) {
 		c, err := l.Accept(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				n.logf("accepting backups: %v", err)
+				n.emit(Event{Kind: EventError}, "accepting backups: %v", err)
 			}
 			return
 		}
 		if mode(n.mode.Load()) != modeAlone {
-			n.logf("refusing a second backup from %v: already paired", c.RemoteAddr())
+			n.emit(Event{Kind: EventBackupRefused, Peer: c.RemoteAddr().String()}, "refusing a second backup from %v: already paired", c.RemoteAddr())
 			c.Close()
 			continue
 		}
@@ -517,6 +492,7 @@ func (n *Node) Claim() error {
 // WaitBackup blocks until a backup has joined (ftvm primary --wait-backup),
 // ctx ends or the node is stopped (ErrStopped).
 func (n *Node) WaitBackup(ctx context.Context) error {
+	n.emit(Event{Kind: EventWaitingBackup}, "holding the guest until a backup joins")
 	select {
 	case c := <-n.joins:
 		return n.join(c)
@@ -554,6 +530,7 @@ func (n *Node) Stop() {
 // Run runs the machine as this node until the guest ends (or the node
 // loses the arbiter), handling joins and failovers on the way.
 func (n *Node) Run(maxInsns uint64) machine.Exit {
+	defer n.ran.Store(true)
 	if n.stopping.Load() {
 		n.m.RequestStop() // stopped before the machine was attached
 	}
@@ -564,7 +541,7 @@ func (n *Node) Run(maxInsns uint64) machine.Exit {
 			select {
 			case c := <-n.joins:
 				if err := n.join(c); err != nil {
-					n.logf("backup join failed: %v", err)
+					n.emit(Event{Kind: EventJoinFailed}, "backup join failed: %v", err)
 				}
 			default:
 			}
@@ -575,7 +552,8 @@ func (n *Node) Run(maxInsns uint64) machine.Exit {
 		case exit.Reason == machine.ExitStopped && mode(n.mode.Load()) == modeReplaying && n.rep.Err() == nil && n.replayEnded(&exit):
 			// The primary's guest ended here (its end record): end with
 			// it rather than take its closing connection for its death.
-			n.logf("the primary's guest ended at position %d (exit status %d); ending with it", n.m.CPU.Position(), exit.Status())
+			n.emit(Event{Kind: EventGuestEnded, Position: n.m.CPU.Position(), Status: exit.Status()},
+				"the primary's guest ended at position %d (exit status %d); ending with it", n.m.CPU.Position(), exit.Status())
 			n.finish(exit)
 			return exit
 		case exit.Reason == machine.ExitStopped && n.primaryLost.Load() && mode(n.mode.Load()) == modeReplaying:
@@ -720,8 +698,10 @@ func (n *Node) join(c *transport.Conn) error {
 		n.live.Wake()
 	})
 	go drainControl(c)
-	n.logf("backup %v joined at position %d (generation %d): guest paused %.1f ms for %.1f MiB of state",
-		c.RemoteAddr(), pos, n.gen.Load(), float64(time.Since(t0).Microseconds())/1000, float64(total)/(1<<20))
+	paused := float64(time.Since(t0).Microseconds()) / 1000
+	n.emit(Event{Kind: EventBackupJoined, Peer: c.RemoteAddr().String(), Position: pos, Generation: n.gen.Load(), Millis: paused, Bytes: total},
+		"backup %v joined at position %d (generation %d): guest paused %.1f ms for %.1f MiB of state",
+		c.RemoteAddr(), pos, n.gen.Load(), paused, float64(total)/(1<<20))
 	return nil
 }
 
@@ -781,14 +761,14 @@ func (n *Node) backupLost() {
 		if err != nil {
 			n.Err = fmt.Errorf("arbiter: %v; stopping this side", err)
 		}
-		n.logf("%v", n.Err)
+		n.emit(Event{Kind: EventLostArbiter, Generation: n.gen.Load() + 1}, "%v", n.Err)
 		n.gate.SetMode(lockstep.GateBuffer) // never emit again
 		n.m.RequestStop()
 		return
 	}
 	n.gen.Add(1)
 	n.gate.SetMode(lockstep.GateDirect)
-	n.logf("backup lost: carrying on alone as generation %d", n.gen.Load())
+	n.emit(Event{Kind: EventBackupLost, Generation: n.gen.Load()}, "backup lost: carrying on alone as generation %d", n.gen.Load())
 }
 
 // status is the JSON `ftvm status` shows.

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"ftvm/failover"
 	"ftvm/kvclient"
 	"ftvm/netswitch"
 	"ftvm/transport"
@@ -56,9 +57,10 @@ type foLine struct {
 
 // foProc is a running ftvm process whose output lines are collected.
 type foProc struct {
-	name  string
-	cmd   *exec.Cmd
-	start time.Time
+	name   string
+	cmd    *exec.Cmd
+	start  time.Time
+	events string // its --events file (primary, backup)
 
 	mu         sync.Mutex
 	stdout     []foLine // complete lines of the guest console
@@ -150,7 +152,14 @@ func foFreeAddr(t *testing.T) string {
 // start runs ftvm with args as a process named name.
 func (e *foEnv) start(name string, args ...string) *foProc {
 	e.t.Helper()
-	p := &foProc{name: name, cmd: exec.Command(ftvmBin, args...), changed: make(chan struct{}), done: make(chan struct{})}
+	var events string
+	if len(args) > 0 && (args[0] == "primary" || args[0] == "backup") {
+		e.mu.Lock()
+		events = e.path(fmt.Sprintf("p%d.events", len(e.procs)))
+		e.mu.Unlock()
+		args = append([]string{args[0], "--events", events}, args[1:]...)
+	}
+	p := &foProc{name: name, cmd: exec.Command(ftvmBin, args...), changed: make(chan struct{}), done: make(chan struct{}), events: events}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		e.t.Fatal(err)
@@ -263,6 +272,29 @@ func (p *foProc) find(stdout bool, re *regexp.Regexp) (foLine, bool) {
 		}
 	}
 	return foLine{}, false
+}
+
+// waitEvent waits up to d for an event of kind (of generation gen, unless
+// 0) in the process's --events file; false when the process ended or the
+// time ran out without one.
+func (p *foProc) waitEvent(kind failover.EventKind, gen uint64, d time.Duration) (failover.Event, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	ev, err := failover.WaitEvent(ctx, p.events, p.done, func(e failover.Event) bool {
+		return e.Kind == kind && (gen == 0 || e.Generation == gen)
+	})
+	return ev, err == nil
+}
+
+// findEvent reports whether the process's --events file holds an event of
+// kind (of generation gen, unless 0) now.
+func (p *foProc) findEvent(kind failover.EventKind, gen uint64) (failover.Event, bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // one look
+	ev, err := failover.WaitEvent(ctx, p.events, nil, func(e failover.Event) bool {
+		return e.Kind == kind && (gen == 0 || e.Generation == gen)
+	})
+	return ev, err == nil
 }
 
 // waitLine waits up to d for a stderr line containing phrase.
@@ -405,11 +437,11 @@ func (pp *foPair) backup(name, primaryAddr, disk, listen string) *foProc {
 // long after its start it came.
 func foWaitJoined(t *testing.T, b *foProc) time.Duration {
 	t.Helper()
-	l, ok := b.waitLine("joined the primary", 40*time.Second)
+	ev, ok := b.waitEvent(failover.EventJoinedPrimary, 0, 40*time.Second)
 	if !ok {
 		t.Fatalf("%s did not join its primary", b.name)
 	}
-	return l.at.Sub(b.start)
+	return ev.At.Sub(b.start)
 }
 
 // --- the client ---
@@ -705,10 +737,8 @@ func foCheckHistory(t *testing.T, ops []foOp, c *foClient, tag string) int {
 
 // --- generations and consoles ---
 
-var foLiveRE = regexp.MustCompile(`(?:went live|carrying on alone) as generation (\d+)`)
-
 // checkGenerations checks the arbiter's files PATH.gen1..genN (each claimed
-// once, by the process whose stderr says so) and that no generation was
+// once, by the process whose events say so) and that no generation was
 // taken by two processes.
 func foCheckGenerations(t *testing.T, arb string, procs []*foProc, want int) {
 	t.Helper()
@@ -728,10 +758,11 @@ func foCheckGenerations(t *testing.T, arb string, procs []*foProc, want int) {
 	}
 	byGen := map[int][]*foProc{}
 	for _, p := range procs {
-		for _, l := range p.lines(false) {
-			if m := foLiveRE.FindStringSubmatch(l.text); m != nil {
-				g, _ := strconv.Atoi(m[1])
-				byGen[g] = append(byGen[g], p)
+		for _, kind := range []failover.EventKind{failover.EventWentLive, failover.EventBackupLost} {
+			for g := 2; g <= want+1; g++ {
+				if _, ok := p.findEvent(kind, uint64(g)); ok {
+					byGen[g] = append(byGen[g], p)
+				}
 			}
 		}
 	}
@@ -1015,14 +1046,14 @@ func foRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKill 
 			t.Fatalf("no reply after killing the primary: %v", err)
 		}
 		fig.failover = append(fig.failover, time.Since(killed))
-		if _, ok := b.waitLine("went live as generation 2", 20*time.Second); !ok {
+		if _, ok := b.waitEvent(failover.EventWentLive, 2, 20*time.Second); !ok {
 			t.Fatal("B did not go live as generation 2")
 		}
 		survivor, survivorAddr = b, addrB
 		chain = append(chain, b)
 	} else {
 		b.kill()
-		if _, ok := a.waitLine("carrying on alone as generation 2", 20*time.Second); !ok {
+		if _, ok := a.waitEvent(failover.EventBackupLost, 2, 20*time.Second); !ok {
 			t.Fatal("A did not carry on alone as generation 2")
 		}
 		survivor, survivorAddr = a, addrA
@@ -1034,7 +1065,7 @@ func foRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKill 
 	// A new backup joins the survivor while the load goes on.
 	c := pp.backup("C(new backup)", survivorAddr, e.zeroDisk(filepath.Join(rd, "c.img"), disk), addrC)
 	fig.join = append(fig.join, foWaitJoined(t, c))
-	if _, ok := survivor.waitLine(" joined at position", 10*time.Second); !ok {
+	if _, ok := survivor.waitEvent(failover.EventBackupJoined, 0, 10*time.Second); !ok {
 		t.Fatalf("%s did not log C's join", survivor.name)
 	}
 	if !load.waitMore(10, 20*time.Second) {
@@ -1048,7 +1079,7 @@ func foRound(t *testing.T, e *foEnv, r int, seed int64, killPrimary, secondKill 
 			t.Fatalf("no reply after killing %s: %v", survivor.name, err)
 		}
 		fig.failover = append(fig.failover, time.Since(killed))
-		if _, ok := c.waitLine("went live as generation 3", 20*time.Second); !ok {
+		if _, ok := c.waitEvent(failover.EventWentLive, 3, 20*time.Second); !ok {
 			t.Fatal("C did not go live as generation 3")
 		}
 		chain = append(chain, c)
@@ -1178,7 +1209,7 @@ func foPartitionCase(t *testing.T, freeze bool) {
 	cutAt := time.Now()
 	consoleAtCut := -1
 	if freeze {
-		if _, ok := b.waitLine("went live as generation 2", 10*time.Second); !ok {
+		if _, ok := b.waitEvent(failover.EventWentLive, 2, 10*time.Second); !ok {
 			t.Fatal("the backup did not go live while the primary was stopped")
 		}
 		time.Sleep(300 * time.Millisecond)
@@ -1215,9 +1246,9 @@ func foPartitionCase(t *testing.T, freeze bool) {
 	var winner, loser *foProc
 	deadline := time.Now().Add(15 * time.Second)
 	for winner == nil && time.Now().Before(deadline) {
-		if _, ok := a.find(false, regexp.MustCompile(`carrying on alone as generation 2`)); ok {
+		if _, ok := a.findEvent(failover.EventBackupLost, 2); ok {
 			winner, loser = a, b
-		} else if _, ok := b.find(false, regexp.MustCompile(`went live as generation 2`)); ok {
+		} else if _, ok := b.findEvent(failover.EventWentLive, 2); ok {
 			winner, loser = b, a
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -1232,7 +1263,7 @@ func foPartitionCase(t *testing.T, freeze bool) {
 	if !ok {
 		t.Fatalf("%s still runs after losing generation 2 to %s", loser.name, winner.name)
 	}
-	lostLine, found := loser.find(false, regexp.MustCompile(`lost the arbiter for generation 2`))
+	lostEv, found := loser.findEvent(failover.EventLostArbiter, 2)
 	if !found {
 		t.Errorf("%s did not say it lost the arbiter", loser.name)
 	}
@@ -1240,7 +1271,7 @@ func foPartitionCase(t *testing.T, freeze bool) {
 		t.Errorf("%s exited with status 0 after losing the arbiter, want non-zero", loser.name)
 	}
 	t.Logf("partition: %s won generation 2; %s: %q, exit status %d, %.0f ms after the cut",
-		winner.name, loser.name, lostLine.text, status, lostLine.at.Sub(cutAt).Seconds()*1000)
+		winner.name, loser.name, lostEv.Text, status, lostEv.At.Sub(cutAt).Seconds()*1000)
 	if done, _ := winner.exited(); done {
 		t.Fatalf("%s (the live side) exited", winner.name)
 	}
@@ -1289,7 +1320,7 @@ func TestPairSecurity(t *testing.T) {
 	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}
 	addrA := foFreeAddr(t)
 	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 1<<20), false)
-	if _, ok := a.waitLine("primary listening on", 20*time.Second); !ok {
+	if _, ok := a.waitEvent(failover.EventListening, 0, 20*time.Second); !ok {
 		t.Fatal("the primary did not start listening")
 	}
 	c := newFoClient(t, pp.sw, e.path("client.sock"), 100, 250*time.Millisecond, 40)
@@ -1339,16 +1370,16 @@ func TestPairSecurity(t *testing.T) {
 	if done, st := intruder.exited(); done && st == 0 {
 		t.Errorf("the backup with another CA's certificate exited with status 0")
 	}
-	if l, ok := intruder.find(false, regexp.MustCompile(`joined the primary`)); ok {
-		t.Errorf("the backup with another CA's certificate joined: %s", l.text)
+	if ev, ok := intruder.findEvent(failover.EventJoinedPrimary, 0); ok {
+		t.Errorf("the backup with another CA's certificate joined: %s", ev.Text)
 	}
-	if l, ok := a.find(false, regexp.MustCompile(`joined at position`)); ok {
-		t.Errorf("the primary took a backup with another CA's certificate: %s", l.text)
+	if ev, ok := a.findEvent(failover.EventBackupJoined, 0); ok {
+		t.Errorf("the primary took a backup with another CA's certificate: %s", ev.Text)
 	}
-	if l, ok := intruder.waitLine("waiting for the primary", 5*time.Second); !ok {
+	if l, ok := intruder.waitEvent(failover.EventWaitingPrimary, 0, 5*time.Second); !ok {
 		t.Errorf("the intruding backup did not report its refusal")
 	} else {
-		t.Logf("intruder: %s", l.text)
+		t.Logf("intruder: %s", l.Text)
 	}
 	if done, _ := a.exited(); done {
 		t.Fatal("the primary exited")
@@ -1416,8 +1447,8 @@ func TestPairCleanEnd(t *testing.T) {
 	if stB != stA {
 		t.Errorf("backup exit status %d, want the primary's %d", stB, stA)
 	}
-	if l, ok := b.find(false, foLiveRE); ok {
-		t.Errorf("the backup went live after its primary ended: %s", l.text)
+	if ev, ok := b.findEvent(failover.EventWentLive, 0); ok {
+		t.Errorf("the backup went live after its primary ended: %s", ev.Text)
 	}
 	if out := b.lines(true); len(out) > 0 {
 		t.Errorf("the backup printed the guest's console without being live: %q", out[0].text)
@@ -1462,7 +1493,7 @@ func TestFailoverFigures(t *testing.T) {
 	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}
 	addrA := foFreeAddr(t)
 	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 2<<20), false)
-	if _, ok := a.waitLine("primary listening", 20*time.Second); !ok {
+	if _, ok := a.waitEvent(failover.EventListening, 0, 20*time.Second); !ok {
 		t.Fatal("the primary did not start")
 	}
 	c := newFoClient(t, pp.sw, e.path("client.sock"), 100, 250*time.Millisecond, 40)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"ftvm/failover"
 )
 
 // The CLI contract (ARCHITECTURE.md §5) tested end to end on the built binary
@@ -226,5 +229,25 @@ func TestDisasmImage(t *testing.T) {
 	stdout, stderr, status := ftvm(t, "disasm", guest(t, "hello"))
 	if status != 0 || !strings.Contains(stdout, "0000000000100") {
 		t.Fatalf("status %d, stdout %.300q, stderr %s", status, stdout, stderr)
+	}
+}
+
+// --events writes the run's end as a JSON line: position and exit status.
+func TestRunEvents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events")
+	_, stderr, status := ftvm(t, "run", "--clock", "virtual", "--events", path, guest(t, "hello"))
+	if status != 1 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev failover.Event
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatalf("events %q: %v", b, err)
+	}
+	if ev.Kind != failover.EventEnded || ev.Status != 1 || ev.Position == 0 || ev.At.IsZero() {
+		t.Errorf("event %+v, want the end with status 1", ev)
 	}
 }

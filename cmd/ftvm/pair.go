@@ -79,6 +79,11 @@ func cmdPrimary(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	ev, err := openEvents(f.events)
+	if err != nil {
+		return 0, err
+	}
+	opts.OnEvent = ev.write
 	spec, err := parseSpec(&f, fs.Arg(0))
 	if err != nil {
 		return 0, err
@@ -113,10 +118,8 @@ func cmdPrimary(args []string) (int, error) {
 	if err := node.Listen(); err != nil {
 		return 0, err
 	}
-	fmt.Fprintf(os.Stderr, "ftvm: primary listening on %s\n", node.Addr())
 	defer onSignal(node.Stop)()
 	if *waitBackup {
-		fmt.Fprintln(os.Stderr, "ftvm: holding the guest until a backup joins")
 		if err := node.WaitBackup(context.Background()); errors.Is(err, failover.ErrStopped) {
 			return 0, nil
 		} else if err != nil {
@@ -130,6 +133,7 @@ func cmdPrimary(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	ev.ended(b.Machine, exit)
 	return exit, nil
 }
 
@@ -159,6 +163,7 @@ func cmdBackup(args []string) (int, error) {
 	serial := fs.String("serial", "stdio", "guest COM1 output when live: stdio, file:PATH or none")
 	fs.StringVar(&p.listen, "listen", "", "`ADDR` where a new backup can connect once this side is live")
 	stats := fs.Bool("stats", false, "print statistics at exit")
+	events := fs.String("events", "", "write events (join, failover, the end) as JSON lines to `FILE`")
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: ftvm backup --primary ADDR --tls DIR [--arbiter file:PATH] [--net SPEC] [--disk PATH] [--listen ADDR]")
 		fs.PrintDefaults()
@@ -176,6 +181,11 @@ func cmdBackup(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	ev, err := openEvents(*events)
+	if err != nil {
+		return 0, err
+	}
+	opts.OnEvent = ev.write
 	cons, err := openConsole(*serial)
 	if err != nil {
 		return 0, err
@@ -223,6 +233,9 @@ func cmdBackup(args []string) (int, error) {
 	}
 	f := runFlags{stats: *stats}
 	exit, _, err := runNode(node, b.Machine, &f)
+	if err == nil {
+		ev.ended(b.Machine, exit)
+	}
 	return exit, err
 }
 

@@ -41,6 +41,7 @@ type runFlags struct {
 	snapshot string // start from this snapshot
 	saveSnap string // save a snapshot here at the end
 	accel    string
+	events   string // JSON lines of events (--events)
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -62,6 +63,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cmdline, "append", "", "guest command line (`TEXT`: the kernel's, or for an ELF64 guest a string whose address is in RSI)")
 	fs.StringVar(&f.initrd, "initrd", "", "initial ramdisk `FILE` for a Linux kernel")
 	fs.StringVar(&f.accel, "accel", "interp", "CPU: interp (the interpreter) or kvm (the host's KVM; see ftvm difftest)")
+	fs.StringVar(&f.events, "events", "", "write events (joins, failovers, the end) as JSON lines to `FILE`")
 }
 
 // parseSize parses a RAM size such as 64M, 1G or 1048576.
@@ -204,7 +206,7 @@ func parseRunFlags(name string, args []string, f *runFlags) (string, error) {
 	return fs.Arg(0), nil
 }
 
-func cmdRun(args []string) (int, error) {
+func cmdRun(args []string) (status int, err error) {
 	var f runFlags
 	imagePath, err := parseRunFlags("run", args, &f)
 	if errors.Is(err, flag.ErrHelp) {
@@ -256,10 +258,15 @@ func cmdRun(args []string) (int, error) {
 	if f.serial == "stdio" {
 		readConsoleInput(m.Live)
 	}
+	ev, err := openEvents(f.events)
+	if err != nil {
+		return 0, err
+	}
 	exit, wall, err := runMachine(m, &f)
 	if err != nil {
 		return 0, err
 	}
+	defer func() { ev.ended(m, status) }()
 	if f.saveSnap != "" {
 		if err := m.SaveSnapshotFile(f.saveSnap); err != nil {
 			return 0, fmt.Errorf("--save-snapshot: %v", err)

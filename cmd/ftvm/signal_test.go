@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"ftvm/failover"
 	"ftvm/transport"
 )
 
@@ -25,22 +26,26 @@ func TestSignalEnds(t *testing.T) {
 	}{
 		{"run idle in HLT with no timer", func(t *testing.T, e *foEnv) *foProc {
 			p := e.start("run", "run", "--net", "socket:"+e.newSwitch("sw"), "--append", "pit=off", guest(t, "idle_wake"))
-			mustLine(t, p, true, "waiting with no timer")
+			mustConsole(t, p, "waiting with no timer")
 			return p
 		}, false, 0},
 		{"primary waiting for a backup", func(t *testing.T, e *foEnv) *foProc {
 			p := e.start("primary", "primary", "--listen", foFreeAddr(t), "--tls", e.tls, "--wait-backup", guest(t, "pit_hlt"))
-			mustLine(t, p, false, "holding the guest")
+			if _, ok := p.waitEvent(failover.EventWaitingBackup, 0, 30*time.Second); !ok {
+				t.Fatal("the primary never held its guest for a backup")
+			}
 			return p
 		}, false, 0},
 		{"backup waiting for its primary", func(t *testing.T, e *foEnv) *foProc {
 			b := e.start("backup", "backup", "--primary", foFreeAddr(t), "--tls", e.tls)
-			mustLine(t, b, false, "waiting for the primary")
+			if _, ok := b.waitEvent(failover.EventWaitingPrimary, 0, 30*time.Second); !ok {
+				t.Fatal("the backup never said it waits for its primary")
+			}
 			return b
 		}, false, 0},
 		{"backup replaying", func(t *testing.T, e *foEnv) *foProc {
 			ps := startPair(t, e, "lines=100000")
-			mustLine(t, ps.primary, true, "line 3:")
+			mustConsole(t, ps.primary, "line 3:")
 			return ps.backup
 		}, false, 0},
 		{"primary throttled by a stopped backup", func(t *testing.T, e *foEnv) *foProc {
@@ -95,17 +100,17 @@ func startPair(t *testing.T, e *foEnv, cmdline string, flags ...string) fopair {
 func throttledPrimary(t *testing.T, e *foEnv) *foProc {
 	t.Helper()
 	ps := startPair(t, e, "lines=100000", "--failover-timeout", "30s")
-	mustLine(t, ps.primary, true, "line 2:")
+	mustConsole(t, ps.primary, "line 2:")
 	ps.backup.cmd.Process.Signal(syscall.SIGSTOP)
 	t.Cleanup(func() { ps.backup.cmd.Process.Signal(syscall.SIGCONT) })
 	waitStatus(t, ps.addr, e.tls, "backup")
 	return ps.primary
 }
 
-// mustLine waits for a line with phrase on stdout or stderr.
-func mustLine(t *testing.T, p *foProc, stdout bool, phrase string) {
+// mustConsole waits for a console (stdout) line with phrase.
+func mustConsole(t *testing.T, p *foProc, phrase string) {
 	t.Helper()
-	if _, ok := p.waitMatch(stdout, regexp.MustCompile(regexp.QuoteMeta(phrase)), 30*time.Second); !ok {
+	if _, ok := p.waitMatch(true, regexp.MustCompile(regexp.QuoteMeta(phrase)), 30*time.Second); !ok {
 		t.Fatalf("%s never printed %q", p.name, phrase)
 	}
 }

@@ -299,7 +299,11 @@ func execROUND(c *CPU, in *Inst) {
 
 // execDPPS: the dot product of the lanes imm8[7:4] selects (others count as
 // +0.0), summed as Intel specifies: (p0+p1)+(p2+p3), each operation rounded;
-// written to the lanes imm8[3:0] selects, zero elsewhere.
+// written to the lanes imm8[3:0] selects, zero elsewhere. The exceptions are
+// those of each stage in turn (the products, the two inner sums, the final
+// sum): an unmasked one ends the instruction with the flags of the stages so
+// far (as a host CPU does; the SDM: "exceptions are determined separately
+// for each add and multiply operation").
 func execDPPS(c *CPU, in *Inst) {
 	var buf XMM
 	s := c.fpSource(in, softfp.F32, false, &buf)
@@ -313,10 +317,12 @@ func execDPPS(c *CPU, in *Inst) {
 			fl |= f
 		}
 	}
+	c.fpDone(fl)
 	t2, f2 := softfp.Add(softfp.F32, p[0], p[1], csr)
 	t3, f3 := softfp.Add(softfp.F32, p[2], p[3], csr)
+	c.fpDone(f2 | f3)
 	t4, f4 := softfp.Add(softfp.F32, t2, t3, csr)
-	c.fpDone(fl | f2 | f3 | f4)
+	c.fpDone(f4)
 	var r XMM
 	for i := range 4 {
 		if in.imm>>i&1 != 0 {
@@ -341,8 +347,9 @@ func execDPPD(c *CPU, in *Inst) {
 			fl |= f
 		}
 	}
+	c.fpDone(fl)
 	t, ft := softfp.Add(softfp.F64, p[0], p[1], csr)
-	c.fpDone(fl | ft)
+	c.fpDone(ft)
 	var r XMM
 	for i := range 2 {
 		if in.imm>>i&1 != 0 {

@@ -47,7 +47,10 @@ func (f *format) overflow(neg bool, rc uint32) uint64 {
 // roundPack rounds the non-zero value m * 2^(exp-64) (m's top bit set;
 // sticky: non-zero bits lie below m) of sign neg to f under csr: rounding
 // mode, overflow, tininess detected after rounding (SDM Vol. 1, 11.5.2.5),
-// the denormal result or FTZ's zero, and the flags.
+// the denormal result or FTZ's zero, and the flags. With overflow or
+// underflow unmasked the result is not delivered (the instruction faults),
+// and PE reports the rounding to f's precision with unbounded exponent, as
+// the hardware does.
 func (f *format) roundPack(neg bool, m uint64, exp int, sticky bool, csr uint32) (uint64, uint32) {
 	rc := mode(csr)
 	e := exp - 1 // m * 2^(exp-64) lies in [2^e, 2^(e+1))
@@ -58,14 +61,22 @@ func (f *format) roundPack(neg bool, m uint64, exp int, sticky bool, csr uint32)
 			k, _ := roundBits(m, 64-f.prec, sticky, neg, rc)
 			tiny = k>>f.prec == 0
 		}
-		if tiny && csr&FTZ != 0 && masked(csr, FlagUE) {
+		if tiny && !masked(csr, FlagUE) {
+			// Unmasked, no denormal result is delivered: the precision
+			// flag is that of the rounding with unbounded exponent.
+			if _, inexact := roundBits(m, 64-f.prec, sticky, neg, rc); inexact {
+				return f.zero(neg), FlagUE | FlagPE
+			}
+			return f.zero(neg), FlagUE
+		}
+		if tiny && csr&FTZ != 0 {
 			return f.zero(neg), FlagUE | FlagPE
 		}
 		k, inexact := roundBits(m, 64-f.prec+uint(f.emin-e), sticky, neg, rc)
 		if inexact {
 			fl |= FlagPE
 		}
-		if tiny && (inexact || !masked(csr, FlagUE)) {
+		if tiny && inexact {
 			fl |= FlagUE
 		}
 		return f.zero(neg) | k, fl // k == 2^(prec-1) encodes 2^emin

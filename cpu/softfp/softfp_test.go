@@ -135,12 +135,28 @@ func TestHardCases(t *testing.T) {
 	}
 }
 
-func TestUnmaskedUnderflowExact(t *testing.T) {
-	// Unmasked, an exact tiny result still signals underflow.
-	csr := uint32(mxcsr &^ (FlagUE << MaskShift))
-	_, fl := Div(F64, minNorm, d(2), csr)
-	if fl != FlagUE || Unmasked(csr, fl) != FlagUE {
-		t.Errorf("flags %#x, unmasked %#x; want UE", fl, Unmasked(csr, fl))
+// TestUnmasked: with overflow or underflow unmasked, the flags are those of
+// the rounding with unbounded exponent (checked on a host CPU with a SIGFPE
+// handler): an exact tiny or huge result raises UE or OE alone.
+func TestUnmasked(t *testing.T) {
+	um := uint32(mxcsr &^ (FlagUE << MaskShift))
+	om := uint32(mxcsr &^ (FlagOE << MaskShift))
+	for _, c := range []struct {
+		name string
+		a, b uint64
+		csr  uint32
+		want uint32
+	}{
+		{"exact tiny", d(0x1p-1000), d(0x1p-30), um, FlagUE},
+		{"exact tiny, FTZ ignored", d(0x1p-1000), d(0x1p-30), um | FTZ, FlagUE},
+		{"inexact tiny", d(0x1.0000000000001p-1000), d(0x1.8p-30), um, FlagUE | FlagPE},
+		{"below the denormals, exact unbounded", d(0x1p-1000), d(0x1p-100), um, FlagUE},
+		{"exact overflow", d(0x1p1000), d(0x1p100), om, FlagOE},
+		{"inexact overflow", d(0x1.0000000000001p1000), d(0x1.8p100), om, FlagOE | FlagPE},
+	} {
+		if _, fl := Mul(F64, c.a, c.b, c.csr); fl != c.want {
+			t.Errorf("%s: flags %#x, want %#x", c.name, fl, c.want)
+		}
 	}
 }
 

@@ -20,6 +20,12 @@
  * hash folds only whether each lane is within that bound of the exact value
  * (computed with DIVSD/SQRTSD), and the exact bits of special results.
  *
+ * The xm-* families run a selection of the instructions with a random set of
+ * exceptions unmasked: an unmasked exception must raise #XM (the environment
+ * resumes after the instruction, see ssefp_body.h) with the destination
+ * unchanged and MXCSR holding the flags the SDM's pre- and post-computation
+ * rules give; whether it faulted, the destination and MXCSR are hashed.
+ *
  * The C code is compiled with -mgeneral-regs-only: the compiler never uses
  * an XMM register, so the asm blocks use XMM0-XMM2 freely.
  */
@@ -327,7 +333,77 @@ static void run_approx(const char *name, xop fn, int lanes, int sqrt)
     emit(name, f.h);
 }
 
-int ssefp_run(void)
+/* ------------------------------------------------------------------------
+ * Unmasked exceptions.
+ * --------------------------------------------------------------------- */
+volatile uint64_t xm_resume, xm_caught;
+
+static const uint32_t default_csr = 0x1F80;
+
+/* d = d OP s with xm_resume set to the instruction after; on #XM the store
+ * of the result is skipped. */
+#define XMOP(fn, text)                                                             \
+    static void fn(xmm_t *d, const xmm_t *s, int mem)                              \
+    {                                                                              \
+        (void)mem; /* register source only */                                      \
+        __asm__ volatile("leaq 1f(%%rip), %%rax\n\tmovq %%rax, %2\n\tldmxcsr %3\n\t" \
+                         "movdqa %0, %%xmm0\n\tmovdqa %1, %%xmm1\n\t" text " %%xmm1, %%xmm0\n\t" \
+                         "movdqa %%xmm0, %0\n1:\tstmxcsr %3\n\tldmxcsr %4"       \
+                         : "+m"(*d) : "m"(*s), "m"(xm_resume), "m"(run_csr), "m"(default_csr) \
+                         : "rax", "memory");                                       \
+    }
+XMOP(xm_addps, "addps") XMOP(xm_addsd, "addsd") XMOP(xm_subpd, "subpd") XMOP(xm_mulps, "mulps")
+XMOP(xm_mulsd, "mulsd") XMOP(xm_divps, "divps") XMOP(xm_divsd, "divsd") XMOP(xm_sqrtps, "sqrtps")
+XMOP(xm_sqrtsd, "sqrtsd") XMOP(xm_maxps, "maxps") XMOP(xm_minsd, "minsd") XMOP(xm_cvtsd2ss, "cvtsd2ss")
+XMOP(xm_cvtpd2ps, "cvtpd2ps") XMOP(xm_cvtps2dq, "cvtps2dq") XMOP(xm_cvttpd2dq, "cvttpd2dq")
+XMOP(xm_cmpltps, "cmpltps") XMOP(xm_cmpeqsd, "cmpeqsd") XMOP(xm_haddps, "haddps")
+XMOP(xm_addsubpd, "addsubpd") XMOP(xm_dpps, "dpps $0xff,") XMOP(xm_roundsd, "roundsd $4,")
+XMOP(xm_comisd, "comisd") XMOP(xm_cvtss2sd, "cvtss2sd") XMOP(xm_dppd, "dppd $0x33,")
+
+static const struct xfam xmfams[] = {
+    {"xm-addps", xm_addps, 0, 0}, {"xm-addsd", xm_addsd, 1, 0}, {"xm-subpd", xm_subpd, 1, 0},
+    {"xm-mulps", xm_mulps, 0, 0}, {"xm-mulsd", xm_mulsd, 1, 0}, {"xm-divps", xm_divps, 0, 0},
+    {"xm-divsd", xm_divsd, 1, 0}, {"xm-sqrtps", xm_sqrtps, 0, 0}, {"xm-sqrtsd", xm_sqrtsd, 1, 0},
+    {"xm-maxps", xm_maxps, 0, 0}, {"xm-minsd", xm_minsd, 1, 0}, {"xm-cvtsd2ss", xm_cvtsd2ss, 1, 0},
+    {"xm-cvtpd2ps", xm_cvtpd2ps, 1, 0}, {"xm-cvtps2dq", xm_cvtps2dq, 0, 0},
+    {"xm-cvttpd2dq", xm_cvttpd2dq, 1, 0}, {"xm-cmpltps", xm_cmpltps, 0, 0},
+    {"xm-cmpeqsd", xm_cmpeqsd, 1, 0}, {"xm-haddps", xm_haddps, 0, 0}, {"xm-addsubpd", xm_addsubpd, 1, 0},
+    {"xm-dpps", xm_dpps, 0, 0}, {"xm-roundsd", xm_roundsd, 1, 0}, {"xm-comisd", xm_comisd, 1, 0},
+    {"xm-cvtss2sd", xm_cvtss2sd, 0, 0}, {"xm-dppd", xm_dppd, 1, 0},
+};
+
+/* Each exception unmasked with probability 3/8, the rounding mode, FTZ and
+ * DAZ random, the flags clear. */
+static uint32_t unmasked_csr(struct fam *f)
+{
+    uint64_t r = rnd(f);
+    uint32_t masks = 0;
+    for (int i = 0; i < 6; i++)
+        if ((r >> (3 * i) & 7) >= 3)
+            masks |= 1u << (7 + i);
+    return masks | (uint32_t)(r >> 20 & 3) << 13 | (uint32_t)(r >> 22 & 1) << 15 | (uint32_t)(r >> 23 & 1) << 6;
+}
+
+static void run_xmfam(const struct xfam *x)
+{
+    struct fam f;
+    begin(&f, x->name);
+    for (int i = 0; i < ITERS * 16; i++) {
+        xmm_t d, s;
+        operand(&f, &d, x->dbl);
+        operand(&f, &s, x->dbl);
+        run_csr = unmasked_csr(&f);
+        uint64_t before = xm_caught;
+        x->fn(&d, &s, 0);
+        H(&f, xm_caught - before);
+        H(&f, d.q[0]);
+        H(&f, d.q[1]);
+        H(&f, run_csr);
+    }
+    emit(x->name, f.h);
+}
+
+int ssefp_run(int catch_xm)
 {
     for (unsigned i = 0; i < sizeof xfams / sizeof xfams[0]; i++)
         run_xfam(&xfams[i]);
@@ -379,6 +455,9 @@ int ssefp_run(void)
     run_approx("rcpss", rcpss, 1, 0);
     run_approx("rsqrtps", rsqrtps, 4, 1);
     run_approx("rsqrtss", rsqrtss, 1, 1);
+    if (catch_xm)
+        for (unsigned i = 0; i < sizeof xmfams / sizeof xmfams[0]; i++)
+            run_xmfam(&xmfams[i]);
     run_csr = 0x1F80;
     __asm__ volatile("ldmxcsr %0" : : "m"(run_csr));
     return 0;

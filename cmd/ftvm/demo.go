@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,10 +13,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"ftvm/failover"
 	"ftvm/kvclient"
 	"ftvm/netswitch"
 	"ftvm/transport"
@@ -60,36 +63,49 @@ type demo struct {
 	image string
 
 	mu     sync.Mutex
-	events []string
+	events []timelineEntry // the demo's own
 	procs  []*exec.Cmd
-	waitCh map[string]chan string // stderr phrase -> channel signalled when seen
+	logs   map[string]string // host name -> its --events file
 }
 
-// event records a timeline entry and prints it.
+// event records a timeline entry of the demo's own and prints it.
 func (d *demo) event(format string, args ...any) {
-	line := fmt.Sprintf("%6d ms  %s", time.Since(d.start).Milliseconds(), fmt.Sprintf(format, args...))
+	now := time.Now()
+	line := fmt.Sprintf("%6d ms  %s", now.Sub(d.start).Milliseconds(), fmt.Sprintf(format, args...))
 	d.mu.Lock()
-	d.events = append(d.events, line)
+	d.events = append(d.events, timelineEntry{now, line})
 	d.mu.Unlock()
 	fmt.Println(line)
 }
 
-// expect returns a channel that receives the first stderr line of a process
-// containing phrase.
-func (d *demo) expect(phrase string) chan string {
+// expect returns a channel that receives the first event of kind from the
+// host name (within timeout).
+func (d *demo) expect(name string, kind failover.EventKind, timeout time.Duration) chan error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.waitCh == nil {
-		d.waitCh = map[string]chan string{}
-	}
-	ch := make(chan string, 1)
-	d.waitCh[phrase] = ch
+	path := d.logs[name]
+	d.mu.Unlock()
+	ch := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		_, err := failover.WaitEvent(ctx, path, nil, func(e failover.Event) bool { return e.Kind == kind })
+		ch <- err
+	}()
 	return ch
 }
 
-// spawn starts ftvm with args; its stdout (the guest console) and stderr
+// spawn starts ftvm with args (a primary or backup command) writing its
+// events to a file of its own; its stdout (the guest console) and stderr
 // are shown with a prefix.
 func (d *demo) spawn(name string, args ...string) (*exec.Cmd, error) {
+	events := filepath.Join(d.dir, strings.ReplaceAll(name, " ", "_")+".events")
+	d.mu.Lock()
+	if d.logs == nil {
+		d.logs = map[string]string{}
+	}
+	d.logs[name] = events
+	d.mu.Unlock()
+	args = append([]string{args[0], "--events", events}, args[1:]...)
 	cmd := exec.Command(d.self, args...)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
@@ -109,15 +125,7 @@ func (d *demo) copyLines(prefix string, r io.Reader, watch bool) {
 	for sc.Scan() {
 		line := sc.Text()
 		if watch {
-			d.event("%s: %s", prefix, strings.TrimPrefix(line, "ftvm: "))
-			d.mu.Lock()
-			for phrase, ch := range d.waitCh {
-				if strings.Contains(line, phrase) {
-					ch <- line
-					delete(d.waitCh, phrase)
-				}
-			}
-			d.mu.Unlock()
+			fmt.Printf("%6d ms  %s: %s\n", time.Since(d.start).Milliseconds(), prefix, strings.TrimPrefix(line, "ftvm: "))
 		} else if strings.Contains(line, "boot") || strings.Contains(line, "serving") {
 			fmt.Printf("           %s | %s\n", prefix, line)
 		}
@@ -135,13 +143,42 @@ func (d *demo) killAll() {
 	}
 }
 
-func waitFor(ch chan string, timeout time.Duration) error {
-	select {
-	case <-ch:
-		return nil
-	case <-time.After(timeout):
-		return errors.New("timed out")
+// timelineEntry is a line of the demo's timeline.
+type timelineEntry struct {
+	at   time.Time
+	text string
+}
+
+// timelineKinds are the events the final timeline shows.
+var timelineKinds = map[failover.EventKind]bool{
+	failover.EventBackupJoined: true, failover.EventJoinedPrimary: true, failover.EventPrimaryLost: true,
+	failover.EventWentLive: true, failover.EventGARPSent: true, failover.EventBackupLost: true,
+}
+
+// timeline returns the demo's entries and the hosts' events of
+// timelineKinds, in time order.
+func (d *demo) timeline() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	all := append([]timelineEntry(nil), d.events...)
+	for name, path := range d.logs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var e failover.Event
+			if json.Unmarshal([]byte(line), &e) == nil && timelineKinds[e.Kind] {
+				all = append(all, timelineEntry{e.At, fmt.Sprintf("%6d ms  %s: %s", e.At.Sub(d.start).Milliseconds(), name, e.Text)})
+			}
+		}
 	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
+	var out []string
+	for _, e := range all {
+		out = append(out, e.text)
+	}
+	return out
 }
 
 // freePort returns a free UDP port on the loopback interface.
@@ -187,7 +224,6 @@ func (d *demo) run(rng *rand.Rand, after int) (int, error) {
 	netArg := "socket:" + swPath
 
 	d.event("starting a learning switch, the primary (host A) and the backup (host B) of %s", filepath.Base(d.image))
-	joined := d.expect("joined the primary")
 	primary, err := d.spawn("host A", append([]string{"primary", "--listen", addrs["a"], "--net", netArg, "--disk", disks["a"], "--wait-backup"},
 		append(common, d.image)...)...)
 	if err != nil {
@@ -197,7 +233,7 @@ func (d *demo) run(rng *rand.Rand, after int) (int, error) {
 		common...)...); err != nil {
 		return 0, err
 	}
-	if err := waitFor(joined, 20*time.Second); err != nil {
+	if err := <-d.expect("host B", failover.EventJoinedPrimary, 20*time.Second); err != nil {
 		return 0, fmt.Errorf("the backup did not join: %v", err)
 	}
 
@@ -236,7 +272,7 @@ func (d *demo) run(rng *rand.Rand, after int) (int, error) {
 		}
 		i++
 	}
-	lost := d.expect("went live as generation")
+	lost := d.expect("host B", failover.EventWentLive, 20*time.Second)
 	primary.Process.Kill()
 	killedAt := time.Now()
 	d.event("host A killed (kill -9) after %d acknowledged writes", len(acked))
@@ -246,22 +282,22 @@ func (d *demo) run(rng *rand.Rand, after int) (int, error) {
 	i++
 	firstReply := time.Since(killedAt)
 	d.event("client: first reply from the new primary, %d ms after the kill", firstReply.Milliseconds())
-	if err := waitFor(lost, 5*time.Second); err != nil {
+	if err := <-lost; err != nil {
 		return 0, errors.New("the backup never went live")
 	}
 	// A new backup restores protection.
-	joined = d.expect("joined the primary")
 	if _, err := d.spawn("host C", append([]string{"backup", "--primary", addrs["b"], "--net", netArg, "--disk", disks["c"], "--listen", addrs["c"]},
 		common...)...); err != nil {
 		return 0, err
 	}
+	joined := d.expect("host C", failover.EventJoinedPrimary, 20*time.Second)
 	for n := 0; n < after; n++ {
 		if err := put(i); err != nil {
 			return 0, err
 		}
 		i++
 	}
-	if err := waitFor(joined, 20*time.Second); err != nil {
+	if err := <-joined; err != nil {
 		d.event("host C did not join: %v", err)
 	}
 	// Every acknowledged write must be there.
@@ -277,14 +313,9 @@ func (d *demo) run(rng *rand.Rand, after int) (int, error) {
 	}
 	fmt.Println()
 	fmt.Println("ftvm demo: timeline")
-	d.mu.Lock()
-	for _, e := range d.events {
-		if strings.Contains(e, "killed") || strings.Contains(e, "lost") || strings.Contains(e, "went live") ||
-			strings.Contains(e, "joined") || strings.Contains(e, "first reply") || strings.Contains(e, "gratuitous") {
-			fmt.Println("  " + e)
-		}
+	for _, e := range d.timeline() {
+		fmt.Println("  " + e)
 	}
-	d.mu.Unlock()
 	fmt.Printf("ftvm demo: failover: first reply %d ms after kill -9; writes acknowledged: %d, lost: %d\n",
 		firstReply.Milliseconds(), len(acked), missing)
 	if missing != 0 {

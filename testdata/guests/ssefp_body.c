@@ -240,11 +240,16 @@ TOINT(cvtsd2si32, "cvtsd2si", "k") TOINT(cvtsd2si64, "cvtsd2si", "q")
 TOINT(cvttsd2si32, "cvttsd2si", "k") TOINT(cvttsd2si64, "cvttsd2si", "q")
 
 #define FROMINT(fn, text, reg)                                                     \
-    static void fn(xmm_t *d, uint64_t v)                                           \
+    static void fn(xmm_t *d, uint64_t v, int mem)                                  \
     {                                                                              \
-        __asm__ volatile("ldmxcsr %2\n\tmovdqa %0, %%xmm0\n\t" text " %" reg "1, %%xmm0\n\t" \
-                         "movdqa %%xmm0, %0\n\tstmxcsr %2"                         \
-                         : "+m"(*d) : "r"(v), "m"(run_csr));                       \
+        if (mem)                                                                   \
+            __asm__ volatile("ldmxcsr %2\n\tmovdqa %0, %%xmm0\n\t" text " %1, %%xmm0\n\t" \
+                             "movdqa %%xmm0, %0\n\tstmxcsr %2"                     \
+                             : "+m"(*d) : "m"(v), "m"(run_csr));                   \
+        else                                                                       \
+            __asm__ volatile("ldmxcsr %2\n\tmovdqa %0, %%xmm0\n\t" text " %" reg "1, %%xmm0\n\t" \
+                             "movdqa %%xmm0, %0\n\tstmxcsr %2"                     \
+                             : "+m"(*d) : "r"(v), "m"(run_csr));                   \
     }
 FROMINT(cvtsi2ss32, "cvtsi2ssl", "k") FROMINT(cvtsi2ss64, "cvtsi2ssq", "q")
 FROMINT(cvtsi2sd32, "cvtsi2sdl", "k") FROMINT(cvtsi2sd64, "cvtsi2sdq", "q")
@@ -261,7 +266,7 @@ static const struct {
 
 static const struct {
     const char *name;
-    void (*fn)(xmm_t *, uint64_t);
+    void (*fn)(xmm_t *, uint64_t, int);
     int dbl;
 } fromints[] = {
     {"cvtsi2ss32", cvtsi2ss32, 0}, {"cvtsi2ss64", cvtsi2ss64, 0},
@@ -444,7 +449,7 @@ int ssefp_run(int catch_xm)
                 xmm_t d;
                 operand(&f, &d, 1);
                 run_csr = csr_of(cfg, j);
-                fromints[i].fn(&d, integer(&f));
+                fromints[i].fn(&d, integer(&f), j & 1);
                 H(&f, d.q[0]);
                 H(&f, d.q[1]);
                 H(&f, run_csr);

@@ -340,7 +340,11 @@ func execFArith(c *CPU, in *Inst) {
 	case OpFMUL:
 		r = env.Mul(dst, src)
 	case OpFCOM, OpFCOMP:
-		f.setCC(fswC0|fswC2|fswC3, ccOf(env.Compare(dst, src, false)))
+		a, b := dst, src // ST(0) against the other operand
+		if d != 0 {
+			a, b = src, dst // FCOM2, FCOMP3, FCOMP5: DC/DE forms
+		}
+		f.setCC(fswC0|fswC2|fswC3, ccOf(env.Compare(a, b, false)))
 	case OpFSUB:
 		r = env.Sub(dst, src)
 	case OpFSUBR:

@@ -447,6 +447,17 @@ static void fam_stack(void)
             ST("fld %%st\n\tfld %%st\n\tfld %%st\n\tfld %%st\n\tfld %%st\n\tfld %%st\n\tfld %%st", FSW_BASE);
             ST("fdecstp\n\tfld %%st(1)", FSW_BASE);
             ST("fdivs %[x]\n\tfnclex", FSW_BASE);
+            /* the reserved encodings processors run as aliases */
+            ST(".byte 0xdf, 0xc1", FSW_BASE); /* FFREEP st(1) */
+            ST(".byte 0xdd, 0xc9", FSW_BASE); /* FXCH4 st(1) */
+            ST(".byte 0xdf, 0xc9", FSW_BASE); /* FXCH7 st(1) */
+            ST(".byte 0xd9, 0xd9", FSW_BASE); /* FSTP1 st(1) */
+            ST(".byte 0xdf, 0xd1", FSW_BASE); /* FSTP8 st(1) */
+            ST(".byte 0xdf, 0xd9", FSW_BASE); /* FSTP9 st(1) */
+            ST(".byte 0xdc, 0xd1", FSW_ALL);  /* FCOM2 st(1) */
+            ST(".byte 0xdc, 0xd9", FSW_ALL);  /* FCOMP3 st(1) */
+            ST(".byte 0xde, 0xd1", FSW_ALL);  /* FCOMP5 st(1) */
+            ST(".byte 0xdb, 0xe0\n\t.byte 0xdb, 0xe1\n\t.byte 0xdb, 0xe4", FSW_BASE); /* FNENI FNDISI FNSETPM */
 #undef ST
             uint64_t fl = rnd(&f) & 0x8d5;
 #define CM(insn)                                                                                   \
@@ -495,12 +506,24 @@ static void fam_stack(void)
             H(&f, env2.w[0] & 0xffff);
             H(&f, env2.w[1] & 0xffff);
             H(&f, env2.w[2] & 0xffff);
+            /* FNSAVE, edit the tag word and a register, FRSTOR, FNSAVE. */
+            static struct fsave img;
+            uint16_t tags2 = (uint16_t)rnd(&f);
+            f80 reg = fop(&f);
+            __asm__ volatile("fninit\n\tfldcw %[c]\n\tfldt %[y]\n\tfldt %[x]\n\tfnsave %[i]"
+                             : [i] "=m"(img)
+                             : [c] "m"(cw), [x] "m"(a), [y] "m"(b)
+                             : "memory");
+            img.ftw = tags2;
+            img.st[2] = reg;
+            __asm__ volatile("frstor %[i]\n\tfnsave %[s]" : [s] "=m"(sv) : [i] "m"(img) : "memory");
+            fold(&f, &sv, FSW_BASE);
             /* FXSAVE, edit the abridged tag, FXRSTOR, FXSAVE. */
             static uint8_t fx[512] __attribute__((aligned(16)));
             static uint8_t fx2[512] __attribute__((aligned(16)));
             uint8_t atag = (uint8_t)rnd(&f);
             __asm__ volatile("fninit\n\tfldcw %[c]\n\tfldt %[y]\n\tfldt %[x]\n\tfldpi\n\t"
-                             "fxsave %[fx]\n\tmovb %[t], %[fx4]\n\tfxrstor %[fx]\n\tfxsave %[fx2]\n\tfnsave %[s]"
+                             "fxsave64 %[fx]\n\tmovb %[t], %[fx4]\n\tfxrstor64 %[fx]\n\tfxsave %[fx2]\n\tfnsave %[s]"
                              : [s] "=m"(sv), [fx] "+m"(fx), [fx2] "=m"(fx2), [fx4] "=m"(fx[4])
                              : [c] "m"(cw), [x] "m"(a), [y] "m"(b), [t] "r"(atag)
                              : "memory");

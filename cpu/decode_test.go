@@ -728,7 +728,7 @@ var knownDisagreements = []knownDisagreement{
 	{
 		name: "Capstone: FNSTSW m16 as dword", backend: "capstone", kinds: []diffKind{diffSize},
 		reason: "DD /7 stores the 16-bit status word (SDM FSTSW/FNSTSW: m2byte); Capstone 4 prints a dword operand",
-		match: func(d *disagreement) bool { return d.in.op == OpFNSTSW && d.in.mod != 3 },
+		match:  func(d *disagreement) bool { return d.in.op == OpFNSTSW && d.in.mod != 3 },
 	},
 	{
 		name: "x87 reserved aliases", kinds: []diffKind{diffOnlyUs},

@@ -5,6 +5,7 @@ import "ftvm/mmu"
 // RDMSR and WRMSR. The model-specific registers implemented:
 //
 //	0x10        IA32_TIME_STAMP_COUNTER  a write sets the offset so RDTSC continues from it
+//	0x17        IA32_PLATFORM_ID         reads 0 (platform 0, for microcode matching); read-only
 //	0x1B        IA32_APIC_BASE           BSP (read-only), EN, base; x2APIC enable is #GP
 //	0x3A        IA32_FEATURE_CONTROL     reads 1 (locked, VMX off); writes #GP
 //	0x8B        IA32_BIOS_SIGN_ID        reads 0 (microcode revision); writes ignored
@@ -28,6 +29,7 @@ import "ftvm/mmu"
 // MSR numbers.
 const (
 	msrTSC            = 0x10
+	msrPlatformID     = 0x17
 	msrAPICBase       = 0x1B
 	msrFeatureControl = 0x3A
 	msrBIOSSignID     = 0x8B
@@ -90,7 +92,7 @@ func (c *CPU) readMSR(n uint32) (uint64, bool) {
 		return c.APICBase, true
 	case msrFeatureControl:
 		return 1, true
-	case msrBIOSSignID, msrMTRRCap:
+	case msrBIOSSignID, msrMTRRCap, msrPlatformID:
 		return 0, true
 	case msrSysenterCS:
 		return c.SysenterCS, true

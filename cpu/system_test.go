@@ -54,6 +54,7 @@ func TestMSRs(t *testing.T) {
 		{"SYSENTER_ESP", msrSysenterESP, 0xFFFF800000001000, 0xFFFF800000001000, sysNoFault, nil},
 		{"SYSENTER_EIP non-canonical", msrSysenterEIP, 0x0000800000000000, 0, gp, nil},
 		{"MTRRcap read-only", msrMTRRCap, 0, 0, gp, nil},
+		{"PLATFORM_ID read-only", msrPlatformID, 0, 0, gp, nil},
 		{"MTRRdefType", msrMTRRDefType, 0xC06, 0xC06, sysNoFault, nil},
 		{"MTRRdefType reserved", msrMTRRDefType, 0x1006, 0, gp, nil},
 		{"MTRRdefType type 7", msrMTRRDefType, 0xC07, 0, gp, nil},
@@ -94,7 +95,7 @@ func TestMSRs(t *testing.T) {
 		msr  uint32
 		want uint64
 	}{
-		{msrAPICBase, 0xFEE00900}, {msrPAT, 0x0007040600070406}, {msrMTRRCap, 0},
+		{msrAPICBase, 0xFEE00900}, {msrPAT, 0x0007040600070406}, {msrMTRRCap, 0}, {msrPlatformID, 0},
 		{msrFeatureControl, 1}, {msrEFER, efer},
 	} {
 		c := runAsm(t, "rdmsr", func(c *CPU) { sysSetup(c); c.R[RCX] = uint64(k.msr) })

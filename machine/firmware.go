@@ -13,8 +13,9 @@ import (
 // registers are the ACPIPower device; a MADT with the local APIC, the I/O
 // APIC, the ISA interrupt source overrides (IRQ 0 reaches pin 2; the
 // virtio slots' IRQs are level-triggered) and LINT1 as NMI; and a DSDT
-// declaring COM1 (PNP0501), each virtio-mmio slot in use (LNRO0005, with
-// its registers and interrupt) and the S5 sleep type.
+// declaring COM1 (PNP0501), the CMOS RTC (PNP0B00: without it a
+// hardware-reduced Linux has no mapping for IRQ 8), each virtio-mmio slot in
+// use (LNRO0005, with its registers and interrupt) and the S5 sleep type.
 func (m *Machine) ACPITables() acpi.Tables {
 	sb := []acpi.Term{
 		acpi.Device("COM1",
@@ -23,6 +24,12 @@ func (m *Machine) ACPITables() acpi.Tables {
 			acpi.Name("_CRS", acpi.ResourceTemplate(
 				acpi.IO(devices.COM1Base, devices.COM1Base, 0, devices.COM1Last-devices.COM1Base+1),
 				acpi.IRQNoFlags(devices.COM1IRQ),
+			))),
+		acpi.Device("RTC",
+			acpi.Name("_HID", acpi.EISAID("PNP0B00")),
+			acpi.Name("_CRS", acpi.ResourceTemplate(
+				acpi.IO(devices.RTCIndexPort, devices.RTCIndexPort, 1, devices.RTCDataPort-devices.RTCIndexPort+1),
+				acpi.IRQNoFlags(devices.RTCIRQ),
 			))),
 	}
 	overrides := []acpi.Override{{Source: 0, GSI: 2}}

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"ftvm/cpu"
 	"ftvm/devices"
+	"ftvm/internal/testenv"
 )
 
 // Synthetic bzImage parameters (boot.rst): four setup sectors after the
@@ -255,25 +255,11 @@ func TestLoadVmlinux(t *testing.T) {
 	}
 }
 
-// installedKernel returns the path of Debian's installed kernel; under CI
-// its absence fails the test (make deps installs linux-image-amd64).
-func installedKernel(t *testing.T) string {
-	t.Helper()
-	k, _ := filepath.Glob("/boot/vmlinuz-*")
-	if len(k) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no /boot/vmlinuz-*: make deps installs linux-image-amd64")
-		}
-		t.Skip("no /boot/vmlinuz-* (make deps installs linux-image-amd64)")
-	}
-	return k[len(k)-1]
-}
-
 // TestInstalledBzImage loads Debian's kernel and runs its decompressor's
 // first instructions: it gets past the 64-bit entry, relocates itself and
 // is still running.
 func TestInstalledBzImage(t *testing.T) {
-	img, err := os.ReadFile(installedKernel(t))
+	img, err := os.ReadFile(testenv.LinuxKernel(t))
 	if err != nil {
 		t.Fatal(err)
 	}

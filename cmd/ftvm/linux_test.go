@@ -15,30 +15,17 @@ import (
 
 	"ftvm/cpu"
 	"ftvm/internal/initramfs"
+	"ftvm/internal/testenv"
 )
 
 // initramfsMarker is the line the initramfs's /init prints when it is up.
 const initramfsMarker = initramfs.Marker
 
-// debianKernel returns the installed Debian kernel's path; under CI its
-// absence fails the test (make deps installs linux-image-amd64).
-func debianKernel(t *testing.T) string {
-	t.Helper()
-	k, _ := filepath.Glob("/boot/vmlinuz-*")
-	if len(k) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no /boot/vmlinuz-*: make deps installs linux-image-amd64")
-		}
-		t.Skip("no /boot/vmlinuz-* (make deps installs linux-image-amd64)")
-	}
-	return k[len(k)-1]
-}
-
 // TestLinuxBadInput runs Debian's kernel, damaged in the ways boot.rst
 // tells a loader to check, and with an initrd or command line that cannot
 // be handed to it: each is a clear ftvm: error and exit status 125.
 func TestLinuxBadInput(t *testing.T) {
-	kernel, err := os.ReadFile(debianKernel(t))
+	kernel, err := os.ReadFile(testenv.LinuxKernel(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,24 +74,6 @@ func TestLinuxBadInput(t *testing.T) {
 	}
 }
 
-// linuxGuest returns the vmlinux and initramfs scripts/linux-guest.sh built
-// from Debian's packages; their absence fails the test under CI (make test
-// builds them) and skips it otherwise.
-func linuxGuest(t *testing.T) (vmlinux, initrd string) {
-	t.Helper()
-	dir := filepath.Join("..", "..", "testdata", "guests", "build", "linux")
-	vmlinux, initrd = filepath.Join(dir, "vmlinux"), filepath.Join(dir, "initramfs.cpio.gz")
-	for _, p := range []string{vmlinux, initrd} {
-		if _, err := os.Stat(p); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%v: make linux-guest builds it", err)
-			}
-			t.Skipf("%v (make linux-guest builds it)", err)
-		}
-	}
-	return vmlinux, initrd
-}
-
 // consoleLog collects a running ftvm's stdout.
 type consoleLog struct {
 	mu  sync.Mutex
@@ -150,17 +119,10 @@ func (c *consoleLog) waitFor(s string, done <-chan struct{}, limit time.Duration
 // through ACPI S5 with exit status 0; the file is read back on the host.
 // Otherwise the boot must stop exactly at the kernel's FPU check.
 func TestLinuxBoot(t *testing.T) {
-	vmlinux, initrd := linuxGuest(t)
-	for _, tool := range []string{"mkfs.ext4", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s missing: make deps installs e2fsprogs", tool)
-			}
-			t.Skipf("%s missing (make deps installs e2fsprogs)", tool)
-		}
-	}
+	vmlinux, initrd := testenv.LinuxGuest(t)
+	mkfs, debugfs := testenv.Program(t, "mkfs.ext4"), testenv.Program(t, "debugfs")
 	disk := filepath.Join(t.TempDir(), "disk.ext4")
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", disk, "8M").CombinedOutput(); err != nil {
+	if out, err := exec.Command(mkfs, "-q", "-F", disk, "8M").CombinedOutput(); err != nil {
 		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
 	}
 	fpu := cpu.CPUIDModel(1, 0).EDX
@@ -235,7 +197,7 @@ func TestLinuxBoot(t *testing.T) {
 			t.Errorf("console lacks %q:\n%s", want, out.String())
 		}
 	}
-	got, err := exec.Command("debugfs", "-R", "cat /hello", disk).Output()
+	got, err := exec.Command(debugfs, "-R", "cat /hello", disk).Output()
 	if err != nil || strings.TrimSpace(string(got)) != "written-by-linux" {
 		t.Errorf("the disk's /hello read on the host: %q (%v)", got, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"ftvm/internal/testenv"
 )
 
 func TestLoadOrder(t *testing.T) {
@@ -51,36 +53,17 @@ kernel/c.ko: kernel/missing.ko
 	}
 }
 
-// need returns a host file or tool the test needs: absent, it skips the
-// test, or fails it under CI (make deps installs it).
-func need(t *testing.T, what, pkg string) string {
-	t.Helper()
-	p := what
-	if !filepath.IsAbs(what) {
-		var err error
-		if p, err = exec.LookPath(what); err != nil {
-			p = ""
-		}
-	} else if _, err := os.Stat(what); err != nil {
-		p = ""
-	}
-	if p == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s missing: make deps installs %s", what, pkg)
-		}
-		t.Skipf("%s missing (make deps installs %s)", what, pkg)
-	}
-	return p
-}
-
 // TestBuildAgainstCpio builds the archive from the installed kernel's
 // modules and busybox and lists and extracts it with GNU cpio.
 func TestBuildAgainstCpio(t *testing.T) {
-	cpioTool := need(t, "cpio", "cpio")
-	busybox := need(t, "/bin/busybox", "busybox-static")
+	cpioTool := testenv.Program(t, "cpio")
+	busybox := "/bin/busybox"
+	if _, err := os.Stat(busybox); err != nil {
+		testenv.Missing(t, "%v (make deps installs busybox-static)", err)
+	}
 	mods, _ := filepath.Glob("/lib/modules/*/modules.dep")
 	if len(mods) == 0 {
-		need(t, "/lib/modules/VERSION/modules.dep", "linux-image-amd64")
+		testenv.Missing(t, "no /lib/modules/*/modules.dep (make deps installs linux-image-amd64)")
 	}
 	dir := filepath.Dir(mods[len(mods)-1])
 	var buf bytes.Buffer

@@ -7,9 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
+
+	"ftvm/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -172,28 +173,9 @@ func TestBuildChecksumsAndPointers(t *testing.T) {
 	}
 }
 
-// requireTool returns the path of a tool the test needs: a missing one
-// skips the test, or fails it under CI (make deps installs it).
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed (make deps installs acpica-tools)", name)
-		}
-		t.Skipf("%s not installed (make deps installs acpica-tools)", name)
-	}
-	return p
-}
-
-// banner matches the disassembler's header comment, which holds its
-// version, the date and file names.
-var banner = regexp.MustCompile(`(?s)\A/\*.*?\*/\n`)
-
 // TestIASLDisassembly disassembles each table with Debian's iasl -d and
 // compares the listing with testdata/NAME.dsl.
 func TestIASLDisassembly(t *testing.T) {
-	iasl := requireTool(t, "iasl")
 	img, err := sampleTables().Build(0xE0000)
 	if err != nil {
 		t.Fatal(err)
@@ -203,36 +185,8 @@ func TestIASLDisassembly(t *testing.T) {
 			addr := img.Tables[sig]
 			tb := img.Bytes[addr-img.Base:]
 			tb = tb[:binary.LittleEndian.Uint32(tb[4:])]
-			dir := t.TempDir()
-			bin := filepath.Join(dir, name+".dat")
-			if err := os.WriteFile(bin, tb, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out, err := exec.Command(iasl, "-d", bin).CombinedOutput()
-			if err != nil {
-				t.Fatalf("iasl -d: %v\n%s", err, out)
-			}
-			if bytes.Contains(out, []byte("Error")) || bytes.Contains(out, []byte("Warning")) {
-				t.Errorf("iasl -d complained:\n%s", out)
-			}
-			dsl, err := os.ReadFile(filepath.Join(dir, name+".dsl"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := banner.ReplaceAllString(string(dsl), "")
-			golden := filepath.Join("testdata", name+".dsl")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != string(want) {
-				t.Errorf("disassembly differs from %s:\n%s", golden, got)
-			}
+			got := testenv.DisassembleACPI(t, tb)
+			testenv.Golden(t, filepath.Join("testdata", name+".dsl"), got, *update)
 			if strings.Contains(got, "**** ") {
 				t.Errorf("iasl flagged the table:\n%s", got)
 			}
@@ -244,7 +198,7 @@ func TestIASLDisassembly(t *testing.T) {
 // checks that iasl's AML is byte for byte the encoder's (the header's
 // compiler fields and checksum aside).
 func TestIASLCompilesSameAML(t *testing.T) {
-	iasl := requireTool(t, "iasl")
+	iasl := testenv.Program(t, "iasl")
 	img, err := sampleTables().Build(0xE0000)
 	if err != nil {
 		t.Fatal(err)

@@ -30,21 +30,57 @@ const (
 
 // Add returns a+b.
 func Add(w Format, a, b uint64, csr uint32) (uint64, uint32) {
+	if csr&hotMask == hotBits {
+		if w == F64 {
+			if r := math.Float64bits(f64of(a) + f64of(b)); hot64(a, b, r) {
+				return r, 0
+			}
+		} else if r := bits32(f32of(a) + f32of(b)); hot32(a, b, r) {
+			return r, 0
+		}
+	}
 	return arith(w, opAdd, a, b, csr)
 }
 
 // Sub returns a-b.
 func Sub(w Format, a, b uint64, csr uint32) (uint64, uint32) {
+	if csr&hotMask == hotBits {
+		if w == F64 {
+			if r := math.Float64bits(f64of(a) - f64of(b)); hot64(a, b, r) {
+				return r, 0
+			}
+		} else if r := bits32(f32of(a) - f32of(b)); hot32(a, b, r) {
+			return r, 0
+		}
+	}
 	return arith(w, opSub, a, b, csr)
 }
 
 // Mul returns a*b.
 func Mul(w Format, a, b uint64, csr uint32) (uint64, uint32) {
+	if csr&hotMask == hotBits {
+		if w == F64 {
+			if r := math.Float64bits(f64of(a) * f64of(b)); hot64(a, b, r) {
+				return r, 0
+			}
+		} else if r := bits32(f32of(a) * f32of(b)); hot32(a, b, r) {
+			return r, 0
+		}
+	}
 	return arith(w, opMul, a, b, csr)
 }
 
 // Div returns a/b.
 func Div(w Format, a, b uint64, csr uint32) (uint64, uint32) {
+	if csr&hotMask == hotBits {
+		if w == F64 {
+			if r := math.Float64bits(f64of(a) / f64of(b)); hot64(a, b, r) {
+				return r, 0
+			}
+		} else if r := bits32(f32of(a) / f32of(b)); hot32(a, b, r) {
+			return r, 0
+		}
+	}
 	return arith(w, opDiv, a, b, csr)
 }
 
@@ -60,6 +96,35 @@ func arith(w Format, op binop, a, b uint64, csr uint32) (uint64, uint32) {
 	}
 	return w.f().arith(op, a, b, csr)
 }
+
+// The common case, decided without error terms: round to nearest, PE already
+// set and masked (so inexactness needs no detection).
+const (
+	hotMask = rcMask | FlagPE | FlagPE<<MaskShift
+	hotBits = FlagPE | FlagPE<<MaskShift
+)
+
+// hot64 reports whether a binary64 operation on a and b with the host's
+// round-to-nearest result r needs nothing more: no special operand, and r
+// neither zero nor near the edges of the exponent range.
+func hot64(a, b, r uint64) bool {
+	return plain64(a) && plain64(b) && plain64(r) && r<<1 != 0
+}
+
+// hot32 is hot64 for binary32 (computed in binary64 and rounded again:
+// innocuous in round to nearest for these operations, 53 >= 2*24+2).
+func hot32(a, b, r uint64) bool {
+	return plain32(a) && plain32(b) && r<<33 != 0 && uint32(r)>>23&0xFF-2 < 0xFC
+}
+
+// f64of returns the binary64 x.
+func f64of(x uint64) float64 { return math.Float64frombits(x) }
+
+// f32of returns the binary32 in x's low half, widened exactly.
+func f32of(x uint64) float64 { return float64(math.Float32frombits(uint32(x))) }
+
+// bits32 rounds v to binary32 and returns its bits.
+func bits32(v float64) uint64 { return uint64(math.Float32bits(float32(v))) }
 
 // plain64 reports whether x is a zero or a binary64 normal whose exponent
 // leaves room for exact error terms (|x| in [2^-958, 2^960) ).

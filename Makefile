@@ -101,13 +101,14 @@ OBJS_triple   := $(OBJ_DIR)/triple.o
 OBJS_spin     := $(OBJ_DIR)/spin.o
 # Ring-3 guests (lib/ring3.h): the exercise and bench bodies run at CPL3, for
 # hosts whose KVM is PVM (CPL0 emulated slowly); same golden output.
-R3_GUESTS        := exercise_r3 bench_r3 sse_r3 ssefp_r3
+R3_GUESTS        := exercise_r3 bench_r3 sse_r3 ssefp_r3 fpu_r3
 R3_ELFS          := $(addprefix $(GB)/,$(addsuffix .elf,$(R3_GUESTS)))
 R3_OBJS          := $(OBJ_DIR)/lib/ring3_asm.o $(OBJ_DIR)/lib/pvh.o $(OBJ_DIR)/lib/ring3.o $(OBJ_DIR)/lib/runtime.o $(FAULT_OBJS)
 OBJS_exercise_r3 := $(OBJ_DIR)/exercise_r3.o $(OBJ_DIR)/exercise_body.o
 OBJS_bench_r3    := $(OBJ_DIR)/bench_r3.o $(OBJ_DIR)/bench_body.o
 OBJS_sse_r3      := $(OBJ_DIR)/sse_r3.o $(OBJ_DIR)/sse_body.o
 OBJS_ssefp_r3    := $(OBJ_DIR)/ssefp_r3.o $(OBJ_DIR)/ssefp_body.o
+OBJS_fpu_r3      := $(OBJ_DIR)/fpu_r3.o $(OBJ_DIR)/fpu_body.o
 # tick: timer interrupts in HLT, for the KVM accelerator's interrupt tests.
 OBJS_tick        := $(OBJ_DIR)/tick.o $(INTR_OBJS)
 

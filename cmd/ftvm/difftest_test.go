@@ -41,7 +41,7 @@ func runDifftest(t *testing.T, args ...string) (int, string) {
 func TestDifftestGuests(t *testing.T) {
 	requireKVM(t)
 	var images []string
-	for _, g := range []string{"hello", "exercise_r3", "sse_r3", "exitcode", "halt", "reset", "triple", "tick"} {
+	for _, g := range []string{"hello", "exercise_r3", "sse_r3", "fpu_r3", "exitcode", "halt", "reset", "triple", "tick"} {
 		images = append(images, guest(t, g))
 	}
 	status, out := runDifftest(t, images...)

@@ -140,6 +140,18 @@ static uint16_t cw_of(int i) { return (uint16_t)(0x7f | (i % 3 == 0 ? 0 : i % 3 
 #define FSW_BASE 0xbaffu /* B, TOP, C1, ES, SF, flags */
 #define FSW_ALL 0xffffu
 
+/* scrub clears a state image after it has been folded: the pointer fields
+ * (FIP, FCS, FOP, FDP, FDS) and reserved bytes differ between processors and
+ * must not stay in memory, which ftvm difftest compares at the end. */
+static void scrub(void *p, unsigned long n)
+{
+    volatile uint8_t *b = p;
+    for (; n >= 8; n -= 8, b += 8)
+        *(volatile uint64_t *)b = 0;
+    while (n--)
+        *b++ = 0;
+}
+
 /* fold hashes an FNSAVE image: FCW, FSW under mask, the tag word and the
  * non-empty registers. */
 #ifdef FPU_DEBUG
@@ -153,7 +165,7 @@ static void hex(uint64_t v, int n)
 }
 #endif
 
-static void fold(struct fam *f, const struct fsave *sv, uint16_t fswmask)
+static void fold(struct fam *f, struct fsave *sv, uint16_t fswmask)
 {
 #ifdef FPU_DEBUG
     hex(sv->fcw, 4);
@@ -175,6 +187,7 @@ static void fold(struct fam *f, const struct fsave *sv, uint16_t fswmask)
             H(f, sv->st[i].se);
         }
     }
+    scrub(sv, sizeof *sv);
 }
 
 /* Loads b then a (ST0 = a, ST1 = b), runs insn, saves into sv. */
@@ -506,6 +519,8 @@ static void fam_stack(void)
             H(&f, env2.w[0] & 0xffff);
             H(&f, env2.w[1] & 0xffff);
             H(&f, env2.w[2] & 0xffff);
+            scrub(&env, sizeof env);
+            scrub(&env2, sizeof env2);
             /* FNSAVE, edit the tag word and a register, FRSTOR, FNSAVE. */
             static struct fsave img;
             uint16_t tags2 = (uint16_t)rnd(&f);
@@ -518,6 +533,7 @@ static void fam_stack(void)
             img.st[2] = reg;
             __asm__ volatile("frstor %[i]\n\tfnsave %[s]" : [s] "=m"(sv) : [i] "m"(img) : "memory");
             fold(&f, &sv, FSW_BASE);
+            scrub(&img, sizeof img);
             /* FXSAVE, edit the abridged tag, FXRSTOR, FXSAVE. */
             static uint8_t fx[512] __attribute__((aligned(16)));
             static uint8_t fx2[512] __attribute__((aligned(16)));
@@ -537,6 +553,8 @@ static void fam_stack(void)
                     H(&f, fx[32 + 16 * i + j]);
                     H(&f, fx2[32 + 16 * i + j]);
                 }
+            scrub(fx, sizeof fx);
+            scrub(fx2, sizeof fx2);
         }
     }
     emit("fpu-stack", f.h);
@@ -577,7 +595,7 @@ static void fam_prem(void)
  * sqrt(2)/2, FSIN/FCOS/FSINCOS/FPTAN 2^-30 <= |x| < 2^62, where both reduce
  * with the same 66-bit pi), plus zeros, infinities and NaNs.
  * ------------------------------------------------------------------------- */
-static void fold48(struct fam *f, const struct fsave *sv)
+static void fold48(struct fam *f, struct fsave *sv)
 {
     H(f, sv->fsw & 0x3c47u);
     H(f, sv->ftw);
@@ -594,6 +612,7 @@ static void fold48(struct fam *f, const struct fsave *sv)
         H(f, r >> 16);
         H(f, se);
     }
+    scrub(sv, sizeof *sv);
 }
 
 static f80 top_(struct fam *f, int maxexp, int minexp)

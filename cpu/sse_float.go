@@ -18,6 +18,8 @@ type fpDesc struct {
 	scalar bool // only the low lane; the source is 32 or 64 bits
 }
 
+// sqrtLane, rcpLane and rsqrtLane adapt the one-operand operations to
+// fpLaneFn: the source is b.
 func sqrtLane(w softfp.Format, _, b uint64, csr uint32) (uint64, uint32) {
 	return softfp.Sqrt(w, b, csr)
 }
@@ -391,18 +393,15 @@ func execCVTF2SI(c *CPU, in *Inst) {
 	c.setReg(in.reg, in.osz, false, r)
 }
 
-// cvtShape describes a packed or scalar conversion: source and destination
-// lane formats (int32 lanes as intLanes), how many lanes, how many source
-// bytes are read, and whether the destination's other lanes are kept
-// (scalar) or zeroed.
+// cvtShape describes a packed or scalar conversion.
 type cvtShape struct {
-	from, to  softfp.Format
-	fromInt   bool
-	toInt     bool
-	trunc     bool
-	lanes     int
-	srcBytes  int // 4, 8 or 16 (16: aligned)
-	keepUpper bool
+	from, to  softfp.Format // the float formats of the source and destination lanes
+	fromInt   bool          // the source lanes are int32 (from unused)
+	toInt     bool          // the destination lanes are int32 (to unused)
+	trunc     bool          // to int32 by truncation, not MXCSR.RC
+	lanes     int           // lanes converted
+	srcBytes  int           // 4, 8 or 16 (16: aligned)
+	keepUpper bool          // the destination's other lanes are kept (scalar), not zeroed
 }
 
 func cvtShapeOf(op Op) cvtShape {

@@ -200,6 +200,28 @@ func intStore(n uint, trunc bool) func(*Env, F80) []byte {
 	}
 }
 
+// diffOne runs one case on the host and in fp80 and describes a mismatch
+// ("" if none).
+func diffOne(dc diffCase, cw uint16, a, b F80) string {
+	var hf, ef hostx87.Frame
+	hf.CW, hf.A, hf.B = cw, bytesOf(a), bytesOf(b)
+	dc.run(&hf)
+	env := envFor(cw)
+	ef.Out2 = hf.Out2
+	cc := dc.emu(&env, a, b, &ef)
+	hsw := hf.SW & (0x3F | ccC1 | dc.ccMask)
+	esw := swOf(&env, cc) & (0x3F | ccC1 | dc.ccMask)
+	if dc.name != "fprem" && dc.name != "fprem1" && hsw&FlagPE == 0 {
+		hsw &^= ccC1 // C1 means "rounded up" only when PE is set
+	}
+	if hf.Out0 == ef.Out0 && hf.Out1 == ef.Out1 && hf.Out2 == ef.Out2 && hf.Mem == ef.Mem && hsw == esw {
+		return ""
+	}
+	return fmt.Sprintf("%s cw=%04x a=%s b=%s:\n host %s %s %s mem=%x sw=%04x\n  emu %s %s %s mem=%x sw=%04x",
+		dc.name, cw, hexOf(a), hexOf(b), hexOf(f80Of(hf.Out0)), hexOf(f80Of(hf.Out1)), hexOf(f80Of(hf.Out2)), hf.Mem, hsw,
+		hexOf(f80Of(ef.Out0)), hexOf(f80Of(ef.Out1)), hexOf(f80Of(ef.Out2)), ef.Mem, esw)
+}
+
 func TestHostDifferential(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	n := 3000
@@ -215,29 +237,29 @@ func TestHostDifferential(t *testing.T) {
 				if i%3 == 0 {
 					b = near(r, a)
 				}
-				var hf, ef hostx87.Frame
-				hf.CW, hf.A, hf.B = cw, bytesOf(a), bytesOf(b)
-				dc.run(&hf)
-				env := envFor(cw)
-				ef.Out2 = hf.Out2
-				cc := dc.emu(&env, a, b, &ef)
-				hsw := hf.SW & (0x3F | ccC1 | dc.ccMask)
-				esw := swOf(&env, cc) & (0x3F | ccC1 | dc.ccMask)
-				if dc.ccMask&ccC1 == 0 && dc.name != "fprem" && dc.name != "fprem1" {
-					// C1 means "rounded up" only when PE is set
-					if hsw&FlagPE == 0 {
-						hsw &^= ccC1
-					}
-				}
-				if hf.Out0 != ef.Out0 || hf.Out1 != ef.Out1 || hf.Out2 != ef.Out2 || hf.Mem != ef.Mem || hsw != esw {
+				if msg := diffOne(dc, cw, a, b); msg != "" {
 					fails++
-					t.Errorf("%s cw=%04x a=%s b=%s:\n host %s %s %s mem=%x sw=%04x\n  emu %s %s %s mem=%x sw=%04x",
-						dc.name, cw, hexOf(a), hexOf(b), hexOf(f80Of(hf.Out0)), hexOf(f80Of(hf.Out1)), hexOf(f80Of(hf.Out2)), hf.Mem, hsw,
-						hexOf(f80Of(ef.Out0)), hexOf(f80Of(ef.Out1)), hexOf(f80Of(ef.Out2)), ef.Mem, esw)
+					t.Error(msg)
 				}
 			}
 		}
 	}
+}
+
+// FuzzHost compares any operation of diffCases on any operands, in any
+// rounding mode and precision, with the host FPU.
+func FuzzHost(f *testing.F) {
+	f.Add(uint8(3), uint64(intBit), uint16(0x3FFF), uint64(intBit|1<<62), uint16(0x4000), uint16(0))
+	f.Add(uint8(0), uint64(1), uint16(0), uint64(intBit), uint16(1), uint16(0x0C00))
+	f.Fuzz(func(t *testing.T, op uint8, am uint64, ae uint16, bm uint64, be uint16, ctl uint16) {
+		cw := 0x7F | ctl&0x0F00
+		if cw>>8&3 == 1 {
+			cw |= 0x200 // precision control 01 is reserved
+		}
+		if msg := diffOne(diffCases[int(op)%len(diffCases)], cw, F80{am, ae}, F80{bm, be}); msg != "" {
+			t.Error(msg)
+		}
+	})
 }
 
 func hexOf(f F80) string { return fmt.Sprintf("%04x:%016x", f.SignExp, f.Mant) }

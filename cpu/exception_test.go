@@ -244,7 +244,7 @@ func TestExceptionDelivery(t *testing.T) {
 			vec: VecNM, code: none},
 		{name: "fxsave misaligned", src: "fxsave [rbx]", setup: func(c *CPU) { c.R[RBX] = dataBase + 8 }, vec: VecGP, code: 0},
 		{name: "fxrstor reserved MXCSR bit", src: "fxrstor [rbx]",
-			setup: func(c *CPU) { c.R[RBX] = dataBase; put64(c, dataBase+24, 0x10000|MXCSRMask<<32) }, vec: VecGP, code: 0},
+			setup: func(c *CPU) { c.R[RBX] = dataBase; put64(c, dataBase+24, 0x10000|MXCSRWritable<<32) }, vec: VecGP, code: 0},
 		{name: "iretq from user to kernel", src: "iretq", user: true,
 			setup: func(c *CPU) { sysIretFrame(c, 0x1000, 0x08, 0x2, stackTop, 0x10) }, vec: VecGP, code: 0x08},
 	}

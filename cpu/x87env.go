@@ -14,10 +14,6 @@ func init() {
 	binders[OpFXRSTOR] = func(*Inst) handler { return execFXRSTOR }
 }
 
-// MXCSRMask is the MXCSR_MASK FXSAVE stores: every MXCSR bit 0-15 (DAZ
-// included) is supported.
-const MXCSRMask = 0xFFFF
-
 // fullTags returns the tag word FNSTENV stores: empty registers as marked,
 // the others classified by content.
 func (f *FPUState) fullTags() uint16 {
@@ -179,7 +175,7 @@ func execFXSAVE(c *CPU, in *Inst) {
 		c.write64(addr+8, f.FIP&0xFFFFFFFF|uint64(f.FCS)<<32)
 		c.write64(addr+16, f.FDP&0xFFFFFFFF|uint64(f.FDS)<<32)
 	}
-	c.write64(addr+24, uint64(f.MXCSR)|MXCSRMask<<32)
+	c.write64(addr+24, uint64(f.MXCSR)|MXCSRWritable<<32)
 	for i := range 8 {
 		v := f.st(i)
 		o := addr + 32 + uint64(16*i)
@@ -194,11 +190,11 @@ func execFXSAVE(c *CPU, in *Inst) {
 }
 
 // execFXRSTOR loads what FXSAVE stored; MXCSR bits outside MXCSR_MASK
-// raise #GP(0).
+// (MXCSRWritable) raise #GP(0).
 func execFXRSTOR(c *CPU, in *Inst) {
 	addr := c.fxImage(in)
 	mxcsr := c.read32(addr + 24)
-	if mxcsr&^MXCSRMask != 0 {
+	if mxcsr&^MXCSRWritable != 0 {
 		c.raise(VecGP, 0)
 	}
 	var img [52]uint64 // bytes 0-415

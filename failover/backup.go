@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"ftvm/devices"
@@ -17,17 +18,40 @@ import (
 )
 
 // BuildFunc builds the backup's machine from its primary's header, with the
-// node's configuration pieces in cfg (see Node.Configure). It returns the
-// machine and its block devices.
+// backup's configuration pieces in cfg. It returns the machine and its
+// block devices.
 type BuildFunc func(h lockstep.Header, cfg machine.Config) (*machine.Machine, []*devices.VirtioBlk, error)
+
+// Backup is the replaying side of a pair: its machine takes its inputs and
+// random numbers from the primary's stream and its outputs are held (those
+// the primary released are dropped). When the primary is lost and the
+// arbiter gives it the next generation, it goes live: a Primary over the
+// same machine.
+type Backup struct {
+	*member
+
+	// Set by JoinPrimary, then owned by the machine's goroutine.
+	rep *lockstep.Replayer
+
+	primaryLost atomic.Bool  // the link to the primary failed (watchPeer)
+	lostAt      atomic.Int64 // when the primary was last heard, Unix ns
+
+	// primary is the live side this backup became (nil before).
+	primary atomic.Pointer[Primary]
+}
+
+// NewBackup returns a backup; JoinPrimary connects it and builds its
+// machine.
+func NewBackup(opts Options) *Backup {
+	return &Backup{member: newMember(opts)}
+}
 
 // JoinPrimary connects to the primary at addr (retrying, and saying so,
 // until it is there), receives the machine's state, builds the machine with
 // build and prepares to replay the primary's stream. disks are the local
 // copies of the guest's disks; one whose content differs from the
 // primary's is overwritten with it.
-func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, build BuildFunc, console io.Writer) error {
-	n.disks = disks
+func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, build BuildFunc, console io.Writer) error {
 	var sums []string
 	for _, d := range disks {
 		s, err := lockstep.FileSHA256(d)
@@ -40,10 +64,10 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 	for tries := 0; ; tries++ {
 		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		var err error
-		c, err = transport.Dial(dctx, addr, n.opts.TLS, transport.Options{
-			HeartbeatInterval: n.opts.Heartbeat,
-			IdleTimeout:       max(4*n.opts.FailoverTimeout, time.Second),
-			Status:            n.status,
+		c, err = transport.Dial(dctx, addr, b.opts.TLS, transport.Options{
+			HeartbeatInterval: b.opts.Heartbeat,
+			IdleTimeout:       max(4*b.opts.FailoverTimeout, time.Second),
+			Status:            b.status,
 		})
 		cancel()
 		if err == nil {
@@ -53,7 +77,7 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 			return ctx.Err()
 		}
 		if tries%5 == 0 {
-			n.emit(Event{Kind: EventWaitingPrimary, Peer: addr}, "waiting for the primary at %s: %v", addr, err)
+			b.emit(Event{Kind: EventWaitingPrimary, Peer: addr}, "waiting for the primary at %s: %v", addr, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -122,109 +146,211 @@ func (n *Node) JoinPrimary(ctx context.Context, addr string, disks []string, bui
 		c.Close()
 		return fmt.Errorf("state transfer: %d unexpected bytes (%v)", extra, err)
 	}
-	n.gen.Store(info.Generation)
+	b.gen.Store(info.Generation)
 	clock, err := machine.ParseClock(info.Header.Clock)
 	if err != nil {
 		c.Close()
 		return fmt.Errorf("the primary's log header: %w", err)
 	}
-	n.opts.Clock = clock
-	n.live = machine.NewLiveInputs(n.opts.Clock == machine.ClockHost)
-	n.mode.Store(int32(modeReplaying))
-	n.gate.SetMode(lockstep.GateBuffer)
-	cfg := n.Configure(machine.Config{}, console)
+	b.opts.Clock = clock
+	b.live = machine.NewLiveInputs(clock == machine.ClockHost)
+	b.gate.SetMode(lockstep.GateBuffer)
+	b.rep = lockstep.NewReplayerFrom(&streamSource{conn: c, pos: b.seenPos.Load, waiting: &b.waiting}, info.Header.DigestInterval, info.NextDigest)
+	cfg := b.configure(machine.Config{}, console, b, b.rep, b.rep.WrapEnv)
 	m, blks, err := build(info.Header, cfg)
 	if err != nil {
 		c.Close()
 		return err
 	}
-	n.Attach(m, info.Header, disks, blks)
+	b.Attach(m, info.Header, disks, blks)
 	if err := m.RestoreSnapshot(bytes.NewReader(snap)); err != nil {
 		c.Close()
 		return err
 	}
 	// Writes the primary had in flight at the snapshot are redone on this
 	// copy (their completions come from the log).
-	for _, b := range blks {
-		b.Reissue()
+	for _, blk := range blks {
+		blk.Reissue()
 	}
-	n.rep = lockstep.NewReplayerFrom(&streamSource{conn: c, pos: n.seenPos.Load, waiting: &n.waiting}, info.Header.DigestInterval, info.NextDigest)
-	n.rep.Attach(m)
-	n.repEnv = n.rep.WrapEnv(n.clockEnv)
-	n.seenPos.Store(info.Position)
-	n.mu.Lock()
-	n.conn = c
-	n.mu.Unlock()
+	b.rep.Attach(m)
+	b.seenPos.Store(info.Position)
+	b.mu.Lock()
+	b.conn = c
+	b.mu.Unlock()
 	if ctx.Err() != nil {
 		c.Close()
 		return ctx.Err()
 	}
-	go n.readControl(c)
-	go n.watchPeer(c, func() {
-		if n.stopping.Load() || n.ran.Load() {
+	go b.readControl(c)
+	go b.watchPeer(c, func() {
+		if b.stopping.Load() || b.ran.Load() {
 			return // this side stopped or ended: it closed the link
 		}
-		n.lostAt = c.LastHeard()
-		n.primaryLost.Store(true)
-		ago := float64(time.Since(n.lostAt).Microseconds()) / 1000
-		n.emit(Event{Kind: EventPrimaryLost, Millis: ago}, "primary lost (last heard %.0f ms ago)", ago)
+		last := c.LastHeard()
+		b.lostAt.Store(last.UnixNano())
+		b.primaryLost.Store(true)
+		ago := float64(time.Since(last).Microseconds()) / 1000
+		b.emit(Event{Kind: EventPrimaryLost, Millis: ago}, "primary lost (last heard %.0f ms ago)", ago)
 		// Closing ends the stream: replay consumes every record received
-		// and stops at the last one, then the node goes live.
+		// and stops at the last one, then the backup goes live.
 		c.Close()
 	})
 	took := float64(time.Since(t0).Microseconds()) / 1000
-	n.emit(Event{Kind: EventJoinedPrimary, Peer: addr, Position: info.Position, Generation: n.gen.Load(), Millis: took},
-		"joined the primary at %s at position %d (generation %d): state received in %.1f ms", addr, info.Position, n.gen.Load(), took)
+	b.emit(Event{Kind: EventJoinedPrimary, Peer: addr, Position: info.Position, Generation: b.gen.Load(), Millis: took},
+		"joined the primary at %s at position %d (generation %d): state received in %.1f ms", addr, info.Position, b.gen.Load(), took)
 	return nil
 }
 
+// --- the machine's input source while replaying ---
+
+// Next implements machine.InputSource.
+func (b *Backup) Next() uint64 { return b.rep.Next() }
+
+// Take implements machine.InputSource: the stream's inputs at pos.
+func (b *Backup) Take(pos uint64, buf []devices.Input) []devices.Input {
+	b.seenPos.Store(pos)
+	return b.rep.Take(pos, buf)
+}
+
+// Wait implements machine.InputSource: a log never makes the guest wait.
+func (b *Backup) Wait(deadline uint64) bool { return b.rep.Wait(deadline) }
+
+// CanWake reports whether the stream may hold more.
+func (b *Backup) CanWake() bool { return b.rep.CanWake() }
+
 // readControl applies the primary's release notices.
-func (n *Node) readControl(c *transport.Conn) {
+func (b *Backup) readControl(c *transport.Conn) {
 	for {
 		kind, p, err := c.RecvControl()
 		if err != nil {
 			return
 		}
 		if kind == ctlReleased && len(p) == 8 {
-			n.gate.Released(binary.LittleEndian.Uint64(p))
+			b.gate.Released(binary.LittleEndian.Uint64(p))
 		}
 	}
 }
 
+// Stop ends the run at the next instruction boundary, or at once when it
+// waits (a signal). Safe from any goroutine. While replaying the link is
+// closed: replay stops at the last record received.
+func (b *Backup) Stop() {
+	if p := b.primary.Load(); p != nil {
+		p.Stop()
+		return
+	}
+	if c := b.stop(); c != nil {
+		c.Close()
+	}
+}
+
+// Close releases the link, and the listener of the primary the backup
+// became. It stops a run in progress first.
+func (b *Backup) Close() error {
+	b.Stop()
+	if p := b.primary.Load(); p != nil {
+		return p.Close()
+	}
+	if c := b.takeConn(); c != nil {
+		c.Close()
+	}
+	return nil
+}
+
+// Addr returns where the primary this backup became accepts backups ("" while
+// it replays).
+func (b *Backup) Addr() string {
+	if p := b.primary.Load(); p != nil {
+		return p.Addr()
+	}
+	return ""
+}
+
+// Run replays the primary's stream until the guest ends with it, or until
+// the primary is lost: then, if the arbiter gives it the next generation,
+// the backup goes live and runs on as a Primary.
+func (b *Backup) Run(maxInsns uint64) machine.Exit {
+	defer b.ran.Store(true)
+	m := b.machine()
+	if b.stopping.Load() {
+		m.RequestStop() // stopped before the machine was attached
+	}
+	exit := m.Run(maxInsns)
+	switch {
+	case exit.Reason == machine.ExitStopped && b.stopping.Load():
+	case exit.Reason == machine.ExitStopped && b.rep.Err() == nil && b.replayEnded(&exit):
+		// The primary's guest ended here (its end record): end with it
+		// rather than take its closing connection for its death.
+		b.emit(Event{Kind: EventGuestEnded, Position: m.CPU.Position(), Status: exit.Status()},
+			"the primary's guest ended at position %d (exit status %d); ending with it", m.CPU.Position(), exit.Status())
+	case exit.Reason == machine.ExitStopped && b.primaryLost.Load():
+		p := b.goLive()
+		if p == nil {
+			return machine.Exit{Reason: machine.ExitStopped}
+		}
+		return p.Run(maxInsns)
+	}
+	// A backup that never went live emits nothing: the primary released
+	// those outputs.
+	return exit
+}
+
+// replayEnded reports whether the backup holds the end record of its
+// primary's log, and sets *exit to the recorded outcome. (A replay that
+// stops by itself, ExitStopped, stops at that record's position.)
+func (b *Backup) replayEnded(exit *machine.Exit) bool {
+	end, ok := b.rep.EndExit()
+	if ok {
+		*exit = end
+	}
+	return ok
+}
+
 // goLive turns a backup whose primary is gone into the live machine, after
-// it consumed every record it had. It reports false when the other side
-// holds the next generation.
-func (n *Node) goLive() bool {
-	won, err := n.opts.Arbiter.TestAndSet(n.gen.Load()+1, "backup")
+// it consumed every record it had: a Primary over the same member, the
+// machine's input source and checker swapped to it. It returns nil when
+// the other side holds the next generation.
+func (b *Backup) goLive() *Primary {
+	gen := b.gen.Load() + 1
+	won, err := b.opts.Arbiter.TestAndSet(gen, "backup")
 	if err != nil || !won {
-		n.Err = fmt.Errorf("lost the arbiter for generation %d (the primary carries on); stopping this side", n.gen.Load()+1)
-		if err != nil {
-			n.Err = fmt.Errorf("arbiter: %v; stopping this side", err)
+		b.lostArbiter(gen, err, "the primary carries on")
+		return nil
+	}
+	b.gen.Store(gen)
+	b.takeConn()
+	m := b.machine()
+	m.ClearStop()
+	b.live.Align(m.Clock.Now())
+	p := newPrimary(b.member)
+	b.random = b.clock
+	m.SetInputs(p, b.live, p)
+	for _, blk := range b.blks {
+		blk.Reissue()
+	}
+	b.gate.SetMode(lockstep.GateDirect)
+	b.primary.Store(p)
+	if b.stopping.Load() {
+		m.RequestStop() // a Stop that came while going live
+	}
+	p.announce()
+	after := float64(time.Since(time.Unix(0, b.lostAt.Load())).Microseconds()) / 1000
+	b.emit(Event{Kind: EventWentLive, Generation: gen, Position: m.CPU.Position(), Millis: after},
+		"went live as generation %d at position %d, %.0f ms after the primary was last heard", gen, m.CPU.Position(), after)
+	if b.opts.Listen != "" {
+		if err := p.Listen(); err != nil {
+			b.emit(Event{Kind: EventError}, "cannot accept a new backup: %v", err)
 		}
-		n.emit(Event{Kind: EventLostArbiter, Generation: n.gen.Load() + 1}, "%v", n.Err)
-		return false
 	}
-	n.gen.Add(1)
-	n.m.ClearStop()
-	n.live.Align(n.m.Clock.Now())
-	n.mode.Store(int32(modeAlone))
-	n.mu.Lock()
-	n.conn = nil
-	n.mu.Unlock()
-	for _, b := range n.blks {
-		b.Reissue()
+	return p
+}
+
+// status is the JSON a backup's status shows.
+func (b *Backup) status() []byte {
+	if p := b.primary.Load(); p != nil {
+		return p.status()
 	}
-	n.gate.SetMode(lockstep.GateDirect)
-	n.announce()
-	after := float64(time.Since(n.lostAt).Microseconds()) / 1000
-	n.emit(Event{Kind: EventWentLive, Generation: n.gen.Load(), Position: n.m.CPU.Position(), Millis: after},
-		"went live as generation %d at position %d, %.0f ms after the primary was last heard", n.gen.Load(), n.m.CPU.Position(), after)
-	if n.Addr() == "" && n.opts.Listen != "" {
-		if err := n.Listen(); err != nil {
-			n.emit(Event{Kind: EventError}, "cannot accept a new backup: %v", err)
-		}
-	}
-	return true
+	return marshalStatus(b.member.status("backup"))
 }
 
 // writeFileFrom overwrites path with size bytes from r.

@@ -93,7 +93,7 @@ func (t *Timeline) List() []Event {
 
 // emit records an event: its text on the log (stderr) for people, the
 // timeline, and Options.OnEvent.
-func (n *Node) emit(e Event, format string, args ...any) {
+func (n *member) emit(e Event, format string, args ...any) {
 	e.At, e.Text = time.Now(), fmt.Sprintf(format, args...)
 	fmt.Fprintf(n.opts.Log, "ftvm: %s\n", e.Text)
 	n.Events.add(e)

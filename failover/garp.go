@@ -25,7 +25,7 @@ func gratuitousARP(mac net.HardwareAddr, ip net.IP) ([]byte, error) {
 }
 
 // announce sends a gratuitous ARP for the guest on every network backend.
-func (n *Node) announce() {
+func (n *member) announce() {
 	if len(n.nets) == 0 || n.ip == nil || len(n.mac) != 6 {
 		return
 	}

@@ -22,7 +22,7 @@ import (
 	"ftvm/transport"
 )
 
-// A primary and a backup node in one process, over loopback QUIC, run the
+// A primary and a backup in one process, over loopback QUIC, run the
 // pit_hlt guest (PIT at 100 Hz, HLT between ticks) to its end while other
 // goroutines read both nodes' status, as `ftvm status` does (run it with
 // -race). The primary prints the guest's golden output, the backup (never
@@ -50,7 +50,7 @@ func TestNodePairInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	var plog, blog syncBuf
-	primary := NewNode(Options{TLS: tlsCfg, Listen: "127.0.0.1:0", Log: &plog, Clock: machine.ClockHost})
+	primary := NewPrimary(Options{TLS: tlsCfg, Listen: "127.0.0.1:0", Log: &plog, Clock: machine.ClockHost})
 	spec := &machine.Spec{ImagePath: "pit_hlt.elf", Image: image, Clock: machine.ClockHost, Cmdline: "lines=12"}
 	var pcons, bcons syncBuf
 	pb, err := board.Build(spec, primary.Configure(machine.Config{}, &pcons), board.Host{Live: true, Post: primary.Post, Producer: primary.Producer})
@@ -70,7 +70,7 @@ func TestNodePairInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	backup := NewNode(Options{TLS: tlsCfg, Log: &blog})
+	backup := NewBackup(Options{TLS: tlsCfg, Log: &blog})
 	var bb *board.Board
 	build := func(h lockstep.Header, cfg machine.Config) (*machine.Machine, []*devices.VirtioBlk, error) {
 		s, err := h.Spec()
@@ -83,7 +83,7 @@ func TestNodePairInProcess(t *testing.T) {
 		}
 		return bb.Machine, bb.Blks, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	joined := make(chan error, 1)
 	go func() { joined <- backup.JoinPrimary(ctx, primary.Addr(), nil, build, &bcons) }()
@@ -98,7 +98,7 @@ func TestNodePairInProcess(t *testing.T) {
 	// Status readers, as the transport's goroutines call them.
 	stop := make(chan struct{})
 	var readers sync.WaitGroup
-	for _, n := range []*Node{primary, backup} {
+	for _, status := range []func() []byte{primary.status, backup.status} {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
@@ -109,7 +109,7 @@ func TestNodePairInProcess(t *testing.T) {
 				case <-time.After(5 * time.Millisecond):
 				}
 				var st map[string]any
-				if err := json.Unmarshal(n.status(), &st); err != nil {
+				if err := json.Unmarshal(status(), &st); err != nil {
 					t.Errorf("status: %v", err)
 					return
 				}
@@ -143,7 +143,7 @@ func TestNodePairInProcess(t *testing.T) {
 	backup.Close()
 	pb.Close()
 	bb.Close()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -214,7 +214,7 @@ func TestJoinRefusesBadSizes(t *testing.T) {
 				c.SendStateContext(ctx, io.MultiReader(bytes.NewReader(head[:]), bytes.NewReader(meta)))
 				<-ctx.Done()
 			}()
-			n := NewNode(Options{TLS: tlsCfg})
+			n := NewBackup(Options{TLS: tlsCfg})
 			build := func(lockstep.Header, machine.Config) (*machine.Machine, []*devices.VirtioBlk, error) {
 				t.Error("the backup built a machine from a bad join message")
 				return nil, nil, errors.New("no")

@@ -174,8 +174,8 @@ func (m *Machine) Pause() {
 	m.wakeIdle()
 }
 
-// SetInputs replaces the input source, the checker and the CPU's source of
-// random numbers (a backup going live). Call it between runs.
+// SetInputs replaces the input source, the live inputs and the checker (a
+// backup going live). Call it between runs.
 func (m *Machine) SetInputs(src InputSource, live *LiveInputs, checker Checker) {
 	m.inputs, m.Live, m.checker = src, live, checker
 	m.setWaker()

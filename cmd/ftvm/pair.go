@@ -11,6 +11,7 @@ import (
 	"ftvm/board"
 	"ftvm/devices"
 	"ftvm/failover"
+	"ftvm/hostio"
 	"ftvm/lockstep"
 	"ftvm/machine"
 	"ftvm/transport"
@@ -48,8 +49,19 @@ func (p *pairFlags) options() (failover.Options, error) {
 		Arbiter: arb, Listen: p.listen, Log: os.Stderr}, nil
 }
 
-// nodeHost connects a board's devices to a failover node.
-func nodeHost(n *failover.Node) board.Host {
+// pairMember is what the primary and the backup share: the hooks of their
+// board's devices and their run.
+type pairMember interface {
+	Post(devices.Input)
+	WrapNet(hostio.Net) hostio.Net
+	Producer() func()
+	Run(maxInsns uint64) machine.Exit
+	Err() error
+	OutputErr() error
+}
+
+// nodeHost connects a board's devices to a member of a pair.
+func nodeHost(n pairMember) board.Host {
 	return board.Host{Live: true, Post: n.Post, WrapNet: n.WrapNet, Producer: n.Producer}
 }
 
@@ -97,7 +109,7 @@ func cmdPrimary(args []string) (int, error) {
 	}
 	defer cons.finish()
 	opts.Clock = spec.Clock
-	node := failover.NewNode(opts)
+	node := failover.NewPrimary(opts)
 	b, err := board.Build(spec, node.Configure(machine.Config{}, cons.w), nodeHost(node))
 	if err != nil {
 		return 0, err
@@ -138,11 +150,11 @@ func cmdPrimary(args []string) (int, error) {
 }
 
 // runNode runs a node's machine and reports like runMachine.
-func runNode(node *failover.Node, m *machine.Machine, f *runFlags) (int, time.Duration, error) {
+func runNode(node pairMember, m *machine.Machine, f *runFlags) (int, time.Duration, error) {
 	start := time.Now()
 	exit := node.Run(f.maxInsns)
 	wall := time.Since(start)
-	if node.Err != nil {
+	if node.Err() != nil {
 		return exitInternal, wall, nil
 	}
 	if err := node.OutputErr(); err != nil {
@@ -191,7 +203,7 @@ func cmdBackup(args []string) (int, error) {
 		return 0, err
 	}
 	defer cons.finish()
-	node := failover.NewNode(opts)
+	node := failover.NewBackup(opts)
 	var disks []string
 	if *disk != "" {
 		disks = []string{machine.ParseDisk(*disk).Path}

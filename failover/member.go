@@ -1,0 +1,379 @@
+package failover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ftvm/cpu"
+	"ftvm/devices"
+	"ftvm/hostio"
+	"ftvm/lockstep"
+	"ftvm/machine"
+	"ftvm/transport"
+)
+
+// Package failover is the pair: a Primary runs the guest and streams its
+// inputs to a Backup that replays them, holding external output until the
+// backup has the records it depends on; when one side is lost the other
+// carries on (the backup goes live) once the arbiter gives it the next
+// generation.
+//
+// Both sides are a member (the machine, the output gate, the live inputs,
+// the generation, events, stopping) with a role on top: Primary records
+// (alone or paired), Backup replays, and becomes a Primary over the same
+// member when it goes live (Machine.SetInputs swaps the input source).
+
+// Options configure a member of a pair.
+type Options struct {
+	TLS             *transport.TLSConfig
+	Heartbeat       time.Duration // default 50 ms
+	FailoverTimeout time.Duration // default 300 ms
+	MaxLag          time.Duration // default 1 s of the primary's execution
+	Arbiter         Arbiter
+	// Listen is where a primary (or a backup that went live) accepts
+	// backups; empty for none.
+	Listen string
+	// Log receives the node's own messages (stderr); each line starts
+	// with "ftvm: ".
+	Log io.Writer
+	// Clock is the guest clock mode (a backup learns it from its primary).
+	Clock machine.ClockMode
+	// OnEvent, if set, receives the node's events as they happen, from
+	// the node's goroutines (keep it short).
+	OnEvent func(Event)
+}
+
+func (o *Options) defaults() {
+	if o.Heartbeat == 0 {
+		o.Heartbeat = 50 * time.Millisecond
+	}
+	if o.FailoverTimeout == 0 {
+		o.FailoverTimeout = 300 * time.Millisecond
+	}
+	if o.MaxLag == 0 {
+		o.MaxLag = time.Second
+	}
+	if o.Arbiter == nil {
+		o.Arbiter = NoArbiter{}
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+}
+
+// Control message kinds on the pair's control stream.
+const (
+	ctlHello    = 1 // backup → primary: JSON hello
+	ctlReleased = 2 // primary → backup: outputs released below this position (8 bytes)
+)
+
+// hello is what a joining backup tells its primary.
+type hello struct {
+	Disks []string `json:"disks"` // SHA-256 of each local disk copy
+}
+
+// joinInfo opens the state a primary sends a joining backup.
+type joinInfo struct {
+	Header     lockstep.Header `json:"header"`
+	Generation uint64          `json:"generation"`
+	Position   uint64          `json:"position"`
+	NextDigest uint64          `json:"next_digest"`
+	Snapshot   int64           `json:"snapshot"`   // bytes of snapshot that follow
+	SendDisks  []int64         `json:"send_disks"` // bytes of each disk image that follow (0: not sent)
+}
+
+// maxSnapshotOverhead bounds a join's snapshot beyond the guest's RAM
+// (device and CPU state).
+const maxSnapshotOverhead = 64 << 20
+
+// check refuses sizes no primary sends: negative ones, or a snapshot larger
+// than the guest's RAM and its device state.
+func (j *joinInfo) check() error {
+	if j.Snapshot < 0 || uint64(j.Snapshot) > max(j.Header.RAM, machine.DefaultRAM)+maxSnapshotOverhead {
+		return fmt.Errorf("a snapshot of %d bytes for %d bytes of RAM", j.Snapshot, j.Header.RAM)
+	}
+	for i, n := range j.SendDisks {
+		if n < 0 {
+			return fmt.Errorf("disk %d: %d bytes", i, n)
+		}
+	}
+	return nil
+}
+
+// What a member's machine waits for (member.waiting), for `ftvm status`.
+const (
+	waitNone    int32 = iota
+	waitBackup        // a primary throttled: its backup lags more than MaxLag
+	waitPrimary       // a backup replayed all it received: the primary's next record
+	waitInput         // the guest idles in HLT: an input or a timer
+)
+
+var waitNames = [...]string{"", "backup", "primary", "input"}
+
+// member is what both sides of a pair have.
+type member struct {
+	opts Options
+
+	// Set before the run and read-only during it.
+	gate    *lockstep.Gate // never replaced: a role changes its mode
+	live    *machine.LiveInputs
+	header  lockstep.Header
+	disks   []string // local disk image paths
+	blks    []*devices.VirtioBlk
+	nets    []hostio.Net // raw backends, for gratuitous ARP
+	ip      net.IP
+	mac     net.HardwareAddr
+	started time.Time
+
+	// Owned by the goroutine running the machine: the machine's own time
+	// and random numbers, and the role's source of random numbers (the
+	// clock's, a recorder's or a replayer's).
+	clock  cpu.Env
+	random cpu.Env
+
+	// mu guards m (attached on the machine's goroutine, stopped from a
+	// signal's) and conn, the link to the peer.
+	mu   sync.Mutex
+	m    *machine.Machine
+	conn *transport.Conn
+
+	// hostInputs is set while inputs come from the host (live), not from
+	// a log: device backends' posts are taken only then.
+	hostInputs atomic.Bool
+	gen        atomic.Uint64 // the pair's generation this member belongs to
+	// seenPos is the machine's position at its last look at its inputs:
+	// what status and a backup's acks report.
+	seenPos atomic.Uint64
+	waiting atomic.Int32 // a wait constant
+
+	// stopping is set by Stop: the run ends, whatever the role; stopped is
+	// done then, ending the member's waits (a backup, a join, acks). ran
+	// is set when the run returned: a link that ends then is no news.
+	stopping   atomic.Bool
+	ran        atomic.Bool
+	stopped    context.Context
+	stopCancel context.CancelFunc
+
+	// errMu guards err, why the member stopped when it lost the arbiter.
+	errMu sync.Mutex
+	err   error
+
+	// Events is the member's timeline.
+	Events Timeline
+}
+
+func newMember(opts Options) *member {
+	opts.defaults()
+	m := &member{opts: opts, gate: lockstep.NewGate(lockstep.GateDirect), started: time.Now()}
+	m.stopped, m.stopCancel = context.WithCancel(context.Background())
+	m.live = machine.NewLiveInputs(opts.Clock == machine.ClockHost)
+	return m
+}
+
+// configure fills the machine configuration: inputs and checker from the
+// role, the environment whose random numbers the role serves (see
+// memberEnv), and the gated console.
+func (n *member) configure(cfg machine.Config, console io.Writer, inputs machine.InputSource, checker machine.Checker, random func(clock cpu.Env) cpu.Env) machine.Config {
+	cfg.Inputs, cfg.Live, cfg.Checker = inputs, n.live, checker
+	cfg.WrapEnv = func(e cpu.Env) cpu.Env {
+		n.clock, n.random = e, random(e)
+		return memberEnv{n}
+	}
+	cfg.Console = n.gate.Writer(console, n.position)
+	return cfg
+}
+
+// memberEnv serves the CPU's time from the machine's clock and its random
+// numbers from the current role.
+type memberEnv struct{ n *member }
+
+func (e memberEnv) TSC(pos uint64) uint64 { return e.n.clock.TSC(pos) }
+
+func (e memberEnv) Random(pos uint64, seed bool) (uint64, bool) { return e.n.random.Random(pos, seed) }
+
+func (n *member) machine() *machine.Machine {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.m
+}
+
+func (n *member) position() uint64 {
+	if m := n.machine(); m != nil {
+		return m.CPU.Position()
+	}
+	return 0
+}
+
+// Post delivers a host input from a device backend: dropped while the
+// inputs come from a log.
+func (n *member) Post(in devices.Input) {
+	if n.hostInputs.Load() {
+		n.live.Post(in)
+	}
+}
+
+// WrapNet puts a network backend behind the output gate and remembers it
+// for gratuitous ARP.
+func (n *member) WrapNet(b hostio.Net) hostio.Net {
+	n.nets = append(n.nets, b)
+	return n.gate.NetBackend(b, n.position)
+}
+
+// OutputErr returns the first error writing the guest's console (through
+// the output gate), if any.
+func (n *member) OutputErr() error { return n.gate.Err() }
+
+// Err explains why the member stopped when it lost the arbiter (nil
+// otherwise).
+func (n *member) Err() error {
+	n.errMu.Lock()
+	defer n.errMu.Unlock()
+	return n.err
+}
+
+func (n *member) setErr(err error) {
+	n.errMu.Lock()
+	n.err = err
+	n.errMu.Unlock()
+}
+
+// Producer registers a live input producer (see machine.LiveInputs).
+func (n *member) Producer() func() { return n.live.AddProducer() }
+
+// Attach gives the member its built machine and the header that describes
+// it (for backups joining), the local disk paths and block devices.
+func (n *member) Attach(m *machine.Machine, h lockstep.Header, disks []string, blks []*devices.VirtioBlk) {
+	n.mu.Lock()
+	n.m = m
+	n.mu.Unlock()
+	n.header, n.disks, n.blks = h, disks, blks
+	if h.DigestInterval == 0 {
+		n.header.DigestInterval = lockstep.DefaultDigestInterval
+	}
+	n.ip, n.mac = guestAddress(h)
+}
+
+// guestAddress finds the guest's IP (ip= on its command line) and MAC.
+func guestAddress(h lockstep.Header) (net.IP, net.HardwareAddr) {
+	var ip net.IP
+	for _, w := range strings.Fields(h.Cmdline) {
+		if v, ok := strings.CutPrefix(w, "ip="); ok {
+			v, _, _ = strings.Cut(v, "/")
+			ip = net.ParseIP(v).To4()
+		}
+	}
+	if ip == nil && h.Net {
+		ip = net.IPv4(10, 0, 2, 15).To4() // the appliance's default
+	}
+	var mac net.HardwareAddr
+	if len(h.Nets) > 0 {
+		mac, _ = net.ParseMAC(h.Nets[0])
+	}
+	return ip, mac
+}
+
+// ErrStopped is returned by a wait that Stop ended.
+var ErrStopped = errors.New("stopped")
+
+// stop ends the member's run at the next instruction boundary, or at once
+// when it waits; it returns the link to the peer.
+func (n *member) stop() *transport.Conn {
+	n.stopping.Store(true)
+	n.stopCancel()
+	n.mu.Lock()
+	m, c := n.m, n.conn
+	n.mu.Unlock()
+	if m != nil {
+		m.RequestStop()
+	}
+	return c
+}
+
+// takeConn returns the link to the peer and forgets it.
+func (n *member) takeConn() *transport.Conn {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := n.conn
+	n.conn = nil
+	return c
+}
+
+// lostArbiter records that the other side holds generation gen.
+func (n *member) lostArbiter(gen uint64, err error, other string) {
+	e := fmt.Errorf("lost the arbiter for generation %d (%s); stopping this side", gen, other)
+	if err != nil {
+		e = fmt.Errorf("arbiter: %v; stopping this side", err)
+	}
+	n.setErr(e)
+	n.emit(Event{Kind: EventLostArbiter, Generation: gen}, "%v", e)
+}
+
+// watchPeer calls lost once nothing (heartbeat, log, ack) arrived from the
+// peer for the failover timeout, or the connection died.
+func (n *member) watchPeer(c *transport.Conn, lost func()) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.Done():
+		case <-t.C:
+			if time.Since(c.LastHeard()) < n.opts.FailoverTimeout {
+				continue
+			}
+		}
+		lost()
+		return
+	}
+}
+
+// status returns the fields of `ftvm status` both roles show.
+func (n *member) status(role string) map[string]any {
+	held, _ := n.gate.Held()
+	s := map[string]any{
+		"role":         role,
+		"generation":   n.gen.Load(),
+		"position":     n.seenPos.Load(),
+		"outputs_held": held,
+		"uptime_s":     time.Since(n.started).Seconds(),
+	}
+	if w := n.waiting.Load(); w != waitNone {
+		s["waiting_for"] = waitNames[w]
+	}
+	if d := n.live.Dropped(); d > 0 {
+		s["frames_dropped"] = d
+	}
+	return s
+}
+
+func marshalStatus(s map[string]any) []byte {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// recvControl reads one control message, giving up with ctx.
+func recvControl(ctx context.Context, c *transport.Conn) (uint8, []byte, error) {
+	type msg struct {
+		kind uint8
+		p    []byte
+		err  error
+	}
+	ch := make(chan msg, 1)
+	go func() {
+		k, p, err := c.RecvControl()
+		ch <- msg{k, p, err}
+	}()
+	select {
+	case m := <-ch:
+		return m.kind, m.p, m.err
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+}

@@ -1,0 +1,518 @@
+package failover
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ftvm/cpu"
+	"ftvm/devices"
+	"ftvm/lockstep"
+	"ftvm/machine"
+	"ftvm/transport"
+)
+
+// Primary is the live side of a pair: its machine takes its inputs from the
+// host and, while a backup is joined (paired), records them to the backup's
+// stream and holds external output until the backup has what it depends on.
+// It is the machine's input source and checker.
+type Primary struct {
+	*member
+
+	joins chan *transport.Conn // backups accepted, for the run loop
+
+	// pmu guards listener, stopAccept, sink and rec (sink and rec are read
+	// by the transport's ack callback and status queries).
+	pmu        sync.Mutex
+	listener   *transport.Listener
+	stopAccept context.CancelFunc
+	sink       *streamSink
+	rec        *lockstep.Recorder
+
+	paired     atomic.Bool   // a backup is joined: inputs are recorded
+	backupPos  atomic.Uint64 // the backup's replay position (acks)
+	lostBackup atomic.Bool   // the backup's link failed (watchPeer)
+
+	// The execution rate, for throttling (the machine's goroutine).
+	rateT time.Time
+	rateP uint64
+	rate  float64 // positions per second
+}
+
+// NewPrimary returns the primary of a new pair; its machine is built with
+// Configure and attached with Attach.
+func NewPrimary(opts Options) *Primary {
+	return newPrimary(newMember(opts))
+}
+
+func newPrimary(n *member) *Primary {
+	p := &Primary{member: n, joins: make(chan *transport.Conn, 1)}
+	n.hostInputs.Store(true)
+	return p
+}
+
+// Configure fills the machine configuration with the primary's pieces:
+// input source, checker, random numbers, and the gated console.
+func (p *Primary) Configure(cfg machine.Config, console io.Writer) machine.Config {
+	return p.configure(cfg, console, p, p, func(clock cpu.Env) cpu.Env { return clock })
+}
+
+// recorder returns the stream's recorder (nil when alone).
+func (p *Primary) recorder() *lockstep.Recorder {
+	p.pmu.Lock()
+	defer p.pmu.Unlock()
+	return p.rec
+}
+
+// --- the machine's input source and checker ---
+
+// Next implements machine.InputSource: a live source never knows ahead.
+func (p *Primary) Next() uint64 { return p.live.Next() }
+
+// Take implements machine.InputSource.
+func (p *Primary) Take(pos uint64, buf []devices.Input) []devices.Input {
+	p.seenPos.Store(pos)
+	if !p.paired.Load() {
+		return p.live.Take(pos, buf)
+	}
+	if p.lostBackup.Load() {
+		p.backupLost()
+		return p.live.Take(pos, buf)
+	}
+	p.throttle(pos)
+	buf = p.rec.Take(pos, buf)
+	p.sync(pos, 25*time.Millisecond)
+	return buf
+}
+
+// Wait implements machine.InputSource.
+func (p *Primary) Wait(deadline uint64) bool {
+	if p.paired.Load() {
+		// The guest idles: let the backup acknowledge what it has, so the
+		// held outputs go out now rather than after the wait.
+		p.sync(p.position(), 0)
+	}
+	p.waiting.Store(waitInput)
+	defer p.waiting.Store(waitNone)
+	return p.live.Wait(deadline)
+}
+
+// CanWake reports whether an idle guest can be woken.
+func (p *Primary) CanWake() bool { return p.live.CanWake() }
+
+// NextCheck implements machine.Checker: the recorder's digests while
+// paired.
+func (p *Primary) NextCheck() uint64 {
+	if !p.paired.Load() {
+		return ^uint64(0)
+	}
+	return p.rec.NextCheck()
+}
+
+// Check implements machine.Checker. A record the stream cannot take means
+// the backup is gone.
+func (p *Primary) Check(m *machine.Machine) error {
+	if p.paired.Load() {
+		if err := p.rec.Check(m); err != nil {
+			p.lostBackup.Store(true)
+		}
+	}
+	return nil
+}
+
+// sync sends a sync record at pos when outputs wait for one, or when the
+// stream has been quiet for quiet, so the backup can run on and acknowledge.
+func (p *Primary) sync(pos uint64, quiet time.Duration) {
+	held, _ := p.gate.Held()
+	last, lastAt, _ := p.sink.sent()
+	if last < pos && (held > 0 || time.Since(lastAt) >= quiet) {
+		p.rec.Append(lockstep.Record{Pos: pos, Kind: lockstep.KindSync})
+	}
+}
+
+// throttle holds the primary while its backup lags more than MaxLag of
+// execution behind. Before it waits it sends a sync record at pos, so the
+// backup can replay up to here and say so.
+func (p *Primary) throttle(pos uint64) {
+	now := time.Now()
+	if p.rateT.IsZero() {
+		p.rateT, p.rateP = now, pos
+	} else if dt := now.Sub(p.rateT); dt >= 100*time.Millisecond {
+		p.rate = float64(pos-p.rateP) / dt.Seconds()
+		p.rateT, p.rateP = now, pos
+	}
+	if p.rate == 0 {
+		return
+	}
+	limit := uint64(p.rate * p.opts.MaxLag.Seconds())
+	if pos <= p.backupPos.Load()+limit {
+		return
+	}
+	p.sync(pos, 0)
+	p.waiting.Store(waitBackup)
+	defer p.waiting.Store(waitNone)
+	for pos > p.backupPos.Load()+limit && !p.lostBackup.Load() && !p.stopping.Load() {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// --- accepting backups ---
+
+// Listen starts accepting backups at opts.Listen.
+func (p *Primary) Listen() error {
+	if p.opts.Listen == "" {
+		return nil
+	}
+	l, err := transport.Listen(p.opts.Listen, p.opts.TLS, transport.Options{
+		HeartbeatInterval: p.opts.Heartbeat,
+		IdleTimeout:       max(4*p.opts.FailoverTimeout, time.Second),
+		Status:            p.status,
+		OnAck:             p.onAck,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.pmu.Lock()
+	p.listener, p.stopAccept = l, cancel
+	p.pmu.Unlock()
+	go p.acceptLoop(ctx, l)
+	p.emit(Event{Kind: EventListening, Peer: l.Addr().String()}, "primary listening on %s", l.Addr())
+	return nil
+}
+
+// Addr returns the address backups connect to ("" when not listening).
+func (p *Primary) Addr() string {
+	p.pmu.Lock()
+	defer p.pmu.Unlock()
+	if p.listener == nil {
+		return ""
+	}
+	return p.listener.Addr().String()
+}
+
+func (p *Primary) acceptLoop(ctx context.Context, l *transport.Listener) {
+	for {
+		c, err := l.Accept(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.emit(Event{Kind: EventError}, "accepting backups: %v", err)
+			}
+			return
+		}
+		if p.paired.Load() {
+			p.emit(Event{Kind: EventBackupRefused, Peer: c.RemoteAddr().String()}, "refusing a second backup from %v: already paired", c.RemoteAddr())
+			c.Close()
+			continue
+		}
+		select {
+		case p.joins <- c:
+			p.machine().Pause()
+		default:
+			c.Close()
+		}
+	}
+}
+
+// Claim takes the first generation of a new pair from the arbiter.
+func (p *Primary) Claim() error {
+	hi, err := p.opts.Arbiter.Highest()
+	if err != nil {
+		return err
+	}
+	won, err := p.opts.Arbiter.TestAndSet(hi+1, "primary")
+	if err != nil {
+		return err
+	}
+	if !won {
+		return fmt.Errorf("arbiter: generation %d was claimed by another node", hi+1)
+	}
+	p.gen.Store(hi + 1)
+	return nil
+}
+
+// WaitBackup blocks until a backup has joined (ftvm primary --wait-backup),
+// ctx ends or the primary is stopped (ErrStopped).
+func (p *Primary) WaitBackup(ctx context.Context) error {
+	p.emit(Event{Kind: EventWaitingBackup}, "holding the guest until a backup joins")
+	select {
+	case c := <-p.joins:
+		return p.join(c)
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.stopped.Done():
+		return ErrStopped
+	}
+}
+
+// stopBudget bounds how long a stopped primary waits for its backup to
+// acknowledge the end of the run.
+const stopBudget = 500 * time.Millisecond
+
+// Stop ends the run at the next instruction boundary, or at once when it
+// waits (a signal). Safe from any goroutine.
+func (p *Primary) Stop() { p.stop() }
+
+// Close releases what the primary holds once its run is over: the listener
+// for backups and the link to its backup. It stops a run in progress first.
+func (p *Primary) Close() error {
+	p.stop()
+	p.pmu.Lock()
+	l, cancel := p.listener, p.stopAccept
+	p.listener, p.stopAccept = nil, nil
+	p.pmu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if c := p.takeConn(); c != nil {
+		c.Close()
+	}
+	if l != nil {
+		return l.Close()
+	}
+	return nil
+}
+
+// Run runs the machine until the guest ends (or the primary loses the
+// arbiter), taking backups in as they join.
+func (p *Primary) Run(maxInsns uint64) machine.Exit {
+	defer p.ran.Store(true)
+	m := p.machine()
+	if p.stopping.Load() {
+		m.RequestStop() // stopped before the machine was attached
+	}
+	for {
+		exit := m.Run(maxInsns)
+		if exit.Reason == machine.ExitPaused {
+			select {
+			case c := <-p.joins:
+				if err := p.join(c); err != nil {
+					p.emit(Event{Kind: EventJoinFailed}, "backup join failed: %v", err)
+				}
+			default:
+			}
+			continue
+		}
+		if exit.Reason == machine.ExitStopped && p.Err() != nil && !p.stopping.Load() {
+			return exit // lost the arbiter: this side emits nothing more
+		}
+		p.finish(exit)
+		return exit
+	}
+}
+
+// finish ends a run: a paired primary logs the end and lets its backup
+// acknowledge the last outputs before they are released.
+func (p *Primary) finish(exit machine.Exit) {
+	if !p.paired.Load() {
+		p.gate.SetMode(lockstep.GateDirect)
+		return
+	}
+	p.rec.Finish(p.machine(), exit)
+	budget := 2 * time.Second
+	if p.stopping.Load() {
+		budget = stopBudget
+	}
+	deadline := time.Now().Add(budget)
+	for time.Now().Before(deadline) && !p.lostBackup.Load() {
+		if held, _ := p.gate.Held(); held == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.gate.SetMode(lockstep.GateDirect)
+	c := p.takeConn()
+	if c == nil {
+		return
+	}
+	// Closing drops what the backup has not received: wait until it has
+	// the end record (it reads it as its replay comes near, within the
+	// lag), so it ends with the guest instead of going live.
+	if seq, _ := c.Sent(); !p.lostBackup.Load() {
+		wait := p.opts.MaxLag + 5*time.Second
+		if p.stopping.Load() {
+			wait = time.Until(deadline)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), max(wait, 0))
+		c.WaitAcked(ctx, seq)
+		cancel()
+	}
+	c.Close()
+}
+
+// join brings a backup in: the guest is paused at a position, the machine's
+// state (and each disk the backup's copy differs from) is streamed to it,
+// and the log flows from that position on.
+func (p *Primary) join(c *transport.Conn) error {
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(p.stopped, 10*time.Second)
+	defer cancel()
+	kind, b, err := recvControl(ctx, c)
+	if err != nil || kind != ctlHello {
+		c.Close()
+		return fmt.Errorf("backup %v sent no hello: %v", c.RemoteAddr(), err)
+	}
+	var h hello
+	if err := json.Unmarshal(b, &h); err != nil {
+		c.Close()
+		return fmt.Errorf("backup hello: %v", err)
+	}
+	m := p.machine()
+	pos := m.CPU.Position()
+	hdr := p.header
+	info := joinInfo{Generation: p.gen.Load(), Position: pos, NextDigest: pos + hdr.DigestInterval}
+	hdr.Disks = append([]lockstep.DiskInfo(nil), hdr.Disks...)
+	var diskData [][]byte
+	for i, path := range p.disks {
+		sum, err := lockstep.FileSHA256(path)
+		if err != nil {
+			c.Close()
+			return err
+		}
+		hdr.Disks[i].SHA256 = sum
+		if i < len(h.Disks) && h.Disks[i] == sum {
+			info.SendDisks = append(info.SendDisks, 0)
+			diskData = append(diskData, nil)
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			c.Close()
+			return err
+		}
+		info.SendDisks = append(info.SendDisks, int64(len(b)))
+		diskData = append(diskData, b)
+	}
+	info.Header = hdr
+	var snap bytes.Buffer
+	if err := m.SaveSnapshot(&snap); err != nil {
+		c.Close()
+		return err
+	}
+	info.Snapshot = int64(snap.Len())
+	meta, _ := json.Marshal(info)
+	var head [4]byte
+	binary.LittleEndian.PutUint32(head[:], uint32(len(meta)))
+	readers := []io.Reader{bytes.NewReader(head[:]), bytes.NewReader(meta), &snap}
+	total := int64(len(meta)) + info.Snapshot
+	for _, d := range diskData {
+		readers = append(readers, bytes.NewReader(d))
+		total += int64(len(d))
+	}
+	if err := c.SendStateContext(ctx, io.MultiReader(readers...)); err != nil {
+		c.Close()
+		return fmt.Errorf("state transfer: %v", err)
+	}
+	sink := &streamSink{conn: c, ctx: p.stopped}
+	rec := lockstep.NewRecorderTo(sink, hdr, p.live)
+	rec.SetNextCheck(info.NextDigest)
+	p.random = rec.WrapEnv(p.clock)
+	p.pmu.Lock()
+	p.sink, p.rec = sink, rec
+	p.pmu.Unlock()
+	p.mu.Lock()
+	p.conn = c
+	p.mu.Unlock()
+	p.backupPos.Store(pos)
+	p.lostBackup.Store(false)
+	p.rate, p.rateT = 0, time.Time{}
+	p.gate.SetMode(lockstep.GateHold)
+	p.paired.Store(true)
+	go p.watchPeer(c, func() {
+		p.lostBackup.Store(true)
+		p.live.Wake()
+	})
+	go drainControl(c)
+	paused := float64(time.Since(t0).Microseconds()) / 1000
+	p.emit(Event{Kind: EventBackupJoined, Peer: c.RemoteAddr().String(), Position: pos, Generation: p.gen.Load(), Millis: paused, Bytes: total},
+		"backup %v joined at position %d (generation %d): guest paused %.1f ms for %.1f MiB of state",
+		c.RemoteAddr(), pos, p.gen.Load(), paused, float64(total)/(1<<20))
+	return nil
+}
+
+// onAck is the transport's acknowledgement callback.
+func (p *Primary) onAck(seq, replayPos uint64) {
+	p.pmu.Lock()
+	sink := p.sink
+	p.pmu.Unlock()
+	if sink == nil {
+		return
+	}
+	p.backupPos.Store(replayPos)
+	pos, ok := sink.acked(seq)
+	if !ok {
+		return
+	}
+	before := p.gate.ReleasedPos()
+	if released := p.gate.Acked(pos); released > before {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], released)
+		sink.conn.SendControl(ctlReleased, b[:])
+	}
+}
+
+// backupLost runs on the machine's goroutine when the backup is gone: the
+// primary must win the next generation before it carries on alone.
+func (p *Primary) backupLost() {
+	if c := p.takeConn(); c != nil {
+		c.Close()
+	}
+	p.paired.Store(false)
+	p.pmu.Lock()
+	p.sink, p.rec = nil, nil
+	p.pmu.Unlock()
+	p.random = p.clock
+	gen := p.gen.Load() + 1
+	won, err := p.opts.Arbiter.TestAndSet(gen, "primary")
+	if err != nil || !won {
+		p.lostArbiter(gen, err, "the backup went live")
+		p.gate.SetMode(lockstep.GateBuffer) // never emit again
+		p.machine().RequestStop()
+		return
+	}
+	p.gen.Store(gen)
+	p.gate.SetMode(lockstep.GateDirect)
+	p.emit(Event{Kind: EventBackupLost, Generation: gen}, "backup lost: carrying on alone as generation %d", gen)
+}
+
+// status is the JSON `ftvm status` shows.
+func (p *Primary) status() []byte {
+	role := "primary (alone)"
+	if p.paired.Load() {
+		role = "primary (paired)"
+	}
+	s := p.member.status(role)
+	p.pmu.Lock()
+	sink := p.sink
+	p.pmu.Unlock()
+	if sink != nil {
+		bpos := p.backupPos.Load()
+		last, _, bytes := sink.sent()
+		s["backup_position"] = bpos
+		s["lag_instructions"] = int64(p.seenPos.Load()) - int64(bpos)
+		s["log_bytes"] = bytes
+		s["log_bytes_per_s"] = float64(bytes) / time.Since(p.started).Seconds()
+		if bpos >= last {
+			// It replayed every record sent: it waits for the next.
+			s["backup_waiting_for"] = "primary"
+		}
+	}
+	return marshalStatus(s)
+}
+
+// drainControl reads and drops a backup's control messages so the peer
+// never blocks.
+func drainControl(c *transport.Conn) {
+	for {
+		if _, _, err := c.RecvControl(); err != nil {
+			return
+		}
+	}
+}

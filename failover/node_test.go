@@ -17,6 +17,7 @@ import (
 
 	"ftvm/board"
 	"ftvm/devices"
+	"ftvm/internal/testenv"
 	"ftvm/lockstep"
 	"ftvm/machine"
 	"ftvm/transport"
@@ -29,14 +30,11 @@ import (
 // live) prints nothing, both end with the guest, and once closed they leave
 // no goroutine behind.
 func TestNodePairInProcess(t *testing.T) {
-	image, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "build", "pit_hlt.elf"))
+	image, err := os.ReadFile(testenv.Guest(t, "pit_hlt"))
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("guest pit_hlt not built: %v", err)
-		}
-		t.Skipf("guest pit_hlt not built (run make guests): %v", err)
+		t.Fatal(err)
 	}
-	golden, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "pit_hlt.golden"))
+	golden, err := os.ReadFile(filepath.Join(testenv.Root(), "testdata", "guests", "pit_hlt.golden"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,10 +47,10 @@ func TestNodePairInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var plog, blog syncBuf
+	var plog, blog testenv.Buffer
 	primary := NewPrimary(Options{TLS: tlsCfg, Listen: "127.0.0.1:0", Log: &plog, Clock: machine.ClockHost})
 	spec := &machine.Spec{ImagePath: "pit_hlt.elf", Image: image, Clock: machine.ClockHost, Cmdline: "lines=12"}
-	var pcons, bcons syncBuf
+	var pcons, bcons testenv.Buffer
 	pb, err := board.Build(spec, primary.Configure(machine.Config{}, &pcons), board.Host{Live: true, Post: primary.Post, Producer: primary.Producer})
 	if err != nil {
 		t.Fatal(err)
@@ -151,24 +149,6 @@ func TestNodePairInProcess(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines left behind (%d before):\n%s", n-base, base, buf[:runtime.Stack(buf, true)])
 	}
-}
-
-// syncBuf is a bytes.Buffer safe for concurrent use.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // A primary that announces impossible sizes in its join message (a

@@ -1,24 +1,22 @@
 package machine
 
 import (
-	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"ftvm/devices"
+	"ftvm/internal/testenv"
 )
 
 // A guest idle in HLT with no timer pending at all (idle_wake with the PIT
 // stopped) and a live producer that never posts: RequestStop and Pause end
 // the wait at once, and a posted console byte wakes it.
 func TestIdleWaitEnds(t *testing.T) {
-	image, err := os.ReadFile(filepath.Join(guestDir, "build", "idle_wake.elf"))
+	image, err := os.ReadFile(testenv.Guest(t, "idle_wake"))
 	if err != nil {
-		t.Skipf("guest idle_wake not built (run make guests): %v", err)
+		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name string
@@ -32,7 +30,7 @@ func TestIdleWaitEnds(t *testing.T) {
 		}, ExitDebug},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out syncBuffer
+			var out testenv.Buffer
 			m, err := New(Config{Console: &out, Clock: ClockHost, Cmdline: "pit=off"})
 			if err != nil {
 				t.Fatal(err)
@@ -64,24 +62,6 @@ func TestIdleWaitEnds(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Inputs taken where the board skipped idle time come with a clock skip to

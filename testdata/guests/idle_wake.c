@@ -25,6 +25,7 @@
  */
 #define GUEST_MAIN_CMDLINE
 #include "lib/runtime.h"
+#include "lib/gates.h"
 
 #define VIO_BASE        0xD0000000ul
 #define VIO_MAGIC       0x000
@@ -96,33 +97,6 @@ static inline void mmio_wr(unsigned off, uint32_t v) { *(volatile uint32_t *)(VI
 
 /* --- interrupts: IDT, 8259 pair --- */
 
-struct idt_gate {
-	uint16_t off0, sel;
-	uint8_t ist, type;
-	uint16_t off1;
-	uint32_t off2, zero;
-};
-static struct idt_gate idt[48];
-struct interrupt_frame;
-
-static void set_gate(int vec, void (*fn)(struct interrupt_frame *))
-{
-	uint64_t a = (uint64_t)fn;
-	idt[vec] = (struct idt_gate){(uint16_t)a, 0x08, 0, 0x8E, (uint16_t)(a >> 16), (uint32_t)(a >> 32), 0};
-}
-
-__attribute__((interrupt)) static void on_fault(struct interrupt_frame *f)
-{
-	(void)f;
-	printf("FAIL unexpected exception\n");
-	exit(0x7e);
-}
-
-__attribute__((interrupt)) static void on_spurious(struct interrupt_frame *f)
-{
-	(void)f; /* IRQ 7/15 without an EOI, as the 8259A data sheet says */
-}
-
 __attribute__((interrupt)) static void on_virtio(struct interrupt_frame *f)
 {
 	(void)f;
@@ -144,15 +118,10 @@ __attribute__((interrupt)) static void on_com1(struct interrupt_frame *f)
 	outb(0x20, 0x20);
 }
 
-static void setup_interrupts(int irq, void (*fn)(struct interrupt_frame *))
+static void setup_interrupts(int irq, gate_fn fn)
 {
-	for (int v = 0; v < 32; v++)
-		set_gate(v, on_fault);
-	for (int v = 32; v < 48; v++)
-		set_gate(v, on_spurious);
-	set_gate(32 + irq, fn);
-	struct __attribute__((packed)) { uint16_t limit; uint64_t base; } idtr = {sizeof idt - 1, (uint64_t)idt};
-	__asm__ volatile("lidt %0" : : "m"(idtr));
+	gates_init();
+	gates_set(32 + irq, fn);
 	/* ICW1 edge, cascade, ICW4; ICW2 vector base; ICW3 wiring; ICW4 8086 */
 	outb(0x20, 0x11); outb(0xA0, 0x11);
 	outb(0x21, 0x20); outb(0xA1, 0x28);

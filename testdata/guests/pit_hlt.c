@@ -14,8 +14,7 @@
  */
 #define GUEST_MAIN_CMDLINE
 #include "lib/runtime.h"
-
-struct interrupt_frame;
+#include "lib/gates.h"
 
 static volatile uint64_t ticks;
 static uint64_t buf[512];
@@ -25,32 +24,6 @@ static const uint64_t gdt[] __attribute__((aligned(8))) = {
 	0x00AF9A000000FFFFull, /* 0x08: 64-bit code, DPL 0 */
 	0x00CF92000000FFFFull, /* 0x10: flat data */
 };
-
-struct idt_gate {
-	uint16_t off0, sel;
-	uint8_t ist, type;
-	uint16_t off1;
-	uint32_t off2, zero;
-};
-static struct idt_gate idt[48];
-
-static void set_gate(int vec, void (*fn)(struct interrupt_frame *))
-{
-	uint64_t a = (uint64_t)fn;
-	idt[vec] = (struct idt_gate){(uint16_t)a, 0x08, 0, 0x8E, (uint16_t)(a >> 16), (uint32_t)(a >> 32), 0};
-}
-
-__attribute__((interrupt)) static void on_fault(struct interrupt_frame *f)
-{
-	(void)f;
-	printf("FAIL unexpected exception\n");
-	exit(0x7e);
-}
-
-__attribute__((interrupt)) static void on_spurious(struct interrupt_frame *f)
-{
-	(void)f;
-}
 
 __attribute__((interrupt)) static void on_tick(struct interrupt_frame *f)
 {
@@ -72,13 +45,8 @@ static void load_tables(void)
 			 "movl %%eax, %%ds\n\tmovl %%eax, %%es\n\tmovl %%eax, %%ss\n\t"
 			 "movl %%eax, %%fs\n\tmovl %%eax, %%gs"
 			 : : "m"(gdtr) : "rax", "memory");
-	for (int v = 0; v < 32; v++)
-		set_gate(v, on_fault);
-	for (int v = 32; v < 48; v++)
-		set_gate(v, on_spurious);
-	set_gate(32, on_tick);
-	struct __attribute__((packed)) { uint16_t limit; uint64_t base; } idtr = {sizeof idt - 1, (uint64_t)idt};
-	__asm__ volatile("lidt %0" : : "m"(idtr));
+	gates_init();
+	gates_set(32, on_tick);
 }
 
 static uint64_t rdtsc(void)

@@ -1,213 +1,228 @@
 package fp80
 
-import (
-	"math/big"
-	"math/bits"
-	"sync"
-)
+import "math/bits"
 
 // The transcendental instructions: F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN,
-// FSIN, FCOS, FSINCOS. Results are computed in 160-bit binary floating point
-// (math/big) from the exact operands and rounded once to 64 bits in the
-// current rounding mode, so they are correctly rounded except in cases
-// closer to a rounding boundary than about 2^-150 (none is known). Intel
-// documents errors of at most one ulp for these instructions; where its
+// FSIN, FCOS, FSINCOS. Results are computed in the 128-bit format xf from
+// the exact operands and rounded once to 64 bits in the current rounding
+// mode: correctly rounded except within about 2^-120 of a rounding boundary.
+// Intel documents errors of at most one ulp for these instructions; where its
 // result is not the correctly rounded one, this differs in the last bit.
 //
 // FSIN, FCOS, FSINCOS and FPTAN reduce their argument modulo pi/2 with the
-// 66-bit approximation of pi that Intel processors use (SDM Vol. 1, 8.3.10),
-// so large arguments give the results those processors give rather than the
-// mathematically exact ones.
+// 66-bit approximation of pi that Intel (and AMD) processors use (SDM Vol. 1,
+// 8.3.10), exactly, so large arguments give the results those processors
+// give rather than the mathematically exact ones.
 
-const transPrec = 160
-
-var (
-	transOnce sync.Once
-	bigLn2    *big.Float // ln 2
-	bigPi     *big.Float // pi to transPrec bits
-	pi66      *big.Float // pi rounded to 66 bits, as the x87 reduces with
+// pi66 is pi rounded to 66 bits, as an integer: pi66 = pi66Hi:pi66Lo × 2^-64.
+const (
+	pi66Hi = 0x3
+	pi66Lo = 0x243F6A8885A308D3
 )
 
-func newF() *big.Float { return new(big.Float).SetPrec(transPrec) }
+// Constants and series coefficients, computed once in xf arithmetic.
+var (
+	xOne, xTwo  = xint(1), xint(2)
+	xLn2        xf // ln 2
+	xLog2e      xf // 1 / ln 2
+	xPi         xf
+	xRecipOdd   [48]xf // 1/(2k+1)
+	xRecipOddAl [48]xf // (-1)^k/(2k+1)
+	xExpm1Coef  [40]xf // 1/(k+1)!
+	xSinCoef    [24]xf // (-1)^k/(2k+1)!
+	xCosCoef    [24]xf // (-1)^k/(2k)!
+)
 
-func transInit() {
-	transOnce.Do(func() {
-		bigLn2 = newF().Mul(big.NewFloat(2), atanhSeries(newF().Quo(big.NewFloat(1), big.NewFloat(3))))
-		// pi = 16 atan(1/5) - 4 atan(1/239) (Machin)
-		a := atanSeries(newF().Quo(big.NewFloat(1), big.NewFloat(5)))
-		b := atanSeries(newF().Quo(big.NewFloat(1), big.NewFloat(239)))
-		bigPi = newF().Sub(newF().Mul(a, big.NewFloat(16)), newF().Mul(b, big.NewFloat(4)))
-		pi66 = new(big.Float).SetPrec(66).SetMode(big.ToNearestEven).Set(bigPi)
-		pi66 = newF().Set(pi66)
-	})
-}
-
-// atanhSeries returns atanh(t) = t + t^3/3 + t^5/5 + ... for small |t|.
-func atanhSeries(t *big.Float) *big.Float { return oddSeries(t, false) }
-
-// atanSeries returns atan(t) = t - t^3/3 + t^5/5 - ... for small |t|.
-func atanSeries(t *big.Float) *big.Float { return oddSeries(t, true) }
-
-func oddSeries(t *big.Float, alternate bool) *big.Float {
-	sum := newF().Set(t)
-	t2 := newF().Mul(t, t)
-	pow := newF().Set(t)
-	term := newF()
-	for k := int64(3); k < 400; k += 2 {
-		pow.Mul(pow, t2)
-		if alternate {
-			pow.Neg(pow)
+func init() {
+	f := xOne // k!
+	for k := range xExpm1Coef {
+		f = xmul(f, xrecip(xint(int64(k+1))))
+		xExpm1Coef[k] = f
+	}
+	for k := range xRecipOdd {
+		xRecipOdd[k] = xrecip(xint(int64(2*k + 1)))
+		xRecipOddAl[k] = xRecipOdd[k]
+		if k&1 != 0 {
+			xRecipOddAl[k] = xneg(xRecipOdd[k])
 		}
-		term.Quo(pow, newF().SetInt64(k))
-		if term.Sign() == 0 || term.MantExp(nil)-sum.MantExp(nil) < -transPrec-4 {
-			break
+	}
+	fs, fc := xOne, xOne // 1/(2k+1)!, 1/(2k)!
+	for k := range xSinCoef {
+		if k > 0 {
+			fc = xmul(fs, xrecip(xint(int64(2*k))))
+			fs = xmul(fc, xrecip(xint(int64(2*k+1))))
 		}
-		sum.Add(sum, term)
+		xSinCoef[k], xCosCoef[k] = fs, fc
+		if k&1 != 0 {
+			xSinCoef[k], xCosCoef[k] = xneg(fs), xneg(fc)
+		}
 	}
-	return sum
+	xLn2 = xmul(xTwo, xoddSeries(xrecip(xint(3)), xRecipOdd[:]))
+	xLog2e = xrecip(xLn2)
+	// pi = 16 atan(1/5) - 4 atan(1/239) (Machin)
+	a := xoddSeries(xrecip(xint(5)), xRecipOddAl[:])
+	b := xoddSeries(xrecip(xint(239)), xRecipOddAl[:])
+	xPi = xsub(xmul(a, xint(16)), xmul(b, xint(4)))
 }
 
-// bigOf returns f exactly (a finite, non-zero, supported value).
-func bigOf(f F80) *big.Float {
-	u := unpack(f)
-	r := newF().SetUint64(u.m)
-	r.SetMantExp(r, int(u.exp)-63)
-	if u.sign {
-		r.Neg(r)
+// xoddSeries returns t × Σ c[k] t^(2k), with as many terms as |t| needs for
+// 127 bits: atanh (c = xRecipOdd) or atan (c = xRecipOddAl) for |t| < 1/2.
+func xoddSeries(t xf, c []xf) xf {
+	if t.isZero() {
+		return t
 	}
-	return r
+	t2 := xmul(t, t)
+	decay := int(-t2.exp - 1) // t² < 2^-decay
+	n := 1
+	if decay > 0 {
+		n = 130/decay + 2
+	}
+	if n > len(c) {
+		n = len(c)
+	}
+	return xmul(t, xpoly(c[:n], t2))
 }
 
-// roundBig rounds x, an approximation of a transcendental result that is
-// never exactly representable, to an F80 in mode e.RC, raising PE (and C1),
-// OE, UE. When x itself has few bits (a tiny argument's correction term is
-// below the working precision), dir says which side of x the true value
-// lies: -1 toward zero (sin x, cos x, atan x against x, 1, x), +1 away from
-// zero (tan x).
-func (e *Env) roundBig(x *big.Float, dir int) F80 {
-	if x.Sign() == 0 {
-		return signed(Zero, x.Signbit())
+// roundX rounds x, an approximation of a transcendental result that is never
+// exactly representable, to an F80 in mode e.RC, raising PE (and C1), OE,
+// UE. When x has no bits beyond its top 64 + 64 (a tiny argument's
+// correction term is below the working precision), dir says which side of x
+// the true value lies: -1 toward zero (sin x, cos x, atan x against x, 1,
+// x), +1 away from zero.
+func (e *Env) roundX(x xf, dir int) F80 {
+	if x.isZero() {
+		return signed(Zero, x.neg)
 	}
-	mant := new(big.Float)
-	exp := x.MantExp(mant) // x = mant × 2^exp, 0.5 <= |mant| < 1
-	mant.Abs(mant)
-	mant.SetMantExp(mant, 128)
-	i, acc := mant.Int(nil)
-	lo := i.Uint64()
-	hi := new(big.Int).Rsh(i, 64).Uint64()
-	switch {
-	case acc == big.Exact && dir < 0:
+	hi, lo := x.hi, x.lo
+	if lo == 0 && dir < 0 {
 		var b uint64
 		lo, b = bits.Sub64(lo, 1, 0)
 		hi -= b
-	default:
+	} else {
 		lo |= 1
 	}
-	return e.round(x.Signbit(), int32(exp-1), hi, lo, fmt80, true).pack80()
+	return e.round(x.neg, x.exp, hi, lo, fmt80, true).pack80()
 }
 
-// ln returns the natural logarithm of x > 0.
-func ln(x *big.Float) *big.Float {
-	m := newF()
-	k := x.MantExp(m) // x = m × 2^k, m in [0.5, 1)
-	if m.Cmp(big.NewFloat(0.7071067811865476)) < 0 {
-		m.SetMantExp(m, 1)
+// xln returns the natural logarithm of x > 0.
+func xln(x xf) xf {
+	// x = m × 2^k with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh((m-1)/(m+1))
+	k := x.exp
+	m := x
+	m.exp = 0
+	if m.hi < 0xB504F333F9DE6484 { // sqrt(2)/2 × 2^64
+		m.exp = 1
 		k--
 	}
-	// ln m = 2 atanh((m-1)/(m+1))
-	num := newF().Sub(m, big.NewFloat(1))
-	den := newF().Add(m, big.NewFloat(1))
-	r := atanhSeries(num.Quo(num, den))
-	r.Mul(r, big.NewFloat(2))
-	return r.Add(r, newF().Mul(bigLn2, newF().SetInt64(int64(k))))
+	t := xdiv(xsub(m, xOne), xadd(m, xOne))
+	r := xoddSeries(t, xRecipOdd[:])
+	r.exp++
+	return xadd(r, xmul(xLn2, xint(int64(k))))
 }
 
-// expm1 returns e^y - 1 for |y| <= 1.
-func expm1(y *big.Float) *big.Float {
-	sum := newF()
-	term := newF().SetInt64(1)
-	for k := int64(1); k < 200; k++ {
-		term.Mul(term, y)
-		term.Quo(term, newF().SetInt64(k))
-		if term.Sign() == 0 || k > 2 && term.MantExp(nil)-sum.MantExp(nil) < -transPrec-4 {
-			break
-		}
-		sum.Add(sum, term)
+// xexpm1 returns e^y - 1 for |y| < 1.
+func xexpm1(y xf) xf { return xmul(y, xpoly(xExpm1Coef[:], y)) }
+
+// xsincos returns sin r and cos r for |r| <= pi/4.
+func xsincos(r xf) (s, c xf) {
+	r2 := xmul(r, r)
+	return xmul(r, xpoly(xSinCoef[:], r2)), xpoly(xCosCoef[:], r2)
+}
+
+// xatan returns atan z for any finite z.
+func xatan(z xf) xf {
+	neg := z.neg
+	z.neg = false
+	invert := z.exp >= 0 && !(z.exp == 0 && z.hi == 1<<63 && z.lo == 0) // |z| > 1
+	if invert {
+		z = xrecip(z)
 	}
-	return sum
+	// atan z = 2 atan(z / (1 + sqrt(1 + z²))), twice: |z| <= tan(pi/16).
+	for range 2 {
+		z = xdiv(z, xadd(xOne, xsqrt(xadd(xOne, xmul(z, z)))))
+	}
+	r := xoddSeries(z, xRecipOddAl[:])
+	r.exp += 2
+	if invert {
+		h := xPi
+		h.exp--
+		r = xsub(h, r)
+	}
+	r.neg = neg && !r.isZero()
+	return r
 }
 
-// sinCosSeries returns sin(r) and cos(r) for |r| <= pi/4.
-func sinCosSeries(r *big.Float) (s, c *big.Float) {
-	s, c = newF(), newF()
-	r2 := newF().Mul(r, r)
-	ts, tc := newF().Set(r), newF().SetInt64(1)
-	s.Set(ts)
-	c.Set(tc)
-	for k := int64(1); k < 200; k++ {
-		ts.Mul(ts, r2)
-		ts.Quo(ts, newF().SetInt64((2*k)*(2*k+1)))
-		ts.Neg(ts)
-		tc.Mul(tc, r2)
-		tc.Quo(tc, newF().SetInt64((2*k-1)*(2*k)))
-		tc.Neg(tc)
-		s.Add(s, ts)
-		c.Add(c, tc)
-		if tc.Sign() == 0 || tc.MantExp(nil) < -transPrec-8 {
-			break
+// xreduce returns a reduced modulo pi66/2 to [-pi66/4, pi66/4], exactly, and
+// the quadrant (the quotient modulo 4); |a| < 2^63.
+func xreduce(a F80) (xf, int) {
+	u := unpack(a)
+	if u.exp < -2 { // |a| < 1/4 < pi/4
+		return xfOf(a), 0
+	}
+	// In units of 2^-65: X = |a| × 2^65 (at most 128 bits), P = pi66/2 =
+	// pi66Hi:pi66Lo (66 bits). k = round(X / P), r = X - k·P, |r| <= P/2.
+	xh, xl := shl128(0, u.m, uint(u.exp+2))
+	q := xmul(xf{exp: 127, hi: xh, lo: xl}.norm(), xrecip(xf{exp: 127, hi: pi66Hi, lo: pi66Lo}.norm()))
+	k := uint64(0)
+	if q.exp >= -1 {
+		_, q2 := shr(q.hi, q.lo, uint(127-q.exp-1)) // the integer part of 2q
+		k = (q2 + 1) >> 1
+	}
+	// r = X - k·P as a signed 192-bit integer; then correct k by one if the
+	// estimate was off.
+	r := func(k uint64) (neg bool, hi, lo uint64) {
+		ph, pl := bits.Mul64(k, pi66Lo)
+		ph += k * pi66Hi // k·P < 2^128: k < 2^62
+		lo, b := bits.Sub64(xl, pl, 0)
+		hi, _ = bits.Sub64(xh, ph, b)
+		if int64(hi) < 0 {
+			lo, b = bits.Sub64(0, lo, 0)
+			hi, _ = bits.Sub64(0, hi, b)
+			return true, hi, lo
 		}
+		return false, hi, lo
+	}
+	neg, rh, rl := r(k)
+	// |r| must not exceed P/2 = pi66 × 2^-66, i.e. 2|r| <= P.
+	if th, tl := shl128(rh, rl, 1); th > pi66Hi || th == pi66Hi && tl > pi66Lo {
+		if neg {
+			k--
+		} else {
+			k++
+		}
+		neg, rh, rl = r(k)
+	}
+	red := xf{neg: neg != u.sign, exp: 127 - 65, hi: rh, lo: rl}.norm()
+	quad := int(k & 3)
+	if u.sign {
+		quad = -quad & 3
+	}
+	return red, quad
+}
+
+// quadrant returns sin and cos of quad·pi66/2 + r.
+func quadrant(r xf, quad int) (s, c xf) {
+	s, c = xsincos(r)
+	switch quad {
+	case 1:
+		s, c = c, xneg(s)
+	case 2:
+		s, c = xneg(s), xneg(c)
+	case 3:
+		s, c = xneg(c), s
 	}
 	return
 }
 
-// atan returns atan(z) for any finite z.
-func atan(z *big.Float) *big.Float {
-	neg := z.Signbit()
-	z = newF().Abs(z)
-	invert := z.Cmp(big.NewFloat(1)) > 0
-	if invert {
-		z.Quo(newF().SetInt64(1), z)
+// shl128 shifts hi:lo left by n < 128.
+func shl128(hi, lo uint64, n uint) (uint64, uint64) {
+	switch {
+	case n == 0:
+		return hi, lo
+	case n < 64:
+		return hi<<n | lo>>(64-n), lo << n
 	}
-	// atan z = 2 atan(z / (1 + sqrt(1 + z²))), twice: |z| <= tan(pi/16).
-	for range 2 {
-		d := newF().Mul(z, z)
-		d.Add(d, big.NewFloat(1))
-		d.Sqrt(d)
-		d.Add(d, big.NewFloat(1))
-		z.Quo(z, d)
-	}
-	r := atanSeries(z)
-	r.Mul(r, big.NewFloat(4))
-	if invert {
-		r.Sub(newF().Quo(bigPi, big.NewFloat(2)), r)
-	}
-	if neg {
-		r.Neg(r)
-	}
-	return r
-}
-
-// reduce returns x reduced modulo pi66/2 to [-pi66/4, pi66/4] and the
-// quadrant (the quotient modulo 4).
-func reduce(x *big.Float) (*big.Float, int) {
-	half := newF().Quo(pi66, big.NewFloat(2))
-	q := newF().Quo(x, half)
-	// nearest integer to q
-	qi, _ := newF().Add(q, big.NewFloat(0.5)).Int(nil)
-	if newF().Add(q, big.NewFloat(0.5)).Sign() < 0 {
-		qi.Sub(qi, big.NewInt(1)) // Int truncates toward zero
-	}
-	// the reduction is exact: x and k·pi66/2 need about 66 + 63 + 16384 bits
-	// at most; use enough precision for the operands at hand.
-	prec := uint(transPrec + 66 + 64)
-	if e := x.MantExp(nil); e > 0 {
-		prec += uint(e)
-	}
-	k := new(big.Float).SetPrec(prec).SetInt(qi)
-	r := new(big.Float).SetPrec(prec).Mul(k, half)
-	r.Sub(new(big.Float).SetPrec(prec).Set(x), r)
-	quad := int(new(big.Int).And(qi, big.NewInt(3)).Int64())
-	return newF().Set(r), quad
+	return lo << (n - 64), 0
 }
 
 // trigArgument screens FSIN/FCOS/FSINCOS/FPTAN operands: NaNs and invalid
@@ -237,22 +252,12 @@ func (e *Env) SinCos(a F80, wantSin, wantCos bool) (s, c F80, outOfRange bool) {
 	if a.Classify() == ClassZero {
 		return a, One, false
 	}
-	transInit()
-	r, quad := reduce(bigOf(a))
-	bs, bc := sinCosSeries(r)
-	switch quad {
-	case 1:
-		bs, bc = bc, bs.Neg(bs)
-	case 2:
-		bs, bc = bs.Neg(bs), bc.Neg(bc)
-	case 3:
-		bs, bc = bc.Neg(bc), bs
-	}
+	xs, xc := quadrant(xreduce(a))
 	if wantSin {
-		s = e.roundBig(bs, -1)
+		s = e.roundX(xs, -1)
 	}
 	if wantCos {
-		c = e.roundBig(bc, -1)
+		c = e.roundX(xc, -1)
 	}
 	return s, c, false
 }
@@ -265,13 +270,8 @@ func (e *Env) Tan(a F80) (r F80, outOfRange bool) {
 	if a.Classify() == ClassZero {
 		return a, false
 	}
-	transInit()
-	x, quad := reduce(bigOf(a))
-	bs, bc := sinCosSeries(x)
-	if quad&1 != 0 {
-		return e.roundBig(bc.Quo(bc, bs.Neg(bs)), 1), false
-	}
-	return e.roundBig(bs.Quo(bs, bc), 1), false
+	xs, xc := quadrant(xreduce(a))
+	return e.roundX(xdiv(xs, xc), 1), false
 }
 
 // TwoXM1 returns 2^a - 1 (F2XM1), defined for -1 <= a <= 1.
@@ -291,22 +291,22 @@ func (e *Env) TwoXM1(a F80) F80 {
 	if e.denormals(a) {
 		return Indefinite
 	}
-	transInit()
-	y := newF().Mul(bigOf(a), bigLn2)
-	if y.MantExp(nil) > 2 {
-		// outside the defined domain: 2^a - 1 computed all the same
-		return e.roundBig(newF().Sub(exp2(bigOf(a)), big.NewFloat(1)), 1)
+	x := xfOf(a)
+	if x.exp < 0 || x.exp == 0 && x.hi == 1<<63 && x.lo == 0 { // |a| <= 1
+		return e.roundX(xexpm1(xmul(x, xLn2)), 1)
 	}
-	return e.roundBig(expm1(y), 1)
-}
-
-// exp2 returns 2^x for a moderate finite x.
-func exp2(x *big.Float) *big.Float {
-	xi, _ := x.Int(nil)
-	frac := newF().Sub(x, newF().SetInt(xi))
-	r := expm1(newF().Mul(frac, bigLn2))
-	r.Add(r, big.NewFloat(1))
-	return r.SetMantExp(r, int(xi.Int64()))
+	// Outside the defined domain: 2^a - 1 all the same, as 2^n × 2^f - 1.
+	n := int32(1 << 16)
+	if x.exp < 16 {
+		_, l := shr(x.hi, x.lo, uint(127-x.exp))
+		n = int32(l)
+	}
+	if x.neg {
+		n = -n
+	}
+	p := xadd(xexpm1(xmul(xsub(x, xint(int64(n))), xLn2)), xOne)
+	p.exp += n
+	return e.roundX(xsub(p, xOne), 1)
 }
 
 // YL2X returns b × log2(a) (FYL2X: a = ST(0), b = ST(1)); with plus1 it
@@ -358,19 +358,16 @@ func (e *Env) YL2X(a, b F80, plus1 bool) F80 {
 		logNeg := rel == Less || plus1 && ca == ClassZero && a.Sign() // log2(1 + -0) = -0
 		return signed(Zero, b.Sign() != logNeg)
 	}
-	transInit()
-	x := bigOf(a)
-	var l *big.Float
+	x := xfOf(a)
+	var l xf
 	if plus1 {
 		// ln(1+x) = 2 atanh(x / (2 + x)), accurate for small x
-		d := newF().Add(x, big.NewFloat(2))
-		l = atanhSeries(newF().Quo(x, d))
-		l.Mul(l, big.NewFloat(2))
+		l = xoddSeries(xdiv(x, xadd(x, xTwo)), xRecipOdd[:])
+		l.exp++
 	} else {
-		l = ln(x)
+		l = xln(x)
 	}
-	l.Quo(l, bigLn2)
-	return e.roundBig(l.Mul(l, bigOf(b)), 1)
+	return e.roundX(xmul(xmul(l, xLog2e), xfOf(b)), 1)
 }
 
 // Atan returns atan(b / a) in the quadrant of (a, b) (FPATAN: a = ST(0),
@@ -379,57 +376,52 @@ func (e *Env) Atan(a, b F80) F80 {
 	if r, done := e.operands(a, b); done {
 		return r
 	}
-	transInit()
 	ca, cb := a.Classify(), b.Classify()
-	pi := func(num, den int64) F80 {
-		v := newF().Mul(bigPi, big.NewFloat(float64(num)))
-		v.Quo(v, big.NewFloat(float64(den)))
-		if b.Sign() {
-			v.Neg(v)
-		}
-		return e.roundBig(v, 1)
+	pi := func(frac float64) F80 {
+		v := xmul(xPi, xfloat(frac))
+		v.neg = b.Sign()
+		return e.roundX(v, 1)
 	}
 	switch {
 	case ca == ClassInf && cb == ClassInf:
 		if a.Sign() {
-			return pi(3, 4)
+			return pi(0.75)
 		}
-		return pi(1, 4)
+		return pi(0.25)
 	case cb == ClassInf:
 		e.denormals(a)
-		return pi(1, 2)
+		return pi(0.5)
 	case ca == ClassInf:
 		e.denormals(b)
 		if a.Sign() {
-			return pi(1, 1)
+			return pi(1)
 		}
 		return signed(Zero, b.Sign())
 	case cb == ClassZero && ca == ClassZero:
 		if a.Sign() {
-			return pi(1, 1)
+			return pi(1)
 		}
 		return b
 	case cb == ClassZero:
 		e.denormals(a)
 		if a.Sign() {
-			return pi(1, 1)
+			return pi(1)
 		}
 		return b
 	case ca == ClassZero:
 		e.denormals(b)
-		return pi(1, 2)
+		return pi(0.5)
 	}
 	if e.denormals(a, b) {
 		return Indefinite
 	}
-	x, y := bigOf(a), bigOf(b)
-	r := atan(newF().Quo(y, x))
+	r := xatan(xdiv(xfOf(b), xfOf(a)))
 	if a.Sign() {
 		if b.Sign() {
-			r.Sub(r, bigPi)
+			r = xsub(r, xPi)
 		} else {
-			r.Add(r, bigPi)
+			r = xadd(r, xPi)
 		}
 	}
-	return e.roundBig(r, -1)
+	return e.roundX(r, -1)
 }

@@ -41,23 +41,8 @@ var benchKernels = []struct {
 	3: nop`, nil},
 	// System calls: user code calls SYSCALL in a loop, the kernel handler
 	// returns with SYSRETQ; two privilege changes per five instructions.
-	{"syscall", `mov ecx, 0xC0000081
-	xor eax, eax
-	mov edx, 0x00100008
-	wrmsr
-	mov ecx, 0xC0000082
-	lea rax, [rip + 3f]
-	mov rdx, rax
-	shr rdx, 32
-	wrmsr
-	mov ecx, 0xC0000084
-	xor eax, eax
-	xor edx, edx
-	wrmsr
-	mov ebx, 100000
-	lea rcx, [rip + 2f]
-	mov r11d, 0x2
-	sysretq
+	{"syscall", `mov ebx, 100000
+	` + syscallSetup + `sysretq
 	2: syscall
 	jmp 2b
 	3: dec ebx

@@ -17,8 +17,7 @@ func cachedBlocks(c *CPU) int {
 }
 
 // syscallSetup points SYSCALL at label 3 of the snippet (see blockCacheLoops
-// and the syscall bench kernel)
-// and drops to CPL 3 at label 2.
+// and the syscall bench kernel) and drops to CPL 3 at label 2.
 const syscallSetup = `mov ecx, 0xC0000081
 	xor eax, eax
 	mov edx, 0x00100008

@@ -10,6 +10,8 @@
 #   bench   Go benchmarks + scripts/bench.sh (ftvm vs qemu-system-x86_64 -accel tcg,
 #           integer and SSE workloads)
 #           + scripts/bench-appliance.sh (kvstore appliance requests/s, latency)
+#   pgo     rewrites cmd/ftvm/default.pgo (the profile go build uses for
+#           profile-guided optimisation) from runs of the bench, exercise and paging guests
 #   demo    deps + build, then runs the hello guest under ftvm
 #   soak    long-running tests (TestSoak*, FTVM_SOAK=1)
 #   fuzz    every Fuzz* target for FUZZTIME each
@@ -116,7 +118,7 @@ OBJS_tick        := $(OBJ_DIR)/tick.o $(INTR_OBJS)
 FLAGS_STAMP := $(GB)/.flags
 FLAGS_TEXT  := $(GUEST_CC) $(GUEST_CFLAGS) | $(GUEST_LDFLAGS) | $(HOST_CC) $(HOST_CFLAGS)
 
-.PHONY: all deps guests build test bench demo soak fuzz qemu-check linux-guest linux clean FORCE
+.PHONY: all deps guests build test bench pgo demo soak fuzz qemu-check linux-guest linux clean FORCE
 
 all: build
 
@@ -264,6 +266,14 @@ bench: build
 	@$(WITH_TAGS); $(GO) test $$tags -run '^$$' -bench . ./...
 	scripts/bench.sh
 	scripts/bench-appliance.sh
+
+# The PGO profile: a CPU profile of ftvm on the integer workloads (bench, and
+# exercise and paging for the system paths), merged; go build applies it.
+PGO_GUESTS := bench exercise paging
+pgo: build
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for g in $(PGO_GUESTS); do bin/ftvm run --serial none --cpuprofile "$$tmp/$$g.prof" $(GB)/$$g.elf || test -s "$$tmp/$$g.prof"; done; \
+	$(GO) tool pprof -proto $$(printf "$$tmp/%s.prof " $(PGO_GUESTS)) > cmd/ftvm/default.pgo
 
 demo: deps build
 	bin/ftvm demo

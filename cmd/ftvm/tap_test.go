@@ -40,8 +40,10 @@ func tapIP(t *testing.T, args ...string) {
 	}
 }
 
-func TestApplianceTAP(t *testing.T) {
-	image := guest(t, "kvstore")
+// tapNet makes the network above: it returns ftvm's namespace (B, with
+// tap0 on br0) and the client's (C, 10.0.2.100/24 on the bridge).
+func tapNet(t *testing.T) (nsB, nsC string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces, a bridge and a TAP device)")
 	}
@@ -52,8 +54,8 @@ func TestApplianceTAP(t *testing.T) {
 		t.Skip("no ip command (iproute2)")
 	}
 	n := tapSeq.Add(1)
-	nsB := fmt.Sprintf("ftvm-%d-%d-b", os.Getpid(), n)
-	nsC := fmt.Sprintf("ftvm-%d-%d-c", os.Getpid(), n)
+	nsB = fmt.Sprintf("ftvm-%d-%d-b", os.Getpid(), n)
+	nsC = fmt.Sprintf("ftvm-%d-%d-c", os.Getpid(), n)
 	if out, err := exec.Command("ip", "netns", "add", nsB).CombinedOutput(); err != nil {
 		t.Skipf("cannot create a network namespace: %v: %s", err, out)
 	}
@@ -77,6 +79,12 @@ func TestApplianceTAP(t *testing.T) {
 	tapIP(t, "-n", nsC, "link", "set", "lo", "up")
 	tapIP(t, "-n", nsC, "addr", "add", "10.0.2.100/24", "dev", "vc0")
 	tapIP(t, "-n", nsC, "link", "set", "vc0", "up")
+	return nsB, nsC
+}
+
+func TestApplianceTAP(t *testing.T) {
+	image := guest(t, "kvstore")
+	nsB, nsC := tapNet(t)
 
 	dir := t.TempDir()
 	disk := apZeroDisk(t, filepath.Join(dir, "disk.img"), 1<<20)
@@ -201,4 +209,39 @@ func tapNSEcho(ns string, dst net.IP, count int) error {
 		return fmt.Errorf("%d of %d echo requests answered", got, count)
 	}
 	return nil
+}
+
+// Issue 9's first failure on a real TAP: a guest idle in `sti; hlt` with no
+// timer of its own (idle_wake) is woken by the client's ARP requests (ping
+// from the client's namespace, which nothing answers), recorded, and its
+// pcap holds them.
+func TestIdleWakeTAP(t *testing.T) {
+	image := guest(t, "idle_wake")
+	nsB, nsC := tapNet(t)
+	dir := t.TempDir()
+	pcap, log := filepath.Join(dir, "wake.pcap"), filepath.Join(dir, "wake.log")
+	g := apStart(t, "idle_wake on tap0", "ip", "netns", "exec", nsB, ftvmBin, "run", "--net", "tap:tap0",
+		"--pcap", pcap, "--record", log, image)
+	if !g.waitConsole("waiting with no timer", 30*time.Second) {
+		t.Fatalf("the guest did not get ready; stderr:\n%s", g.stderr.String())
+	}
+	time.Sleep(300 * time.Millisecond) // idle time skipped to the PIT's deadlines
+	ping := exec.Command("ip", "netns", "exec", nsC, "ping", "-c", "5", "-i", "0.5", "-w", "10", "10.0.2.15")
+	if err := ping.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ping.Process.Kill()
+	if st := g.wait(t, 20*time.Second); st != 1 {
+		t.Fatalf("exit status %d, want 1; console:\n%s", st, g.stdout.String())
+	}
+	if !strings.Contains(g.stdout.String(), "frame 3:") {
+		t.Errorf("the guest did not see 3 frames:\n%s", g.stdout.String())
+	}
+	if fi, err := os.Stat(pcap); err != nil || fi.Size() <= 24 {
+		t.Errorf("pcap holds no frame (%v)", err)
+	}
+	rep, stderr, st := ftvm(t, "replay", "--log", log, image)
+	if st != 1 || rep != g.stdout.String() {
+		t.Errorf("replay: status %d, console %q; stderr:\n%s", st, rep, stderr)
+	}
 }

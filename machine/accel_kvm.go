@@ -15,11 +15,13 @@ import (
 // instead of the interpreter. The guest RAM slice, the device models (UART,
 // debug-exit, i8042 reset, and whatever else is mapped on m.Mem) and the
 // interrupt controller attached to m.CPU are the same objects the
-// interpreter uses; only the instruction execution moves into the kernel.
+// interpreter uses, and the run loop is the same (Machine.RunOn, with KVM
+// as its Accelerator); only the instruction execution moves into the
+// kernel.
 //
 // Differences from the interpreter, all inherent to KVM:
-//   - Retired instructions cannot be counted: Run's maxInsns is ignored, the
-//     position does not advance (m.CPU.Retired keeps its value), and the
+//   - Retired instructions cannot be counted: a free run has no instruction
+//     limit, the position does not advance (m.CPU.Retired keeps its value), and the
 //     guest clock follows host time (Clock.Skip to the host nanoseconds
 //     since the run began) whatever its mode. A KVM run is therefore not
 //     deterministic, and cannot be recorded or replayed.
@@ -60,6 +62,15 @@ type KVM struct {
 	// Deadline, if set, stops a run at that host time (ExitStopped).
 	Deadline time.Time
 	halted   bool
+	// stepping: Step is running (single steps, counted in Steps).
+	stepping bool
+	// start and unlock belong to the run in progress: when it began, and
+	// the release of its OS thread.
+	start  time.Time
+	unlock func()
+	// iretTarget is the CPL3 target of the IRETQ being single-stepped, until
+	// the step is reported (0 for another instruction).
+	iretTarget uint64
 	// steppingHLT: the instruction being single-stepped is HLT (under PVM
 	// the step's debug exit then stands for the HLT exit).
 	steppingHLT bool
@@ -78,24 +89,12 @@ func (m *Machine) OpenKVM(opts kvm.Options) (*KVM, error) {
 // Close releases the vCPU (the state stays in m.CPU).
 func (k *KVM) Close() error { return k.VM.Close() }
 
-// RunKVM runs the guest on KVM from the state in m.CPU until it exits, and
-// leaves the final state in m.CPU (cpu.SetState), so it can be inspected and
-// compared as after Run. maxInsns cannot be honoured without counting
-// instructions and is ignored (see KVM.Step for counted execution). The
-// exit statuses are the interpreter's; an error means KVM itself failed
-// (a *kvm.EmulationError is the host's limitation, not the guest's).
-func (m *Machine) RunKVM(maxInsns uint64) (Exit, error) {
-	_ = maxInsns
-	k, err := m.OpenKVM(kvm.Options{})
-	if err != nil {
-		return Exit{}, err
-	}
-	defer k.Close()
-	return k.Run()
-}
-
-// Run runs until the guest exits.
-func (k *KVM) Run() (Exit, error) { return k.run(0) }
+// Run runs the guest until it exits, and leaves the final state in m.CPU
+// (unless NoSync), so it can be inspected and compared as after the
+// interpreter's run. The exits are the interpreter's; an error means KVM
+// itself failed (a *kvm.EmulationError is the host's limitation, not the
+// guest's).
+func (k *KVM) Run() (Exit, error) { return k.m.RunOn(k, 0) }
 
 // Step single-steps up to n instructions (n > 0). It returns
 // ExitInsnLimit when all n retired, or the guest's exit before that.
@@ -103,7 +102,14 @@ func (k *KVM) Step(n uint64) (Exit, error) {
 	if n == 0 {
 		return Exit{Reason: ExitInsnLimit}, nil
 	}
-	return k.run(n)
+	unlock := kvm.LockThread()
+	defer unlock()
+	if err := k.load(); err != nil {
+		return Exit{}, err
+	}
+	k.stepping = true
+	defer func() { k.stepping = false }()
+	return k.m.RunOn(k, k.position()+n)
 }
 
 // load copies m.CPU's state into the vCPU, unless the vCPU already holds
@@ -157,137 +163,163 @@ const (
 	stopPoll     = 50 * time.Millisecond
 )
 
-// run is Run (limit 0) and Step (limit > 0).
-func (k *KVM) run(limit uint64) (exit Exit, err error) {
+func (k *KVM) position() uint64 { return k.base.Retired + k.Steps }
+
+// begin loads m.CPU's state into the vCPU (see load) and starts guest time
+// following host time.
+func (k *KVM) begin() error {
 	m := k.m
-	start := time.Now()
-	defer func() { k.Wall += time.Since(start) }()
-	unlock := kvm.LockThread()
-	defer unlock()
-	step := limit > 0
-	if err := k.load(); err != nil {
-		return Exit{}, err
+	if m.checker != nil {
+		return errors.New("KVM cannot run a machine with a checker (a recording or replay): it does not count instructions")
 	}
-	if err := k.VM.SetSingleStep(step); err != nil {
-		return Exit{}, err
+	k.start = time.Now()
+	k.unlock = kvm.LockThread()
+	err := k.load()
+	if err == nil {
+		err = k.VM.SetSingleStep(k.stepping)
 	}
-	k.halted = false
-	defer func() {
-		// Complete a pending I/O instruction (its RIP advances on the next
-		// KVM_RUN) so the saved state is after it, as the interpreter's.
-		stepped, cerr := k.VM.Complete()
-		if cerr != nil && err == nil {
-			err = cerr
-		}
-		if stepped && step {
-			k.Steps++
-		}
-		if !k.NoSync {
-			if serr := k.Sync(); serr != nil && err == nil {
-				err = serr
-			}
-		}
-		var ee *kvm.EmulationError
-		if errors.As(err, &ee) {
-			ee.Insn = describeInsn(k, ee.RIP)
-		}
-	}()
+	if err != nil {
+		k.unlock()
+		return err
+	}
+	k.halted, k.iretTarget = false, 0
 	k.clock0, k.host0 = m.Clock.Now(), time.Now()
 	m.skippedAt = ^uint64(0) // positions do not advance: never hold inputs back
-	target := k.Steps + limit
-	src := m.CPU.InterruptSource()
-	for {
-		k.syncClock()
-		m.deliver()
-		deadline := m.advanceTimers()
-		if m.exiting {
-			return m.exit, nil
-		}
-		if m.stopReq.Load() || !k.Deadline.IsZero() && !time.Now().Before(k.Deadline) {
-			return Exit{Reason: ExitStopped}, nil
-		}
-		pending := src != nil && src.Pending()
-		if pending && k.VM.ReadyForInterrupt() {
-			if err := k.VM.Interrupt(src.Acknowledge()); err != nil {
-				return Exit{}, err
-			}
-			k.Injected++
-			pending = src.Pending()
-		}
-		k.VM.RequestInterruptWindow(pending)
-		wait := k.hostWait(deadline)
-		if wait < 0 || wait > stopPoll {
-			wait = stopPoll
-		}
-		timer := time.AfterFunc(wait, k.VM.Kick)
-		if step {
-			if err := k.armStep(); err != nil {
-				return Exit{}, err
-			}
-		}
-		ex, err := k.VM.Run()
-		timer.Stop()
-		if err != nil {
-			return Exit{}, err
-		}
-		k.Exits[ex.Kind]++
-		switch ex.Kind {
-		case kvm.ExitIO:
-			k.portIO(ex)
-			if m.exiting {
-				return m.exit, nil
-			}
-		case kvm.ExitMMIO:
-			if ex.In {
-				v := m.Mem.Read(ex.Addr, ex.Size)
-				var b [8]byte
-				binary.LittleEndian.PutUint64(b[:], v)
-				copy(ex.Data, b[:])
-			} else {
-				var b [8]byte
-				copy(b[:], ex.Data)
-				m.Mem.Write(ex.Addr, ex.Size, binary.LittleEndian.Uint64(b[:]))
-			}
-			if m.exiting {
-				return m.exit, nil
-			}
-		case kvm.ExitDebug, kvm.ExitHLT:
-			if step {
-				k.Steps++ // the instruction (HLT, for a HLT exit) retired
-			}
-			if ex.Kind == kvm.ExitDebug && !(step && k.steppingHLT) {
-				if step && k.Steps >= target {
-					return Exit{Reason: ExitInsnLimit}, nil
-				}
-				break
-			}
-			// HLT: a HLT exit, or the single step of a HLT, which the host
-			// may report as a debug exit after it.
-			rflags, err := k.VM.RFLAGS()
-			if err != nil {
-				return Exit{}, err
-			}
-			if rflags&cpu.FlagIF == 0 {
-				k.halted = true
-				return Exit{Reason: ExitHalt}, nil
-			}
-			if !k.idle(src) {
-				k.halted = true
-				return Exit{Reason: ExitIdle}, nil
-			}
-			if step && k.Steps >= target {
-				return Exit{Reason: ExitInsnLimit}, nil
-			}
-		case kvm.ExitShutdown:
-			return Exit{Reason: ExitTripleFault}, nil
-		case kvm.ExitSystemEvent:
-			if ex.Arg == 2 { // KVM_SYSTEM_EVENT_RESET
-				return Exit{Reason: ExitReset}, nil
-			}
-			return Exit{Reason: ExitHalt}, nil
-		case kvm.ExitIRQWindow, kvm.ExitIntr:
+	return nil
+}
+
+// end completes a pending I/O instruction (its RIP advances on the next
+// KVM_RUN) so the saved state is after it, as the interpreter's, and
+// copies the state back into m.CPU unless NoSync.
+func (k *KVM) end(exit Exit, err error) (Exit, error) {
+	defer func() {
+		k.Wall += time.Since(k.start)
+		k.unlock()
+	}()
+	stepped, cerr := k.VM.Complete()
+	if cerr != nil && err == nil {
+		err = cerr
+	}
+	if stepped && k.stepping {
+		k.Steps++
+	}
+	k.halted = err == nil && (exit.Reason == ExitHalt || exit.Reason == ExitIdle)
+	if !k.NoSync {
+		if serr := k.Sync(); serr != nil && err == nil {
+			err = serr
 		}
 	}
+	var ee *kvm.EmulationError
+	if errors.As(err, &ee) {
+		ee.Insn = describeInsn(k, ee.RIP)
+	}
+	if err != nil {
+		return Exit{}, err
+	}
+	return exit, nil
+}
+
+// turn moves guest time to the host time elapsed since the run began, and
+// ends the run at Deadline.
+func (k *KVM) turn() bool {
+	k.syncClock()
+	return !k.Deadline.IsZero() && !time.Now().Before(k.Deadline)
+}
+
+// execute injects a pending interrupt when the guest can take it, and
+// enters the vCPU until its next exit, the next timer deadline or a poll
+// for host inputs and stop requests; it performs the device access of an
+// I/O exit.
+func (k *KVM) execute(_, deadline uint64) (cpu.StopReason, error) {
+	m := k.m
+	src := m.CPU.InterruptSource()
+	pending := src != nil && src.Pending()
+	if pending && k.VM.ReadyForInterrupt() {
+		if err := k.VM.Interrupt(src.Acknowledge()); err != nil {
+			return 0, err
+		}
+		k.Injected++
+		pending = src.Pending()
+	}
+	k.VM.RequestInterruptWindow(pending)
+	if k.stepping {
+		if err := k.armStep(); err != nil {
+			return 0, err
+		}
+	}
+	wait := k.hostWait(deadline)
+	if wait < 0 || wait > stopPoll {
+		wait = stopPoll
+	}
+	if k.stepping && k.iretTarget != 0 {
+		// The step of an IRETQ to CPL3 is, under PVM, a whole native
+		// stretch of user code; a kick inside it would resume that code
+		// under the trap flag, whose trap PVM gives to the guest. Only
+		// Deadline interrupts it.
+		wait = -1
+		if !k.Deadline.IsZero() {
+			wait = max(time.Until(k.Deadline), 0)
+		}
+	}
+	var timer *time.Timer
+	if wait >= 0 {
+		timer = time.AfterFunc(wait, k.VM.Kick)
+	}
+	ex, err := k.VM.Run()
+	if timer != nil {
+		timer.Stop()
+	}
+	if err != nil {
+		return 0, err
+	}
+	k.Exits[ex.Kind]++
+	switch ex.Kind {
+	case kvm.ExitIO:
+		k.portIO(ex)
+	case kvm.ExitMMIO:
+		if ex.In {
+			v := m.Mem.Read(ex.Addr, ex.Size)
+			var b [8]byte
+			binary.LittleEndian.PutUint64(b[:], v)
+			copy(ex.Data, b[:])
+		} else {
+			var b [8]byte
+			copy(b[:], ex.Data)
+			m.Mem.Write(ex.Addr, ex.Size, binary.LittleEndian.Uint64(b[:]))
+		}
+	case kvm.ExitDebug, kvm.ExitHLT:
+		if k.stepping {
+			k.Steps++ // the instruction (HLT, for a HLT exit) retired
+			k.iretTarget = 0
+		}
+		if ex.Kind == kvm.ExitDebug && !(k.stepping && k.steppingHLT) {
+			return cpu.StopBudget, nil
+		}
+		// HLT: a HLT exit, or the single step of a HLT, which the host
+		// may report as a debug exit after it.
+		rflags, err := k.VM.RFLAGS()
+		if err != nil {
+			return 0, err
+		}
+		if rflags&cpu.FlagIF == 0 {
+			return cpu.StopHalt, nil
+		}
+		return cpu.StopHaltIdle, nil
+	case kvm.ExitShutdown:
+		return cpu.StopTripleFault, nil
+	case kvm.ExitSystemEvent:
+		if ex.Arg == 2 { // KVM_SYSTEM_EVENT_RESET
+			m.stop(Exit{Reason: ExitReset})
+			return cpu.StopRequested, nil
+		}
+		return cpu.StopHalt, nil
+	case kvm.ExitIRQWindow, kvm.ExitIntr:
+		return cpu.StopBudget, nil
+	}
+	if m.exiting {
+		return cpu.StopRequested, nil
+	}
+	return cpu.StopDevice, nil
 }
 
 // armStep prepares the vCPU for one single step. KVM sets the trap flag
@@ -302,12 +334,18 @@ func (k *KVM) armStep() error {
 	if err != nil {
 		return err
 	}
+	if k.iretTarget != 0 {
+		// The step of an IRETQ to CPL3 goes on after an exit that did
+		// not report it (a signal): same arming.
+		return k.VM.SetDebug(true, k.iretTarget)
+	}
 	var bps []uint64
 	b, ok := k.readLinear(rip, 2)
 	k.steppingHLT = ok && b[0] == 0xF4
 	if ok && b[0] == 0x48 && b[1] == 0xCF {
 		if f, ok := k.readLinear(r[cpu.RSP], 16); ok && binary.LittleEndian.Uint64(f[8:])&3 == 3 {
-			bps = append(bps, binary.LittleEndian.Uint64(f))
+			k.iretTarget = binary.LittleEndian.Uint64(f)
+			bps = append(bps, k.iretTarget)
 		}
 	}
 	return k.VM.SetDebug(true, bps...)
@@ -356,8 +394,9 @@ func (k *KVM) hostWait(deadline uint64) time.Duration {
 // idle waits while the guest is in HLT with interrupts enabled, until an
 // interrupt is pending, a device timer is due or a host input arrives. It
 // returns false when nothing can ever wake the guest.
-func (k *KVM) idle(src cpu.InterruptSource) bool {
+func (k *KVM) idle(uint64) bool {
 	m := k.m
+	src := m.CPU.InterruptSource()
 	for {
 		if src != nil && src.Pending() || m.stopReq.Load() || !k.Deadline.IsZero() && !time.Now().Before(k.Deadline) {
 			return true

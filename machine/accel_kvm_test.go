@@ -85,7 +85,7 @@ func TestKVMInterrupts(t *testing.T) {
 	}
 }
 
-// TestKVMStateBack: after RunKVM the final state is in m.CPU, as after Run.
+// TestKVMStateBack: after a KVM run the final state is in m.CPU, as after Run.
 func TestKVMStateBack(t *testing.T) {
 	_, _, mi := runGuest(t, "hello", 0)
 	m, k, _ := kvmGuest(t, "hello")
@@ -129,8 +129,8 @@ func TestKVMUnavailable(t *testing.T) {
 		t.Errorf("OpenKVM with no device node: %v", err)
 	}
 	t.Setenv(kvm.DeviceEnv, "/nonexistent/kvm")
-	if _, err := m.RunKVM(0); err == nil || !strings.HasPrefix(err.Error(), "KVM is not available: ") {
-		t.Errorf("RunKVM with %s=/nonexistent/kvm: %v", kvm.DeviceEnv, err)
+	if _, err := m.OpenKVM(kvm.Options{}); err == nil || !strings.HasPrefix(err.Error(), "KVM is not available: ") {
+		t.Errorf("OpenKVM with %s=/nonexistent/kvm: %v", kvm.DeviceEnv, err)
 	}
 }
 

@@ -455,31 +455,50 @@ func (m *Machine) advanceTimers() uint64 {
 	return next
 }
 
-// Run executes the guest until it exits or, when maxInsns is not zero, until
-// that many instructions have retired since boot. Inputs are delivered and
-// timers fire at exact positions, so a run is a deterministic function of
-// the image and of the inputs (their contents and positions).
+// Run executes the guest on the interpreter until it exits or, when
+// maxInsns is not zero, until that many instructions have retired since
+// boot. Inputs are delivered and timers fire at exact positions, so a run
+// is a deterministic function of the image and of the inputs (their
+// contents and positions).
 func (m *Machine) Run(maxInsns uint64) Exit {
-	c := m.CPU
+	exit, _ := m.RunOn(m.Interpreter(), maxInsns) // the interpreter cannot fail
+	return exit
+}
+
+// RunOn executes the guest on acc until it exits or, when maxInsns is not
+// zero, until acc's position reaches maxInsns. This is the one run loop:
+// whatever executes the instructions, inputs are delivered, timers fire,
+// checks are made, stop and pause requests are honoured and stops become
+// exits here. An error means the accelerator itself failed.
+func (m *Machine) RunOn(acc Accelerator, maxInsns uint64) (Exit, error) {
+	if err := acc.begin(); err != nil {
+		return Exit{}, err
+	}
+	exit, err := m.loop(acc, maxInsns)
+	return acc.end(exit, err)
+}
+
+// loop is RunOn between its accelerator's begin and end.
+func (m *Machine) loop(acc Accelerator, maxInsns uint64) (Exit, error) {
 	for {
-		if m.stopReq.Load() {
-			return Exit{Reason: ExitStopped}
+		if m.stopReq.Load() || acc.turn() {
+			return Exit{Reason: ExitStopped}, nil
 		}
 		if m.pauseReq.Swap(false) {
-			return Exit{Reason: ExitPaused}
+			return Exit{Reason: ExitPaused}, nil
 		}
 		m.deliver()
 		deadline := m.advanceTimers()
-		pos := c.Position()
+		pos := acc.position()
 		if maxInsns != 0 && pos >= maxInsns {
-			return Exit{Reason: ExitInsnLimit}
+			return Exit{Reason: ExitInsnLimit}, nil
 		}
 		if m.checker != nil && m.checker.NextCheck() <= pos {
 			if err := m.checker.Check(m); errors.Is(err, ErrEndOfRun) {
-				return Exit{Reason: ExitStopped}
+				return Exit{Reason: ExitStopped}, nil
 			} else if err != nil {
 				m.Err = err
-				return Exit{Reason: ExitDiverged}
+				return Exit{Reason: ExitDiverged}, nil
 			}
 		}
 		end := min(pos+runChunk, m.inputs.Next())
@@ -498,26 +517,30 @@ func (m *Machine) Run(maxInsns uint64) Exit {
 		if m.exiting {
 			// stopped outside the CPU (a divergence found while
 			// delivering inputs): c.Run would clear the request
-			return m.exit
+			return m.exit, nil
 		}
-		switch c.Run(end - pos) {
+		stop, err := acc.execute(end-pos, deadline)
+		if err != nil {
+			return Exit{}, err
+		}
+		switch stop {
 		case cpu.StopBudget, cpu.StopDevice:
 		case cpu.StopRequested:
 			if m.exiting {
-				return m.exit
+				return m.exit, nil
 			}
 		case cpu.StopHalt:
-			return Exit{Reason: ExitHalt}
+			return Exit{Reason: ExitHalt}, nil
 		case cpu.StopHaltIdle:
 			// The deadline was computed before the instructions just run,
 			// which may have reprogrammed a timer: idle to the current
 			// one. Idle skips must not depend on where this run began,
 			// which differs between a recording and its replay.
-			if !m.idle(m.nextDeadline()) {
-				return Exit{Reason: ExitIdle}
+			if !acc.idle(m.nextDeadline()) {
+				return Exit{Reason: ExitIdle}, nil
 			}
 		case cpu.StopTripleFault:
-			return Exit{Reason: ExitTripleFault}
+			return Exit{Reason: ExitTripleFault}, nil
 		}
 	}
 }

@@ -6,13 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 	"time"
 
-	"ftvm/cpu/kvm"
 	"ftvm/difftest"
-	"ftvm/machine"
 )
 
 // ftvm difftest runs each image under the interpreter (virtual clock) and
@@ -95,60 +91,4 @@ func runDifftestCmd(w io.Writer, args []string) (int, error) {
 		status = difftest.Worse(status, st)
 	}
 	return int(status), nil
-}
-
-// checkAccel validates ftvm run's --accel.
-func checkAccel(f *runFlags) error {
-	switch f.accel {
-	case "", "interp":
-		return nil
-	case "kvm":
-		if f.record != "" {
-			return usagef("--record needs --accel interp: a KVM run cannot be recorded (KVM does not count instructions)")
-		}
-		if f.trace {
-			return usagef("--trace needs --accel interp")
-		}
-		return nil
-	}
-	return usagef("--accel must be interp or kvm, not %q", f.accel)
-}
-
-// runKVM is runMachine for --accel kvm: the guest runs on the host's KVM
-// with the board's devices. --max-insns cannot be honoured (KVM does not
-// count instructions) and --stats reports the wall time and vCPU exits
-// instead of MIPS.
-func runKVM(m *machine.Machine, f *runFlags) (machine.Exit, time.Duration, error) {
-	k, err := m.OpenKVM(kvm.Options{})
-	if err != nil {
-		return machine.Exit{}, 0, err
-	}
-	defer k.Close()
-	if f.maxInsns != 0 {
-		fmt.Fprintf(os.Stderr, "ftvm: --max-insns is ignored with --accel kvm (KVM does not count instructions)\n")
-	}
-	exit, err := k.Run()
-	if err != nil {
-		return machine.Exit{}, k.Wall, err
-	}
-	if err := m.UART.Err(); err != nil {
-		fmt.Fprintf(os.Stderr, "ftvm: console: %v\n", err)
-	}
-	c := m.CPU
-	switch exit.Reason {
-	case machine.ExitTripleFault:
-		fmt.Fprintf(os.Stderr, "ftvm: triple fault (kvm)\n%s%s", c.Dump(), faultingInst(c))
-	case machine.ExitIdle:
-		fmt.Fprintf(os.Stderr, "ftvm: guest halted with interrupts enabled and nothing that can interrupt it\n")
-	}
-	if f.stats {
-		var exits []string
-		for kind, n := range k.Exits {
-			exits = append(exits, fmt.Sprintf("%s:%d", kind, n))
-		}
-		sort.Strings(exits)
-		fmt.Fprintf(os.Stderr, "ftvm: accel=kvm wall=%.3fs exits=%s (KVM does not count retired instructions)\n",
-			k.Wall.Seconds(), strings.Join(exits, ","))
-	}
-	return exit, k.Wall, nil
 }

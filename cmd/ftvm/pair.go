@@ -160,7 +160,7 @@ func runNode(node pairMember, m *machine.Machine, f *runFlags) (int, time.Durati
 	if err := node.OutputErr(); err != nil {
 		fmt.Fprintf(os.Stderr, "ftvm: console: %v\n", err)
 	}
-	report(m, exit, wall, f)
+	report(m, exit, wall, f, nil)
 	return exit.Status(), wall, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"ftvm/board"
 	"ftvm/cpu"
 	"ftvm/cpu/disasm"
+	"ftvm/cpu/kvm"
 	"ftvm/devices"
 	"ftvm/lockstep"
 	"ftvm/machine"
@@ -335,18 +337,32 @@ func runMachine(m *machine.Machine, f *runFlags) (machine.Exit, time.Duration, e
 	// SIGINT and SIGTERM end the run cleanly: the console is flushed and a
 	// recording gets its end record.
 	defer onSignal(m.RequestStop)()
+	acc, maxInsns := m.Interpreter(), f.maxInsns
+	var k *machine.KVM
 	if f.accel == "kvm" {
-		return runKVM(m, f)
+		var err error
+		if k, err = m.OpenKVM(kvm.Options{}); err != nil {
+			return machine.Exit{}, 0, err
+		}
+		defer k.Close()
+		if f.maxInsns != 0 {
+			fmt.Fprintf(os.Stderr, "ftvm: --max-insns is ignored with --accel kvm (KVM does not count instructions)\n")
+		}
+		acc, maxInsns = k, 0
 	}
 	start := time.Now()
-	exit := m.Run(f.maxInsns)
+	exit, err := m.RunOn(acc, maxInsns)
 	wall := time.Since(start)
-	report(m, exit, wall, f)
+	if err != nil {
+		return machine.Exit{}, wall, err
+	}
+	report(m, exit, wall, f, k)
 	return exit, wall, nil
 }
 
-// report says on stderr how a run ended, and prints --stats.
-func report(m *machine.Machine, exit machine.Exit, wall time.Duration, f *runFlags) {
+// report says on stderr how a run ended, and prints --stats; k is the KVM
+// the guest ran on, nil for the interpreter.
+func report(m *machine.Machine, exit machine.Exit, wall time.Duration, f *runFlags, k *machine.KVM) {
 	if err := m.UART.Err(); err != nil {
 		fmt.Fprintf(os.Stderr, "ftvm: console: %v\n", err)
 	}
@@ -358,7 +374,11 @@ func report(m *machine.Machine, exit machine.Exit, wall time.Duration, f *runFla
 	c := m.CPU
 	switch exit.Reason {
 	case machine.ExitTripleFault:
-		fmt.Fprintf(os.Stderr, "ftvm: triple fault at position %d\n%s%s", c.Retired, c.Dump(), faultingInst(c))
+		if k != nil {
+			fmt.Fprintf(os.Stderr, "ftvm: triple fault (kvm)\n%s%s", c.Dump(), faultingInst(c))
+		} else {
+			fmt.Fprintf(os.Stderr, "ftvm: triple fault at position %d\n%s%s", c.Retired, c.Dump(), faultingInst(c))
+		}
 	case machine.ExitInsnLimit:
 		if f.maxInsns != 0 {
 			fmt.Fprintf(os.Stderr, "ftvm: instruction limit %d reached\n", f.maxInsns)
@@ -370,7 +390,15 @@ func report(m *machine.Machine, exit machine.Exit, wall time.Duration, f *runFla
 	case machine.ExitDiverged:
 		fmt.Fprintf(os.Stderr, "ftvm: %v\n", m.Err)
 	}
-	if f.stats {
+	if f.stats && k != nil {
+		var exits []string
+		for kind, n := range k.Exits {
+			exits = append(exits, fmt.Sprintf("%s:%d", kind, n))
+		}
+		sort.Strings(exits)
+		fmt.Fprintf(os.Stderr, "ftvm: accel=kvm wall=%.3fs exits=%s (KVM does not count retired instructions)\n",
+			k.Wall.Seconds(), strings.Join(exits, ","))
+	} else if f.stats {
 		secs := wall.Seconds()
 		mips := 0.0
 		if secs > 0 {
@@ -414,4 +442,21 @@ func traceFunc(w io.Writer) func(c *cpu.CPU, rip uint64) {
 		}
 		fmt.Fprintf(w, "%d %016x %-30x %-32s %s\n", c.Retired, rip, buf[:n], text, c.RegisterLine())
 	}
+}
+
+// checkAccel validates ftvm run's --accel.
+func checkAccel(f *runFlags) error {
+	switch f.accel {
+	case "", "interp":
+		return nil
+	case "kvm":
+		if f.record != "" {
+			return usagef("--record needs --accel interp: a KVM run cannot be recorded (KVM does not count instructions)")
+		}
+		if f.trace {
+			return usagef("--trace needs --accel interp")
+		}
+		return nil
+	}
+	return usagef("--accel must be interp or kvm, not %q", f.accel)
 }

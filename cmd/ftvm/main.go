@@ -8,7 +8,7 @@
 //	ftvm log show LOG            print an event log
 //	ftvm disasm IMAGE|HEX        disassemble an image's code or hex bytes
 //
-// Exit status follows ../shared/ARCHITECTURE.md §5: (v<<1)|1 after a write of
+// Exit status follows ARCHITECTURE.md §5: (v<<1)|1 after a write of
 // v to isa-debug-exit, 0 after a power-off, reset or halt, 2 for a usage
 // error, 124 when the instruction limit was reached, 125 when ftvm could not
 // run the guest, 126 after a triple fault.

@@ -78,9 +78,11 @@ var benchKernels = []struct {
 	sqrtps xmm0, xmm0
 	dec ecx
 	jnz 1b`, nil},
-	// x87 extended-precision arithmetic: a multiply-add-divide recurrence on
-	// the register stack, a memory operand and FCOMI.
-	{"x87", `fldpi
+	// x87 extended-precision arithmetic: a recurrence on the register stack
+	// (x = ((x + 1) × pi / 3) / pi², which stays near 0.1), a memory
+	// operand and FCOMI.
+	{"x87", `fninit
+	fldpi
 	fld1
 	fldz
 	mov rsi, 0x200000
@@ -89,6 +91,8 @@ var benchKernels = []struct {
 	1: fadd st(0), st(1)
 	fmul st(0), st(2)
 	fidiv dword ptr [rsi]
+	fdiv st(0), st(2)
+	fdiv st(0), st(2)
 	fcomi st(0), st(1)
 	dec ecx
 	jnz 1b`, nil},

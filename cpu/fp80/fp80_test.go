@@ -121,3 +121,50 @@ func TestKnownConversions(t *testing.T) {
 		t.Errorf("FCOM QNaN: %v flags %02x", r, e.Flags)
 	}
 }
+
+// FuzzOperations runs every operation on arbitrary encodings in any control
+// word: none may panic, and a result's exponent field must match its class
+// (the operations never produce an unsupported encoding from supported ones).
+func FuzzOperations(f *testing.F) {
+	f.Add(uint64(intBit), uint16(0x3FFF), uint64(1), uint16(0), uint16(0x037F))
+	f.Fuzz(func(t *testing.T, am uint64, ae uint16, bm uint64, be uint16, cw uint16) {
+		a, b := F80{am, ae}, F80{bm, be}
+		e := Env{RC: uint8(cw >> 10 & 3), Prec: [4]uint8{24, 64, 53, 64}[cw>>8&3], Mask: uint8(cw & 0x3F)}
+		supported := a.Classify() != ClassUnsupported && b.Classify() != ClassUnsupported
+		check := func(name string, r F80) {
+			if supported && e.Unmasked() == 0 && r.Classify() == ClassUnsupported {
+				t.Errorf("%s(%v, %v) = %v: an unsupported encoding", name, a, b, r)
+			}
+		}
+		check("add", e.Add(a, b))
+		check("sub", e.Sub(a, b))
+		check("mul", e.Mul(a, b))
+		check("div", e.Div(a, b))
+		check("sqrt", e.Sqrt(a))
+		check("frndint", e.RoundInt(a))
+		check("fscale", e.Scale(a, b))
+		x, s := e.Extract(a)
+		check("fxtract exponent", x)
+		check("fxtract significand", s)
+		r, _, _ := e.Rem(a, b, false)
+		check("fprem", r)
+		r, _, _ = e.Rem(a, b, true)
+		check("fprem1", r)
+		check("f2xm1", e.TwoXM1(a))
+		check("fyl2x", e.YL2X(a, b, false))
+		check("fyl2xp1", e.YL2X(a, b, true))
+		check("fpatan", e.Atan(a, b))
+		sn, cs, _ := e.SinCos(a, true, true)
+		check("fsin", sn)
+		check("fcos", cs)
+		tn, _ := e.Tan(a)
+		check("fptan", tn)
+		e.Compare(a, b, false)
+		for _, n := range []uint{16, 32, 64} {
+			e.ToInt(a, n, e.RC)
+		}
+		e.ToF32(a)
+		e.ToF64(a)
+		e.ToBCD(a)
+	})
+}

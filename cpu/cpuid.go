@@ -33,7 +33,7 @@ import "ftvm/mmu"
 //	            4.n, n>3: 0 (no more caches)
 //	5-6         all  0 (no MONITOR/MWAIT or power management leaves)
 //	7.0         EAX  0 (highest subleaf)
-//	            EBX  BMI1(3) RDSEED(18)
+//	            EBX  BMI1(3) FPU CS/DS deprecated(13) RDSEED(18)
 //	7.n, n>0    all  0
 //	8-0x14      all  0 (no topology, performance monitoring or XSAVE leaves)
 //	0x15        EAX 1, EBX 1, ECX TSCHz: the TSC runs at 1/1 times the
@@ -94,7 +94,7 @@ const (
 
 	cpuid1ECX = 1<<0 | 1<<9 | 1<<13 | 1<<19 | 1<<20 | 1<<23 | 1<<24 | 1<<30
 	cpuid1EDX = 1<<0 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<9 | 1<<13 | 1<<15 | 1<<16 | 1<<19 | 1<<24 | 1<<25 | 1<<26
-	cpuid7EBX = 1<<3 | 1<<18
+	cpuid7EBX = 1<<3 | 1<<13 | 1<<18
 
 	cpuidExt1ECX = 1<<0 | 1<<5
 	cpuidExt1EDX = 1<<11 | 1<<20 | 1<<26 | 1<<27 | 1<<29

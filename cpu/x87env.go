@@ -3,7 +3,9 @@ package cpu
 // The x87 environment and state images: FNSTENV/FLDENV and FNSAVE/FRSTOR in
 // the 32-bit protected-mode layout (16-bit with an operand-size prefix), as
 // 64-bit mode uses them, and FXSAVE/FXRSTOR's 512-byte image (SDM Vol. 1,
-// 8.1.10 and Vol. 2, FXSAVE, Tables 3-53 and 3-56).
+// 8.1.10 and Vol. 2, FXSAVE, Tables 3-53 and 3-56). The FPU CS and DS
+// selectors are deprecated, as CPUID.(EAX=7,ECX=0):EBX[13] says: they are
+// stored as 0 and never loaded.
 
 func init() {
 	binders[OpFNSTENV] = func(*Inst) handler { return execFNSTENV }
@@ -86,8 +88,7 @@ func (c *CPU) loadEnv(in *Inst, addr uint64) uint64 {
 	f.FSW = uint16(w[1])
 	ftw := uint16(w[2])
 	f.loadTags(func(p int) bool { return ftw>>(2*p)&3 == tagEmpty })
-	f.FIP, f.FDP, f.FDS = uint64(w[3]), uint64(w[5]), uint16(w[6])
-	f.FCS = uint16(w[4])
+	f.FIP, f.FDP = uint64(w[3]), uint64(w[5]) // FCS, FDS: deprecated, stay 0
 	if n == 28 {
 		f.FOP = uint16(w[4]>>16) & 0x7FF
 	}
@@ -209,8 +210,7 @@ func execFXRSTOR(c *CPU, in *Inst) {
 	if in.prefix&pfxRexW != 0 {
 		f.FIP, f.FDP = img[1], img[2]
 	} else {
-		f.FIP, f.FCS = img[1]&0xFFFFFFFF, uint16(img[1]>>32)
-		f.FDP, f.FDS = img[2]&0xFFFFFFFF, uint16(img[2]>>32)
+		f.FIP, f.FDP = img[1]&0xFFFFFFFF, img[2]&0xFFFFFFFF // FCS, FDS: deprecated, stay 0
 	}
 	f.MXCSR = mxcsr
 	top := f.top()

@@ -10,6 +10,7 @@
 #   bench   Go benchmarks + scripts/bench.sh (ftvm vs qemu-system-x86_64 -accel tcg,
 #           integer and SSE workloads)
 #           + scripts/bench-appliance.sh (kvstore appliance requests/s, latency)
+#           + scripts/bench-linux.sh (Debian's kernel to /init: ftvm vmlinux and bzImage, QEMU TCG)
 #   pgo     rewrites cmd/ftvm/default.pgo (the profile go build uses for
 #           profile-guided optimisation) from runs of the bench, exercise and paging guests
 #   demo    deps + build, then runs the hello guest under ftvm
@@ -262,10 +263,11 @@ test: deps guests linux-guest
 	@$(WITH_TAGS); $(GO) vet $$testtags ./... && $(GO) test $$testtags -timeout 25m ./... && \
 	  $(GO) test $$testtags -race -timeout 10m $(RACE_PKGS)
 
-bench: build
+bench: build linux-guest
 	@$(WITH_TAGS); $(GO) test $$tags -run '^$$' -bench . ./...
 	scripts/bench.sh
 	scripts/bench-appliance.sh
+	OUT=$(LINUX_DIR) scripts/bench-linux.sh
 
 # The PGO profile: a CPU profile of ftvm on the integer workloads (bench, and
 # exercise and paging for the system paths), merged; go build applies it.

@@ -6,7 +6,10 @@
 // propagation, and the six exception flags with their masked responses.
 package fp80
 
-import "math/bits"
+import (
+	"math"
+	"math/bits"
+)
 
 // F80 is an extended-precision value as stored: a 64-bit significand with an
 // explicit integer bit (bit 63), and the sign (bit 15) with a 15-bit biased
@@ -630,12 +633,31 @@ func (e *Env) Sqrt(a F80) F80 {
 // isqrt128 returns the integer square root of hi:lo (at least 2^126) and the
 // remainder hi:lo - r².
 func isqrt128(hi, lo uint64) (r, remHi, remLo uint64) {
-	for i := 63; i >= 0; i-- {
-		t := r | 1<<uint(i)
-		th, tl := bits.Mul64(t, t)
-		if th < hi || th == hi && tl <= lo {
-			r = t
+	// A float64 estimate, raised above the root (its error is below 2^12),
+	// one Newton step from above (error below one), then exact correction.
+	est := math.Sqrt(float64(hi)*0x1p64 + float64(lo))
+	r = math.MaxUint64
+	if est < 0x1p64-0x1p14 {
+		r = uint64(est) + 1<<13
+	}
+	if hi < r { // always, except when the root is 2^64 - 1
+		q, _ := bits.Div64(hi, lo, r)
+		sum, c := bits.Add64(r, q, 0)
+		r = sum>>1 | c<<63
+	}
+	for {
+		sh, sl := bits.Mul64(r, r)
+		if sh < hi || sh == hi && sl <= lo {
+			break
 		}
+		r--
+	}
+	for r < math.MaxUint64 {
+		sh, sl := bits.Mul64(r+1, r+1)
+		if sh > hi || sh == hi && sl > lo {
+			break
+		}
+		r++
 	}
 	sh, sl := bits.Mul64(r, r)
 	var b uint64

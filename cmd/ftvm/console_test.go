@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -41,5 +42,23 @@ func TestConsoleInput(t *testing.T) {
 	rep, st := ftvmStdin(t, "", "replay", "--log", log, image)
 	if st != 1 || rep != rec {
 		t.Errorf("replay: status %d, output %q, recorded %q", st, rep, rec)
+	}
+}
+
+// A pair's console (direct) has every byte in the file as soon as it is
+// written: a killed process loses nothing the gate released.
+func TestDirectConsole(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "console.txt")
+	for _, direct := range []bool{true, false} {
+		c, err := openConsole("file:"+path, direct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.w.Write([]byte("partial line"))
+		got, _ := os.ReadFile(path)
+		if direct != (string(got) == "partial line") {
+			t.Errorf("direct=%v: file holds %q right after the write", direct, got)
+		}
+		c.finish()
 	}
 }

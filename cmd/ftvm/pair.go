@@ -103,7 +103,7 @@ func cmdPrimary(args []string) (int, error) {
 	if _, ok := opts.Arbiter.(failover.NoArbiter); ok {
 		fmt.Fprintln(os.Stderr, "ftvm: no --arbiter: if the link between two healthy hosts breaks, both sides may go live")
 	}
-	cons, err := openConsole(f.serial)
+	cons, err := openConsole(f.serial, true)
 	if err != nil {
 		return 0, err
 	}
@@ -198,7 +198,7 @@ func cmdBackup(args []string) (int, error) {
 		return 0, err
 	}
 	opts.OnEvent = ev.write
-	cons, err := openConsole(*serial)
+	cons, err := openConsole(*serial, true)
 	if err != nil {
 		return 0, err
 	}

@@ -66,7 +66,7 @@ func cmdReplay(args []string) (int, error) {
 	if err := h.CheckFiles(&spec); err != nil {
 		return 0, fmt.Errorf("%s: %v", *logPath, err)
 	}
-	cons, err := openConsole(f.serial)
+	cons, err := openConsole(f.serial, false)
 	if err != nil {
 		return 0, err
 	}

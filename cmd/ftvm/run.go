@@ -156,9 +156,14 @@ type console struct {
 	close func() error
 }
 
-// openConsole opens the --serial destination.
-func openConsole(spec string) (*console, error) {
+// openConsole opens the --serial destination. A direct console writes
+// each byte out as it comes: a side of a pair counts console output as
+// emitted when the gate releases it, and its peer then drops its own copy,
+// so bytes in a buffer would be lost with a killed process.
+func openConsole(spec string, direct bool) (*console, error) {
 	switch {
+	case spec == "stdio" && direct:
+		return &console{w: os.Stdout}, nil
 	case spec == "stdio":
 		bw := bufio.NewWriter(os.Stdout)
 		return &console{w: lineWriter{bw}, flush: bw.Flush}, nil
@@ -168,6 +173,9 @@ func openConsole(spec string) (*console, error) {
 		file, err := os.Create(strings.TrimPrefix(spec, "file:"))
 		if err != nil {
 			return nil, fmt.Errorf("--serial: %v", err)
+		}
+		if direct {
+			return &console{w: file, close: file.Close}, nil
 		}
 		bw := bufio.NewWriter(file)
 		return &console{w: bw, flush: bw.Flush, close: file.Close}, nil
@@ -223,7 +231,7 @@ func cmdRun(args []string) (status int, err error) {
 	if err := checkAccel(&f); err != nil {
 		return 0, err
 	}
-	cons, err := openConsole(f.serial)
+	cons, err := openConsole(f.serial, false)
 	if err != nil {
 		return 0, err
 	}

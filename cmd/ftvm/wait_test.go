@@ -165,7 +165,7 @@ func runProc(t *testing.T, stdin string, peer *framePeer, count int, argv ...str
 		if perr := peer.exchange(count, ready, done); perr != nil {
 			cmd.Process.Kill()
 			<-done
-			t.Fatalf("%v\nconsole:\n%s\nstderr:\n%s", perr, stdout.String(), stderr.String())
+			t.Fatalf("%s: %v\nconsole:\n%s\nstderr:\n%s", filepath.Base(argv[0]), perr, stdout.String(), stderr.String())
 		}
 	}
 	select {
@@ -353,8 +353,24 @@ func pairWait(t *testing.T, v waitVariant, image string) {
 	}
 	e.checkNoCrash()
 	primary.waitExit(10 * time.Second)
-	for _, p := range waitSeamProblems(v.pair, primary.lines(true), seamLines(primary, backup)) {
+	pl, bl := primary.lines(true), seamLines(primary, backup)
+	probs := waitSeamProblems(v.pair, pl, bl)
+	for _, p := range probs {
 		t.Error(p)
+	}
+	if len(probs) > 0 {
+		primary.mu.Lock()
+		tail := primary.stdoutTail
+		primary.mu.Unlock()
+		var b strings.Builder
+		for _, l := range pl[max(len(pl)-3, 0):] {
+			fmt.Fprintf(&b, "  primary %q\n", l.text)
+		}
+		fmt.Fprintf(&b, "  primary's unfinished line %q\n", tail)
+		for _, l := range bl[:min(len(bl), 4)] {
+			fmt.Fprintf(&b, "  backup  %q\n", l.text)
+		}
+		t.Logf("the seam:\n%s", b.String())
 	}
 }
 
@@ -535,7 +551,23 @@ func waitFrame(seq uint32) []byte {
 	return f
 }
 
-func (p *framePeer) send(f []byte) {
+// awaitEcho waits up to d for the echo of frame seq.
+func (p *framePeer) awaitEcho(seq uint32, d time.Duration) bool {
+	timeout := time.After(d)
+	for {
+		select {
+		case e := <-p.echo:
+			if e == seq {
+				return true
+			}
+		case <-timeout:
+			return false
+		}
+	}
+}
+
+// send floods f to every known port and returns how many there are.
+func (p *framePeer) send(f []byte) int {
 	p.mu.Lock()
 	ports := make([]*net.UnixAddr, 0, len(p.ports))
 	for _, a := range p.ports {
@@ -545,6 +577,7 @@ func (p *framePeer) send(f []byte) {
 	for _, a := range ports {
 		p.conn.WriteToUnix(f, a)
 	}
+	return len(ports)
 }
 
 // exchange sends frames, once ready says the guest is, until stop is
@@ -567,9 +600,9 @@ func (p *framePeer) exchange(count int, ready func() bool, stop <-chan struct{})
 		}
 		timer := time.NewTimer(wait)
 		// Until the guest's backend has registered, there is no port to
-		// send to: retry the frame every 10 ms.
+		// send to: retry the frame every 10 ms until it went somewhere.
 		retry := time.NewTicker(10 * time.Millisecond)
-		p.send(waitFrame(seq))
+		sent := p.send(waitFrame(seq)) > 0
 	waitEcho:
 		for {
 			select {
@@ -578,11 +611,8 @@ func (p *framePeer) exchange(count int, ready func() bool, stop <-chan struct{})
 					break waitEcho
 				}
 			case <-retry.C:
-				p.mu.Lock()
-				none := len(p.ports) == 0
-				p.mu.Unlock()
-				if none {
-					p.send(waitFrame(seq))
+				if !sent {
+					sent = p.send(waitFrame(seq)) > 0
 				}
 			case <-timer.C:
 				if count > 0 {
@@ -593,10 +623,15 @@ func (p *framePeer) exchange(count int, ready func() bool, stop <-chan struct{})
 			case <-stop:
 				timer.Stop()
 				retry.Stop()
-				if count > 0 {
-					return fmt.Errorf("the guest ended before frame %d was echoed", seq)
+				if count == 0 {
+					return nil
 				}
-				return nil
+				// The guest ends right after its last echo, which may
+				// still be on its way to the reader.
+				if seq == uint32(count) && p.awaitEcho(seq, 5*time.Second) {
+					return nil
+				}
+				return fmt.Errorf("the guest ended before frame %d was echoed", seq)
 			}
 		}
 		timer.Stop()

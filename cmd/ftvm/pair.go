@@ -139,7 +139,7 @@ func cmdPrimary(args []string) (int, error) {
 		}
 	}
 	if f.serial == "stdio" {
-		readConsoleInputTo(node.Post, node.Producer())
+		readConsoleInputTo(node.Post, node.Producer(), nil)
 	}
 	exit, _, err := runNode(node, b.Machine, &f)
 	if err != nil {

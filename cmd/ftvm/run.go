@@ -183,6 +183,14 @@ func openConsole(spec string, direct bool) (*console, error) {
 	return nil, usagef("--serial must be stdio, file:PATH or none, not %q", spec)
 }
 
+// flushEachWrite makes a stdio console write each byte as the guest sends
+// it.
+func (c *console) flushEachWrite() {
+	if lw, ok := c.w.(lineWriter); ok {
+		c.w = flushWriter{lw.w}
+	}
+}
+
 // finish flushes and closes the console, reporting errors on stderr.
 func (c *console) finish() {
 	if c.flush != nil {
@@ -236,6 +244,16 @@ func cmdRun(args []string) (status int, err error) {
 		return 0, err
 	}
 	defer cons.finish()
+	// A terminal on stdin: raw mode, every key to the guest, Ctrl-A x quits.
+	var interactive bool
+	if f.serial == "stdio" {
+		if restore, err := rawTerminal(int(os.Stdin.Fd())); err == nil {
+			defer restore()
+			interactive = true
+			cons.flushEachWrite()
+			fmt.Fprintln(os.Stderr, "ftvm: the console is on this terminal; Ctrl-A x quits")
+		}
+	}
 
 	cfg := machine.Config{Console: cons.w}
 	var rec *lockstep.Recorder
@@ -266,7 +284,11 @@ func cmdRun(args []string) (status int, err error) {
 		rec.SetNextCheck(m.CPU.Retired + lockstep.DefaultDigestInterval)
 	}
 	if f.serial == "stdio" {
-		readConsoleInput(m.Live)
+		var quit func()
+		if interactive {
+			quit = m.RequestStop
+		}
+		readConsoleInputTo(m.Live.Post, m.Live.AddProducer(), quit)
 	}
 	ev, err := openEvents(f.events)
 	if err != nil {
@@ -299,22 +321,26 @@ func cmdRun(args []string) (status int, err error) {
 	return exit.Status(), nil
 }
 
-// readConsoleInput feeds what is typed on stdin to the guest's COM1 as
-// console inputs, until stdin ends.
-func readConsoleInput(live *machine.LiveInputs) {
-	readConsoleInputTo(live.Post, live.AddProducer())
-}
-
 // readConsoleInputTo posts stdin's bytes as console inputs, calling done
-// when stdin ends.
-func readConsoleInputTo(post func(devices.Input), done func()) {
+// when stdin ends. With quit set, the input is the interactive console's:
+// its Ctrl-A escapes are taken out and Ctrl-A x calls quit.
+func readConsoleInputTo(post func(devices.Input), done func(), quit func()) {
 	go func() {
 		defer done()
+		var esc escapeFilter
 		buf := make([]byte, 512)
 		for {
 			n, err := os.Stdin.Read(buf)
-			if n > 0 {
-				post(devices.Input{Kind: devices.InputConsole, Data: append([]byte(nil), buf[:n]...)})
+			data, stop := buf[:n], false
+			if quit != nil {
+				data, stop = esc.filter(data)
+			}
+			if len(data) > 0 {
+				post(devices.Input{Kind: devices.InputConsole, Data: append([]byte(nil), data...)})
+			}
+			if stop {
+				quit()
+				return
 			}
 			if err != nil {
 				return

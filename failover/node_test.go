@@ -48,7 +48,10 @@ func TestNodePairInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	var plog, blog testenv.Buffer
-	primary := NewPrimary(Options{TLS: tlsCfg, Listen: "127.0.0.1:0", Log: &plog, Clock: machine.ClockHost})
+	// Not a test of failure detection: a generous timeout keeps a loaded
+	// host (and the race detector) from starving a heartbeat into a failover.
+	const timeout = 5 * time.Second
+	primary := NewPrimary(Options{TLS: tlsCfg, Listen: "127.0.0.1:0", Log: &plog, Clock: machine.ClockHost, FailoverTimeout: timeout})
 	spec := &machine.Spec{ImagePath: "pit_hlt.elf", Image: image, Clock: machine.ClockHost, Cmdline: "lines=12"}
 	var pcons, bcons testenv.Buffer
 	pb, err := board.Build(spec, primary.Configure(machine.Config{}, &pcons), board.Host{Live: true, Post: primary.Post, Producer: primary.Producer})
@@ -68,7 +71,7 @@ func TestNodePairInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	backup := NewBackup(Options{TLS: tlsCfg, Log: &blog})
+	backup := NewBackup(Options{TLS: tlsCfg, Log: &blog, FailoverTimeout: timeout})
 	var bb *board.Board
 	build := func(h lockstep.Header, cfg machine.Config) (*machine.Machine, []*devices.VirtioBlk, error) {
 		s, err := h.Spec()
@@ -135,7 +138,7 @@ func TestNodePairInProcess(t *testing.T) {
 		t.Errorf("primary console:\n%s\nwant:\n%s", got, want)
 	}
 	if got := bcons.String(); got != "" {
-		t.Errorf("the backup, never live, printed %q", got)
+		t.Errorf("the backup, never live, printed %q\nprimary log:\n%s\nbackup log:\n%s", got, plog.String(), blog.String())
 	}
 	primary.Close()
 	backup.Close()

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"ftvm/internal/testenv"
 )
 
 // Test support shared by the arithmetic families (alu, muldiv, shift, bits,
@@ -313,13 +315,10 @@ int main(void) {
 }
 `
 
-// arHostBinary compiles the host runner, or skips the test.
+// arHostBinary compiles the host runner.
 func arHostBinary(t *testing.T) string {
 	t.Helper()
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("gcc not installed: no host comparison")
-	}
+	gcc := testenv.Program(t, "gcc")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "host.c")
 	bin := filepath.Join(dir, "host")
@@ -327,7 +326,7 @@ func arHostBinary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(gcc, "-O1", "-o", bin, src).CombinedOutput(); err != nil {
-		t.Skipf("cannot build the host runner: %v\n%s", err, out)
+		t.Fatalf("cannot build the host runner: %v\n%s", err, out)
 	}
 	return bin
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"ftvm/internal/testenv"
 	"ftvm/mmu"
 )
 
@@ -102,10 +103,7 @@ func assemble(t testing.TB, src string) []byte {
 	if b, ok := asmCache[src]; ok {
 		return b
 	}
-	as, err := exec.LookPath("as")
-	if err != nil {
-		t.Skip("no assembler (binutils) installed: run make deps")
-	}
+	as := testenv.Program(t, "as")
 	dir := t.TempDir()
 	s := filepath.Join(dir, "a.s")
 	o := filepath.Join(dir, "a.o")

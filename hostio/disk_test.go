@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"ftvm/devices"
+	"ftvm/internal/testenv"
 )
 
 func writeImage(t *testing.T, data []byte) string {
@@ -287,14 +288,14 @@ func TestDiskImageReadAt(t *testing.T) {
 // request fails, and ftvm goes on.
 func TestDiskImageFull(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
-		t.Skip("no /dev/full")
+		testenv.Missing(t, "no /dev/full")
 	}
 	// /dev/full has no size; wrap it so that the image appears to have
 	// sectors, and check that the ENOSPC of the write is reported.
 	var c collector
 	img, err := OpenDiskImage("/dev/full", false, c.post, 1)
 	if err != nil {
-		t.Skipf("cannot open /dev/full: %v", err)
+		testenv.Missing(t, "cannot open /dev/full: %v", err)
 	}
 	img.size = 4096
 	img.Submit(devices.BlockRequest{ID: 1, Op: devices.BlockWrite, Data: make([]byte, 512)})

@@ -13,23 +13,22 @@ import (
 	"golang.org/x/sys/unix"
 
 	"ftvm/devices"
+	"ftvm/internal/testenv"
 )
 
 // TestTAP creates a TAP interface, gives it an address, and asks the host
 // kernel for it with ARP through the backend: the ARP reply must come back
 // through the reader as an devices.InputFrame.
 func TestTAP(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("TAP needs root (CAP_NET_ADMIN)")
-	}
+	testenv.RequireRoot(t)
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skip("no /dev/net/tun")
+		testenv.Missing(t, "no /dev/net/tun: %v", err)
 	}
 	frames := make(chan devices.Input, 64)
 	name := fmt.Sprintf("ftvmt%d", os.Getpid()%100000)
 	tap, err := OpenTAP(name, func(in devices.Input) { frames <- in }, 3)
 	if err != nil {
-		t.Skipf("cannot create a TAP interface here: %v", err)
+		testenv.Missing(t, "cannot create a TAP interface here: %v", err)
 	}
 	defer tap.Close()
 	if tap.Name() != name {
@@ -38,7 +37,7 @@ func TestTAP(t *testing.T) {
 	// 198.51.100.0/24 is TEST-NET-2 (RFC 5737): never routed.
 	hostIP, guestIP := []byte{198, 51, 100, 1}, []byte{198, 51, 100, 2}
 	if err := ifconfig(name, hostIP); err != nil {
-		t.Skipf("cannot configure %s: %v", name, err)
+		testenv.Missing(t, "cannot configure %s: %v", name, err)
 	}
 	mac := devices.DefaultMAC(9)
 	arp := make([]byte, 42)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/google/gopacket/layers"
 
-	"ftvm/netswitch"
+	"ftvm/internal/testenv"
 )
 
 // fakeGuest is a stand-in for the kvstore guest on a unix datagram socket:
@@ -126,18 +125,6 @@ func (g *fakeGuest) counts() (arps, udps int) {
 	return g.arps, g.udps
 }
 
-// shortDir returns a temporary directory with a short path (unix socket
-// paths are limited to 107 bytes; t.TempDir can be longer).
-func shortDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "kvc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
-
 func newL2(t *testing.T, sw string) *L2 {
 	t.Helper()
 	l2, err := NewL2("10.0.2.15:7000", L2Config{Switch: sw, IP: clientIP, MAC: clientMAC})
@@ -149,7 +136,7 @@ func newL2(t *testing.T, sw string) *L2 {
 }
 
 func TestL2Direct(t *testing.T) {
-	dir := shortDir(t)
+	dir := testenv.ShortTempDir(t)
 	g := newFakeGuest(t, dir, "", nil)
 	c := New(newL2(t, g.path))
 	c.Timeout = 2 * time.Second
@@ -169,7 +156,7 @@ func TestL2Direct(t *testing.T) {
 }
 
 func TestL2Retry(t *testing.T) {
-	dir := shortDir(t)
+	dir := testenv.ShortTempDir(t)
 	g := newFakeGuest(t, dir, "", func(g *fakeGuest) { g.dropUDP = 2 })
 	c := New(newL2(t, g.path))
 	c.Timeout = 150 * time.Millisecond
@@ -188,7 +175,7 @@ func TestL2Retry(t *testing.T) {
 }
 
 func TestL2NoReply(t *testing.T) {
-	dir := shortDir(t)
+	dir := testenv.ShortTempDir(t)
 	g := newFakeGuest(t, dir, "", func(g *fakeGuest) { g.dropUDP = 1 << 30 })
 	c := New(newL2(t, g.path))
 	c.Timeout = 100 * time.Millisecond
@@ -210,7 +197,7 @@ func TestL2NoReply(t *testing.T) {
 // A reply that comes after its request gave up is not taken for the reply
 // of the next request.
 func TestL2LateReplyIgnored(t *testing.T) {
-	dir := shortDir(t)
+	dir := testenv.ShortTempDir(t)
 	g := newFakeGuest(t, dir, "", func(g *fakeGuest) { g.delay = 300 * time.Millisecond })
 	c := New(newL2(t, g.path))
 	c.Timeout = 100 * time.Millisecond
@@ -230,7 +217,7 @@ func TestL2LateReplyIgnored(t *testing.T) {
 }
 
 func TestL2AnswersARP(t *testing.T) {
-	dir := shortDir(t)
+	dir := testenv.ShortTempDir(t)
 	g := newFakeGuest(t, dir, "", func(g *fakeGuest) { g.frames = make(chan frame, 16) })
 	l2 := newL2(t, g.path)
 	// the client's socket address is known once it has sent something
@@ -259,14 +246,8 @@ func TestL2AnswersARP(t *testing.T) {
 }
 
 func TestL2ThroughSwitch(t *testing.T) {
-	dir := shortDir(t)
-	swPath := filepath.Join(dir, "sw.sock")
-	sw, err := netswitch.Listen(swPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go sw.Serve()
-	t.Cleanup(func() { sw.Close() })
+	dir := testenv.ShortTempDir(t)
+	swPath := testenv.Switch(t, filepath.Join(dir, "sw.sock"))
 	g := newFakeGuest(t, dir, swPath, nil)
 	time.Sleep(20 * time.Millisecond) // the registration datagram
 	c := New(newL2(t, swPath))
@@ -294,7 +275,7 @@ func TestL2Config(t *testing.T) {
 	if _, err := NewL2("10.0.2.15:7000", L2Config{Switch: "/x", MAC: net.HardwareAddr{1, 2, 3, 4, 5, 6}}); err == nil {
 		t.Error("multicast MAC accepted")
 	}
-	l2, err := NewL2("10.0.2.15:7000", L2Config{Switch: filepath.Join(shortDir(t), "none.sock")})
+	l2, err := NewL2("10.0.2.15:7000", L2Config{Switch: filepath.Join(testenv.ShortTempDir(t), "none.sock")})
 	if err != nil {
 		t.Fatal(err)
 	}

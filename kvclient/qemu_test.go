@@ -18,34 +18,29 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
-	"ftvm/netswitch"
+	"ftvm/internal/testenv"
 )
 
 // The kvstore guest (testdata/guests/kvstore) end to end under QEMU's
 // microvm machine, which has virtio-mmio: the client talks to it through
 // the netswitch (QEMU's dgram netdev on a unix socket is one switch port),
-// and the disk log must survive restarts. Skipped when QEMU (7.2 or later,
-// for -netdev dgram) or the built guest is missing, and with -short.
+// and the disk log must survive restarts. Needs QEMU 7.2 or later (for
+// -netdev dgram) and the built guest (testenv's rule); skipped with -short.
 
-const kvstoreELF = "../testdata/guests/build/kvstore.elf"
-
-func qemuOrSkip(t *testing.T) string {
+// requireQEMU returns QEMU's path, after checking the kvstore guest is
+// built.
+func requireQEMU(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("boots QEMU (-short)")
 	}
-	if _, err := os.Stat(kvstoreELF); err != nil {
-		t.Skipf("kvstore guest not built (make guests): %v", err)
-	}
-	q, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		t.Skip("qemu-system-x86_64 not installed")
-	}
-	out, _ := exec.Command(q, "-netdev", "help").CombinedOutput()
+	testenv.Guest(t, "kvstore")
+	qemu := testenv.Program(t, "qemu-system-x86_64")
+	out, _ := exec.Command(qemu, "-netdev", "help").CombinedOutput()
 	if !strings.Contains(string(out), "dgram") {
-		t.Skip("QEMU has no dgram netdev (needs 7.2 or later)")
+		testenv.Missing(t, "QEMU has no dgram netdev (needs 7.2 or later)")
 	}
-	return q
+	return qemu
 }
 
 type qemuGuest struct {
@@ -63,7 +58,7 @@ func bootKV(t *testing.T, qemu, dir, netdev, disk, extra string) *qemuGuest {
 		"-M", "microvm,x-option-roms=off,rtc=on,acpi=off", "-accel", "tcg", "-m", "64M",
 		"-nodefaults", "-no-user-config", "-display", "none", "-serial", "file:" + serial,
 		"-global", "virtio-mmio.force-legacy=false",
-		"-kernel", kvstoreELF, "-append", extra,
+		"-kernel", testenv.Guest(t, "kvstore"), "-append", extra,
 		"-netdev", netdev, "-device", "virtio-net-device,netdev=n0",
 	}
 	if disk != "" {
@@ -129,15 +124,9 @@ func expect(t *testing.T, c *Client, req, want string) {
 }
 
 func TestKVStoreQEMU(t *testing.T) {
-	qemu := qemuOrSkip(t)
-	dir := shortDir(t)
-	swPath := filepath.Join(dir, "sw.sock")
-	sw, err := netswitch.Listen(swPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go sw.Serve()
-	t.Cleanup(func() { sw.Close() })
+	qemu := requireQEMU(t)
+	dir := testenv.ShortTempDir(t)
+	swPath := testenv.Switch(t, filepath.Join(dir, "sw.sock"))
 	disk := filepath.Join(dir, "disk.img")
 	if err := os.WriteFile(disk, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
@@ -294,8 +283,8 @@ func icmpEcho(t *testing.T, swPath, dir string, guestMAC net.HardwareAddr) {
 // Without a disk the guest serves from memory; reached here through QEMU's
 // user-mode network with a forwarded host UDP port (the UDP transport).
 func TestKVStoreQEMUNoDiskUDP(t *testing.T) {
-	qemu := qemuOrSkip(t)
-	dir := shortDir(t)
+	qemu := requireQEMU(t)
+	dir := testenv.ShortTempDir(t)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -4,19 +4,19 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"ftvm/internal/testenv"
 	"ftvm/machine"
 )
 
 func guestImage(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "build", name+".elf"))
+	b, err := os.ReadFile(testenv.Guest(t, name))
 	if err != nil {
-		t.Skipf("guest %s not built (run make guests): %v", name, err)
+		t.Fatal(err)
 	}
 	return b
 }

@@ -7,21 +7,20 @@ import (
 	"testing"
 
 	"ftvm/cpu/kvm"
+	"ftvm/internal/testenv"
 )
 
 // The board on KVM: the same guests, devices and exit statuses as under the
 // interpreter. Every test skips when /dev/kvm is missing or unusable.
 
 // kvmGuest boots a built guest and opens a KVM vCPU for it, skipping the
-// test when KVM is not usable here.
+// test when there is no KVM.
 func kvmGuest(t *testing.T, name string) (*Machine, *KVM, *bytes.Buffer) {
 	t.Helper()
+	testenv.RequireKVM(t)
 	m, out := loadGuest(t, name)
 	k, err := m.OpenKVM(kvm.Options{})
-	var ue *kvm.UnavailableError
-	if errors.As(err, &ue) {
-		t.Skip("KVM not usable: " + ue.Reason)
-	} else if err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { k.Close() })

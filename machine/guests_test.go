@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"ftvm/internal/testenv"
 )
 
 // The guests of testdata/guests run on the whole board: golden serial output
@@ -17,13 +19,13 @@ import (
 const guestDir = "../testdata/guests"
 
 // loadGuest makes a board with the virtual clock and loads a built guest
-// into it, skipping the test when the guest is not built. It returns the
+// into it (a missing guest: testenv.Guest). It returns the
 // board and its console output.
 func loadGuest(t *testing.T, name string) (*Machine, *bytes.Buffer) {
 	t.Helper()
-	image, err := os.ReadFile(filepath.Join(guestDir, "build", name+".elf"))
+	image, err := os.ReadFile(testenv.Guest(t, name))
 	if err != nil {
-		t.Skipf("guest %s not built (run make guests): %v", name, err)
+		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	m, err := New(Config{Console: &out, Clock: ClockVirtual})
@@ -122,7 +124,7 @@ func TestGuestsAgainstHost(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			host := filepath.Join(guestDir, "build", name+"_host")
 			if _, err := os.Stat(host); err != nil {
-				t.Skipf("host oracle not built (run make guests): %v", err)
+				testenv.Missing(t, "host oracle not built (run make guests): %v", err)
 			}
 			want, err := exec.Command(host).Output()
 			if err != nil {

@@ -4,16 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"path/filepath"
 	"testing"
+
+	"ftvm/internal/testenv"
 )
 
 // A machine restored from a snapshot taken mid-run continues exactly as the
 // original: same console output, same final CPU state.
 func TestSnapshotContinuesIdentically(t *testing.T) {
-	image, err := os.ReadFile(filepath.Join(guestDir, "build", "exercise.elf"))
+	image, err := os.ReadFile(testenv.Guest(t, "exercise"))
 	if err != nil {
-		t.Skipf("guest not built: %v", err)
+		t.Fatal(err)
 	}
 	build := func(out *bytes.Buffer) *Machine {
 		m, err := New(Config{Console: out, Clock: ClockVirtual})

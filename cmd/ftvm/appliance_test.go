@@ -22,8 +22,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"ftvm/internal/testenv"
 	"ftvm/kvclient"
-	"ftvm/netswitch"
 )
 
 // The kvstore appliance (testdata/guests/kvstore) under the built ftvm
@@ -167,31 +167,6 @@ func (p *apProc) term(t testing.TB) int {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	return p.wait(t, 60*time.Second)
-}
-
-// apTempDir returns a new short temporary directory (unix socket paths are
-// limited to 108 bytes, and t.TempDir's can be longer).
-func apTempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ftvm-ap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// apSwitch starts an in-process learning switch at dir/sw.sock.
-func apSwitch(t testing.TB, dir string) string {
-	t.Helper()
-	p := filepath.Join(dir, "sw.sock")
-	sw, err := netswitch.Listen(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go sw.Serve()
-	t.Cleanup(func() { sw.Close() })
-	return p
 }
 
 // apZeroDisk creates a zeroed (sparse) disk image.
@@ -362,9 +337,9 @@ func onesSum(b []byte) uint16 {
 // TestApplianceTwoGuests: two independent appliances on one switch, the
 // protocol, errors, ICMP, and a restart that keeps every acknowledged write.
 func TestApplianceTwoGuests(t *testing.T) {
-	image := guest(t, "kvstore")
-	dir := apTempDir(t)
-	sw := apSwitch(t, dir)
+	image := testenv.Guest(t, "kvstore")
+	dir := testenv.ShortTempDir(t)
+	sw := testenv.Switch(t, filepath.Join(dir, "sw.sock"))
 	a := &appliance{ip: "10.0.2.15", mac: "52:54:00:12:34:56", disk: apZeroDisk(t, filepath.Join(dir, "a.img"), 1<<20)}
 	b := &appliance{ip: "10.0.2.16", mac: "52:54:00:12:34:57", disk: apZeroDisk(t, filepath.Join(dir, "b.img"), 1<<20)}
 	for i, g := range []*appliance{a, b} {
@@ -464,7 +439,7 @@ func TestApplianceTwoGuests(t *testing.T) {
 // TestApplianceDiskSize: a disk image whose size is not a multiple of 512
 // bytes is refused before the guest starts.
 func TestApplianceDiskSize(t *testing.T) {
-	image := guest(t, "kvstore")
+	image := testenv.Guest(t, "kvstore")
 	disk := filepath.Join(t.TempDir(), "odd.img")
 	if err := os.WriteFile(disk, make([]byte, 1000), 0o644); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"ftvm/internal/testenv"
 )
 
 // BenchmarkApplianceRequests: one kvstore appliance (ftvm run, the built
@@ -22,8 +24,8 @@ func BenchmarkApplianceRequests(b *testing.B) {
 	if _, err := os.Stat(p); err != nil {
 		b.Skipf("kvstore guest not built (run make guests): %v", err)
 	}
-	dir := apTempDir(b)
-	sw := apSwitch(b, dir)
+	dir := testenv.ShortTempDir(b)
+	sw := testenv.Switch(b, filepath.Join(dir, "sw.sock"))
 	// sparse, large enough for every write of a long run (about 2000
 	// small writes per MiB)
 	disk := apZeroDisk(b, filepath.Join(dir, "disk.img"), 256<<20)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"ftvm/internal/testenv"
 )
 
 // ftvmStdin runs the binary with stdin and returns stdout and the status.
@@ -28,7 +30,7 @@ func ftvmStdin(t *testing.T, stdin string, args ...string) (string, int) {
 // Bytes typed on stdin reach the guest's COM1 receive side, more than the
 // 16-byte FIFO at once, and a recording of them replays identically.
 func TestConsoleInput(t *testing.T) {
-	image := guest(t, "echo")
+	image := testenv.Guest(t, "echo")
 	in := "the brown fox jumps over the lazy dog, twice over; then q"
 	out, st := ftvmStdin(t, in, "run", image)
 	if st != 1 || !strings.Contains(out, "THE BROWN FOX JUMPS OVER THE LAZY DOG, TWICE OVER; THEN ") {

@@ -11,22 +11,11 @@ import (
 
 	"ftvm/cpu/kvm"
 	"ftvm/difftest"
+	"ftvm/internal/testenv"
 )
 
 // ftvm difftest and ftvm run --accel kvm. The tests that need KVM skip when
 // it is not usable here.
-
-func requireKVM(t *testing.T) {
-	t.Helper()
-	vm, err := kvm.Open(make([]byte, 1<<20), kvm.Options{})
-	var ue *kvm.UnavailableError
-	if errors.As(err, &ue) {
-		t.Skip("KVM not usable: " + ue.Reason)
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	vm.Close()
-}
 
 func runDifftest(t *testing.T, args ...string) (int, string) {
 	t.Helper()
@@ -39,10 +28,10 @@ func runDifftest(t *testing.T, args ...string) (int, string) {
 }
 
 func TestDifftestGuests(t *testing.T) {
-	requireKVM(t)
+	testenv.RequireKVM(t)
 	var images []string
 	for _, g := range []string{"hello", "exercise_r3", "sse_r3", "fpu_r3", "exitcode", "halt", "reset", "triple", "tick"} {
-		images = append(images, guest(t, g))
+		images = append(images, testenv.Guest(t, g))
 	}
 	status, out := runDifftest(t, images...)
 	t.Log(out)
@@ -55,8 +44,8 @@ func TestDifftestBenchR3(t *testing.T) {
 	if testing.Short() {
 		t.Skip("bench_r3 takes about 12 s in the interpreter")
 	}
-	requireKVM(t)
-	status, out := runDifftest(t, guest(t, "bench_r3"))
+	testenv.RequireKVM(t)
+	status, out := runDifftest(t, testenv.Guest(t, "bench_r3"))
 	t.Log(out)
 	if status != int(difftest.Match) {
 		t.Errorf("status %d, want a match", status)
@@ -65,18 +54,18 @@ func TestDifftestBenchR3(t *testing.T) {
 
 // TestDifftestRing3 finds NAME_r3.elf for NAME.elf.
 func TestDifftestRing3(t *testing.T) {
-	requireKVM(t)
-	status, out := runDifftest(t, "--ring3", guest(t, "exercise"))
+	testenv.RequireKVM(t)
+	status, out := runDifftest(t, "--ring3", testenv.Guest(t, "exercise"))
 	if status != int(difftest.Match) || !strings.Contains(out, "exercise_r3.elf: MATCH") {
 		t.Errorf("status %d\n%s", status, out)
 	}
 }
 
 func TestDifftestStep(t *testing.T) {
-	requireKVM(t)
+	testenv.RequireKVM(t)
 	var small []string
 	for _, g := range []string{"hello", "exitcode", "halt", "reset", "triple"} {
-		small = append(small, guest(t, g))
+		small = append(small, testenv.Guest(t, g))
 	}
 	status, out := runDifftest(t, append([]string{"--step", "1"}, small...)...)
 	t.Log(out)
@@ -85,7 +74,7 @@ func TestDifftestStep(t *testing.T) {
 	}
 	// Interrupts come when host time says under KVM: not comparable by
 	// position, and reported so.
-	status, out = runDifftest(t, "--step", "1", guest(t, "tick"))
+	status, out = runDifftest(t, "--step", "1", testenv.Guest(t, "tick"))
 	t.Log(out)
 	if status != int(difftest.Inconclusive) || !strings.Contains(out, "not an ftvm mismatch") {
 		t.Errorf("tick --step 1: status %d, want inconclusive (interrupt timing)", status)
@@ -93,7 +82,7 @@ func TestDifftestStep(t *testing.T) {
 	if testing.Short() {
 		return
 	}
-	status, out = runDifftest(t, "--step", "5000", guest(t, "exercise_r3"))
+	status, out = runDifftest(t, "--step", "5000", testenv.Guest(t, "exercise_r3"))
 	t.Log(out)
 	if status != int(difftest.Match) {
 		t.Errorf("exercise_r3 --step 5000: status %d", status)
@@ -108,7 +97,7 @@ func TestDifftestUsage(t *testing.T) {
 		t.Errorf("difftest without an image: %v, want a usage error", err)
 	}
 	t.Setenv(kvm.DeviceEnv, "/nonexistent/kvm")
-	_, err := runDifftestCmd(&out, []string{guest(t, "hello")})
+	_, err := runDifftestCmd(&out, []string{testenv.Guest(t, "hello")})
 	if err == nil || err.Error() != "KVM is not available: open /nonexistent/kvm: no such file or directory" {
 		t.Errorf("difftest without KVM: %v", err)
 	}
@@ -132,14 +121,14 @@ func ftvmEnv(t *testing.T, env []string, args ...string) (string, string, int) {
 }
 
 func TestRunAccelKVM(t *testing.T) {
-	requireKVM(t)
+	testenv.RequireKVM(t)
 	for _, g := range []string{"hello", "exercise_r3"} {
 		golden := strings.TrimSuffix(g, "_r3") + ".golden"
 		want, err := os.ReadFile(filepath.Join("..", "..", "testdata", "guests", golden))
 		if err != nil {
 			t.Fatal(err)
 		}
-		stdout, stderr, status := ftvmEnv(t, nil, "run", "--accel", "kvm", "--stats", guest(t, g))
+		stdout, stderr, status := ftvmEnv(t, nil, "run", "--accel", "kvm", "--stats", testenv.Guest(t, g))
 		if stdout != string(want) || status != 1 {
 			t.Errorf("%s: status %d, stdout %q, stderr %q", g, status, stdout, stderr)
 		}
@@ -150,7 +139,7 @@ func TestRunAccelKVM(t *testing.T) {
 }
 
 func TestRunAccelKVMUnavailable(t *testing.T) {
-	_, stderr, status := ftvmEnv(t, []string{kvm.DeviceEnv + "=/nonexistent/kvm"}, "run", "--accel", "kvm", guest(t, "hello"))
+	_, stderr, status := ftvmEnv(t, []string{kvm.DeviceEnv + "=/nonexistent/kvm"}, "run", "--accel", "kvm", testenv.Guest(t, "hello"))
 	want := "ftvm: KVM is not available: open /nonexistent/kvm: no such file or directory\n"
 	if status != 125 || stderr != want {
 		t.Errorf("status %d, stderr %q; want 125 and %q", status, stderr, want)
@@ -159,9 +148,9 @@ func TestRunAccelKVMUnavailable(t *testing.T) {
 
 func TestRunAccelUsage(t *testing.T) {
 	for _, args := range [][]string{
-		{"run", "--accel", "qemu", guest(t, "hello")},
-		{"run", "--accel", "kvm", "--record", filepath.Join(t.TempDir(), "log"), guest(t, "hello")},
-		{"run", "--accel", "kvm", "--trace", guest(t, "hello")},
+		{"run", "--accel", "qemu", testenv.Guest(t, "hello")},
+		{"run", "--accel", "kvm", "--record", filepath.Join(t.TempDir(), "log"), testenv.Guest(t, "hello")},
+		{"run", "--accel", "kvm", "--trace", testenv.Guest(t, "hello")},
 	} {
 		if _, stderr, status := ftvmEnv(t, nil, args...); status != 2 {
 			t.Errorf("%v: status %d, want 2 (usage); stderr %q", args, status, stderr)

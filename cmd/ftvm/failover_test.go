@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"ftvm/failover"
+	"ftvm/internal/testenv"
 	"ftvm/kvclient"
-	"ftvm/netswitch"
 	"ftvm/transport"
 )
 
@@ -88,8 +88,8 @@ type foEnv struct {
 // test when the kvstore guest is not built.
 func newFoEnv(t *testing.T) *foEnv {
 	t.Helper()
-	image := guest(t, "kvstore")
-	dir := apTempDir(t) // a short path: unix socket names are limited to 108 bytes
+	image := testenv.Guest(t, "kvstore")
+	dir := testenv.ShortTempDir(t) // a short path: unix socket names are limited to 108 bytes
 	e := &foEnv{t: t, dir: dir, tls: filepath.Join(dir, "tls"), image: image}
 	t.Cleanup(func() {
 		e.killAll()
@@ -127,14 +127,7 @@ func (e *foEnv) zeroDisk(name string, size int64) string {
 
 // newSwitch starts an in-process learning switch at dir/name.
 func (e *foEnv) newSwitch(name string) string {
-	p := e.path(name)
-	sw, err := netswitch.Listen(p)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	go sw.Serve()
-	e.t.Cleanup(func() { sw.Close() })
-	return p
+	return testenv.Switch(e.t, e.path(name))
 }
 
 // foFreeAddr returns a loopback UDP address that was free a moment ago (the
@@ -1429,7 +1422,7 @@ func TestPairSecurity(t *testing.T) {
 // it must not take it for the primary's death and go live.
 func TestPairCleanEnd(t *testing.T) {
 	e := newFoEnv(t)
-	bench := guest(t, "bench")
+	bench := testenv.Guest(t, "bench")
 	addr := foFreeAddr(t)
 	arb := e.path("arb")
 	const limit = "60000000"
@@ -1487,7 +1480,7 @@ func TestFailoverFigures(t *testing.T) {
 		t.Skip("figures: not in -short")
 	}
 	e := newFoEnv(t)
-	bench := guest(t, "bench")
+	bench := testenv.Guest(t, "bench")
 
 	// Join time and log bandwidth of a paired appliance, idle and loaded.
 	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}

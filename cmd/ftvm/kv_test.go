@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"ftvm/internal/testenv"
 )
 
 // `ftvm kv` against a stand-in server on a host UDP socket.
@@ -69,7 +71,7 @@ func TestKVNoReply(t *testing.T) {
 }
 
 func TestKVSocketNoSwitch(t *testing.T) {
-	dir := apTempDir(t)
+	dir := testenv.ShortTempDir(t)
 	_, stderr, st, err := runKV(t, "--net", "socket:"+filepath.Join(dir, "none.sock"), "--timeout", "50ms",
 		"--retries", "0", "--mac", "02:00:00:00:00:01", "10.0.2.15:7000", "STAT")
 	if err != nil || st != 1 || !strings.Contains(stderr, "no reply") {

@@ -55,7 +55,7 @@ func TestLinuxBadInput(t *testing.T) {
 		{"initrd too large", []string{"run", "-m", "100M", "--initrd", write("big", make([]byte, 40<<20)), good}, "initrd"},
 		{"missing initrd", []string{"run", "-m", "256M", "--initrd", filepath.Join(dir, "nope"), good}, "--initrd"},
 		{"command line too long", []string{"run", "-m", "256M", "--append", strings.Repeat("x", 2048), good}, "2047"},
-		{"initrd with an ELF64 guest", []string{"run", "--initrd", good, guest(t, "hello")}, "Linux kernel"},
+		{"initrd with an ELF64 guest", []string{"run", "--initrd", good, testenv.Guest(t, "hello")}, "Linux kernel"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"ftvm/failover"
+	"ftvm/internal/testenv"
 )
 
 // The CLI contract (ARCHITECTURE.md §5) tested end to end on the built binary
@@ -33,17 +34,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// guest returns the path of a built guest image, skipping the test when the
-// guests have not been built.
-func guest(t *testing.T, name string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "testdata", "guests", "build", name+".elf")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("guest %s not built (run make guests): %v", name, err)
-	}
-	return p
 }
 
 // ftvm runs the binary and returns stdout, stderr and the exit status.
@@ -81,7 +71,7 @@ func TestExitStatuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"run", "--clock", "virtual"}, tc.args...)
-			_, stderr, status := ftvm(t, append(args, guest(t, tc.guest))...)
+			_, stderr, status := ftvm(t, append(args, testenv.Guest(t, tc.guest))...)
 			if status != tc.status {
 				t.Errorf("exit status %d, want %d; stderr:\n%s", status, tc.status, stderr)
 			}
@@ -93,7 +83,7 @@ func TestExitStatuses(t *testing.T) {
 }
 
 func TestTripleFaultDump(t *testing.T) {
-	_, stderr, status := ftvm(t, "run", guest(t, "triple"))
+	_, stderr, status := ftvm(t, "run", testenv.Guest(t, "triple"))
 	if status != 126 {
 		t.Fatalf("status %d, want 126", status)
 	}
@@ -105,7 +95,7 @@ func TestTripleFaultDump(t *testing.T) {
 }
 
 func TestStatsLine(t *testing.T) {
-	stdout, stderr, status := ftvm(t, "run", "--stats", guest(t, "hello"))
+	stdout, stderr, status := ftvm(t, "run", "--stats", testenv.Guest(t, "hello"))
 	if status != 1 {
 		t.Fatalf("status %d, want 1; stderr %s", status, stderr)
 	}
@@ -118,7 +108,7 @@ func TestStatsLine(t *testing.T) {
 }
 
 func TestSerialDestinations(t *testing.T) {
-	hello := guest(t, "hello")
+	hello := testenv.Guest(t, "hello")
 	stdout, _, _ := ftvm(t, "run", hello)
 	if stdout == "" {
 		t.Fatal("no console output on stdout")
@@ -138,7 +128,7 @@ func TestSerialDestinations(t *testing.T) {
 }
 
 func TestTrace(t *testing.T) {
-	_, stderr, status := ftvm(t, "run", "--trace", guest(t, "hello"))
+	_, stderr, status := ftvm(t, "run", "--trace", testenv.Guest(t, "hello"))
 	if status != 1 {
 		t.Fatalf("status %d", status)
 	}
@@ -226,7 +216,7 @@ func TestDisasmHex(t *testing.T) {
 }
 
 func TestDisasmImage(t *testing.T) {
-	stdout, stderr, status := ftvm(t, "disasm", guest(t, "hello"))
+	stdout, stderr, status := ftvm(t, "disasm", testenv.Guest(t, "hello"))
 	if status != 0 || !strings.Contains(stdout, "0000000000100") {
 		t.Fatalf("status %d, stdout %.300q, stderr %s", status, stdout, stderr)
 	}
@@ -235,7 +225,7 @@ func TestDisasmImage(t *testing.T) {
 // --events writes the run's end as a JSON line: position and exit status.
 func TestRunEvents(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events")
-	_, stderr, status := ftvm(t, "run", "--clock", "virtual", "--events", path, guest(t, "hello"))
+	_, stderr, status := ftvm(t, "run", "--clock", "virtual", "--events", path, testenv.Guest(t, "hello"))
 	if status != 1 {
 		t.Fatalf("status %d: %s", status, stderr)
 	}

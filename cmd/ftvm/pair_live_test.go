@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"ftvm/internal/testenv"
 	"ftvm/transport"
 )
 
@@ -20,7 +21,7 @@ import (
 // primary waits for when it waits.
 func TestPairLiveness(t *testing.T) {
 	e := newFoEnv(t)
-	image := guest(t, "pit_hlt")
+	image := testenv.Guest(t, "pit_hlt")
 	golden, err := os.ReadFile(filepath.Join("..", "..", "testdata", "guests", "pit_hlt.golden"))
 	if err != nil {
 		t.Fatal(err)

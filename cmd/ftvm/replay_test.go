@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ftvm/internal/testenv"
 )
 
 // Record/replay of the appliance end to end: the guest under --clock host
@@ -76,8 +78,8 @@ type apRecording struct {
 // with SIGTERM.
 func recordAppliance(t *testing.T, seed int64, n int) *apRecording {
 	t.Helper()
-	r := &apRecording{image: guest(t, "kvstore"), dir: apTempDir(t)}
-	sw := apSwitch(t, r.dir)
+	r := &apRecording{image: testenv.Guest(t, "kvstore"), dir: testenv.ShortTempDir(t)}
+	sw := testenv.Switch(t, filepath.Join(r.dir, "sw.sock"))
 	r.log = filepath.Join(r.dir, "rec.log")
 	r.disk = apZeroDisk(t, filepath.Join(r.dir, "disk.img"), 1<<20)
 	r.disk0 = filepath.Join(r.dir, "disk0.img")
@@ -142,7 +144,7 @@ func apReplay(t testing.TB, log, disk0, image string, extra ...string) (stdout, 
 }
 
 func TestApplianceRecordReplay(t *testing.T) {
-	guest(t, "kvstore")
+	testenv.Guest(t, "kvstore")
 	for _, seed := range []int64{1, 2, 3} {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			r := recordAppliance(t, seed, 30)
@@ -337,7 +339,7 @@ func TestRecordFigures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures wall times (-short)")
 	}
-	hello, bench := guest(t, "hello"), guest(t, "bench")
+	hello, bench := testenv.Guest(t, "hello"), testenv.Guest(t, "bench")
 	dir := t.TempDir()
 
 	run := func(want int, args ...string) (apStats, time.Duration) {

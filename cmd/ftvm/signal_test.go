@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ftvm/failover"
+	"ftvm/internal/testenv"
 	"ftvm/transport"
 )
 
@@ -25,12 +26,12 @@ func TestSignalEnds(t *testing.T) {
 		status int  // its exit status
 	}{
 		{"run idle in HLT with no timer", func(t *testing.T, e *foEnv) *foProc {
-			p := e.start("run", "run", "--net", "socket:"+e.newSwitch("sw"), "--append", "pit=off", guest(t, "idle_wake"))
+			p := e.start("run", "run", "--net", "socket:"+e.newSwitch("sw"), "--append", "pit=off", testenv.Guest(t, "idle_wake"))
 			mustConsole(t, p, "waiting with no timer")
 			return p
 		}, false, 0},
 		{"primary waiting for a backup", func(t *testing.T, e *foEnv) *foProc {
-			p := e.start("primary", "primary", "--listen", foFreeAddr(t), "--tls", e.tls, "--wait-backup", guest(t, "pit_hlt"))
+			p := e.start("primary", "primary", "--listen", foFreeAddr(t), "--tls", e.tls, "--wait-backup", testenv.Guest(t, "pit_hlt"))
 			if _, ok := p.waitEvent(failover.EventWaitingBackup, 0, 30*time.Second); !ok {
 				t.Fatal("the primary never held its guest for a backup")
 			}
@@ -88,7 +89,7 @@ func startPair(t *testing.T, e *foEnv, cmdline string, flags ...string) fopair {
 	t.Helper()
 	addr := foFreeAddr(t)
 	args := append([]string{"primary", "--listen", addr, "--tls", e.tls, "--wait-backup", "--append", cmdline}, flags...)
-	p := e.start("primary", append(args, guest(t, "pit_hlt"))...)
+	p := e.start("primary", append(args, testenv.Guest(t, "pit_hlt"))...)
 	b := e.start("backup", append([]string{"backup", "--primary", addr, "--tls", e.tls}, flags...)...)
 	foWaitJoined(t, b)
 	return fopair{p, b, addr}

@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"ftvm/internal/testenv"
 )
 
 // A run split at a snapshot prints what the whole run prints, and a log
 // recorded from the snapshot replays from it.
 func TestSnapshotSplitAndReplay(t *testing.T) {
-	image := guest(t, "exercise")
+	image := testenv.Guest(t, "exercise")
 	dir := t.TempDir()
 	snap, log := filepath.Join(dir, "ex.snap"), filepath.Join(dir, "ex.log")
 	whole, _, st := ftvm(t, "run", "--clock", "virtual", image)
@@ -48,7 +50,7 @@ func TestSnapshotSplitAndReplay(t *testing.T) {
 // split: a run of the tick guest split at arbitrary positions prints what
 // the whole run prints.
 func TestTimerPositionsIndependentOfSplits(t *testing.T) {
-	image := guest(t, "tick")
+	image := testenv.Guest(t, "tick")
 	snap := filepath.Join(t.TempDir(), "tick.snap")
 	whole, _, st := ftvm(t, "run", "--clock", "virtual", image)
 	if st != 1 {

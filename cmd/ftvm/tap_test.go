@@ -15,6 +15,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"golang.org/x/sys/unix"
+
+	"ftvm/internal/testenv"
 )
 
 // The appliance on a real Linux network: ftvm run --net tap:NAME with the
@@ -44,20 +46,16 @@ func tapIP(t *testing.T, args ...string) {
 // tap0 on br0) and the client's (C, 10.0.2.100/24 on the bridge).
 func tapNet(t *testing.T) (nsB, nsC string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, a bridge and a TAP device)")
-	}
+	testenv.RequireRoot(t)
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skipf("no /dev/net/tun: %v", err)
+		testenv.Missing(t, "no /dev/net/tun: %v", err)
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("no ip command (iproute2)")
-	}
+	testenv.Program(t, "ip")
 	n := tapSeq.Add(1)
 	nsB = fmt.Sprintf("ftvm-%d-%d-b", os.Getpid(), n)
 	nsC = fmt.Sprintf("ftvm-%d-%d-c", os.Getpid(), n)
 	if out, err := exec.Command("ip", "netns", "add", nsB).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+		testenv.Missing(t, "cannot create a network namespace: %v: %s", err, out)
 	}
 	t.Cleanup(func() {
 		exec.Command("ip", "-n", nsB, "link", "del", "tap0").Run()
@@ -83,7 +81,7 @@ func tapNet(t *testing.T) (nsB, nsC string) {
 }
 
 func TestApplianceTAP(t *testing.T) {
-	image := guest(t, "kvstore")
+	image := testenv.Guest(t, "kvstore")
 	nsB, nsC := tapNet(t)
 
 	dir := t.TempDir()
@@ -216,7 +214,7 @@ func tapNSEcho(ns string, dst net.IP, count int) error {
 // from the client's namespace, which nothing answers), recorded, and its
 // pcap holds them.
 func TestIdleWakeTAP(t *testing.T) {
-	image := guest(t, "idle_wake")
+	image := testenv.Guest(t, "idle_wake")
 	nsB, nsC := tapNet(t)
 	dir := t.TempDir()
 	pcap, log := filepath.Join(dir, "wake.pcap"), filepath.Join(dir, "wake.log")

@@ -111,7 +111,7 @@ type waitEnv struct {
 }
 
 func newWaitEnv(t *testing.T) *waitEnv {
-	return &waitEnv{t: t, dir: apTempDir(t)}
+	return &waitEnv{t: t, dir: testenv.ShortTempDir(t)}
 }
 
 // disk returns a new zeroed disk image for the disk variants.
@@ -191,7 +191,7 @@ func TestWaitMatrix(t *testing.T) {
 	for _, v := range waitVariants {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			image := guest(t, "wait-"+v.name)
+			image := testenv.Guest(t, "wait-"+v.name)
 			var golden []byte
 			if v.qemu() {
 				golden = qemuWait(t, v, image)

@@ -9,6 +9,7 @@ import (
 
 	"ftvm/devices"
 	"ftvm/hostio"
+	"ftvm/internal/testenv"
 )
 
 // A guest idle in `sti; hlt` with no timer of its own (testdata/guests/
@@ -18,7 +19,7 @@ import (
 // deadlines while the guest sleeps; the input arrives after such skips. Each
 // run is recorded and its replay must match.
 func TestIdleWake(t *testing.T) {
-	image := guest(t, "idle_wake")
+	image := testenv.Guest(t, "idle_wake")
 	frame := func(typ uint16) []byte {
 		f := make([]byte, 60)
 		copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1})
@@ -36,13 +37,13 @@ func TestIdleWake(t *testing.T) {
 	} {
 		for _, clock := range []string{"host", "virtual"} {
 			t.Run(tc.name+"/"+clock, func(t *testing.T) {
-				dir := apTempDir(t)
+				dir := testenv.ShortTempDir(t)
 				log := filepath.Join(dir, "wake.log")
 				args := []string{"run", "--clock", clock, "--record", log}
 				var sw string
 				switch tc.input {
 				case "net":
-					sw = apSwitch(t, dir)
+					sw = testenv.Switch(t, filepath.Join(dir, "sw.sock"))
 					args = append(args, "--net", "socket:"+sw, "--pcap", filepath.Join(dir, "wake.pcap"))
 				case "disk":
 					disk := filepath.Join(dir, "disk.img")

@@ -7,18 +7,17 @@ import (
 
 	"ftvm/cpu"
 	"ftvm/cpu/kvm"
+	"ftvm/internal/testenv"
 	"ftvm/machine"
 	"ftvm/mmu"
 )
 
-// openVM opens a VM over ram, skipping the test when KVM is not usable.
+// openVM opens a VM over ram (without KVM: testenv.RequireKVM).
 func openVM(t *testing.T, ram []byte) *kvm.VM {
 	t.Helper()
+	testenv.RequireKVM(t)
 	vm, err := kvm.Open(ram, kvm.Options{})
-	var ue *kvm.UnavailableError
-	if errors.As(err, &ue) {
-		t.Skip("KVM not usable: " + ue.Reason)
-	} else if err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { vm.Close() })

@@ -438,6 +438,7 @@ func execFSTMem(c *CPU, in *Inst) {
 	}
 	lo, hi, size := narrow(v, loadStoreType(in), &env, in.op == OpFISTTP)
 	if ok && env.Unmasked()&(fp80.FlagIE|fp80.FlagDE|fp80.FlagOE|fp80.FlagUE) != 0 {
+		env.Flags &^= fp80.FlagPE // nothing was stored, so nothing was rounded
 		c.x87Done(&env)
 		return
 	}

@@ -92,3 +92,29 @@ func TestX87ArithmeticDoesNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per run", allocs)
 	}
 }
+
+func TestX87UnmaskedOverflow(t *testing.T) {
+	// SDM Vol. 1, 8.5.4: to a register, the result is stored with its
+	// exponent divided by 2^24576 and OE set; to memory, nothing is stored
+	// and TOP is unchanged.
+	c := runAsm(t, "fld tbyte ptr [rbx]; fld st(0); fmul st(0), st(1); fnstsw ax; mov ecx, eax; fnclex; fst dword ptr [rbx+16]; fnstsw ax",
+		func(c *CPU) {
+			c.R[RBX] = dataBase
+			put64(c, dataBase, 0x8000000000000000)
+			put64(c, dataBase+8, 0x7FF0)  // 2^16369
+			put64(c, dataBase+16, 0x1234) // untouched by the store
+			c.FPU.FCW = 0x0377            // OE unmasked
+		})
+	if got := c.FPU.st(0); got.Mant != 0x8000000000000000 || got.SignExp != uint16(2*(0x7FF0-0x3FFF)+0x3FFF-0x6000) {
+		t.Errorf("ST(0) %04x:%016x, want 2^32738 scaled by 2^-24576", got.SignExp, got.Mant)
+	}
+	if got := uint16(c.R[RCX]) &^ (7 << fswTopShift); got != fp80.FlagOE|fswES|fswB {
+		t.Errorf("FSW after the multiply %#04x", got)
+	}
+	if got := uint16(c.R[RAX]) &^ (7 << fswTopShift); got != fp80.FlagOE|fswES|fswB {
+		t.Errorf("FSW after the store %#04x, want OE alone", got)
+	}
+	if got := get64(c, dataBase+16); got != 0x1234 {
+		t.Errorf("memory %#x after an unmasked overflowing store", got)
+	}
+}

@@ -45,7 +45,7 @@ func TestSignalEnds(t *testing.T) {
 			return b
 		}, false, 0},
 		{"backup replaying", func(t *testing.T, e *foEnv) *foProc {
-			ps := startPair(t, e, "lines=100000")
+			ps := startPair(t, e, "lines=100000", "--failover-timeout", "5s")
 			mustConsole(t, ps.primary, "line 3:")
 			return ps.backup
 		}, false, 0},

@@ -261,3 +261,34 @@ func TestLinuxBoot(t *testing.T) {
 	}
 	t.Logf("%s", strings.TrimSpace(stderr.String()))
 }
+
+// TestLinuxRecordReplay records a boot of Debian's kernel to /init on the
+// virtual clock (ftvm.poweroff: /init powers off after its marker) and
+// replays it: the replay must retire the same instructions and print the
+// same console bytes, the initrd found through the log header.
+func TestLinuxRecordReplay(t *testing.T) {
+	vmlinux, initrd := testenv.LinuxGuest(t)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "linux.log")
+	stdout, stderr, status := ftvm(t, "run", "-m", "256M", "--clock", "virtual", "--stats", "--max-insns", "8000000000",
+		"--record", log, "--initrd", initrd, "--append", "console=ttyS0 ftvm.poweroff", vmlinux)
+	if status != 0 || !strings.Contains(stdout, initramfsMarker) || !strings.Contains(stdout, "reboot: Power down") {
+		t.Fatalf("recording: status %d\n%s\nstderr: %s", status, stdout, stderr)
+	}
+	rstdout, rstderr, rstatus := ftvm(t, "replay", "--stats", "--log", log, vmlinux)
+	if rstatus != 0 || !strings.Contains(rstderr, "replay matched the recording") {
+		t.Fatalf("replay: status %d, stderr %s", rstatus, rstderr)
+	}
+	if rstdout != stdout {
+		t.Errorf("the replay's console differs from the recording's")
+	}
+	retired := func(s string) string {
+		_, r, _ := strings.Cut(s, "retired=")
+		r, _, _ = strings.Cut(r, " ")
+		return r
+	}
+	if retired(stderr) == "" || retired(stderr) != retired(rstderr) {
+		t.Errorf("recording retired %q, replay %q", retired(stderr), retired(rstderr))
+	}
+	t.Logf("recorded and replayed %s instructions", retired(stderr))
+}

@@ -178,7 +178,13 @@ static void fold(struct fam *f, struct fsave *sv, uint16_t fswmask)
     ex_write("\n", 1);
 #endif
     H(f, sv->fcw);
-    H(f, sv->fsw & fswmask);
+    /* DE alongside IE or ZE (a denormal operand of an invalid operation or
+     * a division by zero) is not folded: AMD processors do not flag it, the
+     * SDM's exception priorities (DE before ZE) leave room for Intel to. */
+    uint16_t fsw = sv->fsw & fswmask;
+    if (fsw & 0x05)
+        fsw &= (uint16_t)~0x02;
+    H(f, fsw);
     H(f, sv->ftw);
     int top = sv->fsw >> 11 & 7;
     for (int i = 0; i < 8; i++) {
@@ -597,7 +603,10 @@ static void fam_prem(void)
  * ------------------------------------------------------------------------- */
 static void fold48(struct fam *f, struct fsave *sv)
 {
-    H(f, sv->fsw & 0x3c47u);
+    uint16_t fsw = sv->fsw & 0x3c47u;
+    if (fsw & 0x05)
+        fsw &= (uint16_t)~0x02; /* as in fold */
+    H(f, fsw);
     H(f, sv->ftw);
     int top = sv->fsw >> 11 & 7;
     for (int i = 0; i < 8; i++) {

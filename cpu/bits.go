@@ -102,8 +102,8 @@ func execBTMem(c *CPU, in *Inst) {
 	off := int64(signExtend(c.readG(in), size))
 	shift := uint(bits.TrailingZeros8(size)) + 3 // log2 of the width in bits
 	a := c.R[in.base] + c.R[in.index]<<in.scale + in.disp + uint64(off>>shift)*uint64(size)
-	if in.asz == 4 {
-		a &= 0xFFFFFFFF
+	if in.asz != 8 {
+		a &= sizeMask(in.asz)
 	}
 	a += c.segBase64[in.seg]
 	n := uint64(off) & (8*uint64(size) - 1)

@@ -182,6 +182,9 @@ func execJG(c *CPU, in *Inst) {
 // ---- indirect JMP, CALL, RET ----
 
 func bindJMPInd(in *Inst) handler {
+	if in.osz != 8 {
+		return execJMPIndN
+	}
 	if in.isReg() {
 		return execJMPIndReg
 	}
@@ -191,7 +194,54 @@ func bindJMPInd(in *Inst) handler {
 func execJMPIndReg(c *CPU, in *Inst) { c.jump(c.R[in.rm]) }
 func execJMPInd(c *CPU, in *Inst)    { c.jump(c.read64(c.ea(in))) }
 
+// execJMPIndN is an indirect JMP outside 64-bit mode: the target is E at
+// the operand size.
+func execJMPIndN(c *CPU, in *Inst) { c.jumpN(c.readE(in)) }
+
+// jumpN transfers control to offset target outside 64-bit mode, where it
+// must be within the CS limit.
+func (c *CPU) jumpN(target uint64) {
+	if target > uint64(c.Seg[CS].Limit) {
+		c.raise(VecGP, 0)
+	}
+	c.RIP = target
+	c.brk = true
+}
+
+// execCALLN is a near CALL outside 64-bit mode (relative, or indirect
+// through E at the operand size).
+func execCALLN(c *CPU, in *Inst) {
+	target := in.imm
+	if in.op == OpCALLInd {
+		target = c.readE(in)
+	}
+	if target > uint64(c.Seg[CS].Limit) {
+		c.raise(VecGP, 0)
+	}
+	c.push(in.osz, in.next)
+	c.RIP = target
+	c.brk = true
+}
+
+// execRETN is a near RET outside 64-bit mode; RET imm16 also releases
+// imm16 bytes of the stack.
+func execRETN(c *CPU, in *Inst) {
+	t := c.readN(c.stackAddr(0), in.osz)
+	if t > uint64(c.Seg[CS].Limit) {
+		c.raise(VecGP, 0)
+	}
+	c.pop(in.osz)
+	if in.form == formIw {
+		c.R[RSP] = c.R[RSP]&^c.stackMask | (c.R[RSP]+in.imm)&c.stackMask
+	}
+	c.RIP = t
+	c.brk = true
+}
+
 func bindCALL(in *Inst) handler {
+	if in.osz != 8 {
+		return execCALLN
+	}
 	if !canonical(in.imm) {
 		return execCALLSlow
 	}
@@ -211,6 +261,9 @@ func execCALL(c *CPU, in *Inst) {
 func execCALLSlow(c *CPU, in *Inst) { c.raise(VecGP, 0) }
 
 func bindCALLInd(in *Inst) handler {
+	if in.osz != 8 {
+		return execCALLN
+	}
 	if in.isReg() {
 		return execCALLIndReg
 	}
@@ -233,6 +286,9 @@ func (c *CPU) callTo(in *Inst, target uint64) {
 }
 
 func bindRET(in *Inst) handler {
+	if in.osz != 8 {
+		return execRETN
+	}
 	if in.form == formIw {
 		return execRETImm
 	}
@@ -304,8 +360,12 @@ func (c *CPU) farTarget(d *Segment, off uint64) {
 	}
 }
 
-// readFarPointer reads m16:16, m16:32 or m16:64 (by operand size).
+// readFarPointer reads m16:16, m16:32 or m16:64 (by operand size), or
+// returns the instruction's ptr16:16/32 operand.
 func (c *CPU) readFarPointer(in *Inst) (off uint64, sel uint16) {
+	if in.form == formPtr {
+		return in.imm, uint16(in.disp)
+	}
 	addr := c.ea(in)
 	off = c.readN(addr, in.osz)
 	sel = c.read16(addr + uint64(in.osz))
@@ -435,8 +495,8 @@ func (c *CPU) nullOuterDataSegments(rpl uint8) {
 // RCX) and returns the new count; flags are untouched. The write is done by
 // the caller through setLoopCount once the branch is known to be valid.
 func (c *CPU) loopCount(in *Inst) uint64 {
-	if in.asz == 4 {
-		return (c.R[RCX] - 1) & 0xFFFFFFFF
+	if in.asz != 8 {
+		return (c.R[RCX] - 1) & sizeMask(in.asz)
 	}
 	return c.R[RCX] - 1
 }
@@ -446,7 +506,7 @@ func (c *CPU) loopBranch(in *Inst, n uint64, taken bool) {
 	if taken && !canonical(in.imm) {
 		c.raise(VecGP, 0)
 	}
-	c.R[RCX] = n
+	c.setReg(RCX, in.asz, false, n)
 	c.branch(in, taken)
 }
 
@@ -467,8 +527,8 @@ func execLOOPNE(c *CPU, in *Inst) {
 
 func execJRCXZ(c *CPU, in *Inst) {
 	n := c.R[RCX]
-	if in.asz == 4 {
-		n &= 0xFFFFFFFF
+	if in.asz != 8 {
+		n &= sizeMask(in.asz)
 	}
 	c.branch(in, n == 0)
 }

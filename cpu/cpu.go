@@ -120,6 +120,17 @@ const (
 	SegAttrP = 1 << 7  // present
 )
 
+// CodeSize is the default operand and address size of the code segment,
+// which decoding depends on.
+type CodeSize uint8
+
+// Code sizes.
+const (
+	Code64 CodeSize = iota // 64-bit mode
+	Code32                 // a 32-bit code segment (protected or compatibility mode)
+	Code16                 // a 16-bit code segment
+)
+
 // DTR is a descriptor-table register (GDTR or IDTR).
 type DTR struct {
 	Base  uint64
@@ -210,9 +221,17 @@ type CPU struct {
 	mmu    tlb
 	code   blockCache
 
-	// segBase64 is the base used for linear addresses in 64-bit mode, by
-	// segment: zero except FS and GS.
+	// segBase64 is the base added to offsets to form linear addresses, by
+	// segment: in 64-bit mode zero except FS and GS; outside it every
+	// segment's base.
 	segBase64 [6]uint64
+	// csize is the code size decoding follows (from CS and EFER.LMA);
+	// csTag marks the block-table tags of blocks decoded for it.
+	csize CodeSize
+	csTag uint64
+	// stackMask selects the stack pointer's bits the stack instructions
+	// use: all of RSP in 64-bit mode, else ESP or SP by SS's B bit.
+	stackMask uint64
 
 	// Execution state of the current block.
 	blk *block
@@ -346,13 +365,37 @@ func (c *CPU) updateMode() {
 	c.paging.WP = c.CR0&CR0WP != 0
 	c.paging.NXE = c.EFER&EFERNXE != 0
 	c.paging.PGE = c.CR4&CR4PGE != 0
-	if c.CR0&CR0PG != 0 && c.EFER&EFERLMA != 0 {
-		c.paging.Mode = mmu.ModeLong4
-	} else {
+	c.paging.PSE = c.CR4&CR4PSE != 0
+	switch {
+	case c.CR0&CR0PG == 0:
 		c.paging.Mode = mmu.ModeNone
+	case c.EFER&EFERLMA != 0:
+		c.paging.Mode = mmu.ModeLong4
+	case c.CR4&CR4PAE != 0:
+		c.paging.Mode = mmu.ModePAE
+	default:
+		c.paging.Mode = mmu.Mode32
 	}
-	c.segBase64[FS] = c.Seg[FS].Base
-	c.segBase64[GS] = c.Seg[GS].Base
+	switch {
+	case c.longMode64():
+		c.csize, c.csTag = Code64, 0
+	case c.Seg[CS].Attr&SegAttrD != 0:
+		c.csize, c.csTag = Code32, csTag32
+	default:
+		c.csize, c.csTag = Code16, csTag16
+	}
+	if c.csize == Code64 {
+		c.segBase64 = [6]uint64{FS: c.Seg[FS].Base, GS: c.Seg[GS].Base}
+		c.stackMask = ^uint64(0)
+	} else {
+		for i := range c.segBase64 {
+			c.segBase64[i] = c.Seg[i].Base & 0xFFFFFFFF
+		}
+		c.stackMask = 0xFFFF
+		if c.Seg[SS].Attr&SegAttrD != 0 {
+			c.stackMask = 0xFFFFFFFF
+		}
+	}
 	c.CPL = uint8(c.Seg[CS].Selector & 3)
 	if c.CPL == 3 {
 		c.mmu.setUser(1)
@@ -360,6 +403,14 @@ func (c *CPU) updateMode() {
 		c.mmu.setUser(0)
 	}
 }
+
+// Block-table tag bits of blocks decoded outside 64-bit mode: a tag is
+// rip<<1 | CPL class, and no canonical rip gives bit 63 clear with bit 62
+// set.
+const (
+	csTag32 = 1 << 62
+	csTag16 = 3 << 61
+)
 
 // longMode64 reports whether the CPU executes 64-bit code.
 func (c *CPU) longMode64() bool {

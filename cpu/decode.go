@@ -21,15 +21,30 @@ var (
 // successfully as an instruction whose Op is OpInvalid (it raises #UD when
 // executed); an error means code ends inside the instruction or the
 // instruction is too long.
-func Decode(code []byte, rip uint64) (Inst, error) {
+func Decode(code []byte, rip uint64) (Inst, error) { return DecodeMode(code, rip, Code64) }
+
+// DecodeMode is Decode for code of the given code size: 64-bit mode, or a
+// 32- or 16-bit code segment (protected or compatibility mode), where rip
+// is the offset in the code segment.
+func DecodeMode(code []byte, rip uint64, m CodeSize) (Inst, error) {
 	var in Inst
-	err := decode(&in, code, rip)
+	err := decode(&in, code, rip, m)
 	return in, err
 }
 
-// decode fills in from code. It does not bind a handler.
-func decode(in *Inst, code []byte, rip uint64) error {
+// decode fills in from code of code size m. It does not bind a handler.
+func decode(in *Inst, code []byte, rip uint64, m CodeSize) error {
 	*in = Inst{rip: rip, base: regZero, index: regZero, osz: 4, asz: 8}
+	table := &oneByte
+	if m != Code64 {
+		// Default operand and address size of the segment; 66 and 67
+		// select the other one. The default data segment is DS.
+		table = &legacyOneByte
+		in.asz, in.seg = 4, DS
+		if m == Code16 {
+			in.osz, in.asz = 2, 2
+		}
+	}
 	var rex byte
 	i := 0
 	get := func() (byte, error) {
@@ -76,6 +91,10 @@ func decode(in *Inst, code []byte, rip uint64) error {
 			rex = 0
 			continue
 		case 0x26, 0x2E, 0x36, 0x3E:
+			if m != Code64 {
+				in.seg, in.prefix = b>>3&3, in.prefix|pfxSegOverride
+				continue
+			}
 			// Ignored in 64-bit mode, but they do cancel an earlier FS/GS.
 			in.seg = 0
 			rex = 0
@@ -89,7 +108,7 @@ func decode(in *Inst, code []byte, rip uint64) error {
 			rex = 0
 			continue
 		}
-		if b&0xF0 == 0x40 {
+		if b&0xF0 == 0x40 && m == Code64 {
 			rex = b
 			continue
 		}
@@ -103,13 +122,18 @@ func decode(in *Inst, code []byte, rip uint64) error {
 	}
 	if in.prefix&pfxAddr != 0 {
 		in.asz = 4
+		if m == Code32 {
+			in.asz = 2
+		}
 	}
 
 	// Opcode.
-	if b == 0xC4 || b == 0xC5 {
+	// Outside 64-bit mode C4 and C5 are LES and LDS (VEX encodings, with
+	// ModRM.mod = 3, decode as those with a register operand: #UD).
+	if (b == 0xC4 || b == 0xC5) && m == Code64 {
 		return decodeVEX(in, code, i, b, rip)
 	}
-	ent := &oneByte[b]
+	ent := &table[b]
 	in.opcode = uint16(b)
 	if b == 0x0F {
 		if b, err = get(); err != nil {
@@ -146,14 +170,14 @@ func decode(in *Inst, code []byte, rip uint64) error {
 	}
 	if needModRM {
 		in.modrm = true
-		m, err := get()
+		mb, err := get()
 		if err != nil {
 			return err
 		}
-		in.mod = m >> 6
-		in.reg = m>>3&7 | rex<<1&8
-		in.rm = m & 7
-		regField := m >> 3 & 7
+		in.mod = mb >> 6
+		in.reg = mb>>3&7 | rex<<1&8
+		in.rm = mb & 7
+		regField := mb >> 3 & 7
 		if ent.group != nil {
 			if in.mod == 3 && ent.regGroup != nil {
 				ent = &ent.regGroup[regField][in.rm]
@@ -165,7 +189,11 @@ func decode(in *Inst, code []byte, rip uint64) error {
 		if in.mod == 3 || ent.form == formCR {
 			in.mod = 3
 			in.rm |= rex << 3 & 8
-		} else if err := decodeMem(in, code, &i, rex); err != nil {
+		} else if in.asz == 2 {
+			if err := decodeMem16(in, code, &i); err != nil {
+				return err
+			}
+		} else if err := decodeMem(in, code, &i, rex, m); err != nil {
 			return err
 		}
 	}
@@ -180,6 +208,10 @@ func decode(in *Inst, code []byte, rip uint64) error {
 		}
 	case flags&efByte != 0:
 		in.osz = 1
+	case m != Code64:
+		if in.prefix&pfxOpsize != 0 {
+			in.osz = 6 - in.osz // 66 selects the size the segment does not
+		}
 	case flags&efForce64 != 0:
 		in.osz = 8
 	case in.prefix&pfxRexW != 0:
@@ -195,6 +227,9 @@ func decode(in *Inst, code []byte, rip uint64) error {
 	if in.osz == 8 && (in.op == OpIN || in.op == OpOUT || in.op == OpINS || in.op == OpOUTS) {
 		in.osz = 4 // port I/O is at most 32 bits wide; REX.W is ignored
 	}
+	if in.op == OpARPL {
+		in.osz = 2 // ARPL is 16 bits whatever the operand size
+	}
 	if in.op == OpMOVNTI && in.osz == 2 {
 		in.osz = 4 // no 16-bit MOVNTI: 66 is ignored
 	}
@@ -203,6 +238,11 @@ func decode(in *Inst, code []byte, rip uint64) error {
 	switch in.form {
 	case formReg, formRegI:
 		in.reg = byte(in.opcode)&7 | rex<<3&8
+	}
+	if m != Code64 && in.opcode < 0x50 && in.form == formReg {
+		// INC/DEC r (40-4F outside 64-bit mode) are FF /0 and /1 with a
+		// register operand.
+		in.form, in.modrm, in.mod, in.rm = formE, true, 3, in.reg
 	}
 	if in.opcode == 0x90 && in.reg == 0 && in.op == OpXCHG {
 		in.op = OpNOP // 90 is NOP, not XCHG eAX, eAX (which would zero RAX's top half)
@@ -274,10 +314,16 @@ func decode(in *Inst, code []byte, rip uint64) error {
 		}
 	case formMoffs:
 		in.disp, err = imm(int(in.asz))
-		if in.asz == 4 {
-			in.disp &= 0xFFFFFFFF
-		}
+		in.disp &= sizeMask(in.asz)
 		in.mod = 0
+	case formPtr:
+		// ptr16:16 or ptr16:32: the offset in imm, the selector in imm2w.
+		if in.imm, err = imm(int(in.osz)); err == nil {
+			in.imm &= sizeMask(in.osz)
+			var sel uint64
+			sel, err = imm(2)
+			in.disp = sel & 0xFFFF
+		}
 	}
 	if err != nil {
 		return err
@@ -289,8 +335,8 @@ func decode(in *Inst, code []byte, rip uint64) error {
 	in.next = rip + uint64(i)
 	if in.form == formJb || in.form == formJz {
 		in.imm += in.next
-		if in.osz == 2 {
-			in.imm &= 0xFFFF
+		if in.osz < 8 {
+			in.imm &= sizeMask(in.osz)
 		}
 	}
 	in.fixRIPRelative()
@@ -349,8 +395,10 @@ const (
 // regRIP marks a RIP-relative base while decoding.
 const regRIP = numRegSlots
 
-// decodeMem decodes the memory form of ModRM (with SIB and displacement).
-func decodeMem(in *Inst, code []byte, i *int, rex byte) error {
+// decodeMem decodes the memory form of ModRM (with SIB and displacement)
+// for 32- and 64-bit addresses. Outside 64-bit mode there is no
+// RIP-relative form, and a base of rBP or rSP makes SS the default segment.
+func decodeMem(in *Inst, code []byte, i *int, rex byte, m CodeSize) error {
 	get := func(n int) (uint64, error) {
 		if *i+n > len(code) {
 			if *i+n > maxInstLen {
@@ -390,11 +438,16 @@ func decodeMem(in *Inst, code []byte, i *int, rex byte) error {
 		}
 		in.base = base
 	} else if rm == 5 && in.mod == 0 {
-		in.base = regRIP
+		if m == Code64 {
+			in.base = regRIP
+		}
 		in.disp, err = get(4)
 		return err
 	} else {
 		in.base = rm | rex<<3&8
+	}
+	if m != Code64 && (in.base == RBP || in.base == RSP) && in.prefix&pfxSegOverride == 0 {
+		in.seg = SS
 	}
 	switch in.mod {
 	case 1:
@@ -403,4 +456,50 @@ func decodeMem(in *Inst, code []byte, i *int, rex byte) error {
 		in.disp, err = get(4)
 	}
 	return err
+}
+
+// modrm16 are the base and index registers of the 16-bit ModRM memory forms
+// by r/m: BX+SI, BX+DI, BP+SI, BP+DI, SI, DI, BP, BX.
+var modrm16 = [8][2]uint8{
+	{RBX, RSI}, {RBX, RDI}, {RBP, RSI}, {RBP, RDI},
+	{RSI, regZero}, {RDI, regZero}, {RBP, regZero}, {RBX, regZero},
+}
+
+// decodeMem16 decodes the memory form of ModRM for 16-bit addresses (no
+// SIB; mod 0 with r/m 6 is a 16-bit absolute displacement). A base of BP
+// makes SS the default segment.
+func decodeMem16(in *Inst, code []byte, i *int) error {
+	n := 0
+	switch {
+	case in.mod == 0 && in.rm == 6:
+		n = 2
+	case in.mod == 1:
+		n = 1
+	case in.mod == 2:
+		n = 2
+	}
+	if *i+n > len(code) {
+		if *i+n > maxInstLen {
+			return errTooLong
+		}
+		return errNeedMore
+	}
+	if *i+n > maxInstLen {
+		return errTooLong
+	}
+	switch n {
+	case 1:
+		in.disp = uint64(int64(int8(code[*i])))
+	case 2:
+		in.disp = uint64(int64(int16(binary.LittleEndian.Uint16(code[*i:]))))
+	}
+	*i += n
+	if in.mod == 0 && in.rm == 6 {
+		return nil
+	}
+	in.base, in.index = modrm16[in.rm][0], modrm16[in.rm][1]
+	if in.base == RBP && in.prefix&pfxSegOverride == 0 {
+		in.seg = SS
+	}
+	return nil
 }

@@ -122,11 +122,14 @@ func (c *CPU) softInterrupt(in *Inst, vector uint8) {
 	c.brk = true
 }
 
-// interrupt delivers vector through the long-mode IDT. ret is the RIP saved
-// in the frame. soft marks INT n and INT3, whose gate DPL must allow the CPL.
+// interrupt delivers vector through the IDT: long mode's 16-byte gates, or
+// the 8-byte 32-bit interrupt and trap gates of protected mode (16-bit and
+// task gates are not modelled: #GP). ret is the RIP saved in the frame.
+// soft marks INT n and INT3, whose gate DPL must allow the CPL.
 func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, soft bool) {
-	if c.EFER&EFERLMA == 0 {
-		// Only long mode is modelled; anything else cannot deliver.
+	legacy := c.EFER&EFERLMA == 0
+	if c.CR0&CR0PE == 0 {
+		// Real mode is not modelled: nothing can be delivered.
 		c.raise(VecDF, 0)
 	}
 	ext := uint32(1)
@@ -134,13 +137,20 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 		ext = 0
 	}
 	idtCode := uint32(vector)<<3 | 2 | ext
-	if uint64(vector)*16+15 > uint64(c.IDTR.Limit) {
+	gsz := uint64(16)
+	if legacy {
+		gsz = 8
+	}
+	if uint64(vector)*gsz+gsz-1 > uint64(c.IDTR.Limit) {
 		c.raise(VecGP, idtCode)
 	}
-	ga := c.IDTR.Base + uint64(vector)*16
+	ga := c.IDTR.Base + uint64(vector)*gsz
 	lo := c.readSystem(ga, 8)
-	hi := c.readSystem(ga+8, 8)
-	typ := lo >> 40 & 0xF
+	var hi uint64
+	if !legacy {
+		hi = c.readSystem(ga+8, 8)
+	}
+	typ := lo >> 40 & 0x1F
 	dpl := uint8(lo >> 45 & 3)
 	if typ != 0xE && typ != 0xF {
 		c.raise(VecGP, idtCode)
@@ -154,11 +164,15 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 	target := lo&0xFFFF | lo>>32&0xFFFF0000 | hi<<32
 	sel := uint16(lo >> 16)
 	ist := lo >> 32 & 7
+	if legacy {
+		ist = 0
+		target &= 0xFFFFFFFF
+	}
 	desc, err := c.loadDescriptor(sel)
 	if err != nil || sel&^3 == 0 {
 		c.raise(VecGP, uint32(sel&^3)|ext)
 	}
-	if desc.Attr&0x18 != 0x18 || desc.Attr&SegAttrL == 0 {
+	if desc.Attr&0x18 != 0x18 || desc.Attr&SegAttrL == 0 && !legacy {
 		c.raise(VecGP, uint32(sel&^3)|ext)
 	}
 	if desc.Attr&SegAttrP == 0 {
@@ -171,24 +185,47 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 	if newCPL > c.CPL {
 		c.raise(VecGP, uint32(sel&^3)|ext)
 	}
-	if !canonical(target) {
+	if !canonical(target) || legacy && target > uint64(desc.Limit) {
 		c.raise(VecGP, 0)
 	}
 	oldSS, oldRSP := c.Seg[SS], c.R[RSP]
 	rsp := c.R[RSP]
+	// The new stack: in long mode SS is null at the new CPL, the frame's
+	// words are 8 bytes and RSP is aligned to 16; a 32-bit gate pushes
+	// 4-byte words at SS:ESP, SS:ESP from the TSS on a privilege change.
+	ss := Segment{Selector: uint16(newCPL), Attr: 0}
+	wsz, mask, sbase := uint8(8), ^uint64(0), uint64(0)
 	switch {
+	case legacy:
+		ss, wsz, mask = c.Seg[SS], 4, c.stackMask
+		if newCPL < c.CPL {
+			rsp = c.readTSSN(4+uint64(newCPL)*8, 4)
+			ss = c.tssStack(uint16(c.readTSSN(8+uint64(newCPL)*8, 2)), newCPL)
+			mask = 0xFFFF
+			if ss.Attr&SegAttrD != 0 {
+				mask = 0xFFFFFFFF
+			}
+		}
 	case ist != 0:
 		rsp = c.readTSS(36 + (ist-1)*8)
 	case newCPL < c.CPL:
 		rsp = c.readTSS(4 + uint64(newCPL)*8)
 	}
-	rsp &^= 0xF
+	if legacy {
+		sbase = ss.Base & 0xFFFFFFFF
+	} else {
+		rsp &^= 0xF
+	}
 	flags := c.flags()
 	cs := c.Seg[CS].Selector
 	frame := [6]uint64{uint64(oldSS.Selector), oldRSP, flags, uint64(cs), ret, uint64(code)}
 	n := 5
 	if hasCode {
 		n = 6
+	}
+	f := frame[:n]
+	if legacy && newCPL == c.CPL {
+		f = frame[2:n] // no stack switch: SS:ESP are not pushed
 	}
 	// Write the frame with the new privilege (supervisor), top down.
 	savedCPL, savedUser := c.CPL, c.mmu.user()
@@ -197,8 +234,8 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 	if newCPL == 3 {
 		c.mmu.setUser(1)
 	}
-	for i := 0; i < n; i++ {
-		rsp -= 8
+	for _, v := range f {
+		rsp = (rsp - uint64(wsz)) & mask
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
@@ -207,15 +244,15 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 					panic(r)
 				}
 			}()
-			c.write64(rsp, frame[i])
+			c.writeN(sbase+rsp, wsz, v)
 		}()
 	}
 	c.CPL = savedCPL
 	c.mmu.setUser(savedUser)
 	if newCPL != c.CPL {
-		c.Seg[SS] = Segment{Selector: uint16(newCPL), Attr: 0}
+		c.Seg[SS] = ss
 	}
-	c.R[RSP] = rsp
+	c.R[RSP] = c.R[RSP]&^mask | rsp
 	c.Seg[CS] = desc
 	c.Seg[CS].Selector = sel&^3 | uint16(newCPL)
 	c.rflags = flags &^ (FlagTF | FlagNT | FlagRF | FlagVM)
@@ -228,11 +265,31 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 }
 
 // readTSS reads a 64-bit field of the task-state segment at offset off.
-func (c *CPU) readTSS(off uint64) uint64 {
-	if uint64(c.TR.Limit) < off+7 || c.TR.Selector&^3 == 0 {
+func (c *CPU) readTSS(off uint64) uint64 { return c.readTSSN(off, 8) }
+
+// readTSSN reads a field of size bytes of the task-state segment at offset
+// off.
+func (c *CPU) readTSSN(off uint64, size uint8) uint64 {
+	if uint64(c.TR.Limit) < off+uint64(size)-1 || c.TR.Selector&^3 == 0 {
 		c.raise(VecTS, uint32(c.TR.Selector&^3))
 	}
-	return c.readSystem(c.TR.Base+off, 8)
+	return c.readSystem(c.TR.Base+off, size)
+}
+
+// tssStack loads the stack segment sel a 32-bit TSS names for privilege
+// level cpl: a present writable data segment with RPL = DPL = cpl, else
+// #TS or #SS.
+func (c *CPU) tssStack(sel uint16, cpl uint8) Segment {
+	code := uint32(sel &^ 3)
+	d, err := c.loadDescriptor(sel)
+	if err != nil || sel&^3 == 0 || d.Attr&0x1A != 0x12 || uint8(sel&3) != cpl || uint8(d.Attr>>5&3) != cpl {
+		c.raise(VecTS, code)
+	}
+	if d.Attr&SegAttrP == 0 {
+		c.raise(VecSS, code)
+	}
+	d.Selector = sel
+	return d
 }
 
 // privilegeChanged updates what depends on CPL and the code segment.
@@ -263,7 +320,7 @@ func (c *CPU) loadDescriptor(sel uint16) (Segment, error) {
 	if s.Attr&0x8000 != 0 { // G: limit in 4 KiB units
 		s.Limit = s.Limit<<12 | 0xFFF
 	}
-	if s.Attr&0x10 == 0 { // system descriptor: 16 bytes in long mode
+	if s.Attr&0x10 == 0 && c.EFER&EFERLMA != 0 { // system descriptor: 16 bytes in long mode
 		if off+15 > limit {
 			return Segment{}, fmt.Errorf("system descriptor %#x beyond table limit", sel)
 		}

@@ -13,7 +13,8 @@ import (
 // own, branch targets, RIP-relative operands), so a block belongs to one
 // linear address and the physical bytes it was decoded from.
 type block struct {
-	rip, phys uint64 // linear and physical address of the first instruction
+	rip, phys uint64 // offset (linear in 64-bit mode) and physical address of the first instruction
+	csize     CodeSize
 	valid     bool   // false once code in its pages was written or it was dropped
 	crosses   bool   // its only instruction spans two pages
 	insts     []Inst
@@ -30,14 +31,17 @@ const (
 	invSize = 1 << 13
 )
 
-// blockKey names a block: the physical address of its first byte and its
-// linear address.
-type blockKey struct{ phys, rip uint64 }
+// blockKey names a block: the physical address of its first byte, its
+// offset in the code segment and the code size it was decoded for.
+type blockKey struct {
+	phys, rip uint64
+	csize     CodeSize
+}
 
 // blockRef is a slot of the fast-path table: the block last run at a linear
 // address, and the translation state it was checked in.
 type blockRef struct {
-	tag   uint64 // rip<<1 | 1 if checked for CPL 3; ^0 when empty
+	tag   uint64 // rip<<1 | 1 if checked for CPL 3 | csTag; ^0 when empty
 	stamp uint64 // gens[g] + inv[i] when the translation was checked; 0 when empty
 	i     uint16 // the INVLPG counter that covers the translation
 	g     uint8  // the generation that covers it: 0 (gen), 1 if global (ggen)
@@ -132,7 +136,7 @@ func (bc *blockCache) drop(b *block) {
 	if r := &bc.table[blockSlot(b.rip)]; r.b == b {
 		*r = blockRef{tag: ^uint64(0)}
 	}
-	k := blockKey{b.phys, b.rip}
+	k := blockKey{b.phys, b.rip, b.csize}
 	if bc.byKey[k] == b {
 		delete(bc.byKey, k)
 		bc.insts -= len(b.insts)
@@ -170,22 +174,28 @@ func (c *CPU) codeWritten(page uint64) {
 // blockAt returns the decoded block at linear address rip.
 func (c *CPU) blockAt(rip uint64) *block {
 	r := &c.code.table[blockSlot(rip)]
-	if r.tag == rip<<1|c.mmu.user() && r.stamp == c.code.gens[r.g&1]+uint64(c.code.inv[r.i&(invSize-1)]) {
+	if r.tag == rip<<1|c.mmu.user()|c.csTag && r.stamp == c.code.gens[r.g&1]+uint64(c.code.inv[r.i&(invSize-1)]) {
 		return r.b
 	}
 	return c.blockSlow(rip)
 }
 
 // blockSlow translates rip for a fetch (raising #PF or #GP as the fetch
-// would) and finds or decodes the block there.
+// would) and finds or decodes the block there. Outside 64-bit mode rip is
+// an offset in CS, checked against its limit.
 func (c *CPU) blockSlow(rip uint64) *block {
 	c.code.misses++
-	t := c.translate(rip, mmu.AccessFetch)
-	phys := t.Phys | rip&(mmu.PageSize-1)
-	b := c.code.byKey[blockKey{phys, rip}]
+	if c.csize != Code64 && rip > uint64(c.Seg[CS].Limit) {
+		c.raise(VecGP, 0)
+	}
+	lin := rip + c.segBase64[CS]
+	t := c.translate(lin, mmu.AccessFetch)
+	phys := t.Phys | lin&(mmu.PageSize-1)
+	key := blockKey{phys, rip, c.csize}
+	b := c.code.byKey[key]
 	if b != nil && b.crosses {
 		// Its instruction's second page must still map the same bytes.
-		t2 := c.translate(rip+mmu.PageSize-rip&(mmu.PageSize-1), mmu.AccessFetch)
+		t2 := c.translate(lin+mmu.PageSize-lin&(mmu.PageSize-1), mmu.AccessFetch)
 		if t2.Phys>>mmu.PageShift != b.pages[1] {
 			c.code.drop(b)
 			b = nil
@@ -199,24 +209,24 @@ func (c *CPU) blockSlow(rip uint64) *block {
 			c.code.flushAll()
 		}
 		b = c.buildBlock(rip, phys)
-		c.code.byKey[blockKey{phys, rip}] = b
+		c.code.byKey[key] = b
 		c.code.insts += len(b.insts)
 	}
-	g, i := uint8(0), invCounter(rip, t.Shift)
+	g, i := uint8(0), invCounter(lin, t.Shift)
 	if t.Global {
 		g = 1
 	}
 	if b.crosses {
 		g, i = 0, invLarge
 	}
-	c.code.table[blockSlot(rip)] = blockRef{tag: rip<<1 | c.mmu.user(), stamp: c.code.gens[g] + uint64(c.code.inv[i]), i: i, g: g, b: b}
+	c.code.table[blockSlot(rip)] = blockRef{tag: rip<<1 | c.mmu.user() | c.csTag, stamp: c.code.gens[g] + uint64(c.code.inv[i]), i: i, g: g, b: b}
 	return b
 }
 
 // buildBlock decodes a block at rip (physical address phys).
 func (c *CPU) buildBlock(rip, phys uint64) *block {
 	c.code.decodes++
-	b := &block{rip: rip, phys: phys, valid: true}
+	b := &block{rip: rip, phys: phys, csize: c.csize, valid: true}
 	page := phys >> mmu.PageShift
 	b.pages = [2]uint64{page, page}
 	limit := maxBlockInsts
@@ -227,20 +237,20 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 	cur := rip
 	var buf [maxInstLen]byte
 	for len(insts) < limit {
-		off := cur & (mmu.PageSize - 1)
+		off := (cur + c.segBase64[CS]) & (mmu.PageSize - 1)
 		code := c.pageBytes(phys&^(mmu.PageSize-1), off)
 		var in Inst
-		err := decode(&in, code, cur)
+		err := decode(&in, code, cur, c.csize)
 		if err == errNeedMore {
 			// The instruction continues on the next page.
 			if len(insts) > 0 {
 				break
 			}
-			next := cur + uint64(len(code))
+			next := cur + uint64(len(code)) + c.segBase64[CS]
 			t2 := c.translate(next, mmu.AccessFetch)
 			n := copy(buf[:], code)
 			n += copy(buf[n:], c.pageBytes(t2.Phys, 0))
-			err = decode(&in, buf[:n], cur)
+			err = decode(&in, buf[:n], cur, c.csize)
 			b.crosses = true
 			b.pages[1] = t2.Phys >> mmu.PageShift
 		}
@@ -255,7 +265,7 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 			break
 		}
 		cur = in.next
-		if cur&(mmu.PageSize-1) == 0 {
+		if (cur+c.segBase64[CS])&(mmu.PageSize-1) == 0 {
 			break
 		}
 	}

@@ -89,7 +89,7 @@ func TestEveryDecodedOpcodeHasHandler(t *testing.T) {
 						code[n+1] = modrm
 						clear(code[n+2:])
 						var in Inst
-						if err := decode(&in, code[:], 0x1000); err != nil || in.op == OpInvalid {
+						if err := decode(&in, code[:], 0x1000, Code64); err != nil || in.op == OpInvalid {
 							continue
 						}
 						decoded++

@@ -81,6 +81,7 @@ const (
 	formMoffs         // absolute memory offset of the address size (MOV A0-A3)
 	formCR            // MOV to/from control register: ModRM always names registers
 	formEIbCount      // E, imm8 zero-extended (shift count, BT offset)
+	formPtr           // ptr16:16 or ptr16:32 (far JMP and CALL outside 64-bit mode): offset in imm, selector in disp
 	// SSE forms: V is the ModRM.reg operand, W the ModRM r/m operand (an XMM
 	// register or memory, or a general register where the instruction says
 	// so). The operand size is 8 with REX.W, else 4: a mandatory 66 prefix

@@ -202,8 +202,8 @@ func execLEA64(c *CPU, in *Inst) {
 // size, then stores it at the operand size.
 func execLEA(c *CPU, in *Inst) {
 	a := c.R[in.base] + c.R[in.index]<<in.scale + in.disp
-	if in.asz == 4 {
-		a &= 0xFFFFFFFF
+	if in.asz != 8 {
+		a &= sizeMask(in.asz)
 	}
 	c.setReg(in.reg, in.osz, false, a)
 }
@@ -407,8 +407,8 @@ func execCWD(c *CPU, in *Inst) {
 // execXLAT is AL = [rBX + zero-extended AL].
 func execXLAT(c *CPU, in *Inst) {
 	a := c.R[RBX] + c.R[RAX]&0xFF
-	if in.asz == 4 {
-		a &= 0xFFFFFFFF
+	if in.asz != 8 {
+		a &= sizeMask(in.asz)
 	}
 	c.setReg(RAX, 1, false, uint64(c.read8(a+c.segBase64[in.seg])))
 }
@@ -466,7 +466,7 @@ func (c *CPU) segLoadData(s int, sel uint16) {
 	if sel&^3 == 0 {
 		// A null selector: allowed for DS, ES, FS, GS, and for SS in 64-bit
 		// mode at CPL < 3 when RPL == CPL.
-		if s == SS && (c.CPL == 3 || rpl != c.CPL) {
+		if s == SS && (c.CPL == 3 || rpl != c.CPL || c.csize != Code64) {
 			c.raise(VecGP, 0)
 		}
 		seg := Segment{Selector: sel}

@@ -53,8 +53,8 @@ func (c *CPU) setReg(r uint8, size uint8, legacy bool, v uint64) {
 // ea returns the linear address of the instruction's memory operand.
 func (c *CPU) ea(in *Inst) uint64 {
 	a := c.R[in.base] + c.R[in.index]<<in.scale + in.disp
-	if in.asz == 4 {
-		a &= 0xFFFFFFFF
+	if in.asz != 8 {
+		a &= sizeMask(in.asz)
 	}
 	return a + c.segBase64[in.seg]
 }
@@ -127,18 +127,25 @@ func (c *CPU) endRMW(in *Inst, w rmw, v uint64) {
 	c.writeN(w.addr, in.osz, v)
 }
 
-// push pushes size bytes onto the stack.
+// push pushes size bytes onto the stack (SS:rSP, at the stack's size).
 func (c *CPU) push(size uint8, v uint64) {
-	sp := c.R[RSP] - uint64(size)
-	c.writeN(sp, size, v)
-	c.R[RSP] = sp
+	sp := (c.R[RSP] - uint64(size)) & c.stackMask
+	c.writeN(sp+c.segBase64[SS], size, v)
+	c.R[RSP] = c.R[RSP]&^c.stackMask | sp
 }
 
 // pop pops size bytes off the stack.
 func (c *CPU) pop(size uint8) uint64 {
-	v := c.readN(c.R[RSP], size)
-	c.R[RSP] += uint64(size)
+	sp := c.R[RSP] & c.stackMask
+	v := c.readN(sp+c.segBase64[SS], size)
+	c.R[RSP] = c.R[RSP]&^c.stackMask | (sp+uint64(size))&c.stackMask
 	return v
+}
+
+// stackAddr returns the linear address of the stack slot off bytes above
+// SS:rSP.
+func (c *CPU) stackAddr(off uint64) uint64 {
+	return (c.R[RSP]+off)&c.stackMask + c.segBase64[SS]
 }
 
 // jump transfers control to target, ending the block.

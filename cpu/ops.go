@@ -473,6 +473,22 @@ const (
 	OpFXSAVE
 	OpFXRSTOR
 
+	// Outside 64-bit mode only (legacy.go).
+	OpPUSHA
+	OpPOPA
+	OpDAA
+	OpDAS
+	OpAAA
+	OpAAS
+	OpAAM
+	OpAAD
+	OpSALC
+	OpINTO
+	OpBOUND
+	OpARPL
+	OpLES
+	OpLDS
+
 	numOps
 )
 
@@ -493,6 +509,8 @@ var opNames = [numOps]string{
 	OpLOOPNE: "loopne", OpJRCXZ: "jrcxz",
 	OpPUSH: "push", OpPOP: "pop", OpPUSHF: "pushf", OpPOPF: "popf", OpENTER: "enter", OpLEAVE: "leave",
 	OpPUSHSeg: "push", OpPOPSeg: "pop",
+	OpPUSHA: "pusha", OpPOPA: "popa", OpDAA: "daa", OpDAS: "das", OpAAA: "aaa", OpAAS: "aas", OpAAM: "aam",
+	OpAAD: "aad", OpSALC: "salc", OpINTO: "into", OpBOUND: "bound", OpARPL: "arpl", OpLES: "les", OpLDS: "lds",
 	OpMOVS: "movs", OpCMPS: "cmps", OpSTOS: "stos", OpLODS: "lods", OpSCAS: "scas", OpINS: "ins", OpOUTS: "outs",
 	OpCLC: "clc", OpSTC: "stc", OpCMC: "cmc", OpCLD: "cld", OpSTD: "std", OpCLI: "cli", OpSTI: "sti",
 	OpLAHF: "lahf", OpSAHF: "sahf",

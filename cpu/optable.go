@@ -282,6 +282,41 @@ var oneByte = func() (t [256]opEntry) {
 	return
 }()
 
+// legacyOneByte is the primary opcode map outside 64-bit mode: 40-4F are
+// INC and DEC, and the opcodes 64-bit mode dropped are back. efDef64 and
+// efForce64 mean nothing there (the code segment's size is the default).
+var legacyOneByte = func() (t [256]opEntry) {
+	t = oneByte
+	for i := 0; i < 8; i++ {
+		t[0x40+i] = e(OpINC, formReg, 0)
+		t[0x48+i] = e(OpDEC, formReg, 0)
+	}
+	for _, op := range []int{0x06, 0x0E, 0x16, 0x1E} {
+		t[op] = e(OpPUSHSeg, formNone, 0)
+	}
+	t[0x07] = e(OpPOPSeg, formNone, efEnd)
+	t[0x17] = e(OpPOPSeg, formNone, efEnd)
+	t[0x1F] = e(OpPOPSeg, formNone, efEnd)
+	t[0x27] = e(OpDAA, formNone, 0)
+	t[0x2F] = e(OpDAS, formNone, 0)
+	t[0x37] = e(OpAAA, formNone, 0)
+	t[0x3F] = e(OpAAS, formNone, 0)
+	t[0x60] = e(OpPUSHA, formNone, 0)
+	t[0x61] = e(OpPOPA, formNone, 0)
+	t[0x62] = e(OpBOUND, formGE, efMemOnly)
+	t[0x63] = e(OpARPL, formEG, 0)
+	t[0x82] = t[0x80]
+	t[0x9A] = e(OpCALLFar, formPtr, efEnd)
+	t[0xC4] = e(OpLES, formGE, efMemOnly|efEnd)
+	t[0xC5] = e(OpLDS, formGE, efMemOnly|efEnd)
+	t[0xCE] = e(OpINTO, formNone, efEnd)
+	t[0xD4] = e(OpAAM, formIb, 0)
+	t[0xD5] = e(OpAAD, formIb, 0)
+	t[0xD6] = e(OpSALC, formNone, 0)
+	t[0xEA] = e(OpJMPFar, formPtr, efEnd)
+	return
+}()
+
 // twoByte is the 0F opcode map.
 var twoByte = func() (t [256]opEntry) {
 	t[0x00] = opEntry{group: &grp6}

@@ -91,8 +91,8 @@ func execPOPMem(c *CPU, in *Inst) {
 		index = nsp
 	}
 	a := base + index<<in.scale + in.disp
-	if in.asz == 4 {
-		a &= 0xFFFFFFFF
+	if in.asz != 8 {
+		a &= sizeMask(in.asz)
 	}
 	c.writeN(a+c.segBase64[in.seg], in.osz, v)
 	c.R[RSP] = nsp
@@ -110,7 +110,7 @@ func execPUSHF(c *CPU, in *Inst) {
 // IOPL; RF is cleared; VM, VIP and VIF are unchanged; with a 66 prefix only
 // the low 16 bits are loaded. It ends the block: IF may have changed.
 func execPOPF(c *CPU, in *Inst) {
-	v := c.readN(c.R[RSP], in.osz)
+	v := c.readN(c.stackAddr(0), in.osz)
 	mask := uint64(FlagsArith | FlagTF | FlagDF | FlagNT | FlagAC | FlagID)
 	if c.CPL == 0 {
 		mask |= FlagIOPL
@@ -124,7 +124,7 @@ func execPOPF(c *CPU, in *Inst) {
 	f := c.flags()
 	c.rflags = (f&^mask|v&mask)&^FlagRF | flagsFixed
 	c.lazy.op = flagsNone
-	c.R[RSP] += uint64(in.osz)
+	c.pop(in.osz)
 	c.endBlock(in)
 }
 
@@ -170,8 +170,12 @@ func execLEAVE(c *CPU, in *Inst) {
 
 // ---- PUSH/POP FS, GS ----
 
-// stackSeg returns the segment register of 0F A0/A1 (FS) or 0F A8/A9 (GS).
+// stackSeg returns the segment register of 0F A0/A1 (FS) or 0F A8/A9 (GS),
+// or of 06/07 (ES), 0E (CS), 16/17 (SS), 1E/1F (DS) outside 64-bit mode.
 func stackSeg(in *Inst) int {
+	if in.opcode < 0x100 {
+		return int(in.opcode >> 3 & 3)
+	}
 	if in.opcode&0x8 != 0 {
 		return GS
 	}
@@ -183,11 +187,16 @@ func execPUSHSeg(c *CPU, in *Inst) {
 	c.push(in.osz, uint64(c.Seg[stackSeg(in)].Selector))
 }
 
-// execPOPSeg loads FS or GS from the stack like MOV Sreg (setting the base
-// from the descriptor); RSP changes only if the load succeeds.
+// execPOPSeg loads a segment register from the stack like MOV Sreg
+// (setting the base from the descriptor); RSP changes only if the load
+// succeeds. POP SS blocks interrupts for one instruction.
 func execPOPSeg(c *CPU, in *Inst) {
-	v := c.readN(c.R[RSP], in.osz)
-	c.segLoadData(stackSeg(in), uint16(v))
-	c.R[RSP] += uint64(in.osz)
+	v := c.readN(c.stackAddr(0), in.osz)
+	s := stackSeg(in)
+	c.segLoadData(s, uint16(v))
+	c.pop(in.osz)
+	if s == SS {
+		c.intShadow = true
+	}
 	c.endBlock(in)
 }

@@ -104,8 +104,8 @@ func bindSTOS(in *Inst) handler {
 
 // strReg returns rSI/rDI/rCX at the address size.
 func (c *CPU) strReg(in *Inst, r uint8) uint64 {
-	if in.asz == 4 {
-		return c.R[r] & 0xFFFFFFFF
+	if in.asz != 8 {
+		return c.R[r] & sizeMask(in.asz)
 	}
 	return c.R[r]
 }
@@ -117,7 +117,7 @@ func (c *CPU) strStep(in *Inst, r uint8) { c.strStepN(in, r, in.osz) }
 func (c *CPU) strSrc(in *Inst) uint64 { return c.strReg(in, RSI) + c.segBase64[in.seg] }
 
 // strDst returns the linear address of the destination element (ES:rDI).
-func (c *CPU) strDst(in *Inst) uint64 { return c.strReg(in, RDI) }
+func (c *CPU) strDst(in *Inst) uint64 { return c.strReg(in, RDI) + c.segBase64[ES] }
 
 // ---- single iterations ----
 
@@ -202,20 +202,14 @@ func (c *CPU) strStepN(in *Inst, r uint8, size uint8) {
 	if c.rflags&FlagDF != 0 {
 		v = c.R[r] - uint64(size)
 	}
-	if in.asz == 4 {
-		v &= 0xFFFFFFFF
-	}
-	c.R[r] = v
+	c.setReg(r, in.asz, false, v)
 }
 
 // ---- repetition ----
 
 // setCount writes rCX at the address size.
 func (c *CPU) setCount(in *Inst, n uint64) {
-	if in.asz == 4 {
-		n &= 0xFFFFFFFF
-	}
-	c.R[RCX] = n
+	c.setReg(RCX, in.asz, false, n)
 }
 
 // repeat runs a REP-prefixed string instruction within the budget. An

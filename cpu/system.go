@@ -60,12 +60,21 @@ const (
 	attrDPL3   = 3 << 5
 )
 
-// loadDTR implements LGDT and LIDT: a 16-bit limit and a 64-bit base.
+// loadDTR implements LGDT and LIDT: a 16-bit limit and a 64-bit base (in
+// 64-bit mode), a 32-bit one (24 bits with a 16-bit operand size) outside it.
 func (c *CPU) loadDTR(in *Inst) DTR {
 	c.privileged()
 	a := c.ea(in)
 	limit := c.read16(a)
-	base := c.read64(a + 2)
+	var base uint64
+	switch in.osz {
+	case 8:
+		base = c.read64(a + 2)
+	case 4:
+		base = uint64(c.read32(a + 2))
+	default:
+		base = uint64(c.read32(a+2)) & 0xFFFFFF
+	}
 	if !canonical(base) {
 		c.raise(VecGP, 0)
 	}
@@ -266,7 +275,7 @@ const (
 
 func execMOVToCR(c *CPU, in *Inst) {
 	c.privileged()
-	v := c.R[in.rm]
+	v := c.R[in.rm] & sizeMask(in.osz)
 	switch in.reg {
 	case 0:
 		c.writeCR0(v)
@@ -469,21 +478,28 @@ func execSYSRET(c *CPU, in *Inst) {
 	c.brk = true
 }
 
-// execIRET implements IRETQ (REX.W), IRETD and IRETW in IA-32e mode: it
-// pops RIP, CS, RFLAGS, RSP and SS (SS:RSP always, as 64-bit mode does) and
-// returns to the same or an outer privilege level. Task returns (NT=1) are
-// #GP(0).
+// execIRET implements IRETQ (REX.W), IRETD and IRETW: it pops RIP, CS and
+// RFLAGS, and RSP and SS in IA-32e mode (always, as 64-bit mode does) or
+// in protected mode on a return to an outer privilege level. Task returns
+// (NT=1) and returns to virtual-8086 mode are #GP(0).
 func execIRET(c *CPU, in *Inst) {
 	sz := uint64(in.osz)
 	if c.rflags&FlagNT != 0 {
 		c.raise(VecGP, 0)
 	}
-	sp := c.R[RSP]
-	rip := c.readN(sp, in.osz)
-	csSel := uint16(c.readN(sp+sz, in.osz))
-	fl := c.readN(sp+2*sz, in.osz)
-	rsp := c.readN(sp+3*sz, in.osz)
-	ssSel := uint16(c.readN(sp+4*sz, in.osz))
+	legacy := c.EFER&EFERLMA == 0
+	rip := c.readN(c.stackAddr(0), in.osz)
+	csSel := uint16(c.readN(c.stackAddr(sz), in.osz))
+	fl := c.readN(c.stackAddr(2*sz), in.osz)
+	if legacy && fl&FlagVM != 0 && c.CPL == 0 && sz == 4 {
+		c.raise(VecGP, 0)
+	}
+	outer := !legacy || uint8(csSel&3) > c.CPL
+	rsp, ssSel := (c.R[RSP]+3*sz)&c.stackMask, c.Seg[SS].Selector
+	if outer {
+		rsp = c.readN(c.stackAddr(3*sz), in.osz)
+		ssSel = uint16(c.readN(c.stackAddr(4*sz), in.osz))
+	}
 	cur := c.flags()
 	if sz == 2 {
 		fl = cur&^0xFFFF | fl
@@ -510,20 +526,25 @@ func execIRET(c *CPU, in *Inst) {
 	if cs.Attr&SegAttrP == 0 {
 		c.raise(VecNP, csCode)
 	}
-	long := cs.Attr&SegAttrL != 0
+	long := cs.Attr&SegAttrL != 0 && !legacy
 	if long {
 		if !canonical(rip) {
 			c.raise(VecGP, 0)
 		}
 	} else {
 		rip &= 0xFFFFFFFF
+		if rip > uint64(cs.Limit) {
+			c.raise(VecGP, 0)
+		}
 	}
 
 	// The stack segment: null only when returning to 64-bit code at CPL <
 	// 3, else a present writable data segment with RPL = DPL = new CPL.
-	var ss Segment
+	ss := c.Seg[SS]
 	ssCode := uint32(ssSel &^ 3)
-	if ssSel&^3 == 0 {
+	if !outer {
+		// Same level in protected mode: SS:ESP stay.
+	} else if ssSel&^3 == 0 {
 		if !long || rpl == 3 || uint8(ssSel&3) != rpl {
 			c.raise(VecGP, 0)
 		}
@@ -560,6 +581,9 @@ func execIRET(c *CPU, in *Inst) {
 	c.Seg[SS] = ss
 	if !long {
 		rsp &= 0xFFFFFFFF
+	}
+	if legacy && ss.Attr&SegAttrD == 0 {
+		rsp = c.R[RSP]&^0xFFFF | rsp&0xFFFF
 	}
 	c.R[RSP] = rsp
 	if rpl > c.CPL {

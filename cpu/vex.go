@@ -83,7 +83,7 @@ func decodeVEX(in *Inst, code []byte, i int, first byte, rip uint64) error {
 	in.rm = m & 7
 	if in.mod == 3 {
 		in.rm |= rex << 3 & 8
-	} else if err := decodeMem(in, code, &i, rex); err != nil {
+	} else if err := decodeMem(in, code, &i, rex, Code64); err != nil {
 		return err
 	}
 	in.vreg = vvvv

@@ -49,6 +49,8 @@ type Mode uint8
 const (
 	ModeNone  Mode = iota // paging disabled: linear equals physical
 	ModeLong4             // 4-level long-mode paging
+	Mode32                // 32-bit paging (4 KiB pages, 4 MiB ones with CR4.PSE)
+	ModePAE               // PAE paging: 4 PDPTEs, then 8-byte entries
 )
 
 // Paging is the part of the CPU state the page walk depends on.
@@ -58,6 +60,7 @@ type Paging struct {
 	WP   bool // CR0.WP: supervisor writes honour read-only pages
 	NXE  bool // EFER.NXE: the XD bit is enabled
 	PGE  bool // CR4.PGE: leaf entries may mark translations global
+	PSE  bool // CR4.PSE: 4 MiB pages in 32-bit paging
 }
 
 // Perm is the effective permission of a translated page, the combination of
@@ -108,25 +111,67 @@ func (m *Memory) Walk(p *Paging, vaddr uint64, acc Access) (t Translation, errCo
 	var pageShift uint8
 	var global bool
 	level := 0
-	for shift := uint(39); ; shift -= 9 {
-		ea := table + (vaddr>>shift&0x1ff)*8
+	// The levels: 9 index bits and 8-byte entries from bit 39 down (long
+	// mode) or bit 21 down (PAE, after the PDPTE); 10 bits and 4-byte
+	// entries from bit 22 down (32-bit paging).
+	top, bits, esize := uint(39), uint(9), uint64(8)
+	ignored := uint64(0x7ff << 52) // bits 62:52 are ignored in long mode
+	switch p.Mode {
+	case Mode32:
+		table &= 0xFFFFF000
+		top, bits, esize = 22, 10, 4
+	case ModePAE:
+		ea := p.CR3&0xFFFFFFE0 + vaddr>>30&3*8
 		if !m.IsRAM(ea, 8) {
 			return fault(0)
 		}
 		e := binary.LittleEndian.Uint64(m.RAM[ea:])
+		if e&ptePresent == 0 {
+			return fault(0)
+		}
+		if e&^(physMask|0xfff)|e&0x1E6 != 0 {
+			return fault(PFPresent | PFReserved)
+		}
+		table = e & physMask
+		top, ignored = 21, 0
+	}
+	for shift := top; ; shift -= bits {
+		ea := table + (vaddr>>shift&(1<<bits-1))*esize
+		if !m.IsRAM(ea, esize) {
+			return fault(0)
+		}
+		var e uint64
+		if esize == 4 {
+			e = uint64(binary.LittleEndian.Uint32(m.RAM[ea:]))
+		} else {
+			e = binary.LittleEndian.Uint64(m.RAM[ea:])
+		}
 		entries[level] = ea
 		level++
 		if e&ptePresent == 0 {
 			return fault(0)
 		}
-		rsvd := e&^(physMask|0xfff|pteNX)&^(0x7ff<<52) | e&rsvdNX
 		large := e&ptePS != 0
-		if large && shift == 39 {
-			rsvd |= ptePS
-		}
-		if large && shift < 39 {
-			// Bits 12..shift-1 of a large page's address are reserved, except PAT (bit 12).
-			rsvd |= e & ((1<<shift - 1) &^ 0x1fff)
+		var rsvd uint64
+		if esize == 4 {
+			// A 4 MiB page (CR4.PSE) takes physical address bits 39:32
+			// from entry bits 20:13 (PSE-36); bit 21 is reserved.
+			large = large && shift == 22 && p.PSE
+			if large {
+				rsvd = e & (1 << 21)
+				e = e&0xFFC00FFF | e>>13&0xFF<<32
+			} else {
+				e &= 0xFFFFFFFF
+			}
+		} else {
+			rsvd = e&^(physMask|0xfff|pteNX)&^ignored | e&rsvdNX
+			if large && shift == 39 {
+				rsvd |= ptePS
+			}
+			if large && shift < 39 {
+				// Bits 12..shift-1 of a large page's address are reserved, except PAT (bit 12).
+				rsvd |= e & ((1<<shift - 1) &^ 0x1fff)
+			}
 		}
 		if rsvd != 0 {
 			return fault(PFPresent | PFReserved)
@@ -165,15 +210,16 @@ func (m *Memory) Walk(p *Paging, vaddr uint64, acc Access) (t Translation, errCo
 		return fault(PFPresent)
 	}
 	for i := 0; i < level; i++ {
+		// The accessed and dirty bits are in the low byte of every entry
+		// size.
 		ea := entries[i]
-		e := binary.LittleEndian.Uint64(m.RAM[ea:])
-		e |= pteAccessed
+		e := m.RAM[ea] | pteAccessed
 		if i == level-1 && acc&AccessWrite != 0 {
 			e |= pteDirty
 			perm |= PermDirty
 		}
-		m.NoteWrite(ea, 8)
-		binary.LittleEndian.PutUint64(m.RAM[ea:], e)
+		m.NoteWrite(ea, 1)
+		m.RAM[ea] = e
 	}
 	return Translation{Phys: phys, Perm: perm, Shift: pageShift, Global: global}, 0, true
 }

@@ -15,8 +15,8 @@ import (
 type block struct {
 	rip, phys uint64 // offset (linear in 64-bit mode) and physical address of the first instruction
 	csize     CodeSize
-	valid     bool   // false once code in its pages was written or it was dropped
-	crosses   bool   // its only instruction spans two pages
+	valid     bool // false once code in its pages was written or it was dropped
+	crosses   bool // its only instruction spans two pages
 	insts     []Inst
 	pages     [2]uint64 // physical page numbers it was decoded from
 }

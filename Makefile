@@ -143,6 +143,15 @@ $(addprefix $(GB)/,$(addsuffix .elf,$(C_GUESTS))): $(GB)/%.elf: $$(OBJS_$$*) $(R
 $(addprefix $(GB)/,$(addsuffix .elf,$(ASM_GUESTS))): $(GB)/%.elf: $$(OBJS_$$*) $(ASMLIB_OBJS) $(GD)/lib/guest.ld
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(OBJS_$*) $(ASMLIB_OBJS)
 
+# Multiboot v1 guests: ELF32 kernels entered in 32-bit protected mode.
+MB_GUESTS := mb32
+MB_ELFS   := $(addprefix $(GB)/,$(addsuffix .elf,$(MB_GUESTS)))
+guests: $(MB_ELFS)
+$(MB_ELFS): $(GB)/%.elf: $(GD)/%.S $(GD)/lib/mb32.ld $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(GUEST_CC) -m32 -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 \
+		-Wl,-z,noexecstack -T $(GD)/lib/mb32.ld -o $@ $<
+
 guests: $(R3_ELFS)
 $(R3_ELFS): $(GB)/%.elf: $$(OBJS_$$*) $(R3_OBJS) $(GD)/lib/guest.ld
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(R3_OBJS) $(OBJS_$*) -lgcc

@@ -232,6 +232,10 @@ type CPU struct {
 	// stackMask selects the stack pointer's bits the stack instructions
 	// use: all of RSP in 64-bit mode, else ESP or SP by SS's B bit.
 	stackMask uint64
+	// segCheck is set outside 64-bit mode when a data segment register is
+	// not flat (base 0, 4 GiB limit, expand-up, usable): memory accesses
+	// then check limits.
+	segCheck bool
 
 	// Execution state of the current block.
 	blk *block
@@ -384,6 +388,7 @@ func (c *CPU) updateMode() {
 	default:
 		c.csize, c.csTag = Code16, csTag16
 	}
+	c.segCheck = false
 	if c.csize == Code64 {
 		c.segBase64 = [6]uint64{FS: c.Seg[FS].Base, GS: c.Seg[GS].Base}
 		c.stackMask = ^uint64(0)
@@ -394,6 +399,12 @@ func (c *CPU) updateMode() {
 		c.stackMask = 0xFFFF
 		if c.Seg[SS].Attr&SegAttrD != 0 {
 			c.stackMask = 0xFFFFFFFF
+		}
+		for _, s := range [...]int{ES, SS, DS, FS, GS} {
+			d := &c.Seg[s]
+			if d.Base != 0 || d.Limit != 0xFFFFFFFF || d.Attr&SegAttrP == 0 || d.Attr&0x1C == 0x14 {
+				c.segCheck = true
+			}
 		}
 	}
 	c.CPL = uint8(c.Seg[CS].Selector & 3)

@@ -118,12 +118,12 @@ func execMOVRegI(c *CPU, in *Inst) { c.setReg(in.reg, in.osz, in.legacy(), in.im
 
 // execMOVMoffsLoad is A0/A1: rAX = [moffs].
 func execMOVMoffsLoad(c *CPU, in *Inst) {
-	c.setReg(RAX, in.osz, false, c.readN(in.disp+c.segBase64[in.seg], in.osz))
+	c.setReg(RAX, in.osz, false, c.readN(c.ea(in), in.osz))
 }
 
 // execMOVMoffsStore is A2/A3: [moffs] = rAX.
 func execMOVMoffsStore(c *CPU, in *Inst) {
-	c.writeN(in.disp+c.segBase64[in.seg], in.osz, c.R[RAX])
+	c.writeN(c.ea(in), in.osz, c.R[RAX])
 }
 
 // ---- MOVZX, MOVSX, MOVSXD ----

@@ -55,8 +55,48 @@ func (c *CPU) ea(in *Inst) uint64 {
 	a := c.R[in.base] + c.R[in.index]<<in.scale + in.disp
 	if in.asz != 8 {
 		a &= sizeMask(in.asz)
+		if c.csize != Code64 {
+			return c.linear(in.seg, a, in.osz)
+		}
 	}
 	return a + c.segBase64[in.seg]
+}
+
+// linear returns the linear address of offset off in segment s outside
+// 64-bit mode, for an access of size bytes: base plus offset modulo 4 GiB,
+// after the segment's presence and limit checks (#GP(0), or #SS(0) for SS)
+// when some data segment is not flat.
+func (c *CPU) linear(s uint8, off uint64, size uint8) uint64 {
+	if c.segCheck {
+		c.checkSeg(s, off, size)
+	}
+	return (off + c.segBase64[s]) & 0xFFFFFFFF
+}
+
+// checkSeg checks an access of size bytes at offset off in segment s: the
+// segment must be usable (not null) and the bytes within its limit
+// (above it for an expand-down data segment, up to 64 KiB or 4 GiB by its
+// B bit).
+func (c *CPU) checkSeg(s uint8, off uint64, size uint8) {
+	d := &c.Seg[s]
+	end := off + uint64(size) - 1
+	lim := uint64(d.Limit)
+	bad := d.Attr&SegAttrP == 0
+	if d.Attr&0x1C == 0x14 { // data, expand-down
+		upper := uint64(0xFFFF)
+		if d.Attr&SegAttrD != 0 {
+			upper = 0xFFFFFFFF
+		}
+		bad = bad || off <= lim || end > upper
+	} else {
+		bad = bad || end > lim
+	}
+	if bad {
+		if s == SS {
+			c.raise(VecSS, 0)
+		}
+		c.raise(VecGP, 0)
+	}
 }
 
 // legacy reports whether the instruction's byte registers 4-7 name AH-BH.
@@ -130,22 +170,30 @@ func (c *CPU) endRMW(in *Inst, w rmw, v uint64) {
 // push pushes size bytes onto the stack (SS:rSP, at the stack's size).
 func (c *CPU) push(size uint8, v uint64) {
 	sp := (c.R[RSP] - uint64(size)) & c.stackMask
-	c.writeN(sp+c.segBase64[SS], size, v)
+	c.writeN(c.stackLinear(sp, size), size, v)
 	c.R[RSP] = c.R[RSP]&^c.stackMask | sp
 }
 
 // pop pops size bytes off the stack.
 func (c *CPU) pop(size uint8) uint64 {
 	sp := c.R[RSP] & c.stackMask
-	v := c.readN(sp+c.segBase64[SS], size)
+	v := c.readN(c.stackLinear(sp, size), size)
 	c.R[RSP] = c.R[RSP]&^c.stackMask | (sp+uint64(size))&c.stackMask
 	return v
 }
 
 // stackAddr returns the linear address of the stack slot off bytes above
-// SS:rSP.
+// SS:rSP (checked for a 4-byte access outside 64-bit mode).
 func (c *CPU) stackAddr(off uint64) uint64 {
-	return (c.R[RSP]+off)&c.stackMask + c.segBase64[SS]
+	return c.stackLinear((c.R[RSP]+off)&c.stackMask, 4)
+}
+
+// stackLinear returns the linear address of stack offset sp.
+func (c *CPU) stackLinear(sp uint64, size uint8) uint64 {
+	if c.csize != Code64 {
+		return c.linear(SS, sp, size)
+	}
+	return sp
 }
 
 // jump transfers control to target, ending the block.

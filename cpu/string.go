@@ -114,10 +114,18 @@ func (c *CPU) strReg(in *Inst, r uint8) uint64 {
 func (c *CPU) strStep(in *Inst, r uint8) { c.strStepN(in, r, in.osz) }
 
 // strSrc returns the linear address of the source element.
-func (c *CPU) strSrc(in *Inst) uint64 { return c.strReg(in, RSI) + c.segBase64[in.seg] }
+func (c *CPU) strSrc(in *Inst) uint64 { return c.strAddr(in, in.seg, RSI) }
 
 // strDst returns the linear address of the destination element (ES:rDI).
-func (c *CPU) strDst(in *Inst) uint64 { return c.strReg(in, RDI) + c.segBase64[ES] }
+func (c *CPU) strDst(in *Inst) uint64 { return c.strAddr(in, ES, RDI) }
+
+// strAddr returns the linear address of string register r in segment s.
+func (c *CPU) strAddr(in *Inst, s uint8, r uint8) uint64 {
+	if c.csize != Code64 {
+		return c.linear(s, c.strReg(in, r), in.osz)
+	}
+	return c.strReg(in, r) + c.segBase64[s]
+}
 
 // ---- single iterations ----
 

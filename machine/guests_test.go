@@ -32,7 +32,7 @@ func loadGuest(t *testing.T, name string) (*Machine, *bytes.Buffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.LoadELF64(image); err != nil {
+	if err := m.LoadImage(image, nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	return m, &out

@@ -205,9 +205,16 @@ func writeBootParams(mem *mmu.Memory, k *linuxKernel, cmdline string, initrd []b
 }
 
 // LoadImage loads a guest image: a Linux kernel (see IsLinuxKernel) with
-// its initrd and command line through the Linux boot protocol, any other
-// image as an ELF64 by the direct-boot ABI, which has no initrd.
+// its initrd and command line through the Linux boot protocol, a multiboot
+// kernel (see IsMultiboot) as QEMU boots it, any other image as an ELF64 by
+// the direct-boot ABI, which has no initrd.
 func (m *Machine) LoadImage(image, initrd []byte, cmdline string) error {
+	if IsMultiboot(image) {
+		if initrd != nil {
+			return fmt.Errorf("modules (--initrd) for a multiboot kernel are not supported yet")
+		}
+		return m.LoadMultiboot(image, cmdline)
+	}
 	if IsLinuxKernel(image) {
 		return m.LoadLinux(image, initrd, cmdline)
 	}

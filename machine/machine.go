@@ -61,7 +61,7 @@ type ExitReason int
 // Why Run returned.
 const (
 	ExitDebug       ExitReason = iota // the guest wrote to isa-debug-exit
-	ExitReset                         // keyboard-controller reset
+	ExitReset                         // keyboard-controller or ACPI reset
 	ExitHalt                          // HLT with interrupts disabled
 	ExitIdle                          // HLT with interrupts enabled and nothing that could wake it
 	ExitInsnLimit                     // the instruction limit was reached

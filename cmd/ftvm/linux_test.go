@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,13 +28,7 @@ func TestLinuxBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, b []byte) string { return writeTemp(t, dir, name, b) }
 	patched := func(name string, off int, v uint16) string {
 		b := append([]byte(nil), kernel...)
 		binary.LittleEndian.PutUint16(b[off:], v)
@@ -73,39 +66,17 @@ func TestLinuxBadInput(t *testing.T) {
 	}
 }
 
-// consoleLog collects a running ftvm's stdout.
-type consoleLog struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (c *consoleLog) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
-}
-
-func (c *consoleLog) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
-}
-
-// waitFor waits until the console holds s, the process ends or the time
-// runs out; it reports whether s appeared.
-func (c *consoleLog) waitFor(s string, done <-chan struct{}, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if strings.Contains(c.String(), s) {
-			return true
-		}
+// waitConsole waits until out holds s, the process ends (done closes) or
+// the time runs out; it reports whether s appeared.
+func waitConsole(out *testenv.Buffer, s string, done <-chan struct{}, limit time.Duration) bool {
+	return testenv.WaitFor(limit, func() bool {
 		select {
 		case <-done:
-			return strings.Contains(c.String(), s)
-		case <-time.After(50 * time.Millisecond):
+			return true
+		default:
 		}
-	}
-	return false
+		return strings.Contains(out.String(), s)
+	}) && strings.Contains(out.String(), s)
 }
 
 // linuxNet is a network namespace holding a TAP device with the host's
@@ -164,7 +135,7 @@ func TestLinuxBoot(t *testing.T) {
 	cmd := n.command(ftvmBin, "run", "-m", "256M", "--clock", "virtual", "--stats", "--max-insns", "8000000000",
 		"--disk", disk, "--net", "tap:"+n.tap, "--initrd", initrd,
 		"--append", "console=ttyS0 ftvm.ip="+n.guestIP+"/24", vmlinux)
-	var out consoleLog
+	var out testenv.Buffer
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	stdin, err := cmd.StdinPipe()
@@ -192,7 +163,7 @@ func TestLinuxBoot(t *testing.T) {
 		"Kernel command line: console=ttyS0",
 		initramfsMarker,
 	} {
-		if !out.waitFor(milestone, done, 5*time.Minute) {
+		if !waitConsole(&out, milestone, done, 5*time.Minute) {
 			t.Fatalf("no %q on the console:\n%s\nstderr: %s", milestone, out.String(), stderr.String())
 		}
 	}
@@ -206,7 +177,7 @@ func TestLinuxBoot(t *testing.T) {
 	run := func(line, marker string) {
 		t.Helper()
 		fmt.Fprintln(stdin, line)
-		if !out.waitFor(marker, done, 2*time.Minute) {
+		if !waitConsole(&out, marker, done, 2*time.Minute) {
 			t.Fatalf("%q: no %q:\n%s\nstderr: %s", line, marker, out.String(), stderr.String())
 		}
 	}

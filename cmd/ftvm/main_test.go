@@ -160,15 +160,19 @@ func elfHeader(machine uint16) []byte {
 	return b
 }
 
+// writeTemp writes b to the file name in dir and returns its path.
+func writeTemp(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, b []byte) string { return writeTemp(t, dir, name, b) }
 	outside := elfHeader(62)
 	binary.LittleEndian.PutUint64(outside[64+24:], 0x7FFF0000) // p_paddr beyond 64 MiB
 	tests := []struct {

@@ -45,14 +45,15 @@ func (c *CPU) ReadLinear(addr uint64, buf []byte) error {
 	return nil
 }
 
-var regNames = [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+// RegNames are the general registers' names, by index (RAX, RCX, ...).
+var RegNames = [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
 	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
 
 // RegisterLine returns the general registers and RFLAGS on one line, for
 // instruction traces.
 func (c *CPU) RegisterLine() string {
 	var b strings.Builder
-	for i, n := range regNames {
+	for i, n := range RegNames {
 		fmt.Fprintf(&b, "%s=%x ", n, c.R[i])
 	}
 	fmt.Fprintf(&b, "rflags=%x", c.flags())
@@ -62,7 +63,7 @@ func (c *CPU) RegisterLine() string {
 // Dump returns a multi-line dump of the architectural state.
 func (c *CPU) Dump() string {
 	var b strings.Builder
-	for i, n := range regNames {
+	for i, n := range RegNames {
 		fmt.Fprintf(&b, "%-3s %016x", n, c.R[i])
 		if i%4 == 3 {
 			b.WriteByte('\n')

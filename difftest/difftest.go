@@ -488,7 +488,7 @@ func (r *diffRun) decode(c *cpu.CPU, rip uint64) (disasm.Inst, bool) {
 	if d, ok := r.decoded[rip]; ok && d.n == n && d.bytes == buf {
 		return d.inst, d.ok
 	}
-	in, err := disasm.Decode(buf[:n], rip)
+	in, _, err := disasm.At(c, rip, &buf)
 	if r.decoded == nil {
 		r.decoded = map[uint64]decodedInst{}
 	}

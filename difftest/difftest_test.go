@@ -53,7 +53,7 @@ func undefinedBits(inst disasm.Inst, c *cpu.CPU) uint64 {
 		} else if len(ops) > 1 {
 			count, _ = strconv.ParseUint(last, 0, 64)
 		}
-		if i, ok := destReg(inst); ok && strings.Contains(ops[0], regNames[i]) || strings.Contains(ops[0], "qword") {
+		if i, ok := destReg(inst); ok && strings.Contains(ops[0], cpu.RegNames[i]) || strings.Contains(ops[0], "qword") {
 			count &= 63
 		} else {
 			count &= 31
@@ -120,11 +120,7 @@ func (o *otherCPU) NativeUser() bool          { return o.native }
 // decodeAt decodes the instruction at rip.
 func decodeAt(c *cpu.CPU, rip uint64) (disasm.Inst, bool) {
 	var buf [disasm.MaxInstLen]byte
-	n := len(buf)
-	for n > 0 && c.ReadLinear(rip, buf[:n]) != nil {
-		n--
-	}
-	in, err := disasm.Decode(buf[:n], rip)
+	in, _, err := disasm.At(c, rip, &buf)
 	return in, err == nil
 }
 

@@ -89,10 +89,8 @@ var dontCareByMnemonic = func() map[string]*dontCare {
 	return m
 }()
 
-var regNames = [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
-
 func regIndex(name string) (int, bool) {
-	for i, n := range regNames {
+	for i, n := range cpu.RegNames {
 		if n == name {
 			return i, true
 		}

@@ -38,7 +38,7 @@ func diffState(si, sk cpu.State, t *taint) []difference {
 	}
 	for i := range si.R {
 		if (si.R[i]^sk.R[i])&^t.regs[i] != 0 {
-			diffs = append(diffs, difference{what: regNames[i], interp: hex(si.R[i]), kvm: hex(sk.R[i])})
+			diffs = append(diffs, difference{what: cpu.RegNames[i], interp: hex(si.R[i]), kvm: hex(sk.R[i])})
 		}
 	}
 	mask := ^uint64(cpu.FlagRF) &^ undef

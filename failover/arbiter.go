@@ -40,11 +40,11 @@ func (a FileArbiter) TestAndSet(gen uint64, who string) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("arbiter: %v", err)
+		return false, fmt.Errorf("arbiter: %w", err)
 	}
 	defer f.Close()
 	if _, err := fmt.Fprintf(f, "%s pid %d\n", who, os.Getpid()); err != nil {
-		return true, fmt.Errorf("arbiter: %v", err)
+		return true, fmt.Errorf("arbiter: %w", err)
 	}
 	return true, f.Sync()
 }

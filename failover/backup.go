@@ -96,12 +96,12 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 	r, err := c.RecvState()
 	if err != nil {
 		c.Close()
-		return fmt.Errorf("state transfer: %v", err)
+		return fmt.Errorf("state transfer: %w", err)
 	}
 	var head [4]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
 		c.Close()
-		return fmt.Errorf("state transfer: %v", err)
+		return fmt.Errorf("state transfer: %w", err)
 	}
 	meta := make([]byte, binary.LittleEndian.Uint32(head[:]))
 	if len(meta) > 1<<20 {
@@ -110,22 +110,22 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 	}
 	if _, err := io.ReadFull(r, meta); err != nil {
 		c.Close()
-		return fmt.Errorf("state transfer: %v", err)
+		return fmt.Errorf("state transfer: %w", err)
 	}
 	var info joinInfo
 	if err := json.Unmarshal(meta, &info); err != nil {
 		c.Close()
-		return fmt.Errorf("state transfer: %v", err)
+		return fmt.Errorf("state transfer: %w", err)
 	}
 	if err := info.check(); err != nil {
 		c.Close()
-		return fmt.Errorf("state transfer: %v", err)
+		return fmt.Errorf("state transfer: %w", err)
 	}
 	// The buffer grows with what arrives, never ahead of it.
 	var snapBuf bytes.Buffer
 	if _, err := io.CopyN(&snapBuf, r, info.Snapshot); err != nil {
 		c.Close()
-		return fmt.Errorf("state transfer: snapshot: %v", err)
+		return fmt.Errorf("state transfer: snapshot: %w", err)
 	}
 	snap := snapBuf.Bytes()
 	if len(info.SendDisks) > len(disks) {
@@ -138,7 +138,7 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 		}
 		if err := writeFileFrom(disks[i], io.LimitReader(r, size), size); err != nil {
 			c.Close()
-			return fmt.Errorf("disk copy %s: %v", disks[i], err)
+			return fmt.Errorf("disk copy %s: %w", disks[i], err)
 		}
 	}
 	// Read to the end: the primary's send completes only then.

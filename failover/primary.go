@@ -362,7 +362,7 @@ func (p *Primary) join(c *transport.Conn) error {
 	var h hello
 	if err := json.Unmarshal(b, &h); err != nil {
 		c.Close()
-		return fmt.Errorf("backup hello: %v", err)
+		return fmt.Errorf("backup hello: %w", err)
 	}
 	m := p.machine()
 	pos := m.CPU.Position()
@@ -408,7 +408,7 @@ func (p *Primary) join(c *transport.Conn) error {
 	}
 	if err := c.SendStateContext(ctx, io.MultiReader(readers...)); err != nil {
 		c.Close()
-		return fmt.Errorf("state transfer: %v", err)
+		return fmt.Errorf("state transfer: %w", err)
 	}
 	sink := &streamSink{conn: c, ctx: p.stopped}
 	rec := lockstep.NewRecorderTo(sink, hdr, p.live)

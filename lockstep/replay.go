@@ -316,10 +316,9 @@ func compareDigest(pos uint64, want, got Digest, c *cpu.CPU) error {
 		return nil
 	}
 	var b strings.Builder
-	names := [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
 	for i := range want.R {
 		if want.R[i] != got.R[i] {
-			fmt.Fprintf(&b, "  %s: recorded %#x, replayed %#x\n", names[i], want.R[i], got.R[i])
+			fmt.Fprintf(&b, "  %s: recorded %#x, replayed %#x\n", cpu.RegNames[i], want.R[i], got.R[i])
 		}
 	}
 	for _, f := range []struct {
@@ -340,21 +339,17 @@ func compareDigest(pos uint64, want, got Digest, c *cpu.CPU) error {
 func recentCode(c *cpu.CPU) string {
 	var b strings.Builder
 	b.WriteString("  last blocks entered:\n")
+	var buf [disasm.MaxInstLen]byte
 	for _, rip := range c.RecentBlocks() {
-		var buf [32]byte
-		n := len(buf)
-		for n > 0 && c.ReadLinear(rip, buf[:n]) != nil {
-			n--
-		}
 		fmt.Fprintf(&b, "    %016x:", rip)
-		code, addr := buf[:n], rip
-		for k := 0; k < 3 && len(code) > 0; k++ {
-			in, err := disasm.Decode(code, addr)
+		addr := rip
+		for k := 0; k < 3; k++ {
+			in, _, err := disasm.At(c, addr, &buf)
 			if err != nil {
 				break
 			}
 			fmt.Fprintf(&b, "  %s;", in.Text)
-			code, addr = code[in.Len:], addr+uint64(in.Len)
+			addr += uint64(in.Len)
 		}
 		b.WriteByte('\n')
 	}

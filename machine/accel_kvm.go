@@ -450,14 +450,24 @@ func (k *KVM) portIO(ex kvm.Exit) {
 
 // describeInsn shows the instruction at rip in the vCPU's address space.
 func describeInsn(k *KVM, rip uint64) string {
-	b, ok := k.readLinear(rip, 15)
+	var buf [disasm.MaxInstLen]byte
+	in, code, err := disasm.At(k, rip, &buf)
+	switch {
+	case errors.Is(err, disasm.ErrNotMapped):
+		return "instruction not mapped"
+	case err != nil:
+		return fmt.Sprintf("bytes % x", code)
+	}
+	return fmt.Sprintf("%s: % x", in.Text, code)
+}
+
+// ReadLinear copies the vCPU's memory at linear address addr into buf,
+// through the vCPU's page tables (disasm.Memory).
+func (k *KVM) ReadLinear(addr uint64, buf []byte) error {
+	b, ok := k.readLinear(addr, len(buf))
 	if !ok {
-		if b, ok = k.readLinear(rip, 1); !ok {
-			return "instruction not mapped"
-		}
+		return disasm.ErrNotMapped
 	}
-	if in, err := disasm.Decode(b, rip); err == nil {
-		return fmt.Sprintf("%s: % x", in.Text, b[:in.Len])
-	}
-	return fmt.Sprintf("bytes % x", b)
+	copy(buf, b)
+	return nil
 }

@@ -92,7 +92,7 @@ func (m *Machine) SaveSnapshot(w io.Writer) error {
 	}
 	var meta bytes.Buffer
 	if err := gob.NewEncoder(&meta).Encode(&st); err != nil {
-		return fmt.Errorf("snapshot: %v", err)
+		return fmt.Errorf("snapshot: %w", err)
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	var hdr [16]byte

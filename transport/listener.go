@@ -83,18 +83,18 @@ func Listen(addr string, tlsCfg *TLSConfig, opts Options) (*Listener, error) {
 	}
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("transport: listen %s: %v", addr, err)
+		return nil, fmt.Errorf("transport: listen %s: %w", addr, err)
 	}
 	udp, err := net.ListenUDP("udp", ua)
 	if err != nil {
-		return nil, fmt.Errorf("transport: listen %s: %v", addr, err)
+		return nil, fmt.Errorf("transport: listen %s: %w", addr, err)
 	}
 	tr := &quic.Transport{Conn: udp}
 	ql, err := tr.Listen(tlsCfg.Server, quicConfig(opts))
 	if err != nil {
 		tr.Close()
 		udp.Close()
-		return nil, fmt.Errorf("transport: listen %s: %v", addr, err)
+		return nil, fmt.Errorf("transport: listen %s: %w", addr, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Listener{

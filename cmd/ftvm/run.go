@@ -444,37 +444,31 @@ func report(m *machine.Machine, exit machine.Exit, wall time.Duration, f *runFla
 
 // faultingInst disassembles the instruction at the CPU's RIP.
 func faultingInst(c *cpu.CPU) string {
-	var buf [15]byte
-	n := len(buf)
-	for n > 0 && c.ReadLinear(c.RIP, buf[:n]) != nil {
-		n--
-	}
-	if n == 0 {
+	var buf [disasm.MaxInstLen]byte
+	in, code, err := disasm.At(c, c.RIP, &buf)
+	switch {
+	case errors.Is(err, disasm.ErrNotMapped):
 		return fmt.Sprintf("%016x: (not mapped)\n", c.RIP)
+	case err != nil:
+		return fmt.Sprintf("%016x: % x  (bad)\n", c.RIP, code)
 	}
-	in, err := disasm.Decode(buf[:n], c.RIP)
-	if err != nil {
-		return fmt.Sprintf("%016x: % x  (bad)\n", c.RIP, buf[:n])
-	}
-	return fmt.Sprintf("%016x: % x  %s\n", c.RIP, buf[:in.Len], in.Text)
+	return fmt.Sprintf("%016x: % x  %s\n", c.RIP, code, in.Text)
 }
 
 // traceFunc returns a tracer printing each instruction before it executes:
 // position, address, bytes, disassembly and the registers.
 func traceFunc(w io.Writer) func(c *cpu.CPU, rip uint64) {
-	var buf [15]byte
+	var buf [disasm.MaxInstLen]byte
 	return func(c *cpu.CPU, rip uint64) {
-		n := len(buf)
-		for n > 0 && c.ReadLinear(rip, buf[:n]) != nil {
-			n--
+		in, code, err := disasm.At(c, rip, &buf)
+		text := in.Text
+		switch {
+		case errors.Is(err, disasm.ErrNotMapped):
+			text = "(not mapped)"
+		case err != nil:
+			text, code = "(bad)", code[:1]
 		}
-		text := "(not mapped)"
-		if in, err := disasm.Decode(buf[:n], rip); err == nil {
-			text, n = in.Text, in.Len
-		} else if n > 0 {
-			text, n = "(bad)", 1
-		}
-		fmt.Fprintf(w, "%d %016x %-30x %-32s %s\n", c.Retired, rip, buf[:n], text, c.RegisterLine())
+		fmt.Fprintf(w, "%d %016x %-30x %-32s %s\n", c.Retired, rip, code, text, c.RegisterLine())
 	}
 }
 

@@ -98,3 +98,30 @@ func Lines(code []byte, addr uint64) []string {
 	}
 	return out
 }
+
+// Memory is guest memory read at linear addresses (cpu.CPU.ReadLinear).
+type Memory interface {
+	ReadLinear(addr uint64, buf []byte) error
+}
+
+// ErrNotMapped is returned by At when no byte at the address is mapped.
+var ErrNotMapped = errors.New("disasm: instruction not mapped")
+
+// At decodes the instruction at linear address addr of m, reading into buf
+// as many of its bytes as are mapped. It returns the instruction and its
+// bytes; with an error (ErrNotMapped, or one wrapping ErrInvalid), the
+// bytes it read.
+func At(m Memory, addr uint64, buf *[MaxInstLen]byte) (Inst, []byte, error) {
+	n := len(buf)
+	for n > 0 && m.ReadLinear(addr, buf[:n]) != nil {
+		n--
+	}
+	if n == 0 {
+		return Inst{}, nil, ErrNotMapped
+	}
+	in, err := Decode(buf[:n], addr)
+	if err != nil {
+		return Inst{}, buf[:n], err
+	}
+	return in, buf[:in.Len], nil
+}

@@ -78,6 +78,19 @@ func memoryMap(ram uint64) []e820Entry {
 	return m
 }
 
+// e820File returns the memory map of a board with ram bytes of RAM in the
+// layout of fw_cfg's etc/e820 file: per range a 64-bit address, a 64-bit
+// length and a 32-bit type, little-endian.
+func e820File(ram uint64) []byte {
+	var b []byte
+	for _, e := range memoryMap(ram) {
+		b = binary.LittleEndian.AppendUint64(b, e.addr)
+		b = binary.LittleEndian.AppendUint64(b, e.size)
+		b = binary.LittleEndian.AppendUint32(b, e.typ)
+	}
+	return b
+}
+
 // lowRAMTop returns the end of the RAM below the device hole.
 func lowRAMTop(ram uint64) uint64 { return min(ram, lowMMIOStart) }
 

@@ -183,13 +183,11 @@ func loadELF32(mem *mmu.Memory, image []byte) (uint32, error) {
 // the loader's name.
 func writeMultibootInfo(mem *mmu.Memory, cmdline string) error {
 	ram := uint64(len(mem.RAM))
-	mmap := memoryMap(ram)
+	// Multiboot's map entries are etc/e820's, each after its size (20).
 	var mm []byte
-	for _, e := range mmap {
+	for e := e820File(ram); len(e) >= 20; e = e[20:] {
 		mm = binary.LittleEndian.AppendUint32(mm, 20)
-		mm = binary.LittleEndian.AppendUint64(mm, e.addr)
-		mm = binary.LittleEndian.AppendUint64(mm, e.size)
-		mm = binary.LittleEndian.AppendUint32(mm, e.typ)
+		mm = append(mm, e[:20]...)
 	}
 	if len(cmdline) >= cmdlineMax {
 		return fmt.Errorf("command line of %d bytes: at most %d", len(cmdline), cmdlineMax-1)

@@ -298,6 +298,18 @@ func New(cfg Config) (*Machine, error) {
 		OnPowerOff: func() { m.stop(Exit{Reason: ExitPowerOff}) },
 		OnReset:    func() { m.stop(Exit{Reason: ExitReset}) },
 	}
+	fwcfg, err := devices.NewFwCfg(size, 1, []devices.FwCfgFile{{Name: "etc/e820", Data: e820File(size)}})
+	if err != nil {
+		return nil, err
+	}
+	testdev := devices.NewTestDev(func(n int) devices.IRQLine {
+		if n < 16 {
+			return m.ISALine(n)
+		}
+		return m.IOAPIC.Line(n)
+	})
+	m.AddSnapshotter("fwcfg", deviceSnap[devices.FwCfgState]{fwcfg})
+	m.AddSnapshotter("testdev", deviceSnap[devices.TestDevState]{testdev})
 	for _, p := range []struct {
 		first, last uint16
 		dev         mmu.PortDevice
@@ -313,6 +325,9 @@ func New(cfg Config) (*Machine, error) {
 		{0x60, 0x60, kbd},
 		{0x64, 0x64, kbd},
 		{devices.ACPISleepControlPort, devices.ACPIPowerLast, power},
+		{devices.FwCfgSelector, devices.FwCfgData, fwcfg},
+		{devices.TestDevScratch, devices.TestDevScratchByte + 3, testdev},
+		{devices.TestDevIRQBase, devices.TestDevIRQBase + devices.TestDevIRQLines - 1, testdev},
 	} {
 		if err := mem.MapPorts(p.first, p.last, p.dev); err != nil {
 			return nil, err

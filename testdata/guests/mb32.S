@@ -15,7 +15,10 @@
  *   3. 32-bit paging with 4 MiB (PSE) and 4 KiB pages: translation,
  *      accessed/dirty bits, #PF error codes and CR2, INVLPG
  *   4. PAE paging: translation, execute-disable, a reserved bit
- *   5. long mode: CR4.PAE, EFER.LME, CR0.PG (compatibility mode), a far
+ *   5. QEMU's test devices: fw_cfg (signature, ID, RAM size, CPU count, the
+ *      file directory holding etc/e820) and pc-testdev (scratch register,
+ *      byte lanes, an IRQ line raised and lowered through the 8259 pair)
+ *   6. long mode: CR4.PAE, EFER.LME, CR0.PG (compatibility mode), a far
  *      jump to a 64-bit code segment; then isa-debug-exit with 0 (status 1)
  */
 
@@ -207,6 +210,7 @@ _start:
     SAY     "\n"
 
     call    legacy_ops
+    call    qemu_devices
 
     /* ---- 3. 32-bit paging ---- */
     movl    $0x000083, pd32                 /* 0-4 MiB: 4 MiB page */
@@ -407,6 +411,150 @@ legacy_ops:
     SAY     "\n"
     ret
 
+/* fw_select selects fw_cfg item AX; fw_read32 reads 4 bytes LE into EAX */
+fw_select:
+    push    %edx
+    mov     $0x510, %dx
+    out     %ax, %dx
+    pop     %edx
+    ret
+fw_read32:
+    push    %ecx
+    push    %edx
+    mov     $0x511, %dx
+    mov     $4, %ecx
+1:  in      %dx, %al
+    ror     $8, %eax
+    loop    1b
+    pop     %edx
+    pop     %ecx
+    ret
+
+qemu_devices:
+    SAY     "fw_cfg: "
+    xor     %eax, %eax
+    call    fw_select
+    call    fw_read32
+    mov     $4, %ecx
+1:  call    putc
+    shr     $8, %eax
+    loop    1b
+    SAY     " id&1="
+    mov     $1, %ax
+    call    fw_select
+    call    fw_read32
+    and     $1, %eax
+    call    puthex
+    SAY     " ram="
+    mov     $3, %ax
+    call    fw_select
+    call    fw_read32
+    call    puthex
+    SAY     " cpus="
+    mov     $5, %ax
+    call    fw_select
+    call    fw_read32
+    movzwl  %ax, %eax
+    call    puthex
+    SAY     " etc/e820="
+    mov     $0x19, %ax
+    call    fw_select
+    call    fw_read32
+    bswap   %eax
+    mov     %eax, %ebx                      /* file count */
+    xor     %eax, %eax
+2:  test    %ebx, %ebx
+    jz      4f
+    dec     %ebx
+    call    fw_read32                       /* size */
+    call    fw_read32                       /* select, reserved */
+    mov     $fw_name, %edi
+    mov     $56, %ecx
+    mov     $0x511, %dx
+    rep insb
+    mov     $fw_name, %edi
+    mov     $e820_name, %esi
+    mov     $9, %ecx
+    repe cmpsb
+    jne     2b
+    mov     $1, %eax
+4:  call    puthex
+    SAY     "\n"
+
+    SAY     "testdev: "
+    mov     $0xE0, %dx
+    mov     $0x12345678, %eax
+    out     %eax, %dx
+    xor     %eax, %eax
+    in      %dx, %eax
+    call    puthex
+    SAY     " "
+    mov     $0xE2, %dx
+    in      %dx, %al
+    movzbl  %al, %eax
+    call    puthex
+    SAY     " "
+    mov     $0xE8, %dx
+    mov     $0xAB, %al
+    out     %al, %dx
+    mov     $0xE0, %dx
+    in      %dx, %eax
+    call    puthex
+    /* the 8259 pair at vectors 0x20 and 0x28, only IRQ 2 and 10 unmasked */
+    mov     $0x11, %al
+    out     %al, $0x20
+    out     %al, $0xA0
+    mov     $0x20, %al
+    out     %al, $0x21
+    mov     $0x28, %al
+    out     %al, $0xA1
+    mov     $4, %al
+    out     %al, $0x21
+    mov     $2, %al
+    out     %al, $0xA1
+    mov     $1, %al
+    out     %al, $0x21
+    out     %al, $0xA1
+    mov     $0xFB, %al
+    out     %al, $0x21
+    out     %al, $0xA1
+    mov     $0x2A, %eax
+    mov     $irq10, %edx
+    call    set_gate
+    movl    $0, irq_count
+    sti
+    mov     $1, %al
+    mov     $0x200A, %dx
+    out     %al, %dx
+    mov     $100000, %ecx                   /* wait (bounded) for the interrupt */
+1:  cmpl    $0, irq_count
+    jne     2f
+    loop    1b
+2:  cli
+    mov     $0xFF, %al
+    out     %al, $0x21
+    out     %al, $0xA1
+    SAY     " irq10="
+    mov     irq_count, %eax
+    call    puthex
+    SAY     "\n"
+    ret
+
+/* irq10: counts, lowers the line, EOI to both 8259s */
+irq10:
+    push    %eax
+    push    %edx
+    incl    irq_count
+    mov     $0, %al
+    mov     $0x200A, %dx
+    out     %al, %dx
+    mov     $0x20, %al
+    out     %al, $0xA0
+    out     %al, $0x20
+    pop     %edx
+    pop     %eax
+    iret
+
 /* report prints last_vec, last_err (and CR2 for #PF) */
 report:
     cmpl    $0xFF, last_vec
@@ -590,6 +738,8 @@ hexdigits:
     .ascii  "0123456789ABCDEF"
 long_msg:
     .asciz  "long mode: rax="
+e820_name:
+    .asciz  "etc/e820"
 bounds:
     .long   10, 20
 farptr:
@@ -636,6 +786,8 @@ recover_eip: .skip 4
 recover_esp: .skip 4
 saved_esp: .skip 4
 int_count: .skip 4
+irq_count: .skip 4
+fw_name: .skip 56
     .balign 16
     .skip 8192
 stack_top:

@@ -186,19 +186,26 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 		if b.stopping.Load() || b.ran.Load() {
 			return // this side stopped or ended: it closed the link
 		}
-		last := c.LastHeard()
-		b.lostAt.Store(last.UnixNano())
-		b.primaryLost.Store(true)
-		ago := float64(time.Since(last).Microseconds()) / 1000
-		b.emit(Event{Kind: EventPrimaryLost, Millis: ago}, "primary lost (last heard %.0f ms ago)", ago)
-		// Closing ends the stream: replay consumes every record received
-		// and stops at the last one, then the backup goes live.
-		c.Close()
+		b.lostPrimary(c)
 	})
 	took := float64(time.Since(t0).Microseconds()) / 1000
 	b.emit(Event{Kind: EventJoinedPrimary, Peer: addr, Position: info.Position, Generation: b.gen.Load(), Millis: took},
 		"joined the primary at %s at position %d (generation %d): state received in %.1f ms", addr, info.Position, b.gen.Load(), took)
 	return nil
+}
+
+// lostPrimary records, once, that the primary is gone, and closes the
+// link: replay consumes every record received and stops at the last one,
+// then the backup goes live.
+func (b *Backup) lostPrimary(c *transport.Conn) {
+	if !b.primaryLost.CompareAndSwap(false, true) {
+		return
+	}
+	last := c.LastHeard()
+	b.lostAt.Store(last.UnixNano())
+	ago := float64(time.Since(last).Microseconds()) / 1000
+	b.emit(Event{Kind: EventPrimaryLost, Millis: ago}, "primary lost (last heard %.0f ms ago)", ago)
+	c.Close()
 }
 
 // --- the machine's input source while replaying ---
@@ -283,7 +290,13 @@ func (b *Backup) Run(maxInsns uint64) machine.Exit {
 		// rather than take its closing connection for its death.
 		b.emit(Event{Kind: EventGuestEnded, Position: m.CPU.Position(), Status: exit.Status()},
 			"the primary's guest ended at position %d (exit status %d); ending with it", m.CPU.Position(), exit.Status())
-	case exit.Reason == machine.ExitStopped && b.primaryLost.Load():
+	case exit.Reason == machine.ExitStopped:
+		// The stream ended without its end record: the primary is gone,
+		// whether or not its silence was noticed yet (its side may have
+		// closed the link).
+		if c := b.link(); c != nil {
+			b.lostPrimary(c)
+		}
 		p := b.goLive()
 		if p == nil {
 			return machine.Exit{Reason: machine.ExitStopped}

@@ -297,6 +297,13 @@ func (n *member) stop() *transport.Conn {
 	return c
 }
 
+// link returns the link to the peer (nil: none).
+func (n *member) link() *transport.Conn {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.conn
+}
+
 // takeConn returns the link to the peer and forgets it.
 func (n *member) takeConn() *transport.Conn {
 	n.mu.Lock()

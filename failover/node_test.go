@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -39,62 +40,12 @@ func TestNodePairInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := runtime.NumGoroutine()
-	dir := t.TempDir()
-	if err := transport.GenerateCerts(dir); err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg, err := transport.LoadTLS(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plog, blog testenv.Buffer
 	// Not a test of failure detection: a generous timeout keeps a loaded
 	// host (and the race detector) from starving a heartbeat into a failover.
-	const timeout = 5 * time.Second
-	primary := NewPrimary(Options{TLS: tlsCfg, Listen: "127.0.0.1:0", Log: &plog, Clock: machine.ClockHost, FailoverTimeout: timeout})
-	spec := &machine.Spec{ImagePath: "pit_hlt.elf", Image: image, Clock: machine.ClockHost, Cmdline: "lines=12"}
-	var pcons, bcons testenv.Buffer
-	pb, err := board.Build(spec, primary.Configure(machine.Config{}, &pcons), board.Host{Live: true, Post: primary.Post, Producer: primary.Producer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pb.Close()
-	h, err := lockstep.NewHeader(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	primary.Attach(pb.Machine, h, nil, nil)
-	if err := primary.Claim(); err != nil {
-		t.Fatal(err)
-	}
-	if err := primary.Listen(); err != nil {
-		t.Fatal(err)
-	}
-
-	backup := NewBackup(Options{TLS: tlsCfg, Log: &blog, FailoverTimeout: timeout})
-	var bb *board.Board
-	build := func(h lockstep.Header, cfg machine.Config) (*machine.Machine, []*devices.VirtioBlk, error) {
-		s, err := h.Spec()
-		if err != nil {
-			return nil, nil, err
-		}
-		bb, err = board.Build(&s, cfg, board.Host{Live: true, Post: backup.Post, Producer: backup.Producer})
-		if err != nil {
-			return nil, nil, err
-		}
-		return bb.Machine, bb.Blks, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	joined := make(chan error, 1)
-	go func() { joined <- backup.JoinPrimary(ctx, primary.Addr(), nil, build, &bcons) }()
-	if err := primary.WaitBackup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-joined; err != nil {
-		t.Fatal(err)
-	}
-	defer bb.Close()
+	tp := startTestPair(t, image, "lines=12", Options{FailoverTimeout: 5 * time.Second})
+	primary, backup, ctx := tp.primary, tp.backup, tp.ctx
+	pcons, bcons := &tp.pcons, &tp.bcons
+	plog, blog := &tp.plog, &tp.blog
 
 	// Status readers, as the transport's goroutines call them.
 	stop := make(chan struct{})
@@ -140,10 +91,7 @@ func TestNodePairInProcess(t *testing.T) {
 	if got := bcons.String(); got != "" {
 		t.Errorf("the backup, never live, printed %q\nprimary log:\n%s\nbackup log:\n%s", got, plog.String(), blog.String())
 	}
-	primary.Close()
-	backup.Close()
-	pb.Close()
-	bb.Close()
+	tp.close()
 	deadline := time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -152,6 +100,141 @@ func TestNodePairInProcess(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines left behind (%d before):\n%s", n-base, base, buf[:runtime.Stack(buf, true)])
 	}
+}
+
+// testPair is a primary and a backup of pit_hlt in this process.
+type testPair struct {
+	primary      *Primary
+	backup       *Backup
+	pb, bb       *board.Board
+	pcons, bcons testenv.Buffer // consoles
+	plog, blog   testenv.Buffer // stderr
+	ctx          context.Context
+}
+
+// startTestPair starts a primary of image with cmdline and a host clock,
+// and joins a backup to it, both with opts (certificates are made here).
+func startTestPair(t *testing.T, image []byte, cmdline string, opts Options) *testPair {
+	t.Helper()
+	dir := t.TempDir()
+	if err := transport.GenerateCerts(dir); err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := transport.LoadTLS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &testPair{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	tp.ctx = ctx
+	popts, bopts := opts, opts
+	popts.TLS, popts.Listen, popts.Log, popts.Clock = tlsCfg, "127.0.0.1:0", &tp.plog, machine.ClockHost
+	bopts.TLS, bopts.Log = tlsCfg, &tp.blog
+	tp.primary = NewPrimary(popts)
+	spec := &machine.Spec{ImagePath: "pit_hlt.elf", Image: image, Clock: machine.ClockHost, Cmdline: cmdline}
+	tp.pb, err = board.Build(spec, tp.primary.Configure(machine.Config{}, &tp.pcons), board.Host{Live: true, Post: tp.primary.Post, Producer: tp.primary.Producer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.pb.Close() })
+	h, err := lockstep.NewHeader(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.primary.Attach(tp.pb.Machine, h, nil, nil)
+	if err := tp.primary.Claim(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.primary.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	tp.backup = NewBackup(bopts)
+	build := func(h lockstep.Header, cfg machine.Config) (*machine.Machine, []*devices.VirtioBlk, error) {
+		s, err := h.Spec()
+		if err != nil {
+			return nil, nil, err
+		}
+		tp.bb, err = board.Build(&s, cfg, board.Host{Live: true, Post: tp.backup.Post, Producer: tp.backup.Producer})
+		if err != nil {
+			return nil, nil, err
+		}
+		return tp.bb.Machine, tp.bb.Blks, nil
+	}
+	joined := make(chan error, 1)
+	go func() { joined <- tp.backup.JoinPrimary(ctx, tp.primary.Addr(), nil, build, &tp.bcons) }()
+	if err := tp.primary.WaitBackup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.bb.Close() })
+	return tp
+}
+
+// close releases both members and boards.
+func (tp *testPair) close() {
+	tp.primary.Close()
+	tp.backup.Close()
+	tp.pb.Close()
+	tp.bb.Close()
+}
+
+// The link breaks in the middle of a run (the primary's side closes it, as
+// a crash would): exactly one side wins generation 2 from the arbiter and
+// runs the guest to its end, the other stops with the arbiter's verdict;
+// the two consoles together hold every line (a line may appear on both,
+// none may be missing). A backup that wins goes live as a Primary over its
+// machine.
+func TestNodeFailoverInProcess(t *testing.T) {
+	image, err := os.ReadFile(testenv.Guest(t, "pit_hlt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arb := FileArbiter{Path: filepath.Join(t.TempDir(), "arb")}
+	tp := startTestPair(t, image, "lines=15", Options{FailoverTimeout: 5 * time.Second, Arbiter: arb})
+	defer tp.close()
+	exits := make(chan machine.Exit, 2)
+	go func() { exits <- tp.primary.Run(0) }()
+	go func() { exits <- tp.backup.Run(0) }()
+	for !strings.Contains(tp.pcons.String(), "line 4:") {
+		select {
+		case <-tp.ctx.Done():
+			t.Fatalf("the primary did not get to line 4:\n%s", tp.pcons.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if c := tp.primary.takeConn(); c != nil {
+		c.Close()
+	}
+	for range 2 {
+		select {
+		case e := <-exits:
+			t.Logf("a side ended: %v (status %d)", e.Reason, e.Status())
+		case <-tp.ctx.Done():
+			t.Fatalf("the pair did not end; primary log:\n%s\nbackup log:\n%s", tp.plog.String(), tp.blog.String())
+		}
+	}
+	pErr, bErr := tp.primary.Err(), tp.backup.Err()
+	if (pErr == nil) == (bErr == nil) {
+		t.Fatalf("primary error %v, backup error %v: want exactly one side to lose the arbiter\nprimary log:\n%s\nbackup log:\n%s",
+			pErr, bErr, tp.plog.String(), tp.blog.String())
+	}
+	winner := "primary"
+	if bErr == nil {
+		winner = "backup"
+		if tp.backup.primary.Load() == nil {
+			t.Error("the backup won but did not become a primary")
+		}
+	}
+	both := tp.pcons.String() + tp.bcons.String()
+	for i := 1; i <= 15; i++ {
+		if !strings.Contains(both, fmt.Sprintf("line %d: tsc ok", i)) {
+			t.Errorf("line %d is missing (the %s won); primary console:\n%s\nbackup console:\n%s", i, winner, tp.pcons.String(), tp.bcons.String())
+		}
+	}
+	t.Logf("the %s won generation 2", winner)
 }
 
 // A primary that announces impossible sizes in its join message (a

@@ -165,7 +165,7 @@ func decode(in *Inst, code []byte, rip uint64, m CodeSize) error {
 	needModRM := ent.group != nil
 	switch ent.form {
 	case formEG, formGE, formEI, formEIb, formE, formGEI, formGEIb, formEGIb, formEGCL, formCR, formEIbCount,
-		formVW, formWV, formVWIb:
+		formVW, formWV, formVWIb, formPQ, formQP, formPQIb:
 		needModRM = true
 	}
 	if needModRM {
@@ -290,7 +290,7 @@ func decode(in *Inst, code []byte, rip uint64, m CodeSize) error {
 		in.imm, err = imm(immz)
 	case formEIb, formGEIb, formIb, formJb, formEGIb:
 		in.imm, err = imm(1)
-	case formEIbCount, formVWIb:
+	case formEIbCount, formVWIb, formPQIb:
 		in.imm, err = imm(1)
 		in.imm &= 0xFF
 	case formIw:

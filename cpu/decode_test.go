@@ -303,7 +303,11 @@ var decodeCases = []decodeCase{
 	{name: "imm64 at 15", code: strings.Repeat("2e ", 5) + "48 b8 00 00 00 00 00 00 00 00", op: OpMOV, want: "len=15"},
 	// SSE: mandatory prefixes, the three-byte maps, operand size, imm8.
 	{name: "paddb 66 0F FC", code: "66 0f fc c1", op: OpPADDB, want: "len=4 osz=4 mod=3 reg=0 rm=1 o16=1"},
-	{name: "NP 0F FC is MMX (#UD)", code: "0f fc c1", op: OpInvalid},
+	{name: "NP 0F FC is MMX paddb", code: "0f fc c1", op: OpPADDB, want: "reg=0 rm=1 o16=0"},
+	{name: "MMX emms has no ModRM", code: "0f 77", op: OpEMMS, want: "len=2 modrm=false"},
+	{name: "MMX pshufw imm", code: "0f 70 c1 1b", op: OpPSHUFW, want: "len=4 imm=0x1b"},
+	{name: "movq2dq", code: "f3 0f d6 c1", op: OpMOVQ2DQ},
+	{name: "MMX 66 0F 38 0C has no NP form", code: "0f 38 0c c1", op: OpInvalid},
 	{name: "F3 beats 66", code: "66 f3 0f 6f 00", op: OpMOVDQU, want: "len=5"},
 	{name: "last of F2/F3 counts", code: "f3 f2 0f 10 00", op: OpMOVSD_X},
 	{name: "movdqa store REX.RB", code: "66 45 0f 7f c8", op: OpMOVDQA, want: "reg=9 rm=8 mod=3"},
@@ -1181,7 +1185,7 @@ func expectedRegs(in *Inst) []string {
 // the instruction names a general register there or ModRM.reg selects the
 // operation (the 66 0F 71-73 shift groups).
 func expectedXMM(in *Inst) []string {
-	if !in.form.isSSEForm() {
+	if !in.form.isSSEForm() || in.form.isMMXForm() {
 		return nil
 	}
 	v, w := true, in.mod == 3
@@ -1191,7 +1195,8 @@ func expectedXMM(in *Inst) []string {
 	case OpPEXTRW:
 		v = v && in.opcode != 0x1C5
 		w = w && in.opcode == 0x1C5
-	case OpMOVD, OpPEXTRB, OpPEXTRD, OpEXTRACTPS, OpPINSRB, OpPINSRW, OpPINSRD, OpCVTSI2SS, OpCVTSI2SD:
+	case OpMOVD, OpPEXTRB, OpPEXTRD, OpEXTRACTPS, OpPINSRB, OpPINSRW, OpPINSRD, OpCVTSI2SS, OpCVTSI2SD,
+		OpMOVQ2DQ, OpCVTPI2PS, OpCVTPI2PD:
 		w = false
 	}
 	if in.opcode >= 0x171 && in.opcode <= 0x173 {

@@ -89,10 +89,18 @@ const (
 	formVW   // V, W: W is the source (loads and two-operand arithmetic)
 	formWV   // W, V: W is the destination (stores)
 	formVWIb // V, W, imm8 zero-extended (PEXTR*, EXTRACTPS and the shift groups write W)
+	// MMX forms, the same with P (ModRM.reg) an MMX register and Q (ModRM
+	// r/m) an MMX register or memory; REX.R and REX.B do not extend them.
+	formPQ
+	formQP
+	formPQIb
 )
 
-// isSSEForm reports whether f is one of the SSE operand forms.
-func (f form) isSSEForm() bool { return f >= formVW && f <= formVWIb }
+// isSSEForm reports whether f is one of the SSE or MMX operand forms.
+func (f form) isSSEForm() bool { return f >= formVW && f <= formPQIb }
+
+// isMMXForm reports whether f is one of the MMX operand forms.
+func (f form) isMMXForm() bool { return f >= formPQ && f <= formPQIb }
 
 // isReg reports whether the E operand is a register.
 func (in *Inst) isReg() bool { return in.mod == 3 }

@@ -341,6 +341,21 @@ const (
 	OpLDMXCSR
 	OpSTMXCSR
 
+	// MMX-only instructions (mmx.go); the MMX forms of the SSE integer
+	// instructions share their Ops.
+	OpPSHUFW
+	OpMOVNTQ
+	OpMASKMOVQ
+	OpEMMS
+	OpMOVQ2DQ
+	OpMOVDQ2Q
+	OpCVTPI2PS
+	OpCVTPI2PD
+	OpCVTPS2PI
+	OpCVTTPS2PI
+	OpCVTPD2PI
+	OpCVTTPD2PI
+
 	// SSE floating point: arithmetic, compares, conversions, rounding, dot
 	// products (sse_float.go).
 	OpADDPS
@@ -559,6 +574,9 @@ var opNames = [numOps]string{
 	OpPSIGND: "psignd", OpPABSB: "pabsb", OpPABSW: "pabsw", OpPABSD: "pabsd", OpPHMINPOSUW: "phminposuw",
 	OpPCMPESTRI: "pcmpestri", OpPCMPESTRM: "pcmpestrm", OpPCMPISTRI: "pcmpistri", OpPCMPISTRM: "pcmpistrm",
 	OpCRC32: "crc32", OpLDMXCSR: "ldmxcsr", OpSTMXCSR: "stmxcsr",
+	OpPSHUFW: "pshufw", OpMOVNTQ: "movntq", OpMASKMOVQ: "maskmovq", OpEMMS: "emms", OpMOVQ2DQ: "movq2dq",
+	OpMOVDQ2Q: "movdq2q", OpCVTPI2PS: "cvtpi2ps", OpCVTPI2PD: "cvtpi2pd", OpCVTPS2PI: "cvtps2pi",
+	OpCVTTPS2PI: "cvttps2pi", OpCVTPD2PI: "cvtpd2pi", OpCVTTPD2PI: "cvttpd2pi",
 	OpADDPS: "addps", OpADDSS: "addss", OpADDPD: "addpd", OpADDSD: "addsd", OpSUBPS: "subps", OpSUBSS: "subss",
 	OpSUBPD: "subpd", OpSUBSD: "subsd", OpMULPS: "mulps", OpMULSS: "mulss", OpMULPD: "mulpd", OpMULSD: "mulsd",
 	OpDIVPS: "divps", OpDIVSS: "divss", OpDIVPD: "divpd", OpDIVSD: "divsd", OpMINPS: "minps", OpMINSS: "minss",

@@ -1,10 +1,10 @@
 package cpu
 
-// The SSE part of the opcode maps (SSE through SSE4.2) as data: the
+// The SSE part of the opcode maps (SSE through SSE4.2, and MMX) as data: the
 // mandatory-prefix variants of map 0F and the three-byte maps 0F38 and 0F3A,
 // laid out as in the SDM's opcode map (Vol. 2, Appendix A, Tables A-3 to
-// The MMX forms (no prefix, in 0F 60-7F, D0-FF and 0F38 00-1E) are not
-// implemented: MMX is not advertised in CPUID and they raise #UD.
+// The MMX forms (no prefix, in 0F 60-7F, C4-C5, D1-FF, 0F38 00-1E and
+// 0F3A 0F) are in mmxEncodings.
 
 // Mandatory prefixes, indexing opEntry.sse.
 const (
@@ -39,7 +39,7 @@ func sseShift(ops [8]Op) *[8]opEntry {
 
 // sseEncodings lists every SSE encoding. Float arithmetic, compares and
 // conversions go in sseFloatEncodings.
-var sseEncodings = concatEnc(sseMoveEncodings, sseIntEncodings, sseFloatEncodings)
+var sseEncodings = concatEnc(sseMoveEncodings, sseIntEncodings, sseFloatEncodings, mmxEncodings)
 
 func concatEnc(lists ...[]sseEnc) (all []sseEnc) {
 	for _, l := range lists {

@@ -3,61 +3,61 @@
 package cpu
 
 func init() {
-	binders[OpPADDB] = always(execPADDB)
-	binders[OpPADDW] = always(execPADDW)
-	binders[OpPADDD] = always(execPADDD)
-	binders[OpPADDQ] = always(execPADDQ)
-	binders[OpPSUBB] = always(execPSUBB)
-	binders[OpPSUBW] = always(execPSUBW)
-	binders[OpPSUBD] = always(execPSUBD)
-	binders[OpPSUBQ] = always(execPSUBQ)
-	binders[OpPADDSB] = always(execPADDSB)
-	binders[OpPADDSW] = always(execPADDSW)
-	binders[OpPADDUSB] = always(execPADDUSB)
-	binders[OpPADDUSW] = always(execPADDUSW)
-	binders[OpPSUBSB] = always(execPSUBSB)
-	binders[OpPSUBSW] = always(execPSUBSW)
-	binders[OpPSUBUSB] = always(execPSUBUSB)
-	binders[OpPSUBUSW] = always(execPSUBUSW)
-	binders[OpPMULLW] = always(execPMULLW)
+	binders[OpPADDB] = sseOrMMX(execPADDB, execMMXPADDB)
+	binders[OpPADDW] = sseOrMMX(execPADDW, execMMXPADDW)
+	binders[OpPADDD] = sseOrMMX(execPADDD, execMMXPADDD)
+	binders[OpPADDQ] = sseOrMMX(execPADDQ, execMMXPADDQ)
+	binders[OpPSUBB] = sseOrMMX(execPSUBB, execMMXPSUBB)
+	binders[OpPSUBW] = sseOrMMX(execPSUBW, execMMXPSUBW)
+	binders[OpPSUBD] = sseOrMMX(execPSUBD, execMMXPSUBD)
+	binders[OpPSUBQ] = sseOrMMX(execPSUBQ, execMMXPSUBQ)
+	binders[OpPADDSB] = sseOrMMX(execPADDSB, execMMXPADDSB)
+	binders[OpPADDSW] = sseOrMMX(execPADDSW, execMMXPADDSW)
+	binders[OpPADDUSB] = sseOrMMX(execPADDUSB, execMMXPADDUSB)
+	binders[OpPADDUSW] = sseOrMMX(execPADDUSW, execMMXPADDUSW)
+	binders[OpPSUBSB] = sseOrMMX(execPSUBSB, execMMXPSUBSB)
+	binders[OpPSUBSW] = sseOrMMX(execPSUBSW, execMMXPSUBSW)
+	binders[OpPSUBUSB] = sseOrMMX(execPSUBUSB, execMMXPSUBUSB)
+	binders[OpPSUBUSW] = sseOrMMX(execPSUBUSW, execMMXPSUBUSW)
+	binders[OpPMULLW] = sseOrMMX(execPMULLW, execMMXPMULLW)
 	binders[OpPMULLD] = always(execPMULLD)
-	binders[OpPMULHW] = always(execPMULHW)
-	binders[OpPMULHUW] = always(execPMULHUW)
-	binders[OpPMULHRSW] = always(execPMULHRSW)
-	binders[OpPMULUDQ] = always(execPMULUDQ)
+	binders[OpPMULHW] = sseOrMMX(execPMULHW, execMMXPMULHW)
+	binders[OpPMULHUW] = sseOrMMX(execPMULHUW, execMMXPMULHUW)
+	binders[OpPMULHRSW] = sseOrMMX(execPMULHRSW, execMMXPMULHRSW)
+	binders[OpPMULUDQ] = sseOrMMX(execPMULUDQ, execMMXPMULUDQ)
 	binders[OpPMULDQ] = always(execPMULDQ)
-	binders[OpPAVGB] = always(execPAVGB)
-	binders[OpPAVGW] = always(execPAVGW)
-	binders[OpPMINUB] = always(execPMINUB)
+	binders[OpPAVGB] = sseOrMMX(execPAVGB, execMMXPAVGB)
+	binders[OpPAVGW] = sseOrMMX(execPAVGW, execMMXPAVGW)
+	binders[OpPMINUB] = sseOrMMX(execPMINUB, execMMXPMINUB)
 	binders[OpPMINSB] = always(execPMINSB)
 	binders[OpPMINUW] = always(execPMINUW)
-	binders[OpPMINSW] = always(execPMINSW)
+	binders[OpPMINSW] = sseOrMMX(execPMINSW, execMMXPMINSW)
 	binders[OpPMINUD] = always(execPMINUD)
 	binders[OpPMINSD] = always(execPMINSD)
-	binders[OpPMAXUB] = always(execPMAXUB)
+	binders[OpPMAXUB] = sseOrMMX(execPMAXUB, execMMXPMAXUB)
 	binders[OpPMAXSB] = always(execPMAXSB)
 	binders[OpPMAXUW] = always(execPMAXUW)
-	binders[OpPMAXSW] = always(execPMAXSW)
+	binders[OpPMAXSW] = sseOrMMX(execPMAXSW, execMMXPMAXSW)
 	binders[OpPMAXUD] = always(execPMAXUD)
 	binders[OpPMAXSD] = always(execPMAXSD)
-	binders[OpPCMPEQB] = always(execPCMPEQB)
-	binders[OpPCMPEQW] = always(execPCMPEQW)
-	binders[OpPCMPEQD] = always(execPCMPEQD)
+	binders[OpPCMPEQB] = sseOrMMX(execPCMPEQB, execMMXPCMPEQB)
+	binders[OpPCMPEQW] = sseOrMMX(execPCMPEQW, execMMXPCMPEQW)
+	binders[OpPCMPEQD] = sseOrMMX(execPCMPEQD, execMMXPCMPEQD)
 	binders[OpPCMPEQQ] = always(execPCMPEQQ)
-	binders[OpPCMPGTB] = always(execPCMPGTB)
-	binders[OpPCMPGTW] = always(execPCMPGTW)
-	binders[OpPCMPGTD] = always(execPCMPGTD)
+	binders[OpPCMPGTB] = sseOrMMX(execPCMPGTB, execMMXPCMPGTB)
+	binders[OpPCMPGTW] = sseOrMMX(execPCMPGTW, execMMXPCMPGTW)
+	binders[OpPCMPGTD] = sseOrMMX(execPCMPGTD, execMMXPCMPGTD)
 	binders[OpPCMPGTQ] = always(execPCMPGTQ)
-	binders[OpPSIGNB] = always(execPSIGNB)
-	binders[OpPSIGNW] = always(execPSIGNW)
-	binders[OpPSIGND] = always(execPSIGND)
-	binders[OpPABSB] = always(execPABSB)
-	binders[OpPABSW] = always(execPABSW)
-	binders[OpPABSD] = always(execPABSD)
-	binders[OpPAND] = always(execPAND)
-	binders[OpPANDN] = always(execPANDN)
-	binders[OpPOR] = always(execPOR)
-	binders[OpPXOR] = always(execPXOR)
+	binders[OpPSIGNB] = sseOrMMX(execPSIGNB, execMMXPSIGNB)
+	binders[OpPSIGNW] = sseOrMMX(execPSIGNW, execMMXPSIGNW)
+	binders[OpPSIGND] = sseOrMMX(execPSIGND, execMMXPSIGND)
+	binders[OpPABSB] = sseOrMMX(execPABSB, execMMXPABSB)
+	binders[OpPABSW] = sseOrMMX(execPABSW, execMMXPABSW)
+	binders[OpPABSD] = sseOrMMX(execPABSD, execMMXPABSD)
+	binders[OpPAND] = sseOrMMX(execPAND, execMMXPAND)
+	binders[OpPANDN] = sseOrMMX(execPANDN, execMMXPANDN)
+	binders[OpPOR] = sseOrMMX(execPOR, execMMXPOR)
+	binders[OpPXOR] = sseOrMMX(execPXOR, execMMXPXOR)
 	binders[OpANDPS] = always(execANDPS)
 	binders[OpANDPD] = always(execANDPD)
 	binders[OpANDNPS] = always(execANDNPS)
@@ -92,6 +92,19 @@ func execPADDB(c *CPU, in *Inst) {
 		uint64(lanePADDB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
 
+// execMMXPADDB implements PADDB on MMX registers.
+func execMMXPADDB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePADDB(uint8(d), uint8(s)))|
+		uint64(lanePADDB(uint8(d>>8), uint8(s>>8)))<<8|
+		uint64(lanePADDB(uint8(d>>16), uint8(s>>16)))<<16|
+		uint64(lanePADDB(uint8(d>>24), uint8(s>>24)))<<24|
+		uint64(lanePADDB(uint8(d>>32), uint8(s>>32)))<<32|
+		uint64(lanePADDB(uint8(d>>40), uint8(s>>40)))<<40|
+		uint64(lanePADDB(uint8(d>>48), uint8(s>>48)))<<48|
+		uint64(lanePADDB(uint8(d>>56), uint8(s>>56)))<<56)
+}
+
 // lanePADDW is PADDW on one lane.
 func lanePADDW(a, b uint16) uint16 { return uint16(a + b) }
 
@@ -108,6 +121,15 @@ func execPADDW(c *CPU, in *Inst) {
 		uint64(lanePADDW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
 
+// execMMXPADDW implements PADDW on MMX registers.
+func execMMXPADDW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePADDW(uint16(d), uint16(s)))|
+		uint64(lanePADDW(uint16(d>>16), uint16(s>>16)))<<16|
+		uint64(lanePADDW(uint16(d>>32), uint16(s>>32)))<<32|
+		uint64(lanePADDW(uint16(d>>48), uint16(s>>48)))<<48)
+}
+
 // lanePADDD is PADDD on one lane.
 func lanePADDD(a, b uint32) uint32 { return uint32(a + b) }
 
@@ -120,6 +142,13 @@ func execPADDD(c *CPU, in *Inst) {
 		uint64(lanePADDD(uint32(d[1]>>32), uint32(s[1]>>32)))<<32
 }
 
+// execMMXPADDD implements PADDD on MMX registers.
+func execMMXPADDD(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePADDD(uint32(d), uint32(s)))|
+		uint64(lanePADDD(uint32(d>>32), uint32(s>>32)))<<32)
+}
+
 // lanePADDQ is PADDQ on one lane.
 func lanePADDQ(a, b uint64) uint64 { return uint64(a + b) }
 
@@ -128,6 +157,12 @@ func execPADDQ(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
 	d[0] = uint64(lanePADDQ(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePADDQ(uint64(d[1]), uint64(s[1])))
+}
+
+// execMMXPADDQ implements PADDQ on MMX registers.
+func execMMXPADDQ(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePADDQ(uint64(d), uint64(s))))
 }
 
 // lanePSUBB is PSUBB on one lane.
@@ -154,6 +189,19 @@ func execPSUBB(c *CPU, in *Inst) {
 		uint64(lanePSUBB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
 
+// execMMXPSUBB implements PSUBB on MMX registers.
+func execMMXPSUBB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePSUBB(uint8(d), uint8(s)))|
+		uint64(lanePSUBB(uint8(d>>8), uint8(s>>8)))<<8|
+		uint64(lanePSUBB(uint8(d>>16), uint8(s>>16)))<<16|
+		uint64(lanePSUBB(uint8(d>>24), uint8(s>>24)))<<24|
+		uint64(lanePSUBB(uint8(d>>32), uint8(s>>32)))<<32|
+		uint64(lanePSUBB(uint8(d>>40), uint8(s>>40)))<<40|
+		uint64(lanePSUBB(uint8(d>>48), uint8(s>>48)))<<48|
+		uint64(lanePSUBB(uint8(d>>56), uint8(s>>56)))<<56)
+}
+
 // lanePSUBW is PSUBW on one lane.
 func lanePSUBW(a, b uint16) uint16 { return uint16(a - b) }
 
@@ -170,6 +218,15 @@ func execPSUBW(c *CPU, in *Inst) {
 		uint64(lanePSUBW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
 
+// execMMXPSUBW implements PSUBW on MMX registers.
+func execMMXPSUBW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePSUBW(uint16(d), uint16(s)))|
+		uint64(lanePSUBW(uint16(d>>16), uint16(s>>16)))<<16|
+		uint64(lanePSUBW(uint16(d>>32), uint16(s>>32)))<<32|
+		uint64(lanePSUBW(uint16(d>>48), uint16(s>>48)))<<48)
+}
+
 // lanePSUBD is PSUBD on one lane.
 func lanePSUBD(a, b uint32) uint32 { return uint32(a - b) }
 
@@ -182,6 +239,13 @@ func execPSUBD(c *CPU, in *Inst) {
 		uint64(lanePSUBD(uint32(d[1]>>32), uint32(s[1]>>32)))<<32
 }
 
+// execMMXPSUBD implements PSUBD on MMX registers.
+func execMMXPSUBD(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePSUBD(uint32(d), uint32(s)))|
+		uint64(lanePSUBD(uint32(d>>32), uint32(s>>32)))<<32)
+}
+
 // lanePSUBQ is PSUBQ on one lane.
 func lanePSUBQ(a, b uint64) uint64 { return uint64(a - b) }
 
@@ -190,6 +254,12 @@ func execPSUBQ(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
 	d[0] = uint64(lanePSUBQ(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePSUBQ(uint64(d[1]), uint64(s[1])))
+}
+
+// execMMXPSUBQ implements PSUBQ on MMX registers.
+func execMMXPSUBQ(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePSUBQ(uint64(d), uint64(s))))
 }
 
 // lanePADDSB is PADDSB on one lane.
@@ -216,6 +286,19 @@ func execPADDSB(c *CPU, in *Inst) {
 		uint64(lanePADDSB(int8(d[1]>>56), int8(s[1]>>56)))<<56
 }
 
+// execMMXPADDSB implements PADDSB on MMX registers.
+func execMMXPADDSB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePADDSB(int8(d), int8(s)))|
+		uint64(lanePADDSB(int8(d>>8), int8(s>>8)))<<8|
+		uint64(lanePADDSB(int8(d>>16), int8(s>>16)))<<16|
+		uint64(lanePADDSB(int8(d>>24), int8(s>>24)))<<24|
+		uint64(lanePADDSB(int8(d>>32), int8(s>>32)))<<32|
+		uint64(lanePADDSB(int8(d>>40), int8(s>>40)))<<40|
+		uint64(lanePADDSB(int8(d>>48), int8(s>>48)))<<48|
+		uint64(lanePADDSB(int8(d>>56), int8(s>>56)))<<56)
+}
+
 // lanePADDSW is PADDSW on one lane.
 func lanePADDSW(a, b int16) uint16 { return uint16(satI16(int(a) + int(b))) }
 
@@ -230,6 +313,15 @@ func execPADDSW(c *CPU, in *Inst) {
 		uint64(lanePADDSW(int16(d[1]>>16), int16(s[1]>>16)))<<16 |
 		uint64(lanePADDSW(int16(d[1]>>32), int16(s[1]>>32)))<<32 |
 		uint64(lanePADDSW(int16(d[1]>>48), int16(s[1]>>48)))<<48
+}
+
+// execMMXPADDSW implements PADDSW on MMX registers.
+func execMMXPADDSW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePADDSW(int16(d), int16(s)))|
+		uint64(lanePADDSW(int16(d>>16), int16(s>>16)))<<16|
+		uint64(lanePADDSW(int16(d>>32), int16(s>>32)))<<32|
+		uint64(lanePADDSW(int16(d>>48), int16(s>>48)))<<48)
 }
 
 // lanePADDUSB is PADDUSB on one lane.
@@ -256,6 +348,19 @@ func execPADDUSB(c *CPU, in *Inst) {
 		uint64(lanePADDUSB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
 
+// execMMXPADDUSB implements PADDUSB on MMX registers.
+func execMMXPADDUSB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePADDUSB(uint8(d), uint8(s)))|
+		uint64(lanePADDUSB(uint8(d>>8), uint8(s>>8)))<<8|
+		uint64(lanePADDUSB(uint8(d>>16), uint8(s>>16)))<<16|
+		uint64(lanePADDUSB(uint8(d>>24), uint8(s>>24)))<<24|
+		uint64(lanePADDUSB(uint8(d>>32), uint8(s>>32)))<<32|
+		uint64(lanePADDUSB(uint8(d>>40), uint8(s>>40)))<<40|
+		uint64(lanePADDUSB(uint8(d>>48), uint8(s>>48)))<<48|
+		uint64(lanePADDUSB(uint8(d>>56), uint8(s>>56)))<<56)
+}
+
 // lanePADDUSW is PADDUSW on one lane.
 func lanePADDUSW(a, b uint16) uint16 { return uint16(satU16(int(a) + int(b))) }
 
@@ -270,6 +375,15 @@ func execPADDUSW(c *CPU, in *Inst) {
 		uint64(lanePADDUSW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
 		uint64(lanePADDUSW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
 		uint64(lanePADDUSW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
+}
+
+// execMMXPADDUSW implements PADDUSW on MMX registers.
+func execMMXPADDUSW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePADDUSW(uint16(d), uint16(s)))|
+		uint64(lanePADDUSW(uint16(d>>16), uint16(s>>16)))<<16|
+		uint64(lanePADDUSW(uint16(d>>32), uint16(s>>32)))<<32|
+		uint64(lanePADDUSW(uint16(d>>48), uint16(s>>48)))<<48)
 }
 
 // lanePSUBSB is PSUBSB on one lane.
@@ -296,6 +410,19 @@ func execPSUBSB(c *CPU, in *Inst) {
 		uint64(lanePSUBSB(int8(d[1]>>56), int8(s[1]>>56)))<<56
 }
 
+// execMMXPSUBSB implements PSUBSB on MMX registers.
+func execMMXPSUBSB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePSUBSB(int8(d), int8(s)))|
+		uint64(lanePSUBSB(int8(d>>8), int8(s>>8)))<<8|
+		uint64(lanePSUBSB(int8(d>>16), int8(s>>16)))<<16|
+		uint64(lanePSUBSB(int8(d>>24), int8(s>>24)))<<24|
+		uint64(lanePSUBSB(int8(d>>32), int8(s>>32)))<<32|
+		uint64(lanePSUBSB(int8(d>>40), int8(s>>40)))<<40|
+		uint64(lanePSUBSB(int8(d>>48), int8(s>>48)))<<48|
+		uint64(lanePSUBSB(int8(d>>56), int8(s>>56)))<<56)
+}
+
 // lanePSUBSW is PSUBSW on one lane.
 func lanePSUBSW(a, b int16) uint16 { return uint16(satI16(int(a) - int(b))) }
 
@@ -310,6 +437,15 @@ func execPSUBSW(c *CPU, in *Inst) {
 		uint64(lanePSUBSW(int16(d[1]>>16), int16(s[1]>>16)))<<16 |
 		uint64(lanePSUBSW(int16(d[1]>>32), int16(s[1]>>32)))<<32 |
 		uint64(lanePSUBSW(int16(d[1]>>48), int16(s[1]>>48)))<<48
+}
+
+// execMMXPSUBSW implements PSUBSW on MMX registers.
+func execMMXPSUBSW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePSUBSW(int16(d), int16(s)))|
+		uint64(lanePSUBSW(int16(d>>16), int16(s>>16)))<<16|
+		uint64(lanePSUBSW(int16(d>>32), int16(s>>32)))<<32|
+		uint64(lanePSUBSW(int16(d>>48), int16(s>>48)))<<48)
 }
 
 // lanePSUBUSB is PSUBUSB on one lane.
@@ -336,6 +472,19 @@ func execPSUBUSB(c *CPU, in *Inst) {
 		uint64(lanePSUBUSB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
 
+// execMMXPSUBUSB implements PSUBUSB on MMX registers.
+func execMMXPSUBUSB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePSUBUSB(uint8(d), uint8(s)))|
+		uint64(lanePSUBUSB(uint8(d>>8), uint8(s>>8)))<<8|
+		uint64(lanePSUBUSB(uint8(d>>16), uint8(s>>16)))<<16|
+		uint64(lanePSUBUSB(uint8(d>>24), uint8(s>>24)))<<24|
+		uint64(lanePSUBUSB(uint8(d>>32), uint8(s>>32)))<<32|
+		uint64(lanePSUBUSB(uint8(d>>40), uint8(s>>40)))<<40|
+		uint64(lanePSUBUSB(uint8(d>>48), uint8(s>>48)))<<48|
+		uint64(lanePSUBUSB(uint8(d>>56), uint8(s>>56)))<<56)
+}
+
 // lanePSUBUSW is PSUBUSW on one lane.
 func lanePSUBUSW(a, b uint16) uint16 { return uint16(satU16(int(a) - int(b))) }
 
@@ -352,6 +501,15 @@ func execPSUBUSW(c *CPU, in *Inst) {
 		uint64(lanePSUBUSW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
 
+// execMMXPSUBUSW implements PSUBUSW on MMX registers.
+func execMMXPSUBUSW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePSUBUSW(uint16(d), uint16(s)))|
+		uint64(lanePSUBUSW(uint16(d>>16), uint16(s>>16)))<<16|
+		uint64(lanePSUBUSW(uint16(d>>32), uint16(s>>32)))<<32|
+		uint64(lanePSUBUSW(uint16(d>>48), uint16(s>>48)))<<48)
+}
+
 // lanePMULLW is PMULLW on one lane.
 func lanePMULLW(a, b uint16) uint16 { return uint16(a * b) }
 
@@ -366,6 +524,15 @@ func execPMULLW(c *CPU, in *Inst) {
 		uint64(lanePMULLW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
 		uint64(lanePMULLW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
 		uint64(lanePMULLW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
+}
+
+// execMMXPMULLW implements PMULLW on MMX registers.
+func execMMXPMULLW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePMULLW(uint16(d), uint16(s)))|
+		uint64(lanePMULLW(uint16(d>>16), uint16(s>>16)))<<16|
+		uint64(lanePMULLW(uint16(d>>32), uint16(s>>32)))<<32|
+		uint64(lanePMULLW(uint16(d>>48), uint16(s>>48)))<<48)
 }
 
 // lanePMULLD is PMULLD on one lane.
@@ -396,6 +563,15 @@ func execPMULHW(c *CPU, in *Inst) {
 		uint64(lanePMULHW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
 
+// execMMXPMULHW implements PMULHW on MMX registers.
+func execMMXPMULHW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePMULHW(int16(d), int16(s)))|
+		uint64(lanePMULHW(int16(d>>16), int16(s>>16)))<<16|
+		uint64(lanePMULHW(int16(d>>32), int16(s>>32)))<<32|
+		uint64(lanePMULHW(int16(d>>48), int16(s>>48)))<<48)
+}
+
 // lanePMULHUW is PMULHUW on one lane.
 func lanePMULHUW(a, b uint16) uint16 { return uint16((uint32(a) * uint32(b)) >> 16) }
 
@@ -410,6 +586,15 @@ func execPMULHUW(c *CPU, in *Inst) {
 		uint64(lanePMULHUW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
 		uint64(lanePMULHUW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
 		uint64(lanePMULHUW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
+}
+
+// execMMXPMULHUW implements PMULHUW on MMX registers.
+func execMMXPMULHUW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePMULHUW(uint16(d), uint16(s)))|
+		uint64(lanePMULHUW(uint16(d>>16), uint16(s>>16)))<<16|
+		uint64(lanePMULHUW(uint16(d>>32), uint16(s>>32)))<<32|
+		uint64(lanePMULHUW(uint16(d>>48), uint16(s>>48)))<<48)
 }
 
 // lanePMULHRSW is PMULHRSW on one lane.
@@ -428,6 +613,15 @@ func execPMULHRSW(c *CPU, in *Inst) {
 		uint64(lanePMULHRSW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
 
+// execMMXPMULHRSW implements PMULHRSW on MMX registers.
+func execMMXPMULHRSW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePMULHRSW(int16(d), int16(s)))|
+		uint64(lanePMULHRSW(int16(d>>16), int16(s>>16)))<<16|
+		uint64(lanePMULHRSW(int16(d>>32), int16(s>>32)))<<32|
+		uint64(lanePMULHRSW(int16(d>>48), int16(s>>48)))<<48)
+}
+
 // lanePMULUDQ is PMULUDQ on one lane.
 func lanePMULUDQ(a, b uint64) uint64 { return uint64(uint64(uint32(a)) * uint64(uint32(b))) }
 
@@ -436,6 +630,12 @@ func execPMULUDQ(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
 	d[0] = uint64(lanePMULUDQ(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePMULUDQ(uint64(d[1]), uint64(s[1])))
+}
+
+// execMMXPMULUDQ implements PMULUDQ on MMX registers.
+func execMMXPMULUDQ(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePMULUDQ(uint64(d), uint64(s))))
 }
 
 // lanePMULDQ is PMULDQ on one lane.
@@ -472,6 +672,19 @@ func execPAVGB(c *CPU, in *Inst) {
 		uint64(lanePAVGB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
 
+// execMMXPAVGB implements PAVGB on MMX registers.
+func execMMXPAVGB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePAVGB(uint8(d), uint8(s)))|
+		uint64(lanePAVGB(uint8(d>>8), uint8(s>>8)))<<8|
+		uint64(lanePAVGB(uint8(d>>16), uint8(s>>16)))<<16|
+		uint64(lanePAVGB(uint8(d>>24), uint8(s>>24)))<<24|
+		uint64(lanePAVGB(uint8(d>>32), uint8(s>>32)))<<32|
+		uint64(lanePAVGB(uint8(d>>40), uint8(s>>40)))<<40|
+		uint64(lanePAVGB(uint8(d>>48), uint8(s>>48)))<<48|
+		uint64(lanePAVGB(uint8(d>>56), uint8(s>>56)))<<56)
+}
+
 // lanePAVGW is PAVGW on one lane.
 func lanePAVGW(a, b uint16) uint16 { return uint16((uint(a) + uint(b) + 1) >> 1) }
 
@@ -486,6 +699,15 @@ func execPAVGW(c *CPU, in *Inst) {
 		uint64(lanePAVGW(uint16(d[1]>>16), uint16(s[1]>>16)))<<16 |
 		uint64(lanePAVGW(uint16(d[1]>>32), uint16(s[1]>>32)))<<32 |
 		uint64(lanePAVGW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
+}
+
+// execMMXPAVGW implements PAVGW on MMX registers.
+func execMMXPAVGW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePAVGW(uint16(d), uint16(s)))|
+		uint64(lanePAVGW(uint16(d>>16), uint16(s>>16)))<<16|
+		uint64(lanePAVGW(uint16(d>>32), uint16(s>>32)))<<32|
+		uint64(lanePAVGW(uint16(d>>48), uint16(s>>48)))<<48)
 }
 
 // lanePMINUB is PMINUB on one lane.
@@ -510,6 +732,19 @@ func execPMINUB(c *CPU, in *Inst) {
 		uint64(lanePMINUB(uint8(d[1]>>40), uint8(s[1]>>40)))<<40 |
 		uint64(lanePMINUB(uint8(d[1]>>48), uint8(s[1]>>48)))<<48 |
 		uint64(lanePMINUB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
+}
+
+// execMMXPMINUB implements PMINUB on MMX registers.
+func execMMXPMINUB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePMINUB(uint8(d), uint8(s)))|
+		uint64(lanePMINUB(uint8(d>>8), uint8(s>>8)))<<8|
+		uint64(lanePMINUB(uint8(d>>16), uint8(s>>16)))<<16|
+		uint64(lanePMINUB(uint8(d>>24), uint8(s>>24)))<<24|
+		uint64(lanePMINUB(uint8(d>>32), uint8(s>>32)))<<32|
+		uint64(lanePMINUB(uint8(d>>40), uint8(s>>40)))<<40|
+		uint64(lanePMINUB(uint8(d>>48), uint8(s>>48)))<<48|
+		uint64(lanePMINUB(uint8(d>>56), uint8(s>>56)))<<56)
 }
 
 // lanePMINSB is PMINSB on one lane.
@@ -568,6 +803,15 @@ func execPMINSW(c *CPU, in *Inst) {
 		uint64(lanePMINSW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
 
+// execMMXPMINSW implements PMINSW on MMX registers.
+func execMMXPMINSW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePMINSW(int16(d), int16(s)))|
+		uint64(lanePMINSW(int16(d>>16), int16(s>>16)))<<16|
+		uint64(lanePMINSW(int16(d>>32), int16(s>>32)))<<32|
+		uint64(lanePMINSW(int16(d>>48), int16(s>>48)))<<48)
+}
+
 // lanePMINUD is PMINUD on one lane.
 func lanePMINUD(a, b uint32) uint32 { return uint32(min(a, b)) }
 
@@ -614,6 +858,19 @@ func execPMAXUB(c *CPU, in *Inst) {
 		uint64(lanePMAXUB(uint8(d[1]>>40), uint8(s[1]>>40)))<<40 |
 		uint64(lanePMAXUB(uint8(d[1]>>48), uint8(s[1]>>48)))<<48 |
 		uint64(lanePMAXUB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
+}
+
+// execMMXPMAXUB implements PMAXUB on MMX registers.
+func execMMXPMAXUB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePMAXUB(uint8(d), uint8(s)))|
+		uint64(lanePMAXUB(uint8(d>>8), uint8(s>>8)))<<8|
+		uint64(lanePMAXUB(uint8(d>>16), uint8(s>>16)))<<16|
+		uint64(lanePMAXUB(uint8(d>>24), uint8(s>>24)))<<24|
+		uint64(lanePMAXUB(uint8(d>>32), uint8(s>>32)))<<32|
+		uint64(lanePMAXUB(uint8(d>>40), uint8(s>>40)))<<40|
+		uint64(lanePMAXUB(uint8(d>>48), uint8(s>>48)))<<48|
+		uint64(lanePMAXUB(uint8(d>>56), uint8(s>>56)))<<56)
 }
 
 // lanePMAXSB is PMAXSB on one lane.
@@ -672,6 +929,15 @@ func execPMAXSW(c *CPU, in *Inst) {
 		uint64(lanePMAXSW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
 
+// execMMXPMAXSW implements PMAXSW on MMX registers.
+func execMMXPMAXSW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePMAXSW(int16(d), int16(s)))|
+		uint64(lanePMAXSW(int16(d>>16), int16(s>>16)))<<16|
+		uint64(lanePMAXSW(int16(d>>32), int16(s>>32)))<<32|
+		uint64(lanePMAXSW(int16(d>>48), int16(s>>48)))<<48)
+}
+
 // lanePMAXUD is PMAXUD on one lane.
 func lanePMAXUD(a, b uint32) uint32 { return uint32(max(a, b)) }
 
@@ -720,6 +986,19 @@ func execPCMPEQB(c *CPU, in *Inst) {
 		uint64(lanePCMPEQB(uint8(d[1]>>56), uint8(s[1]>>56)))<<56
 }
 
+// execMMXPCMPEQB implements PCMPEQB on MMX registers.
+func execMMXPCMPEQB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePCMPEQB(uint8(d), uint8(s)))|
+		uint64(lanePCMPEQB(uint8(d>>8), uint8(s>>8)))<<8|
+		uint64(lanePCMPEQB(uint8(d>>16), uint8(s>>16)))<<16|
+		uint64(lanePCMPEQB(uint8(d>>24), uint8(s>>24)))<<24|
+		uint64(lanePCMPEQB(uint8(d>>32), uint8(s>>32)))<<32|
+		uint64(lanePCMPEQB(uint8(d>>40), uint8(s>>40)))<<40|
+		uint64(lanePCMPEQB(uint8(d>>48), uint8(s>>48)))<<48|
+		uint64(lanePCMPEQB(uint8(d>>56), uint8(s>>56)))<<56)
+}
+
 // lanePCMPEQW is PCMPEQW on one lane.
 func lanePCMPEQW(a, b uint16) uint16 { return uint16(laneMask[uint16](a == b)) }
 
@@ -736,6 +1015,15 @@ func execPCMPEQW(c *CPU, in *Inst) {
 		uint64(lanePCMPEQW(uint16(d[1]>>48), uint16(s[1]>>48)))<<48
 }
 
+// execMMXPCMPEQW implements PCMPEQW on MMX registers.
+func execMMXPCMPEQW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePCMPEQW(uint16(d), uint16(s)))|
+		uint64(lanePCMPEQW(uint16(d>>16), uint16(s>>16)))<<16|
+		uint64(lanePCMPEQW(uint16(d>>32), uint16(s>>32)))<<32|
+		uint64(lanePCMPEQW(uint16(d>>48), uint16(s>>48)))<<48)
+}
+
 // lanePCMPEQD is PCMPEQD on one lane.
 func lanePCMPEQD(a, b uint32) uint32 { return uint32(laneMask[uint32](a == b)) }
 
@@ -746,6 +1034,13 @@ func execPCMPEQD(c *CPU, in *Inst) {
 		uint64(lanePCMPEQD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
 	d[1] = uint64(lanePCMPEQD(uint32(d[1]), uint32(s[1]))) |
 		uint64(lanePCMPEQD(uint32(d[1]>>32), uint32(s[1]>>32)))<<32
+}
+
+// execMMXPCMPEQD implements PCMPEQD on MMX registers.
+func execMMXPCMPEQD(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePCMPEQD(uint32(d), uint32(s)))|
+		uint64(lanePCMPEQD(uint32(d>>32), uint32(s>>32)))<<32)
 }
 
 // lanePCMPEQQ is PCMPEQQ on one lane.
@@ -782,6 +1077,19 @@ func execPCMPGTB(c *CPU, in *Inst) {
 		uint64(lanePCMPGTB(int8(d[1]>>56), int8(s[1]>>56)))<<56
 }
 
+// execMMXPCMPGTB implements PCMPGTB on MMX registers.
+func execMMXPCMPGTB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePCMPGTB(int8(d), int8(s)))|
+		uint64(lanePCMPGTB(int8(d>>8), int8(s>>8)))<<8|
+		uint64(lanePCMPGTB(int8(d>>16), int8(s>>16)))<<16|
+		uint64(lanePCMPGTB(int8(d>>24), int8(s>>24)))<<24|
+		uint64(lanePCMPGTB(int8(d>>32), int8(s>>32)))<<32|
+		uint64(lanePCMPGTB(int8(d>>40), int8(s>>40)))<<40|
+		uint64(lanePCMPGTB(int8(d>>48), int8(s>>48)))<<48|
+		uint64(lanePCMPGTB(int8(d>>56), int8(s>>56)))<<56)
+}
+
 // lanePCMPGTW is PCMPGTW on one lane.
 func lanePCMPGTW(a, b int16) uint16 { return uint16(laneMask[uint16](a > b)) }
 
@@ -798,6 +1106,15 @@ func execPCMPGTW(c *CPU, in *Inst) {
 		uint64(lanePCMPGTW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
 
+// execMMXPCMPGTW implements PCMPGTW on MMX registers.
+func execMMXPCMPGTW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePCMPGTW(int16(d), int16(s)))|
+		uint64(lanePCMPGTW(int16(d>>16), int16(s>>16)))<<16|
+		uint64(lanePCMPGTW(int16(d>>32), int16(s>>32)))<<32|
+		uint64(lanePCMPGTW(int16(d>>48), int16(s>>48)))<<48)
+}
+
 // lanePCMPGTD is PCMPGTD on one lane.
 func lanePCMPGTD(a, b int32) uint32 { return uint32(laneMask[uint32](a > b)) }
 
@@ -808,6 +1125,13 @@ func execPCMPGTD(c *CPU, in *Inst) {
 		uint64(lanePCMPGTD(int32(d[0]>>32), int32(s[0]>>32)))<<32
 	d[1] = uint64(lanePCMPGTD(int32(d[1]), int32(s[1]))) |
 		uint64(lanePCMPGTD(int32(d[1]>>32), int32(s[1]>>32)))<<32
+}
+
+// execMMXPCMPGTD implements PCMPGTD on MMX registers.
+func execMMXPCMPGTD(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePCMPGTD(int32(d), int32(s)))|
+		uint64(lanePCMPGTD(int32(d>>32), int32(s>>32)))<<32)
 }
 
 // lanePCMPGTQ is PCMPGTQ on one lane.
@@ -844,6 +1168,19 @@ func execPSIGNB(c *CPU, in *Inst) {
 		uint64(lanePSIGNB(int8(d[1]>>56), int8(s[1]>>56)))<<56
 }
 
+// execMMXPSIGNB implements PSIGNB on MMX registers.
+func execMMXPSIGNB(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePSIGNB(int8(d), int8(s)))|
+		uint64(lanePSIGNB(int8(d>>8), int8(s>>8)))<<8|
+		uint64(lanePSIGNB(int8(d>>16), int8(s>>16)))<<16|
+		uint64(lanePSIGNB(int8(d>>24), int8(s>>24)))<<24|
+		uint64(lanePSIGNB(int8(d>>32), int8(s>>32)))<<32|
+		uint64(lanePSIGNB(int8(d>>40), int8(s>>40)))<<40|
+		uint64(lanePSIGNB(int8(d>>48), int8(s>>48)))<<48|
+		uint64(lanePSIGNB(int8(d>>56), int8(s>>56)))<<56)
+}
+
 // lanePSIGNW is PSIGNW on one lane.
 func lanePSIGNW(a, b int16) uint16 { return uint16(signLane(a, b)) }
 
@@ -860,6 +1197,15 @@ func execPSIGNW(c *CPU, in *Inst) {
 		uint64(lanePSIGNW(int16(d[1]>>48), int16(s[1]>>48)))<<48
 }
 
+// execMMXPSIGNW implements PSIGNW on MMX registers.
+func execMMXPSIGNW(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePSIGNW(int16(d), int16(s)))|
+		uint64(lanePSIGNW(int16(d>>16), int16(s>>16)))<<16|
+		uint64(lanePSIGNW(int16(d>>32), int16(s>>32)))<<32|
+		uint64(lanePSIGNW(int16(d>>48), int16(s>>48)))<<48)
+}
+
 // lanePSIGND is PSIGND on one lane.
 func lanePSIGND(a, b int32) uint32 { return uint32(signLane(a, b)) }
 
@@ -870,6 +1216,13 @@ func execPSIGND(c *CPU, in *Inst) {
 		uint64(lanePSIGND(int32(d[0]>>32), int32(s[0]>>32)))<<32
 	d[1] = uint64(lanePSIGND(int32(d[1]), int32(s[1]))) |
 		uint64(lanePSIGND(int32(d[1]>>32), int32(s[1]>>32)))<<32
+}
+
+// execMMXPSIGND implements PSIGND on MMX registers.
+func execMMXPSIGND(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePSIGND(int32(d), int32(s)))|
+		uint64(lanePSIGND(int32(d>>32), int32(s>>32)))<<32)
 }
 
 // lanePABSB is PABSB on one lane.
@@ -896,6 +1249,19 @@ func execPABSB(c *CPU, in *Inst) {
 		uint64(lanePABSB(int8(s[1]>>56)))<<56
 }
 
+// execMMXPABSB implements PABSB on MMX registers.
+func execMMXPABSB(c *CPU, in *Inst) {
+	_, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePABSB(int8(s)))|
+		uint64(lanePABSB(int8(s>>8)))<<8|
+		uint64(lanePABSB(int8(s>>16)))<<16|
+		uint64(lanePABSB(int8(s>>24)))<<24|
+		uint64(lanePABSB(int8(s>>32)))<<32|
+		uint64(lanePABSB(int8(s>>40)))<<40|
+		uint64(lanePABSB(int8(s>>48)))<<48|
+		uint64(lanePABSB(int8(s>>56)))<<56)
+}
+
 // lanePABSW is PABSW on one lane.
 func lanePABSW(b int16) uint16 { return uint16(absLane(b)) }
 
@@ -912,6 +1278,15 @@ func execPABSW(c *CPU, in *Inst) {
 		uint64(lanePABSW(int16(s[1]>>48)))<<48
 }
 
+// execMMXPABSW implements PABSW on MMX registers.
+func execMMXPABSW(c *CPU, in *Inst) {
+	_, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePABSW(int16(s)))|
+		uint64(lanePABSW(int16(s>>16)))<<16|
+		uint64(lanePABSW(int16(s>>32)))<<32|
+		uint64(lanePABSW(int16(s>>48)))<<48)
+}
+
 // lanePABSD is PABSD on one lane.
 func lanePABSD(b int32) uint32 { return uint32(absLane(b)) }
 
@@ -924,6 +1299,13 @@ func execPABSD(c *CPU, in *Inst) {
 		uint64(lanePABSD(int32(s[1]>>32)))<<32
 }
 
+// execMMXPABSD implements PABSD on MMX registers.
+func execMMXPABSD(c *CPU, in *Inst) {
+	_, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePABSD(int32(s)))|
+		uint64(lanePABSD(int32(s>>32)))<<32)
+}
+
 // lanePAND is PAND on one lane.
 func lanePAND(a, b uint64) uint64 { return uint64(a & b) }
 
@@ -932,6 +1314,12 @@ func execPAND(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
 	d[0] = uint64(lanePAND(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePAND(uint64(d[1]), uint64(s[1])))
+}
+
+// execMMXPAND implements PAND on MMX registers.
+func execMMXPAND(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePAND(uint64(d), uint64(s))))
 }
 
 // lanePANDN is PANDN on one lane.
@@ -944,6 +1332,12 @@ func execPANDN(c *CPU, in *Inst) {
 	d[1] = uint64(lanePANDN(uint64(d[1]), uint64(s[1])))
 }
 
+// execMMXPANDN implements PANDN on MMX registers.
+func execMMXPANDN(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePANDN(uint64(d), uint64(s))))
+}
+
 // lanePOR is POR on one lane.
 func lanePOR(a, b uint64) uint64 { return uint64(a | b) }
 
@@ -954,6 +1348,12 @@ func execPOR(c *CPU, in *Inst) {
 	d[1] = uint64(lanePOR(uint64(d[1]), uint64(s[1])))
 }
 
+// execMMXPOR implements POR on MMX registers.
+func execMMXPOR(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePOR(uint64(d), uint64(s))))
+}
+
 // lanePXOR is PXOR on one lane.
 func lanePXOR(a, b uint64) uint64 { return uint64(a ^ b) }
 
@@ -962,6 +1362,12 @@ func execPXOR(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
 	d[0] = uint64(lanePXOR(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePXOR(uint64(d[1]), uint64(s[1])))
+}
+
+// execMMXPXOR implements PXOR on MMX registers.
+func execMMXPXOR(c *CPU, in *Inst) {
+	d, s := c.mmxBinary(in)
+	c.setMM(in.reg, uint64(lanePXOR(uint64(d), uint64(s))))
 }
 
 // laneANDPS is ANDPS on one lane.

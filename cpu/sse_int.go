@@ -10,18 +10,15 @@ func init() {
 	}
 	binders[OpPSLLDQ] = always(execByteShift)
 	binders[OpPSRLDQ] = always(execByteShift)
-	for _, op := range []Op{OpPHADDW, OpPHADDD, OpPHADDSW, OpPHSUBW, OpPHSUBD, OpPHSUBSW} {
-		binders[op] = always(execHorizontal)
-	}
-	binders[OpPMADDWD] = always(execPMADDWD)
-	binders[OpPMADDUBSW] = always(execPMADDUBSW)
-	binders[OpPSADBW] = always(execPSADBW)
 	binders[OpMPSADBW] = always(execMPSADBW)
 	binders[OpPHMINPOSUW] = always(execPHMINPOSUW)
 	binders[OpPTEST] = always(execPTEST)
 }
 
 func bindPShift(in *Inst) handler {
+	if in.form.isMMXForm() {
+		return execMMXShift
+	}
 	if in.form == formVWIb {
 		return execShiftImm
 	}
@@ -112,15 +109,20 @@ func execByteShift(c *CPU, in *Inst) {
 // added (or the second subtracted from the first) into V.
 func execHorizontal(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
+	*d = horizontal(*d, s, in.op)
+}
+
+// horizontal is PHADD/PHSUB (op) on 16-byte operands.
+func horizontal(d, s XMM, op Op) XMM {
 	w := 2
-	if in.op == OpPHADDD || in.op == OpPHSUBD {
+	if op == OpPHADDD || op == OpPHSUBD {
 		w = 4
 	}
-	sub := in.op == OpPHSUBW || in.op == OpPHSUBD || in.op == OpPHSUBSW
-	sat := in.op == OpPHADDSW || in.op == OpPHSUBSW
+	sub := op == OpPHSUBW || op == OpPHSUBD || op == OpPHSUBSW
+	sat := op == OpPHADDSW || op == OpPHSUBSW
 	n := 16 / w
 	var r XMM
-	for h, src := range [2]*XMM{d, &s} {
+	for h, src := range [2]*XMM{&d, &s} {
 		for i := range n / 2 {
 			a := int64(signExtend(src.lane(2*i, w), uint8(w)))
 			b := int64(signExtend(src.lane(2*i+1, w), uint8(w)))
@@ -134,35 +136,47 @@ func execHorizontal(c *CPU, in *Inst) {
 			r.setLane(h*n/2+i, w, uint64(v))
 		}
 	}
-	*d = r
+	return r
 }
 
 // execPMADDWD: each doubleword of V = the sum of the products of the signed
 // word pairs of V and W (wrapping).
 func execPMADDWD(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	o := *d
+	*d = maddWords(*d, s)
+}
+
+// maddWords is PMADDWD on 16-byte operands.
+func maddWords(d, s XMM) XMM {
+	var r XMM
 	for i := range 4 {
 		var sum int32
 		for k := 2 * i; k < 2*i+2; k++ {
-			sum += int32(int16(o.lane(k, 2))) * int32(int16(s.lane(k, 2)))
+			sum += int32(int16(d.lane(k, 2))) * int32(int16(s.lane(k, 2)))
 		}
-		d.setLane(i, 4, uint64(uint32(sum)))
+		r.setLane(i, 4, uint64(uint32(sum)))
 	}
+	return r
 }
 
 // execPMADDUBSW: each word of V = the saturated sum of the products of V's
 // unsigned byte pair and W's signed byte pair.
 func execPMADDUBSW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	o := *d
+	*d = maddBytes(*d, s)
+}
+
+// maddBytes is PMADDUBSW on 16-byte operands.
+func maddBytes(d, s XMM) XMM {
+	var r XMM
 	for i := range 8 {
 		sum := 0
 		for k := 2 * i; k < 2*i+2; k++ {
-			sum += int(uint8(o.lane(k, 1))) * int(int8(s.lane(k, 1)))
+			sum += int(uint8(d.lane(k, 1))) * int(int8(s.lane(k, 1)))
 		}
-		d.setLane(i, 2, uint64(uint16(satI16(sum))))
+		r.setLane(i, 2, uint64(uint16(satI16(sum))))
 	}
+	return r
 }
 
 // absDiff returns |a - b| of two unsigned bytes.
@@ -177,13 +191,16 @@ func absDiff(a, b uint64) uint64 {
 // its eight unsigned bytes and W's, in the low word.
 func execPSADBW(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	for q := range 2 {
-		var sum uint64
-		for i := range 8 {
-			sum += absDiff(d[q]>>(8*i)&0xFF, s[q]>>(8*i)&0xFF)
-		}
-		d[q] = sum
+	*d = XMM{sadBytes(d[0], s[0]), sadBytes(d[1], s[1])}
+}
+
+// sadBytes is the sum of the absolute differences of the bytes of a and b.
+func sadBytes(a, b uint64) uint64 {
+	var sum uint64
+	for i := range 8 {
+		sum += absDiff(a>>(8*i)&0xFF, b>>(8*i)&0xFF)
 	}
+	return sum
 }
 
 // execMPSADBW: word i of V = the sum of absolute differences of V's bytes

@@ -35,14 +35,13 @@ func init() {
 	binders[OpMOVDDUP] = always(execMOVDDUP)
 	binders[OpMOVMSKPS] = always(execMOVMSK)
 	binders[OpMOVMSKPD] = always(execMOVMSK)
-	binders[OpPMOVMSKB] = always(execMOVMSK)
 	binders[OpMOVD] = bindMOVD
 	binders[OpMOVQ] = bindMOVQ
 	binders[OpMASKMOVDQU] = always(execMASKMOVDQU)
-	for _, op := range []Op{OpPEXTRB, OpPEXTRW, OpPEXTRD, OpEXTRACTPS} {
+	for _, op := range []Op{OpPEXTRB, OpPEXTRD, OpEXTRACTPS} {
 		binders[op] = always(execExtract)
 	}
-	for _, op := range []Op{OpPINSRB, OpPINSRW, OpPINSRD} {
+	for _, op := range []Op{OpPINSRB, OpPINSRD} {
 		binders[op] = always(execInsert)
 	}
 	binders[OpINSERTPS] = always(execINSERTPS)
@@ -219,6 +218,12 @@ func byteSigns(x uint64) uint64 {
 }
 
 func bindMOVD(in *Inst) handler {
+	switch in.form {
+	case formPQ:
+		return execMMXMOVDLoad
+	case formQP:
+		return execMMXMOVDStore
+	}
 	if in.form == formWV {
 		return execMOVDStore
 	}
@@ -238,6 +243,12 @@ func execMOVDStore(c *CPU, in *Inst) {
 }
 
 func bindMOVQ(in *Inst) handler {
+	switch in.form {
+	case formPQ:
+		return execMMXMOVQLoad
+	case formQP:
+		return execMMXStore
+	}
 	if in.form == formWV {
 		return execMOVQStore
 	}

@@ -8,15 +8,10 @@ func init() {
 	binders[OpPSHUFD] = always(execPSHUF)
 	binders[OpPSHUFHW] = always(execPSHUF)
 	binders[OpPSHUFLW] = always(execPSHUF)
-	binders[OpPSHUFB] = always(execPSHUFB)
-	binders[OpPALIGNR] = always(execPALIGNR)
-	for _, op := range []Op{OpUNPCKLPS, OpUNPCKHPS, OpUNPCKLPD, OpUNPCKHPD, OpPUNPCKLBW, OpPUNPCKLWD,
-		OpPUNPCKLDQ, OpPUNPCKLQDQ, OpPUNPCKHBW, OpPUNPCKHWD, OpPUNPCKHDQ, OpPUNPCKHQDQ} {
+	for _, op := range []Op{OpUNPCKLPS, OpUNPCKHPS, OpUNPCKLPD, OpUNPCKHPD, OpPUNPCKLQDQ, OpPUNPCKHQDQ} {
 		binders[op] = always(execUnpack)
 	}
-	for _, op := range []Op{OpPACKSSWB, OpPACKSSDW, OpPACKUSWB, OpPACKUSDW} {
-		binders[op] = always(execPack)
-	}
+	binders[OpPACKUSDW] = always(execPack)
 	for _, op := range []Op{OpBLENDPS, OpBLENDPD, OpPBLENDW, OpBLENDVPS, OpBLENDVPD, OpPBLENDVB} {
 		binders[op] = always(execBlend)
 	}
@@ -65,29 +60,38 @@ func shuffleWords(q, imm uint64) uint64 {
 // execPSHUFB: byte i of V = byte W[i]&15 of V, or zero if W[i] has bit 7 set.
 func execPSHUFB(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
-	o := *d
+	*d = shuffleBytes(*d, s)
+}
+
+// shuffleBytes is PSHUFB on 16 bytes.
+func shuffleBytes(d, s XMM) XMM {
 	var r XMM
 	for i := range 16 {
 		if sel := s.lane(i, 1); sel&0x80 == 0 {
-			r.setLane(i, 1, o.lane(int(sel&15), 1))
+			r.setLane(i, 1, d.lane(int(sel&15), 1))
 		}
 	}
-	*d = r
+	return r
 }
 
 // execPALIGNR: V = the 32-byte concatenation V:W shifted right by imm8 bytes,
 // low 16 bytes.
 func execPALIGNR(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
+	*d = alignBytes(*d, s, in.imm)
+}
+
+// alignBytes returns the low 16 bytes of d:s shifted right by n bytes.
+func alignBytes(d, s XMM, n uint64) XMM {
 	cat := [4]uint64{s[0], s[1], d[0], d[1]}
 	var r XMM
 	for i := range 16 {
-		k := int(in.imm) + i
+		k := int(n) + i
 		if k < 32 {
 			r.setLane(i, 1, cat[k>>3]>>(k&7*8)&0xFF)
 		}
 	}
-	*d = r
+	return r
 }
 
 // unpackWidth returns the lane width of an unpack and whether it takes the
@@ -112,35 +116,45 @@ func unpackWidth(op Op) (w int, high bool) {
 func execUnpack(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
 	w, high := unpackWidth(in.op)
+	*d = unpackLanes(*d, s, w, high)
+}
+
+// unpackLanes interleaves the low (or high) w-byte lanes of d and s.
+func unpackLanes(d, s XMM, w int, high bool) XMM {
 	n := 16 / w
 	base := 0
 	if high {
 		base = n / 2
 	}
-	o := *d
 	var r XMM
 	for i := range n / 2 {
-		r.setLane(2*i, w, o.lane(base+i, w))
+		r.setLane(2*i, w, d.lane(base+i, w))
 		r.setLane(2*i+1, w, s.lane(base+i, w))
 	}
-	*d = r
+	return r
 }
 
 // execPack narrows V's then W's signed lanes to half width with signed or
 // unsigned saturation into V.
 func execPack(c *CPU, in *Inst) {
 	d, s := c.xmmBinary(in)
+	*d = packLanes(*d, s, in.op)
+}
+
+// packLanes narrows d's then s's signed lanes with saturation (op names the
+// widths and the saturation).
+func packLanes(d, s XMM, op Op) XMM {
 	w := 2
-	if in.op == OpPACKSSDW || in.op == OpPACKUSDW {
+	if op == OpPACKSSDW || op == OpPACKUSDW {
 		w = 4
 	}
 	n := 16 / w
 	var r XMM
-	for i, src := range [2]*XMM{d, &s} {
+	for i, src := range [2]*XMM{&d, &s} {
 		for j := range n {
 			v := int(int64(signExtend(src.lane(j, w), uint8(w))))
 			var x uint64
-			switch in.op {
+			switch op {
 			case OpPACKSSWB:
 				x = uint64(uint8(satI8(v)))
 			case OpPACKSSDW:
@@ -153,7 +167,7 @@ func execPack(c *CPU, in *Inst) {
 			r.setLane(i*n+j, w/2, x)
 		}
 	}
-	*d = r
+	return r
 }
 
 // execBlend: each lane of V is replaced by W's where the selector says:

@@ -62,7 +62,10 @@ func TestSSEBasics(t *testing.T) {
 		{name: "ldmxcsr reserved", src: "ldmxcsr [rax]", rax: data, setup: func(c *CPU) { put64(c, data, 0x10000) },
 			fault: VecGP},
 		{name: "lock on SSE", src: ".byte 0xf0, 0x66, 0x0f, 0xef, 0x00", fault: VecUD},
-		{name: "MMX form not implemented", src: ".byte 0x0f, 0xef, 0xc0", fault: VecUD},
+		{name: "MMX with CR0.EM", src: "pxor mm0, mm1", fault: VecUD, setup: func(c *CPU) { c.CR0 |= CR0EM }},
+		{name: "MMX with CR0.TS", src: "pxor mm0, mm1", fault: VecNM, setup: func(c *CPU) { c.CR0 |= CR0TS }},
+		{name: "MMX needs no OSFXSR", src: "pxor mm0, mm0; movq rbx, mm0", wantRBX: 0,
+			setup: func(c *CPU) { c.CR4 &^= CR4OSFXSR; c.FPU.ST[0].Mant = 5 }},
 	}
 	runSSECases(t, cases)
 }
@@ -160,5 +163,28 @@ func TestSSEStoreFaultAtomic(t *testing.T) {
 		if c.FPU.XMM[1] != (XMM{5, 6}) {
 			t.Errorf("%s: xmm1 = %#x, changed by a faulting load", src, c.FPU.XMM[1])
 		}
+	}
+}
+
+// TestMMXState checks the x87 side of MMX (SDM Vol. 1 §9.5): an MMX
+// instruction sets TOP to 0 and every tag valid, a written register gets
+// ones in bits 79:64, and EMMS empties the tag word.
+func TestMMXState(t *testing.T) {
+	c := runAsm(t, "movq mm3, rax; paddb mm3, mm3; movq rbx, mm3", func(c *CPU) {
+		c.R[RAX] = 0x0102030405060708
+		c.FPU.FSW = 5 << 11
+	})
+	if c.R[RBX] != 0x020406080A0C0E10 {
+		t.Errorf("rbx = %#x", c.R[RBX])
+	}
+	if c.FPU.FTW != 0 || c.FPU.FSW>>11&7 != 0 {
+		t.Errorf("FTW %#x TOP %d, want 0 and 0", c.FPU.FTW, c.FPU.FSW>>11&7)
+	}
+	if c.FPU.ST[3].SignExp != 0xFFFF || c.FPU.ST[3].Mant != 0x020406080A0C0E10 {
+		t.Errorf("R3 = %#x:%#x", c.FPU.ST[3].SignExp, c.FPU.ST[3].Mant)
+	}
+	c = runAsm(t, "movq mm0, rax; emms", nil)
+	if c.FPU.FTW != FTWEmpty {
+		t.Errorf("FTW after EMMS %#x, want %#x", c.FPU.FTW, FTWEmpty)
 	}
 }

@@ -1,6 +1,6 @@
 /*
  * sse_body.c - SSE/SSE2/SSE3/SSSE3/SSE4.1/SSE4.2 integer, logic, shuffle,
- * data-movement and string instruction exerciser.
+ * data-movement and string instruction exerciser, and MMX.
  *
  * Portable between the freestanding `sse` guest and the Linux `sse_host`
  * oracle (compiled with -msse4.2 for both): only <stdint.h>, oracle.h and
@@ -647,6 +647,211 @@ static void t_mxcsr(void)
     end_op(&f, "ldmxcsr-stmxcsr");
 }
 
+
+/* ---------------------------------------------------------------------------
+ * MMX: the integer instructions on MMX registers (register and m64 forms),
+ * moves, shuffles, shifts by immediates, and the x87 state MMX leaves (TOP
+ * and tag word from FNSTENV).  Each function ends with EMMS.
+ * ------------------------------------------------------------------------- */
+#define MMX_OPS(X)                                                                             \
+    X(paddb) X(paddw) X(paddd) X(paddq) X(psubb) X(psubw) X(psubd) X(psubq)                    \
+    X(paddsb) X(paddsw) X(paddusb) X(paddusw) X(psubsb) X(psubsw) X(psubusb) X(psubusw)        \
+    X(pmullw) X(pmulhw) X(pmulhuw) X(pmulhrsw) X(pmuludq) X(pmaddwd) X(pmaddubsw)              \
+    X(pavgb) X(pavgw) X(psadbw) X(pminub) X(pminsw) X(pmaxub) X(pmaxsw)                        \
+    X(pcmpeqb) X(pcmpeqw) X(pcmpeqd) X(pcmpgtb) X(pcmpgtw) X(pcmpgtd)                          \
+    X(psignb) X(psignw) X(psignd) X(pabsb) X(pabsw) X(pabsd)                                   \
+    X(phaddw) X(phaddd) X(phaddsw) X(phsubw) X(phsubd) X(phsubsw)                              \
+    X(pand) X(pandn) X(por) X(pxor) X(psllw) X(pslld) X(psllq) X(psrlw) X(psrld) X(psrlq)      \
+    X(psraw) X(psrad) X(pshufb) X(punpcklbw) X(punpcklwd) X(punpckldq)                         \
+    X(punpckhbw) X(punpckhwd) X(punpckhdq) X(packsswb) X(packssdw) X(packuswb)
+
+/* The x87 state MMX code leaves, TOP and the full tag word (FNSTENV), folded
+ * into a line of its own (QEMU 7.2 computes FNSTENV's tags of MMX-written
+ * registers differently from Intel CPUs: see scripts/qemu-check.sh). */
+static struct fam x87st;
+
+static void hash_x87_state(void)
+{
+    uint16_t env[14];
+    __asm__ volatile("fnstenv %0" : "=m"(env));
+    H(&x87st, (uint64_t)(env[2] >> 11 & 7) << 16 | env[4]);
+}
+
+#define DEF_MMX(name)                                                                          \
+    static void m_##name(void)                                                                 \
+    {                                                                                          \
+        struct fam f;                                                                          \
+        begin_op(&f, "mmx-" #name);                                                           \
+        for (int i = 0; i < ITERS; i++) {                                                      \
+            v2 x = xop(&f), y = xop2(&f, x);                                                   \
+            uint64_t a = (uint64_t)x[0], b = (uint64_t)y[0], d1 = a, d2 = a, fo_;              \
+            uint64_t fin_ = rflags_in(&f);                                                     \
+            if (#name[1] == 's' && (#name[2] == 'l' || #name[2] == 'r') && (rnd(&f) & 3))      \
+                b = rnd(&f) >> 58;                                                             \
+            __asm__ volatile(PRE #name " %[s], %[d]" POST : [d] "+y"(d1), [fo] "=&r"(fo_)      \
+                             : [s] "y"(b), [fin] "r"(fin_) : "cc");                            \
+            H(&f, d1); H(&f, fo_ & M_ALL);                                                     \
+            __asm__ volatile(PRE #name " %[s], %[d]" POST : [d] "+y"(d2), [fo] "=&r"(fo_)      \
+                             : [s] "m"(b), [fin] "r"(fin_) : "cc");                            \
+            H(&f, d2); H(&f, fo_ & M_ALL);                                                     \
+        }                                                                                      \
+        hash_x87_state();                                                                    \
+        __asm__ volatile("emms");                                                              \
+        hash_x87_state();                                                                    \
+        end_op(&f, "mmx-" #name);                                                             \
+    }
+MMX_OPS(DEF_MMX)
+
+/* Immediate forms on MMX registers, every imm8 (INS is defined around each
+ * use; the template uses %[d] (read and written), %[s] and %[m]). */
+#define MMX_IMM_CASE(n)                                                                        \
+    case (n):                                                                                  \
+        __asm__ volatile(INS : [d] "+y"(*d), [r] "+r"(*r), [m] "+m"(*(uint64_t *)buf)          \
+                         : [s] "y"(s), [i] "i"(n));                                            \
+        break;
+#define MMX_IMM_FN(fn)                                                                         \
+    static void fn(int imm, uint64_t *d, uint64_t s, uint64_t *r) { switch (imm) { R256(MMX_IMM_CASE) } }
+
+#define INS "pshufw %[i], %[s], %[d]"
+MMX_IMM_FN(mi_pshufw)
+#undef INS
+#define INS "pshufw %[i], %[m], %[d]"
+MMX_IMM_FN(mi_pshufw_m)
+#undef INS
+#define INS "palignr %[i], %[s], %[d]"
+MMX_IMM_FN(mi_palignr)
+#undef INS
+#define INS "palignr %[i], %[m], %[d]"
+MMX_IMM_FN(mi_palignr_m)
+#undef INS
+#define INS "psllw %[i], %[d]"
+MMX_IMM_FN(mi_psllw)
+#undef INS
+#define INS "pslld %[i], %[d]"
+MMX_IMM_FN(mi_pslld)
+#undef INS
+#define INS "psllq %[i], %[d]"
+MMX_IMM_FN(mi_psllq)
+#undef INS
+#define INS "psrlw %[i], %[d]"
+MMX_IMM_FN(mi_psrlw)
+#undef INS
+#define INS "psrld %[i], %[d]"
+MMX_IMM_FN(mi_psrld)
+#undef INS
+#define INS "psrlq %[i], %[d]"
+MMX_IMM_FN(mi_psrlq)
+#undef INS
+#define INS "psraw %[i], %[d]"
+MMX_IMM_FN(mi_psraw)
+#undef INS
+#define INS "psrad %[i], %[d]"
+MMX_IMM_FN(mi_psrad)
+#undef INS
+#define INS "pinsrw %[i], %k[r], %[d]"
+MMX_IMM_FN(mi_pinsrw)
+#undef INS
+#define INS "pinsrw %[i], %[m], %[d]"
+MMX_IMM_FN(mi_pinsrw_m)
+#undef INS
+#define INS "pextrw %[i], %[s], %k[r]"
+MMX_IMM_FN(mi_pextrw)
+#undef INS
+
+typedef void (*mmxfn)(int, uint64_t *, uint64_t, uint64_t *);
+
+static void run_mmx_imm(const char *name, mmxfn fn)
+{
+    struct fam f;
+    begin_op(&f, name);
+    for (int imm = 0; imm < 256; imm++) {
+        fill_buf(&f);
+        v2 x = xop(&f), y = xop2(&f, x);
+        uint64_t d = (uint64_t)x[0], r = rnd(&f);
+        fn(imm, &d, (uint64_t)y[0], &r);
+        H(&f, d); H(&f, r);
+        hash_buf(&f);
+    }
+    hash_x87_state();
+    __asm__ volatile("emms");
+    end_op(&f, name);
+}
+
+/* Moves between MMX registers, general registers, XMM registers and memory. */
+#define MM(f, tmpl) do {                                                                       \
+        v2 x_ = xop(f);                                                                        \
+        uint64_t d_ = rnd(f), r_ = rnd(f);                                                     \
+        __asm__ volatile(tmpl : [d] "+y"(d_), [r] "+r"(r_), [x] "+x"(x_),                      \
+                         [m] "+m"(*(uint64_t *)(buf + 8)) : : "rdi");                          \
+        H(f, d_); H(f, r_); HV(f, x_);                                                         \
+    } while (0)
+
+/* The conversions between MMX int32 pairs and SSE floats, in every rounding
+ * mode (exceptions masked; the flags are hashed). */
+#define CV(f, tmpl) do {                                                                       \
+        v2 x_ = xop(f);                                                                        \
+        uint64_t d_ = (rnd(f) & 1) ? rnd(f) : (uint64_t)xop(f)[0];                             \
+        v2 mv_ = xop(f);                                                                       \
+        uint32_t csr_ = 0x1f80 | (uint32_t)(rnd(f) & 3) << 13, out_;                           \
+        __asm__ volatile("ldmxcsr %[c]\n\t" tmpl "\n\tstmxcsr %[o]"                           \
+                         : [d] "+y"(d_), [x] "+x"(x_), [o] "=m"(out_)                          \
+                         : [c] "m"(csr_), [m] "m"(mv_));                                      \
+        H(f, d_); HV(f, x_); H(f, out_);                                                       \
+    } while (0)
+
+static void m_cvt(void)
+{
+    struct fam f;
+    uint32_t saved;
+    __asm__ volatile("stmxcsr %0" : "=m"(saved));
+    begin_op(&f, "mmx-cvt");
+    for (int i = 0; i < ITERS * 4; i++) {
+        CV(&f, "cvtpi2ps %[d], %[x]");
+        CV(&f, "cvtpi2ps %q[m], %[x]");
+        CV(&f, "cvtpi2pd %[d], %[x]");
+        CV(&f, "cvtpi2pd %q[m], %[x]");
+        CV(&f, "cvtps2pi %[x], %[d]");
+        CV(&f, "cvtps2pi %q[m], %[d]");
+        CV(&f, "cvttps2pi %[x], %[d]");
+        CV(&f, "cvttps2pi %q[m], %[d]");
+        CV(&f, "cvtpd2pi %[x], %[d]");
+        CV(&f, "cvtpd2pi %[m], %[d]");
+        CV(&f, "cvttpd2pi %[x], %[d]");
+        CV(&f, "cvttpd2pi %[m], %[d]");
+    }
+    hash_x87_state();
+    __asm__ volatile("emms\n\tldmxcsr %0" : : "m"(saved));
+    end_op(&f, "mmx-cvt");
+}
+
+static void m_moves(void)
+{
+    struct fam f;
+    begin_op(&f, "mmx-moves");
+    for (int i = 0; i < ITERS; i++) {
+        fill_buf(&f);
+        MM(&f, "movd %k[r], %[d]");
+        MM(&f, "movq %[r], %[d]");
+        MM(&f, "movd %[d], %k[r]");
+        MM(&f, "movq %[d], %[r]");
+        MM(&f, "movd %[m], %[d]");
+        MM(&f, "movd %[d], %[m]");
+        MM(&f, "movq %[m], %[d]");
+        MM(&f, "movq %[d], %[m]");
+        MM(&f, "movq %[d], %%mm7\n\tmovq %[r], %[d]\n\tmovq %%mm7, %[d]");
+        MM(&f, "movntq %[d], %[m]");
+        MM(&f, "pmovmskb %[d], %k[r]");
+        MM(&f, "movq2dq %[d], %[x]");
+        MM(&f, "movdq2q %[x], %[d]");
+        MM(&f, "movq %[r], %%mm6\n\tlea %[m], %%rdi\n\tmaskmovq %%mm6, %[d]");
+        hash_buf(&f);
+    }
+    hash_x87_state();
+    __asm__ volatile("emms");
+    hash_x87_state();
+    end_op(&f, "mmx-moves");
+}
+
 /* ---------------------------------------------------------------------------
  * Driver.
  * ------------------------------------------------------------------------- */
@@ -654,6 +859,7 @@ int sse_run(void)
 {
     out_str("sse: SSE-SSE4.2 integer, logic, shuffle, move and string instructions\n");
 #define CALL(name) t_##name();
+#define CALLM(name) m_##name();
     TWO_OPS(CALL)
     NARROW_OPS(CALL)
     BLENDV_OPS(CALL)
@@ -702,6 +908,26 @@ int sse_run(void)
     t_pcmpstr();
     t_crc32();
     t_mxcsr();
+    begin_op(&x87st, "mmx-x87-state");
+    MMX_OPS(CALLM)
+    run_mmx_imm("mmx-pshufw", mi_pshufw);
+    run_mmx_imm("mmx-pshufw-m", mi_pshufw_m);
+    run_mmx_imm("mmx-palignr", mi_palignr);
+    run_mmx_imm("mmx-palignr-m", mi_palignr_m);
+    run_mmx_imm("mmx-psllw-imm", mi_psllw);
+    run_mmx_imm("mmx-pslld-imm", mi_pslld);
+    run_mmx_imm("mmx-psllq-imm", mi_psllq);
+    run_mmx_imm("mmx-psrlw-imm", mi_psrlw);
+    run_mmx_imm("mmx-psrld-imm", mi_psrld);
+    run_mmx_imm("mmx-psrlq-imm", mi_psrlq);
+    run_mmx_imm("mmx-psraw-imm", mi_psraw);
+    run_mmx_imm("mmx-psrad-imm", mi_psrad);
+    run_mmx_imm("mmx-pinsrw", mi_pinsrw);
+    run_mmx_imm("mmx-pinsrw-m", mi_pinsrw_m);
+    run_mmx_imm("mmx-pextrw", mi_pextrw);
+    m_moves();
+    m_cvt();
+    end_op(&x87st, "mmx-x87-state");
     out_str("sse: done\n");
     return 0;
 }

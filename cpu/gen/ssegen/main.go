@@ -95,6 +95,19 @@ var ops = []laneOp{
 	{"XORPD", 64, false, "a ^ b", "bitwise XOR of packed double-precision values"},
 }
 
+// mmxOps are the instructions that also have an MMX form (no prefix, MMX
+// registers): one quadword of the same lanes.
+var mmxOps = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`PADDB PADDW PADDD PADDQ PSUBB PSUBW PSUBD PSUBQ PADDSB PADDSW PADDUSB
+		PADDUSW PSUBSB PSUBSW PSUBUSB PSUBUSW PMULLW PMULHW PMULHUW PMULHRSW PMULUDQ PAVGB PAVGW PMINUB
+		PMINSW PMAXUB PMAXSW PCMPEQB PCMPEQW PCMPEQD PCMPGTB PCMPGTW PCMPGTD PSIGNB PSIGNW PSIGND PABSB
+		PABSW PABSD PAND PANDN POR PXOR`) {
+		mmxOps[n] = true
+	}
+}
+
 // usesA matches an expression that reads the destination lane.
 var usesA = regexp.MustCompile(`\ba\b`)
 
@@ -109,7 +122,11 @@ func main() {
 	genfile.Main("ssegen (cpu/gen/ssegen)", "cpu", func(f *genfile.File) {
 		f.P("func init() {")
 		for _, o := range ops {
-			f.P("\tbinders[Op%s] = always(exec%s)", o.name, o.name)
+			if mmxOps[o.name] {
+				f.P("\tbinders[Op%s] = sseOrMMX(exec%s, execMMX%s)", o.name, o.name, o.name)
+			} else {
+				f.P("\tbinders[Op%s] = always(exec%s)", o.name, o.name)
+			}
 		}
 		f.P("}")
 		for _, o := range ops {
@@ -128,25 +145,45 @@ func main() {
 			f.P("func exec%s(c *CPU, in *Inst) {", o.name)
 			f.P("\td, s := c.xmmBinary(in)")
 			for q := 0; q < 2; q++ {
-				var terms []string
-				for sh := 0; sh < 64; sh += o.bits {
-					x, y := fmt.Sprintf("d[%d]", q), fmt.Sprintf("s[%d]", q)
-					if sh > 0 {
-						x, y = fmt.Sprintf("d[%d]>>%d", q, sh), fmt.Sprintf("s[%d]>>%d", q, sh)
-					}
-					call := fmt.Sprintf("%s(%s(%s), %s(%s))", lane, t, x, t, y)
-					if unary {
-						call = fmt.Sprintf("%s(%s(%s))", lane, t, y)
-					}
-					term := fmt.Sprintf("uint64(%s)", call)
-					if sh > 0 {
-						term += fmt.Sprintf("<<%d", sh)
-					}
-					terms = append(terms, term)
-				}
-				f.P("\td[%d] = %s", q, strings.Join(terms, " |\n\t\t"))
+				f.P("\td[%d] = %s", q, quadword(o, lane, fmt.Sprintf("d[%d]", q), fmt.Sprintf("s[%d]", q)))
 			}
 			f.P("}")
+			if mmxOps[o.name] {
+				f.P("")
+				f.P("// execMMX%s implements %s on MMX registers.", o.name, o.name)
+				f.P("func execMMX%s(c *CPU, in *Inst) {", o.name)
+				if unary {
+					f.P("\t_, s := c.mmxBinary(in)")
+				} else {
+					f.P("\td, s := c.mmxBinary(in)")
+				}
+				f.P("\tc.setMM(in.reg, %s)", quadword(o, lane, "d", "s"))
+				f.P("}")
+			}
 		}
 	})
+}
+
+// quadword returns the expression applying lane to every lane of the
+// quadwords x (destination) and y (source).
+func quadword(o laneOp, lane, x, y string) string {
+	t := laneType(o.bits, o.signed)
+	unary := !usesA.MatchString(o.expr)
+	var terms []string
+	for sh := 0; sh < 64; sh += o.bits {
+		a, b := x, y
+		if sh > 0 {
+			a, b = fmt.Sprintf("%s>>%d", x, sh), fmt.Sprintf("%s>>%d", y, sh)
+		}
+		call := fmt.Sprintf("%s(%s(%s), %s(%s))", lane, t, a, t, b)
+		if unary {
+			call = fmt.Sprintf("%s(%s(%s))", lane, t, b)
+		}
+		term := fmt.Sprintf("uint64(%s)", call)
+		if sh > 0 {
+			term += fmt.Sprintf("<<%d", sh)
+		}
+		terms = append(terms, term)
+	}
+	return strings.Join(terms, " |\n\t\t")
 }

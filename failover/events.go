@@ -72,7 +72,7 @@ type Event struct {
 	Text       string    `json:"text"`
 }
 
-// Timeline keeps a node's events in order.
+// Timeline keeps a member's events in order.
 type Timeline struct {
 	mu     sync.Mutex // guards events
 	events []Event

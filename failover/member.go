@@ -41,13 +41,13 @@ type Options struct {
 	// Listen is where a primary (or a backup that went live) accepts
 	// backups; empty for none.
 	Listen string
-	// Log receives the node's own messages (stderr); each line starts
+	// Log receives the member's own messages (stderr); each line starts
 	// with "ftvm: ".
 	Log io.Writer
 	// Clock is the guest clock mode (a backup learns it from its primary).
 	Clock machine.ClockMode
-	// OnEvent, if set, receives the node's events as they happen, from
-	// the node's goroutines (keep it short).
+	// OnEvent, if set, receives the member's events as they happen, from
+	// the member's goroutines (keep it short).
 	OnEvent func(Event)
 }
 

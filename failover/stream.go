@@ -77,7 +77,7 @@ func (s *streamSink) sent() (pos uint64, at time.Time, bytes uint64) {
 type streamSource struct {
 	conn    *transport.Conn
 	pos     func() uint64 // the backup's replay position
-	waiting *atomic.Int32 // the node's wait state
+	waiting *atomic.Int32 // the backup's wait state
 	offset  int64
 	err     error
 	seq     uint64 // the last record received

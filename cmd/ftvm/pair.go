@@ -149,7 +149,7 @@ func cmdPrimary(args []string) (int, error) {
 	return exit, nil
 }
 
-// runNode runs a node's machine and reports like runMachine.
+// runNode runs a pair member's machine and reports like runMachine.
 func runNode(node pairMember, m *machine.Machine, f *runFlags) (int, time.Duration, error) {
 	start := time.Now()
 	exit := node.Run(f.maxInsns)

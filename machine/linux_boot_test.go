@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"ftvm/cpu"
@@ -351,4 +352,27 @@ func TestLoadPVH(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
+}
+
+// FuzzLoadLinux feeds damaged kernels to the Linux loaders (bzImage,
+// vmlinux and PVH): any input ends in an error or a loaded kernel, never a
+// panic.
+func FuzzLoadLinux(f *testing.F) {
+	f.Add(testBzImage()[:0x400])
+	f.Add(testVmlinux(0x1000850))
+	f.Add(testBzImage())
+	m, err := New(Config{RAM: 32 << 20}) // reused: only panics matter
+	if err != nil {
+		f.Fatal(err)
+	}
+	var mu sync.Mutex
+	f.Fuzz(func(t *testing.T, image []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		m.LoadLinux(image, []byte("initrd"), "console=ttyS0")
+		if isELF(image) {
+			m.LoadPVH(image, nil, "")
+		}
+		IsLinuxKernel(image)
+	})
 }

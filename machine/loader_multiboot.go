@@ -94,7 +94,7 @@ func (m *Machine) LoadMultiboot(image []byte, cmdline string) error {
 	if err := writeQwords(m.Mem, BootGDTAddr, multibootGDT); err != nil {
 		return err
 	}
-	m.enterProtected(multibootCS, multibootDS, entry)
+	m.enterProtected(len(multibootGDT), multibootCS, multibootDS, entry)
 	m.CPU.R[cpu.RAX] = MultibootMagic
 	m.CPU.R[cpu.RBX] = MultibootInfoAddr
 	return nil
@@ -218,12 +218,12 @@ func writeMultibootInfo(mem *mmu.Memory, cmdline string) error {
 }
 
 // enterProtected puts the CPU in 32-bit protected mode at eip with paging
-// off: the GDT at BootGDTAddr (three descriptors), code selector cs (flat
+// off: the GDT of gdtLen descriptors at BootGDTAddr, code selector cs (flat
 // 32-bit), flat data selector ds in DS, ES, SS, FS and GS, interrupts off,
 // the general registers 0.
-func (m *Machine) enterProtected(cs, ds uint16, eip uint32) {
+func (m *Machine) enterProtected(gdtLen int, cs, ds uint16, eip uint32) {
 	c := m.CPU
-	c.GDTR = cpu.DTR{Base: BootGDTAddr, Limit: 3*8 - 1}
+	c.GDTR = cpu.DTR{Base: BootGDTAddr, Limit: uint16(gdtLen*8 - 1)}
 	c.IDTR = cpu.DTR{Limit: 0x3FF}
 	c.Seg[cpu.CS] = cpu.Segment{Selector: cs, Limit: 0xFFFFFFFF, Attr: 0x9B | cpu.SegAttrD | 0x8000}
 	for _, s := range []int{cpu.DS, cpu.ES, cpu.SS, cpu.FS, cpu.GS} {

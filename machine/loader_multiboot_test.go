@@ -1,7 +1,10 @@
 package machine
 
 import (
+	"bytes"
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -131,5 +134,35 @@ func TestLoadMultibootErrors(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestPVHEntryGuest boots the hello guest through its PVH note, as QEMU does:
+// its 32-bit stub (testdata/guests/lib/pvh.S) builds long mode itself from
+// the hvm_start_info and reaches _start, whose output must be the golden's.
+func TestPVHEntryGuest(t *testing.T) {
+	image, err := os.ReadFile(filepath.Join(guestDir, "build", "hello.elf"))
+	if err != nil {
+		t.Skipf("guest hello not built (run make guests): %v", err)
+	}
+	var out bytes.Buffer
+	m, err := New(Config{Console: &out, Clock: ClockVirtual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := m.LoadPVH(image, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.CPU.RIP != uint64(e.EIP) || m.CPU.R[cpu.RBX] != PVHStartInfoAddr || m.CPU.Seg[cpu.CS].Selector != LinuxBootCS32 || m.CPU.CR0&cpu.CR0PG != 0 {
+		t.Fatalf("entry state: EIP %#x EBX %#x CS %#x CR0 %#x", m.CPU.RIP, m.CPU.R[cpu.RBX], m.CPU.Seg[cpu.CS].Selector, m.CPU.CR0)
+	}
+	exit := m.Run(100_000_000)
+	want, err := os.ReadFile(filepath.Join(guestDir, "hello.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(want) || exit.Status() != 1 || m.CPU.UD != 0 {
+		t.Errorf("exit %v (status %d, #UD %d), output %q, want %q\n%s", exit.Reason, exit.Status(), m.CPU.UD, out.String(), want, m.CPU.Dump())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"ftvm/cpu"
 	"ftvm/mmu"
 )
 
@@ -61,9 +62,11 @@ func pvhEntryPoint(image []byte) (uint32, bool, error) {
 // LoadPVH loads an ELF kernel that carries a PVH entry note for the PVH
 // boot ABI: its segments, the initrd (nil for none) as module 0, the
 // command line, the ACPI tables and the hvm_start_info (version 1: with the
-// e820 memory map and the RSDP address). It returns the entry without
-// entering it: the interpreter cannot execute 32-bit code yet, so
-// LoadImage boots a vmlinux through its 64-bit entry instead.
+// e820 memory map and the RSDP address), and sets the CPU up at the entry
+// as QEMU enters it: 32-bit protected mode, paging off, CS = LinuxBootCS32
+// and DS = ES = SS = LinuxBootDS of the Linux boot GDT, interrupts off, EBX
+// = the start info's address. (LoadImage boots a vmlinux through its 64-bit
+// entry.)
 func (m *Machine) LoadPVH(kernel, initrd []byte, cmdline string) (PVHEntry, error) {
 	entry, ok, err := pvhEntryPoint(kernel)
 	if err != nil {
@@ -89,6 +92,8 @@ func (m *Machine) LoadPVH(kernel, initrd []byte, cmdline string) (PVHEntry, erro
 	if _, err := setupLongMode(m.Mem, linuxGDT); err != nil {
 		return PVHEntry{}, err
 	}
+	m.enterProtected(len(linuxGDT), LinuxBootCS32, LinuxBootDS, entry)
+	m.CPU.R[cpu.RBX] = PVHStartInfoAddr
 	return PVHEntry{EIP: entry, StartInfo: PVHStartInfoAddr}, nil
 }
 

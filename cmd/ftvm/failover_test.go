@@ -74,7 +74,7 @@ type foProc struct {
 
 // foEnv is a test's directory, certificates and processes.
 type foEnv struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	tls   string
 	image string
@@ -86,7 +86,7 @@ type foEnv struct {
 
 // newFoEnv prepares a directory with the pair's certificates; it skips the
 // test when the kvstore guest is not built.
-func newFoEnv(t *testing.T) *foEnv {
+func newFoEnv(t testing.TB) *foEnv {
 	t.Helper()
 	image := testenv.Guest(t, "kvstore")
 	dir := testenv.ShortTempDir(t) // a short path: unix socket names are limited to 108 bytes
@@ -132,7 +132,7 @@ func (e *foEnv) newSwitch(name string) string {
 
 // foFreeAddr returns a loopback UDP address that was free a moment ago (the
 // CLI has no way to listen on port 0 and say which port it got).
-func foFreeAddr(t *testing.T) string {
+func foFreeAddr(t testing.TB) string {
 	t.Helper()
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -428,7 +428,7 @@ func (pp *foPair) backup(name, primaryAddr, disk, listen string) *foProc {
 
 // waitJoined waits for a backup's "joined the primary" line and returns how
 // long after its start it came.
-func foWaitJoined(t *testing.T, b *foProc) time.Duration {
+func foWaitJoined(t testing.TB, b *foProc) time.Duration {
 	t.Helper()
 	ev, ok := b.waitEvent(failover.EventJoinedPrimary, 0, 40*time.Second)
 	if !ok {
@@ -445,7 +445,7 @@ type foClient struct {
 	c  *kvclient.Client
 }
 
-func newFoClient(t *testing.T, sw, local string, host byte, timeout time.Duration, retries int) *foClient {
+func newFoClient(t testing.TB, sw, local string, host byte, timeout time.Duration, retries int) *foClient {
 	t.Helper()
 	l2, err := kvclient.NewL2(foKV, kvclient.L2Config{Switch: sw, Local: local, IP: netip.AddrFrom4([4]byte{10, 0, 2, host})})
 	if err != nil {
@@ -464,7 +464,7 @@ func (c *foClient) do(req string) (string, error) {
 }
 
 // mustDo is do that fails the test without a reply.
-func (c *foClient) mustDo(t *testing.T, req string) string {
+func (c *foClient) mustDo(t testing.TB, req string) string {
 	t.Helper()
 	r, err := c.do(req)
 	if err != nil {
@@ -490,7 +490,7 @@ type foOp struct {
 // foLoad is the client load: workers doing PUTs and GETs on keys of their
 // own, each a sequence of versions, while the pair is killed under them.
 type foLoad struct {
-	t    *testing.T
+	t    testing.TB
 	tag  string // makes the values of this round unique
 	stop atomic.Bool
 	wg   sync.WaitGroup
@@ -504,7 +504,7 @@ type foLoad struct {
 func foValue(tag string, version int) string { return fmt.Sprintf("v%d.%s", version, tag) }
 
 // startLoad starts n workers (client hosts 10.0.2.100+i).
-func foStartLoad(t *testing.T, e *foEnv, sw, dirName string, n int, seed int64) *foLoad {
+func foStartLoad(t testing.TB, e *foEnv, sw, dirName string, n int, seed int64) *foLoad {
 	l := &foLoad{t: t, tag: fmt.Sprintf("%x", seed&0xffffff), change: make(chan struct{})}
 	for w := 0; w < n; w++ {
 		c := newFoClient(t, sw, e.path(dirName, fmt.Sprintf("client%d.sock", w)), byte(100+w), 250*time.Millisecond, 48)
@@ -1455,7 +1455,7 @@ func TestPairCleanEnd(t *testing.T) {
 // --- test 4: figures ---
 
 // statusOf queries a node with ftvm status.
-func foStatus(t *testing.T, tlsDir, addr string) map[string]any {
+func foStatus(t testing.TB, tlsDir, addr string) map[string]any {
 	t.Helper()
 	out, stderr, st := ftvm(t, "status", "--tls", tlsDir, addr)
 	if st != 0 {
@@ -1475,10 +1475,21 @@ func foNum(m map[string]any, k string) float64 {
 
 var foWallRE = regexp.MustCompile(`ftvm: retired=(\d+) wall=([0-9.]+)s mips=([0-9.]+)`)
 
-func TestFailoverFigures(t *testing.T) {
-	if testing.Short() {
-		t.Skip("figures: not in -short")
+// BenchmarkPair measures the pair: how long a new backup takes to be in
+// sync, the log bandwidth of a paired appliance idle and under a client
+// load, the PUTs per second a paired appliance answers, and the bench
+// guest's wall time for 300 million instructions alone, alone beside a
+// busy core and paired (medians of 3; the pairing cost against each).
+//
+//	go test -run '^$' -bench Pair -benchtime 1x ./cmd/ftvm
+func BenchmarkPair(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		benchPair(b)
 	}
+}
+
+// benchPair is one round of BenchmarkPair.
+func benchPair(t *testing.B) {
 	e := newFoEnv(t)
 	bench := testenv.Guest(t, "bench")
 
@@ -1493,7 +1504,7 @@ func TestFailoverFigures(t *testing.T) {
 	c.mustDo(t, "STAT") // booted
 	b := pp.backup("B(backup)", addrA, e.zeroDisk("b.img", 2<<20), "")
 	join := foWaitJoined(t, b)
-	t.Logf("FIGURE new backup in sync (ftvm backup started to \"joined\", 2 MiB disk): %v", join.Round(time.Millisecond))
+	t.ReportMetric(float64(join.Milliseconds()), "join-ms")
 
 	time.Sleep(500 * time.Millisecond)
 	rate := func(what string, during func()) {
@@ -1502,12 +1513,11 @@ func TestFailoverFigures(t *testing.T) {
 		s1 := foStatus(t, e.tls, addrA)
 		dt := foNum(s1, "uptime_s") - foNum(s0, "uptime_s")
 		db := foNum(s1, "log_bytes") - foNum(s0, "log_bytes")
-		t.Logf("FIGURE log bandwidth, %s: %.0f bytes/s over %.1f s (status log_bytes_per_s since start: %.0f; lag %v instructions)",
-			what, db/dt, dt, foNum(s1, "log_bytes_per_s"), s1["lag_instructions"])
+		t.ReportMetric(db/dt, what)
 	}
-	rate("paired idle appliance", func() { time.Sleep(3 * time.Second) })
+	rate("idle-log-B/s", func() { time.Sleep(3 * time.Second) })
 	var puts int
-	rate("paired appliance under a client load (sequential PUTs)", func() {
+	rate("loaded-log-B/s", func() {
 		end := time.Now().Add(3 * time.Second)
 		for i := 0; time.Now().Before(end); i++ {
 			if r := c.mustDo(t, fmt.Sprintf("PUT load%d %s", i%50, strings.Repeat("x", 100))); !strings.HasPrefix(r, "OK ") {
@@ -1516,7 +1526,7 @@ func TestFailoverFigures(t *testing.T) {
 			puts++
 		}
 	})
-	t.Logf("FIGURE paired appliance: %d PUTs in 3 s (%.0f/s), each acknowledged by the backup before its reply", puts, float64(puts)/3)
+	t.ReportMetric(float64(puts)/3, "PUTs/s")
 	e.killAll()
 
 	// Throughput of the bench guest alone and paired.
@@ -1576,8 +1586,12 @@ func TestFailoverFigures(t *testing.T) {
 	sort.Float64s(alone)
 	sort.Float64s(busy)
 	sort.Float64s(paired)
-	t.Logf("FIGURE bench guest, %s instructions, medians of 3: alone %.3f s, alone beside a busy core %.3f s, paired %.3f s (all: %v, %v, %v; the backups' replays took %v)",
-		insns, alone[1], busy[1], paired[1], alone, busy, paired, replay)
-	t.Logf("FIGURE pairing cost (target < 10%%): %.1f%% against alone beside a busy core (ftvm's own cost), %.1f%% against alone on an idle host",
-		(paired[1]-busy[1])/busy[1]*100, (paired[1]-alone[1])/alone[1]*100)
+	t.ReportMetric(alone[1], "alone-s")
+	t.ReportMetric(busy[1], "busy-neighbour-s")
+	t.ReportMetric(paired[1], "paired-s")
+	t.ReportMetric((paired[1]-busy[1])/busy[1]*100, "pairing-cost-%")
+	if len(replay) > 0 {
+		sort.Float64s(replay)
+		t.ReportMetric(replay[len(replay)/2], "backup-replay-s")
+	}
 }

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 }
 
 // ftvm runs the binary and returns stdout, stderr and the exit status.
-func ftvm(t *testing.T, args ...string) (string, string, int) {
+func ftvm(t testing.TB, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(ftvmBin, args...)
 	var stdout, stderr bytes.Buffer

@@ -332,13 +332,19 @@ func TestReplayDamagedLog(t *testing.T) {
 	}
 }
 
-// TestRecordFigures measures the event log's size and rate, and the cost of
-// recording and replaying, on hello and on bench (first 300 million
-// instructions). The figures are logged (FIGURES lines), not asserted.
-func TestRecordFigures(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures wall times (-short)")
+// BenchmarkRecordReplay measures the event log's size and rate, and the
+// cost of recording and replaying, on hello and on bench (first 300
+// million instructions, best of two of each).
+//
+//	go test -run '^$' -bench RecordReplay -benchtime 1x ./cmd/ftvm
+func BenchmarkRecordReplay(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		benchRecordReplay(b)
 	}
+}
+
+// benchRecordReplay is one round of BenchmarkRecordReplay.
+func benchRecordReplay(t *testing.B) {
 	hello, bench := testenv.Guest(t, "hello"), testenv.Guest(t, "bench")
 	dir := t.TempDir()
 
@@ -359,8 +365,7 @@ func TestRecordFigures(t *testing.T) {
 	hlog := filepath.Join(dir, "hello.log")
 	hs, _ := run(1, "run", "--stats", "--record", hlog, hello)
 	run(1, "replay", "--stats", "--log", hlog, hello)
-	t.Logf("FIGURES hello: %d instructions, log %d bytes, %.0f bytes/s, %.0f bytes per million instructions",
-		hs.retired, hs.logBytes, hs.bytesPerS, hs.bytesPerMI)
+	t.ReportMetric(hs.bytesPerMI, "hello-log-B/Minsn")
 
 	// bench: best of two of each, interleaved
 	const limit = "300000000"
@@ -386,11 +391,8 @@ func TestRecordFigures(t *testing.T) {
 	if rec.retired != plain.retired || rep.retired != rec.retired {
 		t.Errorf("retired: plain %d, recorded %d, replayed %d", plain.retired, rec.retired, rep.retired)
 	}
-	t.Logf("FIGURES bench (%s instructions, best of 2): log %d bytes, %.0f bytes/s, %.1f bytes per million instructions",
-		limit, rec.logBytes, rec.bytesPerS, rec.bytesPerMI)
-	t.Logf("FIGURES bench run: plain %.3f s (%.0f MIPS), --record %.3f s (%.0f MIPS): recording slowdown %.3fx (process wall %.3f s vs %.3f s: %.3fx)",
-		plain.wall, float64(plain.retired)/plain.wall/1e6, rec.wall, float64(rec.retired)/rec.wall/1e6, rec.wall/plain.wall,
-		recW.Seconds(), plainW.Seconds(), recW.Seconds()/plainW.Seconds())
-	t.Logf("FIGURES bench replay: %.3f s vs the recorded run's %.3f s: %.3fx (process wall %.3f s vs %.3f s: %.3fx)",
-		rep.wall, rec.wall, rep.wall/rec.wall, repW.Seconds(), recW.Seconds(), repW.Seconds()/recW.Seconds())
+	t.ReportMetric(rec.bytesPerS, "log-B/s")
+	t.ReportMetric(rec.bytesPerMI, "log-B/Minsn")
+	t.ReportMetric(rec.wall/plain.wall, "record-slowdown")
+	t.ReportMetric(rep.wall/rec.wall, "replay/record")
 }

@@ -10,6 +10,7 @@ import (
 	"ftvm/netswitch"
 
 	"ftvm/devices"
+	"ftvm/internal/testenv"
 )
 
 // TestSocketBackendSwitch connects three socket backends to an in-process
@@ -45,12 +46,7 @@ func TestSocketBackendSwitch(t *testing.T) {
 	}
 	// The backends registered with empty datagrams; wait until the switch
 	// has seen all three.
-	for deadline := time.Now().Add(5 * time.Second); sw.Stats().Ports < n; {
-		if time.Now().After(deadline) {
-			t.Fatalf("switch knows %d ports", sw.Stats().Ports)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Poll(t, 5*time.Second, "the switch to know every port", func() bool { return sw.Stats().Ports >= n })
 
 	expect := func(who int, want []byte) {
 		t.Helper()

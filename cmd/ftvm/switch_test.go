@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"ftvm/internal/testenv"
 )
 
 func TestCmdSwitchUsage(t *testing.T) {
@@ -30,15 +32,10 @@ func TestCmdSwitchRunsUntilSignal(t *testing.T) {
 		s, err := cmdSwitch([]string{"-idle", "10s", path})
 		done <- result{s, err}
 	}()
-	for i := 0; ; i++ {
-		if _, err := os.Stat(path); err == nil {
-			break
-		}
-		if i > 1000 {
-			t.Fatal("switch socket never appeared")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Poll(t, 5*time.Second, "the switch socket", func() bool {
+		_, err := os.Stat(path)
+		return err == nil
+	})
 	// The command catches SIGINT (signal.Notify is set up before the socket
 	// exists), closes the switch and returns.
 	syscall.Kill(os.Getpid(), syscall.SIGINT)

@@ -9,9 +9,9 @@ var mmxEncodings = func() []sseEnc {
 		{0x16E, mpNone, x(OpMOVD, formPQ, 0)}, {0x17E, mpNone, x(OpMOVD, formQP, 0)},
 		{0x16F, mpNone, x(OpMOVQ, formPQ, 0)}, {0x17F, mpNone, x(OpMOVQ, formQP, 0)},
 		{0x170, mpNone, x(OpPSHUFW, formPQIb, 0)},
-		{0x171, mpNone, opEntry{group: mmxShift([8]Op{2: OpPSRLW, 4: OpPSRAW, 6: OpPSLLW})}},
-		{0x172, mpNone, opEntry{group: mmxShift([8]Op{2: OpPSRLD, 4: OpPSRAD, 6: OpPSLLD})}},
-		{0x173, mpNone, opEntry{group: mmxShift([8]Op{2: OpPSRLQ, 6: OpPSLLQ})}},
+		{0x171, mpNone, opEntry{group: shiftGroup(formPQIb, [8]Op{2: OpPSRLW, 4: OpPSRAW, 6: OpPSLLW})}},
+		{0x172, mpNone, opEntry{group: shiftGroup(formPQIb, [8]Op{2: OpPSRLD, 4: OpPSRAD, 6: OpPSLLD})}},
+		{0x173, mpNone, opEntry{group: shiftGroup(formPQIb, [8]Op{2: OpPSRLQ, 6: OpPSLLQ})}},
 		{0x177, mpNone, x(OpEMMS, formNone, 0)},
 		{0x1C4, mpNone, x(OpPINSRW, formPQIb, 0)}, {0x1C5, mpNone, x(OpPEXTRW, formPQIb, efRegOnly)},
 		{0x1D7, mpNone, x(OpPMOVMSKB, formPQ, efRegOnly)},
@@ -48,15 +48,4 @@ func sse66Op(opcode uint16) Op {
 		}
 	}
 	panic("cpu: no 66 variant of MMX opcode") // a table error, found at init
-}
-
-// mmxShift builds a 0F 71-73 shift group on an MMX register.
-func mmxShift(ops [8]Op) *[8]opEntry {
-	var g [8]opEntry
-	for i, op := range ops {
-		if op != OpInvalid {
-			g[i] = x(op, formPQIb, efRegOnly)
-		}
-	}
-	return &g
 }

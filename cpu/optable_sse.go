@@ -25,13 +25,13 @@ type sseEnc struct {
 // x is a shorthand for an SSE entry.
 func x(op Op, f form, fl entryFlags) opEntry { return opEntry{op: op, form: f, flags: fl} }
 
-// sseShift builds a 66 0F 71-73 shift group (register-only, imm8 count) from
-// the operations of ModRM.reg 0-7.
-func sseShift(ops [8]Op) *[8]opEntry {
+// shiftGroup builds a 0F 71-73 shift group (register-only, imm8 count, form
+// formVWIb for XMM or formPQIb for MMX) from the operations of ModRM.reg 0-7.
+func shiftGroup(f form, ops [8]Op) *[8]opEntry {
 	var g [8]opEntry
 	for i, op := range ops {
 		if op != OpInvalid {
-			g[i] = x(op, formVWIb, efRegOnly)
+			g[i] = x(op, f, efRegOnly)
 		}
 	}
 	return &g
@@ -117,9 +117,9 @@ var sseMoveEncodings = []sseEnc{
 var sseIntEncodings = []sseEnc{
 	{0x164, mp66, x(OpPCMPGTB, formVW, 0)}, {0x165, mp66, x(OpPCMPGTW, formVW, 0)},
 	{0x166, mp66, x(OpPCMPGTD, formVW, 0)},
-	{0x171, mp66, opEntry{group: sseShift([8]Op{2: OpPSRLW, 4: OpPSRAW, 6: OpPSLLW})}},
-	{0x172, mp66, opEntry{group: sseShift([8]Op{2: OpPSRLD, 4: OpPSRAD, 6: OpPSLLD})}},
-	{0x173, mp66, opEntry{group: sseShift([8]Op{2: OpPSRLQ, 3: OpPSRLDQ, 6: OpPSLLQ, 7: OpPSLLDQ})}},
+	{0x171, mp66, opEntry{group: shiftGroup(formVWIb, [8]Op{2: OpPSRLW, 4: OpPSRAW, 6: OpPSLLW})}},
+	{0x172, mp66, opEntry{group: shiftGroup(formVWIb, [8]Op{2: OpPSRLD, 4: OpPSRAD, 6: OpPSLLD})}},
+	{0x173, mp66, opEntry{group: shiftGroup(formVWIb, [8]Op{2: OpPSRLQ, 3: OpPSRLDQ, 6: OpPSLLQ, 7: OpPSLLDQ})}},
 	{0x174, mp66, x(OpPCMPEQB, formVW, 0)}, {0x175, mp66, x(OpPCMPEQW, formVW, 0)},
 	{0x176, mp66, x(OpPCMPEQD, formVW, 0)},
 	{0x1D1, mp66, x(OpPSRLW, formVW, 0)}, {0x1D2, mp66, x(OpPSRLD, formVW, 0)},

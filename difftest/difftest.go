@@ -113,39 +113,61 @@ type difference struct {
 	what        string
 	interp, kvm string
 	note        string
+	// flagBits: the values differ only in status-flag bits, which
+	// undefined flags of earlier instructions may explain.
+	flagBits bool
 }
+
+// recheckStep is the step of the stepped comparison that settles an
+// end-of-run mismatch in status-flag bits.
+const recheckStep = 1 << 20
 
 // Image compares the guest image (its bytes, read from path) under the
 // interpreter and under KVM, and writes the report to w. An error means
 // the comparison could not be made (no KVM, a broken image).
+//
+// The end-of-run comparison (opts.Step zero) cannot follow undefined flags,
+// so a mismatch whose every difference is in status-flag bits (R11 after a
+// SYSCALL, an RFLAGS image in memory) is settled by comparing again step by
+// step, which follows them: the verdict is that comparison's.
 func Image(w io.Writer, path string, image []byte, opts Options) (Status, error) {
+	st, flagBits, err := imageOnce(w, path, image, opts)
+	if err != nil || !flagBits || opts.Step != 0 {
+		return st, err
+	}
+	fmt.Fprintf(w, "difftest: %s: every difference is in status-flag bits, which flags the SDM leaves undefined may explain: "+
+		"comparing again step by step (--step %d), which follows them\n", filepath.Base(path), recheckStep)
+	opts.Step = recheckStep
+	st, _, err = imageOnce(w, path, image, opts)
+	return st, err
+}
+
+// imageOnce is one comparison of Image; flagBits reports a mismatch in
+// status-flag bits only.
+func imageOnce(w io.Writer, path string, image []byte, opts Options) (st Status, flagBits bool, err error) {
 	name := filepath.Base(path)
 	in, err := newSide("interpreter", path, image, &opts)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	kv, err := newSide("kvm", path, image, &opts)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	k, err := kv.m.OpenKVM(kvm.Options{})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer k.Close()
 	k.Deadline = time.Now().Add(opts.Timeout)
 	k.NoSync = opts.Step != 0 // the steps are read with State; Sync at the end
-	return compare(w, name, in, kv, kvmReference{k}, opts)
-}
-
-// compare compares the interpreter's side in with the reference ref, which
-// runs the side kv, and writes the report to w.
-func compare(w io.Writer, name string, in, kv *side, ref Reference, opts Options) (Status, error) {
-	r := &diffRun{w: w, name: name, in: in, kv: kv, ref: ref, opts: opts}
+	r := &diffRun{w: w, name: name, in: in, kv: kv, ref: kvmReference{k}, opts: opts}
 	if opts.Step == 0 {
-		return r.whole()
+		st, err = r.whole()
+	} else {
+		st, err = r.stepped()
 	}
-	return r.stepped()
+	return st, r.flagBitsOnly, err
 }
 
 // diffRun is the comparison of one image.
@@ -160,6 +182,9 @@ type diffRun struct {
 	// by address, native segments followed, checks made.
 	taint      taint
 	reconciled reconciled
+	// flagBitsOnly: the run ended in a mismatch whose every difference is
+	// in status-flag bits (see Image).
+	flagBitsOnly bool
 	decoded    map[uint64]decodedInst
 	segments   uint64 // native stretches KVM ran whole
 	multi      uint64 // steps in which the host ran more than one instruction
@@ -270,9 +295,10 @@ func (r *diffRun) final() (Status, error) {
 	}
 	hi, hk := hashRAM(ramI, tables), hashRAM(ramK, tables)
 	if hi != hk {
-		at := firstRAMDifference(ramI, ramK, tables)
+		at := firstRAMDifference(ramI, ramK, tables, 0)
 		diffs = append(diffs, difference{what: "RAM sha256", interp: fmt.Sprintf("%x", hi[:8]), kvm: fmt.Sprintf("%x", hk[:8]),
-			note: fmt.Sprintf("first differing byte at physical %#x: interpreter %#02x, kvm %#02x", at, ramI[at], ramK[at])})
+			note:     fmt.Sprintf("first differing byte at physical %#x: interpreter %#02x, kvm %#02x", at, ramI[at], ramK[at]),
+			flagBits: ramDiffersInFlagBits(ramI, ramK, tables)})
 	} else if n := countPageBitDiffs(ramI, ramK, tables); n > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("%d paging-structure entries differ only in accessed/dirty bits (a documented don't-care)", n))
 	}
@@ -290,6 +316,10 @@ func (r *diffRun) final() (Status, error) {
 		return Match, nil
 	}
 	r.report("at the end", si.Retired, si.RIP, diffs)
+	r.flagBitsOnly = true
+	for _, d := range diffs {
+		r.flagBitsOnly = r.flagBitsOnly && d.flagBits
+	}
 	return Mismatch, nil
 }
 

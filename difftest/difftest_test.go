@@ -305,7 +305,7 @@ func TestRAMHashPagingBits(t *testing.T) {
 	if hashRAM(a, tables) != hashRAM(b, tables) || countPageBitDiffs(a, b, tables) != 1 {
 		t.Error("accessed/dirty bits of a paging entry make the hashes differ")
 	}
-	if at := firstRAMDifference(a, b, tables); at != len(a) {
+	if at := firstRAMDifference(a, b, tables, 0); at != len(a) {
 		t.Errorf("first difference at %#x, want none", at)
 	}
 	b[0x10] = 7 // data
@@ -313,7 +313,7 @@ func TestRAMHashPagingBits(t *testing.T) {
 	if hashRAM(a, tables) == hashRAM(b, tables) {
 		t.Error("a data difference leaves the hashes equal")
 	}
-	if at := firstRAMDifference(a, b, tables); at != 0x10 {
+	if at := firstRAMDifference(a, b, tables, 0); at != 0x10 {
 		t.Errorf("first difference at %#x, want 0x10", at)
 	}
 }
@@ -326,5 +326,35 @@ func TestDiffOutput(t *testing.T) {
 	d, ok := diffOutput([]byte("one\ntwo\n"), []byte("one\ntwx\n"))
 	if !ok || d.interp != `"two"` || d.kvm != `"twx"` || !strings.Contains(d.note, "line 2") {
 		t.Errorf("difference %+v", d)
+	}
+}
+
+// End-of-run differences are marked as status-flag bits only when they
+// are: those are settled by a stepped comparison (Image), others are not.
+func TestFlagBitDifferences(t *testing.T) {
+	var si cpu.State
+	si.R[cpu.R11], si.RFLAGS = 0x246, 0x246
+	sk := si
+	sk.R[cpu.R11] ^= fOF
+	sk.RFLAGS ^= fAF
+	d := diffState(si, sk, &taint{})
+	if len(d) != 2 || !d[0].flagBits || !d[1].flagBits {
+		t.Errorf("R11 and RFLAGS differing in OF and AF: %+v, want two flag-bit differences", d)
+	}
+	sk.R[cpu.R11] ^= 1 << 40
+	if d := diffState(si, sk, &taint{}); len(d) != 2 || d[0].flagBits {
+		t.Errorf("R11 differing in bit 40: %+v, want a difference that is not in flag bits", d)
+	}
+
+	a := make([]byte, 3*4096)
+	b := bytes.Clone(a)
+	binary.LittleEndian.PutUint64(a[0x1008:], 0x202|fOF)
+	binary.LittleEndian.PutUint64(b[0x1008:], 0x202)
+	if !ramDiffersInFlagBits(a, b, nil) {
+		t.Error("an RFLAGS image differing in OF: not a flag-bit difference")
+	}
+	b[0x2003] = 1 // bit 24 of a word
+	if ramDiffersInFlagBits(a, b, nil) {
+		t.Error("a data byte: reported as a flag-bit difference")
 	}
 }

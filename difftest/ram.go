@@ -69,10 +69,10 @@ func hashRAM(ram []byte, tables map[uint64]bool) [32]byte {
 	return sum
 }
 
-// firstRAMDifference returns the first byte that differs other than in
-// don't-care bits of paging entries.
-func firstRAMDifference(a, b []byte, tables map[uint64]bool) int {
-	for at := 0; at < len(a); {
+// firstRAMDifference returns the first byte at or after from that differs
+// other than in don't-care bits of paging entries (len(a) for none).
+func firstRAMDifference(a, b []byte, tables map[uint64]bool, from int) int {
+	for at := from; at < len(a); {
 		at += commonPrefix(a[at:], b[at:])
 		if at >= len(a) {
 			break
@@ -85,6 +85,19 @@ func firstRAMDifference(a, b []byte, tables map[uint64]bool) int {
 		return at
 	}
 	return len(a)
+}
+
+// ramDiffersInFlagBits reports whether every 8-byte word that differs
+// (other than in don't-care bits of paging entries) differs only in
+// status-flag bits, as RFLAGS images holding undefined flags would.
+func ramDiffersInFlagBits(a, b []byte, tables map[uint64]bool) bool {
+	for at := firstRAMDifference(a, b, tables, 0); at < len(a); at = firstRAMDifference(a, b, tables, at&^7+8) {
+		w := at &^ 7
+		if (binary.LittleEndian.Uint64(a[w:])^binary.LittleEndian.Uint64(b[w:]))&^fAll != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // countPageBitDiffs counts paging entries that differ only in don't-care bits.

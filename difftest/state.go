@@ -38,13 +38,14 @@ func diffState(si, sk cpu.State, t *taint) []difference {
 	}
 	for i := range si.R {
 		if (si.R[i]^sk.R[i])&^t.regs[i] != 0 {
-			diffs = append(diffs, difference{what: cpu.RegNames[i], interp: hex(si.R[i]), kvm: hex(sk.R[i])})
+			diffs = append(diffs, difference{what: cpu.RegNames[i], interp: hex(si.R[i]), kvm: hex(sk.R[i]),
+				flagBits: (si.R[i]^sk.R[i])&^fAll == 0})
 		}
 	}
 	mask := ^uint64(cpu.FlagRF) &^ undef
 	if si.RFLAGS&mask != sk.RFLAGS&mask {
 		d := difference{what: "rflags", interp: hex(si.RFLAGS), kvm: hex(sk.RFLAGS),
-			note: "differing bits: " + flagNames((si.RFLAGS^sk.RFLAGS)&mask)}
+			note: "differing bits: " + flagNames((si.RFLAGS^sk.RFLAGS)&mask), flagBits: (si.RFLAGS^sk.RFLAGS)&mask&^fAll == 0}
 		if undef != 0 {
 			d.note += " (not compared: " + flagNames(undef) + ", left undefined by the SDM)"
 		}

@@ -185,12 +185,12 @@ type diffRun struct {
 	// flagBitsOnly: the run ended in a mismatch whose every difference is
 	// in status-flag bits (see Image).
 	flagBitsOnly bool
-	decoded    map[uint64]decodedInst
-	segments   uint64 // native stretches KVM ran whole
-	multi      uint64 // steps in which the host ran more than one instruction
-	checks     uint64
-	notes      []string
-	followed   []followInst
+	decoded      map[uint64]decodedInst
+	segments     uint64 // native stretches KVM ran whole
+	multi        uint64 // steps in which the host ran more than one instruction
+	checks       uint64
+	notes        []string
+	followed     []followInst
 }
 
 // followInst is an instruction the interpreter executed to follow a step.

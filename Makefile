@@ -50,7 +50,7 @@ OBJ_DIR := $(GB)/obj
 
 C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake sse ssefp fpbench bench_sse fpu
 C_GUESTS   += pit_hlt
-ASM_GUESTS := halt reset triple spin
+ASM_GUESTS := halt reset triple spin compat32
 GUESTS     := $(C_GUESTS) $(ASM_GUESTS)
 GUEST_ELFS := $(addprefix $(GB)/,$(addsuffix .elf,$(GUESTS)))
 HOST_PROGS := $(GB)/exercise_host $(GB)/bench_host $(GB)/sse_host $(GB)/ssefp_host $(GB)/fpbench_host $(GB)/bench_sse_host $(GB)/fpu_host
@@ -102,6 +102,8 @@ OBJS_halt     := $(OBJ_DIR)/halt.o
 OBJS_reset    := $(OBJ_DIR)/reset.o
 OBJS_triple   := $(OBJ_DIR)/triple.o
 OBJS_spin     := $(OBJ_DIR)/spin.o
+# compat32: a 64-bit kernel and its 32-bit user process (INT 0x80, SYSENTER).
+OBJS_compat32 := $(OBJ_DIR)/compat32.o
 # Ring-3 guests (lib/ring3.h): the exercise and bench bodies run at CPL3, for
 # hosts whose KVM is PVM (CPL0 emulated slowly); same golden output.
 R3_GUESTS        := exercise_r3 bench_r3 sse_r3 ssefp_r3 fpu_r3

@@ -14,7 +14,7 @@ import "ftvm/mmu"
 //	            EBX  CLFLUSH line size 8 (64 bytes), APIC ID 0, 1 logical CPU
 //	            ECX  SSE3(0) SSSE3(9) CX16(13) SSE4.1(19) SSE4.2(20)
 //	                 POPCNT(23) TSC-deadline(24) RDRAND(30)
-//	            EDX  FPU(0) PSE(3) TSC(4) MSR(5) PAE(6) CX8(8) APIC(9) PGE(13)
+//	            EDX  FPU(0) PSE(3) TSC(4) MSR(5) PAE(6) CX8(8) APIC(9) SEP(11) PGE(13)
 //	                 CMOV(15) PAT(16) CLFSH(19) MMX(23) FXSR(24) SSE(25)
 //	                 SSE2(26)
 //	2           EAX  0x76036301, EBX 0x00F0B5FF, ECX 0, EDX 0x00C30000: one
@@ -68,7 +68,7 @@ import "ftvm/mmu"
 // memcpy/memmove strategy from them and crashes when they are.
 //
 // Deliberately not advertised: XSAVE, MONITOR/MWAIT (not implemented; SSE3
-// itself is, FISTTP included), SEP (no SYSENTER), MTRR (only MTRRcap and
+// itself is, FISTTP included), MTRR (only MTRRcap and
 // MTRRdefType exist), MCE/MCA, DE, VME, HTT, x2APIC,
 // FSGSBASE, BMI2, SMEP/SMAP, the hypervisor bit, invariant TSC, and
 // PREFETCHW (decoded as a NOP, but not needed).
@@ -97,7 +97,7 @@ const (
 	cpuidSignature   = 0x000006F1 // family 6, model 0x0F, stepping 1
 
 	cpuid1ECX = 1<<0 | 1<<9 | 1<<13 | 1<<19 | 1<<20 | 1<<23 | 1<<24 | 1<<30
-	cpuid1EDX = 1<<0 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<9 | 1<<13 | 1<<15 | 1<<16 | 1<<19 | 1<<23 | 1<<24 | 1<<25 | 1<<26
+	cpuid1EDX = 1<<0 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<9 | 1<<11 | 1<<13 | 1<<15 | 1<<16 | 1<<19 | 1<<23 | 1<<24 | 1<<25 | 1<<26
 	cpuid7EBX = 1<<3 | 1<<13 | 1<<18
 
 	cpuidExt1ECX = 1<<0 | 1<<5

@@ -10,7 +10,7 @@ import "ftvm/mmu"
 //	0x3A        IA32_FEATURE_CONTROL     reads 1 (locked, VMX off); writes #GP
 //	0x8B        IA32_BIOS_SIGN_ID        reads 0 (microcode revision); writes ignored
 //	0xFE        IA32_MTRRCAP             reads 0 (no variable or fixed ranges, no WC); read-only
-//	0x174-0x176 IA32_SYSENTER_CS/ESP/EIP stored (SYSENTER is not implemented)
+//	0x174-0x176 IA32_SYSENTER_CS/ESP/EIP (used by SYSENTER and SYSEXIT)
 //	0x1A0       IA32_MISC_ENABLE         stored as written
 //	0x277       IA32_PAT                 stored; each entry must be a valid memory type
 //	0x2FF       IA32_MTRR_DEF_TYPE       stored; type and reserved bits checked

@@ -155,6 +155,8 @@ const (
 	OpWRMSR
 	OpSWAPGS
 	OpSYSCALL
+	OpSYSENTER
+	OpSYSEXIT
 	OpSYSRET
 	OpINT
 	OpINT3
@@ -534,7 +536,7 @@ var opNames = [numOps]string{
 	OpLGDT: "lgdt", OpLIDT: "lidt", OpSGDT: "sgdt", OpSIDT: "sidt", OpLTR: "ltr", OpSTR: "str",
 	OpLLDT: "lldt", OpSLDT: "sldt", OpVERR: "verr", OpVERW: "verw", OpLMSW: "lmsw", OpSMSW: "smsw", OpINVLPG: "invlpg", OpCLTS: "clts",
 	OpWBINVD: "wbinvd", OpMOVToCR: "mov", OpMOVFromCR: "mov", OpMOVToDR: "mov", OpMOVFromDR: "mov",
-	OpRDMSR: "rdmsr", OpWRMSR: "wrmsr", OpSWAPGS: "swapgs", OpSYSCALL: "syscall", OpSYSRET: "sysret",
+	OpRDMSR: "rdmsr", OpWRMSR: "wrmsr", OpSWAPGS: "swapgs", OpSYSCALL: "syscall", OpSYSENTER: "sysenter", OpSYSEXIT: "sysexit", OpSYSRET: "sysret",
 	OpINT: "int", OpINT3: "int3", OpINT1: "int1", OpIRET: "iret",
 	OpANDN: "andn", OpBEXTR: "bextr", OpBLSR: "blsr", OpBLSMSK: "blsmsk", OpBLSI: "blsi",
 	OpMOVUPS: "movups", OpMOVUPD: "movupd", OpMOVAPS: "movaps", OpMOVAPD: "movapd", OpMOVSS: "movss",

@@ -41,6 +41,8 @@ func init() {
 	binders[OpMOVFromDR] = bindMOVDR
 	binders[OpSWAPGS] = func(*Inst) handler { return execSWAPGS }
 	binders[OpSYSCALL] = func(*Inst) handler { return execSYSCALL }
+	binders[OpSYSENTER] = func(*Inst) handler { return execSYSENTER }
+	binders[OpSYSEXIT] = func(*Inst) handler { return execSYSEXIT }
 	binders[OpSYSRET] = func(*Inst) handler { return execSYSRET }
 	binders[OpIRET] = func(*Inst) handler { return execIRET }
 }
@@ -447,6 +449,60 @@ func execSYSCALL(c *CPU, in *Inst) {
 	c.Seg[SS] = Segment{Selector: sel + 8, Limit: 0xFFFFFFFF, Attr: attrData}
 	c.privilegeChanged()
 	c.RIP = target
+	c.brk = true
+}
+
+// execSYSENTER enters CPL 0 at IA32_SYSENTER_EIP with the stack at
+// IA32_SYSENTER_ESP (the whole MSRs in IA-32e mode, their low halves
+// outside it): CS = SYSENTER_CS (flat, 64-bit code in IA-32e mode, else
+// 32-bit), SS = SYSENTER_CS+8; IF, VM and RF are cleared. #GP(0) while
+// SYSENTER_CS is null. As on Intel CPUs, it works in every protected mode,
+// compatibility mode included.
+func execSYSENTER(c *CPU, in *Inst) {
+	sel := uint16(c.SysenterCS) &^ 3
+	if sel == 0 || c.CR0&CR0PE == 0 {
+		c.raise(VecGP, 0)
+	}
+	rip, rsp := c.SysenterEIP, c.SysenterESP
+	cs := uint16(attrCode64)
+	if c.EFER&EFERLMA == 0 {
+		rip, rsp, cs = rip&0xFFFFFFFF, rsp&0xFFFFFFFF, attrCode32
+	}
+	c.rflags = c.flags()&^(FlagIF|FlagVM|FlagRF) | flagsFixed
+	c.lazy.op = flagsNone
+	c.Seg[CS] = Segment{Selector: sel, Limit: 0xFFFFFFFF, Attr: cs}
+	c.Seg[SS] = Segment{Selector: sel + 8, Limit: 0xFFFFFFFF, Attr: attrData}
+	c.R[RSP] = rsp
+	c.privilegeChanged()
+	c.RIP = rip
+	c.brk = true
+}
+
+// execSYSEXIT returns to CPL 3 at RDX with the stack at RCX: with REX.W to
+// 64-bit code (CS = SYSENTER_CS+32, SS = +40; #GP(0) for a non-canonical
+// RDX), else to 32-bit code (CS = SYSENTER_CS+16, SS = +24) at EDX, ESP =
+// ECX. #GP(0) at CPL > 0 or while SYSENTER_CS is null.
+func execSYSEXIT(c *CPU, in *Inst) {
+	sel := uint16(c.SysenterCS) &^ 3
+	if sel == 0 || c.CR0&CR0PE == 0 {
+		c.raise(VecGP, 0)
+	}
+	c.privileged()
+	rip, rsp := c.R[RDX], c.R[RCX]
+	if in.osz == 8 {
+		if !canonical(rip) {
+			c.raise(VecGP, 0)
+		}
+		c.Seg[CS] = Segment{Selector: (sel + 32) | 3, Limit: 0xFFFFFFFF, Attr: attrCode64 | attrDPL3}
+		c.Seg[SS] = Segment{Selector: (sel + 40) | 3, Limit: 0xFFFFFFFF, Attr: attrData | attrDPL3}
+	} else {
+		rip, rsp = rip&0xFFFFFFFF, rsp&0xFFFFFFFF
+		c.Seg[CS] = Segment{Selector: (sel + 16) | 3, Limit: 0xFFFFFFFF, Attr: attrCode32 | attrDPL3}
+		c.Seg[SS] = Segment{Selector: (sel + 24) | 3, Limit: 0xFFFFFFFF, Attr: attrData | attrDPL3}
+	}
+	c.R[RSP] = rsp
+	c.privilegeChanged()
+	c.RIP = rip
 	c.brk = true
 }
 

@@ -342,7 +342,8 @@ func pairWait(t *testing.T, v waitVariant, image string) {
 	}
 	line := regexp.MustCompile(fmt.Sprintf(`^[a-z-]+ %d\b`, killAt))
 	if _, ok := primary.waitMatch(true, line, 60*time.Second); !ok {
-		t.Fatalf("the primary never printed event %d", killAt)
+		status, _, _ := ftvm(t, "status", "--tls", e.tls, pargs[2])
+		t.Fatalf("the primary never printed event %d; ftvm status: %s", killAt, status)
 	}
 	primary.kill()
 	if _, ok := backup.waitMatch(true, regexp.MustCompile(`^wait: done$`), 60*time.Second); !ok {

@@ -113,7 +113,11 @@ func (b *Board) attach(s *machine.Spec, host Host) error {
 	if s.Image == nil {
 		return nil
 	}
-	if err := m.LoadImage(s.Image, s.Initrd, s.Cmdline); err != nil {
+	load := func() error { return m.LoadImage(s.Image, s.Initrd, s.Cmdline) }
+	if machine.IsMultiboot(s.Image) {
+		load = func() error { return m.LoadMultiboot(s.Image, s.Modules, s.Cmdline) }
+	}
+	if err := load(); err != nil {
 		return fmt.Errorf("%s: %w", s.ImagePath, err)
 	}
 	if s.Snapshot != "" {

@@ -32,6 +32,25 @@ func loadGuest(t *testing.T, name string) (*Machine, *bytes.Buffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if IsMultiboot(image) {
+		// NAME.modules holds the module list (QEMU's -initrd, paths from
+		// the repository's root), as scripts/qemu-check.sh passes it.
+		var mods []MultibootModule
+		if list, err := os.ReadFile(filepath.Join(guestDir, name+".modules")); err == nil {
+			for _, item := range strings.Split(string(list), ",") {
+				file, _, _ := strings.Cut(item, " ")
+				data, err := os.ReadFile(filepath.Join("..", file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				mods = append(mods, MultibootModule{String: item, Data: data})
+			}
+		}
+		if err := m.LoadMultiboot(image, mods, ""); err != nil {
+			t.Fatal(err)
+		}
+		return m, &out
+	}
 	if err := m.LoadImage(image, nil, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -224,9 +224,9 @@ func writeBootParams(mem *mmu.Memory, k *linuxKernel, cmdline string, initrd []b
 func (m *Machine) LoadImage(image, initrd []byte, cmdline string) error {
 	if IsMultiboot(image) {
 		if initrd != nil {
-			return fmt.Errorf("modules (--initrd) for a multiboot kernel are not supported yet")
+			return fmt.Errorf("a multiboot kernel takes modules (LoadMultiboot), not an initrd")
 		}
-		return m.LoadMultiboot(image, cmdline)
+		return m.LoadMultiboot(image, nil, cmdline)
 	}
 	if IsLinuxKernel(image) {
 		return m.LoadLinux(image, initrd, cmdline)

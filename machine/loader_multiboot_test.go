@@ -129,7 +129,7 @@ func TestLoadMultibootErrors(t *testing.T) {
 		{"aout header before the file", mbHeader(mbFlagAOut, 0x200000, 0x100000, 0, 0, 0x200000), "before the file"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := newLinuxMachine(t, 64<<20).LoadMultiboot(c.image, "")
+			err := newLinuxMachine(t, 64<<20).LoadMultiboot(c.image, nil, "")
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want one containing %q", err, c.want)
 			}

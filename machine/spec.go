@@ -27,9 +27,13 @@ type Spec struct {
 	// Cmdline is the command line handed to the guest.
 	Cmdline string
 	// InitrdPath names a Linux guest's initial ramdisk; Initrd holds its
-	// bytes (nil: none).
+	// bytes (nil: none). For a multiboot kernel InitrdPath is the module
+	// list as QEMU's -initrd takes it ("FILE [ARGS][,FILE [ARGS]...]"),
+	// Modules the modules read from it and Initrd their bytes one after
+	// the other (what a recording's digest covers).
 	InitrdPath string
 	Initrd     []byte
+	Modules    []MultibootModule
 	// RTCBase is the wall-clock time (Unix seconds) of guest time 0; zero
 	// selects DefaultRTCBase.
 	RTCBase int64

@@ -136,9 +136,25 @@ func parseSpec(f *runFlags, imagePath string) (*machine.Spec, error) {
 	return s, nil
 }
 
-// readInitrd reads the initial ramdisk file path, if any, into s.
+// readInitrd reads the initial ramdisk file path, if any, into s; for a
+// multiboot kernel path is the module list QEMU's -initrd takes: modules
+// separated by commas, each a file name and optional arguments after a
+// space (the whole item is the module's string).
 func readInitrd(s *machine.Spec, path string) error {
 	if path == "" {
+		return nil
+	}
+	if machine.IsMultiboot(s.Image) {
+		s.InitrdPath, s.Initrd, s.Modules = path, []byte{}, nil
+		for _, item := range strings.Split(path, ",") {
+			file, _, _ := strings.Cut(item, " ")
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("--initrd: %v", err)
+			}
+			s.Modules = append(s.Modules, machine.MultibootModule{String: item, Data: b})
+			s.Initrd = append(s.Initrd, b...)
+		}
 		return nil
 	}
 	b, err := os.ReadFile(path)

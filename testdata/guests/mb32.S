@@ -100,6 +100,7 @@ _start:
     call    puthex
     SAY     "\n"
     call    check_mmap
+    call    check_mods
 
     /* ---- 2. segmentation ---- */
     mov     $BASE_DS, %ax
@@ -356,6 +357,46 @@ check_mmap:
     jmp     1b
 3:  SAY     "no entry for 1M\n"
     ret
+
+/* check_mods prints each module's arguments (its string after the file
+ * name), first line and whether it starts on a page boundary. */
+check_mods:
+    mov     mb_info, %ebx
+    SAY     "mods: "
+    testl   $0x08, (%ebx)
+    jz      5f
+    mov     20(%ebx), %eax
+    call    puthex
+    SAY     "\n"
+    mov     20(%ebx), %ecx
+    mov     24(%ebx), %edi
+1:  test    %ecx, %ecx
+    jz      6f
+    SAY     " args=["
+    mov     8(%edi), %esi                   /* string: skip the file name */
+2:  lodsb
+    test    %al, %al
+    jz      3f
+    cmp     $' ', %al
+    jne     2b
+    call    puts
+3:  SAY     "] aligned="
+    mov     (%edi), %eax
+    test    $0xFFF, %eax
+    setz    %al
+    movzbl  %al, %eax
+    call    puthex
+    SAY     " data="
+    mov     (%edi), %esi
+4:  lodsb
+    call    putc
+    cmp     $'\n', %al
+    jne     4b
+    add     $16, %edi
+    dec     %ecx
+    jmp     1b
+5:  SAY     "none\n"
+6:  ret
 
 /* legacy_ops runs instructions that only exist outside 64-bit mode. */
 legacy_ops:

@@ -108,10 +108,10 @@ type hostClockPort struct{}
 func (hostClockPort) ReadPort(port uint16, size int) uint32     { return uint32(time.Now().UnixNano()) }
 func (hostClockPort) WritePort(port uint16, size int, v uint32) {}
 
-// nondetCode reads port 0x510 in a loop, summing into EBX, then exits
+// nondetCode reads port 0x530 (free on the board) in a loop, summing into EBX, then exits
 // through isa-debug-exit.
 var nondetCode = []byte{
-	0x66, 0xBA, 0x10, 0x05, // mov dx, 0x510
+	0x66, 0xBA, 0x30, 0x05, // mov dx, 0x530
 	0xB9, 0x40, 0x0D, 0x03, 0x00, // mov ecx, 200000
 	0xED,       // 1: in eax, dx
 	0x01, 0xC3, // add ebx, eax
@@ -125,7 +125,7 @@ func TestInjectedNondeterminismCaught(t *testing.T) {
 	image := guestImage(t, "hello")
 	const interval = 1000
 	setup := func(m *machine.Machine) {
-		if err := m.Mem.MapPorts(0x510, 0x510, hostClockPort{}); err != nil {
+		if err := m.Mem.MapPorts(0x530, 0x530, hostClockPort{}); err != nil {
 			t.Fatal(err)
 		}
 		copy(m.Mem.RAM[m.CPU.RIP:], nondetCode)

@@ -119,9 +119,13 @@ func (e *waitEnv) disk(name string) string {
 	return apZeroDisk(e.t, filepath.Join(e.dir, name), waitDiskSectors*512)
 }
 
-// consoleInput is the bytes typed for n console events.
-func consoleInput(n int) string {
-	b := make([]byte, n)
+// stdin is what the test types on the guest's console: a byte per event
+// for the console builds, nothing for the others.
+func (v waitVariant) stdin() string {
+	if v.kind() != "console" {
+		return ""
+	}
+	b := make([]byte, v.count())
 	for i := range b {
 		b[i] = 'a' + byte(i%26)
 	}
@@ -237,11 +241,8 @@ func runWait(t *testing.T, v waitVariant, image, clock string) (console, log, di
 	e := newWaitEnv(t)
 	log = filepath.Join(e.dir, "run.log")
 	args := []string{ftvmBin, "run", "--clock", clock, "--stats", "--record", log, "--append", fmt.Sprintf("count=%d", v.count())}
-	var stdin string
 	var peer *framePeer
 	switch v.kind() {
-	case "console":
-		stdin = consoleInput(v.count())
 	case "disk":
 		d := e.disk("disk.img")
 		diskCopy = filepath.Join(e.dir, "disk-copy.img")
@@ -252,7 +253,7 @@ func runWait(t *testing.T, v waitVariant, image, clock string) (console, log, di
 		args = append(args, "--net", "socket:"+peer.path)
 	}
 	args = append(args, image)
-	out, stderr, st := runProc(t, stdin, peer, v.count(), args...)
+	out, stderr, st := runProc(t, v.stdin(), peer, v.count(), args...)
 	if st != 1 {
 		t.Fatalf("ftvm run --clock %s: status %d, want 1\nconsole:\n%s\nstderr:\n%s", clock, st, out, stderr)
 	}
@@ -285,11 +286,8 @@ func qemuWait(t *testing.T, v waitVariant, image string) []byte {
 		"-global", "virtio-mmio.force-legacy=false",
 		"-kernel", image, "-append", fmt.Sprintf("count=%d", v.count()),
 	}
-	var stdin string
 	var peer *framePeer
 	switch v.kind() {
-	case "console":
-		stdin = consoleInput(v.count())
 	case "disk":
 		args = append(args, "-drive", "file="+e.disk("disk.img")+",if=none,id=d0,format=raw",
 			"-device", "virtio-blk-device,drive=d0")
@@ -300,7 +298,7 @@ func qemuWait(t *testing.T, v waitVariant, image string) []byte {
 		args = append(args, "-netdev", "dgram,id=n0,local.type=unix,local.path="+local+",remote.type=unix,remote.path="+peer.path,
 			"-device", "virtio-net-device,netdev=n0")
 	}
-	out, stderr, st := runProc(t, stdin, peer, v.count(), args...)
+	out, stderr, st := runProc(t, v.stdin(), peer, v.count(), args...)
 	if st != 1 {
 		t.Fatalf("QEMU: status %d, want 1\nconsole:\n%s\nstderr:\n%s", st, out, stderr)
 	}

@@ -12,6 +12,8 @@
  * (SDM §6.14.2); with the error code and the vector that is 7 words, with
  * the 9 saved registers 16 words, so RSP is 16-byte aligned at the call.
  */
+#include "saveregs.h"
+
     .text
     .code64
 
@@ -38,26 +40,12 @@ wait_stubs:
 
 wait_common:
     pushq   %rax
-    pushq   %rcx
-    pushq   %rdx
-    pushq   %rsi
-    pushq   %rdi
-    pushq   %r8
-    pushq   %r9
-    pushq   %r10
-    pushq   %r11
+    SAVE_SCRATCH
     movq    72(%rsp), %rdi          /* vector */
     leaq    80(%rsp), %rsi          /* error code, RIP, CS, RFLAGS, RSP, SS */
     cld
     call    wait_isr
-    popq    %r11
-    popq    %r10
-    popq    %r9
-    popq    %r8
-    popq    %rdi
-    popq    %rsi
-    popq    %rdx
-    popq    %rcx
+    RESTORE_SCRATCH
     popq    %rax
     addq    $16, %rsp               /* vector and error code */
     iretq

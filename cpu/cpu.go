@@ -321,6 +321,7 @@ func New(mem *mmu.Memory, env Env) *CPU {
 	c.FPU.reset()
 	c.code.init()
 	mem.SetCodeWriteHook(c.codeWritten)
+	mem.SetDirtyFlushHook(c.mmu.flushWrites)
 	c.mmu.flush()
 	return c
 }

@@ -54,6 +54,14 @@ func (t *tlb) user() uint64 { return t.ctx & 1 }
 // setUser makes translations be made for CPL 3 (u = 1) or supervisor (0).
 func (t *tlb) setUser(u uint64) { t.ctx = t.ctx&^1 | u }
 
+// flushWrites drops every write translation, so that the next write to
+// each page takes the slow path (see mmu.Memory.HarvestDirty).
+func (t *tlb) flushWrites() {
+	for i := range t.write {
+		t.write[i].tag = ^uint64(0)
+	}
+}
+
 // flushPage drops the translations of the linear page holding addr.
 func (t *tlb) flushPage(addr uint64) {
 	vpn := addr >> mmu.PageShift
@@ -110,6 +118,7 @@ func (c *CPU) physFor(addr uint64, write bool) uint64 {
 		i := page & (tlbSize - 1)
 		c.mmu.read[i] = tlbEntry{tag, t.Phys}
 		if write && !c.mem.IsCode(t.Phys>>mmu.PageShift) {
+			c.mem.MarkDirty(t.Phys >> mmu.PageShift)
 			c.mmu.write[i] = tlbEntry{tag, t.Phys}
 		}
 	}

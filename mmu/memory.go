@@ -55,6 +55,14 @@ type Memory struct {
 	// cached; a write to such a page calls codeWrite.
 	code      []uint64
 	codeWrite func(page uint64)
+
+	// dirty marks RAM pages written since tracking started or the last
+	// harvest; nil when dirty tracking is off. dirtyFlush drops the
+	// write translations a CPU caches, so that its next write to any
+	// page passes MarkDirty again. Both are used only by the goroutine
+	// running the machine.
+	dirty      []uint64
+	dirtyFlush func()
 }
 
 // NewMemory returns a physical address space with size bytes of zeroed RAM.
@@ -213,6 +221,11 @@ func (m *Memory) NoteWrite(addr, size uint64) {
 		return
 	}
 	first, last := addr>>PageShift, (addr+size-1)>>PageShift
+	if m.dirty != nil {
+		for p := first; p <= last; p++ {
+			m.dirty[p/64] |= 1 << (p % 64)
+		}
+	}
 	for p := first; p <= last; p++ {
 		w := m.code[p/64]
 		if w == 0 {
@@ -226,6 +239,63 @@ func (m *Memory) NoteWrite(addr, size uint64) {
 			}
 		}
 	}
+}
+
+// SetDirtyFlushHook sets the function that drops every write translation
+// a CPU caches (its write TLB). Memory calls it when dirty tracking starts
+// and at each harvest: a CPU marks a page dirty (MarkDirty) when it caches a
+// write translation for it, and writes through that translation afterwards
+// without telling Memory.
+func (m *Memory) SetDirtyFlushHook(hook func()) { m.dirtyFlush = hook }
+
+// StartDirtyTracking starts recording which RAM pages are written (by the
+// CPU, by device DMA and by the page walk's accessed and dirty bits), with
+// every page clean. Tracking stays on until StopDirtyTracking.
+func (m *Memory) StartDirtyTracking() {
+	m.dirty = make([]uint64, len(m.code))
+	if m.dirtyFlush != nil {
+		m.dirtyFlush()
+	}
+}
+
+// StopDirtyTracking stops recording written pages.
+func (m *Memory) StopDirtyTracking() { m.dirty = nil }
+
+// DirtyTracking reports whether written pages are being recorded.
+func (m *Memory) DirtyTracking() bool { return m.dirty != nil }
+
+// MarkDirty records that RAM page number page is (about to be) written. A
+// CPU calls it when it caches a write translation for the page; it does
+// nothing when tracking is off or the page is not RAM.
+func (m *Memory) MarkDirty(page uint64) {
+	if m.dirty != nil && page < uint64(len(m.dirty))*64 {
+		m.dirty[page/64] |= 1 << (page % 64)
+	}
+}
+
+// HarvestDirty appends to dst the numbers, in increasing order, of the RAM
+// pages written since tracking started or the previous harvest, marks every
+// page clean and drops the CPU's cached write translations. It returns dst
+// unchanged when tracking is off.
+func (m *Memory) HarvestDirty(dst []uint64) []uint64 {
+	if m.dirty == nil {
+		return dst
+	}
+	pages := uint64(len(m.RAM)) >> PageShift
+	for i, w := range m.dirty {
+		for w != 0 {
+			p := uint64(i)*64 + uint64(bits.TrailingZeros64(w))
+			w &= w - 1
+			if p < pages {
+				dst = append(dst, p)
+			}
+		}
+		m.dirty[i] = 0
+	}
+	if m.dirtyFlush != nil {
+		m.dirtyFlush()
+	}
+	return dst
 }
 
 // CodePages returns the number of RAM pages currently marked as code.

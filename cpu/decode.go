@@ -304,7 +304,7 @@ func decode(in *Inst, code []byte, rip uint64, m CodeSize) error {
 			in.imm2 = uint8(lvl)
 		}
 	case formJz:
-		in.imm, err = imm(4)
+		in.imm, err = imm(min(int(in.osz), 4)) // rel16 with a 16-bit operand size outside 64-bit mode
 	case formRegI:
 		n := int(in.osz)
 		if n == 8 {
@@ -358,6 +358,8 @@ func decode(in *Inst, code []byte, rip uint64, m CodeSize) error {
 		in.op = OpInvalid // NFx: F3 0F C7 /7 is RDPID, the rest #UD
 	case (in.op == OpLDMXCSR || in.op == OpSTMXCSR) && in.prefix&(pfxOpsize|pfxRep|pfxRepne) != 0:
 		in.op = OpInvalid // NP
+	case (in.op == OpSYSCALL || in.op == OpSYSRET || in.op == OpSWAPGS) && m != Code64:
+		in.op = OpInvalid // only in 64-bit mode (SYSCALL and SYSRET: on Intel)
 	case in.op == OpCMPXCHG16B && in.prefix&pfxRexW == 0:
 		in.osz = 4 // CMPXCHG8B
 	case in.opcode == 0x112 && in.op == OpMOVLPS && in.mod == 3:

@@ -437,9 +437,6 @@ func execSYSCALL(c *CPU, in *Inst) {
 		c.raise(VecUD, 0)
 	}
 	target := c.LSTAR
-	if !c.longMode64() {
-		target = c.CSTAR
-	}
 	flags := c.flags()
 	c.R[RCX] = in.next
 	c.R[R11] = flags

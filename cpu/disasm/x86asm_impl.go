@@ -7,9 +7,21 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 )
 
-// decodeX86asm decodes one instruction with the pure-Go x86asm decoder.
-// It is compiled in every build so tests can compare it with capstone.
+// decodeX86asm decodes one instruction with the pure-Go x86asm decoder in
+// 64-bit mode. It is compiled in every build so tests can compare it with
+// capstone.
 func decodeX86asm(code []byte, addr uint64) (inst Inst, err error) {
+	return decodeX86asmMode(code, addr, 64)
+}
+
+// DecodeMode disassembles the single instruction at the start of code in
+// the given mode (16, 32 or 64 bits) with the x86asm decoder, whatever the
+// backend compiled in: code segments of protected and compatibility mode.
+func DecodeMode(code []byte, addr uint64, bits int) (Inst, error) {
+	return decodeX86asmMode(code, addr, bits)
+}
+
+func decodeX86asmMode(code []byte, addr uint64, bits int) (inst Inst, err error) {
 	if len(code) == 0 {
 		return Inst{}, decodeError(code, "empty")
 	}
@@ -18,7 +30,7 @@ func decodeX86asm(code []byte, addr uint64) (inst Inst, err error) {
 			inst, err = Inst{}, decodeError(code, fmt.Sprint("x86asm panic: ", r))
 		}
 	}()
-	in, err := x86asm.Decode(code, 64)
+	in, err := x86asm.Decode(code, bits)
 	if err != nil {
 		return Inst{}, decodeError(code, err.Error())
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"ftvm/devices"
 	"ftvm/internal/initramfs"
 	"ftvm/internal/testenv"
 )
@@ -233,19 +239,86 @@ func TestLinuxBoot(t *testing.T) {
 	t.Logf("%s", strings.TrimSpace(stderr.String()))
 }
 
-// TestLinuxRecordReplay records a boot of Debian's kernel to /init on the
-// virtual clock (ftvm.poweroff: /init powers off after its marker) and
-// replays it: the replay must retire the same instructions and print the
-// same console bytes, the initrd found through the log header.
+// linuxPing pings the guest (ip, mac) from a port of our own on the switch
+// at sw, answering the guest's ARP request for our address as a host would,
+// and waits for an echo reply.
+func linuxPing(t *testing.T, sw, dir string, guestIP net.IP, guestMAC net.HardwareAddr) {
+	t.Helper()
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "ping.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	swAddr := &net.UnixAddr{Name: sw, Net: "unixgram"}
+	myMAC := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x42}
+	myIP := net.IP{10, 0, 2, 2}
+	send := func(layers ...gopacket.SerializableLayer) {
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, layers...); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.WriteToUnix(buf.Bytes(), swAddr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for seq := uint16(1); seq <= 20; seq++ {
+		send(&layers.Ethernet{SrcMAC: myMAC, DstMAC: guestMAC, EthernetType: layers.EthernetTypeIPv4},
+			&layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: myIP, DstIP: guestIP},
+			&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 7, Seq: seq},
+			gopacket.Payload("ftvm linux ping"))
+		conn.SetReadDeadline(time.Now().Add(time.Second))
+		rb := make([]byte, 1<<16)
+		for {
+			n, _, err := conn.ReadFromUnix(rb)
+			if err != nil {
+				break // nothing more: the next request
+			}
+			p := gopacket.NewPacket(rb[:n], layers.LayerTypeEthernet, gopacket.Default)
+			if arp, ok := p.Layer(layers.LayerTypeARP).(*layers.ARP); ok && arp.Operation == layers.ARPRequest && net.IP(arp.DstProtAddress).Equal(myIP) {
+				send(&layers.Ethernet{SrcMAC: myMAC, DstMAC: net.HardwareAddr(arp.SourceHwAddress), EthernetType: layers.EthernetTypeARP},
+					&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+						Operation: layers.ARPReply, SourceHwAddress: myMAC, SourceProtAddress: myIP.To4(),
+						DstHwAddress: arp.SourceHwAddress, DstProtAddress: arp.SourceProtAddress})
+				continue
+			}
+			if r, ok := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok && r.TypeCode.Type() == layers.ICMPv4TypeEchoReply && r.Id == 7 {
+				if string(r.Payload) != "ftvm linux ping" {
+					t.Fatalf("echo reply payload %q", r.Payload)
+				}
+				return
+			}
+		}
+	}
+	t.Fatalf("no echo reply from %v", guestIP)
+}
+
+// TestLinuxRecordReplay records a boot of Debian's kernel on the virtual
+// clock with a NIC on an ftvm switch (--net socket:): a port of the test's
+// own pings the guest after /init's marker, then poweroff is typed on the
+// console. The replay, fed the frames and keys from the log and the initrd
+// through the log header, must retire the same instructions and print the
+// same console bytes.
 func TestLinuxRecordReplay(t *testing.T) {
 	vmlinux, initrd := testenv.LinuxGuest(t)
-	dir := t.TempDir()
+	dir := testenv.ShortTempDir(t)
+	sw := testenv.Switch(t, filepath.Join(dir, "sw"))
 	log := filepath.Join(dir, "linux.log")
-	stdout, stderr, status := ftvm(t, "run", "-m", "256M", "--clock", "virtual", "--stats", "--max-insns", "8000000000",
-		"--record", log, "--initrd", initrd, "--append", "console=ttyS0 ftvm.poweroff", vmlinux)
-	if status != 0 || !strings.Contains(stdout, initramfsMarker) || !strings.Contains(stdout, "reboot: Power down") {
-		t.Fatalf("recording: status %d\n%s\nstderr: %s", status, stdout, stderr)
+	keys, typed := io.Pipe()
+	defer typed.Close()
+	p := apStartStdin(t, "linux", keys, ftvmBin, "run", "-m", "256M", "--clock", "virtual", "--stats",
+		"--max-insns", "8000000000", "--net", "socket:"+sw, "--record", log, "--initrd", initrd,
+		"--append", "console=ttyS0 ftvm.ip=10.0.2.15/24", vmlinux)
+	if !p.waitConsole(initramfsMarker, 5*time.Minute) {
+		t.Fatal("no /init marker")
 	}
+	mac := devices.DefaultMAC(0)
+	linuxPing(t, sw, dir, net.IP{10, 0, 2, 15}, mac[:])
+	fmt.Fprintln(typed, "poweroff")
+	typed.Close() // the end of stdin, so the process's Wait returns
+	if status := p.wait(t, 5*time.Minute); status != 0 || !strings.Contains(p.stdout.String(), "reboot: Power down") {
+		t.Fatalf("recording: status %d", status)
+	}
+	stdout, stderr := p.stdout.String(), p.stderr.String()
 	rstdout, rstderr, rstatus := ftvm(t, "replay", "--stats", "--log", log, vmlinux)
 	if rstatus != 0 || !strings.Contains(rstderr, "replay matched the recording") {
 		t.Fatalf("replay: status %d, stderr %s", rstatus, rstderr)

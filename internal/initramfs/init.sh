@@ -2,9 +2,8 @@
 # /init of the ftvm Linux initramfs (internal/initramfs): load the virtio
 # modules, mount the kernel file systems, configure eth0 from the kernel
 # command line (ftvm.ip=ADDR/PREFIX, ftvm.gw=GATEWAY), print the marker and
-# run a shell on the console, or power off at once with ftvm.poweroff. PID 1
-# turns busybox's poweroff, reboot and halt signals into the system calls;
-# leaving the shell powers off.
+# run a shell on the console. PID 1 turns busybox's poweroff, reboot and
+# halt signals into the system calls; leaving the shell powers off.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /mnt /usr/bin /usr/sbin /sbin
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
@@ -20,7 +19,6 @@ for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	ftvm.ip=*) addr="${arg#ftvm.ip=}" ;;
 	ftvm.gw=*) gw="${arg#ftvm.gw=}" ;;
-	ftvm.poweroff) off=1 ;;
 	esac
 done
 if [ -n "$addr" ]; then
@@ -31,10 +29,6 @@ trap 'sync; poweroff -f' USR2
 trap 'sync; reboot -f' TERM
 trap 'sync; halt -f' USR1
 echo "ftvm-init: ready"
-if [ -n "$off" ]; then
-	sync
-	poweroff -f
-fi
 setsid cttyhack sh &
 wait $!
 sync

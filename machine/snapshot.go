@@ -74,8 +74,8 @@ func (a deviceSnap[S]) RestoreState(dec func(v any) error) error {
 	return a.d.Restore(s)
 }
 
-// SaveSnapshot writes the machine's state to w. Call it between runs.
-func (m *Machine) SaveSnapshot(w io.Writer) error {
+// state returns the machine's state apart from RAM.
+func (m *Machine) state() (State, error) {
 	st := State{
 		RAMSize:   uint64(len(m.Mem.RAM)),
 		CPU:       m.CPU.State(),
@@ -86,9 +86,36 @@ func (m *Machine) SaveSnapshot(w io.Writer) error {
 	for name, s := range m.snaps {
 		var b bytes.Buffer
 		if err := gob.NewEncoder(&b).Encode(s.SnapshotState()); err != nil {
-			return fmt.Errorf("snapshot: device %s: %v", name, err)
+			return State{}, fmt.Errorf("snapshot: device %s: %v", name, err)
 		}
 		st.Devices[name] = b.Bytes()
+	}
+	return st, nil
+}
+
+// restoreState loads st (without RAM) into the devices, CPU and clock.
+func (m *Machine) restoreState(st *State) error {
+	for name, s := range m.snaps {
+		b, ok := st.Devices[name]
+		if !ok {
+			return fmt.Errorf("snapshot has no state for device %s", name)
+		}
+		dec := gob.NewDecoder(bytes.NewReader(b))
+		if err := s.RestoreState(dec.Decode); err != nil {
+			return fmt.Errorf("snapshot: device %s: %v", name, err)
+		}
+	}
+	m.CPU.SetState(st.CPU)
+	m.Clock.Restore(st.Clock)
+	m.consoleIn = st.ConsoleIn
+	return nil
+}
+
+// SaveSnapshot writes the machine's state to w. Call it between runs.
+func (m *Machine) SaveSnapshot(w io.Writer) error {
+	st, err := m.state()
+	if err != nil {
+		return err
 	}
 	var meta bytes.Buffer
 	if err := gob.NewEncoder(&meta).Encode(&st); err != nil {
@@ -185,18 +212,5 @@ func (m *Machine) RestoreSnapshot(r io.Reader) error {
 	if _, err := io.ReadFull(br, end[:]); err != nil || string(end[:]) != snapEnd {
 		return fmt.Errorf("%w: missing end marker", ErrSnapshotFormat)
 	}
-	for name, s := range m.snaps {
-		b, ok := st.Devices[name]
-		if !ok {
-			return fmt.Errorf("snapshot has no state for device %s", name)
-		}
-		dec := gob.NewDecoder(bytes.NewReader(b))
-		if err := s.RestoreState(dec.Decode); err != nil {
-			return fmt.Errorf("snapshot: device %s: %v", name, err)
-		}
-	}
-	m.CPU.SetState(st.CPU)
-	m.Clock.Restore(st.Clock)
-	m.consoleIn = st.ConsoleIn
-	return nil
+	return m.restoreState(&st)
 }

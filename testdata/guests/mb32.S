@@ -11,7 +11,9 @@
  *      (#GP(0), #SS(0)), an expand-down segment, loads that fault with the
  *      selector as error code (#GP beyond the GDT limit, #NP not present,
  *      #GP for SS with DPL != CPL), a null segment; INT n through a 32-bit
- *      interrupt gate and IRET; the instructions only 32-bit mode has
+ *      interrupt gate and IRET; the instructions only 32-bit mode has;
+ *      CPL 3: IRET to an outer level (data segments nulled), INT n through
+ *      a DPL-3 gate with the stack from the TSS, #GP for CLI
  *   3. 32-bit paging with 4 MiB (PSE) and 4 KiB pages: translation,
  *      accessed/dirty bits, #PF error codes and CR2, INVLPG
  *   4. PAE paging: translation, execute-disable, a reserved bit
@@ -38,6 +40,8 @@
     .set ABSENT_DS, 0x30                /* not present */
     .set USER_DS, 0x38                  /* DPL 3 */
     .set LONG_CS, 0x40                  /* 64-bit code */
+    .set USER_CS, 0x48                  /* 32-bit code, DPL 3 */
+    .set TSS_SEL, 0x50                  /* 32-bit TSS */
 
 /* SAY "text": print a string */
 .macro SAY str
@@ -212,6 +216,7 @@ _start:
 
     call    legacy_ops
     call    qemu_devices
+    call    ring3
 
     /* ---- 3. 32-bit paging ---- */
     movl    $0x000083, pd32                 /* 0-4 MiB: 4 MiB page */
@@ -357,6 +362,90 @@ check_mmap:
     jmp     1b
 3:  SAY     "no entry for 1M\n"
     ret
+
+/* ring3 goes to CPL 3 twice through IRET: INT 0x31 (a DPL-3 gate) reports
+ * the frame the CPU pushed on the TSS's ring-0 stack; CLI faults. */
+ring3:
+    mov     $tss32, %eax
+    movw    $0x67, gdt + TSS_SEL
+    movw    %ax, gdt + TSS_SEL + 2
+    shr     $16, %eax
+    movb    %al, gdt + TSS_SEL + 4
+    movb    $0x89, gdt + TSS_SEL + 5
+    movb    $0, gdt + TSS_SEL + 6
+    movb    %ah, gdt + TSS_SEL + 7
+    movl    $kstack3_top, tss32 + 4         /* ESP0 */
+    movl    $FLAT_DS, tss32 + 8             /* SS0 */
+    mov     $TSS_SEL, %ax
+    ltr     %ax
+    mov     $0x31, %eax
+    mov     $ring3_int, %edx
+    call    set_gate
+    movb    $0xEE, idt + 0x31 * 8 + 5       /* DPL 3 */
+
+    SAY     "ring3: "
+    TRY
+    pushl   $USER_DS | 3
+    pushl   $ustack3_top
+    pushl   $0x2
+    pushl   $USER_CS | 3
+    pushl   $user_a
+    iret
+    CATCH
+    SAY     "cs="
+    mov     r3_cs, %eax
+    call    puthex
+    SAY     " ss="
+    mov     r3_ss, %eax
+    call    puthex
+    SAY     " ds="
+    mov     r3_ebx, %eax
+    call    puthex
+    SAY     " eax="
+    mov     r3_eax, %eax
+    call    puthex
+    SAY     " frame="
+    mov     $kstack3_top, %eax
+    sub     r3_sp, %eax
+    call    puthex
+    SAY     "\n"
+    SAY     "ring3 cli: "
+    TRY
+    pushl   $USER_DS | 3
+    pushl   $ustack3_top
+    pushl   $0x2
+    pushl   $USER_CS | 3
+    pushl   $user_b
+    iret
+    CATCH
+    call    report
+    ret
+
+/* ring3_int: INT 0x31 from CPL 3; back to the kernel through CATCH */
+ring3_int:
+    push    %eax
+    mov     $FLAT_DS, %ax
+    mov     %ax, %ds
+    mov     %ax, %es
+    pop     %eax
+    mov     %eax, r3_eax
+    mov     %ebx, r3_ebx
+    mov     %esp, r3_sp
+    mov     4(%esp), %eax
+    mov     %eax, r3_cs
+    mov     16(%esp), %eax
+    mov     %eax, r3_ss
+    mov     recover_esp, %esp
+    jmp     *recover_eip
+
+user_a:
+    mov     %ds, %ebx                       /* nulled by the IRET to CPL 3 */
+    mov     $0x1234, %eax
+    int     $0x31
+    ud2
+user_b:
+    cli
+    ud2
 
 /* check_mods prints each module's arguments (its string after the file
  * name), first line and whether it starts on a page boundary. */
@@ -798,12 +887,14 @@ gdt:
     .quad   0x00CF12000000FFFF      /* 0x30 not present */
     .quad   0x00CFF2000000FFFF      /* 0x38 DPL 3 data */
     .quad   0x00AF9A000000FFFF      /* 0x40 64-bit code */
+    .quad   0x00CFFA000000FFFF      /* 0x48 32-bit code, DPL 3 */
+    .quad   0                       /* 0x50 TSS, filled in */
 gdt_end:
 gdt_desc:
     .word   gdt_end - gdt - 1
     .long   gdt
 idt_desc:
-    .word   0x31 * 8 - 1
+    .word   0x40 * 8 - 1
     .long   idt
 
     .bss
@@ -817,7 +908,8 @@ pml4:   .skip 4096
 lm_pdpt: .skip 4096
 lm_pd:  .skip 4096
 pdpt:   .skip 32
-idt:    .skip 0x31 * 8
+idt:    .skip 0x40 * 8
+tss32:  .skip 104
 mb_eax: .skip 4
 mb_info: .skip 4
 last_vec: .skip 4
@@ -829,6 +921,16 @@ saved_esp: .skip 4
 int_count: .skip 4
 irq_count: .skip 4
 fw_name: .skip 56
+r3_eax: .skip 4
+r3_ebx: .skip 4
+r3_sp:  .skip 4
+r3_cs:  .skip 4
+r3_ss:  .skip 4
+    .balign 16
+    .skip 4096
+kstack3_top:
+    .skip 4096
+ustack3_top:
     .balign 16
     .skip 8192
 stack_top:

@@ -247,9 +247,10 @@ func TestL2AnswersARP(t *testing.T) {
 
 func TestL2ThroughSwitch(t *testing.T) {
 	dir := testenv.ShortTempDir(t)
-	swPath := testenv.Switch(t, filepath.Join(dir, "sw.sock"))
+	sw := testenv.Switch(t, filepath.Join(dir, "sw.sock"))
+	swPath := sw.Path()
 	g := newFakeGuest(t, dir, swPath, nil)
-	time.Sleep(20 * time.Millisecond) // the registration datagram
+	testenv.Poll(t, 5*time.Second, "the guest's registration", func() bool { return sw.Stats().Ports >= 1 })
 	c := New(newL2(t, swPath))
 	c.Timeout = time.Second
 	c.Retries = 2

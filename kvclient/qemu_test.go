@@ -126,7 +126,7 @@ func expect(t *testing.T, c *Client, req, want string) {
 func TestKVStoreQEMU(t *testing.T) {
 	qemu := requireQEMU(t)
 	dir := testenv.ShortTempDir(t)
-	swPath := testenv.Switch(t, filepath.Join(dir, "sw.sock"))
+	swPath := testenv.Switch(t, filepath.Join(dir, "sw.sock")).Path()
 	disk := filepath.Join(dir, "disk.img")
 	if err := os.WriteFile(disk, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)

@@ -339,7 +339,7 @@ func onesSum(b []byte) uint16 {
 func TestApplianceTwoGuests(t *testing.T) {
 	image := testenv.Guest(t, "kvstore")
 	dir := testenv.ShortTempDir(t)
-	sw := testenv.Switch(t, filepath.Join(dir, "sw.sock"))
+	sw := testenv.Switch(t, filepath.Join(dir, "sw.sock")).Path()
 	a := &appliance{ip: "10.0.2.15", mac: "52:54:00:12:34:56", disk: apZeroDisk(t, filepath.Join(dir, "a.img"), 1<<20)}
 	b := &appliance{ip: "10.0.2.16", mac: "52:54:00:12:34:57", disk: apZeroDisk(t, filepath.Join(dir, "b.img"), 1<<20)}
 	for i, g := range []*appliance{a, b} {

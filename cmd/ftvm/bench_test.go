@@ -25,7 +25,7 @@ func BenchmarkApplianceRequests(b *testing.B) {
 		b.Skipf("kvstore guest not built (run make guests): %v", err)
 	}
 	dir := testenv.ShortTempDir(b)
-	sw := testenv.Switch(b, filepath.Join(dir, "sw.sock"))
+	sw := testenv.Switch(b, filepath.Join(dir, "sw.sock")).Path()
 	// sparse, large enough for every write of a long run (about 2000
 	// small writes per MiB)
 	disk := apZeroDisk(b, filepath.Join(dir, "disk.img"), 256<<20)

@@ -127,7 +127,7 @@ func (e *foEnv) zeroDisk(name string, size int64) string {
 
 // newSwitch starts an in-process learning switch at dir/name.
 func (e *foEnv) newSwitch(name string) string {
-	return testenv.Switch(e.t, e.path(name))
+	return testenv.Switch(e.t, e.path(name)).Path()
 }
 
 // foFreeAddr returns a loopback UDP address that was free a moment ago (the

@@ -301,7 +301,7 @@ func linuxPing(t *testing.T, sw, dir string, guestIP net.IP, guestMAC net.Hardwa
 func TestLinuxRecordReplay(t *testing.T) {
 	vmlinux, initrd := testenv.LinuxGuest(t)
 	dir := testenv.ShortTempDir(t)
-	sw := testenv.Switch(t, filepath.Join(dir, "sw"))
+	sw := testenv.Switch(t, filepath.Join(dir, "sw")).Path()
 	log := filepath.Join(dir, "linux.log")
 	keys, typed := io.Pipe()
 	defer typed.Close()

@@ -79,7 +79,7 @@ type apRecording struct {
 func recordAppliance(t *testing.T, seed int64, n int) *apRecording {
 	t.Helper()
 	r := &apRecording{image: testenv.Guest(t, "kvstore"), dir: testenv.ShortTempDir(t)}
-	sw := testenv.Switch(t, filepath.Join(r.dir, "sw.sock"))
+	sw := testenv.Switch(t, filepath.Join(r.dir, "sw.sock")).Path()
 	r.log = filepath.Join(r.dir, "rec.log")
 	r.disk = apZeroDisk(t, filepath.Join(r.dir, "disk.img"), 1<<20)
 	r.disk0 = filepath.Join(r.dir, "disk0.img")

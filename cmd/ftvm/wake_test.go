@@ -43,7 +43,7 @@ func TestIdleWake(t *testing.T) {
 				var sw string
 				switch tc.input {
 				case "net":
-					sw = testenv.Switch(t, filepath.Join(dir, "sw.sock"))
+					sw = testenv.Switch(t, filepath.Join(dir, "sw.sock")).Path()
 					args = append(args, "--net", "socket:"+sw, "--pcap", filepath.Join(dir, "wake.pcap"))
 				case "disk":
 					disk := filepath.Join(dir, "disk.img")

@@ -151,8 +151,8 @@ func ShortTempDir(t testing.TB) string {
 }
 
 // Switch starts an in-process learning switch (ftvm switch) on the unix
-// socket path, closed when the test ends, and returns path.
-func Switch(t testing.TB, path string) string {
+// socket path, closed when the test ends.
+func Switch(t testing.TB, path string) *netswitch.Switch {
 	t.Helper()
 	sw, err := netswitch.Listen(path)
 	if err != nil {
@@ -160,5 +160,5 @@ func Switch(t testing.TB, path string) string {
 	}
 	go sw.Serve()
 	t.Cleanup(func() { sw.Close() })
-	return path
+	return sw
 }

@@ -8,6 +8,7 @@
 package failover
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -74,13 +75,21 @@ func (NoArbiter) TestAndSet(uint64, string) (bool, error) { return true, nil }
 // Highest implements Arbiter.
 func (NoArbiter) Highest() (uint64, error) { return 0, nil }
 
-// ParseArbiter parses --arbiter: "" (none) or file:PATH.
-func ParseArbiter(spec string) (Arbiter, error) {
+// ParseArbiter parses --arbiter: "" (none), file:PATH (shared storage) or
+// etcd:URL[,URL...]/PREFIX (an etcd cluster; https URLs use tlsCfg, the
+// pair's client configuration, for mutual TLS).
+func ParseArbiter(spec string, tlsCfg *tls.Config) (Arbiter, error) {
 	switch {
 	case spec == "":
 		return NoArbiter{}, nil
 	case strings.HasPrefix(spec, "file:") && len(spec) > 5:
 		return FileArbiter{Path: spec[5:]}, nil
+	case strings.HasPrefix(spec, "etcd:"):
+		a, err := parseEtcd(spec[5:], tlsCfg)
+		if err != nil {
+			return nil, fmt.Errorf("--arbiter %q: %w", spec, err)
+		}
+		return a, nil
 	}
-	return nil, fmt.Errorf("--arbiter %q: want file:PATH", spec)
+	return nil, fmt.Errorf("--arbiter %q: want file:PATH or etcd:URL[,URL...]/PREFIX", spec)
 }

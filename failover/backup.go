@@ -325,7 +325,7 @@ func (b *Backup) replayEnded(exit *machine.Exit) bool {
 // the other side holds the next generation.
 func (b *Backup) goLive() *Primary {
 	gen := b.gen.Load() + 1
-	won, err := b.opts.Arbiter.TestAndSet(gen, "backup")
+	won, err := b.claim(gen, "backup")
 	if err != nil || !won {
 		b.lostArbiter(gen, err, "the primary carries on")
 		return nil

@@ -46,6 +46,9 @@ const (
 	// EventGARPSent: a gratuitous ARP for the guest went out (Text: the
 	// address and MAC).
 	EventGARPSent EventKind = "garp-sent"
+	// EventArbiterUnreachable: the arbiter gave no answer for Generation
+	// (Text says why); this side is not live and asks again after Millis.
+	EventArbiterUnreachable EventKind = "arbiter-unreachable"
 	// EventLostArbiter: the other side holds Generation; this side stops.
 	EventLostArbiter EventKind = "lost-arbiter"
 	// EventGuestEnded: the primary's guest ended at Position with Status;

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -16,10 +17,22 @@ import (
 // Many sides racing for the same generation: exactly one wins each.
 func TestFileArbiterOneWinnerPerGeneration(t *testing.T) {
 	a := FileArbiter{Path: filepath.Join(t.TempDir(), "arb")}
-	for gen := uint64(1); gen <= 5; gen++ {
+	racers := make([]Arbiter, 8)
+	for i := range racers {
+		racers[i] = a
+	}
+	raceGenerations(t, racers, 5)
+}
+
+// raceGenerations has every racer claim generations 1..n at once and checks
+// that exactly one wins each and that Highest then says n.
+func raceGenerations(t *testing.T, racers []Arbiter, n uint64) {
+	t.Helper()
+	for gen := uint64(1); gen <= n; gen++ {
 		var wins atomic.Int32
 		var wg sync.WaitGroup
-		for i := 0; i < 8; i++ {
+		start := time.Now()
+		for _, a := range racers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -33,19 +46,34 @@ func TestFileArbiterOneWinnerPerGeneration(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		t.Logf("generation %d decided among %d racers in %v", gen, len(racers), time.Since(start))
 		if wins.Load() != 1 {
 			t.Fatalf("generation %d: %d winners, want 1", gen, wins.Load())
 		}
 	}
-	if hi, err := a.Highest(); err != nil || hi != 5 {
-		t.Errorf("Highest = %d, %v; want 5", hi, err)
+	if hi, err := racers[len(racers)-1].Highest(); err != nil || hi != n {
+		t.Errorf("Highest = %d, %v; want %d", hi, err, n)
 	}
 }
 
 func TestParseArbiter(t *testing.T) {
-	for spec, ok := range map[string]bool{"": true, "file:/x/y": true, "file:": false, "nfs:/x": false} {
-		if _, err := ParseArbiter(spec); (err == nil) != ok {
+	for spec, ok := range map[string]bool{
+		"": true, "file:/x/y": true, "file:": false, "nfs:/x": false,
+		"etcd:http://127.0.0.1:2379/ftvm":                    true,
+		"etcd:http://10.0.0.1:2379,http://10.0.0.2:2379/a/b": true,
+		"etcd:http://127.0.0.1:2379":                         false, // no prefix
+		"etcd:http://127.0.0.1:2379/":                        false,
+		"etcd:ftp://127.0.0.1/ftvm":                          false,
+		"etcd:https://127.0.0.1:2379/ftvm":                   false, // https without --tls
+		"etcd:http://a:1/x,http://b:2/p":                     false,
+		"etcd:":                                              false,
+	} {
+		a, err := ParseArbiter(spec, nil)
+		if (err == nil) != ok {
 			t.Errorf("ParseArbiter(%q) error %v", spec, err)
+		}
+		if e, isEtcd := a.(*EtcdArbiter); isEtcd {
+			e.Close()
 		}
 	}
 }

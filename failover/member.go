@@ -313,6 +313,22 @@ func (n *member) takeConn() *transport.Conn {
 	return c
 }
 
+// claim asks the arbiter for generation gen. While the arbiter gives no
+// answer (ErrArbiterUnreachable) this side is not live: it says so and
+// asks again, waiting longer each time up to a second, until an answer or
+// Stop.
+func (n *member) claim(gen uint64, who string) (bool, error) {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		won, err := n.opts.Arbiter.TestAndSet(gen, who)
+		if !errors.Is(err, ErrArbiterUnreachable) || n.stopping.Load() {
+			return won, err
+		}
+		n.emit(Event{Kind: EventArbiterUnreachable, Generation: gen, Millis: float64(wait.Milliseconds())},
+			"%v: not live; asking again for generation %d in %v", err, gen, wait)
+		time.Sleep(wait)
+	}
+}
+
 // lostArbiter records that the other side holds generation gen.
 func (n *member) lostArbiter(gen uint64, err error, other string) {
 	e := fmt.Errorf("lost the arbiter for generation %d (%s); stopping this side", gen, other)

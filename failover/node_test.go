@@ -42,7 +42,7 @@ func TestNodePairInProcess(t *testing.T) {
 	base := runtime.NumGoroutine()
 	// Not a test of failure detection: a generous timeout keeps a loaded
 	// host (and the race detector) from starving a heartbeat into a failover.
-	tp := startTestPair(t, image, "lines=12", Options{FailoverTimeout: 5 * time.Second})
+	tp := startTestPair(t, image, "lines=12", Options{FailoverTimeout: 5 * time.Second}, nil)
 	primary, backup, ctx := tp.primary, tp.backup, tp.ctx
 	pcons, bcons := &tp.pcons, &tp.bcons
 	plog, blog := &tp.plog, &tp.blog
@@ -113,8 +113,9 @@ type testPair struct {
 }
 
 // startTestPair starts a primary of image with cmdline and a host clock,
-// and joins a backup to it, both with opts (certificates are made here).
-func startTestPair(t *testing.T, image []byte, cmdline string, opts Options) *testPair {
+// and joins a backup to it, both with opts (certificates are made here);
+// the backup asks backupArb (nil: opts.Arbiter).
+func startTestPair(t *testing.T, image []byte, cmdline string, opts Options, backupArb Arbiter) *testPair {
 	t.Helper()
 	dir := t.TempDir()
 	if err := transport.GenerateCerts(dir); err != nil {
@@ -131,6 +132,9 @@ func startTestPair(t *testing.T, image []byte, cmdline string, opts Options) *te
 	popts, bopts := opts, opts
 	popts.TLS, popts.Listen, popts.Log, popts.Clock = tlsCfg, "127.0.0.1:0", &tp.plog, machine.ClockHost
 	bopts.TLS, bopts.Log = tlsCfg, &tp.blog
+	if backupArb != nil {
+		bopts.Arbiter = backupArb
+	}
 	tp.primary = NewPrimary(popts)
 	spec := &machine.Spec{ImagePath: "pit_hlt.elf", Image: image, Clock: machine.ClockHost, Cmdline: cmdline}
 	tp.pb, err = board.Build(spec, tp.primary.Configure(machine.Config{}, &tp.pcons), board.Host{Live: true, Post: tp.primary.Post, Producer: tp.primary.Producer})
@@ -186,55 +190,119 @@ func (tp *testPair) close() {
 // runs the guest to its end, the other stops with the arbiter's verdict;
 // the two consoles together hold every line (a line may appear on both,
 // none may be missing). A backup that wins goes live as a Primary over its
-// machine.
+// machine. The arbiter is a file, or a real etcd server that each side
+// reaches through its own proxy: when the link breaks, both reach it,
+// only one does (that side wins; the other is not live, says so and keeps
+// asking until it reaches etcd and hears it lost), or neither does (no
+// side is live until etcd is back).
 func TestNodeFailoverInProcess(t *testing.T) {
 	image, err := os.ReadFile(testenv.Guest(t, "pit_hlt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	arb := FileArbiter{Path: filepath.Join(t.TempDir(), "arb")}
-	tp := startTestPair(t, image, "lines=15", Options{FailoverTimeout: 5 * time.Second, Arbiter: arb})
-	defer tp.close()
-	exits := make(chan machine.Exit, 2)
-	go func() { exits <- tp.primary.Run(0) }()
-	go func() { exits <- tp.backup.Run(0) }()
-	for !strings.Contains(tp.pcons.String(), "line 4:") {
-		select {
-		case <-tp.ctx.Done():
-			t.Fatalf("the primary did not get to line 4:\n%s", tp.pcons.String())
-		case <-time.After(5 * time.Millisecond):
+	for _, tc := range []struct {
+		name       string
+		etcd       bool
+		cutP, cutB bool   // the side cannot reach etcd at the failover
+		want       string // the side that must win ("": either)
+	}{
+		{name: "file"},
+		{name: "etcd", etcd: true},
+		{name: "etcd primary cut off", etcd: true, cutP: true, want: "backup"},
+		{name: "etcd backup cut off", etcd: true, cutB: true, want: "primary"},
+		{name: "etcd unreachable", etcd: true, cutP: true, cutB: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var parb, barb Arbiter = FileArbiter{Path: filepath.Join(t.TempDir(), "arb")}, nil
+			var pproxy, bproxy *testenv.Proxy
+			if tc.etcd {
+				url := testenv.Etcd(t, "")
+				host := strings.TrimPrefix(url, "http://")
+				pproxy, bproxy = testenv.NewProxy(t, host), testenv.NewProxy(t, host)
+				parb = etcdArbiter(t, "etcd:http://"+pproxy.Addr()+"/pair", nil)
+				barb = etcdArbiter(t, "etcd:http://"+bproxy.Addr()+"/pair", nil)
+			}
+			tp := startTestPair(t, image, "lines=15", Options{FailoverTimeout: 5 * time.Second, Arbiter: parb}, barb)
+			defer tp.close()
+			exits := make(chan machine.Exit, 2)
+			go func() { exits <- tp.primary.Run(0) }()
+			go func() { exits <- tp.backup.Run(0) }()
+			testenv.Poll(t, 30*time.Second, "the primary's line 4", func() bool { return strings.Contains(tp.pcons.String(), "line 4:") })
+			if tc.cutP {
+				pproxy.Cut()
+			}
+			if tc.cutB {
+				bproxy.Cut()
+			}
+			if c := tp.primary.takeConn(); c != nil {
+				c.Close()
+			}
+			unreachable := func(m *member) bool { return hasEvent(m, EventArbiterUnreachable) }
+			live := func() bool {
+				return hasEvent(tp.backup.member, EventWentLive) || hasEvent(tp.primary.member, EventBackupLost)
+			}
+			switch {
+			case tc.cutP && tc.cutB:
+				testenv.Poll(t, 20*time.Second, "both sides saying etcd is unreachable", func() bool {
+					return unreachable(tp.primary.member) && unreachable(tp.backup.member)
+				})
+				time.Sleep(300 * time.Millisecond)
+				if live() {
+					t.Fatalf("a side went live without the arbiter\nprimary log:\n%s\nbackup log:\n%s", tp.plog.String(), tp.blog.String())
+				}
+				pproxy.Restore()
+				bproxy.Restore()
+			case tc.cutP || tc.cutB:
+				testenv.Poll(t, 20*time.Second, "the side that reaches etcd going live", live)
+				cut, proxy := tp.primary.member, pproxy
+				if tc.cutB {
+					cut, proxy = tp.backup.member, bproxy
+				}
+				testenv.Poll(t, 10*time.Second, "the cut-off side saying etcd is unreachable", func() bool { return unreachable(cut) })
+				proxy.Restore()
+			}
+			for range 2 {
+				select {
+				case e := <-exits:
+					t.Logf("a side ended: %v (status %d)", e.Reason, e.Status())
+				case <-tp.ctx.Done():
+					t.Fatalf("the pair did not end; primary log:\n%s\nbackup log:\n%s", tp.plog.String(), tp.blog.String())
+				}
+			}
+			pErr, bErr := tp.primary.Err(), tp.backup.Err()
+			if (pErr == nil) == (bErr == nil) {
+				t.Fatalf("primary error %v, backup error %v: want exactly one side to lose the arbiter\nprimary log:\n%s\nbackup log:\n%s",
+					pErr, bErr, tp.plog.String(), tp.blog.String())
+			}
+			winner := "primary"
+			if bErr == nil {
+				winner = "backup"
+				if tp.backup.primary.Load() == nil {
+					t.Error("the backup won but did not become a primary")
+				}
+			}
+			if tc.want != "" && winner != tc.want {
+				t.Errorf("the %s won, want the %s\nprimary log:\n%s\nbackup log:\n%s", winner, tc.want, tp.plog.String(), tp.blog.String())
+			}
+			both := tp.pcons.String() + tp.bcons.String()
+			for i := 1; i <= 15; i++ {
+				if !strings.Contains(both, fmt.Sprintf("line %d: tsc ok", i)) {
+					t.Errorf("line %d is missing (the %s won); primary console:\n%s\nbackup console:\n%s", i, winner, tp.pcons.String(), tp.bcons.String())
+				}
+			}
+			t.Logf("the %s won generation 2", winner)
+		})
+	}
+}
+
+// hasEvent reports whether m emitted an event of kind k.
+func hasEvent(m *member, k EventKind) bool {
+	for _, e := range m.Events.List() {
+		if e.Kind == k {
+			return true
 		}
 	}
-	if c := tp.primary.takeConn(); c != nil {
-		c.Close()
-	}
-	for range 2 {
-		select {
-		case e := <-exits:
-			t.Logf("a side ended: %v (status %d)", e.Reason, e.Status())
-		case <-tp.ctx.Done():
-			t.Fatalf("the pair did not end; primary log:\n%s\nbackup log:\n%s", tp.plog.String(), tp.blog.String())
-		}
-	}
-	pErr, bErr := tp.primary.Err(), tp.backup.Err()
-	if (pErr == nil) == (bErr == nil) {
-		t.Fatalf("primary error %v, backup error %v: want exactly one side to lose the arbiter\nprimary log:\n%s\nbackup log:\n%s",
-			pErr, bErr, tp.plog.String(), tp.blog.String())
-	}
-	winner := "primary"
-	if bErr == nil {
-		winner = "backup"
-		if tp.backup.primary.Load() == nil {
-			t.Error("the backup won but did not become a primary")
-		}
-	}
-	both := tp.pcons.String() + tp.bcons.String()
-	for i := 1; i <= 15; i++ {
-		if !strings.Contains(both, fmt.Sprintf("line %d: tsc ok", i)) {
-			t.Errorf("line %d is missing (the %s won); primary console:\n%s\nbackup console:\n%s", i, winner, tp.pcons.String(), tp.bcons.String())
-		}
-	}
-	t.Logf("the %s won generation 2", winner)
+	return false
 }
 
 // A primary that announces impossible sizes in its join message (a

@@ -470,7 +470,7 @@ func (p *Primary) backupLost() {
 	p.pmu.Unlock()
 	p.random = p.clock
 	gen := p.gen.Load() + 1
-	won, err := p.opts.Arbiter.TestAndSet(gen, "primary")
+	won, err := p.claim(gen, "primary")
 	if err != nil || !won {
 		p.lostArbiter(gen, err, "the backup went live")
 		p.gate.SetMode(lockstep.GateBuffer) // never emit again

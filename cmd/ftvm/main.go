@@ -41,9 +41,9 @@ commands:
   difftest [--step N] [--ring3] IMAGE...
                          run each image under the interpreter and under KVM and compare
   disasm IMAGE|HEX       disassemble the code of an ELF image, or hex bytes
-  primary --listen ADDR --tls DIR [--arbiter file:PATH] [--wait-backup] [run flags] IMAGE
+  primary --listen ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--wait-backup] [run flags] IMAGE
                          run a guest as the primary of a fault-tolerant pair
-  backup --primary ADDR --tls DIR [--arbiter file:PATH] [--net SPEC] [--disk PATH]
+  backup --primary ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--net SPEC] [--disk PATH]
                          replay the primary's guest and take over if it dies
   status --tls DIR ADDR  role, generation, positions, lag, log rate, outputs held
   demo                   a primary/backup pair of the kvstore appliance, a client, a kill -9, a timeline

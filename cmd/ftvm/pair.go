@@ -26,7 +26,7 @@ type pairFlags struct {
 
 func (p *pairFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.tls, "tls", "", "`DIR` with ca.crt, node.crt and node.key (ftvm certs DIR)")
-	fs.StringVar(&p.arbiter, "arbiter", "", "atomic test-and-set on shared storage: file:`PATH`")
+	fs.StringVar(&p.arbiter, "arbiter", "", "atomic test-and-set: file:`PATH` on shared storage, or etcd:URL[,URL...]/PREFIX")
 	fs.DurationVar(&p.heartbeat, "heartbeat", 50*time.Millisecond, "heartbeat interval")
 	fs.DurationVar(&p.timeout, "failover-timeout", 300*time.Millisecond, "declare the peer dead after this long without heartbeats or log traffic")
 	fs.DurationVar(&p.maxLag, "max-lag", time.Second, "throttle the primary when the backup lags more than this much of its execution")
@@ -41,7 +41,7 @@ func (p *pairFlags) options() (failover.Options, error) {
 	if err != nil {
 		return failover.Options{}, err
 	}
-	arb, err := failover.ParseArbiter(p.arbiter)
+	arb, err := failover.ParseArbiter(p.arbiter, tlsCfg.Client)
 	if err != nil {
 		return failover.Options{}, usageError{err.Error()}
 	}
@@ -75,7 +75,7 @@ func cmdPrimary(args []string) (int, error) {
 	fs.StringVar(&p.listen, "listen", "", "`ADDR` (host:port, UDP) where the backup connects")
 	waitBackup := fs.Bool("wait-backup", false, "hold the guest at its first instruction until a backup has joined")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: ftvm primary --listen ADDR --tls DIR [--arbiter file:PATH] [--wait-backup] [run flags] IMAGE")
+		fmt.Fprintln(os.Stderr, "usage: ftvm primary --listen ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--wait-backup] [run flags] IMAGE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -177,7 +177,7 @@ func cmdBackup(args []string) (int, error) {
 	stats := fs.Bool("stats", false, "print statistics at exit")
 	events := fs.String("events", "", "write events (join, failover, the end) as JSON lines to `FILE`")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: ftvm backup --primary ADDR --tls DIR [--arbiter file:PATH] [--net SPEC] [--disk PATH] [--listen ADDR]")
+		fmt.Fprintln(os.Stderr, "usage: ftvm backup --primary ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--net SPEC] [--disk PATH] [--listen ADDR]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

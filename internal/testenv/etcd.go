@@ -1,0 +1,145 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Etcd starts a single-member etcd server (Debian's etcd-server) on
+// loopback with a fresh data directory and free ports, waits until it
+// serves clients, and stops it when the test ends. It returns the client
+// URL. With tlsDir set (ftvm certs DIR) the server presents node.crt and
+// requires client certificates signed by ca.crt: mutual TLS.
+func Etcd(t testing.TB, tlsDir string) string {
+	t.Helper()
+	bin := Program(t, "etcd")
+	scheme := "http"
+	if tlsDir != "" {
+		scheme = "https"
+	}
+	client := fmt.Sprintf("%s://%s", scheme, freeAddr(t))
+	peer := "http://" + freeAddr(t)
+	args := []string{"--name", "ftvm-test", "--data-dir", filepath.Join(t.TempDir(), "etcd"),
+		"--listen-client-urls", client, "--advertise-client-urls", client,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "ftvm-test=" + peer, "--logger", "zap", "--log-outputs", "stderr"}
+	if tlsDir != "" {
+		args = append(args, "--client-cert-auth", "--trusted-ca-file", filepath.Join(tlsDir, "ca.crt"),
+			"--cert-file", filepath.Join(tlsDir, "node.crt"), "--key-file", filepath.Join(tlsDir, "node.key"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var log Buffer
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("etcd: %v", err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	if !WaitFor(20*time.Second, func() bool { return strings.Contains(log.String(), "serving client traffic") }) {
+		t.Fatalf("etcd did not become ready:\n%s", log.String())
+	}
+	return client
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Proxy forwards TCP connections from a loopback port to a target, and can
+// be cut (every connection closed, new ones refused) and restored: one
+// side's reachability of a server, for partition tests.
+type Proxy struct {
+	l      net.Listener
+	target string
+	mu     sync.Mutex // guards cut and conns
+	cut    bool
+	conns  map[net.Conn]bool
+}
+
+// NewProxy starts a proxy to target; it stops when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{l: l, target: target, conns: map[net.Conn]bool{}}
+	go p.serve()
+	t.Cleanup(func() { l.Close(); p.Cut() })
+	return p
+}
+
+// Addr returns the proxy's address.
+func (p *Proxy) Addr() string { return p.l.Addr().String() }
+
+// Cut closes every forwarded connection and refuses new ones.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// Restore accepts connections again.
+func (p *Proxy) Restore() {
+	p.mu.Lock()
+	p.cut = false
+	p.mu.Unlock()
+}
+
+// track registers c unless the proxy is cut (then it closes c).
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut {
+		c.Close()
+		return false
+	}
+	p.conns[c] = true
+	return true
+}
+
+func (p *Proxy) serve() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(c) {
+			continue
+		}
+		go func() {
+			u, err := net.DialTimeout("tcp", p.target, time.Second)
+			if err != nil || !p.track(u) {
+				c.Close()
+				if u != nil {
+					u.Close()
+				}
+				return
+			}
+			go func() { io.Copy(u, c); u.Close(); c.Close() }()
+			io.Copy(c, u)
+			u.Close()
+			c.Close()
+		}()
+	}
+}

@@ -39,7 +39,7 @@ SOAKTIME   ?= 60m
 
 # Debian packages the build and the tests need (Go itself is not from apt).
 DEB_PKGS := gcc libc6-dev binutils make pkg-config libcapstone-dev qemu-system-x86 iproute2 iputils-ping \
-	linux-image-amd64 busybox-static acpica-tools cpio e2fsprogs xz-utils etcd-server
+	linux-image-amd64 busybox-static acpica-tools cpio e2fsprogs xz-utils etcd-server gdb
 
 # ---------------------------------------------------------------------------
 # Guests
@@ -49,7 +49,7 @@ GB := $(GD)/build
 OBJ_DIR := $(GB)/obj
 
 C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake sse ssefp fpbench bench_sse fpu
-C_GUESTS   += pit_hlt
+C_GUESTS   += pit_hlt gdbtarget
 ASM_GUESTS := halt reset triple spin compat32
 GUESTS     := $(C_GUESTS) $(ASM_GUESTS)
 GUEST_ELFS := $(addprefix $(GB)/,$(addsuffix .elf,$(GUESTS)))
@@ -93,6 +93,10 @@ SSE_FLAGS     := -msse4.2
 OBJS_bench_sse := $(OBJ_DIR)/bench_sse.o $(OBJ_DIR)/bench_sse_body.o $(FAULT_OBJS)
 SSE_OBJS      := $(OBJ_DIR)/sse_body.o $(OBJ_DIR)/bench_sse_body.o
 OBJS_pit_hlt  := $(OBJ_DIR)/pit_hlt.o
+# gdbtarget: the debugger tests' guest, with debug information and no
+# optimisation (its variables live in memory).
+OBJS_gdbtarget := $(OBJ_DIR)/gdbtarget.o
+$(OBJ_DIR)/gdbtarget.o: GUEST_CFLAGS += -g -O0
 OBJS_fpu      := $(OBJ_DIR)/fpu.o $(OBJ_DIR)/fpu_body.o $(FAULT_OBJS)
 # kvstore: the UDP key-value appliance (kvstore/README.md), with the
 # interrupt library (256-vector IDT, 8259, 8254, local APIC, I/O APIC).

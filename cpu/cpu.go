@@ -280,7 +280,8 @@ type CPU struct {
 	StopOnDevice bool
 
 	// Trace, when set, is called before each instruction executes. It slows
-	// execution: blocks are one instruction long while it is set.
+	// execution: blocks are one instruction long while it is set. A Trace
+	// that calls RequestStop ends the run before that instruction.
 	Trace func(c *CPU, rip uint64)
 }
 

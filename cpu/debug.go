@@ -26,7 +26,23 @@ var ErrUnmapped = errors.New("linear address not mapped")
 // current page tables, for debuggers and tracing: it checks no permissions,
 // sets no accessed or dirty bits and raises nothing.
 func (c *CPU) ReadLinear(addr uint64, buf []byte) error {
-	for i := 0; i < len(buf); {
+	return c.eachLinear(addr, len(buf), func(phys uint64, i int) { buf[i] = byte(c.mem.Read(phys, 1)) })
+}
+
+// WriteLinear copies buf into guest memory at linear address addr through the
+// current page tables, for debuggers: like ReadLinear it checks no
+// permissions; decoded code the bytes overwrite is dropped.
+func (c *CPU) WriteLinear(addr uint64, buf []byte) error {
+	if err := c.eachLinear(addr, len(buf), func(uint64, int) {}); err != nil {
+		return err // nothing written unless all of it is mapped
+	}
+	return c.eachLinear(addr, len(buf), func(phys uint64, i int) { c.mem.Write(phys, 1, uint64(buf[i])) })
+}
+
+// eachLinear calls byteAt with the physical address of each of the n bytes at
+// linear address addr, or fails at the first unmapped page.
+func (c *CPU) eachLinear(addr uint64, n int, byteAt func(phys uint64, i int)) error {
+	for i := 0; i < n; {
 		a := addr + uint64(i)
 		if !canonical(a) {
 			return ErrUnmapped
@@ -36,13 +52,20 @@ func (c *CPU) ReadLinear(addr uint64, buf []byte) error {
 			return ErrUnmapped
 		}
 		off := a & (mmu.PageSize - 1)
-		n := min(len(buf)-i, int(mmu.PageSize-off))
-		for j := 0; j < n; j++ {
-			buf[i+j] = byte(c.mem.Read(t.Phys+off+uint64(j), 1))
+		k := min(n-i, int(mmu.PageSize-off))
+		for j := 0; j < k; j++ {
+			byteAt(t.Phys+off+uint64(j), i+j)
 		}
-		i += n
+		i += k
 	}
 	return nil
+}
+
+// SetTrace sets Trace (nil removes it) between runs, dropping the blocks
+// decoded under the other setting: a tracer sees every instruction.
+func (c *CPU) SetTrace(f func(c *CPU, rip uint64)) {
+	c.Trace = f
+	c.code.flushAll()
 }
 
 // RegNames are the general registers' names, by index (RAX, RCX, ...).

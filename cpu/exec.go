@@ -399,6 +399,9 @@ func (c *CPU) attend() uint64 {
 	}
 	if c.Trace != nil {
 		c.Trace(c, c.RIP)
+		if c.stop != StopNone {
+			return 0 // the tracer stopped the run before this instruction
+		}
 	}
 	return limit
 }

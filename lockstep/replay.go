@@ -30,6 +30,7 @@ type Replayer struct {
 	eof     bool
 	readErr error
 	lastPos uint64 // position of the last record read
+	read    uint64 // records read from r
 
 	interval uint64
 	next     uint64
@@ -99,6 +100,7 @@ func (p *Replayer) readOne() bool {
 		return false
 	}
 	p.lastPos = rec.Pos
+	p.read++
 	switch rec.Kind {
 	case KindRandom:
 		p.randoms = append(p.randoms, rec)
@@ -199,6 +201,10 @@ func (p *Replayer) NextCheck() uint64 {
 	}
 	return p.next
 }
+
+// End returns the position where the log ends, once the replay has read
+// that far.
+func (p *Replayer) End() (uint64, bool) { return p.endPos() }
 
 // endPos returns where replay must stop: the end record's position, or the
 // last record's when the log was cut short (a killed recorder).

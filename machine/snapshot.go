@@ -108,6 +108,8 @@ func (m *Machine) restoreState(st *State) error {
 	m.CPU.SetState(st.CPU)
 	m.Clock.Restore(st.Clock)
 	m.consoleIn = st.ConsoleIn
+	// The restored machine has not exited, whatever this one did since.
+	m.exit, m.exiting, m.Err = Exit{}, false, nil
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"ftvm/board"
+	"ftvm/gdbstub"
 	"ftvm/lockstep"
 	"ftvm/machine"
 )
@@ -20,6 +21,7 @@ func cmdReplay(args []string) (int, error) {
 	var f runFlags
 	f.register(fs)
 	logPath := fs.String("log", "", "the event `LOG` written by ftvm run --record")
+	to := fs.Uint64("to", 0, "stop the replay at `POSITION` (with --save-snapshot: save the machine there)")
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: ftvm replay --log LOG [flags] IMAGE")
 		fs.PrintDefaults()
@@ -73,8 +75,9 @@ func cmdReplay(args []string) (int, error) {
 	defer cons.finish()
 
 	rep := lockstep.NewReplayer(r)
+	out := &gdbstub.Console{W: cons.w}
 	b, err := board.Build(&spec, machine.Config{
-		Console: lockstep.HashWriter{W: cons.w, Hash: &rep.Output},
+		Console: lockstep.HashWriter{W: out, Hash: &rep.Output},
 		Inputs:  rep, WrapEnv: rep.WrapEnv, Checker: rep,
 	}, board.Host{})
 	if err != nil {
@@ -84,9 +87,29 @@ func cmdReplay(args []string) (int, error) {
 	m := b.Machine
 	rep.SetNextCheck(m.CPU.Retired + r.Header.DigestInterval)
 	rep.Attach(m)
-	exit, _, err := runMachine(m, &f)
+	var hist gdbstub.History
+	if f.gdb != "" {
+		open := func() (lockstep.Source, error) { return reopenLog(*logPath) }
+		if out.Replay, err = gdbstub.NewReplay(m, rep, open, 0); err != nil {
+			return 0, err
+		}
+		hist = out.Replay
+	}
+	if *to != 0 {
+		f.maxInsns = *to
+	}
+	exit, _, err := runMachine(m, &f, hist)
 	if err != nil {
 		return 0, err
+	}
+	if f.saveSnap != "" {
+		if err := m.SaveSnapshotFile(f.saveSnap); err != nil {
+			return 0, err
+		}
+	}
+	if exit.Reason == machine.ExitInsnLimit && *to != 0 {
+		fmt.Fprintf(os.Stderr, "ftvm: replay stopped at position %d\n", m.CPU.Retired)
+		return 0, nil
 	}
 	if exit.Reason == machine.ExitInsnLimit {
 		return exit.Status(), nil
@@ -95,6 +118,11 @@ func cmdReplay(args []string) (int, error) {
 	// ended by its --max-insns limit or a signal: it ends as that did.
 	if end, ok := rep.EndExit(); ok && exit.Reason == machine.ExitStopped {
 		exit = end
+	}
+	if end, ok := rep.End(); hist != nil && (!ok || m.CPU.Retired != end) {
+		// a debugger killed the replay before its end
+		fmt.Fprintf(os.Stderr, "ftvm: replay left at position %d\n", m.CPU.Retired)
+		return exit.Status(), nil
 	}
 	if err := rep.Finish(m, exit); errors.Is(err, lockstep.ErrCutShort) {
 		fmt.Fprintf(os.Stderr, "ftvm: %v (position %d)\n", err, m.CPU.Retired)
@@ -108,3 +136,26 @@ func cmdReplay(args []string) (int, error) {
 	fmt.Fprintf(os.Stderr, "ftvm: replay matched the recording: %d instructions, same outputs, same final state\n", m.CPU.Retired)
 	return exit.Status(), nil
 }
+
+// reopenLog opens a log again at its first record, for a debugger going
+// back (the replay closes it when it rewinds again).
+func reopenLog(path string) (lockstep.Source, error) {
+	lf, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := lockstep.NewReader(lf)
+	if err != nil {
+		lf.Close()
+		return nil, err
+	}
+	return logSource{r, lf}, nil
+}
+
+// logSource is a log reader that owns its file.
+type logSource struct {
+	*lockstep.Reader
+	f *os.File
+}
+
+func (l logSource) Close() error { return l.f.Close() }

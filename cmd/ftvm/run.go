@@ -19,6 +19,7 @@ import (
 	"ftvm/cpu/disasm"
 	"ftvm/cpu/kvm"
 	"ftvm/devices"
+	"ftvm/gdbstub"
 	"ftvm/lockstep"
 	"ftvm/machine"
 )
@@ -44,6 +45,8 @@ type runFlags struct {
 	saveSnap string // save a snapshot here at the end
 	accel    string
 	events   string // JSON lines of events (--events)
+	gdb      string // serve the GDB remote protocol here (--gdb)
+	gdbWait  bool   // wait for the debugger before the first instruction
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -66,6 +69,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.initrd, "initrd", "", "initial ramdisk `FILE` for a Linux kernel")
 	fs.StringVar(&f.accel, "accel", "interp", "CPU: interp (the interpreter) or kvm (the host's KVM; see ftvm difftest)")
 	fs.StringVar(&f.events, "events", "", "write events (joins, failovers, the end) as JSON lines to `FILE`")
+	fs.StringVar(&f.gdb, "gdb", "", "serve GDB's remote protocol on `ADDR` (host:port); a debugger that connects stops the guest")
+	fs.BoolVar(&f.gdbWait, "gdb-wait", false, "with --gdb: wait for the debugger before the first instruction")
 }
 
 // parseSize parses a RAM size such as 64M, 1G or 1048576.
@@ -310,7 +315,7 @@ func cmdRun(args []string) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	exit, wall, err := runMachine(m, &f)
+	exit, wall, err := runMachine(m, &f, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -367,7 +372,7 @@ func readConsoleInputTo(post func(devices.Input), done func(), quit func()) {
 
 // runMachine runs m to its end with the run flags' limit, trace, profile and
 // statistics, and reports how it ended on stderr.
-func runMachine(m *machine.Machine, f *runFlags) (machine.Exit, time.Duration, error) {
+func runMachine(m *machine.Machine, f *runFlags, hist gdbstub.History) (machine.Exit, time.Duration, error) {
 	if f.trace {
 		tw := bufio.NewWriterSize(os.Stderr, 1<<16)
 		defer tw.Flush()
@@ -401,7 +406,13 @@ func runMachine(m *machine.Machine, f *runFlags) (machine.Exit, time.Duration, e
 		acc, maxInsns = k, 0
 	}
 	start := time.Now()
-	exit, err := m.RunOn(acc, maxInsns)
+	var exit machine.Exit
+	var err error
+	if f.gdb != "" {
+		exit, err = serveGDB(m, f, hist)
+	} else {
+		exit, err = m.RunOn(acc, maxInsns)
+	}
 	wall := time.Since(start)
 	if err != nil {
 		return machine.Exit{}, wall, err
@@ -499,6 +510,9 @@ func checkAccel(f *runFlags) error {
 		}
 		if f.trace {
 			return usagef("--trace needs --accel interp")
+		}
+		if f.gdb != "" {
+			return usagef("--gdb needs --accel interp: positions come from the interpreter")
 		}
 		return nil
 	}

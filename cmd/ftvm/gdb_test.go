@@ -181,3 +181,28 @@ func TestGDBReplayReverse(t *testing.T) {
 		t.Errorf("console %q, want counter=150 once (re-execution prints nothing)", s.stdout)
 	}
 }
+
+func TestReplayToSnapshot(t *testing.T) {
+	guest := testenv.Guest(t, "gdbtarget")
+	dir := t.TempDir()
+	log, snap := filepath.Join(dir, "run.log"), filepath.Join(dir, "at.snap")
+	if _, stderr, status := ftvm(t, "run", "--clock", "virtual", "--record", log, guest); status != 1 {
+		t.Fatalf("recording: status %d\n%s", status, stderr)
+	}
+	// 54 is bump(2)'s first instruction (TestGDBReplayReverse finds it).
+	s := debug(t, guest, []string{"replay", "--log", log}, "break bump", "continue", "continue", "monitor position")
+	p := s.positions(t)
+	if len(p) != 1 {
+		t.Fatalf("positions %v; gdb:\n%s", p, s.gdb)
+	}
+	to := strconv.FormatUint(p[0], 10)
+	if _, stderr, status := ftvm(t, "replay", "--log", log, "--to", to, "--save-snapshot", snap, guest); status != 0 ||
+		!strings.Contains(stderr, "stopped at position "+to) {
+		t.Fatalf("replay --to %s: status %d\n%s", to, status, stderr)
+	}
+	s = debug(t, guest, []string{"run", "--clock", "virtual", "--snapshot", snap}, "monitor position", "print step", "print counter", "continue")
+	s.expect(t, `position `+to+`\n`, `\$1 = 2\n`, `\$2 = 10\n`, `exited with code 01`)
+	if s.stdout != "counter=150\n" {
+		t.Errorf("console %q, want counter=150", s.stdout)
+	}
+}

@@ -17,8 +17,8 @@ func TestWalkLegacy(t *testing.T) {
 	put32 := func(a uint64, v uint32) { le.PutUint32(m.RAM[a:], v) }
 	put64 := func(a, v uint64) { le.PutUint64(m.RAM[a:], v) }
 	// 32-bit paging: PD at 0x1000, PT at 0x2000.
-	put32(0x1000, 0x2000|7)                   // 0-4 MiB through the PT
-	put32(0x1000+1*4, 0x400000|0x87)          // 4-8 MiB: a 4 MiB user page (with PSE)
+	put32(0x1000, 0x2000|7)                    // 0-4 MiB through the PT
+	put32(0x1000+1*4, 0x400000|0x87)           // 4-8 MiB: a 4 MiB user page (with PSE)
 	put32(0x1000+2*4, 0x00C00000|0x83|0x3<<13) // 8-12 MiB: 4 MiB page at 0x3_00C00000 (PSE-36)
 	put32(0x1000+3*4, 0x01000000|0x83|1<<21)   // reserved bit 21
 	put32(0x2000+0x10*4, 0x10000|7)

@@ -52,7 +52,7 @@ type checkpoint struct {
 
 // DefaultInterval is the checkpoint distance: re-executing it takes the
 // interpreter a few tens of milliseconds.
-const DefaultInterval = 5_000_000
+const DefaultInterval = 2_000_000
 
 // NewReplay makes the history of m replaying rep, which reads the log that
 // open returns afresh (positioned at its first record; a source that is an

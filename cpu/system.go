@@ -442,10 +442,17 @@ func execSYSCALL(c *CPU, in *Inst) {
 	c.R[R11] = flags
 	c.rflags = flags&^(c.FMASK|FlagRF|FlagVM) | flagsFixed
 	sel := uint16(c.STAR >> 32)
-	c.Seg[CS] = Segment{Selector: sel &^ 3, Limit: 0xFFFFFFFF, Attr: attrCode64}
-	c.Seg[SS] = Segment{Selector: sel + 8, Limit: 0xFFFFFFFF, Attr: attrData}
+	c.fastSwitch(sel&^3, attrCode64, sel+8, attrData, target)
+}
+
+// fastSwitch ends a fast system call or return (SYSCALL, SYSRET, SYSENTER,
+// SYSEXIT): flat CS and SS with the given selectors and attributes, the
+// CPL they imply, execution at rip.
+func (c *CPU) fastSwitch(cs, csAttr, ss, ssAttr uint16, rip uint64) {
+	c.Seg[CS] = Segment{Selector: cs, Limit: 0xFFFFFFFF, Attr: csAttr}
+	c.Seg[SS] = Segment{Selector: ss, Limit: 0xFFFFFFFF, Attr: ssAttr}
 	c.privilegeChanged()
-	c.RIP = target
+	c.RIP = rip
 	c.brk = true
 }
 
@@ -467,12 +474,8 @@ func execSYSENTER(c *CPU, in *Inst) {
 	}
 	c.rflags = c.flags()&^(FlagIF|FlagVM|FlagRF) | flagsFixed
 	c.lazy.op = flagsNone
-	c.Seg[CS] = Segment{Selector: sel, Limit: 0xFFFFFFFF, Attr: cs}
-	c.Seg[SS] = Segment{Selector: sel + 8, Limit: 0xFFFFFFFF, Attr: attrData}
 	c.R[RSP] = rsp
-	c.privilegeChanged()
-	c.RIP = rip
-	c.brk = true
+	c.fastSwitch(sel, cs, sel+8, attrData, rip)
 }
 
 // execSYSEXIT returns to CPL 3 at RDX with the stack at RCX: with REX.W to
@@ -486,21 +489,17 @@ func execSYSEXIT(c *CPU, in *Inst) {
 	}
 	c.privileged()
 	rip, rsp := c.R[RDX], c.R[RCX]
+	cs, csAttr := sel+16, uint16(attrCode32)
 	if in.osz == 8 {
 		if !canonical(rip) {
 			c.raise(VecGP, 0)
 		}
-		c.Seg[CS] = Segment{Selector: (sel + 32) | 3, Limit: 0xFFFFFFFF, Attr: attrCode64 | attrDPL3}
-		c.Seg[SS] = Segment{Selector: (sel + 40) | 3, Limit: 0xFFFFFFFF, Attr: attrData | attrDPL3}
+		cs, csAttr = sel+32, attrCode64
 	} else {
 		rip, rsp = rip&0xFFFFFFFF, rsp&0xFFFFFFFF
-		c.Seg[CS] = Segment{Selector: (sel + 16) | 3, Limit: 0xFFFFFFFF, Attr: attrCode32 | attrDPL3}
-		c.Seg[SS] = Segment{Selector: (sel + 24) | 3, Limit: 0xFFFFFFFF, Attr: attrData | attrDPL3}
 	}
 	c.R[RSP] = rsp
-	c.privilegeChanged()
-	c.RIP = rip
-	c.brk = true
+	c.fastSwitch(cs|3, csAttr|attrDPL3, (cs+8)|3, attrData|attrDPL3, rip)
 }
 
 // execSYSRET returns to CPL 3: with REX.W to 64-bit code at RCX (#GP(0) if
@@ -512,23 +511,17 @@ func execSYSRET(c *CPU, in *Inst) {
 	}
 	c.privileged()
 	sel := uint16(c.STAR >> 48)
-	var target uint64
+	target, cs, csAttr := c.R[RCX]&0xFFFFFFFF, sel, uint16(attrCode32)
 	if in.prefix&pfxRexW != 0 {
 		target = c.R[RCX]
 		if !canonical(target) {
 			c.raise(VecGP, 0)
 		}
-		c.Seg[CS] = Segment{Selector: (sel + 16) | 3, Limit: 0xFFFFFFFF, Attr: attrCode64 | attrDPL3}
-	} else {
-		target = c.R[RCX] & 0xFFFFFFFF
-		c.Seg[CS] = Segment{Selector: sel | 3, Limit: 0xFFFFFFFF, Attr: attrCode32 | attrDPL3}
+		cs, csAttr = sel+16, attrCode64
 	}
-	c.Seg[SS] = Segment{Selector: (sel + 8) | 3, Limit: 0xFFFFFFFF, Attr: attrData | attrDPL3}
 	c.lazy.op = flagsNone
 	c.rflags = c.R[R11]&0x3C7FD7 | flagsFixed
-	c.privilegeChanged()
-	c.RIP = target
-	c.brk = true
+	c.fastSwitch(cs|3, csAttr|attrDPL3, (sel+8)|3, attrData|attrDPL3, target)
 }
 
 // execIRET implements IRETQ (REX.W), IRETD and IRETW: it pops RIP, CS and

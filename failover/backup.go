@@ -34,6 +34,10 @@ type Backup struct {
 	rep *lockstep.Replayer
 
 	primaryLost atomic.Bool  // the link to the primary failed (watchPeer)
+	// endReleased is set, and endNotice closed, when the primary says its
+	// run ended and it released every output (ctlEnd).
+	endReleased atomic.Bool
+	endNotice   chan struct{}
 	lostAt      atomic.Int64 // when the primary was last heard, Unix ns
 
 	// primary is the live side this backup became (nil before).
@@ -43,7 +47,7 @@ type Backup struct {
 // NewBackup returns a backup; JoinPrimary connects it and builds its
 // machine.
 func NewBackup(opts Options) *Backup {
-	return &Backup{member: newMember(opts)}
+	return &Backup{member: newMember(opts), endNotice: make(chan struct{})}
 }
 
 // JoinPrimary connects to the primary at addr (retrying, and saying so,
@@ -183,8 +187,8 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 	}
 	go b.readControl(c)
 	go b.watchPeer(c, func() {
-		if b.stopping.Load() || b.ran.Load() {
-			return // this side stopped or ended: it closed the link
+		if b.stopping.Load() || b.ran.Load() || b.endReleased.Load() {
+			return // this side stopped or ended, or the run is over: no news
 		}
 		b.lostPrimary(c)
 	})
@@ -225,15 +229,26 @@ func (b *Backup) Wait(deadline uint64) bool { return b.rep.Wait(deadline) }
 // CanWake reports whether the stream may hold more.
 func (b *Backup) CanWake() bool { return b.rep.CanWake() }
 
-// readControl applies the primary's release notices.
+// readControl applies the primary's release notices, and confirms its end
+// notice.
 func (b *Backup) readControl(c *transport.Conn) {
 	for {
 		kind, p, err := c.RecvControl()
 		if err != nil {
 			return
 		}
-		if kind == ctlReleased && len(p) == 8 {
+		if len(p) != 8 {
+			continue
+		}
+		switch kind {
+		case ctlReleased:
 			b.gate.Released(binary.LittleEndian.Uint64(p))
+		case ctlEnd:
+			b.gate.Released(binary.LittleEndian.Uint64(p) + 1)
+			if b.endReleased.CompareAndSwap(false, true) {
+				close(b.endNotice)
+			}
+			c.SendControl(ctlEndSeen, nil)
 		}
 	}
 }
@@ -288,8 +303,7 @@ func (b *Backup) Run(maxInsns uint64) machine.Exit {
 	case exit.Reason == machine.ExitStopped && b.rep.Err() == nil && b.replayEnded(&exit):
 		// The primary's guest ended here (its end record): end with it
 		// rather than take its closing connection for its death.
-		b.emit(Event{Kind: EventGuestEnded, Position: m.CPU.Position(), Status: exit.Status()},
-			"the primary's guest ended at position %d (exit status %d); ending with it", m.CPU.Position(), exit.Status())
+		b.endWithPrimary(exit)
 	case exit.Reason == machine.ExitStopped:
 		// The stream ended without its end record: the primary is gone,
 		// whether or not its silence was noticed yet (its side may have
@@ -302,10 +316,59 @@ func (b *Backup) Run(maxInsns uint64) machine.Exit {
 			return machine.Exit{Reason: machine.ExitStopped}
 		}
 		return p.Run(maxInsns)
+	case exit.Reason != machine.ExitDiverged:
+		// The guest ended by itself, as the primary's did at the same
+		// position.
+		b.endWithPrimary(exit)
 	}
-	// A backup that never went live emits nothing: the primary released
-	// those outputs.
 	return exit
+}
+
+// endWithPrimary ends the backup's run with its primary's guest, which
+// ended with exit at the current position.
+func (b *Backup) endWithPrimary(exit machine.Exit) {
+	pos := b.machine().CPU.Position()
+	b.emit(Event{Kind: EventGuestEnded, Position: pos, Status: exit.Status()},
+		"the primary's guest ended at position %d (exit status %d); ending with it", pos, exit.Status())
+	b.settleEnd()
+}
+
+// settleEnd runs when the backup replayed its primary's end record: it
+// waits for the primary's word that it released every output (then emits
+// nothing), for the link to fail, or for a stop. A primary lost before its
+// word may not have released the run's last outputs: the backup claims the
+// next generation and, winning it, emits what it holds, which is exactly
+// the outputs no release notice covered. Losing it, the primary carries on
+// and releases them itself.
+func (b *Backup) settleEnd() {
+	if c := b.link(); c != nil {
+		b.waiting.Store(waitRelease)
+		select {
+		case <-b.endNotice:
+		case <-c.Done():
+		case <-b.stopped.Done():
+		}
+		b.waiting.Store(waitNone)
+	}
+	if b.endReleased.Load() || b.stopping.Load() {
+		return
+	}
+	gen := b.gen.Load() + 1
+	won, err := b.opts.Arbiter.TestAndSet(gen, "backup")
+	if err != nil {
+		b.emit(Event{Kind: EventError}, "arbiter: %v; the run's last outputs stay unreleased here", err)
+		return
+	}
+	if !won {
+		b.emit(Event{Kind: EventLostArbiter, Generation: gen},
+			"the primary holds generation %d: the run's last outputs are its to release", gen)
+		return
+	}
+	b.gen.Store(gen)
+	held, _ := b.gate.Held()
+	b.gate.SetMode(lockstep.GateDirect)
+	b.emit(Event{Kind: EventReleasedLast, Generation: gen, Bytes: int64(held)},
+		"the primary was lost before it released its run's last outputs: released the %d it held, as generation %d", held, gen)
 }
 
 // replayEnded reports whether the backup holds the end record of its

@@ -54,6 +54,10 @@ const (
 	// EventGuestEnded: the primary's guest ended at Position with Status;
 	// the backup ends with it.
 	EventGuestEnded EventKind = "guest-ended"
+	// EventReleasedLast: the primary's guest had ended but the primary was
+	// lost before it released every output; this backup, as Generation,
+	// released the Bytes outputs it held (those no release notice covered).
+	EventReleasedLast EventKind = "released-last"
 	// EventEnded: this process's run ended at Position with exit Status
 	// (ftvm run, primary and backup write it last).
 	EventEnded EventKind = "ended"

@@ -73,6 +73,8 @@ func (o *Options) defaults() {
 const (
 	ctlHello    = 1 // backup → primary: JSON hello
 	ctlReleased = 2 // primary → backup: outputs released below this position (8 bytes)
+	ctlEnd      = 3 // primary → backup: the run ended at this position (8 bytes), every output released
+	ctlEndSeen  = 4 // backup → primary: ctlEnd received; the primary may close the link
 )
 
 // hello is what a joining backup tells its primary.
@@ -114,9 +116,10 @@ const (
 	waitBackup        // a primary throttled: its backup lags more than MaxLag
 	waitPrimary       // a backup replayed all it received: the primary's next record
 	waitInput         // the guest idles in HLT: an input or a timer
+	waitRelease       // a backup at the end record: the primary's word that it released every output
 )
 
-var waitNames = [...]string{"", "backup", "primary", "input"}
+var waitNames = [...]string{"", "backup", "primary", "input", "release"}
 
 // member is what both sides of a pair have.
 type member struct {

@@ -365,3 +365,89 @@ func TestJoinRefusesBadSizes(t *testing.T) {
 		})
 	}
 }
+
+// The end of a run under the pair, with the backup held back so that the
+// primary holds every output when its guest ends (it cannot release one
+// before the backup acknowledges it). Either the primary releases
+// everything and says so, and the backup emits nothing; or the primary is
+// lost after its end record but before it released anything (a crash in
+// finish, emulated by a primary that ignores acks and then drops its link
+// once the backup has replayed to the end record): then the backup wins
+// the next generation and emits exactly the output the primary never
+// released, and ends with the guest's status.
+func TestNodeEndOfRunOutput(t *testing.T) {
+	image, err := os.ReadFile(testenv.Guest(t, "pit_hlt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(filepath.Join(testenv.Root(), "testdata", "guests", "pit_hlt.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join(strings.SplitAfter(string(golden), "\n")[:6], "") // lines=5
+	for _, tc := range []struct {
+		name       string
+		crash      bool
+		pcon, bcon string // the consoles
+	}{
+		{"primary releases and says so", false, want, ""},
+		{"primary lost before releasing", true, "", want},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			arb := FileArbiter{Path: filepath.Join(t.TempDir(), "arb")}
+			// MaxLag: the backup runs only once the primary's guest ended.
+			tp := startTestPair(t, image, "lines=5", Options{FailoverTimeout: 5 * time.Second, MaxLag: time.Hour, Arbiter: arb})
+			defer tp.close()
+			exits := make(chan machine.Exit, 1)
+			startBackup := func() { go func() { exits <- tp.backup.Run(0) }() }
+			var crashed string
+			frozen := make(chan struct{})
+			if tc.crash {
+				tp.primary.onEnd = func() {
+					// From here the primary is dead: it releases nothing
+					// more and, once the backup holds the end record,
+					// its link drops.
+					tp.primary.pmu.Lock()
+					tp.primary.sink = nil
+					tp.primary.pmu.Unlock()
+					crashed = tp.pcons.String()
+					startBackup()
+					if !testenv.WaitFor(30*time.Second, func() bool { return tp.backup.waiting.Load() == waitRelease }) {
+						t.Error("the backup never waited at the end record")
+					}
+					tp.primary.takeConn().Close()
+					<-frozen
+				}
+			} else {
+				tp.primary.onEnd = startBackup
+			}
+			pexit := make(chan machine.Exit, 1)
+			go func() { pexit <- tp.primary.Run(0) }()
+			select {
+			case e := <-exits:
+				if e.Status() != 1 || tp.backup.Err() != nil {
+					t.Errorf("the backup ended with %v (status %d, error %v), want the guest's debug-exit (1)", e.Reason, e.Status(), tp.backup.Err())
+				}
+			case <-tp.ctx.Done():
+				t.Fatalf("the backup did not end; primary log:\n%s\nbackup log:\n%s", tp.plog.String(), tp.blog.String())
+			}
+			close(frozen)
+			e := <-pexit
+			pcon := tp.pcons.String()
+			if tc.crash {
+				// The backup won the next generation: the primary, back
+				// from the dead, must not emit either.
+				pcon = crashed
+				if tp.primary.Err() == nil || tp.pcons.String() != crashed {
+					t.Errorf("the primary after the backup released the end: error %v, console %q", tp.primary.Err(), tp.pcons.String())
+				}
+			} else if e.Status() != 1 {
+				t.Errorf("the primary ended with %v (status %d), want 1", e.Reason, e.Status())
+			}
+			if pcon != tc.pcon || tp.bcons.String() != tc.bcon {
+				t.Errorf("primary console:\n%q\nbackup console:\n%q\nwant %q and %q\nprimary log:\n%s\nbackup log:\n%s",
+					pcon, tp.bcons.String(), tc.pcon, tc.bcon, tp.plog.String(), tp.blog.String())
+			}
+		})
+	}
+}

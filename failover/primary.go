@@ -36,6 +36,14 @@ type Primary struct {
 	sink       *streamSink
 	rec        *lockstep.Recorder
 
+	// endSeen (guarded by pmu) is closed when the joined backup confirms
+	// the end notice (ctlEndSeen).
+	endSeen chan struct{}
+
+	// onEnd, when set (tests), is called on the machine's goroutine once
+	// the end record is sent, before the run's last outputs are settled.
+	onEnd func()
+
 	paired     atomic.Bool   // a backup is joined: inputs are recorded
 	backupPos  atomic.Uint64 // the backup's replay position (acks)
 	lostBackup atomic.Bool   // the backup's link failed (watchPeer)
@@ -308,43 +316,74 @@ func (p *Primary) Run(maxInsns uint64) machine.Exit {
 	}
 }
 
-// finish ends a run: a paired primary logs the end and lets its backup
-// acknowledge the last outputs before they are released.
+// finish ends a run. Alone, the primary emits what it holds. Paired, it
+// logs the end and settles the run's last outputs so that they go out
+// exactly once: once the backup holds the end record (so it acknowledged
+// every output's record), the primary releases everything, tells the
+// backup so (ctlEnd) and closes the link when the backup confirms; a
+// backup at the end record waits for that notice and then emits nothing.
+// When the backup is lost or does not answer in time, the arbiter decides:
+// the side that wins the next generation releases what is still held (a
+// backup at the end releases exactly what no release notice covered).
 func (p *Primary) finish(exit machine.Exit) {
 	if !p.paired.Load() {
 		p.gate.SetMode(lockstep.GateDirect)
 		return
 	}
-	p.rec.Finish(p.machine(), exit)
-	budget := 2 * time.Second
+	m := p.machine()
+	end := m.CPU.Position()
+	p.rec.Finish(m, exit)
+	if p.onEnd != nil {
+		p.onEnd()
+	}
+	// The backup reads the end record as its replay comes near, within
+	// the lag.
+	budget := p.opts.MaxLag + 5*time.Second
 	if p.stopping.Load() {
 		budget = stopBudget
 	}
-	deadline := time.Now().Add(budget)
-	for time.Now().Before(deadline) && !p.lostBackup.Load() {
-		if held, _ := p.gate.Held(); held == 0 {
-			break
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	if p.endConfirmed(ctx, end) {
+		if c := p.takeConn(); c != nil {
+			c.Close()
 		}
-		time.Sleep(time.Millisecond)
-	}
-	p.gate.SetMode(lockstep.GateDirect)
-	c := p.takeConn()
-	if c == nil {
 		return
 	}
-	// Closing drops what the backup has not received: wait until it has
-	// the end record (it reads it as its replay comes near, within the
-	// lag), so it ends with the guest instead of going live.
-	if seq, _ := c.Sent(); !p.lostBackup.Load() {
-		wait := p.opts.MaxLag + 5*time.Second
-		if p.stopping.Load() {
-			wait = time.Until(deadline)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), max(wait, 0))
-		c.WaitAcked(ctx, seq)
-		cancel()
+	p.backupLost()
+}
+
+// endConfirmed waits until the backup holds the end record at position
+// end, releases every output, sends the backup the end notice and waits
+// for its confirmation. It reports whether the backup confirmed before ctx
+// ended or the link failed; the primary may have released outputs even
+// when it did not.
+func (p *Primary) endConfirmed(ctx context.Context, end uint64) bool {
+	c := p.link()
+	p.pmu.Lock()
+	seen := p.endSeen
+	p.pmu.Unlock()
+	if c == nil || p.lostBackup.Load() {
+		return false
 	}
-	c.Close()
+	p.waiting.Store(waitBackup)
+	defer p.waiting.Store(waitNone)
+	if seq, _ := c.Sent(); c.WaitAcked(ctx, seq) != nil {
+		return false
+	}
+	p.gate.SetMode(lockstep.GateDirect)
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], end)
+	if c.SendControl(ctlEnd, b[:]) != nil {
+		return false
+	}
+	select {
+	case <-seen:
+		return true
+	case <-ctx.Done():
+	case <-c.Done():
+	}
+	return false
 }
 
 // join brings a backup in: the guest is paused at a position, the machine's
@@ -414,8 +453,9 @@ func (p *Primary) join(c *transport.Conn) error {
 	rec := lockstep.NewRecorderTo(sink, hdr, p.live)
 	rec.SetNextCheck(info.NextDigest)
 	p.random = rec.WrapEnv(p.clock)
+	seen := make(chan struct{})
 	p.pmu.Lock()
-	p.sink, p.rec = sink, rec
+	p.sink, p.rec, p.endSeen = sink, rec, seen
 	p.pmu.Unlock()
 	p.mu.Lock()
 	p.conn = c
@@ -427,9 +467,10 @@ func (p *Primary) join(c *transport.Conn) error {
 	p.paired.Store(true)
 	go p.watchPeer(c, func() {
 		p.lostBackup.Store(true)
+		c.Close() // ends a wait on the link (the end of the run)
 		p.live.Wake()
 	})
-	go drainControl(c)
+	go readBackupControl(c, seen)
 	paused := float64(time.Since(t0).Microseconds()) / 1000
 	p.emit(Event{Kind: EventBackupJoined, Peer: c.RemoteAddr().String(), Position: pos, Generation: p.gen.Load(), Millis: paused, Bytes: total},
 		"backup %v joined at position %d (generation %d): guest paused %.1f ms for %.1f MiB of state",
@@ -507,12 +548,18 @@ func (p *Primary) status() []byte {
 	return marshalStatus(s)
 }
 
-// drainControl reads and drops a backup's control messages so the peer
-// never blocks.
-func drainControl(c *transport.Conn) {
+// readBackupControl reads a backup's control messages: seen is closed
+// when it confirms the end notice; others are dropped, so the peer never
+// blocks.
+func readBackupControl(c *transport.Conn, seen chan struct{}) {
 	for {
-		if _, _, err := c.RecvControl(); err != nil {
+		kind, _, err := c.RecvControl()
+		if err != nil {
 			return
+		}
+		if kind == ctlEndSeen && seen != nil {
+			close(seen)
+			seen = nil
 		}
 	}
 }

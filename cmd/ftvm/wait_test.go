@@ -373,23 +373,43 @@ func pairWait(t *testing.T, v waitVariant, image string) {
 	}
 }
 
-// seamLines returns the backup's console lines, the first one completed
-// with the line the killed primary left unfinished: console bytes go out
-// one at a time, so the seam may cut a line.
+// seamLines returns the backup's console lines as they continue the
+// primary's (see seamJoin).
 func seamLines(primary, backup *foProc) []foLine {
 	primary.mu.Lock()
 	tail := primary.stdoutTail
+	var text strings.Builder
+	for _, l := range primary.stdout {
+		text.WriteString(l.text + "\n")
+	}
 	primary.mu.Unlock()
-	lines := backup.lines(true)
-	if len(lines) > 0 && tail != "" {
-		// The backup may repeat bytes the primary wrote: join on the
-		// longest overlap.
-		first := lines[0].text
-		k := min(len(tail), len(first))
-		for k > 0 && !strings.HasSuffix(tail, first[:k]) {
-			k--
-		}
-		lines[0].text = tail + first[k:]
+	return seamJoin(text.String()+tail, tail, backup.lines(true))
+}
+
+// seamJoin returns the lines of a backup's console after the primary's
+// console text (ending with tail, the line the killed primary left
+// unfinished). Console bytes go out one at a time, so the seam may cut a
+// line; and the backup repeats the outputs the primary released just
+// before it died (their release notices died with it), which may begin
+// lines before the unfinished one. The longest end of the primary's text
+// that starts the backup's is dropped, and the rest completes tail.
+func seamJoin(primary, tail string, backup []foLine) []foLine {
+	var b strings.Builder
+	for _, l := range backup {
+		b.WriteString(l.text + "\n")
+	}
+	btext := b.String()
+	k := min(len(primary), len(btext))
+	for k > 0 && !strings.HasSuffix(primary, btext[:k]) {
+		k--
+	}
+	rest := strings.TrimSuffix(tail+btext[k:], "\n")
+	if rest == "" {
+		return nil
+	}
+	var lines []foLine
+	for _, l := range strings.Split(rest, "\n") {
+		lines = append(lines, foLine{text: l})
 	}
 	return lines
 }
@@ -472,6 +492,37 @@ func TestWaitSeamProblems(t *testing.T) {
 	for _, tc := range tests {
 		if got := waitSeamProblems(5, tc.p, tc.b); len(got) != tc.problems {
 			t.Errorf("%s: %q, want %d problems", tc.name, got, tc.problems)
+		}
+	}
+}
+
+// TestSeamJoin: the backup's console joins the killed primary's at its
+// unfinished line, after dropping what the backup repeated.
+func TestSeamJoin(t *testing.T) {
+	lines := func(texts ...string) []foLine {
+		var ls []foLine
+		for _, s := range texts {
+			ls = append(ls, foLine{text: s})
+		}
+		return ls
+	}
+	for _, tc := range []struct {
+		name, primary, tail string
+		backup              []foLine
+		want                []string
+	}{
+		{"at a line's end", "e 1\ne 2\n", "", lines("e 3", "done"), []string{"e 3", "done"}},
+		{"in a line", "e 1\ne 2 x", "e 2 x", lines("y", "e 3"), []string{"e 2 xy", "e 3"}},
+		{"repeating the unfinished line", "e 1\ne 2 x", "e 2 x", lines("e 2 xy", "e 3"), []string{"e 2 xy", "e 3"}},
+		{"repeating lines before it", "e 1\ne 2\ne 3\ne 4 x", "e 4 x", lines("e 2", "e 3", "e 4 xy", "e 5"), []string{"e 4 xy", "e 5"}},
+		{"nothing more", "e 1\n", "", nil, nil},
+	} {
+		var got []string
+		for _, l := range seamJoin(tc.primary, tc.tail, tc.backup) {
+			got = append(got, l.text)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

@@ -33,7 +33,7 @@ type Backup struct {
 	// Set by JoinPrimary, then owned by the machine's goroutine.
 	rep *lockstep.Replayer
 
-	primaryLost atomic.Bool  // the link to the primary failed (watchPeer)
+	primaryLost atomic.Bool // the link to the primary failed (watchPeer)
 	// endReleased is set, and endNotice closed, when the primary says its
 	// run ended and it released every output (ctlEnd).
 	endReleased atomic.Bool

@@ -396,7 +396,7 @@ func TestNodeEndOfRunOutput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			arb := FileArbiter{Path: filepath.Join(t.TempDir(), "arb")}
 			// MaxLag: the backup runs only once the primary's guest ended.
-			tp := startTestPair(t, image, "lines=5", Options{FailoverTimeout: 5 * time.Second, MaxLag: time.Hour, Arbiter: arb})
+			tp := startTestPair(t, image, "lines=5", Options{FailoverTimeout: 5 * time.Second, MaxLag: time.Hour, Arbiter: arb}, nil)
 			defer tp.close()
 			exits := make(chan machine.Exit, 1)
 			startBackup := func() { go func() { exits <- tp.backup.Run(0) }() }

@@ -26,6 +26,9 @@ type Host struct {
 	// WrapNet, if set, wraps the NIC's host backend (the output rule of a
 	// primary holds its frames).
 	WrapNet func(hostio.Net) hostio.Net
+	// WrapDisk, if set, wraps the host backend of disk index (a
+	// checkpointing primary ships the writes with its checkpoints).
+	WrapDisk func(b devices.BlockBackend, index int) devices.BlockBackend
 	// Producer registers a host input producer and returns its release;
 	// nil registers with the machine's own live input source.
 	Producer func() func()
@@ -104,7 +107,11 @@ func (b *Board) attach(s *machine.Spec, host Host) error {
 		if host.Live {
 			b.closers = append(b.closers, producer{host.Producer()})
 		}
-		blk := devices.NewVirtioBlk(img, i)
+		var backend devices.BlockBackend = img
+		if host.WrapDisk != nil {
+			backend = host.WrapDisk(img, i)
+		}
+		blk := devices.NewVirtioBlk(backend, i)
 		if _, err := m.AddVirtio(blk, devices.InputDiskDone, uint8(i)); err != nil {
 			return err
 		}

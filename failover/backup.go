@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"ftvm/cpu"
 	"ftvm/devices"
 	"ftvm/lockstep"
 	"ftvm/machine"
@@ -158,9 +159,25 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 	}
 	b.opts.Clock = clock
 	b.live = machine.NewLiveInputs(clock == machine.ClockHost)
+	mode, _, err := ParseMode(info.Mode)
+	if info.Mode == "" {
+		mode, err = ModeLockstep, nil // a primary from before the modes
+	}
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("the primary's mode: %w", err)
+	}
+	b.opts.Mode, b.opts.Interval = mode, max(time.Duration(info.IntervalNs), time.Millisecond)
 	b.gate.SetMode(lockstep.GateBuffer)
-	b.rep = lockstep.NewReplayerFrom(&streamSource{conn: c, pos: b.seenPos.Load, waiting: &b.waiting}, info.Header.DigestInterval, info.NextDigest)
-	cfg := b.configure(machine.Config{}, console, b, b.rep, b.rep.WrapEnv)
+	var cfg machine.Config
+	if mode == ModeLockstep {
+		b.rep = lockstep.NewReplayerFrom(&streamSource{conn: c, pos: b.seenPos.Load, waiting: &b.waiting}, info.Header.DigestInterval, info.NextDigest)
+		cfg = b.configure(machine.Config{}, console, b, b.rep, b.rep.WrapEnv)
+	} else {
+		// The machine does not run until it goes live: checkpoints are
+		// applied to it.
+		cfg = b.configure(machine.Config{}, console, b.live, nil, func(clock cpu.Env) cpu.Env { return clock })
+	}
 	m, blks, err := build(info.Header, cfg)
 	if err != nil {
 		c.Close()
@@ -172,11 +189,14 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 		return err
 	}
 	// Writes the primary had in flight at the snapshot are redone on this
-	// copy (their completions come from the log).
+	// copy (their completions come from the log, or in the checkpoint
+	// modes with the checkpoints).
 	for _, blk := range blks {
 		blk.Reissue()
 	}
-	b.rep.Attach(m)
+	if b.rep != nil {
+		b.rep.Attach(m)
+	}
 	b.seenPos.Store(info.Position)
 	b.mu.Lock()
 	b.conn = c
@@ -193,8 +213,8 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 		b.lostPrimary(c)
 	})
 	took := float64(time.Since(t0).Microseconds()) / 1000
-	b.emit(Event{Kind: EventJoinedPrimary, Peer: addr, Position: info.Position, Generation: b.gen.Load(), Millis: took},
-		"joined the primary at %s at position %d (generation %d): state received in %.1f ms", addr, info.Position, b.gen.Load(), took)
+	b.emit(Event{Kind: EventJoinedPrimary, Peer: addr, Position: info.Position, Generation: b.gen.Load(), Millis: took, Mode: mode.String()},
+		"joined the primary at %s at position %d (generation %d, %s): state received in %.1f ms", addr, info.Position, b.gen.Load(), mode, took)
 	return nil
 }
 
@@ -297,6 +317,9 @@ func (b *Backup) Run(maxInsns uint64) machine.Exit {
 	if b.stopping.Load() {
 		m.RequestStop() // stopped before the machine was attached
 	}
+	if b.rep == nil {
+		return b.runCheckpoints(maxInsns)
+	}
 	exit := m.Run(maxInsns)
 	switch {
 	case exit.Reason == machine.ExitStopped && b.stopping.Load():
@@ -369,6 +392,35 @@ func (b *Backup) settleEnd() {
 	b.gate.SetMode(lockstep.GateDirect)
 	b.emit(Event{Kind: EventReleasedLast, Generation: gen, Bytes: int64(held)},
 		"the primary was lost before it released its run's last outputs: released the %d it held, as generation %d", held, gen)
+}
+
+// runCheckpoints applies the primary's checkpoints until its guest ends
+// with it, or until the primary is lost: then, if the arbiter gives it the
+// next generation, the backup goes live from the last complete checkpoint.
+func (b *Backup) runCheckpoints(maxInsns uint64) machine.Exit {
+	c := b.link()
+	if c == nil {
+		return machine.Exit{Reason: machine.ExitStopped}
+	}
+	exit, ended, err := b.applyCheckpoints(c)
+	switch {
+	case b.stopping.Load():
+		return machine.Exit{Reason: machine.ExitStopped}
+	case ended:
+		b.endWithPrimary(exit)
+		return exit
+	case err != nil:
+		b.setErr(fmt.Errorf("refusing the primary's stream: %w", err))
+		b.emit(Event{Kind: EventError}, "refusing the primary's stream: %v", err)
+		c.Close()
+		return machine.Exit{Reason: machine.ExitStopped}
+	}
+	b.lostPrimary(c)
+	p := b.goLive()
+	if p == nil {
+		return machine.Exit{Reason: machine.ExitStopped}
+	}
+	return p.Run(maxInsns)
 }
 
 // replayEnded reports whether the backup holds the end record of its

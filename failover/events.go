@@ -26,10 +26,10 @@ const (
 	// (Text says why); it keeps trying.
 	EventWaitingPrimary EventKind = "waiting-primary"
 	// EventBackupJoined: a backup at Peer joined this primary at Position
-	// of Generation; the guest paused Millis for Bytes of state.
+	// of Generation in Mode; the guest paused Millis for Bytes of state.
 	EventBackupJoined EventKind = "backup-joined"
 	// EventJoinedPrimary: this backup joined its primary at Peer at
-	// Position of Generation; the state arrived in Millis.
+	// Position of Generation in Mode; the state arrived in Millis.
 	EventJoinedPrimary EventKind = "joined-primary"
 	// EventJoinFailed: a backup's join failed (Text says why).
 	EventJoinFailed EventKind = "join-failed"
@@ -61,6 +61,10 @@ const (
 	// EventEnded: this process's run ended at Position with exit Status
 	// (ftvm run, primary and backup write it last).
 	EventEnded EventKind = "ended"
+	// EventCheckpoints: a checkpointing primary's figures so far, every
+	// few seconds and when its backup or run ends: Status checkpoints of
+	// Bytes in all, Millis the mean pause of the guest per checkpoint.
+	EventCheckpoints EventKind = "checkpoints"
 	// EventError: something went wrong that does not end the run (Text).
 	EventError EventKind = "error"
 )
@@ -76,6 +80,7 @@ type Event struct {
 	Millis     float64   `json:"ms,omitempty"`
 	Bytes      int64     `json:"bytes,omitempty"`
 	Status     int       `json:"status,omitempty"`
+	Mode       string    `json:"mode,omitempty"`
 	Text       string    `json:"text"`
 }
 

@@ -46,6 +46,11 @@ type Options struct {
 	Log io.Writer
 	// Clock is the guest clock mode (a backup learns it from its primary).
 	Clock machine.ClockMode
+	// Mode is how the backup is kept (a backup learns it from its
+	// primary); Interval is the checkpoint interval of the checkpoint
+	// modes.
+	Mode     Mode
+	Interval time.Duration
 	// OnEvent, if set, receives the member's events as they happen, from
 	// the member's goroutines (keep it short).
 	OnEvent func(Event)
@@ -60,6 +65,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxLag == 0 {
 		o.MaxLag = time.Second
+	}
+	if o.Interval == 0 {
+		o.Interval = DefaultCheckpointInterval
 	}
 	if o.Arbiter == nil {
 		o.Arbiter = NoArbiter{}
@@ -90,6 +98,8 @@ type joinInfo struct {
 	NextDigest uint64          `json:"next_digest"`
 	Snapshot   int64           `json:"snapshot"`   // bytes of snapshot that follow
 	SendDisks  []int64         `json:"send_disks"` // bytes of each disk image that follow (0: not sent)
+	Mode       string          `json:"mode"`       // lockstep, checkpoint or io-sync
+	IntervalNs int64           `json:"interval_ns"`
 }
 
 // maxSnapshotOverhead bounds a join's snapshot beyond the guest's RAM
@@ -156,6 +166,14 @@ type member struct {
 	// what status and a backup's acks report.
 	seenPos atomic.Uint64
 	waiting atomic.Int32 // a wait constant
+
+	// The writes the guest submitted to its disks since the last
+	// checkpoint, kept while tapDisks (a checkpointing primary). Owned by
+	// the goroutine running the machine (the disks submit there).
+	tapDisks    bool
+	epochWrites []diskWrite
+	// syncAsked is set while an io-sync checkpoint is asked for.
+	syncAsked atomic.Bool
 
 	// stopping is set by Stop: the run ends, whatever the role; stopped is
 	// done then, ending the member's waits (a backup, a join, acks). ran

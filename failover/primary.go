@@ -28,13 +28,16 @@ type Primary struct {
 
 	joins chan *transport.Conn // backups accepted, for the run loop
 
-	// pmu guards listener, stopAccept, sink and rec (sink and rec are read
-	// by the transport's ack callback and status queries).
+	// pmu guards listener, stopAccept, sink, rec and ck (sink, rec and ck
+	// are read by the transport's ack callback and status queries; they
+	// change on the machine's goroutine). While paired, rec is set in
+	// lockstep mode and ck in the checkpoint modes.
 	pmu        sync.Mutex
 	listener   *transport.Listener
 	stopAccept context.CancelFunc
 	sink       *streamSink
 	rec        *lockstep.Recorder
+	ck         *ckptPrimary
 
 	// endSeen (guarded by pmu) is closed when the joined backup confirms
 	// the end notice (ctlEndSeen).
@@ -94,6 +97,9 @@ func (p *Primary) Take(pos uint64, buf []devices.Input) []devices.Input {
 		p.backupLost()
 		return p.live.Take(pos, buf)
 	}
+	if p.ck != nil {
+		return p.live.Take(pos, buf)
+	}
 	p.throttle(pos)
 	buf = p.rec.Take(pos, buf)
 	p.sync(pos, 25*time.Millisecond)
@@ -102,7 +108,7 @@ func (p *Primary) Take(pos uint64, buf []devices.Input) []devices.Input {
 
 // Wait implements machine.InputSource.
 func (p *Primary) Wait(deadline uint64) bool {
-	if p.paired.Load() {
+	if p.paired.Load() && p.ck == nil {
 		// The guest idles: let the backup acknowledge what it has, so the
 		// held outputs go out now rather than after the wait.
 		p.sync(p.position(), 0)
@@ -118,7 +124,7 @@ func (p *Primary) CanWake() bool { return p.live.CanWake() }
 // NextCheck implements machine.Checker: the recorder's digests while
 // paired.
 func (p *Primary) NextCheck() uint64 {
-	if !p.paired.Load() {
+	if !p.paired.Load() || p.ck != nil {
 		return ^uint64(0)
 	}
 	return p.rec.NextCheck()
@@ -127,7 +133,7 @@ func (p *Primary) NextCheck() uint64 {
 // Check implements machine.Checker. A record the stream cannot take means
 // the backup is gone.
 func (p *Primary) Check(m *machine.Machine) error {
-	if p.paired.Load() {
+	if p.paired.Load() && p.ck == nil {
 		if err := p.rec.Check(m); err != nil {
 			p.lostBackup.Store(true)
 		}
@@ -306,6 +312,13 @@ func (p *Primary) Run(maxInsns uint64) machine.Exit {
 				}
 			default:
 			}
+			if p.ck != nil && p.paired.Load() {
+				if p.lostBackup.Load() {
+					p.backupLost()
+				} else {
+					p.checkpoint()
+				}
+			}
 			continue
 		}
 		if exit.Reason == machine.ExitStopped && p.Err() != nil && !p.stopping.Load() {
@@ -332,7 +345,17 @@ func (p *Primary) finish(exit machine.Exit) {
 	}
 	m := p.machine()
 	end := m.CPU.Position()
-	p.rec.Finish(m, exit)
+	if p.ck != nil {
+		// The last checkpoint covers every output; the end follows it.
+		p.checkpoint()
+		if p.ck != nil {
+			p.sendEnd(exit)
+			p.reportCheckpoints(0)
+			p.stopCheckpoints()
+		}
+	} else {
+		p.rec.Finish(m, exit)
+	}
 	if p.onEnd != nil {
 		p.onEnd()
 	}
@@ -406,7 +429,8 @@ func (p *Primary) join(c *transport.Conn) error {
 	m := p.machine()
 	pos := m.CPU.Position()
 	hdr := p.header
-	info := joinInfo{Generation: p.gen.Load(), Position: pos, NextDigest: pos + hdr.DigestInterval}
+	info := joinInfo{Generation: p.gen.Load(), Position: pos, NextDigest: pos + hdr.DigestInterval,
+		Mode: p.opts.Mode.String(), IntervalNs: int64(p.opts.Interval)}
 	hdr.Disks = append([]lockstep.DiskInfo(nil), hdr.Disks...)
 	var diskData [][]byte
 	for i, path := range p.disks {
@@ -450,12 +474,16 @@ func (p *Primary) join(c *transport.Conn) error {
 		return fmt.Errorf("state transfer: %w", err)
 	}
 	sink := &streamSink{conn: c, ctx: p.stopped}
-	rec := lockstep.NewRecorderTo(sink, hdr, p.live)
-	rec.SetNextCheck(info.NextDigest)
-	p.random = rec.WrapEnv(p.clock)
 	seen := make(chan struct{})
 	p.pmu.Lock()
-	p.sink, p.rec, p.endSeen = sink, rec, seen
+	p.sink, p.endSeen = sink, seen
+	if p.opts.Mode == ModeLockstep {
+		p.rec = lockstep.NewRecorderTo(sink, hdr, p.live)
+		p.rec.SetNextCheck(info.NextDigest)
+		p.random = p.rec.WrapEnv(p.clock)
+	} else {
+		p.startCheckpoints(m)
+	}
 	p.pmu.Unlock()
 	p.mu.Lock()
 	p.conn = c
@@ -472,9 +500,9 @@ func (p *Primary) join(c *transport.Conn) error {
 	})
 	go readBackupControl(c, seen)
 	paused := float64(time.Since(t0).Microseconds()) / 1000
-	p.emit(Event{Kind: EventBackupJoined, Peer: c.RemoteAddr().String(), Position: pos, Generation: p.gen.Load(), Millis: paused, Bytes: total},
-		"backup %v joined at position %d (generation %d): guest paused %.1f ms for %.1f MiB of state",
-		c.RemoteAddr(), pos, p.gen.Load(), paused, float64(total)/(1<<20))
+	p.emit(Event{Kind: EventBackupJoined, Peer: c.RemoteAddr().String(), Position: pos, Generation: p.gen.Load(), Millis: paused, Bytes: total, Mode: p.opts.Mode.String()},
+		"backup %v joined at position %d (generation %d, %s): guest paused %.1f ms for %.1f MiB of state",
+		c.RemoteAddr(), pos, p.gen.Load(), p.opts.Mode, paused, float64(total)/(1<<20))
 	return nil
 }
 
@@ -506,6 +534,10 @@ func (p *Primary) backupLost() {
 		c.Close()
 	}
 	p.paired.Store(false)
+	if p.ck != nil {
+		p.reportCheckpoints(0)
+	}
+	p.stopCheckpoints()
 	p.pmu.Lock()
 	p.sink, p.rec = nil, nil
 	p.pmu.Unlock()
@@ -531,8 +563,12 @@ func (p *Primary) status() []byte {
 	}
 	s := p.member.status(role)
 	p.pmu.Lock()
-	sink := p.sink
+	sink, ck := p.sink, p.ck
 	p.pmu.Unlock()
+	s["mode"] = p.opts.Mode.String()
+	if ck != nil {
+		p.checkpointStatus(s, ck)
+	}
 	if sink != nil {
 		bpos := p.backupPos.Load()
 		last, _, bytes := sink.sent()

@@ -33,6 +33,7 @@ type Gate struct {
 	acked    uint64 // the backup holds every record before this position
 	released uint64 // outputs at positions below this were emitted by the primary
 	emitted  uint64 // number of outputs emitted
+	onHold   func() // called when an output is held (see OnHold)
 
 	// errMu guards err, the first error writing an emitted output (emits
 	// run with mu held).
@@ -77,7 +78,19 @@ func (g *Gate) Output(pos uint64, emit func()) {
 	case g.mode == GateBuffer && pos < g.released:
 	default:
 		g.held = append(g.held, heldOutput{pos, emit})
+		if g.onHold != nil && g.mode == GateHold {
+			g.onHold()
+		}
 	}
+}
+
+// OnHold sets a function called (with the gate locked: it must not call the
+// gate) each time the gate holds an output for an acknowledgement, so a
+// primary can hurry the acknowledgement; nil removes it.
+func (g *Gate) OnHold(f func()) {
+	g.mu.Lock()
+	g.onHold = f
+	g.mu.Unlock()
 }
 
 // Acked records that the backup holds every record before position pos,

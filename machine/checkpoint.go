@@ -43,15 +43,15 @@ const (
 
 // CheckpointStats describes one checkpoint.
 type CheckpointStats struct {
-	Seq         uint64        // sequence number, from 1
-	Position    uint64        // the guest's position
-	Dirty       int           // pages the tracking reported written
-	Unchanged   int           // dirty pages whose bytes did not change (left out)
-	Zero        int           // pages sent as zero pages
-	Delta       int           // pages sent as deltas
-	Whole       int           // pages sent whole
-	Bytes       int           // encoded size
-	Pause       time.Duration // time the guest was stopped for the encoding
+	Seq        uint64        // sequence number, from 1
+	Position   uint64        // the guest's position
+	Dirty      int           // pages the tracking reported written
+	Unchanged  int           // dirty pages whose bytes did not change (left out)
+	Zero       int           // pages sent as zero pages
+	Delta      int           // pages sent as deltas
+	Whole      int           // pages sent whole
+	Bytes      int           // encoded size
+	Pause      time.Duration // time the guest was stopped for the encoding
 	StateBytes int           // bytes of CPU, clock and device state
 }
 

@@ -54,6 +54,7 @@ func (p *pairFlags) options() (failover.Options, error) {
 type pairMember interface {
 	Post(devices.Input)
 	WrapNet(hostio.Net) hostio.Net
+	WrapDisk(devices.BlockBackend, int) devices.BlockBackend
 	Producer() func()
 	Run(maxInsns uint64) machine.Exit
 	Err() error
@@ -62,7 +63,7 @@ type pairMember interface {
 
 // nodeHost connects a board's devices to a member of a pair.
 func nodeHost(n pairMember) board.Host {
-	return board.Host{Live: true, Post: n.Post, WrapNet: n.WrapNet, Producer: n.Producer}
+	return board.Host{Live: true, Post: n.Post, WrapNet: n.WrapNet, WrapDisk: n.WrapDisk, Producer: n.Producer}
 }
 
 func cmdPrimary(args []string) (int, error) {
@@ -74,8 +75,9 @@ func cmdPrimary(args []string) (int, error) {
 	p.register(fs)
 	fs.StringVar(&p.listen, "listen", "", "`ADDR` (host:port, UDP) where the backup connects")
 	waitBackup := fs.Bool("wait-backup", false, "hold the guest at its first instruction until a backup has joined")
+	mode := fs.String("mode", "lockstep", "how the backup is kept: lockstep (it replays the inputs), checkpoint[:INTERVAL] (Remus: a checkpoint every INTERVAL, default 25ms) or io-sync (Kemari: a checkpoint before each output)")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: ftvm primary --listen ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--wait-backup] [run flags] IMAGE")
+		fmt.Fprintln(os.Stderr, "usage: ftvm primary --listen ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--mode lockstep|checkpoint[:INTERVAL]|io-sync] [--wait-backup] [run flags] IMAGE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +92,9 @@ func cmdPrimary(args []string) (int, error) {
 	opts, err := p.options()
 	if err != nil {
 		return 0, err
+	}
+	if opts.Mode, opts.Interval, err = failover.ParseMode(*mode); err != nil {
+		return 0, usageError{err.Error()}
 	}
 	ev, err := openEvents(f.events)
 	if err != nil {

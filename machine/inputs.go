@@ -41,11 +41,14 @@ const anchorInterval = 100 * time.Millisecond
 type LiveInputs struct {
 	wake chan struct{} // a Wait's wake-up (capacity 1)
 
-	// mu guards the fields up to idleSet.
+	// mu guards the fields up to idleSet; room waits on mu.
 	mu        sync.Mutex
+	room      *sync.Cond // console bytes taken by the guest (or handed to the board)
 	pending   []devices.Input
 	frames    int    // received frames in pending
 	dropped   uint64 // received frames dropped: pending held MaxPendingFrames
+	console   int    // bytes of the console inputs in pending
+	backlog   int    // console bytes handed out that the board still holds (ConsoleBacklog)
 	producers int
 	// idlePos and idleNow are where the board last skipped idle guest time
 	// without a record, and the guest time it skipped to: inputs handed out
@@ -68,6 +71,13 @@ type LiveInputs struct {
 // Console bytes and disk completions are never dropped.
 const MaxPendingFrames = 1024
 
+// MaxPendingConsole bounds the console bytes waiting for the guest: those
+// posted and not yet handed out plus those the board holds because the
+// UART's receive FIFO is full. Posting console bytes blocks while they
+// reach it, so the console's reader stops reading its input (a guest that
+// never reads COM1 leaves the rest in the host's pipe or terminal).
+const MaxPendingConsole = 4096
+
 // ClockSkip in the Dev field of an InputClock marks a re-anchor after the
 // guest was idle: time jumps without refitting the clock's rate.
 const ClockSkip = 1
@@ -75,7 +85,9 @@ const ClockSkip = 1
 // NewLiveInputs returns a live source; hostClock selects clock re-anchors.
 func NewLiveInputs(hostClock bool) *LiveInputs {
 	now := time.Now()
-	return &LiveInputs{wake: make(chan struct{}, 1), hostClock: hostClock, start: now, lastAnchor: now}
+	l := &LiveInputs{wake: make(chan struct{}, 1), hostClock: hostClock, start: now, lastAnchor: now}
+	l.room = sync.NewCond(&l.mu)
+	return l
 }
 
 // HostNanos returns host nanoseconds since the source was made: the guest
@@ -122,9 +134,16 @@ func (l *LiveInputs) MarkIdle(pos, now uint64) {
 	l.mu.Unlock()
 }
 
-// Post queues an input from a host goroutine.
+// Post queues an input from a host goroutine. Console bytes wait while
+// MaxPendingConsole of them wait for the guest.
 func (l *LiveInputs) Post(in devices.Input) {
 	l.mu.Lock()
+	if in.Kind == devices.InputConsole {
+		for l.console+l.backlog >= MaxPendingConsole {
+			l.room.Wait()
+		}
+		l.console += len(in.Data)
+	}
 	if in.Kind == devices.InputFrame {
 		if l.frames >= MaxPendingFrames {
 			l.dropped++
@@ -136,6 +155,15 @@ func (l *LiveInputs) Post(in devices.Input) {
 	l.pending = append(l.pending, in)
 	l.mu.Unlock()
 	l.signal()
+}
+
+// ConsoleBacklog tells the source how many console bytes the board holds
+// that the guest's UART has not taken yet (machine goroutine).
+func (l *LiveInputs) ConsoleBacklog(n int) {
+	l.mu.Lock()
+	l.backlog = n
+	l.mu.Unlock()
+	l.room.Broadcast()
 }
 
 // Dropped returns the number of received frames dropped because
@@ -171,6 +199,9 @@ func (l *LiveInputs) Take(pos uint64, buf []devices.Input) []devices.Input {
 	}
 	clear(l.pending) // the frames' bytes go with the guest
 	l.pending, l.frames = l.pending[:0], 0
+	// The console bytes are the board's now, until it says what it holds.
+	l.backlog += l.console
+	l.console = 0
 	idleNow := l.idleNow
 	l.mu.Unlock()
 	clock := devices.Input{Pos: pos, Kind: devices.InputClock}

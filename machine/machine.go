@@ -139,7 +139,9 @@ type Machine struct {
 	// receivers routes inputs by kind and device number.
 	receivers map[receiverKey]devices.Receiver
 	consoleIn []byte // console bytes not yet taken by the UART
-	inbuf     []devices.Input
+	// consoleTold is the len(consoleIn) Live was last told (ConsoleBacklog).
+	consoleTold int
+	inbuf       []devices.Input
 
 	checker Checker
 	snaps   map[string]Snapshotter
@@ -438,6 +440,7 @@ func (m *Machine) deliver() {
 			}
 		case devices.InputConsole:
 			m.consoleIn = append(m.consoleIn, in.Data...)
+			m.consoleTold = -1 // Live counts these as the board's backlog
 		default:
 			if r := m.receivers[receiverKey{in.Kind, in.Dev}]; r != nil {
 				if err := r.Deliver(in); err != nil {
@@ -453,6 +456,10 @@ func (m *Machine) deliver() {
 			m.UART.Receive(m.consoleIn[:n])
 			m.consoleIn = m.consoleIn[n:]
 		}
+	}
+	if len(m.consoleIn) != m.consoleTold && m.Live != nil {
+		m.Live.ConsoleBacklog(len(m.consoleIn))
+		m.consoleTold = len(m.consoleIn)
 	}
 }
 

@@ -474,6 +474,10 @@ func (b *Backup) goLive() *Primary {
 }
 
 // status is the JSON a backup's status shows.
+// Status returns what `ftvm status` shows of this side (the primary it
+// became, once live), as JSON (§5).
+func (b *Backup) Status() []byte { return b.status() }
+
 func (b *Backup) status() []byte {
 	if p := b.primary.Load(); p != nil {
 		return p.status()

@@ -380,7 +380,7 @@ func (n *member) watchPeer(c *transport.Conn, lost func()) {
 
 // status returns the fields of `ftvm status` both roles show.
 func (n *member) status(role string) map[string]any {
-	held, _ := n.gate.Held()
+	held, oldest := n.gate.Held()
 	s := map[string]any{
 		"role":         role,
 		"generation":   n.gen.Load(),
@@ -390,6 +390,9 @@ func (n *member) status(role string) map[string]any {
 	}
 	if w := n.waiting.Load(); w != waitNone {
 		s["waiting_for"] = waitNames[w]
+	}
+	if held > 0 {
+		s["oldest_held_position"] = oldest
 	}
 	if d := n.live.Dropped(); d > 0 {
 		s["frames_dropped"] = d

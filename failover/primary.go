@@ -556,6 +556,9 @@ func (p *Primary) backupLost() {
 }
 
 // status is the JSON `ftvm status` shows.
+// Status returns what `ftvm status` shows of this side, as JSON (§5).
+func (p *Primary) Status() []byte { return p.status() }
+
 func (p *Primary) status() []byte {
 	role := "primary (alone)"
 	if p.paired.Load() {

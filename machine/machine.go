@@ -159,7 +159,14 @@ type Machine struct {
 	pauseReq atomic.Bool
 	// waker is what RequestStop and Pause wake (set with the inputs).
 	waker atomic.Pointer[wakers]
+	// seen is the position at the run loop's last turn, for readers on
+	// other goroutines (metrics).
+	seen atomic.Uint64
 }
+
+// SeenPosition returns the position at the run loop's last turn (at most
+// about a millisecond of execution old). Safe from any goroutine.
+func (m *Machine) SeenPosition() uint64 { return m.seen.Load() }
 
 // ErrEndOfRun, returned by a Checker, ends the run with ExitStopped: a
 // replay reached the position where its recording stopped.
@@ -512,6 +519,7 @@ func (m *Machine) loop(acc Accelerator, maxInsns uint64) (Exit, error) {
 		m.deliver()
 		deadline := m.advanceTimers()
 		pos := acc.position()
+		m.seen.Store(pos)
 		if maxInsns != 0 && pos >= maxInsns {
 			return Exit{Reason: ExitInsnLimit}, nil
 		}

@@ -14,6 +14,7 @@ import (
 	"ftvm/hostio"
 	"ftvm/lockstep"
 	"ftvm/machine"
+	"ftvm/metrics"
 	"ftvm/transport"
 )
 
@@ -100,7 +101,8 @@ func cmdPrimary(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	opts.OnEvent = ev.write
+	met := newMetrics(f.metrics)
+	opts.OnEvent = eventSinks(ev, met)
 	spec, err := parseSpec(&f, fs.Arg(0))
 	if err != nil {
 		return 0, err
@@ -115,6 +117,11 @@ func cmdPrimary(args []string) (int, error) {
 	defer cons.finish()
 	opts.Clock = spec.Clock
 	node := failover.NewPrimary(opts)
+	stopMetrics, err := serveMetrics(met, f.metrics, metrics.FromStatus(node.Status))
+	if err != nil {
+		return 0, err
+	}
+	defer stopMetrics()
 	b, err := board.Build(spec, node.Configure(machine.Config{}, cons.w), nodeHost(node))
 	if err != nil {
 		return 0, err
@@ -181,6 +188,7 @@ func cmdBackup(args []string) (int, error) {
 	fs.StringVar(&p.listen, "listen", "", "`ADDR` where a new backup can connect once this side is live")
 	stats := fs.Bool("stats", false, "print statistics at exit")
 	events := fs.String("events", "", "write events (join, failover, the end) as JSON lines to `FILE`")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics")
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: ftvm backup --primary ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--net SPEC] [--disk PATH] [--listen ADDR]")
 		fs.PrintDefaults()
@@ -202,13 +210,19 @@ func cmdBackup(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	opts.OnEvent = ev.write
+	met := newMetrics(*metricsAddr)
+	opts.OnEvent = eventSinks(ev, met)
 	cons, err := openConsole(*serial, true)
 	if err != nil {
 		return 0, err
 	}
 	defer cons.finish()
 	node := failover.NewBackup(opts)
+	stopMetrics, err := serveMetrics(met, *metricsAddr, metrics.FromStatus(node.Status))
+	if err != nil {
+		return 0, err
+	}
+	defer stopMetrics()
 	var disks []string
 	if *disk != "" {
 		disks = []string{machine.ParseDisk(*disk).Path}

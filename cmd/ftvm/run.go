@@ -22,6 +22,7 @@ import (
 	"ftvm/gdbstub"
 	"ftvm/lockstep"
 	"ftvm/machine"
+	"ftvm/metrics"
 )
 
 // runFlags are the flags of `ftvm run`.
@@ -47,6 +48,7 @@ type runFlags struct {
 	events   string // JSON lines of events (--events)
 	gdb      string // serve the GDB remote protocol here (--gdb)
 	gdbWait  bool   // wait for the debugger before the first instruction
+	metrics  string // serve Prometheus metrics here (--metrics)
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -71,6 +73,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.events, "events", "", "write events (joins, failovers, the end) as JSON lines to `FILE`")
 	fs.StringVar(&f.gdb, "gdb", "", "serve GDB's remote protocol on `ADDR` (host:port); a debugger that connects stops the guest")
 	fs.BoolVar(&f.gdbWait, "gdb-wait", false, "with --gdb: wait for the debugger before the first instruction")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (run, primary)")
 }
 
 // parseSize parses a RAM size such as 64M, 1G or 1048576.
@@ -315,6 +318,13 @@ func cmdRun(args []string) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	stopMetrics, err := serveMetrics(newMetrics(f.metrics), f.metrics, func() metrics.Sample {
+		return metrics.Sample{Role: "run", Position: m.SeenPosition()}
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer stopMetrics()
 	exit, wall, err := runMachine(m, &f, nil)
 	if err != nil {
 		return 0, err

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"ftvm/internal/testenv"
+)
+
+// freeTCPAddr returns a loopback TCP address nothing listens on.
+func freeTCPAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// scrape reads the metrics at addr and returns each sample's value by its
+// name with labels (as the text format writes it); nil if not served.
+func scrape(addr string) map[string]float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, m := range regexp.MustCompile(`(?m)^(ftvm_[a-z_]+(?:\{[^}]*\})?) (\S+)$`).FindAllStringSubmatch(string(body), -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err == nil {
+			out[m[1]] = v
+		}
+	}
+	return out
+}
+
+// waitScrape scrapes addr until ok accepts the metrics.
+func waitScrape(t *testing.T, addr, what string, ok func(map[string]float64) bool) map[string]float64 {
+	t.Helper()
+	var last map[string]float64
+	if !testenv.WaitFor(30*time.Second, func() bool {
+		if m := scrape(addr); m != nil {
+			last = m
+		}
+		return last != nil && ok(last)
+	}) {
+		t.Fatalf("waiting for %s: last scrape %v", what, last)
+	}
+	return last
+}
+
+func TestMetricsRun(t *testing.T) {
+	e := newFoEnv(t)
+	addr := freeTCPAddr(t)
+	p := e.start("run", "run", "--clock", "virtual", "--serial", "none", "--metrics", addr, "--max-insns", "100000000000", testenv.Guest(t, "spin"))
+	m := waitScrape(t, addr, "a run's position and speed", func(m map[string]float64) bool {
+		return m["ftvm_retired_instructions_total"] > 0 && m["ftvm_instructions_per_second"] > 0
+	})
+	if m[`ftvm_role{role="run"}`] != 1 || m["ftvm_failovers_total"] != 0 {
+		t.Errorf("run metrics %v", m)
+	}
+	p.kill()
+}
+
+func TestMetricsPair(t *testing.T) {
+	e := newFoEnv(t)
+	image := testenv.Guest(t, "pit_hlt")
+	addr := foFreeAddr(t)
+	pm, bm := freeTCPAddr(t), freeTCPAddr(t)
+	p := e.start("primary", "primary", "--listen", addr, "--tls", e.tls, "--wait-backup", "--clock", "host", "--failover-timeout", "5s", "--metrics", pm, image)
+	b := e.start("backup", "backup", "--primary", addr, "--tls", e.tls, "--failover-timeout", "5s", "--metrics", bm)
+	foWaitJoined(t, b)
+	m := waitScrape(t, pm, "the paired primary's figures", func(m map[string]float64) bool {
+		return m[`ftvm_role{role="primary (paired)"}`] == 1 && m["ftvm_retired_instructions_total"] > 0 &&
+			m["ftvm_log_bytes_total"] > 0 && m["ftvm_instructions_per_second"] > 0
+	})
+	for _, name := range []string{"ftvm_lag_instructions", "ftvm_lag_seconds", "ftvm_outputs_held", "ftvm_outputs_held_age_seconds", "ftvm_join_pause_seconds_count", "ftvm_generation"} {
+		if _, ok := m[name]; !ok {
+			t.Errorf("primary metrics lack %s: %v", name, m)
+		}
+	}
+	if m["ftvm_joins_total"] != 1 || m["ftvm_join_pause_seconds_count"] != 1 || m["ftvm_generation"] != 1 {
+		t.Errorf("primary: joins %v, join pauses %v, generation %v; want 1, 1, 1",
+			m["ftvm_joins_total"], m["ftvm_join_pause_seconds_count"], m["ftvm_generation"])
+	}
+	waitScrape(t, bm, "the backup's replay position", func(m map[string]float64) bool {
+		return m[`ftvm_role{role="backup"}`] == 1 && m["ftvm_retired_instructions_total"] > 0
+	})
+	if st, ok := p.waitExit(30 * time.Second); !ok || st != 1 {
+		t.Errorf("primary: exit status %d (ended %v), want 1", st, ok)
+	}
+	if st, ok := b.waitExit(10 * time.Second); !ok || st != 1 {
+		t.Errorf("backup: exit status %d (ended %v), want 1", st, ok)
+	}
+}

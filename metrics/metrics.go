@@ -1,0 +1,194 @@
+// Package metrics serves a run's figures to Prometheus
+// (github.com/prometheus/client_golang): position and speed, the pair's
+// lag, log traffic, held outputs, generation, failovers and join pauses.
+package metrics
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"ftvm/failover"
+)
+
+// Sample is a side's state at one moment: what `ftvm status` reports (§5).
+type Sample struct {
+	Role               string  `json:"role"`
+	Generation         uint64  `json:"generation"`
+	Position           uint64  `json:"position"`
+	BackupPosition     *uint64 `json:"backup_position"`
+	LagInstructions    int64   `json:"lag_instructions"`
+	LogBytes           uint64  `json:"log_bytes"`
+	OutputsHeld        int     `json:"outputs_held"`
+	OldestHeldPosition uint64  `json:"oldest_held_position"`
+	FramesDropped      uint64  `json:"frames_dropped"`
+}
+
+// FromStatus returns a Sample source reading a pair member's status JSON.
+func FromStatus(status func() []byte) func() Sample {
+	return func() Sample {
+		var s Sample
+		json.Unmarshal(status(), &s) // our own encoding: cannot fail
+		return s
+	}
+}
+
+// Metrics collects a side's figures at each scrape from its sample source,
+// and counts the events it is given.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	mu sync.Mutex // guards the fields below
+	// sample is the state source Serve was given.
+	sample func() Sample
+	// lastPos and lastAt are the position and time the rate was last
+	// measured from; ips the instructions per second then.
+	lastPos uint64
+	lastAt  time.Time
+	ips     float64
+
+	// srv is the HTTP server Serve started.
+	srv *http.Server
+
+	failovers  prometheus.Counter
+	joins      prometheus.Counter
+	joinPause  prometheus.Histogram
+	joinBytes  prometheus.Counter
+	eventsSeen *prometheus.CounterVec
+}
+
+var (
+	descRole     = prometheus.NewDesc("ftvm_role", "The side's role (1 for the role it has).", []string{"role"}, nil)
+	descGen      = prometheus.NewDesc("ftvm_generation", "The pair's generation (one more at each failover).", nil, nil)
+	descPos      = prometheus.NewDesc("ftvm_retired_instructions_total", "The position: instructions the guest retired since boot.", nil, nil)
+	descIPS      = prometheus.NewDesc("ftvm_instructions_per_second", "Instructions retired per second, measured between scrapes at least half a second apart.", nil, nil)
+	descLag      = prometheus.NewDesc("ftvm_lag_instructions", "How far the backup's replay is behind the primary, in instructions.", nil, nil)
+	descLagS     = prometheus.NewDesc("ftvm_lag_seconds", "The backup's lag in seconds of the primary's execution at its current speed.", nil, nil)
+	descLogBytes = prometheus.NewDesc("ftvm_log_bytes_total", "Bytes of log records sent to the backup.", nil, nil)
+	descHeld     = prometheus.NewDesc("ftvm_outputs_held", "External outputs held until the backup acknowledges the records before them.", nil, nil)
+	descHeldAge  = prometheus.NewDesc("ftvm_outputs_held_age_instructions", "Instructions since the oldest held output was produced.", nil, nil)
+	descHeldAgeS = prometheus.NewDesc("ftvm_outputs_held_age_seconds", "Age of the oldest held output, in seconds at the current speed.", nil, nil)
+	descDropped  = prometheus.NewDesc("ftvm_frames_dropped_total", "Received frames dropped because the guest did not take them.", nil, nil)
+)
+
+// minRateWindow is the shortest time instructions per second are measured
+// over: scrapes closer together report the last rate.
+const minRateWindow = 0.5
+
+// New returns a side's metrics; they count events at once and are served
+// once Serve is given the side's state.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.failovers = prometheus.NewCounter(prometheus.CounterOpts{Name: "ftvm_failovers_total", Help: "Times this side went live after losing its primary."})
+	m.joins = prometheus.NewCounter(prometheus.CounterOpts{Name: "ftvm_joins_total", Help: "Backups that joined this primary."})
+	m.joinPause = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ftvm_join_pause_seconds", Help: "How long the guest paused while a backup joined.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)})
+	m.joinBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "ftvm_join_bytes_total", Help: "Bytes of machine state sent to joining backups."})
+	m.eventsSeen = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ftvm_events_total", Help: "Events of this side, by kind."}, []string{"event"})
+	m.reg.MustRegister(m, m.failovers, m.joins, m.joinPause, m.joinBytes, m.eventsSeen)
+	return m
+}
+
+// Event counts a pair member's event (failover.Options.OnEvent).
+func (m *Metrics) Event(e failover.Event) {
+	m.eventsSeen.WithLabelValues(string(e.Kind)).Inc()
+	switch e.Kind {
+	case failover.EventWentLive:
+		m.failovers.Inc()
+	case failover.EventBackupJoined:
+		m.joins.Inc()
+		m.joinPause.Observe(e.Millis / 1000)
+		m.joinBytes.Add(float64(e.Bytes))
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRole, descGen, descPos, descIPS, descLag, descLagS, descLogBytes, descHeld, descHeldAge, descHeldAgeS, descDropped} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: one sample per scrape.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	sample := m.sample
+	m.mu.Unlock()
+	if sample == nil {
+		return
+	}
+	s := sample()
+	now := time.Now()
+	m.mu.Lock()
+	switch dt := now.Sub(m.lastAt).Seconds(); {
+	case m.lastAt.IsZero() || s.Position < m.lastPos:
+		m.lastPos, m.lastAt = s.Position, now
+	case dt >= minRateWindow:
+		m.ips = float64(s.Position-m.lastPos) / dt
+		m.lastPos, m.lastAt = s.Position, now
+	}
+	ips := m.ips
+	m.mu.Unlock()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
+	gauge(descRole, 1, s.Role)
+	gauge(descGen, float64(s.Generation))
+	counter(descPos, float64(s.Position))
+	gauge(descIPS, ips)
+	seconds := func(insns float64) float64 {
+		if ips == 0 {
+			return 0
+		}
+		return insns / ips
+	}
+	if s.BackupPosition != nil {
+		gauge(descLag, float64(s.LagInstructions))
+		gauge(descLagS, seconds(float64(s.LagInstructions)))
+		counter(descLogBytes, float64(s.LogBytes))
+	}
+	gauge(descHeld, float64(s.OutputsHeld))
+	var age float64
+	if s.OutputsHeld > 0 && s.Position > s.OldestHeldPosition {
+		age = float64(s.Position - s.OldestHeldPosition)
+	}
+	gauge(descHeldAge, age)
+	gauge(descHeldAgeS, seconds(age))
+	counter(descDropped, float64(s.FramesDropped))
+}
+
+// Serve serves the metrics at /metrics on addr until Close, with the
+// side's state from sample; it returns the address it listens on.
+func (m *Metrics) Serve(addr string, sample func() Sample) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	m.mu.Lock()
+	m.srv, m.sample = srv, sample
+	m.mu.Unlock()
+	return ln.Addr(), nil
+}
+
+// Close stops serving.
+func (m *Metrics) Close() error {
+	m.mu.Lock()
+	srv := m.srv
+	m.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	return srv.Close()
+}

@@ -46,6 +46,7 @@ commands:
   backup --primary ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--net SPEC] [--disk PATH]
                          replay the primary's guest and take over if it dies
   status --tls DIR ADDR  role, generation, positions, lag, log rate, outputs held
+  top ADDR...            a live view of a pair from each side's --metrics address
   demo                   a primary/backup pair of the kvstore appliance, a client, a kill -9, a timeline
   kv [flags] ADDR CMD... send one request to the kvstore appliance, with retries
   certs DIR              create a CA and a node certificate for a primary/backup pair
@@ -90,6 +91,8 @@ func mainStatus(args []string) int {
 		status, err = cmdStatus(args[1:])
 	case "demo":
 		status, err = cmdDemo(args[1:])
+	case "top":
+		status, err = cmdTop(args[1:])
 	case "difftest":
 		status, err = cmdDifftest(args[1:])
 	case "help", "-h", "--help":

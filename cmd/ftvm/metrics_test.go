@@ -4,8 +4,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,4 +106,57 @@ func TestMetricsPair(t *testing.T) {
 	if st, ok := b.waitExit(10 * time.Second); !ok || st != 1 {
 		t.Errorf("backup: exit status %d (ended %v), want 1", st, ok)
 	}
+}
+
+// TestTopFailover draws a pair with ftvm top in a tmux pane, kills the
+// primary and watches the backup go live on the screen.
+func TestTopFailover(t *testing.T) {
+	tmux := testenv.Program(t, "tmux")
+	e := newFoEnv(t)
+	image := testenv.Guest(t, "spin")
+	addr := foFreeAddr(t)
+	pm, bm := freeTCPAddr(t), freeTCPAddr(t)
+	p := e.start("primary", "primary", "--listen", addr, "--tls", e.tls, "--wait-backup", "--clock", "virtual", "--serial", "none",
+		"--failover-timeout", "1s", "--metrics", pm, image)
+	b := e.start("backup", "backup", "--primary", addr, "--tls", e.tls, "--failover-timeout", "1s", "--serial", "none", "--metrics", bm)
+	foWaitJoined(t, b)
+	session := "ftvm-top-" + strconv.Itoa(os.Getpid())
+	if out, err := exec.Command(tmux, "new-session", "-d", "-s", session, "-x", "160", "-y", "40",
+		ftvmBin, "top", "--interval", "200ms", pm, bm).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command(tmux, "kill-session", "-t", session).Run() })
+	pane := ""
+	capture := func() string {
+		out, _ := exec.Command(tmux, "capture-pane", "-p", "-t", session).Output()
+		pane = string(out)
+		return pane
+	}
+	line := func(side string) string {
+		for _, l := range strings.Split(pane, "\n") {
+			if strings.HasPrefix(l, side) {
+				return l
+			}
+		}
+		return ""
+	}
+	if !testenv.WaitFor(20*time.Second, func() bool {
+		capture()
+		return strings.Contains(line(pm), "primary (paired)") && strings.Contains(line(bm), "backup")
+	}) {
+		t.Fatalf("top never showed the pair:\n%s", pane)
+	}
+	p.kill()
+	if !testenv.WaitFor(20*time.Second, func() bool {
+		capture()
+		return strings.Contains(line(pm), "unreachable") && strings.Contains(line(bm), "primary (alone)") &&
+			strings.Contains(pane, "went-live")
+	}) {
+		t.Fatalf("top never showed the failover:\n%s", pane)
+	}
+	if f := strings.Fields(line(bm)); len(f) < 4 || f[3] != "2" {
+		t.Errorf("the live backup's line %q: want generation 2", line(bm))
+	}
+	t.Logf("after the failover:\n%s", pane)
+	b.kill()
 }

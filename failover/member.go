@@ -363,19 +363,46 @@ func (n *member) lostArbiter(gen uint64, err error, other string) {
 // watchPeer calls lost once nothing (heartbeat, log, ack) arrived from the
 // peer for the failover timeout, or the connection died.
 func (n *member) watchPeer(c *transport.Conn, lost func()) {
-	t := time.NewTicker(10 * time.Millisecond)
+	const tick = 10 * time.Millisecond
+	t := time.NewTicker(tick)
 	defer t.Stop()
+	s := silence{last: time.Now(), heard: c.LastHeard()}
 	for {
 		select {
 		case <-c.Done():
-		case <-t.C:
-			if time.Since(c.LastHeard()) < n.opts.FailoverTimeout {
+		case now := <-t.C:
+			if s.observe(now, c.LastHeard(), tick) < n.opts.FailoverTimeout {
 				continue
 			}
 		}
 		lost()
 		return
 	}
+}
+
+// silence is how long a peer has been silent, as a watcher that looks every
+// tick sees it. A stretch in which the watcher itself did not run (its
+// process descheduled by a loaded host, or paused by the collector) counts
+// as two ticks at most: what the peer sent meanwhile waits unread in the
+// socket, and the goroutines that read it had no more time than the
+// watcher.
+type silence struct {
+	last   time.Time     // the watcher's previous look
+	heard  time.Time     // the peer's latest message seen
+	silent time.Duration // silence counted so far
+}
+
+// observe takes a look at now, when the peer was last heard at heard, and
+// returns the silence.
+func (s *silence) observe(now, heard time.Time, tick time.Duration) time.Duration {
+	step := min(now.Sub(s.last), 2*tick)
+	s.last = now
+	if heard.After(s.heard) {
+		s.heard, s.silent = heard, max(now.Sub(heard), 0)
+	} else {
+		s.silent += step
+	}
+	return s.silent
 }
 
 // status returns the fields of `ftvm status` both roles show.

@@ -77,8 +77,13 @@ const (
 // ckPieceSize bounds the bytes of a checkpoint in one record.
 const ckPieceSize = 1 << 20
 
-// maxCkptDisk bounds the disk writes of one checkpoint a backup accepts.
-const maxCkptDisk = 256 << 20
+// maxCkptDisk bounds the disk writes of one checkpoint a backup accepts;
+// past maxEpochDisk a primary asks for a checkpoint early (blkMaxData, 64
+// MiB, bounds one write).
+const (
+	maxCkptDisk  = 256 << 20
+	maxEpochDisk = 64 << 20
+)
 
 // ckptEnd is the guest's outcome in an end record.
 type ckptEnd struct {
@@ -105,7 +110,8 @@ type diskTap struct {
 func (d diskTap) Submit(req devices.BlockRequest) error {
 	if d.n.tapDisks && req.Op == devices.BlockWrite {
 		d.n.epochWrites = append(d.n.epochWrites, diskWrite{d.index, req.Sector, bytes.Clone(req.Data)})
-		if d.n.opts.Mode == ModeIOSync {
+		d.n.epochBytes += len(req.Data)
+		if d.n.opts.Mode == ModeIOSync || d.n.epochBytes > maxEpochDisk {
 			d.n.outputWaiting()
 		}
 	}
@@ -124,8 +130,9 @@ func (n *member) WrapDisk(b devices.BlockBackend, index int) devices.BlockBacken
 	return diskTap{b, n, uint8(index)}
 }
 
-// outputWaiting asks an io-sync primary for a checkpoint within the
-// io-sync window: an output or a disk write waits for one.
+// outputWaiting asks a checkpointing primary for a checkpoint within the
+// io-sync window: an output or a disk write waits for one (io-sync), or the
+// epoch's disk writes grew large.
 func (n *member) outputWaiting() {
 	if n.syncAsked.Swap(true) {
 		return
@@ -160,7 +167,7 @@ type ckptPrimary struct {
 func (p *Primary) startCheckpoints(m *machine.Machine) {
 	c := &ckptPrimary{cp: machine.NewCheckpointer(m), stop: make(chan struct{}), reportAt: time.Now()}
 	p.ck = c
-	p.tapDisks, p.epochWrites = true, nil
+	p.tapDisks, p.epochWrites, p.epochBytes = true, nil, 0
 	p.gate.OnHold(nil)
 	if p.opts.Mode == ModeIOSync {
 		p.gate.OnHold(p.outputWaiting)
@@ -188,7 +195,7 @@ func (p *Primary) stopCheckpoints() {
 	close(c.stop)
 	c.cp.Close()
 	p.gate.OnHold(nil)
-	p.tapDisks, p.epochWrites = false, nil
+	p.tapDisks, p.epochWrites, p.epochBytes = false, nil, 0
 	p.pmu.Lock()
 	p.ck = nil
 	p.pmu.Unlock()
@@ -208,7 +215,7 @@ func (p *Primary) checkpoint() {
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(w.data)))
 		b = append(b, w.data...)
 	}
-	p.epochWrites = p.epochWrites[:0]
+	p.epochWrites, p.epochBytes = p.epochWrites[:0], 0
 	b, _, err := c.cp.Take(b)
 	c.buf = b
 	pause := time.Since(t0)

@@ -172,6 +172,7 @@ type member struct {
 	// the goroutine running the machine (the disks submit there).
 	tapDisks    bool
 	epochWrites []diskWrite
+	epochBytes  int // the bytes of epochWrites
 	// syncAsked is set while an io-sync checkpoint is asked for.
 	syncAsked atomic.Bool
 

@@ -169,10 +169,10 @@ $(SSE_OBJS): $(OBJ_DIR)/%.o: $(GD)/%.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(filter-out -mgeneral-regs-only,$(GUEST_CFLAGS)) $(SSE_FLAGS) -MMD -MP -c -o $@ $<
 
-$(GB)/sse_host: $(GD)/sse_host.c $(GD)/sse_body.c $(GD)/sse_body.h $(GD)/oracle.h $(FLAGS_STAMP)
+$(GB)/sse_host: $(GD)/sse_host.c $(GD)/sse_body.c $(GD)/sse_body.h $(GD)/oracle.h $(GD)/mains.h $(FLAGS_STAMP)
 	$(HOST_CC) $(filter-out -mgeneral-regs-only,$(HOST_CFLAGS)) $(SSE_FLAGS) -o $@ $(GD)/sse_host.c $(GD)/sse_body.c
 
-$(GB)/bench_sse_host: $(GD)/bench_sse_host.c $(GD)/bench_sse_body.c $(GD)/bench_sse_body.h $(FLAGS_STAMP)
+$(GB)/bench_sse_host: $(GD)/bench_sse_host.c $(GD)/bench_sse_body.c $(GD)/bench_sse_body.h $(GD)/mains.h $(FLAGS_STAMP)
 	$(HOST_CC) $(filter-out -mgeneral-regs-only,$(HOST_CFLAGS)) $(SSE_FLAGS) -o $@ $(GD)/bench_sse_host.c $(GD)/bench_sse_body.c
 
 # wait: one source (wait/wait.c) built once per way of waiting; the
@@ -213,7 +213,7 @@ $(OBJ_DIR)/wait/%.d: ;
 $(WAIT_ELFS): $(GB)/wait-%.elf: $(OBJ_DIR)/wait/wait-%.o $(OBJ_DIR)/wait/wait_asm.o $(RUNTIME_OBJS) $(GD)/lib/guest.ld
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(RUNTIME_OBJS) $(OBJ_DIR)/wait/wait-$*.o $(OBJ_DIR)/wait/wait_asm.o -lgcc
 
-$(GB)/exercise_host: $(GD)/exercise_host.c $(GD)/exercise_body.c $(GD)/exercise_body.h $(GD)/oracle.h $(FLAGS_STAMP)
+$(GB)/exercise_host: $(GD)/exercise_host.c $(GD)/exercise_body.c $(GD)/exercise_body.h $(GD)/oracle.h $(GD)/mains.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/exercise_host.c $(GD)/exercise_body.c
 
 $(GB)/ssefp_host: $(GD)/ssefp_host.c $(GD)/ssefp_body.c $(GD)/ssefp_body.h $(GD)/oracle.h $(FLAGS_STAMP)
@@ -225,15 +225,15 @@ FP_CFLAGS := $(filter-out -mgeneral-regs-only,$(GUEST_CFLAGS)) -msse2 -mfpmath=s
 $(OBJ_DIR)/fpbench_body.o: $(GD)/fpbench_body.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(FP_CFLAGS) -MMD -MP -c -o $@ $<
-$(GB)/fpbench_host: $(GD)/fpbench_host.c $(GD)/fpbench_body.c $(GD)/fpbench_body.h $(FLAGS_STAMP)
+$(GB)/fpbench_host: $(GD)/fpbench_host.c $(GD)/fpbench_body.c $(GD)/fpbench_body.h $(GD)/mains.h $(FLAGS_STAMP)
 	$(HOST_CC) $(filter-out -mgeneral-regs-only,$(HOST_CFLAGS)) -msse2 -mfpmath=sse -fno-math-errno -o $@ $(GD)/fpbench_host.c $(GD)/fpbench_body.c
 
 $(OBJ_DIR)/fpu_body.o: GUEST_CFLAGS := $(FPU_GUEST_CFLAGS)
 
-$(GB)/fpu_host: $(GD)/fpu_host.c $(GD)/fpu_body.c $(GD)/fpu_body.h $(GD)/oracle.h $(FLAGS_STAMP)
+$(GB)/fpu_host: $(GD)/fpu_host.c $(GD)/fpu_body.c $(GD)/fpu_body.h $(GD)/oracle.h $(GD)/mains.h $(FLAGS_STAMP)
 	$(HOST_CC) $(FPU_HOST_CFLAGS) -o $@ $(GD)/fpu_host.c $(GD)/fpu_body.c
 
-$(GB)/bench_host: $(GD)/bench_host.c $(GD)/bench_body.c $(GD)/bench_body.h $(FLAGS_STAMP)
+$(GB)/bench_host: $(GD)/bench_host.c $(GD)/bench_body.c $(GD)/bench_body.h $(GD)/mains.h $(FLAGS_STAMP)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $(GD)/bench_host.c $(GD)/bench_body.c
 
 -include $(wildcard $(OBJ_DIR)/*.d $(OBJ_DIR)/lib/*.d $(OBJ_DIR)/kvstore/*.d $(OBJ_DIR)/wait/*.d)

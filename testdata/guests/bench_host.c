@@ -2,9 +2,6 @@
  * the guest prints. */
 #include <stdio.h>
 #include "bench_body.h"
+#include "mains.h"
 
-int main(void)
-{
-    printf("bench checksum=0x%016lx\n", (unsigned long)bench_run(BENCH_ITERATIONS));
-    return 0;
-}
+BENCH_HOST_MAIN("bench", bench_run, BENCH_ITERATIONS)

@@ -2,9 +2,6 @@
  * the guest prints. */
 #include <stdio.h>
 #include "bench_sse_body.h"
+#include "mains.h"
 
-int main(void)
-{
-    printf("bench_sse checksum=0x%016lx\n", (unsigned long)bench_sse_run(BENCH_SSE_ITERATIONS));
-    return 0;
-}
+BENCH_HOST_MAIN("bench_sse", bench_sse_run, BENCH_SSE_ITERATIONS)

@@ -2,15 +2,6 @@
  * output must equal the stdout of exercise_host byte for byte. */
 #include "runtime.h"
 #include "exercise_body.h"
+#include "mains.h"
 
-void ex_write(const char *s, unsigned long n)
-{
-    serial_write(s, n);
-}
-
-int main(unsigned long ram_size)
-{
-    (void)ram_size;
-    install_fault_reporter(); /* an unimplemented opcode reports, not triple-faults */
-    return exercise_run();
-}
+ORACLE_GUEST_MAIN(exercise_run)

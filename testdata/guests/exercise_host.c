@@ -2,15 +2,6 @@
  * output on stdout; must match the guest's serial output byte for byte. */
 #include <stdio.h>
 #include "exercise_body.h"
+#include "mains.h"
 
-void ex_write(const char *s, unsigned long n)
-{
-    fwrite(s, 1, n, stdout);
-}
-
-int main(void)
-{
-    int rc = exercise_run();
-    fflush(stdout);
-    return rc;
-}
+ORACLE_HOST_MAIN(exercise_run)

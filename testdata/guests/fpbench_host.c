@@ -2,9 +2,6 @@
  * checksum the guest prints. */
 #include <stdio.h>
 #include "fpbench_body.h"
+#include "mains.h"
 
-int main(void)
-{
-    printf("fpbench checksum=0x%016lx\n", (unsigned long)fpbench_run(FPBENCH_ITERATIONS));
-    return 0;
-}
+BENCH_HOST_MAIN("fpbench", fpbench_run, FPBENCH_ITERATIONS)

@@ -2,15 +2,6 @@
  * equal the stdout of fpu_host byte for byte. */
 #include "runtime.h"
 #include "fpu_body.h"
+#include "mains.h"
 
-void ex_write(const char *s, unsigned long n)
-{
-    serial_write(s, n);
-}
-
-int main(unsigned long ram_size)
-{
-    (void)ram_size;
-    install_fault_reporter(); /* an unimplemented opcode reports, not triple-faults */
-    return fpu_run();
-}
+ORACLE_GUEST_MAIN(fpu_run)

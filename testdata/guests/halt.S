@@ -1,11 +1,7 @@
 /* halt: prints a line, then cli; hlt.  ftvm ends the run with status 0
  * (halted with interrupts disabled).  QEMU just stays halted. */
-    .section .text.start, "ax"
-    .code64
-    .globl  _start
-_start:
-    leaq    msg(%rip), %rsi
-    call    asm_puts
+#include "asmguest.h"
+    ASM_GUEST_START msg
     cli
 1:  hlt
     jmp     1b

@@ -1,11 +1,7 @@
 /* reset: prints a line, then writes 0xFE to the keyboard controller (port
  * 0x64): ftvm exits with status 0; QEMU -no-reboot exits with status 0. */
-    .section .text.start, "ax"
-    .code64
-    .globl  _start
-_start:
-    leaq    msg(%rip), %rsi
-    call    asm_puts
+#include "asmguest.h"
+    ASM_GUEST_START msg
     movb    $0xFE, %al
     outb    %al, $0x64
     cli

@@ -1,11 +1,7 @@
 /* spin: prints a line, then counts in RAX forever; used with --max-insns
  * (ftvm exit status 124).  About 80 instructions run before the loop. */
-    .section .text.start, "ax"
-    .code64
-    .globl  _start
-_start:
-    leaq    msg(%rip), %rsi
-    call    asm_puts
+#include "asmguest.h"
+    ASM_GUEST_START msg
     xorl    %eax, %eax
 1:  addq    $1, %rax
     jmp     1b

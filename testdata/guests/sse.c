@@ -3,15 +3,6 @@
  * CR4.OSFXSR and CR4.OSXMMEXCPT set and CR0.EM clear (lib/pvh.S). */
 #include "runtime.h"
 #include "sse_body.h"
+#include "mains.h"
 
-void ex_write(const char *s, unsigned long n)
-{
-    serial_write(s, n);
-}
-
-int main(unsigned long ram_size)
-{
-    (void)ram_size;
-    install_fault_reporter(); /* an unimplemented opcode reports, not triple-faults */
-    return sse_run();
-}
+ORACLE_GUEST_MAIN(sse_run)

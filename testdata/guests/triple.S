@@ -1,12 +1,8 @@
 /* triple: prints a line, loads an empty IDT (limit 0) and executes ud2:
  * #UD cannot be delivered (#GP), nor can #GP (#DF), nor #DF: triple fault.
  * ftvm exits with status 126; QEMU -no-reboot exits with status 0. */
-    .section .text.start, "ax"
-    .code64
-    .globl  _start
-_start:
-    leaq    msg(%rip), %rsi
-    call    asm_puts
+#include "asmguest.h"
+    ASM_GUEST_START msg
     lidt    empty_idt(%rip)
     ud2
     cli

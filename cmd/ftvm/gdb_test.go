@@ -148,6 +148,7 @@ func TestGDBReplayReverse(t *testing.T) {
 		"delete", "reverse-finish", "monitor position",
 		"monitor goto 3", "monitor position",
 		"reverse-stepi", "reverse-stepi", "monitor position",
+		"break gdbtarget.c:22", "continue", "next", "print counter", "reverse-step", "print counter", "delete",
 		"continue")
 	s.expect(t, `Breakpoint 1, bump \(step=1\)`, `\$1 = \(void \(\*\)\(\)\) 0x[0-9a-f]+ <bump\+12>`,
 		`Breakpoint 1, bump \(step=2\)`, `\$2 = 2\n`,
@@ -155,8 +156,10 @@ func TestGDBReplayReverse(t *testing.T) {
 		`Old value = 0\nNew value = 10\n`, `Breakpoint 1, bump \(step=2\)`,
 		`Old value = 10\nNew value = 30\n`, `\$5 = 30\n`,
 		`Old value = 30\nNew value = 10\n`, `\$6 = 10\n`,
-		`in main \(ram_size=\d+\) at .*gdbtarget.c:29`, // reverse-finish: the call
-		`No more reverse-execution history`)            // continue to the end of the log
+		`in main \(ram_size=\d+\) at .*gdbtarget.c:29`,                    // reverse-finish: the call
+		`Breakpoint 3, bump \(step=1\) at .*gdbtarget.c:22`, `\$7 = 10\n`, // next: the write done
+		`(?m)^22\t.*counter \+= step`, `\$8 = 0\n`, // reverse-step: back before it
+		`No more reverse-execution history`) // continue to the end of the log
 	p := s.positions(t)
 	if len(p) != 10 {
 		t.Fatalf("positions %v, want 10; gdb:\n%s", p, s.gdb)

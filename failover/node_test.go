@@ -24,13 +24,20 @@ import (
 	"ftvm/transport"
 )
 
-// A primary and a backup in one process, over loopback QUIC, run the
-// pit_hlt guest (PIT at 100 Hz, HLT between ticks) to its end while other
+// A primary and a backup in one process, over loopback QUIC, in each mode,
+// run the pit_hlt guest (PIT at 100 Hz, HLT between ticks) to its end while other
 // goroutines read both nodes' status, as `ftvm status` does (run it with
 // -race). The primary prints the guest's golden output, the backup (never
 // live) prints nothing, both end with the guest, and once closed they leave
 // no goroutine behind.
 func TestNodePairInProcess(t *testing.T) {
+	for _, mode := range []Mode{ModeLockstep, ModeCheckpoint, ModeIOSync} {
+		t.Run(mode.String(), func(t *testing.T) { testNodePair(t, mode) })
+	}
+}
+
+// testNodePair is TestNodePairInProcess with the backup kept in mode.
+func testNodePair(t *testing.T, mode Mode) {
 	image, err := os.ReadFile(testenv.Guest(t, "pit_hlt"))
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +49,7 @@ func TestNodePairInProcess(t *testing.T) {
 	base := runtime.NumGoroutine()
 	// Not a test of failure detection: a generous timeout keeps a loaded
 	// host (and the race detector) from starving a heartbeat into a failover.
-	tp := startTestPair(t, image, "lines=12", Options{FailoverTimeout: 5 * time.Second}, nil)
+	tp := startTestPair(t, image, "lines=12", Options{FailoverTimeout: 5 * time.Second, Mode: mode}, nil)
 	primary, backup, ctx := tp.primary, tp.backup, tp.ctx
 	pcons, bcons := &tp.pcons, &tp.bcons
 	plog, blog := &tp.plog, &tp.blog
@@ -205,8 +212,11 @@ func TestNodeFailoverInProcess(t *testing.T) {
 		etcd       bool
 		cutP, cutB bool   // the side cannot reach etcd at the failover
 		want       string // the side that must win ("": either)
+		mode       Mode
 	}{
 		{name: "file"},
+		{name: "file checkpoint", mode: ModeCheckpoint},
+		{name: "file io-sync", mode: ModeIOSync},
 		{name: "etcd", etcd: true},
 		{name: "etcd primary cut off", etcd: true, cutP: true, want: "backup"},
 		{name: "etcd backup cut off", etcd: true, cutB: true, want: "primary"},
@@ -222,7 +232,7 @@ func TestNodeFailoverInProcess(t *testing.T) {
 				parb = etcdArbiter(t, "etcd:http://"+pproxy.Addr()+"/pair", nil)
 				barb = etcdArbiter(t, "etcd:http://"+bproxy.Addr()+"/pair", nil)
 			}
-			tp := startTestPair(t, image, "lines=15", Options{FailoverTimeout: 5 * time.Second, Arbiter: parb}, barb)
+			tp := startTestPair(t, image, "lines=15", Options{FailoverTimeout: 5 * time.Second, Arbiter: parb, Mode: tc.mode}, barb)
 			defer tp.close()
 			exits := make(chan machine.Exit, 2)
 			go func() { exits <- tp.primary.Run(0) }()

@@ -955,9 +955,13 @@ func TestSoakFailoverFaultInjection(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("FTVM_SOAK_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
-	var fig foFigures
-	foRunRounds(t, rounds, "", &fig)
-	foLogFigures(t, &fig)
+	for _, mode := range []string{"lockstep", "checkpoint", "io-sync"} {
+		t.Run(mode, func(t *testing.T) {
+			var fig foFigures
+			foRunRounds(t, rounds, mode, &fig)
+			foLogFigures(t, &fig)
+		})
+	}
 }
 
 func foLogFigures(t *testing.T, fig *foFigures) {
@@ -1200,13 +1204,14 @@ func (p *foProxy) addr() string { return p.front.LocalAddr().String() }
 // the backup went live, then resumed: it must find it lost the arbiter and
 // stop without emitting anything.
 func TestFailoverPartition(t *testing.T) {
-	t.Run("cut", func(t *testing.T) { foPartitionCase(t, false) })
-	t.Run("frozen primary", func(t *testing.T) { foPartitionCase(t, true) })
+	t.Run("cut", func(t *testing.T) { foPartitionCase(t, false, "") })
+	t.Run("frozen primary", func(t *testing.T) { foPartitionCase(t, true, "") })
+	t.Run("cut checkpoint", func(t *testing.T) { foPartitionCase(t, false, "checkpoint") })
 }
 
-func foPartitionCase(t *testing.T, freeze bool) {
+func foPartitionCase(t *testing.T, freeze bool, mode string) {
 	e := newFoEnv(t)
-	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}
+	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb"), mode: mode}
 	addrA := foFreeAddr(t)
 	proxy := newFoProxy(t, addrA)
 	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 1<<20), true)

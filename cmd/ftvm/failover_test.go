@@ -1625,3 +1625,13 @@ func benchPair(t *testing.B) {
 		t.ReportMetric(replay[len(replay)/2], "backup-replay-s")
 	}
 }
+
+// A bad --mode is a usage error (status 2) that names the modes.
+func TestPrimaryModeUsage(t *testing.T) {
+	for _, mode := range []string{"remus", "checkpoint:0s", "checkpoint:soon", "io-sync:5ms", ""} {
+		_, stderr, st := ftvm(t, "primary", "--mode", mode, "--listen", "127.0.0.1:0", "--tls", t.TempDir(), "x.elf")
+		if st != 2 || !strings.Contains(stderr, "mode") && !strings.Contains(stderr, "interval") {
+			t.Errorf("--mode %q: status %d, stderr %q; want 2 and the modes", mode, st, stderr)
+		}
+	}
+}

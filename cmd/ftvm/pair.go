@@ -90,13 +90,15 @@ func cmdPrimary(args []string) (int, error) {
 	if fs.NArg() != 1 || p.listen == "" {
 		return 0, usagef("primary needs --listen ADDR, --tls DIR and exactly one IMAGE")
 	}
+	pmode, interval, err := failover.ParseMode(*mode)
+	if err != nil {
+		return 0, usageError{err.Error()}
+	}
 	opts, err := p.options()
 	if err != nil {
 		return 0, err
 	}
-	if opts.Mode, opts.Interval, err = failover.ParseMode(*mode); err != nil {
-		return 0, usageError{err.Error()}
-	}
+	opts.Mode, opts.Interval = pmode, interval
 	ev, err := openEvents(f.events)
 	if err != nil {
 		return 0, err

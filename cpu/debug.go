@@ -22,6 +22,18 @@ func (c *CPU) RecentBlocks() []uint64 {
 // ErrUnmapped is returned by ReadLinear for an address with no translation.
 var ErrUnmapped = errors.New("linear address not mapped")
 
+// CodeBits returns the size of the code the CPU executes: 64 in 64-bit
+// mode, else 32 or 16 by the code segment's D bit.
+func (c *CPU) CodeBits() int {
+	switch c.csize {
+	case Code32:
+		return 32
+	case Code16:
+		return 16
+	}
+	return 64
+}
+
 // ReadLinear copies guest memory at linear address addr into buf through the
 // current page tables, for debuggers and tracing: it checks no permissions,
 // sets no accessed or dirty bits and raises nothing.

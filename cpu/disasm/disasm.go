@@ -107,6 +107,12 @@ type Memory interface {
 // ErrNotMapped is returned by At when no byte at the address is mapped.
 var ErrNotMapped = errors.New("disasm: instruction not mapped")
 
+// CodeSizer is a Memory that also says the size (16, 32 or 64 bits) of the
+// code it executes (cpu.CPU.CodeBits); At decodes in that mode.
+type CodeSizer interface {
+	CodeBits() int
+}
+
 // At decodes the instruction at linear address addr of m, reading into buf
 // as many of its bytes as are mapped. It returns the instruction and its
 // bytes; with an error (ErrNotMapped, or one wrapping ErrInvalid), the
@@ -120,6 +126,9 @@ func At(m Memory, addr uint64, buf *[MaxInstLen]byte) (Inst, []byte, error) {
 		return Inst{}, nil, ErrNotMapped
 	}
 	in, err := Decode(buf[:n], addr)
+	if cs, ok := m.(CodeSizer); ok && cs.CodeBits() != 64 {
+		in, err = DecodeMode(buf[:n], addr, cs.CodeBits())
+	}
 	if err != nil {
 		return Inst{}, buf[:n], err
 	}

@@ -1,18 +1,17 @@
 package main
 
 import (
-	"io"
+	"context"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"ftvm/internal/testenv"
+	"ftvm/metrics"
 )
 
 // freeTCPAddr returns a loopback TCP address nothing listens on.
@@ -26,34 +25,12 @@ func freeTCPAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// scrape reads the metrics at addr and returns each sample's value by its
-// name with labels (as the text format writes it); nil if not served.
-func scrape(addr string) map[string]float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil
-	}
-	out := map[string]float64{}
-	for _, m := range regexp.MustCompile(`(?m)^(ftvm_[a-z_]+(?:\{[^}]*\})?) (\S+)$`).FindAllStringSubmatch(string(body), -1) {
-		v, err := strconv.ParseFloat(m[2], 64)
-		if err == nil {
-			out[m[1]] = v
-		}
-	}
-	return out
-}
-
 // waitScrape scrapes addr until ok accepts the metrics.
 func waitScrape(t *testing.T, addr, what string, ok func(map[string]float64) bool) map[string]float64 {
 	t.Helper()
 	var last map[string]float64
 	if !testenv.WaitFor(30*time.Second, func() bool {
-		if m := scrape(addr); m != nil {
+		if m, err := metrics.Scrape(context.Background(), addr); err == nil {
 			last = m
 		}
 		return last != nil && ok(last)

@@ -82,6 +82,15 @@ func (p *Primary) recorder() *lockstep.Recorder {
 	return p.rec
 }
 
+// LogBytesByKind returns the bytes of the records streamed to backups so
+// far (since the last backup joined), by record kind; empty when alone.
+func (p *Primary) LogBytesByKind() map[string]uint64 {
+	if r := p.recorder(); r != nil {
+		return r.BytesByKind()
+	}
+	return nil
+}
+
 // --- the machine's input source and checker ---
 
 // Next implements machine.InputSource: a live source never knows ahead.

@@ -103,6 +103,21 @@ type Recorder struct {
 	mu     sync.Mutex
 	err    error
 	failed atomic.Bool
+	// bytes counts the bytes of the records logged, by kind (metrics read
+	// it from other goroutines).
+	bytes [kindLimit]atomic.Uint64
+}
+
+// BytesByKind returns the bytes of the records logged so far (framing
+// included), by record kind; kinds with none are left out.
+func (r *Recorder) BytesByKind() map[string]uint64 {
+	out := map[string]uint64{}
+	for k := Kind(1); k < kindLimit; k++ {
+		if n := r.bytes[k].Load(); n > 0 {
+			out[k.String()] = n
+		}
+	}
+	return out
 }
 
 // flushInterval bounds how long records stay buffered, so a recorder that
@@ -174,6 +189,9 @@ func (r *Recorder) append(rec Record) {
 	defer r.mu.Unlock()
 	if r.err == nil {
 		r.failLocked(r.sink.Append(rec))
+		if rec.Kind < kindLimit {
+			r.bytes[rec.Kind].Add(uint64(recordOverhead + len(rec.Payload)))
+		}
 	}
 }
 

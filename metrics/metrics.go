@@ -27,6 +27,9 @@ type Sample struct {
 	OutputsHeld        int     `json:"outputs_held"`
 	OldestHeldPosition uint64  `json:"oldest_held_position"`
 	FramesDropped      uint64  `json:"frames_dropped"`
+	// LogBytesByKind is the bytes of the records logged, by record kind
+	// (a recording run, a primary's stream).
+	LogBytesByKind map[string]uint64 `json:"-"`
 }
 
 // FromStatus returns a Sample source reading a pair member's status JSON.
@@ -63,17 +66,18 @@ type Metrics struct {
 }
 
 var (
-	descRole     = prometheus.NewDesc("ftvm_role", "The side's role (1 for the role it has).", []string{"role"}, nil)
-	descGen      = prometheus.NewDesc("ftvm_generation", "The pair's generation (one more at each failover).", nil, nil)
-	descPos      = prometheus.NewDesc("ftvm_retired_instructions_total", "The position: instructions the guest retired since boot.", nil, nil)
-	descIPS      = prometheus.NewDesc("ftvm_instructions_per_second", "Instructions retired per second, measured between scrapes at least half a second apart.", nil, nil)
-	descLag      = prometheus.NewDesc("ftvm_lag_instructions", "How far the backup's replay is behind the primary, in instructions.", nil, nil)
-	descLagS     = prometheus.NewDesc("ftvm_lag_seconds", "The backup's lag in seconds of the primary's execution at its current speed.", nil, nil)
-	descLogBytes = prometheus.NewDesc("ftvm_log_bytes_total", "Bytes of log records sent to the backup.", nil, nil)
-	descHeld     = prometheus.NewDesc("ftvm_outputs_held", "External outputs held until the backup acknowledges the records before them.", nil, nil)
-	descHeldAge  = prometheus.NewDesc("ftvm_outputs_held_age_instructions", "Instructions since the oldest held output was produced.", nil, nil)
-	descHeldAgeS = prometheus.NewDesc("ftvm_outputs_held_age_seconds", "Age of the oldest held output, in seconds at the current speed.", nil, nil)
-	descDropped  = prometheus.NewDesc("ftvm_frames_dropped_total", "Received frames dropped because the guest did not take them.", nil, nil)
+	descRole      = prometheus.NewDesc("ftvm_role", "The side's role (1 for the role it has).", []string{"role"}, nil)
+	descGen       = prometheus.NewDesc("ftvm_generation", "The pair's generation (one more at each failover).", nil, nil)
+	descPos       = prometheus.NewDesc("ftvm_retired_instructions_total", "The position: instructions the guest retired since boot.", nil, nil)
+	descIPS       = prometheus.NewDesc("ftvm_instructions_per_second", "Instructions retired per second, measured between scrapes at least half a second apart.", nil, nil)
+	descLag       = prometheus.NewDesc("ftvm_lag_instructions", "How far the backup's replay is behind the primary, in instructions.", nil, nil)
+	descLagS      = prometheus.NewDesc("ftvm_lag_seconds", "The backup's lag in seconds of the primary's execution at its current speed.", nil, nil)
+	descLogBytes  = prometheus.NewDesc("ftvm_log_bytes_total", "Bytes of log records sent to the backup.", nil, nil)
+	descHeld      = prometheus.NewDesc("ftvm_outputs_held", "External outputs held until the backup acknowledges the records before them.", nil, nil)
+	descHeldAge   = prometheus.NewDesc("ftvm_outputs_held_age_instructions", "Instructions since the oldest held output was produced.", nil, nil)
+	descHeldAgeS  = prometheus.NewDesc("ftvm_outputs_held_age_seconds", "Age of the oldest held output, in seconds at the current speed.", nil, nil)
+	descKindBytes = prometheus.NewDesc("ftvm_log_record_bytes_total", "Bytes of log records written (recording) or streamed since the backup joined, by record kind.", []string{"kind"}, nil)
+	descDropped   = prometheus.NewDesc("ftvm_frames_dropped_total", "Received frames dropped because the guest did not take them.", nil, nil)
 )
 
 // minRateWindow is the shortest time instructions per second are measured
@@ -109,7 +113,7 @@ func (m *Metrics) Event(e failover.Event) {
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRole, descGen, descPos, descIPS, descLag, descLagS, descLogBytes, descHeld, descHeldAge, descHeldAgeS, descDropped} {
+	for _, d := range []*prometheus.Desc{descRole, descGen, descPos, descIPS, descLag, descLagS, descLogBytes, descHeld, descHeldAge, descHeldAgeS, descDropped, descKindBytes} {
 		ch <- d
 	}
 }
@@ -163,6 +167,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(descHeldAge, age)
 	gauge(descHeldAgeS, seconds(age))
 	counter(descDropped, float64(s.FramesDropped))
+	for kind, n := range s.LogBytesByKind {
+		ch <- prometheus.MustNewConstMetric(descKindBytes, prometheus.CounterValue, float64(n), kind)
+	}
 }
 
 // Serve serves the metrics at /metrics on addr until Close, with the

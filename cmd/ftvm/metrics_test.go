@@ -43,9 +43,11 @@ func waitScrape(t *testing.T, addr, what string, ok func(map[string]float64) boo
 func TestMetricsRun(t *testing.T) {
 	e := newFoEnv(t)
 	addr := freeTCPAddr(t)
-	p := e.start("run", "run", "--clock", "virtual", "--serial", "none", "--metrics", addr, "--max-insns", "100000000000", testenv.Guest(t, "spin"))
-	m := waitScrape(t, addr, "a run's position and speed", func(m map[string]float64) bool {
-		return m["ftvm_retired_instructions_total"] > 0 && m["ftvm_instructions_per_second"] > 0
+	p := e.start("run", "run", "--clock", "virtual", "--serial", "none", "--metrics", addr, "--max-insns", "100000000000",
+		"--record", e.path("run.log"), testenv.Guest(t, "spin"))
+	m := waitScrape(t, addr, "a run's position, speed and digest records", func(m map[string]float64) bool {
+		return m["ftvm_retired_instructions_total"] > 0 && m["ftvm_instructions_per_second"] > 0 &&
+			m[`ftvm_log_record_bytes_total{kind="digest"}`] > 0
 	})
 	if m[`ftvm_role{role="run"}`] != 1 || m["ftvm_failovers_total"] != 0 {
 		t.Errorf("run metrics %v", m)
@@ -63,7 +65,8 @@ func TestMetricsPair(t *testing.T) {
 	foWaitJoined(t, b)
 	m := waitScrape(t, pm, "the paired primary's figures", func(m map[string]float64) bool {
 		return m[`ftvm_role{role="primary (paired)"}`] == 1 && m["ftvm_retired_instructions_total"] > 0 &&
-			m["ftvm_log_bytes_total"] > 0 && m["ftvm_instructions_per_second"] > 0
+			m["ftvm_log_bytes_total"] > 0 && m["ftvm_instructions_per_second"] > 0 &&
+			m[`ftvm_log_record_bytes_total{kind="clock"}`] > 0
 	})
 	for _, name := range []string{"ftvm_lag_instructions", "ftvm_lag_seconds", "ftvm_outputs_held", "ftvm_outputs_held_age_seconds", "ftvm_join_pause_seconds_count", "ftvm_generation"} {
 		if _, ok := m[name]; !ok {

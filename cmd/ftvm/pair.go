@@ -119,7 +119,12 @@ func cmdPrimary(args []string) (int, error) {
 	defer cons.finish()
 	opts.Clock = spec.Clock
 	node := failover.NewPrimary(opts)
-	stopMetrics, err := serveMetrics(met, f.metrics, metrics.FromStatus(node.Status))
+	status := metrics.FromStatus(node.Status)
+	stopMetrics, err := serveMetrics(met, f.metrics, func() metrics.Sample {
+		s := status()
+		s.LogBytesByKind = node.LogBytesByKind()
+		return s
+	})
 	if err != nil {
 		return 0, err
 	}

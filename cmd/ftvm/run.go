@@ -319,7 +319,11 @@ func cmdRun(args []string) (status int, err error) {
 		return 0, err
 	}
 	stopMetrics, err := serveMetrics(newMetrics(f.metrics), f.metrics, func() metrics.Sample {
-		return metrics.Sample{Role: "run", Position: m.SeenPosition()}
+		s := metrics.Sample{Role: "run", Position: m.SeenPosition()}
+		if rec != nil {
+			s.LogBytesByKind = rec.BytesByKind()
+		}
+		return s
 	})
 	if err != nil {
 		return 0, err

@@ -397,11 +397,12 @@ func execCALLFar(c *CPU, in *Inst) {
 	d := c.farCodeDescriptor(sel)
 	c.farTarget(&d, off)
 	size := in.osz
-	sp := c.R[RSP] - 2*uint64(size)
-	c.probeWrite(sp, 2*int(size))
-	c.writeN(sp+uint64(size), size, uint64(c.Seg[CS].Selector))
-	c.writeN(sp, size, in.next)
-	c.R[RSP] = sp
+	sp := (c.R[RSP] - 2*uint64(size)) & c.stackMask
+	a := c.stackLinear(sp, 2*size)
+	c.probeWrite(a, 2*int(size))
+	c.writeN(a+uint64(size), size, uint64(c.Seg[CS].Selector))
+	c.writeN(a, size, in.next)
+	c.R[RSP] = c.R[RSP]&^c.stackMask | sp
 	c.farJump(d, off)
 }
 
@@ -410,10 +411,9 @@ func execCALLFar(c *CPU, in *Inst) {
 // RSP and SS, and nulls data segment registers the new CPL may not use.
 func execRETF(c *CPU, in *Inst) {
 	size := uint64(in.osz)
-	sp := c.R[RSP]
-	off := c.readN(sp, in.osz)
-	sel := uint16(c.readN(sp+size, in.osz))
-	sp += 2*size + in.imm
+	off := c.readN(c.stackAddr(0), in.osz)
+	sel := uint16(c.readN(c.stackAddr(size), in.osz))
+	sp := c.R[RSP]&^c.stackMask | (c.R[RSP]+2*size+in.imm)&c.stackMask
 
 	code := uint32(sel &^ 3)
 	if sel&^3 == 0 {
@@ -448,8 +448,8 @@ func execRETF(c *CPU, in *Inst) {
 	}
 
 	// Return to an outer level: pop RSP and SS from the old stack.
-	newSP := c.readN(sp, in.osz)
-	ssSel := uint16(c.readN(sp+size, in.osz))
+	newSP := c.readN(c.stackAddr(2*size+in.imm), in.osz)
+	ssSel := uint16(c.readN(c.stackAddr(3*size+in.imm), in.osz))
 	var ss Segment
 	if ssSel&^3 == 0 {
 		// A null SS is allowed in 64-bit mode unless returning to CPL 3.

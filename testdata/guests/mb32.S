@@ -538,8 +538,17 @@ legacy_ops:
     call    puthex                          /* 0x00101234 */
     mov     $FLAT_DS, %ax
     mov     %ax, %es
+    SAY     " "
+    mov     %esp, %ebx
+    lcall   $FLAT_CS, $far_fn               /* 9A ptr16:32 */
+    sub     %esp, %ebx                      /* 0: LRET popped what LCALL pushed */
+    or      %ebx, %eax
+    call    puthex                          /* the CS LCALL pushed: 0x8 */
     SAY     "\n"
     ret
+far_fn:
+    mov     4(%esp), %eax
+    lret
 
 /* fw_select selects fw_cfg item AX; fw_read32 reads 4 bytes LE into EAX */
 fw_select:

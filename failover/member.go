@@ -422,6 +422,9 @@ func (n *member) status(role string) map[string]any {
 	if held > 0 {
 		s["oldest_held_position"] = oldest
 	}
+	if c := n.link(); c != nil {
+		s["rtt_ms"] = float64(c.RTT().Microseconds()) / 1000
+	}
 	if d := n.live.Dropped(); d > 0 {
 		s["frames_dropped"] = d
 	}

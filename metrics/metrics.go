@@ -18,15 +18,16 @@ import (
 
 // Sample is a side's state at one moment: what `ftvm status` reports (§5).
 type Sample struct {
-	Role               string  `json:"role"`
-	Generation         uint64  `json:"generation"`
-	Position           uint64  `json:"position"`
-	BackupPosition     *uint64 `json:"backup_position"`
-	LagInstructions    int64   `json:"lag_instructions"`
-	LogBytes           uint64  `json:"log_bytes"`
-	OutputsHeld        int     `json:"outputs_held"`
-	OldestHeldPosition uint64  `json:"oldest_held_position"`
-	FramesDropped      uint64  `json:"frames_dropped"`
+	Role               string   `json:"role"`
+	Generation         uint64   `json:"generation"`
+	Position           uint64   `json:"position"`
+	BackupPosition     *uint64  `json:"backup_position"`
+	LagInstructions    int64    `json:"lag_instructions"`
+	LogBytes           uint64   `json:"log_bytes"`
+	OutputsHeld        int      `json:"outputs_held"`
+	OldestHeldPosition uint64   `json:"oldest_held_position"`
+	FramesDropped      uint64   `json:"frames_dropped"`
+	RTTMillis          *float64 `json:"rtt_ms"`
 	// LogBytesByKind is the bytes of the records logged, by record kind
 	// (a recording run, a primary's stream).
 	LogBytesByKind map[string]uint64 `json:"-"`
@@ -77,6 +78,7 @@ var (
 	descHeldAge   = prometheus.NewDesc("ftvm_outputs_held_age_instructions", "Instructions since the oldest held output was produced.", nil, nil)
 	descHeldAgeS  = prometheus.NewDesc("ftvm_outputs_held_age_seconds", "Age of the oldest held output, in seconds at the current speed.", nil, nil)
 	descKindBytes = prometheus.NewDesc("ftvm_log_record_bytes_total", "Bytes of log records written (recording) or streamed since the backup joined, by record kind.", []string{"kind"}, nil)
+	descRTT       = prometheus.NewDesc("ftvm_heartbeat_rtt_seconds", "Round-trip time of the link to the peer that carries heartbeats, records and acknowledgements.", nil, nil)
 	descDropped   = prometheus.NewDesc("ftvm_frames_dropped_total", "Received frames dropped because the guest did not take them.", nil, nil)
 )
 
@@ -113,7 +115,7 @@ func (m *Metrics) Event(e failover.Event) {
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRole, descGen, descPos, descIPS, descLag, descLagS, descLogBytes, descHeld, descHeldAge, descHeldAgeS, descDropped, descKindBytes} {
+	for _, d := range []*prometheus.Desc{descRole, descGen, descPos, descIPS, descLag, descLagS, descLogBytes, descHeld, descHeldAge, descHeldAgeS, descDropped, descKindBytes, descRTT} {
 		ch <- d
 	}
 }
@@ -167,6 +169,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(descHeldAge, age)
 	gauge(descHeldAgeS, seconds(age))
 	counter(descDropped, float64(s.FramesDropped))
+	if s.RTTMillis != nil {
+		gauge(descRTT, *s.RTTMillis/1000)
+	}
 	for kind, n := range s.LogBytesByKind {
 		ch <- prometheus.MustNewConstMetric(descKindBytes, prometheus.CounterValue, float64(n), kind)
 	}

@@ -336,6 +336,10 @@ func receive[T any](c *Conn, ch <-chan T) (T, error) {
 // touch notes that something arrived from the peer.
 func (c *Conn) touch() { c.heard.Store(int64(time.Since(c.start))) }
 
+// RTT is the link's smoothed round-trip time (QUIC's estimate over the
+// heartbeats, records and acknowledgements it carries).
+func (c *Conn) RTT() time.Duration { return c.qc.ConnectionStats().SmoothedRTT }
+
 // LastHeard is when anything (a heartbeat, record, ack, control message or
 // state chunk) last arrived from the peer; the connection's start before
 // that. It carries a monotonic clock reading, so time.Since is safe.

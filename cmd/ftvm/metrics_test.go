@@ -68,7 +68,7 @@ func TestMetricsPair(t *testing.T) {
 			m["ftvm_log_bytes_total"] > 0 && m["ftvm_instructions_per_second"] > 0 &&
 			m[`ftvm_log_record_bytes_total{kind="clock"}`] > 0
 	})
-	for _, name := range []string{"ftvm_lag_instructions", "ftvm_lag_seconds", "ftvm_outputs_held", "ftvm_outputs_held_age_seconds", "ftvm_join_pause_seconds_count", "ftvm_generation"} {
+	for _, name := range []string{"ftvm_heartbeat_rtt_seconds", "ftvm_lag_instructions", "ftvm_lag_seconds", "ftvm_outputs_held", "ftvm_outputs_held_age_seconds", "ftvm_join_pause_seconds_count", "ftvm_generation"} {
 		if _, ok := m[name]; !ok {
 			t.Errorf("primary metrics lack %s: %v", name, m)
 		}

@@ -67,6 +67,7 @@ func TestExitStatuses(t *testing.T) {
 		{"keyboard reset", "reset", nil, 0, ""},
 		{"triple fault", "triple", nil, 126, "triple fault"},
 		{"instruction limit", "spin", []string{"--max-insns", "100000"}, 124, "limit"},
+		{"trace with gdb", "hello", []string{"--trace", "--gdb", "127.0.0.1:0"}, 2, "cannot be combined"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

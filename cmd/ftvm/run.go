@@ -387,6 +387,9 @@ func readConsoleInputTo(post func(devices.Input), done func(), quit func()) {
 // runMachine runs m to its end with the run flags' limit, trace, profile and
 // statistics, and reports how it ended on stderr.
 func runMachine(m *machine.Machine, f *runFlags, hist gdbstub.History) (machine.Exit, time.Duration, error) {
+	if f.trace && f.gdb != "" {
+		return machine.Exit{}, 0, usagef("--trace and --gdb cannot be combined (the debugger uses the trace hook)")
+	}
 	if f.trace {
 		tw := bufio.NewWriterSize(os.Stderr, 1<<16)
 		defer tw.Flush()

@@ -38,14 +38,8 @@ func TestNodePairInProcess(t *testing.T) {
 
 // testNodePair is TestNodePairInProcess with the backup kept in mode.
 func testNodePair(t *testing.T, mode Mode) {
-	image, err := os.ReadFile(testenv.Guest(t, "pit_hlt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden, err := os.ReadFile(filepath.Join(testenv.Root(), "testdata", "guests", "pit_hlt.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	image := testenv.GuestImage(t, "pit_hlt")
+	golden := testenv.GuestGolden(t, "pit_hlt")
 	base := runtime.NumGoroutine()
 	// Not a test of failure detection: a generous timeout keeps a loaded
 	// host (and the race detector) from starving a heartbeat into a failover.
@@ -203,10 +197,7 @@ func (tp *testPair) close() {
 // asking until it reaches etcd and hears it lost), or neither does (no
 // side is live until etcd is back).
 func TestNodeFailoverInProcess(t *testing.T) {
-	image, err := os.ReadFile(testenv.Guest(t, "pit_hlt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	image := testenv.GuestImage(t, "pit_hlt")
 	for _, tc := range []struct {
 		name       string
 		etcd       bool
@@ -386,14 +377,8 @@ func TestJoinRefusesBadSizes(t *testing.T) {
 // the next generation and emits exactly the output the primary never
 // released, and ends with the guest's status.
 func TestNodeEndOfRunOutput(t *testing.T) {
-	image, err := os.ReadFile(testenv.Guest(t, "pit_hlt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden, err := os.ReadFile(filepath.Join(testenv.Root(), "testdata", "guests", "pit_hlt.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	image := testenv.GuestImage(t, "pit_hlt")
+	golden := testenv.GuestGolden(t, "pit_hlt")
 	want := strings.Join(strings.SplitAfter(string(golden), "\n")[:6], "") // lines=5
 	for _, tc := range []struct {
 		name       string

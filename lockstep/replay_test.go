@@ -3,7 +3,6 @@ package lockstep
 import (
 	"bytes"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,15 +10,6 @@ import (
 	"ftvm/internal/testenv"
 	"ftvm/machine"
 )
-
-func guestImage(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(testenv.Guest(t, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // setupFunc adjusts a freshly built machine (map a test device, patch code).
 type setupFunc func(m *machine.Machine)
@@ -80,7 +70,7 @@ func TestRecordReplayGuests(t *testing.T) {
 	for _, name := range []string{"hello", "exercise", "paging"} {
 		for _, clock := range []machine.ClockMode{machine.ClockVirtual, machine.ClockHost} {
 			t.Run(name+clockSuffix(clock), func(t *testing.T) {
-				image := guestImage(t, name)
+				image := testenv.GuestImage(t, name)
 				log, out, _ := record(t, image, clock, 1<<16, nil)
 				got, err := replay(t, image, log, clock, nil)
 				if err != nil {
@@ -122,7 +112,7 @@ var nondetCode = []byte{
 }
 
 func TestInjectedNondeterminismCaught(t *testing.T) {
-	image := guestImage(t, "hello")
+	image := testenv.GuestImage(t, "hello")
 	const interval = 1000
 	setup := func(m *machine.Machine) {
 		if err := m.Mem.MapPorts(0x530, 0x530, hostClockPort{}); err != nil {
@@ -150,7 +140,7 @@ func TestInjectedNondeterminismCaught(t *testing.T) {
 }
 
 func TestReplayRefusesDamagedLog(t *testing.T) {
-	image := guestImage(t, "exercise")
+	image := testenv.GuestImage(t, "exercise")
 	log, _, _ := record(t, image, machine.ClockVirtual, 1<<16, nil)
 	// Cut the log in the middle of a record: replay must report it, not
 	// silently finish.
@@ -183,7 +173,7 @@ func (f *failingSink) Flush() error { return nil }
 // error (here its first record, a clock re-anchor), rather than at the next
 // digest or running the guest to its end unrecorded.
 func TestRecorderErrorEndsRun(t *testing.T) {
-	image := guestImage(t, "pit_hlt")
+	image := testenv.GuestImage(t, "pit_hlt")
 	rec := NewRecorderTo(&failingSink{}, Header{DigestInterval: 1 << 40}, machine.NewLiveInputs(true))
 	m, err := machine.New(machine.Config{Clock: machine.ClockHost, Inputs: rec, WrapEnv: rec.WrapEnv, Checker: rec})
 	if err != nil {

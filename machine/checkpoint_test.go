@@ -3,7 +3,6 @@ package machine
 import (
 	"bytes"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -15,22 +14,9 @@ import (
 // continues as the primary does. This is the whole of dirty tracking's
 // promise: a page left out of a checkpoint would differ here.
 func TestCheckpointsKeepBackupIdentical(t *testing.T) {
-	image, err := os.ReadFile(testenv.Guest(t, "exercise"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := func(out *bytes.Buffer) *Machine {
-		m, err := New(Config{Console: out, Clock: ClockVirtual})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.LoadELF64(image); err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	var out1, out2, out3 bytes.Buffer
-	m1, m2, m3 := build(&out1), build(&out2), build(&out3)
+	m1, out1 := loadGuest(t, "exercise")
+	m2, _ := loadGuest(t, "exercise")
+	m3, out3 := loadGuest(t, "exercise")
 	from := 0
 	if e := m1.Run(200_000); e.Reason != ExitInsnLimit {
 		t.Fatalf("first part ended with %v", e.Reason)
@@ -45,6 +31,7 @@ func TestCheckpointsKeepBackupIdentical(t *testing.T) {
 	cp := NewCheckpointer(m1)
 	defer cp.Close()
 	var buf []byte
+	var err error
 	var total CheckpointStats
 	for i := 1; ; i++ {
 		e := m1.Run(m1.CPU.Position() + 150_000)
@@ -180,10 +167,7 @@ func TestCheckpointRejectsGarbage(t *testing.T) {
 func BenchmarkCheckpoint(b *testing.B) {
 	for _, guest := range []string{"bench", "exercise", "paging"} {
 		b.Run(guest, func(b *testing.B) {
-			image, err := os.ReadFile(testenv.Guest(b, guest))
-			if err != nil {
-				b.Fatal(err)
-			}
+			image := testenv.GuestImage(b, guest)
 			var n, dirty, sent, state int
 			var pause time.Duration
 			for i := 0; i < b.N; i++ {

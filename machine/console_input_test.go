@@ -1,7 +1,6 @@
 package machine
 
 import (
-	"os"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -79,10 +78,7 @@ func TestLiveInputsConsoleBackpressure(t *testing.T) {
 // console's reader keeps posting: the bytes waiting for it, in the board
 // and in the live source, stay within MaxPendingConsole and a chunk.
 func TestConsoleInputBoundedWhenUnread(t *testing.T) {
-	image, err := os.ReadFile(testenv.Guest(t, "wait-pit-periodic-pic-hlt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	image := testenv.GuestImage(t, "wait-pit-periodic-pic-hlt")
 	m, err := New(Config{Console: &testenv.Buffer{}, Clock: ClockHost, Cmdline: "count=1000000"})
 	if err != nil {
 		t.Fatal(err)

@@ -23,10 +23,7 @@ const guestDir = "../testdata/guests"
 // board and its console output.
 func loadGuest(t *testing.T, name string) (*Machine, *bytes.Buffer) {
 	t.Helper()
-	image, err := os.ReadFile(testenv.Guest(t, name))
-	if err != nil {
-		t.Fatal(err)
-	}
+	image := testenv.GuestImage(t, name)
 	var out bytes.Buffer
 	m, err := New(Config{Console: &out, Clock: ClockVirtual})
 	if err != nil {

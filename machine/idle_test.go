@@ -1,7 +1,6 @@
 package machine
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +13,7 @@ import (
 // stopped) and a live producer that never posts: RequestStop and Pause end
 // the wait at once, and a posted console byte wakes it.
 func TestIdleWaitEnds(t *testing.T) {
-	image, err := os.ReadFile(testenv.Guest(t, "idle_wake"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	image := testenv.GuestImage(t, "idle_wake")
 	for _, tc := range []struct {
 		name string
 		end  func(m *Machine)

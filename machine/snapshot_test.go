@@ -3,31 +3,13 @@ package machine
 import (
 	"bytes"
 	"errors"
-	"os"
 	"testing"
-
-	"ftvm/internal/testenv"
 )
 
 // A machine restored from a snapshot taken mid-run continues exactly as the
 // original: same console output, same final CPU state.
 func TestSnapshotContinuesIdentically(t *testing.T) {
-	image, err := os.ReadFile(testenv.Guest(t, "exercise"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := func(out *bytes.Buffer) *Machine {
-		m, err := New(Config{Console: out, Clock: ClockVirtual})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.LoadELF64(image); err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	var out1 bytes.Buffer
-	m1 := build(&out1)
+	m1, out1 := loadGuest(t, "exercise")
 	if e := m1.Run(3_000_000); e.Reason != ExitInsnLimit {
 		t.Fatalf("first part ended with %v", e.Reason)
 	}
@@ -39,8 +21,7 @@ func TestSnapshotContinuesIdentically(t *testing.T) {
 	before := out1.Len()
 	e1 := m1.Run(0)
 
-	var out2 bytes.Buffer
-	m2 := build(&out2)
+	m2, out2 := loadGuest(t, "exercise")
 	if err := m2.RestoreSnapshot(bytes.NewReader(snap.Bytes())); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,31 +30,12 @@ import (
 // over L2) and a raw switch port for ICMP. The helpers here (prefix ap) are
 // shared with replay_test.go, tap_test.go and bench_test.go.
 
-// apBuf is an io.Writer collecting a process's output, safe to read while
-// the process writes.
-type apBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *apBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *apBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // apProc is a running ftvm process.
 type apProc struct {
 	name   string
 	cmd    *exec.Cmd
-	stdout apBuf
-	stderr apBuf
+	stdout testenv.Buffer
+	stderr testenv.Buffer
 	done   chan struct{}
 	status int // exit status once done (-1: killed by a signal)
 	start  time.Time

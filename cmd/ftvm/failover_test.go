@@ -131,18 +131,6 @@ func (e *foEnv) newSwitch(name string) string {
 	return testenv.Switch(e.t, e.path(name)).Path()
 }
 
-// foFreeAddr returns a loopback UDP address that was free a moment ago (the
-// CLI has no way to listen on port 0 and say which port it got).
-func foFreeAddr(t testing.TB) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().String()
-}
-
 // start runs ftvm with args as a process named name.
 func (e *foEnv) start(name string, args ...string) *foProc {
 	e.t.Helper()
@@ -1034,7 +1022,7 @@ func foRound(t *testing.T, e *foEnv, r int, seed int64, mode string, killPrimary
 	}
 	pp := &foPair{e: e, sw: e.newSwitch(filepath.Join(rd, "sw")), arb: e.path(rd, "arb"), mode: mode}
 	const disk = 4 << 20 // room for about 8000 writes
-	addrA, addrB, addrC := foFreeAddr(t), foFreeAddr(t), foFreeAddr(t)
+	addrA, addrB, addrC := testenv.FreeAddr(t, "udp"), testenv.FreeAddr(t, "udp"), testenv.FreeAddr(t, "udp")
 	a := pp.primary("A(primary)", addrA, e.zeroDisk(filepath.Join(rd, "a.img"), disk), r%2 == 0)
 	b := pp.backup("B(backup)", addrA, e.zeroDisk(filepath.Join(rd, "b.img"), disk), addrB)
 	fig.firstJoin = append(fig.firstJoin, foWaitJoined(t, b))
@@ -1212,10 +1200,10 @@ func TestFailoverPartition(t *testing.T) {
 func foPartitionCase(t *testing.T, freeze bool, mode string) {
 	e := newFoEnv(t)
 	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb"), mode: mode}
-	addrA := foFreeAddr(t)
+	addrA := testenv.FreeAddr(t, "udp")
 	proxy := newFoProxy(t, addrA)
 	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 1<<20), true)
-	b := pp.backup("B(backup via proxy)", proxy.addr(), e.zeroDisk("b.img", 1<<20), foFreeAddr(t))
+	b := pp.backup("B(backup via proxy)", proxy.addr(), e.zeroDisk("b.img", 1<<20), testenv.FreeAddr(t, "udp"))
 	foWaitJoined(t, b)
 	c := newFoClient(t, pp.sw, e.path("client.sock"), 100, 250*time.Millisecond, 40)
 	for i := 0; i < 5; i++ {
@@ -1341,7 +1329,7 @@ func TestPairSecurity(t *testing.T) {
 		t.Fatal(err)
 	}
 	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}
-	addrA := foFreeAddr(t)
+	addrA := testenv.FreeAddr(t, "udp")
 	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 1<<20), false)
 	if _, ok := a.waitEvent(failover.EventListening, 0, 20*time.Second); !ok {
 		t.Fatal("the primary did not start listening")
@@ -1453,7 +1441,7 @@ func TestPairSecurity(t *testing.T) {
 func TestPairCleanEnd(t *testing.T) {
 	e := newFoEnv(t)
 	bench := testenv.Guest(t, "bench")
-	addr := foFreeAddr(t)
+	addr := testenv.FreeAddr(t, "udp")
 	arb := e.path("arb")
 	const limit = "60000000"
 	a := e.start("A(primary)", "primary", "--listen", addr, "--tls", e.tls, "--arbiter", "file:"+arb, "--wait-backup",
@@ -1525,7 +1513,7 @@ func benchPair(t *testing.B) {
 
 	// Join time and log bandwidth of a paired appliance, idle and loaded.
 	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}
-	addrA := foFreeAddr(t)
+	addrA := testenv.FreeAddr(t, "udp")
 	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 2<<20), false)
 	if _, ok := a.waitEvent(failover.EventListening, 0, 20*time.Second); !ok {
 		t.Fatal("the primary did not start")
@@ -1590,7 +1578,7 @@ func benchPair(t *testing.B) {
 		neighbour.kill()
 		neighbour.waitExit(10 * time.Second)
 
-		addr := foFreeAddr(t)
+		addr := testenv.FreeAddr(t, "udp")
 		p := e.start("bench primary", "primary", "--listen", addr, "--tls", e.tls, "--wait-backup", "--stats", "--max-insns", insns, bench)
 		bk := e.start("bench backup", "backup", "--stats", "--primary", addr, "--tls", e.tls)
 		st, ok := p.waitExit(120 * time.Second)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,17 +12,6 @@ import (
 	"ftvm/internal/testenv"
 	"ftvm/metrics"
 )
-
-// freeTCPAddr returns a loopback TCP address nothing listens on.
-func freeTCPAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // waitScrape scrapes addr until ok accepts the metrics.
 func waitScrape(t *testing.T, addr, what string, ok func(map[string]float64) bool) map[string]float64 {
@@ -42,7 +30,7 @@ func waitScrape(t *testing.T, addr, what string, ok func(map[string]float64) boo
 
 func TestMetricsRun(t *testing.T) {
 	e := newFoEnv(t)
-	addr := freeTCPAddr(t)
+	addr := testenv.FreeAddr(t, "tcp")
 	p := e.start("run", "run", "--clock", "virtual", "--serial", "none", "--metrics", addr, "--max-insns", "100000000000",
 		"--record", e.path("run.log"), testenv.Guest(t, "spin"))
 	m := waitScrape(t, addr, "a run's position, speed and digest records", func(m map[string]float64) bool {
@@ -58,8 +46,8 @@ func TestMetricsRun(t *testing.T) {
 func TestMetricsPair(t *testing.T) {
 	e := newFoEnv(t)
 	image := testenv.Guest(t, "pit_hlt")
-	addr := foFreeAddr(t)
-	pm, bm := freeTCPAddr(t), freeTCPAddr(t)
+	addr := testenv.FreeAddr(t, "udp")
+	pm, bm := testenv.FreeAddr(t, "tcp"), testenv.FreeAddr(t, "tcp")
 	p := e.start("primary", "primary", "--listen", addr, "--tls", e.tls, "--wait-backup", "--clock", "host", "--failover-timeout", "5s", "--metrics", pm, image)
 	b := e.start("backup", "backup", "--primary", addr, "--tls", e.tls, "--failover-timeout", "5s", "--metrics", bm)
 	foWaitJoined(t, b)
@@ -94,8 +82,8 @@ func TestTopFailover(t *testing.T) {
 	tmux := testenv.Program(t, "tmux")
 	e := newFoEnv(t)
 	image := testenv.Guest(t, "spin")
-	addr := foFreeAddr(t)
-	pm, bm := freeTCPAddr(t), freeTCPAddr(t)
+	addr := testenv.FreeAddr(t, "udp")
+	pm, bm := testenv.FreeAddr(t, "tcp"), testenv.FreeAddr(t, "tcp")
 	p := e.start("primary", "primary", "--listen", addr, "--tls", e.tls, "--wait-backup", "--clock", "virtual", "--serial", "none",
 		"--failover-timeout", "1s", "--metrics", pm, image)
 	b := e.start("backup", "backup", "--primary", addr, "--tls", e.tls, "--failover-timeout", "1s", "--serial", "none", "--metrics", bm)

@@ -33,7 +33,7 @@ func BenchmarkPairModes(b *testing.B) {
 func benchPairMode(t *testing.B, mode string) {
 	e := newFoEnv(t)
 	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb"), mode: mode}
-	addrA := foFreeAddr(t)
+	addrA := testenv.FreeAddr(t, "udp")
 	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 16<<20), false)
 	if _, ok := a.waitEvent(failover.EventListening, 0, 20*time.Second); !ok {
 		t.Fatal("the primary did not start")
@@ -90,7 +90,7 @@ func benchPairMode(t *testing.B, mode string) {
 		t.Fatalf("run: status %d: %s", st, stderr)
 	}
 	alone := wall([]foLine{{text: stderr}})
-	addr := foFreeAddr(t)
+	addr := testenv.FreeAddr(t, "udp")
 	p := e.start("bench primary", "primary", "--listen", addr, "--tls", e.tls, "--mode", mode, "--wait-backup", "--stats", "--max-insns", insns, bench)
 	e.start("bench backup", "backup", "--stats", "--primary", addr, "--tls", e.tls)
 	if st, ok := p.waitExit(120 * time.Second); !ok || st != 124 {

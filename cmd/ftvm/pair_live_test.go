@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,11 +20,8 @@ import (
 func TestPairLiveness(t *testing.T) {
 	e := newFoEnv(t)
 	image := testenv.Guest(t, "pit_hlt")
-	golden, err := os.ReadFile(filepath.Join("..", "..", "testdata", "guests", "pit_hlt.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := foFreeAddr(t)
+	golden := testenv.GuestGolden(t, "pit_hlt")
+	addr := testenv.FreeAddr(t, "udp")
 	// A failover timeout a loaded host cannot trip: this is not a test of
 	// failure detection.
 	p := e.start("primary", "primary", "--listen", addr, "--tls", e.tls, "--wait-backup", "--clock", "host", "--failover-timeout", "5s", image)

@@ -31,14 +31,14 @@ func TestSignalEnds(t *testing.T) {
 			return p
 		}, false, 0},
 		{"primary waiting for a backup", func(t *testing.T, e *foEnv) *foProc {
-			p := e.start("primary", "primary", "--listen", foFreeAddr(t), "--tls", e.tls, "--wait-backup", testenv.Guest(t, "pit_hlt"))
+			p := e.start("primary", "primary", "--listen", testenv.FreeAddr(t, "udp"), "--tls", e.tls, "--wait-backup", testenv.Guest(t, "pit_hlt"))
 			if _, ok := p.waitEvent(failover.EventWaitingBackup, 0, 30*time.Second); !ok {
 				t.Fatal("the primary never held its guest for a backup")
 			}
 			return p
 		}, false, 0},
 		{"backup waiting for its primary", func(t *testing.T, e *foEnv) *foProc {
-			b := e.start("backup", "backup", "--primary", foFreeAddr(t), "--tls", e.tls)
+			b := e.start("backup", "backup", "--primary", testenv.FreeAddr(t, "udp"), "--tls", e.tls)
 			if _, ok := b.waitEvent(failover.EventWaitingPrimary, 0, 30*time.Second); !ok {
 				t.Fatal("the backup never said it waits for its primary")
 			}
@@ -87,7 +87,7 @@ type fopair struct {
 // backup, both with flags, and waits until the backup joined.
 func startPair(t *testing.T, e *foEnv, cmdline string, flags ...string) fopair {
 	t.Helper()
-	addr := foFreeAddr(t)
+	addr := testenv.FreeAddr(t, "udp")
 	args := append([]string{"primary", "--listen", addr, "--tls", e.tls, "--wait-backup", "--append", cmdline}, flags...)
 	p := e.start("primary", append(args, testenv.Guest(t, "pit_hlt"))...)
 	b := e.start("backup", append([]string{"backup", "--primary", addr, "--tls", e.tls}, flags...)...)

@@ -156,7 +156,7 @@ func runProc(t *testing.T, stdin string, peer *framePeer, count int, argv ...str
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr apBuf
+	var stdout, stderr testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -312,7 +312,7 @@ func pairWait(t *testing.T, v waitVariant, image string) {
 	e := newFoEnv(t)
 	arb := e.path("arb")
 	common := []string{"--tls", e.tls, "--arbiter", "file:" + arb}
-	pargs := append([]string{"primary", "--listen", foFreeAddr(t), "--wait-backup", "--clock", "host",
+	pargs := append([]string{"primary", "--listen", testenv.FreeAddr(t, "udp"), "--wait-backup", "--clock", "host",
 		"--append", fmt.Sprintf("count=%d", v.pair)}, common...)
 	bargs := append([]string{"backup", "--primary", pargs[2]}, common...)
 	var peer *framePeer

@@ -14,6 +14,8 @@ package testenv
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,6 +57,53 @@ func Guest(t testing.TB, name string) string {
 		Missing(t, "guest %s not built (run make guests): %v", name, err)
 	}
 	return p
+}
+
+// GuestImage returns the contents of the built guest image NAME.elf.
+func GuestImage(t testing.TB, name string) []byte {
+	t.Helper()
+	image, err := os.ReadFile(Guest(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return image
+}
+
+// GuestGolden returns the expected console output of guest NAME
+// (testdata/guests/NAME.golden).
+func GuestGolden(t testing.TB, name string) []byte {
+	t.Helper()
+	golden, err := os.ReadFile(filepath.Join(Root(), "testdata", "guests", name+".golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return golden
+}
+
+// FreeAddr returns a loopback address on network ("tcp" or "udp") whose
+// port was free a moment ago, for a process that cannot listen on port 0
+// and say which port it got.
+func FreeAddr(t testing.TB, network string) string {
+	t.Helper()
+	var c io.Closer
+	var addr net.Addr
+	var err error
+	if network == "udp" {
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket(network, "127.0.0.1:0"); err == nil {
+			c, addr = pc, pc.LocalAddr()
+		}
+	} else {
+		var l net.Listener
+		if l, err = net.Listen(network, "127.0.0.1:0"); err == nil {
+			c, addr = l, l.Addr()
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	return addr.String()
 }
 
 // Program returns the path of a program on PATH.

@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,5 +50,21 @@ func TestPoll(t *testing.T) {
 	Poll(&f, 20*time.Millisecond, "nothing", func() bool { return false })
 	if f.fatal == "" {
 		t.Error("Poll of a condition that never holds did not fail")
+	}
+}
+
+// The address FreeAddr returns can be listened on, on its network.
+func TestFreeAddr(t *testing.T) {
+	for network, listen := range map[string]func(string) (io.Closer, error){
+		"tcp": func(addr string) (io.Closer, error) { return net.Listen("tcp", addr) },
+		"udp": func(addr string) (io.Closer, error) { return net.ListenPacket("udp", addr) },
+	} {
+		addr := FreeAddr(t, network)
+		c, err := listen(addr)
+		if err != nil {
+			t.Errorf("%s: listening on %s: %v", network, addr, err)
+			continue
+		}
+		c.Close()
 	}
 }

@@ -2,9 +2,11 @@ package machine
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"encoding/gob"
 	"fmt"
+	"io"
 	"time"
 
 	"ftvm/mmu"
@@ -17,7 +19,8 @@ import (
 //
 //	magic "FTVMCKPT" (8), version (uint32 LE), sequence number (uint64 LE),
 //	state length n (uint32 LE), n bytes of gob-encoded State (RAMSize, CPU,
-//	clock, devices, console input), page count k (uint32 LE), then k pages,
+//	clock, devices, console input) compressed with DEFLATE, page count k
+//	(uint32 LE), then k pages,
 //	each: page number (uint32 LE), encoding (uint8), and
 //	  0 (zero page): nothing;
 //	  1 (whole page): the 4096 bytes;
@@ -31,7 +34,7 @@ import (
 
 const (
 	ckptMagic   = "FTVMCKPT"
-	ckptVersion = 1
+	ckptVersion = 2
 )
 
 // Page encodings in a checkpoint.
@@ -63,6 +66,8 @@ type Checkpointer struct {
 	m      *Machine
 	shadow []byte   // RAM as of the last checkpoint
 	pages  []uint64 // scratch: the harvested page numbers
+	zw     *flate.Writer
+	meta   bytes.Buffer // scratch: the state, compressed
 	seq    uint64
 }
 
@@ -87,8 +92,16 @@ func (c *Checkpointer) Take(dst []byte) ([]byte, CheckpointStats, error) {
 	if err != nil {
 		return dst, CheckpointStats{}, err
 	}
-	var meta bytes.Buffer
-	if err := gob.NewEncoder(&meta).Encode(&st); err != nil {
+	meta := &c.meta
+	meta.Reset()
+	if c.zw == nil {
+		c.zw, _ = flate.NewWriter(meta, flate.BestSpeed)
+	}
+	c.zw.Reset(meta)
+	if err := gob.NewEncoder(c.zw).Encode(&st); err != nil {
+		return dst, CheckpointStats{}, fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := c.zw.Close(); err != nil {
 		return dst, CheckpointStats{}, fmt.Errorf("checkpoint: %w", err)
 	}
 	c.seq++
@@ -202,7 +215,8 @@ func (m *Machine) ApplyCheckpoint(b []byte) (uint64, error) {
 		return bad("state of %d bytes", n)
 	}
 	var st State
-	if err := gob.NewDecoder(bytes.NewReader(b[:n])).Decode(&st); err != nil {
+	zr := flate.NewReader(bytes.NewReader(b[:n]))
+	if err := gob.NewDecoder(io.LimitReader(zr, maxSnapMeta)).Decode(&st); err != nil {
 		return bad("state: %v", err)
 	}
 	if st.RAMSize != uint64(len(m.Mem.RAM)) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,19 +12,15 @@ import (
 // created (mode 0700) if needed; existing certificate files are never
 // overwritten.
 func cmdCerts(args []string) (int, error) {
-	fs := flag.NewFlagSet("certs", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs := newFlags("certs", "")
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: ftvm certs DIR\n\n"+
 			"Writes a new CA (%s, %s) and a node certificate signed by it (%s, %s)\n"+
 			"into DIR. Copy DIR to both hosts of the pair and pass it as --tls DIR.\n",
 			transport.CACertFile, transport.CAKeyFile, transport.NodeCertFile, transport.NodeKeyFile)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 0, usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return 0, err
 	}
 	if fs.NArg() != 1 {
 		return 0, usagef("certs needs exactly one DIR (ftvm certs DIR)")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand"
@@ -28,16 +27,12 @@ import (
 // a backup of the kvstore appliance, a client doing PUTs, a kill -9 of the
 // primary at a random moment, and a timeline of what followed.
 func cmdDemo(args []string) (int, error) {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs := newFlags("demo", "")
 	image := fs.String("image", filepath.Join("testdata", "guests", "build", "kvstore.elf"), "the appliance `IMAGE`")
 	seed := fs.Int64("seed", time.Now().UnixNano(), "random `SEED` for the moment of the kill")
 	after := fs.Int("writes-after", 40, "PUTs to make after the failover")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 0, usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return 0, err
 	}
 	if _, err := os.Stat(*image); err != nil {
 		return 0, fmt.Errorf("%v (build the guests with make guests, or pass --image)", err)

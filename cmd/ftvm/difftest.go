@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -47,8 +45,7 @@ func cmdDifftest(args []string) (int, error) { return runDifftestCmd(os.Stdout, 
 // difftest is cmdDifftest writing its report to w.
 func runDifftestCmd(w io.Writer, args []string) (int, error) {
 	var f difftestFlags
-	fs := flag.NewFlagSet("difftest", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs := newFlags("difftest", "")
 	fs.Uint64Var(&f.step, "step", 0, "also compare the registers every `N` instructions (KVM single-steps)")
 	fs.BoolVar(&f.ring3, "ring3", false, "run each image's ring-3 build (NAME_r3.elf beside NAME.elf) when there is one")
 	fs.StringVar(&f.mem, "m", "64M", "guest RAM size")
@@ -60,11 +57,8 @@ func runDifftestCmd(w io.Writer, args []string) (int, error) {
 		fmt.Fprint(os.Stderr, usageDifftest)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 0, usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return 0, err
 	}
 	if fs.NArg() == 0 {
 		return 0, usagef("difftest needs at least one IMAGE")

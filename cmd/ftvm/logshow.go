@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 
@@ -16,14 +15,10 @@ func cmdLog(args []string) (int, error) {
 	if len(args) == 0 || args[0] != "show" {
 		return 0, usagef("usage: ftvm log show [--summary] LOG")
 	}
-	fs := flag.NewFlagSet("log show", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs := newFlags("log show", "")
 	summary := fs.Bool("summary", false, "print only the header and the counts by kind")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 0, usageError{err.Error()}
+	if help, err := parseFlags(fs, args[1:]); help || err != nil {
+		return 0, err
 	}
 	if fs.NArg() != 1 {
 		return 0, usagef("log show needs exactly one LOG")

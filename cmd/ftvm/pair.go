@@ -68,8 +68,7 @@ func nodeHost(n pairMember) board.Host {
 }
 
 func cmdPrimary(args []string) (int, error) {
-	fs := flag.NewFlagSet("primary", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs := newFlags("primary", "usage: ftvm primary --listen ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--mode lockstep|checkpoint[:INTERVAL]|io-sync] [--wait-backup] [run flags] IMAGE")
 	var f runFlags
 	var p pairFlags
 	f.register(fs)
@@ -77,15 +76,8 @@ func cmdPrimary(args []string) (int, error) {
 	fs.StringVar(&p.listen, "listen", "", "`ADDR` (host:port, UDP) where the backup connects")
 	waitBackup := fs.Bool("wait-backup", false, "hold the guest at its first instruction until a backup has joined")
 	mode := fs.String("mode", "lockstep", "how the backup is kept: lockstep (it replays the inputs), checkpoint[:INTERVAL] (Remus: a checkpoint every INTERVAL, default 25ms) or io-sync (Kemari: a checkpoint before each output)")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: ftvm primary --listen ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--mode lockstep|checkpoint[:INTERVAL]|io-sync] [--wait-backup] [run flags] IMAGE")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 0, usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return 0, err
 	}
 	if fs.NArg() != 1 || p.listen == "" {
 		return 0, usagef("primary needs --listen ADDR, --tls DIR and exactly one IMAGE")
@@ -184,8 +176,7 @@ func runNode(node pairMember, m *machine.Machine, f *runFlags) (int, time.Durati
 }
 
 func cmdBackup(args []string) (int, error) {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs := newFlags("backup", "usage: ftvm backup --primary ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--net SPEC] [--disk PATH] [--listen ADDR]")
 	var p pairFlags
 	p.register(fs)
 	primary := fs.String("primary", "", "the primary's `ADDR` (host:port)")
@@ -196,15 +187,8 @@ func cmdBackup(args []string) (int, error) {
 	stats := fs.Bool("stats", false, "print statistics at exit")
 	events := fs.String("events", "", "write events (join, failover, the end) as JSON lines to `FILE`")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: ftvm backup --primary ADDR --tls DIR [--arbiter file:PATH|etcd:URLS/PREFIX] [--net SPEC] [--disk PATH] [--listen ADDR]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 0, usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return 0, err
 	}
 	if *primary == "" || fs.NArg() != 0 {
 		return 0, usagef("backup needs --primary ADDR and --tls DIR, and no IMAGE (the state comes from the primary)")
@@ -278,14 +262,10 @@ func cmdBackup(args []string) (int, error) {
 }
 
 func cmdStatus(args []string) (int, error) {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs := newFlags("status", "")
 	tlsDir := fs.String("tls", "", "`DIR` with the pair's certificates")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 0, usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return 0, err
 	}
 	if fs.NArg() != 1 || *tlsDir == "" {
 		return 0, usagef("usage: ftvm status --tls DIR ADDR")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 
@@ -16,21 +15,13 @@ import (
 // from the log header, so only the image is named again; it must be the one
 // recorded.
 func cmdReplay(args []string) (int, error) {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs := newFlags("replay", "usage: ftvm replay --log LOG [flags] IMAGE")
 	var f runFlags
 	f.register(fs)
 	logPath := fs.String("log", "", "the event `LOG` written by ftvm run --record")
 	to := fs.Uint64("to", 0, "stop the replay at `POSITION` (with --save-snapshot: save the machine there)")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: ftvm replay --log LOG [flags] IMAGE")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 0, usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return 0, err
 	}
 	if *logPath == "" || fs.NArg() != 1 {
 		return 0, usagef("replay needs --log LOG and exactly one IMAGE")

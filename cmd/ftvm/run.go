@@ -229,18 +229,14 @@ func (c *console) finish() {
 
 // parseRunFlags parses the flags of a run-like command with one IMAGE.
 func parseRunFlags(name string, args []string, f *runFlags) (string, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs := newFlags(name, "usage: ftvm "+name+" [flags] IMAGE")
 	f.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: ftvm %s [flags] IMAGE\n", name)
-		fs.PrintDefaults()
+	help, err := parseFlags(fs, args)
+	if help {
+		return "", flag.ErrHelp
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", err
-		}
-		return "", usageError{err.Error()}
+	if err != nil {
+		return "", err
 	}
 	if fs.NArg() != 1 {
 		return "", usagef("%s needs exactly one IMAGE (got %d arguments)", name, fs.NArg())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,17 +14,10 @@ import (
 // the unix datagram socket PATH, for guests started with --net socket:PATH.
 // It runs until interrupted (SIGINT, SIGTERM) and then removes PATH.
 func cmdSwitch(args []string) (int, error) {
-	fs := flag.NewFlagSet("switch", flag.ContinueOnError)
+	fs := newFlags("switch", "usage: ftvm switch [-idle D] PATH")
 	idle := fs.Duration("idle", netswitch.DefaultIdle, "forget a port silent for `D`")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: ftvm switch [-idle D] PATH")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0, nil
-		}
-		return 0, usagef("%v", err)
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return 0, err
 	}
 	if fs.NArg() != 1 {
 		return 0, usagef("switch: want one socket PATH")

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"ftvm/metrics"
@@ -14,18 +11,10 @@ import (
 // cmdTop draws the sides of a pair from their --metrics endpoints until
 // interrupted.
 func cmdTop(args []string) (int, error) {
-	fs := flag.NewFlagSet("top", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs := newFlags("top", "usage: ftvm top [--interval DURATION] ADDR... (each side's --metrics address)")
 	interval := fs.Duration("interval", time.Second, "refresh every `DURATION`")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: ftvm top [--interval DURATION] ADDR... (each side's --metrics address)")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 0, usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return 0, err
 	}
 	if fs.NArg() == 0 || *interval <= 0 {
 		return 0, usagef("top needs at least one ADDR and a positive --interval")

@@ -18,7 +18,7 @@ var reverseDepth = flag.Uint64("reverse-depth", 200_000_000, "position of Benchm
 // replay (-reverse-depth instructions of the spin guest): each step goes
 // back one instruction from just before a checkpoint, the worst case
 // (restore the previous checkpoint, re-execute an Interval). It reports the
-// checkpoints' memory.
+// memory the checkpoints' RAM pages take.
 func BenchmarkReverseStep(b *testing.B) {
 	image, err := os.ReadFile(testenv.Guest(b, "spin"))
 	if err != nil {
@@ -84,6 +84,6 @@ func BenchmarkReverseStep(b *testing.B) {
 	b.StopTimer()
 	n, size := h.Checkpoints()
 	b.ReportMetric(float64(n), "checkpoints")
-	b.ReportMetric(float64(size), "checkpoint-bytes")
+	b.ReportMetric(float64(size), "checkpoint-page-bytes")
 	b.ReportMetric(float64(depth)/forward.Seconds()/1e6, "replay-MIPS")
 }

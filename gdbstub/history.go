@@ -1,7 +1,6 @@
 package gdbstub
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +23,7 @@ type History interface {
 }
 
 // Replay is the History of a replayed log: checkpoints (an in-memory machine
-// snapshot with the replayer's state) taken every Interval instructions as
+// copy, sharing unchanged RAM pages with the others, and the replayer's state) taken every Interval instructions as
 // replay first passes there, and re-execution from the nearest checkpoint
 // before a position to reach it exactly.
 type Replay struct {
@@ -37,8 +36,8 @@ type Replay struct {
 	// furthest is the furthest position execution has reached: output
 	// before it was printed already.
 	furthest uint64
-	// size is the bytes the checkpoints hold.
-	size int
+	// rw holds the machine copies, sharing unchanged RAM pages.
+	rw *machine.Rewinder
 	// src is the log source open returned last (closed at the next rewind).
 	src lockstep.Source
 }
@@ -46,7 +45,7 @@ type Replay struct {
 // checkpoint is the machine and its replayer at one position.
 type checkpoint struct {
 	pos   uint64
-	snap  []byte
+	copy  *machine.MachineCopy
 	point lockstep.ReplayPoint
 }
 
@@ -62,7 +61,7 @@ func NewReplay(m *machine.Machine, rep *lockstep.Replayer, open func() (lockstep
 	if interval == 0 {
 		interval = DefaultInterval
 	}
-	r := &Replay{m: m, rep: rep, open: open, Interval: interval, furthest: m.CPU.Retired}
+	r := &Replay{m: m, rep: rep, open: open, Interval: interval, furthest: m.CPU.Retired, rw: machine.NewRewinder(m)}
 	if err := r.checkpoint(); err != nil {
 		return nil, err
 	}
@@ -75,17 +74,16 @@ func (r *Replay) Machine() *machine.Machine { return r.m }
 // Start implements History.
 func (r *Replay) Start() uint64 { return r.cps[0].pos }
 
-// Checkpoints returns how many checkpoints the replay holds and their bytes.
-func (r *Replay) Checkpoints() (n, bytes int) { return len(r.cps), r.size }
+// Checkpoints returns how many checkpoints the replay holds and the bytes
+// of RAM pages they keep.
+func (r *Replay) Checkpoints() (n, bytes int) { return len(r.cps), r.rw.Stored() }
 
 func (r *Replay) checkpoint() error {
-	var b bytes.Buffer
-	if err := r.m.SaveSnapshot(&b); err != nil {
+	c, err := r.rw.Save()
+	if err != nil {
 		return err
 	}
-	cp := checkpoint{pos: r.m.CPU.Retired, snap: bytes.Clone(b.Bytes()), point: r.rep.Point()}
-	r.cps = append(r.cps, cp)
-	r.size += len(cp.snap)
+	r.cps = append(r.cps, checkpoint{pos: r.m.CPU.Retired, copy: c, point: r.rep.Point()})
 	return nil
 }
 
@@ -131,7 +129,7 @@ func (r *Replay) Seek(pos uint64) error {
 		if err != nil {
 			return err
 		}
-		if err := r.m.RestoreSnapshot(bytes.NewReader(cp.snap)); err != nil {
+		if err := r.rw.Restore(cp.copy); err != nil {
 			return err
 		}
 		if err := r.rep.Rewind(src, cp.point); err != nil {

@@ -181,14 +181,20 @@ func execJG(c *CPU, in *Inst) {
 
 // ---- indirect JMP, CALL, RET ----
 
-func bindJMPInd(in *Inst) handler {
+// bindIndirect picks an indirect JMP's or CALL's handler: narrow for a 16-
+// or 32-bit operand, reg for a 64-bit register operand, mem for memory.
+func bindIndirect(in *Inst, narrow, reg, mem handler) handler {
 	if in.osz != 8 {
-		return execJMPIndN
+		return narrow
 	}
 	if in.isReg() {
-		return execJMPIndReg
+		return reg
 	}
-	return execJMPInd
+	return mem
+}
+
+func bindJMPInd(in *Inst) handler {
+	return bindIndirect(in, execJMPIndN, execJMPIndReg, execJMPInd)
 }
 
 func execJMPIndReg(c *CPU, in *Inst) { c.jump(c.R[in.rm]) }
@@ -261,13 +267,7 @@ func execCALL(c *CPU, in *Inst) {
 func execCALLSlow(c *CPU, in *Inst) { c.raise(VecGP, 0) }
 
 func bindCALLInd(in *Inst) handler {
-	if in.osz != 8 {
-		return execCALLN
-	}
-	if in.isReg() {
-		return execCALLIndReg
-	}
-	return execCALLInd
+	return bindIndirect(in, execCALLN, execCALLIndReg, execCALLInd)
 }
 
 func execCALLIndReg(c *CPU, in *Inst) { c.callTo(in, c.R[in.rm]) }

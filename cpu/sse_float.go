@@ -65,8 +65,8 @@ func init() {
 	for _, op := range []Op{OpROUNDPS, OpROUNDPD, OpROUNDSS, OpROUNDSD} {
 		binders[op] = always(execROUND)
 	}
-	binders[OpDPPS] = always(execDPPS)
-	binders[OpDPPD] = always(execDPPD)
+	binders[OpDPPS] = always(execDP)
+	binders[OpDPPD] = always(execDP)
 	binders[OpCVTSI2SS] = always(execCVTSI2F)
 	binders[OpCVTSI2SD] = always(execCVTSI2F)
 	for _, op := range []Op{OpCVTSS2SI, OpCVTSD2SI, OpCVTTSS2SI, OpCVTTSD2SI} {
@@ -299,63 +299,45 @@ func execROUND(c *CPU, in *Inst) {
 	c.putXMM(in.reg, &r)
 }
 
-// execDPPS: the dot product of the lanes imm8[7:4] selects (others count as
-// +0.0), summed as Intel specifies: (p0+p1)+(p2+p3), each operation rounded;
-// written to the lanes imm8[3:0] selects, zero elsewhere. The exceptions are
-// those of each stage in turn (the products, the two inner sums, the final
-// sum): an unmasked one ends the instruction with the flags of the stages so
-// far (as a host CPU does; the SDM: "exceptions are determined separately
-// for each add and multiply operation").
-func execDPPS(c *CPU, in *Inst) {
+// execDP: DPPS and DPPD. The dot product of the lanes imm8[7:4] selects
+// (others count as +0.0), summed as Intel specifies, a pair at a time:
+// (p0+p1)+(p2+p3) for DPPS's four binary32 lanes, p0+p1 for DPPD's two
+// binary64 lanes, each operation rounded; written to the lanes imm8[3:0]
+// selects, zero elsewhere. The exceptions are those of each stage in turn
+// (the products, then each level of sums): an unmasked one ends the
+// instruction with the flags of the stages so far (as a host CPU does; the
+// SDM: "exceptions are determined separately for each add and multiply
+// operation").
+func execDP(c *CPU, in *Inst) {
+	w, n, lw := softfp.F32, 4, 4
+	if in.op == OpDPPD {
+		w, n, lw = softfp.F64, 2, 8
+	}
 	var buf XMM
-	s := c.fpSource(in, softfp.F32, false, &buf)
+	s := c.fpSource(in, w, false, &buf)
 	d := c.getXMM(in.reg)
 	csr := c.FPU.MXCSR
 	var p [4]uint64
 	var fl, f uint32
-	for i := range 4 {
+	for i := range n {
 		if in.imm>>(4+i)&1 != 0 {
-			p[i], f = softfp.Mul(softfp.F32, d.lane(i, 4), s.lane(i, 4), csr)
+			p[i], f = softfp.Mul(w, d.lane(i, lw), s.lane(i, lw), csr)
 			fl |= f
 		}
 	}
 	c.fpDone(fl)
-	t2, f2 := softfp.Add(softfp.F32, p[0], p[1], csr)
-	t3, f3 := softfp.Add(softfp.F32, p[2], p[3], csr)
-	c.fpDone(f2 | f3)
-	t4, f4 := softfp.Add(softfp.F32, t2, t3, csr)
-	c.fpDone(f4)
-	var r XMM
-	for i := range 4 {
-		if in.imm>>i&1 != 0 {
-			r.setLane(i, 4, t4)
-		}
-	}
-	c.putXMM(in.reg, &r)
-}
-
-// execDPPD: DPPS for the two binary64 lanes (imm8[5:4] select the
-// products, imm8[1:0] the destination lanes).
-func execDPPD(c *CPU, in *Inst) {
-	var buf XMM
-	s := c.fpSource(in, softfp.F64, false, &buf)
-	d := c.getXMM(in.reg)
-	csr := c.FPU.MXCSR
-	var p [2]uint64
-	var fl, f uint32
-	for i := range 2 {
-		if in.imm>>(4+i)&1 != 0 {
-			p[i], f = softfp.Mul(softfp.F64, d[i], s[i], csr)
+	for k := n / 2; k > 0; k /= 2 {
+		fl = 0
+		for i := range k {
+			p[i], f = softfp.Add(w, p[2*i], p[2*i+1], csr)
 			fl |= f
 		}
+		c.fpDone(fl)
 	}
-	c.fpDone(fl)
-	t, ft := softfp.Add(softfp.F64, p[0], p[1], csr)
-	c.fpDone(ft)
 	var r XMM
-	for i := range 2 {
+	for i := range n {
 		if in.imm>>i&1 != 0 {
-			r[i] = t
+			r.setLane(i, lw, p[0])
 		}
 	}
 	c.putXMM(in.reg, &r)

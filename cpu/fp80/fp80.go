@@ -589,21 +589,25 @@ func (e *Env) Div(a, b F80) F80 {
 	return e.round(sign, exp, q1, q2, e.arithFormat(), true).pack80()
 }
 
+// passThrough handles the operands that Sqrt and TwoXM1 return unchanged,
+// ±0 and +∞, and NaNs (as operand does); done reports whether r is the
+// result. -∞ is left to the caller.
+func (e *Env) passThrough(a F80) (r F80, done bool) {
+	if r, done := e.operand(a); done {
+		return r, true
+	}
+	if c := a.Classify(); c == ClassZero || c == ClassInf && !a.Sign() {
+		return a, true
+	}
+	return F80{}, false
+}
+
 // Sqrt returns the square root of a.
 func (e *Env) Sqrt(a F80) F80 {
-	if r, done := e.operand(a); done {
+	if r, done := e.passThrough(a); done {
 		return r
 	}
-	switch a.Classify() {
-	case ClassZero:
-		return a
-	case ClassInf:
-		if a.Sign() {
-			return e.invalid()
-		}
-		return a
-	}
-	if a.Sign() {
+	if a.Sign() { // -∞ too
 		return e.invalid()
 	}
 	if e.denormals(a) {

@@ -276,17 +276,11 @@ func (e *Env) Tan(a F80) (r F80, outOfRange bool) {
 
 // TwoXM1 returns 2^a - 1 (F2XM1), defined for -1 <= a <= 1.
 func (e *Env) TwoXM1(a F80) F80 {
-	if r, done := e.operand(a); done {
+	if r, done := e.passThrough(a); done {
 		return r
 	}
-	switch a.Classify() {
-	case ClassZero:
-		return a
-	case ClassInf:
-		if a.Sign() {
-			return One.Neg()
-		}
-		return a
+	if a.Classify() == ClassInf { // 2^-∞ - 1
+		return One.Neg()
 	}
 	if e.denormals(a) {
 		return Indefinite

@@ -12,15 +12,18 @@ import (
 	"ftvm/machine"
 )
 
-var reverseDepth = flag.Uint64("reverse-depth", 200_000_000, "position of BenchmarkReverseStep's reverse steps (the recording's length)")
+var (
+	reverseDepth = flag.Uint64("reverse-depth", 200_000_000, "position of BenchmarkReverseStep's reverse steps (the recording's length)")
+	reverseGuest = flag.String("reverse-guest", "spin", "BenchmarkReverseStep's guest (it must run past -reverse-depth)")
+)
 
 // BenchmarkReverseStep measures one reverse-stepi at the end of a long
-// replay (-reverse-depth instructions of the spin guest): each step goes
+// replay (-reverse-depth instructions of -reverse-guest, spin by default): each step goes
 // back one instruction from just before a checkpoint, the worst case
 // (restore the previous checkpoint, re-execute an Interval). It reports the
 // memory the checkpoints' RAM pages take.
 func BenchmarkReverseStep(b *testing.B) {
-	image, err := os.ReadFile(testenv.Guest(b, "spin"))
+	image, err := os.ReadFile(testenv.Guest(b, *reverseGuest))
 	if err != nil {
 		b.Fatal(err)
 	}

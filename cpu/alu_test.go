@@ -164,11 +164,7 @@ type arCase struct {
 func runArCases(t *testing.T, cases []arCase) {
 	t.Helper()
 	ar := newArRunner(t)
-	srcs := make([]string, len(cases))
-	for i, tc := range cases {
-		srcs[i] = tc.asm
-	}
-	codes := assembleMany(t, srcs)
+	codes := assembleEach(t, cases, func(k arCase) string { return k.asm })
 	for i, tc := range cases {
 		var in arState
 		in.R[RDI] = dataBase
@@ -374,11 +370,7 @@ func compareWithHost(t *testing.T, n int, cases []arHostCase) {
 	rng := rand.New(rand.NewPCG(0x5EED, uint64(len(cases))))
 	var input bytes.Buffer
 	inputs := make([][]arState, len(cases))
-	srcs := make([]string, len(cases))
-	for i, hc := range cases {
-		srcs[i] = hc.asm
-	}
-	codes := assembleMany(t, srcs)
+	codes := assembleEach(t, cases, func(k arHostCase) string { return k.asm })
 	for i, hc := range cases {
 		binary.Write(&input, binary.LittleEndian, uint32(len(codes[i])))
 		input.Write(codes[i])
@@ -449,6 +441,17 @@ func arDescribe(s arState) string {
 		fmt.Fprintf(&b, " fault=#%d", s.Fault-1)
 	}
 	return b.String()
+}
+
+// assembleEach assembles the source src returns for each case (one
+// assembler run, as assembleMany).
+func assembleEach[T any](t testing.TB, cases []T, src func(T) string) [][]byte {
+	t.Helper()
+	srcs := make([]string, len(cases))
+	for i, k := range cases {
+		srcs[i] = src(k)
+	}
+	return assembleMany(t, srcs)
 }
 
 // assembleMany assembles several snippets with one run of the assembler and

@@ -248,11 +248,7 @@ func TestExceptionDelivery(t *testing.T) {
 		{name: "iretq from user to kernel", src: "iretq", user: true,
 			setup: func(c *CPU) { sysIretFrame(c, 0x1000, 0x08, 0x2, stackTop, 0x10) }, vec: VecGP, code: 0x08},
 	}
-	srcs := make([]string, len(cases))
-	for i, k := range cases {
-		srcs[i] = k.src
-	}
-	codes := assembleMany(t, srcs) // one assembler run (helper in alu_test.go)
+	codes := assembleEach(t, cases, func(k tc) string { return k.src }) // one assembler run (helper in alu_test.go)
 	for i, k := range cases {
 		t.Run(k.name, func(t *testing.T) {
 			c := newTestCPU(t)

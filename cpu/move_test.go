@@ -430,11 +430,7 @@ func TestMOVSeg(t *testing.T) {
 		{asm: ".byte 0x8e, 0xc8", fault: VecUD + 1}, // mov cs, ax
 		{asm: ".byte 0x8e, 0xf0", fault: VecUD + 1}, // mov sreg6, ax
 	}
-	srcs := make([]string, len(cases))
-	for i, c := range cases {
-		srcs[i] = c.asm
-	}
-	codes := assembleMany(t, srcs)
+	codes := assembleEach(t, cases, func(k tc) string { return k.asm })
 	for i, tc := range cases {
 		c := ar.c
 		for _, s := range []int{DS, ES, SS, FS, GS} {

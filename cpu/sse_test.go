@@ -72,11 +72,7 @@ func TestSSEBasics(t *testing.T) {
 
 // runSSECases assembles and runs each case on a fresh CPU.
 func runSSECases(t *testing.T, cases []sseCase) {
-	srcs := make([]string, len(cases))
-	for i, k := range cases {
-		srcs[i] = k.src
-	}
-	codes := assembleMany(t, srcs)
+	codes := assembleEach(t, cases, func(k sseCase) string { return k.src })
 	for i, k := range cases {
 		c := newTestCPU(t)
 		sysSetup(c)

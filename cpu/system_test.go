@@ -146,13 +146,14 @@ func TestSegmentBases(t *testing.T) {
 func TestControlRegisters(t *testing.T) {
 	cr0 := uint64(CR0PE | CR0MP | CR0ET | CR0NE | CR0WP | CR0PG)
 	cr4 := uint64(CR4PAE | CR4OSFXSR | CR4OSXMMEXCPT)
-	cases := []struct {
+	type crCase struct {
 		name  string
 		src   string // moves RAX to the register and reads it back into RBX
 		rax   uint64
 		want  uint64
 		fault uint64
-	}{
+	}
+	cases := []crCase{
 		{"cr0 TS EM AM", "mov cr0, rax; mov rbx, cr0", cr0 | CR0TS | CR0EM | CR0AM, cr0 | CR0TS | CR0EM | CR0AM, sysNoFault},
 		{"cr0 reserved low bits ignored, ET forced", "mov cr0, rax; mov rbx, cr0", cr0&^CR0ET | 1<<7 | 1<<20, cr0, sysNoFault},
 		{"cr0 CD NW", "mov cr0, rax; mov rbx, cr0", cr0 | CR0CD | CR0NW, cr0 | CR0CD | CR0NW, sysNoFault},
@@ -189,11 +190,7 @@ func TestControlRegisters(t *testing.T) {
 		{"dr4 aliases dr6", ".byte 0x0f, 0x23, 0xe0; .byte 0x0f, 0x21, 0xf3", 0x1, 0xFFFF0FF1, sysNoFault},
 		{"dr8", ".byte 0x44, 0x0f, 0x23, 0xc0", 0, 0, VecUD},
 	}
-	srcs := make([]string, len(cases))
-	for i, k := range cases {
-		srcs[i] = k.src
-	}
-	codes := assembleMany(t, srcs)
+	codes := assembleEach(t, cases, func(k crCase) string { return k.src })
 	for i, k := range cases {
 		c := newTestCPU(t)
 		sysSetup(c)

@@ -113,10 +113,9 @@ type testPair struct {
 	ctx          context.Context
 }
 
-// startTestPair starts a primary of image with cmdline and a host clock,
-// and joins a backup to it, both with opts (certificates are made here);
-// the backup asks backupArb (nil: opts.Arbiter).
-func startTestPair(t *testing.T, image []byte, cmdline string, opts Options, backupArb Arbiter) *testPair {
+// newTestTLS makes a pair's certificates in a temporary directory and
+// loads them.
+func newTestTLS(t *testing.T) *transport.TLSConfig {
 	t.Helper()
 	dir := t.TempDir()
 	if err := transport.GenerateCerts(dir); err != nil {
@@ -126,7 +125,17 @@ func startTestPair(t *testing.T, image []byte, cmdline string, opts Options, bac
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tlsCfg
+}
+
+// startTestPair starts a primary of image with cmdline and a host clock,
+// and joins a backup to it, both with opts (certificates are made here);
+// the backup asks backupArb (nil: opts.Arbiter).
+func startTestPair(t *testing.T, image []byte, cmdline string, opts Options, backupArb Arbiter) *testPair {
+	t.Helper()
+	tlsCfg := newTestTLS(t)
 	tp := &testPair{}
+	var err error
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	tp.ctx = ctx
@@ -310,14 +319,7 @@ func hasEvent(m *member, k EventKind) bool {
 // negative or huge snapshot, a negative disk) is refused with an error; the
 // backup neither panics nor allocates what was announced.
 func TestJoinRefusesBadSizes(t *testing.T) {
-	dir := t.TempDir()
-	if err := transport.GenerateCerts(dir); err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg, err := transport.LoadTLS(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsCfg := newTestTLS(t)
 	for _, tc := range []struct {
 		name string
 		info joinInfo

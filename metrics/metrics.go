@@ -28,6 +28,11 @@ type Sample struct {
 	OldestHeldPosition uint64   `json:"oldest_held_position"`
 	FramesDropped      uint64   `json:"frames_dropped"`
 	RTTMillis          *float64 `json:"rtt_ms"`
+	Mode               string   `json:"mode"`
+	Checkpoints        *uint64  `json:"checkpoints"`
+	CheckpointBytes    uint64   `json:"checkpoint_bytes"`
+	CheckpointPauseMs  float64  `json:"checkpoint_pause_ms"`
+	CheckpointMaxMs    float64  `json:"checkpoint_pause_max_ms"`
 	// LogBytesByKind is the bytes of the records logged, by record kind
 	// (a recording run, a primary's stream).
 	LogBytesByKind map[string]uint64 `json:"-"`
@@ -79,6 +84,11 @@ var (
 	descHeldAgeS  = prometheus.NewDesc("ftvm_outputs_held_age_seconds", "Age of the oldest held output, in seconds at the current speed.", nil, nil)
 	descKindBytes = prometheus.NewDesc("ftvm_log_record_bytes_total", "Bytes of log records written (recording) or streamed since the backup joined, by record kind.", []string{"kind"}, nil)
 	descRTT       = prometheus.NewDesc("ftvm_heartbeat_rtt_seconds", "Round-trip time of the link to the peer that carries heartbeats, records and acknowledgements.", nil, nil)
+	descMode      = prometheus.NewDesc("ftvm_mode", "The pair's replication mode (1 for the mode it runs).", []string{"mode"}, nil)
+	descCkpts     = prometheus.NewDesc("ftvm_checkpoints_total", "Checkpoints taken (checkpoint modes).", nil, nil)
+	descCkptBytes = prometheus.NewDesc("ftvm_checkpoint_bytes_total", "Bytes of checkpoints sent (checkpoint modes).", nil, nil)
+	descCkptPause = prometheus.NewDesc("ftvm_checkpoint_pause_seconds", "How long the guest paused for the last checkpoint.", nil, nil)
+	descCkptMax   = prometheus.NewDesc("ftvm_checkpoint_pause_max_seconds", "The longest checkpoint pause so far.", nil, nil)
 	descDropped   = prometheus.NewDesc("ftvm_frames_dropped_total", "Received frames dropped because the guest did not take them.", nil, nil)
 )
 
@@ -115,7 +125,8 @@ func (m *Metrics) Event(e failover.Event) {
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRole, descGen, descPos, descIPS, descLag, descLagS, descLogBytes, descHeld, descHeldAge, descHeldAgeS, descDropped, descKindBytes, descRTT} {
+	for _, d := range []*prometheus.Desc{descRole, descGen, descPos, descIPS, descLag, descLagS, descLogBytes, descHeld, descHeldAge, descHeldAgeS, descDropped, descKindBytes, descRTT,
+		descMode, descCkpts, descCkptBytes, descCkptPause, descCkptMax} {
 		ch <- d
 	}
 }
@@ -169,6 +180,15 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(descHeldAge, age)
 	gauge(descHeldAgeS, seconds(age))
 	counter(descDropped, float64(s.FramesDropped))
+	if s.Mode != "" {
+		gauge(descMode, 1, s.Mode)
+	}
+	if s.Checkpoints != nil {
+		counter(descCkpts, float64(*s.Checkpoints))
+		counter(descCkptBytes, float64(s.CheckpointBytes))
+		gauge(descCkptPause, s.CheckpointPauseMs/1000)
+		gauge(descCkptMax, s.CheckpointMaxMs/1000)
+	}
 	if s.RTTMillis != nil {
 		gauge(descRTT, *s.RTTMillis/1000)
 	}

@@ -76,6 +76,23 @@ func TestMetricsPair(t *testing.T) {
 	}
 }
 
+func TestMetricsCheckpointMode(t *testing.T) {
+	e := newFoEnv(t)
+	addr, pm := testenv.FreeAddr(t, "udp"), testenv.FreeAddr(t, "tcp")
+	p := e.start("primary", "primary", "--mode", "checkpoint", "--listen", addr, "--tls", e.tls, "--wait-backup", "--clock", "virtual",
+		"--serial", "none", "--failover-timeout", "5s", "--metrics", pm, "--max-insns", "3000000000", testenv.Guest(t, "spin"))
+	b := e.start("backup", "backup", "--primary", addr, "--tls", e.tls, "--failover-timeout", "5s", "--serial", "none")
+	foWaitJoined(t, b)
+	m := waitScrape(t, pm, "checkpoint figures", func(m map[string]float64) bool {
+		return m[`ftvm_mode{mode="checkpoint"}`] == 1 && m["ftvm_checkpoints_total"] > 2 && m["ftvm_checkpoint_bytes_total"] > 0
+	})
+	if m["ftvm_checkpoint_pause_max_seconds"] <= 0 {
+		t.Errorf("checkpoint metrics %v: no pause measured", m)
+	}
+	p.kill()
+	b.kill()
+}
+
 // TestTopFailover draws a pair with ftvm top in a tmux pane, kills the
 // primary and watches the backup go live on the screen.
 func TestTopFailover(t *testing.T) {

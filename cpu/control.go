@@ -15,13 +15,13 @@ func init() {
 	binders[OpCALL] = bindCALL
 	binders[OpCALLInd] = bindCALLInd
 	binders[OpRET] = bindRET
-	binders[OpRETF] = func(*Inst) handler { return execRETF }
-	binders[OpJMPFar] = func(*Inst) handler { return execJMPFar }
-	binders[OpCALLFar] = func(*Inst) handler { return execCALLFar }
-	binders[OpLOOP] = func(*Inst) handler { return execLOOP }
-	binders[OpLOOPE] = func(*Inst) handler { return execLOOPE }
-	binders[OpLOOPNE] = func(*Inst) handler { return execLOOPNE }
-	binders[OpJRCXZ] = func(*Inst) handler { return execJRCXZ }
+	binders[OpRETF] = always(execRETF)
+	binders[OpJMPFar] = always(execJMPFar)
+	binders[OpCALLFar] = always(execCALLFar)
+	binders[OpLOOP] = always(execLOOP)
+	binders[OpLOOPE] = always(execLOOPE)
+	binders[OpLOOPNE] = always(execLOOPNE)
+	binders[OpJRCXZ] = always(execJRCXZ)
 }
 
 // branch ends the block at target (taken) or at the next instruction.

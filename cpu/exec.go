@@ -307,6 +307,11 @@ var ffPage = func() (p [mmu.PageSize]byte) {
 // family files fill it in their init functions.
 var binders [numOps]func(in *Inst) handler
 
+// always returns a binder that picks fn whatever the form.
+func always(fn handler) func(*Inst) handler {
+	return func(*Inst) handler { return fn }
+}
+
 // bind returns the handler for a decoded instruction.
 func bind(in *Inst) handler {
 	if in.op == OpInvalid || binders[in.op] == nil {

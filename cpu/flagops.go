@@ -7,13 +7,13 @@ package cpu
 // LAHF-SAHF (leaf 0x80000001 ECX bit 0).
 
 func init() {
-	binders[OpCLC] = func(*Inst) handler { return execCLC }
-	binders[OpSTC] = func(*Inst) handler { return execSTC }
-	binders[OpCMC] = func(*Inst) handler { return execCMC }
-	binders[OpCLD] = func(*Inst) handler { return execCLD }
-	binders[OpSTD] = func(*Inst) handler { return execSTD }
-	binders[OpLAHF] = func(*Inst) handler { return execLAHF }
-	binders[OpSAHF] = func(*Inst) handler { return execSAHF }
+	binders[OpCLC] = always(execCLC)
+	binders[OpSTC] = always(execSTC)
+	binders[OpCMC] = always(execCMC)
+	binders[OpCLD] = always(execCLD)
+	binders[OpSTD] = always(execSTD)
+	binders[OpLAHF] = always(execLAHF)
+	binders[OpSAHF] = always(execSAHF)
 }
 
 func execCLC(c *CPU, in *Inst) { c.setStatus(FlagCF, 0) }

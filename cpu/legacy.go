@@ -5,20 +5,20 @@ package cpu
 // CALL (ptr16:16/32).
 
 func init() {
-	binders[OpPUSHA] = func(*Inst) handler { return execPUSHA }
-	binders[OpPOPA] = func(*Inst) handler { return execPOPA }
-	binders[OpDAA] = func(*Inst) handler { return execDAA }
-	binders[OpDAS] = func(*Inst) handler { return execDAS }
-	binders[OpAAA] = func(*Inst) handler { return execAAA }
-	binders[OpAAS] = func(*Inst) handler { return execAAS }
-	binders[OpAAM] = func(*Inst) handler { return execAAM }
-	binders[OpAAD] = func(*Inst) handler { return execAAD }
-	binders[OpSALC] = func(*Inst) handler { return execSALC }
-	binders[OpINTO] = func(*Inst) handler { return execINTO }
-	binders[OpBOUND] = func(*Inst) handler { return execBOUND }
-	binders[OpARPL] = func(*Inst) handler { return execARPL }
-	binders[OpLES] = func(*Inst) handler { return execLES }
-	binders[OpLDS] = func(*Inst) handler { return execLDS }
+	binders[OpPUSHA] = always(execPUSHA)
+	binders[OpPOPA] = always(execPOPA)
+	binders[OpDAA] = always(execDAA)
+	binders[OpDAS] = always(execDAS)
+	binders[OpAAA] = always(execAAA)
+	binders[OpAAS] = always(execAAS)
+	binders[OpAAM] = always(execAAM)
+	binders[OpAAD] = always(execAAD)
+	binders[OpSALC] = always(execSALC)
+	binders[OpINTO] = always(execINTO)
+	binders[OpBOUND] = always(execBOUND)
+	binders[OpARPL] = always(execARPL)
+	binders[OpLES] = always(execLES)
+	binders[OpLDS] = always(execLDS)
 }
 
 // ---- PUSHA, POPA ----

@@ -9,23 +9,23 @@ package cpu
 // CLI and STI likewise check only IOPL (no VME/PVI virtual interrupt flag).
 
 func init() {
-	binders[OpNOP] = func(*Inst) handler { return execNOP }
-	binders[OpPAUSE] = func(*Inst) handler { return execNOP }
-	binders[OpFENCE] = func(*Inst) handler { return execNOP }
-	binders[OpHLT] = func(*Inst) handler { return execHLT }
-	binders[OpCPUID] = func(*Inst) handler { return execCPUID }
-	binders[OpRDTSC] = func(*Inst) handler { return execRDTSC }
-	binders[OpRDTSCP] = func(*Inst) handler { return execRDTSCP }
+	binders[OpNOP] = always(execNOP)
+	binders[OpPAUSE] = always(execNOP)
+	binders[OpFENCE] = always(execNOP)
+	binders[OpHLT] = always(execHLT)
+	binders[OpCPUID] = always(execCPUID)
+	binders[OpRDTSC] = always(execRDTSC)
+	binders[OpRDTSCP] = always(execRDTSCP)
 	binders[OpRDRAND] = bindRDRAND
 	binders[OpRDSEED] = bindRDRAND
-	binders[OpIN] = func(*Inst) handler { return execIN }
-	binders[OpOUT] = func(*Inst) handler { return execOUT }
-	binders[OpUD2] = func(*Inst) handler { return execUD2 }
-	binders[OpCLI] = func(*Inst) handler { return execCLI }
-	binders[OpSTI] = func(*Inst) handler { return execSTI }
-	binders[OpINT] = func(*Inst) handler { return execINT }
-	binders[OpINT3] = func(*Inst) handler { return execINT3 }
-	binders[OpINT1] = func(*Inst) handler { return execINT1 }
+	binders[OpIN] = always(execIN)
+	binders[OpOUT] = always(execOUT)
+	binders[OpUD2] = always(execUD2)
+	binders[OpCLI] = always(execCLI)
+	binders[OpSTI] = always(execSTI)
+	binders[OpINT] = always(execINT)
+	binders[OpINT3] = always(execINT3)
+	binders[OpINT1] = always(execINT1)
 }
 
 func execNOP(c *CPU, in *Inst) {}

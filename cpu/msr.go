@@ -56,8 +56,8 @@ const (
 const apicBaseWritable = 1<<11 | (1<<mmu.PhysAddrBits-1)&^0xFFF
 
 func init() {
-	binders[OpRDMSR] = func(*Inst) handler { return execRDMSR }
-	binders[OpWRMSR] = func(*Inst) handler { return execWRMSR }
+	binders[OpRDMSR] = always(execRDMSR)
+	binders[OpWRMSR] = always(execWRMSR)
 }
 
 func execRDMSR(c *CPU, in *Inst) {

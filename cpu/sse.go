@@ -31,11 +31,6 @@ const (
 	MXCSRWritable = 0xFFFF
 )
 
-// always returns a binder that picks fn whatever the form.
-func always(fn handler) func(*Inst) handler {
-	return func(*Inst) handler { return fn }
-}
-
 // sseEnter makes the checks of an SSE instruction before it executes
 // (SDM Vol. 2 §2.5, exception class tables): #UD with CR0.EM set or
 // CR4.OSFXSR clear, else #NM with CR0.TS set.

@@ -7,12 +7,12 @@ package cpu
 func init() {
 	binders[OpPUSH] = bindPUSH
 	binders[OpPOP] = bindPOP
-	binders[OpPUSHF] = func(*Inst) handler { return execPUSHF }
-	binders[OpPOPF] = func(*Inst) handler { return execPOPF }
-	binders[OpENTER] = func(*Inst) handler { return execENTER }
-	binders[OpLEAVE] = func(*Inst) handler { return execLEAVE }
-	binders[OpPUSHSeg] = func(*Inst) handler { return execPUSHSeg }
-	binders[OpPOPSeg] = func(*Inst) handler { return execPOPSeg }
+	binders[OpPUSHF] = always(execPUSHF)
+	binders[OpPOPF] = always(execPOPF)
+	binders[OpENTER] = always(execENTER)
+	binders[OpLEAVE] = always(execLEAVE)
+	binders[OpPUSHSeg] = always(execPUSHSeg)
+	binders[OpPOPSeg] = always(execPOPSeg)
 }
 
 // ---- PUSH, POP ----

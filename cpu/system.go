@@ -20,31 +20,31 @@ import "ftvm/mmu"
 //     to compatibility mode, but the code there runs as 64-bit code.
 
 func init() {
-	binders[OpLGDT] = func(*Inst) handler { return execLGDT }
-	binders[OpLIDT] = func(*Inst) handler { return execLIDT }
-	binders[OpSGDT] = func(*Inst) handler { return execSGDT }
-	binders[OpSIDT] = func(*Inst) handler { return execSIDT }
-	binders[OpLTR] = func(*Inst) handler { return execLTR }
-	binders[OpSTR] = func(*Inst) handler { return execSTR }
-	binders[OpLLDT] = func(*Inst) handler { return execLLDT }
-	binders[OpSLDT] = func(*Inst) handler { return execSLDT }
-	binders[OpVERR] = func(*Inst) handler { return execVERR }
-	binders[OpVERW] = func(*Inst) handler { return execVERW }
-	binders[OpLMSW] = func(*Inst) handler { return execLMSW }
-	binders[OpSMSW] = func(*Inst) handler { return execSMSW }
-	binders[OpINVLPG] = func(*Inst) handler { return execINVLPG }
-	binders[OpCLTS] = func(*Inst) handler { return execCLTS }
-	binders[OpWBINVD] = func(*Inst) handler { return execWBINVD }
+	binders[OpLGDT] = always(execLGDT)
+	binders[OpLIDT] = always(execLIDT)
+	binders[OpSGDT] = always(execSGDT)
+	binders[OpSIDT] = always(execSIDT)
+	binders[OpLTR] = always(execLTR)
+	binders[OpSTR] = always(execSTR)
+	binders[OpLLDT] = always(execLLDT)
+	binders[OpSLDT] = always(execSLDT)
+	binders[OpVERR] = always(execVERR)
+	binders[OpVERW] = always(execVERW)
+	binders[OpLMSW] = always(execLMSW)
+	binders[OpSMSW] = always(execSMSW)
+	binders[OpINVLPG] = always(execINVLPG)
+	binders[OpCLTS] = always(execCLTS)
+	binders[OpWBINVD] = always(execWBINVD)
 	binders[OpMOVToCR] = bindMOVToCR
 	binders[OpMOVFromCR] = bindMOVFromCR
 	binders[OpMOVToDR] = bindMOVDR
 	binders[OpMOVFromDR] = bindMOVDR
-	binders[OpSWAPGS] = func(*Inst) handler { return execSWAPGS }
-	binders[OpSYSCALL] = func(*Inst) handler { return execSYSCALL }
-	binders[OpSYSENTER] = func(*Inst) handler { return execSYSENTER }
-	binders[OpSYSEXIT] = func(*Inst) handler { return execSYSEXIT }
-	binders[OpSYSRET] = func(*Inst) handler { return execSYSRET }
-	binders[OpIRET] = func(*Inst) handler { return execIRET }
+	binders[OpSWAPGS] = always(execSWAPGS)
+	binders[OpSYSCALL] = always(execSYSCALL)
+	binders[OpSYSENTER] = always(execSYSENTER)
+	binders[OpSYSEXIT] = always(execSYSEXIT)
+	binders[OpSYSRET] = always(execSYSRET)
+	binders[OpIRET] = always(execIRET)
 }
 
 // privileged raises #GP(0) unless the CPU runs at CPL 0.

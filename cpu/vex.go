@@ -133,11 +133,11 @@ func (in *Inst) fixRIPRelative() {
 }
 
 func init() {
-	binders[OpANDN] = func(*Inst) handler { return execANDN }
-	binders[OpBEXTR] = func(*Inst) handler { return execBEXTR }
-	binders[OpBLSR] = func(*Inst) handler { return execBLS }
-	binders[OpBLSMSK] = func(*Inst) handler { return execBLS }
-	binders[OpBLSI] = func(*Inst) handler { return execBLS }
+	binders[OpANDN] = always(execANDN)
+	binders[OpBEXTR] = always(execBEXTR)
+	binders[OpBLSR] = always(execBLS)
+	binders[OpBLSMSK] = always(execBLS)
+	binders[OpBLSI] = always(execBLS)
 }
 
 // setBMIFlags sets the flags of the BMI1 logic instructions: SF and ZF from

@@ -247,7 +247,7 @@ func (c *CPU) x87Read(addr uint64, t x87MemType, env *fp80.Env) Float80 {
 
 func init() {
 	for _, op := range []Op{OpFADD, OpFMUL, OpFCOM, OpFCOMP, OpFSUB, OpFSUBR, OpFDIV, OpFDIVR} {
-		binders[op] = func(*Inst) handler { return execFArith }
+		binders[op] = always(execFArith)
 	}
 	binders[OpFLD] = func(in *Inst) handler {
 		if in.mod == 3 {
@@ -255,8 +255,8 @@ func init() {
 		}
 		return execFLDMem
 	}
-	binders[OpFILD] = func(*Inst) handler { return execFLDMem }
-	binders[OpFBLD] = func(*Inst) handler { return execFLDMem }
+	binders[OpFILD] = always(execFLDMem)
+	binders[OpFBLD] = always(execFLDMem)
 	for _, op := range []Op{OpFST, OpFSTP, OpFIST, OpFISTP, OpFISTTP, OpFBSTP} {
 		binders[op] = func(in *Inst) handler {
 			if in.mod == 3 {
@@ -266,29 +266,29 @@ func init() {
 		}
 	}
 	for _, op := range []Op{OpFUCOM, OpFUCOMP, OpFUCOMPP, OpFCOMPP, OpFCOMI, OpFUCOMI, OpFTST} {
-		binders[op] = func(*Inst) handler { return execFCompare }
+		binders[op] = always(execFCompare)
 	}
-	binders[OpFXCH] = func(*Inst) handler { return execFXCH }
-	binders[OpFNOP] = func(*Inst) handler { return execFNOP }
-	binders[OpFCHS] = func(*Inst) handler { return execFSign }
-	binders[OpFABS] = func(*Inst) handler { return execFSign }
-	binders[OpFXAM] = func(*Inst) handler { return execFXAM }
-	binders[OpFLDConst] = func(*Inst) handler { return execFLDConst }
-	binders[OpFDECSTP] = func(*Inst) handler { return execFStackPtr }
-	binders[OpFINCSTP] = func(*Inst) handler { return execFStackPtr }
-	binders[OpFFREE] = func(*Inst) handler { return execFFREE }
-	binders[OpFCMOV] = func(*Inst) handler { return execFCMOV }
-	binders[OpFNCLEX] = func(*Inst) handler { return execFNCLEX }
-	binders[OpFNINIT] = func(*Inst) handler { return execFNINIT }
-	binders[OpFLDCW] = func(*Inst) handler { return execFLDCW }
-	binders[OpFNSTCW] = func(*Inst) handler { return execFNSTCW }
-	binders[OpFNSTSW] = func(*Inst) handler { return execFNSTSW }
-	binders[OpFWAIT] = func(*Inst) handler { return execFWAIT }
+	binders[OpFXCH] = always(execFXCH)
+	binders[OpFNOP] = always(execFNOP)
+	binders[OpFCHS] = always(execFSign)
+	binders[OpFABS] = always(execFSign)
+	binders[OpFXAM] = always(execFXAM)
+	binders[OpFLDConst] = always(execFLDConst)
+	binders[OpFDECSTP] = always(execFStackPtr)
+	binders[OpFINCSTP] = always(execFStackPtr)
+	binders[OpFFREE] = always(execFFREE)
+	binders[OpFCMOV] = always(execFCMOV)
+	binders[OpFNCLEX] = always(execFNCLEX)
+	binders[OpFNINIT] = always(execFNINIT)
+	binders[OpFLDCW] = always(execFLDCW)
+	binders[OpFNSTCW] = always(execFNSTCW)
+	binders[OpFNSTSW] = always(execFNSTSW)
+	binders[OpFWAIT] = always(execFWAIT)
 	for _, op := range []Op{OpFSQRT, OpFRNDINT, OpFSCALE, OpFXTRACT, OpFPREM, OpFPREM1} {
-		binders[op] = func(*Inst) handler { return execFUnary }
+		binders[op] = always(execFUnary)
 	}
 	for _, op := range []Op{OpF2XM1, OpFYL2X, OpFYL2XP1, OpFPATAN, OpFSIN, OpFCOS, OpFSINCOS, OpFPTAN} {
-		binders[op] = func(*Inst) handler { return execFTrans }
+		binders[op] = always(execFTrans)
 	}
 }
 

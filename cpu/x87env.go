@@ -8,12 +8,12 @@ package cpu
 // stored as 0 and never loaded.
 
 func init() {
-	binders[OpFNSTENV] = func(*Inst) handler { return execFNSTENV }
-	binders[OpFLDENV] = func(*Inst) handler { return execFLDENV }
-	binders[OpFNSAVE] = func(*Inst) handler { return execFNSAVE }
-	binders[OpFRSTOR] = func(*Inst) handler { return execFRSTOR }
-	binders[OpFXSAVE] = func(*Inst) handler { return execFXSAVE }
-	binders[OpFXRSTOR] = func(*Inst) handler { return execFXRSTOR }
+	binders[OpFNSTENV] = always(execFNSTENV)
+	binders[OpFLDENV] = always(execFLDENV)
+	binders[OpFNSAVE] = always(execFNSAVE)
+	binders[OpFRSTOR] = always(execFRSTOR)
+	binders[OpFXSAVE] = always(execFXSAVE)
+	binders[OpFXRSTOR] = always(execFXRSTOR)
 }
 
 // fullTags returns the tag word FNSTENV stores: empty registers as marked,

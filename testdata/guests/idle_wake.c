@@ -65,22 +65,7 @@
 #define NET_HDR         12          /* virtio_net_hdr with num_buffers */
 #define NET_BUF         (NET_HDR + 1514)
 
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags, next;
-};
-struct avail {
-	uint16_t flags, idx, ring[QSIZE], used_event;
-};
-struct used_elem {
-	uint32_t id, len;
-};
-struct used {
-	uint16_t flags, idx;
-	struct used_elem ring[QSIZE];
-	uint16_t avail_event;
-};
+#include "lib/virtq.h"
 
 static struct desc desc[QSIZE] __attribute__((aligned(16)));
 static struct avail avail __attribute__((aligned(2)));

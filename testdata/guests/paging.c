@@ -24,6 +24,7 @@
  */
 #include "runtime.h"
 #include "paging.h"
+#include "tss.h"
 
 #define PTE_P   0x001ull
 #define PTE_RW  0x002ull
@@ -52,17 +53,7 @@ static uint8_t kstack0[8192] __attribute__((aligned(16)));
 static uint8_t ist1_stack[4096] __attribute__((aligned(16)));
 static uint8_t ist2_stack[4096] __attribute__((aligned(16)));
 
-struct tss {
-    uint32_t reserved0;
-    uint64_t rsp[3];
-    uint64_t reserved1;
-    uint64_t ist[7];
-    uint64_t reserved2;
-    uint16_t reserved3;
-    uint16_t iomap_base;
-} __attribute__((packed));
-
-static struct tss tss __attribute__((aligned(16)));
+static struct tss64 tss __attribute__((aligned(16)));
 
 static uint64_t gdt[8] __attribute__((aligned(16))) = {
     0,

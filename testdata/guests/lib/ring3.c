@@ -3,18 +3,9 @@
 #include <stdint.h>
 #include "runtime.h"
 #include "ring3.h"
+#include "tss.h"
 
 /* ---- CPL0 part ---------------------------------------------------------- */
-
-struct __attribute__((packed)) tss64 {
-    uint32_t reserved0;
-    uint64_t rsp[3];
-    uint64_t reserved1;
-    uint64_t ist[7];
-    uint64_t reserved2;
-    uint16_t reserved3;
-    uint16_t iomap_base;
-};
 
 static struct tss64 r3_tss __attribute__((aligned(16)));
 
@@ -144,11 +135,9 @@ __attribute__((noreturn)) void r3_exit(int v)
 
 int r3_printf(const char *fmt, ...)
 {
-    char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    int n = vprintf_to(r3_write, fmt, ap);
     va_end(ap);
-    r3_write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     return n;
 }

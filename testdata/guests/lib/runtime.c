@@ -212,13 +212,19 @@ int snprintf(char *buf, size_t size, const char *fmt, ...)
     return n;
 }
 
-int printf(const char *fmt, ...)
+int vprintf_to(void (*write)(const char *s, size_t n), const char *fmt, va_list ap)
 {
     char buf[512];
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    return n;
+}
+
+int printf(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    int n = vprintf_to(serial_write, fmt, ap);
     va_end(ap);
-    serial_write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     return n;
 }

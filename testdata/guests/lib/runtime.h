@@ -28,6 +28,8 @@ void puts_nonl(const char *s);           /* no newline appended */
 int  vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int  snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int  printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* vprintf_to formats as vsnprintf (at most 511 bytes) and passes the text to write. */
+int  vprintf_to(void (*write)(const char *s, size_t n), const char *fmt, va_list ap);
 __attribute__((noreturn)) void exit(int v);
 __attribute__((noreturn)) void halt(void);
 

@@ -468,22 +468,7 @@ static void console_service(void) {
 
 #define QSIZE 32
 
-struct desc {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags, next;
-};
-struct avail {
-    uint16_t flags, idx, ring[QSIZE], used_event;
-};
-struct used_elem {
-    uint32_t id, len;
-};
-struct used {
-    uint16_t flags, idx;
-    struct used_elem ring[QSIZE];
-    uint16_t avail_event;
-};
+#include "virtq.h"
 
 struct vq {
     struct desc desc[QSIZE] __attribute__((aligned(16)));

@@ -15,13 +15,10 @@ func init() {
 	binders[OpCALL] = bindCALL
 	binders[OpCALLInd] = bindCALLInd
 	binders[OpRET] = bindRET
-	binders[OpRETF] = always(execRETF)
-	binders[OpJMPFar] = always(execJMPFar)
-	binders[OpCALLFar] = always(execCALLFar)
-	binders[OpLOOP] = always(execLOOP)
-	binders[OpLOOPE] = always(execLOOPE)
-	binders[OpLOOPNE] = always(execLOOPNE)
-	binders[OpJRCXZ] = always(execJRCXZ)
+	bindFixed(map[Op]handler{
+		OpRETF: execRETF, OpJMPFar: execJMPFar, OpCALLFar: execCALLFar, OpLOOP: execLOOP,
+		OpLOOPE: execLOOPE, OpLOOPNE: execLOOPNE, OpJRCXZ: execJRCXZ,
+	})
 }
 
 // branch ends the block at target (taken) or at the next instruction.

@@ -312,6 +312,14 @@ func always(fn handler) func(*Inst) handler {
 	return func(*Inst) handler { return fn }
 }
 
+// bindFixed makes each handler in ops its operation's binder whatever the
+// form (always): the operations with one handler.
+func bindFixed(ops map[Op]handler) {
+	for op, h := range ops {
+		binders[op] = always(h)
+	}
+}
+
 // bind returns the handler for a decoded instruction.
 func bind(in *Inst) handler {
 	if in.op == OpInvalid || binders[in.op] == nil {

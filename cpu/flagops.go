@@ -7,13 +7,10 @@ package cpu
 // LAHF-SAHF (leaf 0x80000001 ECX bit 0).
 
 func init() {
-	binders[OpCLC] = always(execCLC)
-	binders[OpSTC] = always(execSTC)
-	binders[OpCMC] = always(execCMC)
-	binders[OpCLD] = always(execCLD)
-	binders[OpSTD] = always(execSTD)
-	binders[OpLAHF] = always(execLAHF)
-	binders[OpSAHF] = always(execSAHF)
+	bindFixed(map[Op]handler{
+		OpCLC: execCLC, OpSTC: execSTC, OpCMC: execCMC, OpCLD: execCLD, OpSTD: execSTD,
+		OpLAHF: execLAHF, OpSAHF: execSAHF,
+	})
 }
 
 func execCLC(c *CPU, in *Inst) { c.setStatus(FlagCF, 0) }

@@ -5,20 +5,11 @@ package cpu
 // CALL (ptr16:16/32).
 
 func init() {
-	binders[OpPUSHA] = always(execPUSHA)
-	binders[OpPOPA] = always(execPOPA)
-	binders[OpDAA] = always(execDAA)
-	binders[OpDAS] = always(execDAS)
-	binders[OpAAA] = always(execAAA)
-	binders[OpAAS] = always(execAAS)
-	binders[OpAAM] = always(execAAM)
-	binders[OpAAD] = always(execAAD)
-	binders[OpSALC] = always(execSALC)
-	binders[OpINTO] = always(execINTO)
-	binders[OpBOUND] = always(execBOUND)
-	binders[OpARPL] = always(execARPL)
-	binders[OpLES] = always(execLES)
-	binders[OpLDS] = always(execLDS)
+	bindFixed(map[Op]handler{
+		OpPUSHA: execPUSHA, OpPOPA: execPOPA, OpDAA: execDAA, OpDAS: execDAS, OpAAA: execAAA,
+		OpAAS: execAAS, OpAAM: execAAM, OpAAD: execAAD, OpSALC: execSALC, OpINTO: execINTO,
+		OpBOUND: execBOUND, OpARPL: execARPL, OpLES: execLES, OpLDS: execLDS,
+	})
 }
 
 // ---- PUSHA, POPA ----

@@ -9,23 +9,13 @@ package cpu
 // CLI and STI likewise check only IOPL (no VME/PVI virtual interrupt flag).
 
 func init() {
-	binders[OpNOP] = always(execNOP)
-	binders[OpPAUSE] = always(execNOP)
-	binders[OpFENCE] = always(execNOP)
-	binders[OpHLT] = always(execHLT)
-	binders[OpCPUID] = always(execCPUID)
-	binders[OpRDTSC] = always(execRDTSC)
-	binders[OpRDTSCP] = always(execRDTSCP)
+	bindFixed(map[Op]handler{
+		OpNOP: execNOP, OpPAUSE: execNOP, OpFENCE: execNOP, OpHLT: execHLT, OpCPUID: execCPUID,
+		OpRDTSC: execRDTSC, OpRDTSCP: execRDTSCP, OpIN: execIN, OpOUT: execOUT, OpUD2: execUD2,
+		OpCLI: execCLI, OpSTI: execSTI, OpINT: execINT, OpINT3: execINT3, OpINT1: execINT1,
+	})
 	binders[OpRDRAND] = bindRDRAND
 	binders[OpRDSEED] = bindRDRAND
-	binders[OpIN] = always(execIN)
-	binders[OpOUT] = always(execOUT)
-	binders[OpUD2] = always(execUD2)
-	binders[OpCLI] = always(execCLI)
-	binders[OpSTI] = always(execSTI)
-	binders[OpINT] = always(execINT)
-	binders[OpINT3] = always(execINT3)
-	binders[OpINT1] = always(execINT1)
 }
 
 func execNOP(c *CPU, in *Inst) {}

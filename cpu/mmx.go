@@ -37,12 +37,10 @@ func init() {
 	binders[OpPINSRW] = sseOrMMX(execInsert, execMMXPINSRW)
 	binders[OpPEXTRW] = sseOrMMX(execExtract, execMMXPEXTRW)
 	binders[OpPMOVMSKB] = sseOrMMX(execMOVMSK, execMMXPMOVMSKB)
-	binders[OpPSHUFW] = always(execPSHUFW)
-	binders[OpMOVNTQ] = always(execMMXStore)
-	binders[OpMASKMOVQ] = always(execMASKMOVQ)
-	binders[OpEMMS] = always(execEMMS)
-	binders[OpMOVQ2DQ] = always(execMOVQ2DQ)
-	binders[OpMOVDQ2Q] = always(execMOVDQ2Q)
+	bindFixed(map[Op]handler{
+		OpPSHUFW: execPSHUFW, OpMOVNTQ: execMMXStore, OpMASKMOVQ: execMASKMOVQ, OpEMMS: execEMMS,
+		OpMOVQ2DQ: execMOVQ2DQ, OpMOVDQ2Q: execMOVDQ2Q,
+	})
 	for _, op := range []Op{OpCVTPI2PS, OpCVTPI2PD, OpCVTPS2PI, OpCVTTPS2PI, OpCVTPD2PI, OpCVTTPD2PI} {
 		binders[op] = always(execCVTMMX)
 	}

@@ -8,17 +8,14 @@ func init() {
 	binders[OpMOV] = bindMOV
 	binders[OpMOVZX] = bindMOVZX
 	binders[OpMOVSX] = bindMOVSX
-	binders[OpMOVSXD] = always(execMOVSXD)
+	bindFixed(map[Op]handler{
+		OpMOVSXD: execMOVSXD, OpXADD: execXADD, OpCMPXCHG: execCMPXCHG, OpSETCC: execSETCC,
+		OpCBW: execCBW, OpCWD: execCWD, OpXLAT: execXLAT,
+	})
 	binders[OpLEA] = bindLEA
 	binders[OpXCHG] = bindXCHG
-	binders[OpXADD] = always(execXADD)
-	binders[OpCMPXCHG] = always(execCMPXCHG)
 	binders[OpCMPXCHG16B] = bindCMPXCHG16B
 	binders[OpCMOV] = bindCMOV
-	binders[OpSETCC] = always(execSETCC)
-	binders[OpCBW] = always(execCBW)
-	binders[OpCWD] = always(execCWD)
-	binders[OpXLAT] = always(execXLAT)
 	binders[OpMOVNTI] = bindMOVNTI
 	binders[OpMOVFromSeg] = bindMOVFromSeg
 	binders[OpMOVSeg] = bindMOVSeg

@@ -56,8 +56,9 @@ const (
 const apicBaseWritable = 1<<11 | (1<<mmu.PhysAddrBits-1)&^0xFFF
 
 func init() {
-	binders[OpRDMSR] = always(execRDMSR)
-	binders[OpWRMSR] = always(execWRMSR)
+	bindFixed(map[Op]handler{
+		OpRDMSR: execRDMSR, OpWRMSR: execWRMSR,
+	})
 }
 
 func execRDMSR(c *CPU, in *Inst) {

@@ -155,8 +155,9 @@ func (c *CPU) xmmBinary(in *Inst) (*XMM, XMM) {
 }
 
 func init() {
-	binders[OpLDMXCSR] = always(execLDMXCSR)
-	binders[OpSTMXCSR] = always(execSTMXCSR)
+	bindFixed(map[Op]handler{
+		OpLDMXCSR: execLDMXCSR, OpSTMXCSR: execSTMXCSR,
+	})
 }
 
 // execLDMXCSR loads MXCSR from memory; reserved bits set are #GP(0).

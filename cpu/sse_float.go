@@ -65,10 +65,9 @@ func init() {
 	for _, op := range []Op{OpROUNDPS, OpROUNDPD, OpROUNDSS, OpROUNDSD} {
 		binders[op] = always(execROUND)
 	}
-	binders[OpDPPS] = always(execDP)
-	binders[OpDPPD] = always(execDP)
-	binders[OpCVTSI2SS] = always(execCVTSI2F)
-	binders[OpCVTSI2SD] = always(execCVTSI2F)
+	bindFixed(map[Op]handler{
+		OpDPPS: execDP, OpDPPD: execDP, OpCVTSI2SS: execCVTSI2F, OpCVTSI2SD: execCVTSI2F,
+	})
 	for _, op := range []Op{OpCVTSS2SI, OpCVTSD2SI, OpCVTTSS2SI, OpCVTTSD2SI} {
 		binders[op] = always(execCVTF2SI)
 	}

@@ -8,11 +8,10 @@ func init() {
 	for _, op := range []Op{OpPSLLW, OpPSLLD, OpPSLLQ, OpPSRLW, OpPSRLD, OpPSRLQ, OpPSRAW, OpPSRAD} {
 		binders[op] = bindPShift
 	}
-	binders[OpPSLLDQ] = always(execByteShift)
-	binders[OpPSRLDQ] = always(execByteShift)
-	binders[OpMPSADBW] = always(execMPSADBW)
-	binders[OpPHMINPOSUW] = always(execPHMINPOSUW)
-	binders[OpPTEST] = always(execPTEST)
+	bindFixed(map[Op]handler{
+		OpPSLLDQ: execByteShift, OpPSRLDQ: execByteShift, OpMPSADBW: execMPSADBW,
+		OpPHMINPOSUW: execPHMINPOSUW, OpPTEST: execPTEST,
+	})
 }
 
 func bindPShift(in *Inst) handler {

@@ -28,23 +28,19 @@ func init() {
 	binders[OpMOVLPD] = bindMoveHalf
 	binders[OpMOVHPS] = bindMoveHalf
 	binders[OpMOVHPD] = bindMoveHalf
-	binders[OpMOVHLPS] = always(execMOVHLPS)
-	binders[OpMOVLHPS] = always(execMOVLHPS)
-	binders[OpMOVSLDUP] = always(execMOVSxDUP)
-	binders[OpMOVSHDUP] = always(execMOVSxDUP)
-	binders[OpMOVDDUP] = always(execMOVDDUP)
-	binders[OpMOVMSKPS] = always(execMOVMSK)
-	binders[OpMOVMSKPD] = always(execMOVMSK)
+	bindFixed(map[Op]handler{
+		OpMOVHLPS: execMOVHLPS, OpMOVLHPS: execMOVLHPS, OpMOVSLDUP: execMOVSxDUP,
+		OpMOVSHDUP: execMOVSxDUP, OpMOVDDUP: execMOVDDUP, OpMOVMSKPS: execMOVMSK,
+		OpMOVMSKPD: execMOVMSK, OpMASKMOVDQU: execMASKMOVDQU, OpINSERTPS: execINSERTPS,
+	})
 	binders[OpMOVD] = bindMOVD
 	binders[OpMOVQ] = bindMOVQ
-	binders[OpMASKMOVDQU] = always(execMASKMOVDQU)
 	for _, op := range []Op{OpPEXTRB, OpPEXTRD, OpEXTRACTPS} {
 		binders[op] = always(execExtract)
 	}
 	for _, op := range []Op{OpPINSRB, OpPINSRD} {
 		binders[op] = always(execInsert)
 	}
-	binders[OpINSERTPS] = always(execINSERTPS)
 	for op := OpPMOVSXBW; op <= OpPMOVZXDQ; op++ {
 		binders[op] = always(execPMOVX)
 	}

@@ -3,15 +3,13 @@ package cpu
 // SSE shuffles, unpacks, packs, blends and byte alignment.
 
 func init() {
-	binders[OpSHUFPS] = always(execSHUFPS)
-	binders[OpSHUFPD] = always(execSHUFPD)
-	binders[OpPSHUFD] = always(execPSHUF)
-	binders[OpPSHUFHW] = always(execPSHUF)
-	binders[OpPSHUFLW] = always(execPSHUF)
+	bindFixed(map[Op]handler{
+		OpSHUFPS: execSHUFPS, OpSHUFPD: execSHUFPD, OpPSHUFD: execPSHUF, OpPSHUFHW: execPSHUF,
+		OpPSHUFLW: execPSHUF, OpPACKUSDW: execPack,
+	})
 	for _, op := range []Op{OpUNPCKLPS, OpUNPCKHPS, OpUNPCKLPD, OpUNPCKHPD, OpPUNPCKLQDQ, OpPUNPCKHQDQ} {
 		binders[op] = always(execUnpack)
 	}
-	binders[OpPACKUSDW] = always(execPack)
 	for _, op := range []Op{OpBLENDPS, OpBLENDPD, OpPBLENDW, OpBLENDVPS, OpBLENDVPD, OpPBLENDVB} {
 		binders[op] = always(execBlend)
 	}

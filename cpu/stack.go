@@ -7,12 +7,10 @@ package cpu
 func init() {
 	binders[OpPUSH] = bindPUSH
 	binders[OpPOP] = bindPOP
-	binders[OpPUSHF] = always(execPUSHF)
-	binders[OpPOPF] = always(execPOPF)
-	binders[OpENTER] = always(execENTER)
-	binders[OpLEAVE] = always(execLEAVE)
-	binders[OpPUSHSeg] = always(execPUSHSeg)
-	binders[OpPOPSeg] = always(execPOPSeg)
+	bindFixed(map[Op]handler{
+		OpPUSHF: execPUSHF, OpPOPF: execPOPF, OpENTER: execENTER, OpLEAVE: execLEAVE,
+		OpPUSHSeg: execPUSHSeg, OpPOPSeg: execPOPSeg,
+	})
 }
 
 // ---- PUSH, POP ----

@@ -20,31 +20,17 @@ import "ftvm/mmu"
 //     to compatibility mode, but the code there runs as 64-bit code.
 
 func init() {
-	binders[OpLGDT] = always(execLGDT)
-	binders[OpLIDT] = always(execLIDT)
-	binders[OpSGDT] = always(execSGDT)
-	binders[OpSIDT] = always(execSIDT)
-	binders[OpLTR] = always(execLTR)
-	binders[OpSTR] = always(execSTR)
-	binders[OpLLDT] = always(execLLDT)
-	binders[OpSLDT] = always(execSLDT)
-	binders[OpVERR] = always(execVERR)
-	binders[OpVERW] = always(execVERW)
-	binders[OpLMSW] = always(execLMSW)
-	binders[OpSMSW] = always(execSMSW)
-	binders[OpINVLPG] = always(execINVLPG)
-	binders[OpCLTS] = always(execCLTS)
-	binders[OpWBINVD] = always(execWBINVD)
+	bindFixed(map[Op]handler{
+		OpLGDT: execLGDT, OpLIDT: execLIDT, OpSGDT: execSGDT, OpSIDT: execSIDT, OpLTR: execLTR,
+		OpSTR: execSTR, OpLLDT: execLLDT, OpSLDT: execSLDT, OpVERR: execVERR, OpVERW: execVERW,
+		OpLMSW: execLMSW, OpSMSW: execSMSW, OpINVLPG: execINVLPG, OpCLTS: execCLTS,
+		OpWBINVD: execWBINVD, OpSWAPGS: execSWAPGS, OpSYSCALL: execSYSCALL,
+		OpSYSENTER: execSYSENTER, OpSYSEXIT: execSYSEXIT, OpSYSRET: execSYSRET, OpIRET: execIRET,
+	})
 	binders[OpMOVToCR] = bindMOVToCR
 	binders[OpMOVFromCR] = bindMOVFromCR
 	binders[OpMOVToDR] = bindMOVDR
 	binders[OpMOVFromDR] = bindMOVDR
-	binders[OpSWAPGS] = always(execSWAPGS)
-	binders[OpSYSCALL] = always(execSYSCALL)
-	binders[OpSYSENTER] = always(execSYSENTER)
-	binders[OpSYSEXIT] = always(execSYSEXIT)
-	binders[OpSYSRET] = always(execSYSRET)
-	binders[OpIRET] = always(execIRET)
 }
 
 // privileged raises #GP(0) unless the CPU runs at CPL 0.

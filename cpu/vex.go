@@ -133,11 +133,9 @@ func (in *Inst) fixRIPRelative() {
 }
 
 func init() {
-	binders[OpANDN] = always(execANDN)
-	binders[OpBEXTR] = always(execBEXTR)
-	binders[OpBLSR] = always(execBLS)
-	binders[OpBLSMSK] = always(execBLS)
-	binders[OpBLSI] = always(execBLS)
+	bindFixed(map[Op]handler{
+		OpANDN: execANDN, OpBEXTR: execBEXTR, OpBLSR: execBLS, OpBLSMSK: execBLS, OpBLSI: execBLS,
+	})
 }
 
 // setBMIFlags sets the flags of the BMI1 logic instructions: SF and ZF from

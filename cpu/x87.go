@@ -255,8 +255,13 @@ func init() {
 		}
 		return execFLDMem
 	}
-	binders[OpFILD] = always(execFLDMem)
-	binders[OpFBLD] = always(execFLDMem)
+	bindFixed(map[Op]handler{
+		OpFILD: execFLDMem, OpFBLD: execFLDMem, OpFXCH: execFXCH, OpFNOP: execFNOP,
+		OpFCHS: execFSign, OpFABS: execFSign, OpFXAM: execFXAM, OpFLDConst: execFLDConst,
+		OpFDECSTP: execFStackPtr, OpFINCSTP: execFStackPtr, OpFFREE: execFFREE, OpFCMOV: execFCMOV,
+		OpFNCLEX: execFNCLEX, OpFNINIT: execFNINIT, OpFLDCW: execFLDCW, OpFNSTCW: execFNSTCW,
+		OpFNSTSW: execFNSTSW, OpFWAIT: execFWAIT,
+	})
 	for _, op := range []Op{OpFST, OpFSTP, OpFIST, OpFISTP, OpFISTTP, OpFBSTP} {
 		binders[op] = func(in *Inst) handler {
 			if in.mod == 3 {
@@ -268,22 +273,6 @@ func init() {
 	for _, op := range []Op{OpFUCOM, OpFUCOMP, OpFUCOMPP, OpFCOMPP, OpFCOMI, OpFUCOMI, OpFTST} {
 		binders[op] = always(execFCompare)
 	}
-	binders[OpFXCH] = always(execFXCH)
-	binders[OpFNOP] = always(execFNOP)
-	binders[OpFCHS] = always(execFSign)
-	binders[OpFABS] = always(execFSign)
-	binders[OpFXAM] = always(execFXAM)
-	binders[OpFLDConst] = always(execFLDConst)
-	binders[OpFDECSTP] = always(execFStackPtr)
-	binders[OpFINCSTP] = always(execFStackPtr)
-	binders[OpFFREE] = always(execFFREE)
-	binders[OpFCMOV] = always(execFCMOV)
-	binders[OpFNCLEX] = always(execFNCLEX)
-	binders[OpFNINIT] = always(execFNINIT)
-	binders[OpFLDCW] = always(execFLDCW)
-	binders[OpFNSTCW] = always(execFNSTCW)
-	binders[OpFNSTSW] = always(execFNSTSW)
-	binders[OpFWAIT] = always(execFWAIT)
 	for _, op := range []Op{OpFSQRT, OpFRNDINT, OpFSCALE, OpFXTRACT, OpFPREM, OpFPREM1} {
 		binders[op] = always(execFUnary)
 	}

@@ -8,12 +8,10 @@ package cpu
 // stored as 0 and never loaded.
 
 func init() {
-	binders[OpFNSTENV] = always(execFNSTENV)
-	binders[OpFLDENV] = always(execFLDENV)
-	binders[OpFNSAVE] = always(execFNSAVE)
-	binders[OpFRSTOR] = always(execFRSTOR)
-	binders[OpFXSAVE] = always(execFXSAVE)
-	binders[OpFXRSTOR] = always(execFXRSTOR)
+	bindFixed(map[Op]handler{
+		OpFNSTENV: execFNSTENV, OpFLDENV: execFLDENV, OpFNSAVE: execFNSAVE, OpFRSTOR: execFRSTOR,
+		OpFXSAVE: execFXSAVE, OpFXRSTOR: execFXRSTOR,
+	})
 }
 
 // fullTags returns the tag word FNSTENV stores: empty registers as marked,

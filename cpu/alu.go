@@ -21,10 +21,9 @@ func init() {
 	for op := OpADD; op <= OpTEST; op++ {
 		binders[op] = bindALU
 	}
-	binders[OpINC] = bindUnary
-	binders[OpDEC] = bindUnary
-	binders[OpNOT] = bindUnary
-	binders[OpNEG] = bindUnary
+	setBinders(map[Op]func(*Inst) handler{
+		OpINC: bindUnary, OpDEC: bindUnary, OpNOT: bindUnary, OpNEG: bindUnary,
+	})
 }
 
 // The flag kinds with a carry in follow those without it.

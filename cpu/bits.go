@@ -29,16 +29,11 @@ import "math/bits"
 // POPCNT clears OF, SF, AF, CF, PF and sets ZF when the source is zero.
 
 func init() {
-	binders[OpBT] = bindBT
-	binders[OpBTS] = bindBT
-	binders[OpBTR] = bindBT
-	binders[OpBTC] = bindBT
-	binders[OpBSF] = bindBitScan
-	binders[OpBSR] = bindBitScan
-	binders[OpTZCNT] = bindBitScan
-	binders[OpLZCNT] = bindBitScan
-	binders[OpPOPCNT] = bindBitScan
-	binders[OpBSWAP] = bindBSWAP
+	setBinders(map[Op]func(*Inst) handler{
+		OpBT: bindBT, OpBTS: bindBT, OpBTR: bindBT, OpBTC: bindBT, OpBSF: bindBitScan,
+		OpBSR: bindBitScan, OpTZCNT: bindBitScan, OpLZCNT: bindBitScan, OpPOPCNT: bindBitScan,
+		OpBSWAP: bindBSWAP,
+	})
 }
 
 // Whether the fixed CPUID advertises the F3 0F BC/BD instructions.

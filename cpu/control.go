@@ -9,12 +9,10 @@ package cpu
 // branch is taken.
 
 func init() {
-	binders[OpJMP] = bindJMP
-	binders[OpJCC] = bindJCC
-	binders[OpJMPInd] = bindJMPInd
-	binders[OpCALL] = bindCALL
-	binders[OpCALLInd] = bindCALLInd
-	binders[OpRET] = bindRET
+	setBinders(map[Op]func(*Inst) handler{
+		OpJMP: bindJMP, OpJCC: bindJCC, OpJMPInd: bindJMPInd, OpCALL: bindCALL,
+		OpCALLInd: bindCALLInd, OpRET: bindRET,
+	})
 	bindFixed(map[Op]handler{
 		OpRETF: execRETF, OpJMPFar: execJMPFar, OpCALLFar: execCALLFar, OpLOOP: execLOOP,
 		OpLOOPE: execLOOPE, OpLOOPNE: execLOOPNE, OpJRCXZ: execJRCXZ,

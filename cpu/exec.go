@@ -312,6 +312,13 @@ func always(fn handler) func(*Inst) handler {
 	return func(*Inst) handler { return fn }
 }
 
+// setBinders sets the binder of each operation in ops.
+func setBinders(ops map[Op]func(*Inst) handler) {
+	for op, b := range ops {
+		binders[op] = b
+	}
+}
+
 // bindFixed makes each handler in ops its operation's binder whatever the
 // form (always): the operations with one handler.
 func bindFixed(ops map[Op]handler) {

@@ -29,14 +29,16 @@ func init() {
 	for _, op := range []Op{OpPHADDW, OpPHADDD, OpPHADDSW, OpPHSUBW, OpPHSUBD, OpPHSUBSW} {
 		binders[op] = sseOrMMX(execHorizontal, execMMXHorizontal)
 	}
-	binders[OpPSHUFB] = sseOrMMX(execPSHUFB, execMMXPSHUFB)
-	binders[OpPALIGNR] = sseOrMMX(execPALIGNR, execMMXPALIGNR)
-	binders[OpPMADDWD] = sseOrMMX(execPMADDWD, execMMXPMADDWD)
-	binders[OpPMADDUBSW] = sseOrMMX(execPMADDUBSW, execMMXPMADDUBSW)
-	binders[OpPSADBW] = sseOrMMX(execPSADBW, execMMXPSADBW)
-	binders[OpPINSRW] = sseOrMMX(execInsert, execMMXPINSRW)
-	binders[OpPEXTRW] = sseOrMMX(execExtract, execMMXPEXTRW)
-	binders[OpPMOVMSKB] = sseOrMMX(execMOVMSK, execMMXPMOVMSKB)
+	setBinders(map[Op]func(*Inst) handler{
+		OpPSHUFB:    sseOrMMX(execPSHUFB, execMMXPSHUFB),
+		OpPALIGNR:   sseOrMMX(execPALIGNR, execMMXPALIGNR),
+		OpPMADDWD:   sseOrMMX(execPMADDWD, execMMXPMADDWD),
+		OpPMADDUBSW: sseOrMMX(execPMADDUBSW, execMMXPMADDUBSW),
+		OpPSADBW:    sseOrMMX(execPSADBW, execMMXPSADBW),
+		OpPINSRW:    sseOrMMX(execInsert, execMMXPINSRW),
+		OpPEXTRW:    sseOrMMX(execExtract, execMMXPEXTRW),
+		OpPMOVMSKB:  sseOrMMX(execMOVMSK, execMMXPMOVMSKB),
+	})
 	bindFixed(map[Op]handler{
 		OpPSHUFW: execPSHUFW, OpMOVNTQ: execMMXStore, OpMASKMOVQ: execMASKMOVQ, OpEMMS: execEMMS,
 		OpMOVQ2DQ: execMOVQ2DQ, OpMOVDQ2Q: execMOVDQ2Q,

@@ -5,20 +5,15 @@ package cpu
 // moves to and from segment registers.
 
 func init() {
-	binders[OpMOV] = bindMOV
-	binders[OpMOVZX] = bindMOVZX
-	binders[OpMOVSX] = bindMOVSX
+	setBinders(map[Op]func(*Inst) handler{
+		OpMOV: bindMOV, OpMOVZX: bindMOVZX, OpMOVSX: bindMOVSX, OpLEA: bindLEA, OpXCHG: bindXCHG,
+		OpCMPXCHG16B: bindCMPXCHG16B, OpCMOV: bindCMOV, OpMOVNTI: bindMOVNTI,
+		OpMOVFromSeg: bindMOVFromSeg, OpMOVSeg: bindMOVSeg,
+	})
 	bindFixed(map[Op]handler{
 		OpMOVSXD: execMOVSXD, OpXADD: execXADD, OpCMPXCHG: execCMPXCHG, OpSETCC: execSETCC,
 		OpCBW: execCBW, OpCWD: execCWD, OpXLAT: execXLAT,
 	})
-	binders[OpLEA] = bindLEA
-	binders[OpXCHG] = bindXCHG
-	binders[OpCMPXCHG16B] = bindCMPXCHG16B
-	binders[OpCMOV] = bindCMOV
-	binders[OpMOVNTI] = bindMOVNTI
-	binders[OpMOVFromSeg] = bindMOVFromSeg
-	binders[OpMOVSeg] = bindMOVSeg
 }
 
 // simpleEA reports whether the memory operand is base+disp with a 64-bit

@@ -18,11 +18,10 @@ import "math/bits"
 // (including IDIV of -2^(n-1) by -1) raise #DE before any state changes.
 
 func init() {
-	binders[OpMUL] = bindMulDiv
-	binders[OpIMUL1] = bindMulDiv
-	binders[OpDIV] = bindMulDiv
-	binders[OpIDIV] = bindMulDiv
-	binders[OpIMUL] = bindIMUL
+	setBinders(map[Op]func(*Inst) handler{
+		OpMUL: bindMulDiv, OpIMUL1: bindMulDiv, OpDIV: bindMulDiv, OpIDIV: bindMulDiv,
+		OpIMUL: bindIMUL,
+	})
 }
 
 func bindMulDiv(in *Inst) handler {

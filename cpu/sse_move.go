@@ -22,19 +22,16 @@ func init() {
 		OpMOVNTPD, OpMOVNTDQ, OpMOVNTDQA, OpLDDQU} {
 		binders[op] = bindMove128
 	}
-	binders[OpMOVSS] = bindMoveScalar
-	binders[OpMOVSD_X] = bindMoveScalar
-	binders[OpMOVLPS] = bindMoveHalf
-	binders[OpMOVLPD] = bindMoveHalf
-	binders[OpMOVHPS] = bindMoveHalf
-	binders[OpMOVHPD] = bindMoveHalf
+	setBinders(map[Op]func(*Inst) handler{
+		OpMOVSS: bindMoveScalar, OpMOVSD_X: bindMoveScalar, OpMOVLPS: bindMoveHalf,
+		OpMOVLPD: bindMoveHalf, OpMOVHPS: bindMoveHalf, OpMOVHPD: bindMoveHalf, OpMOVD: bindMOVD,
+		OpMOVQ: bindMOVQ,
+	})
 	bindFixed(map[Op]handler{
 		OpMOVHLPS: execMOVHLPS, OpMOVLHPS: execMOVLHPS, OpMOVSLDUP: execMOVSxDUP,
 		OpMOVSHDUP: execMOVSxDUP, OpMOVDDUP: execMOVDDUP, OpMOVMSKPS: execMOVMSK,
 		OpMOVMSKPD: execMOVMSK, OpMASKMOVDQU: execMASKMOVDQU, OpINSERTPS: execINSERTPS,
 	})
-	binders[OpMOVD] = bindMOVD
-	binders[OpMOVQ] = bindMOVQ
 	for _, op := range []Op{OpPEXTRB, OpPEXTRD, OpEXTRACTPS} {
 		binders[op] = always(execExtract)
 	}

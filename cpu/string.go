@@ -24,13 +24,10 @@ import (
 // overrun the budget.
 
 func init() {
-	binders[OpMOVS] = bindMOVS
-	binders[OpCMPS] = bindStr
-	binders[OpSTOS] = bindSTOS
-	binders[OpLODS] = bindStr
-	binders[OpSCAS] = bindStr
-	binders[OpINS] = bindStr
-	binders[OpOUTS] = bindStr
+	setBinders(map[Op]func(*Inst) handler{
+		OpMOVS: bindMOVS, OpCMPS: bindStr, OpSTOS: bindSTOS, OpLODS: bindStr, OpSCAS: bindStr,
+		OpINS: bindStr, OpOUTS: bindStr,
+	})
 }
 
 // strOnce performs one iteration of a string instruction and reports

@@ -27,10 +27,10 @@ func init() {
 		OpWBINVD: execWBINVD, OpSWAPGS: execSWAPGS, OpSYSCALL: execSYSCALL,
 		OpSYSENTER: execSYSENTER, OpSYSEXIT: execSYSEXIT, OpSYSRET: execSYSRET, OpIRET: execIRET,
 	})
-	binders[OpMOVToCR] = bindMOVToCR
-	binders[OpMOVFromCR] = bindMOVFromCR
-	binders[OpMOVToDR] = bindMOVDR
-	binders[OpMOVFromDR] = bindMOVDR
+	setBinders(map[Op]func(*Inst) handler{
+		OpMOVToCR: bindMOVToCR, OpMOVFromCR: bindMOVFromCR, OpMOVToDR: bindMOVDR,
+		OpMOVFromDR: bindMOVDR,
+	})
 }
 
 // privileged raises #GP(0) unless the CPU runs at CPL 0.

@@ -316,19 +316,27 @@ func execRETImm(c *CPU, in *Inst) {
 
 // ---- far transfers ----
 
+// loadCodeDescriptor loads the descriptor of selector sel, which must be
+// a code segment's: #GP(0) for a null selector, #GP(sel) for a descriptor
+// outside the table or not of code.
+func (c *CPU) loadCodeDescriptor(sel uint16) Segment {
+	if sel&^3 == 0 {
+		c.raise(VecGP, 0)
+	}
+	d, err := c.loadDescriptor(sel)
+	if err != nil || d.Attr&0x18 != 0x18 {
+		c.raise(VecGP, uint32(sel&^3))
+	}
+	return d
+}
+
 // farCodeDescriptor loads and checks the code-segment descriptor for a far
 // JMP or CALL to selector sel at the current privilege (call gates and task
 // switches are not modelled: #GP(sel)). It returns the descriptor with the
 // selector's RPL replaced by the CPL.
 func (c *CPU) farCodeDescriptor(sel uint16) Segment {
 	code := uint32(sel &^ 3)
-	if sel&^3 == 0 {
-		c.raise(VecGP, 0)
-	}
-	d, err := c.loadDescriptor(sel)
-	if err != nil || d.Attr&0x18 != 0x18 {
-		c.raise(VecGP, code)
-	}
+	d := c.loadCodeDescriptor(sel)
 	dpl := uint8(d.Attr >> 5 & 3)
 	if d.Attr&0x4 != 0 { // conforming
 		if dpl > c.CPL {
@@ -411,13 +419,7 @@ func execRETF(c *CPU, in *Inst) {
 	sp := c.R[RSP]&^c.stackMask | (c.R[RSP]+2*size+in.imm)&c.stackMask
 
 	code := uint32(sel &^ 3)
-	if sel&^3 == 0 {
-		c.raise(VecGP, 0)
-	}
-	d, err := c.loadDescriptor(sel)
-	if err != nil || d.Attr&0x18 != 0x18 {
-		c.raise(VecGP, code)
-	}
+	d := c.loadCodeDescriptor(sel)
 	rpl := uint8(sel & 3)
 	dpl := uint8(d.Attr >> 5 & 3)
 	if rpl < c.CPL {

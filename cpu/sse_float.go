@@ -237,6 +237,16 @@ func fpOpFormat(op, ps, ss, pd Op) (softfp.Format, bool) {
 	return softfp.F64, true
 }
 
+// laneCount returns the width in bytes of format w's lanes and how many an
+// instruction works on: all of an XMM register's, or the low one if scalar.
+func laneCount(w softfp.Format, scalar bool) (lw, n int) {
+	lw = fpWidth(w)
+	if scalar {
+		return lw, 1
+	}
+	return lw, 16 / lw
+}
+
 // execFPCmp: CMPPS/CMPSS/CMPPD/CMPSD: each lane all ones if predicate
 // imm8[2:0] holds, else zero.
 func execFPCmp(c *CPU, in *Inst) {
@@ -245,11 +255,7 @@ func execFPCmp(c *CPU, in *Inst) {
 	s := c.fpSource(in, w, scalar, &buf)
 	r := c.getXMM(in.reg)
 	csr := c.FPU.MXCSR
-	lw := fpWidth(w)
-	n := 16 / lw
-	if scalar {
-		n = 1
-	}
+	lw, n := laneCount(w, scalar)
 	var fl uint32
 	for i := range n {
 		t, f := softfp.Cmp(w, r.lane(i, lw), s.lane(i, lw), int(in.imm&7), csr)
@@ -283,11 +289,7 @@ func execROUND(c *CPU, in *Inst) {
 	s := c.fpSource(in, w, scalar, &buf)
 	r := c.getXMM(in.reg) // every lane replaced unless scalar
 	csr := c.FPU.MXCSR
-	lw := fpWidth(w)
-	n := 16 / lw
-	if scalar {
-		n = 1
-	}
+	lw, n := laneCount(w, scalar)
 	var fl uint32
 	for i := range n {
 		v, f := softfp.RoundInt(w, s.lane(i, lw), uint8(in.imm), csr)

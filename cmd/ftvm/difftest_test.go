@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,23 +99,6 @@ func TestDifftestUsage(t *testing.T) {
 	if err == nil || err.Error() != "KVM is not available: open /nonexistent/kvm: no such file or directory" {
 		t.Errorf("difftest without KVM: %v", err)
 	}
-}
-
-// ftvmEnv runs the built binary with extra environment variables.
-func ftvmEnv(t *testing.T, env []string, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(ftvmBin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return stdout.String(), stderr.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return stdout.String(), stderr.String(), 0
 }
 
 func TestRunAccelKVM(t *testing.T) {

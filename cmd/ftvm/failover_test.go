@@ -397,6 +397,20 @@ func (pp *foPair) common() []string {
 	return append([]string{"--tls", pp.e.tls, "--arbiter", "file:" + pp.arb, "--net", "socket:" + pp.sw}, pp.extra...)
 }
 
+// listeningPrimary starts primary A on a free address with a zeroed disk
+// of diskSize bytes, waits until it listens for a backup, and returns it,
+// its address and a client of the appliance on the pair's switch.
+func (pp *foPair) listeningPrimary(t testing.TB, diskSize int64) (a *foProc, addrA string, c *foClient) {
+	t.Helper()
+	addrA = testenv.FreeAddr(t, "udp")
+	a = pp.primary("A(primary)", addrA, pp.e.zeroDisk("a.img", diskSize), false)
+	if _, ok := a.waitEvent(failover.EventListening, 0, 20*time.Second); !ok {
+		t.Fatal("the primary did not start listening")
+	}
+	c = newFoClient(t, pp.sw, pp.e.path("client.sock"), 100, 250*time.Millisecond, 40)
+	return a, addrA, c
+}
+
 // primary starts ftvm primary on the appliance.
 func (pp *foPair) primary(name, listen, disk string, wait bool) *foProc {
 	args := append([]string{"primary", "--listen", listen, "--disk", disk}, pp.common()...)
@@ -1329,12 +1343,7 @@ func TestPairSecurity(t *testing.T) {
 		t.Fatal(err)
 	}
 	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}
-	addrA := testenv.FreeAddr(t, "udp")
-	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 1<<20), false)
-	if _, ok := a.waitEvent(failover.EventListening, 0, 20*time.Second); !ok {
-		t.Fatal("the primary did not start listening")
-	}
-	c := newFoClient(t, pp.sw, e.path("client.sock"), 100, 250*time.Millisecond, 40)
+	a, addrA, c := pp.listeningPrimary(t, 1<<20)
 	if r := c.mustDo(t, "PUT sec one"); !strings.HasPrefix(r, "OK ") {
 		t.Fatalf("PUT: %q", r)
 	}
@@ -1513,12 +1522,7 @@ func benchPair(t *testing.B) {
 
 	// Join time and log bandwidth of a paired appliance, idle and loaded.
 	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb")}
-	addrA := testenv.FreeAddr(t, "udp")
-	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 2<<20), false)
-	if _, ok := a.waitEvent(failover.EventListening, 0, 20*time.Second); !ok {
-		t.Fatal("the primary did not start")
-	}
-	c := newFoClient(t, pp.sw, e.path("client.sock"), 100, 250*time.Millisecond, 40)
+	_, addrA, c := pp.listeningPrimary(t, 2<<20)
 	c.mustDo(t, "STAT") // booted
 	b := pp.backup("B(backup)", addrA, e.zeroDisk("b.img", 2<<20), "")
 	join := foWaitJoined(t, b)

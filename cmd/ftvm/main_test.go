@@ -39,18 +39,32 @@ func TestMain(m *testing.M) {
 // ftvm runs the binary and returns stdout, stderr and the exit status.
 func ftvm(t testing.TB, args ...string) (string, string, int) {
 	t.Helper()
+	return ftvmEnv(t, nil, args...)
+}
+
+// ftvmEnv runs the binary with extra environment variables.
+func ftvmEnv(t testing.TB, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(ftvmBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	status := 0
+	status := exitStatus(t, cmd.Run())
+	return stdout.String(), stderr.String(), status
+}
+
+// exitStatus returns the exit status of a process whose Run or Wait
+// returned err; any other error fails the test.
+func exitStatus(t testing.TB, err error) int {
+	t.Helper()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		status = ee.ExitCode()
-	} else if err != nil {
+		return ee.ExitCode()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	return stdout.String(), stderr.String(), status
+	return 0
 }
 
 func TestExitStatuses(t *testing.T) {

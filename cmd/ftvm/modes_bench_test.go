@@ -33,12 +33,7 @@ func BenchmarkPairModes(b *testing.B) {
 func benchPairMode(t *testing.B, mode string) {
 	e := newFoEnv(t)
 	pp := &foPair{e: e, sw: e.newSwitch("sw"), arb: e.path("arb"), mode: mode}
-	addrA := testenv.FreeAddr(t, "udp")
-	a := pp.primary("A(primary)", addrA, e.zeroDisk("a.img", 16<<20), false)
-	if _, ok := a.waitEvent(failover.EventListening, 0, 20*time.Second); !ok {
-		t.Fatal("the primary did not start")
-	}
-	c := newFoClient(t, pp.sw, e.path("client.sock"), 100, 250*time.Millisecond, 40)
+	a, addrA, c := pp.listeningPrimary(t, 16<<20)
 	c.mustDo(t, "STAT") // booted
 	pp.backup("B(backup)", addrA, e.zeroDisk("b.img", 16<<20), "")
 	if _, ok := a.waitEvent(failover.EventBackupJoined, 0, 20*time.Second); !ok {

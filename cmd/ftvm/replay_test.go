@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"math/rand"
@@ -134,13 +133,7 @@ func apReplay(t testing.TB, log, disk0, image string, extra ...string) (stdout, 
 	if ctx.Err() != nil {
 		t.Fatalf("replay of %s did not end within 120 s (killed); stderr:\n%s", log, se.String())
 	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		status = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return so.String(), se.String(), status, disk, wall
+	return so.String(), se.String(), exitStatus(t, err), disk, wall
 }
 
 func TestApplianceRecordReplay(t *testing.T) {

@@ -179,14 +179,7 @@ func runProc(t *testing.T, stdin string, peer *framePeer, count int, argv ...str
 		<-done
 		t.Errorf("%s did not end in 120 s", filepath.Base(argv[0]))
 	}
-	var ee *exec.ExitError
-	status := 0
-	if errors.As(err, &ee) {
-		status = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return stdout.String(), stderr.String(), status
+	return stdout.String(), stderr.String(), exitStatus(t, err)
 }
 
 // TestWaitMatrix runs every build of the wait guest alone (recorded),

@@ -102,6 +102,9 @@ func TestGuestAddressFromCmdline(t *testing.T) {
 	if ip.String() != "10.0.9.7" || mac.String() != "52:54:00:00:00:01" {
 		t.Errorf("got %v %v", ip, mac)
 	}
+	if ip, _ := guestAddress(lockstep.Header{Cmdline: "console=ttyS0 ftvm.ip=10.0.20.100/24", Net: true}); ip.String() != "10.0.20.100" {
+		t.Errorf("ftvm.ip= gives %v", ip)
+	}
 	if ip, _ := guestAddress(lockstep.Header{Net: true}); ip.String() != "10.0.2.15" {
 		t.Errorf("default ip %v", ip)
 	}

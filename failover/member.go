@@ -283,11 +283,16 @@ func (n *member) Attach(m *machine.Machine, h lockstep.Header, disks []string, b
 	n.ip, n.mac = guestAddress(h)
 }
 
-// guestAddress finds the guest's IP (ip= on its command line) and MAC.
+// guestAddress finds the guest's IP (ip= on its command line, or ftvm.ip=,
+// which the Linux initramfs's /init configures) and MAC.
 func guestAddress(h lockstep.Header) (net.IP, net.HardwareAddr) {
 	var ip net.IP
 	for _, w := range strings.Fields(h.Cmdline) {
-		if v, ok := strings.CutPrefix(w, "ip="); ok {
+		v, ok := strings.CutPrefix(w, "ip=")
+		if !ok {
+			v, ok = strings.CutPrefix(w, "ftvm.ip=")
+		}
+		if ok {
 			v, _, _ = strings.Cut(v, "/")
 			ip = net.ParseIP(v).To4()
 		}

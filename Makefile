@@ -39,7 +39,7 @@ SOAKTIME   ?= 60m
 
 # Debian packages the build and the tests need (Go itself is not from apt).
 DEB_PKGS := gcc libc6-dev binutils make pkg-config libcapstone-dev qemu-system-x86 iproute2 iputils-ping \
-	linux-image-amd64 busybox-static acpica-tools cpio e2fsprogs xz-utils etcd-server gdb tmux
+	linux-image-amd64 busybox-static acpica-tools cpio e2fsprogs xz-utils etcd-server tcpdump gdb tmux
 
 # ---------------------------------------------------------------------------
 # Guests

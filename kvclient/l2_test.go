@@ -337,18 +337,13 @@ func TestUDPTransport(t *testing.T) {
 }
 
 func TestDoContextCancel(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close() // never answers
-	u, _ := NewUDP(pc.LocalAddr().String())
+	u, _ := NewUDP(testenv.SilentUDP(t))
 	c := New(u)
 	c.Timeout = time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = c.Do(ctx, "STAT")
+	_, err := c.Do(ctx, "STAT")
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
 		t.Errorf("Do = %v after %v, want the context's deadline", err, time.Since(start))
 	}

@@ -106,6 +106,18 @@ func FreeAddr(t testing.TB, network string) string {
 	return addr.String()
 }
 
+// SilentUDP returns the address of a loopback UDP socket that receives
+// but never answers, closed when the test ends.
+func SilentUDP(t testing.TB) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return pc.LocalAddr().String()
+}
+
 // Program returns the path of a program on PATH.
 func Program(t testing.TB, name string) string {
 	t.Helper()

@@ -302,7 +302,7 @@ func (r *RTC) update() {
 // alarmBetween reports whether the alarm matches the time after an update
 // cycle at some wall second in [first, last].
 func (r *RTC) alarmBetween(first, last int64) bool {
-	sa, ma, ha := r.alarmField(rtcSecondsAlarm), r.alarmField(rtcMinutesAlarm), r.alarmHour()
+	sa, ma, ha := r.alarm(rtcSecondsAlarm), r.alarm(rtcMinutesAlarm), r.alarm(rtcHoursAlarm)
 	if sa == -2 || ma == -2 || ha == -2 {
 		return false
 	}
@@ -323,31 +323,21 @@ func (r *RTC) alarmBetween(first, last int64) bool {
 	return false
 }
 
-// alarmField decodes a seconds or minutes alarm byte: -1 for don't care,
-// -2 for a value that never matches.
-func (r *RTC) alarmField(i int) int64 {
+// alarm decodes alarm byte i (seconds, minutes, or hours in the current
+// hour mode): -1 for don't care, -2 for a value that never matches.
+func (r *RTC) alarm(i int) int64 {
 	v := r.s.CMOS[i]
 	if v&rtcAlarmDontCare == rtcAlarmDontCare {
 		return -1
 	}
-	n := r.fromReg(v)
-	if n > 59 {
+	n, max := r.fromReg(v), 59
+	if i == rtcHoursAlarm {
+		n, max = r.decodeHour(v), 23
+	}
+	if n > max {
 		return -2
 	}
 	return int64(n)
-}
-
-// alarmHour decodes the hours alarm byte to 0-23, -1 or -2.
-func (r *RTC) alarmHour() int64 {
-	v := r.s.CMOS[rtcHoursAlarm]
-	if v&rtcAlarmDontCare == rtcAlarmDontCare {
-		return -1
-	}
-	h := r.decodeHour(v)
-	if h > 23 {
-		return -2
-	}
-	return int64(h)
 }
 
 // toReg encodes n for a time register in the current data mode.

@@ -148,7 +148,7 @@ func startPairMember(t *testing.T, h *twoHosts, k string, out, errOut io.Writer,
 
 // TestTwoHostLinuxFailover runs Debian's kernel as a pair across two
 // hosts (namespaces A and B, the QUIC link over the LAN bridge, each side's
-// NIC on its host's TAP): the guest serves an echo over TCP (busybox nc -e
+// NIC on its host's TAP; the arbiter is a real etcd on the LAN, in C): the guest serves an echo over TCP (busybox nc -e
 // cat) to a client in namespace C that holds one connection and streams
 // request/response pairs; the primary is killed (SIGKILL) mid-stream. The
 // connection must not be reset, every request must be answered in order
@@ -165,7 +165,10 @@ func TestTwoHostLinuxFailover(t *testing.T) {
 	if out, err := exec.Command(ftvmBin, "certs", tlsDir).CombinedOutput(); err != nil {
 		t.Fatalf("certs: %v: %s", err, out)
 	}
-	common := []string{"--tls", tlsDir, "--arbiter", "file:" + filepath.Join(dir, "arb"), "--net", "tap:tap0"}
+	// The arbiter: etcd in the client's namespace, which both hosts reach
+	// over the LAN only.
+	etcd := testenv.EtcdAt(t, "", lanClient+":2379", lanClient+":2380", "ip", "netns", "exec", h.ns["C"])
+	common := []string{"--tls", tlsDir, "--arbiter", "etcd:" + etcd + "/ftvm-two-hosts", "--net", "tap:tap0"}
 	var pout, bout, perr, berr testenv.Buffer
 	primary, pinw, pdone := startPairMember(t, h, "A", &pout, &perr, append([]string{"primary", "--listen", lanHostA + ":7400",
 		"--wait-backup", "-m", "256M", "--initrd", initrd, "--append", "console=ttyS0 ftvm.ip=" + lanGuest + "/24"}, append(common, vmlinux)...)...)

@@ -20,13 +20,21 @@ import (
 // requires client certificates signed by ca.crt: mutual TLS.
 func Etcd(t testing.TB, tlsDir string) string {
 	t.Helper()
+	return EtcdAt(t, tlsDir, freeAddr(t), freeAddr(t))
+}
+
+// EtcdAt is Etcd serving clients at clientAddr and its peer port at
+// peerAddr (host:port); wrap, if given, is the command that runs etcd
+// (ip netns exec NS: the server lives in that namespace).
+func EtcdAt(t testing.TB, tlsDir, clientAddr, peerAddr string, wrap ...string) string {
+	t.Helper()
 	bin := Program(t, "etcd")
 	scheme := "http"
 	if tlsDir != "" {
 		scheme = "https"
 	}
-	client := fmt.Sprintf("%s://%s", scheme, freeAddr(t))
-	peer := "http://" + freeAddr(t)
+	client := fmt.Sprintf("%s://%s", scheme, clientAddr)
+	peer := "http://" + peerAddr
 	args := []string{"--name", "ftvm-test", "--data-dir", filepath.Join(t.TempDir(), "etcd"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
@@ -36,7 +44,8 @@ func Etcd(t testing.TB, tlsDir string) string {
 			"--cert-file", filepath.Join(tlsDir, "node.crt"), "--key-file", filepath.Join(tlsDir, "node.key"))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, args...)
+	argv := append(append(wrap[:len(wrap):len(wrap)], bin), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var log Buffer
 	cmd.Stderr = &log
 	if err := cmd.Start(); err != nil {

@@ -24,47 +24,45 @@ func (in *Inst) simpleEA() bool {
 
 // ---- MOV ----
 
+// movForms are the handlers of one direction of a MOV between a register
+// and an E operand: register to register (64 and 32 bits), memory at a
+// simple 64-bit address, memory (64 and 32 bits), and any other size.
+type movForms struct{ rr64, rr32, simple64, mem64, mem32, general handler }
+
+// The store (EG) and load (GE, the EG form with the roles swapped) forms.
+var (
+	movEG = movForms{execMOVRR64, execMOVRR32, execMOVStore64Simple, execMOVStore64, execMOVStore32, execMOVEG}
+	movGE = movForms{execMOVRR64GE, execMOVRR32GE, execMOVLoad64Simple, execMOVLoad64, execMOVLoad32, execMOVGE}
+)
+
+// pick returns the handler for in's operand size and E operand.
+func (f *movForms) pick(in *Inst) handler {
+	if in.isReg() {
+		switch in.osz {
+		case 8:
+			return f.rr64
+		case 4:
+			return f.rr32
+		}
+		return f.general
+	}
+	switch {
+	case in.osz == 8 && in.simpleEA():
+		return f.simple64
+	case in.osz == 8:
+		return f.mem64
+	case in.osz == 4:
+		return f.mem32
+	}
+	return f.general
+}
+
 func bindMOV(in *Inst) handler {
 	switch in.form {
 	case formEG:
-		if in.isReg() {
-			switch in.osz {
-			case 8:
-				return execMOVRR64
-			case 4:
-				return execMOVRR32
-			}
-			return execMOVEG
-		}
-		switch {
-		case in.osz == 8 && in.simpleEA():
-			return execMOVStore64Simple
-		case in.osz == 8:
-			return execMOVStore64
-		case in.osz == 4:
-			return execMOVStore32
-		}
-		return execMOVEG
+		return movEG.pick(in)
 	case formGE:
-		if in.isReg() {
-			// Same as the EG form with the roles swapped.
-			switch in.osz {
-			case 8:
-				return execMOVRR64GE
-			case 4:
-				return execMOVRR32GE
-			}
-			return execMOVGE
-		}
-		switch {
-		case in.osz == 8 && in.simpleEA():
-			return execMOVLoad64Simple
-		case in.osz == 8:
-			return execMOVLoad64
-		case in.osz == 4:
-			return execMOVLoad32
-		}
-		return execMOVGE
+		return movGE.pick(in)
 	case formEI:
 		if in.isReg() && in.osz >= 4 {
 			return execMOVRegImmE

@@ -73,8 +73,10 @@ func TestKVMGuestsGolden(t *testing.T) {
 	}
 }
 
-// TestKVMInterrupts: the tick guest sleeps in HLT 20 times and is woken by
-// PIT interrupts the board injects (guest clock following host time).
+// TestKVMInterrupts: the tick guest sleeps in HLT until 20 PIT interrupts
+// the board injects have woken it (guest clock following host time). A
+// stalled host may deliver two ticks in one wait, so fewer than 20 HLT
+// exits are possible, but not fewer than half.
 func TestKVMInterrupts(t *testing.T) {
 	_, k, out := kvmGuest(t, "tick")
 	exit, err := k.Run()
@@ -84,8 +86,8 @@ func TestKVMInterrupts(t *testing.T) {
 	if exit.Reason != ExitDebug || !strings.Contains(out.String(), "each woken by the timer") {
 		t.Fatalf("exit %v, output %q", exit.Reason, out.String())
 	}
-	if k.Exits[kvm.ExitHLT] < 20 {
-		t.Errorf("%d HLT exits, want at least 20 (one per wait)", k.Exits[kvm.ExitHLT])
+	if k.Exits[kvm.ExitHLT] < 10 {
+		t.Errorf("%d HLT exits, want at least 10 (20 ticks, at most two per wait)", k.Exits[kvm.ExitHLT])
 	}
 	if k.Wall.Milliseconds() < 15 {
 		t.Errorf("20 ticks of a 1 kHz timer took %v: the guest clock does not follow host time", k.Wall)

@@ -51,6 +51,49 @@ const (
 	msrTSCAux         = 0xC0000103
 )
 
+// systemMSRs are the MSRs SystemRegs holds in fields of their own.
+var systemMSRs = [...]uint32{
+	msrSTAR, msrLSTAR, msrCSTAR, msrFMASK, msrKernelGSBase, msrTSCAux, msrSysenterCS, msrSysenterESP,
+	msrSysenterEIP, msrPAT, msrMiscEnable, msrMTRRDefType,
+}
+
+// SystemMSRs returns the numbers of the MSRs that SystemRegs holds in fields
+// of their own (EFER, the APIC base and the FS and GS bases are held
+// elsewhere; the TSC is an offset).
+func SystemMSRs() []uint32 { return append([]uint32(nil), systemMSRs[:]...) }
+
+// MSR returns the field of s that holds MSR n, or nil if n is not one of
+// SystemMSRs.
+func (s *SystemRegs) MSR(n uint32) *uint64 {
+	switch n {
+	case msrSTAR:
+		return &s.STAR
+	case msrLSTAR:
+		return &s.LSTAR
+	case msrCSTAR:
+		return &s.CSTAR
+	case msrFMASK:
+		return &s.FMASK
+	case msrKernelGSBase:
+		return &s.KernelGS
+	case msrTSCAux:
+		return &s.TSCAux
+	case msrSysenterCS:
+		return &s.SysenterCS
+	case msrSysenterESP:
+		return &s.SysenterESP
+	case msrSysenterEIP:
+		return &s.SysenterEIP
+	case msrPAT:
+		return &s.PAT
+	case msrMiscEnable:
+		return &s.MiscEnable
+	case msrMTRRDefType:
+		return &s.MTRRDefType
+	}
+	return nil
+}
+
 // apicBaseWritable are the IA32_APIC_BASE bits a write may change: EN and
 // the base address below the physical address width.
 const apicBaseWritable = 1<<11 | (1<<mmu.PhysAddrBits-1)&^0xFFF
@@ -95,36 +138,15 @@ func (c *CPU) readMSR(n uint32) (uint64, bool) {
 		return 1, true
 	case msrBIOSSignID, msrMTRRCap, msrPlatformID:
 		return 0, true
-	case msrSysenterCS:
-		return c.SysenterCS, true
-	case msrSysenterESP:
-		return c.SysenterESP, true
-	case msrSysenterEIP:
-		return c.SysenterEIP, true
-	case msrMiscEnable:
-		return c.MiscEnable, true
-	case msrPAT:
-		return c.PAT, true
-	case msrMTRRDefType:
-		return c.MTRRDefType, true
 	case msrEFER:
 		return c.EFER, true
-	case msrSTAR:
-		return c.STAR, true
-	case msrLSTAR:
-		return c.LSTAR, true
-	case msrCSTAR:
-		return c.CSTAR, true
-	case msrFMASK:
-		return c.FMASK, true
 	case msrFSBase:
 		return c.Seg[FS].Base, true
 	case msrGSBase:
 		return c.Seg[GS].Base, true
-	case msrKernelGSBase:
-		return c.KernelGS, true
-	case msrTSCAux:
-		return c.TSCAux, true
+	}
+	if p := c.SystemRegs.MSR(n); p != nil {
+		return *p, true
 	}
 	if c.msrDev != nil {
 		return c.msrDev.ReadMSR(n)
@@ -159,17 +181,13 @@ func (c *CPU) writeMSR(n uint32, v uint64) bool {
 		// Writing 0 before CPUID is how the microcode revision is read.
 	case msrSysenterCS:
 		c.SysenterCS = v & 0xFFFF
-	case msrSysenterESP, msrSysenterEIP:
+	case msrSysenterESP, msrSysenterEIP, msrLSTAR, msrCSTAR, msrKernelGSBase:
 		if !canonical(v) {
 			return false
 		}
-		if n == msrSysenterESP {
-			c.SysenterESP = v
-		} else {
-			c.SysenterEIP = v
-		}
-	case msrMiscEnable:
-		c.MiscEnable = v
+		*c.SystemRegs.MSR(n) = v
+	case msrMiscEnable, msrSTAR:
+		*c.SystemRegs.MSR(n) = v
 	case msrPAT:
 		for i := 0; i < 64; i += 8 {
 			if !validMemType(v>>i&0xFF, true) {
@@ -184,17 +202,6 @@ func (c *CPU) writeMSR(n uint32, v uint64) bool {
 		c.MTRRDefType = v
 	case msrEFER:
 		return c.writeEFER(v)
-	case msrSTAR:
-		c.STAR = v
-	case msrLSTAR, msrCSTAR:
-		if !canonical(v) {
-			return false
-		}
-		if n == msrLSTAR {
-			c.LSTAR = v
-		} else {
-			c.CSTAR = v
-		}
 	case msrFMASK:
 		c.FMASK = v & 0xFFFFFFFF
 	case msrFSBase, msrGSBase:
@@ -207,11 +214,6 @@ func (c *CPU) writeMSR(n uint32, v uint64) bool {
 			c.Seg[GS].Base = v
 		}
 		c.updateMode()
-	case msrKernelGSBase:
-		if !canonical(v) {
-			return false
-		}
-		c.KernelGS = v
 	case msrTSCAux:
 		if v>>32 != 0 {
 			return false

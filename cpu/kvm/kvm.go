@@ -241,62 +241,16 @@ func (v *VM) setCPUID() error {
 	return nil
 }
 
-// MSR numbers moved between cpu.State and the vCPU.
-const (
-	msrTSC         = 0x10
-	msrSysenterCS  = 0x174
-	msrSysenterESP = 0x175
-	msrSysenterEIP = 0x176
-	msrMiscEnable  = 0x1A0
-	msrPAT         = 0x277
-	msrMTRRDefType = 0x2FF
-	msrSTAR        = 0xC0000081
-	msrLSTAR       = 0xC0000082
-	msrCSTAR       = 0xC0000083
-	msrFMASK       = 0xC0000084
-	msrKernelGS    = 0xC0000102
-	msrTSCAux      = 0xC0000103
-)
+// msrTSC is IA32_TIME_STAMP_COUNTER, set with the other MSRs of a state.
+const msrTSC = 0x10
 
 // stateMSRs returns the MSRs of s in the order SetState writes them.
 func stateMSRs(s *cpu.SystemRegs) []msrEntry {
-	return []msrEntry{
-		{Index: msrSTAR, Data: s.STAR}, {Index: msrLSTAR, Data: s.LSTAR}, {Index: msrCSTAR, Data: s.CSTAR},
-		{Index: msrFMASK, Data: s.FMASK}, {Index: msrKernelGS, Data: s.KernelGS}, {Index: msrTSCAux, Data: s.TSCAux},
-		{Index: msrSysenterCS, Data: s.SysenterCS}, {Index: msrSysenterESP, Data: s.SysenterESP},
-		{Index: msrSysenterEIP, Data: s.SysenterEIP}, {Index: msrPAT, Data: s.PAT},
-		{Index: msrMiscEnable, Data: s.MiscEnable}, {Index: msrMTRRDefType, Data: s.MTRRDefType},
+	var list []msrEntry
+	for _, n := range cpu.SystemMSRs() {
+		list = append(list, msrEntry{Index: n, Data: *s.MSR(n)})
 	}
-}
-
-func msrField(s *cpu.SystemRegs, index uint32) *uint64 {
-	switch index {
-	case msrSTAR:
-		return &s.STAR
-	case msrLSTAR:
-		return &s.LSTAR
-	case msrCSTAR:
-		return &s.CSTAR
-	case msrFMASK:
-		return &s.FMASK
-	case msrKernelGS:
-		return &s.KernelGS
-	case msrTSCAux:
-		return &s.TSCAux
-	case msrSysenterCS:
-		return &s.SysenterCS
-	case msrSysenterESP:
-		return &s.SysenterESP
-	case msrSysenterEIP:
-		return &s.SysenterEIP
-	case msrPAT:
-		return &s.PAT
-	case msrMiscEnable:
-		return &s.MiscEnable
-	case msrMTRRDefType:
-		return &s.MTRRDefType
-	}
-	return nil
+	return list
 }
 
 func toKVMSegment(s cpu.Segment) segment {
@@ -393,7 +347,7 @@ func (v *VM) State(base cpu.State) (cpu.State, error) {
 		return s, fmt.Errorf("kvm: KVM_GET_MSRS: %v", err)
 	}
 	for _, e := range m.Entries[:n] {
-		if p := msrField(sys, e.Index); p != nil {
+		if p := sys.MSR(e.Index); p != nil {
 			*p = e.Data
 		}
 	}

@@ -22,6 +22,19 @@ type IRQLine interface {
 	SetLevel(high bool)
 }
 
+// inputLine is input n of an interrupt controller whose inputs set drives.
+type inputLine struct {
+	set func(n int, high bool)
+	n   int
+}
+
+func (l inputLine) SetLevel(high bool) { l.set(l.n, high) }
+
+// nopLine is a line connected to nothing.
+type nopLine struct{}
+
+func (nopLine) SetLevel(bool) {}
+
 // byteMask returns the mask of the low size bytes of a 32-bit value; sizes
 // outside 1..4 are clamped so that no input can cause a bad shift.
 func byteMask(size int) uint32 {

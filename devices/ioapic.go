@@ -110,20 +110,12 @@ func (io *IOAPIC) Restore(s IOAPICState) error {
 	return nil
 }
 
-// ioapicLine is one input pin.
-type ioapicLine struct {
-	io  *IOAPIC
-	pin int
-}
-
-func (l ioapicLine) SetLevel(high bool) { l.io.SetPin(l.pin, high) }
-
 // Line returns input pin (0-23); a line for another pin is not connected.
 func (io *IOAPIC) Line(pin int) IRQLine {
 	if pin < 0 || pin >= IOAPICPins {
 		return nopLine{}
 	}
-	return ioapicLine{io, pin}
+	return inputLine{io.SetPin, pin}
 }
 
 // SetPin drives input pin to level high (asserted). Pins outside 0-23 are

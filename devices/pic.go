@@ -126,18 +126,6 @@ func (p *PIC) Restore(s PICState) error {
 	return nil
 }
 
-// picLine is one input of the pair.
-type picLine struct {
-	p   *PIC
-	irq int
-}
-
-func (l picLine) SetLevel(high bool) { l.p.SetIRQ(l.irq, high) }
-
-type nopLine struct{}
-
-func (nopLine) SetLevel(bool) {}
-
 // Line returns ISA interrupt line irq (0-15) of the pair. IRQ 2 is the
 // cascade input, driven by the slave: its line, like a line outside 0-15,
 // is not connected (on a PC the ISA bus's IRQ 2 pin is wired to IRQ 9).
@@ -145,7 +133,7 @@ func (p *PIC) Line(irq int) IRQLine {
 	if irq < 0 || irq > 15 || irq == PICCascadeIRQ {
 		return nopLine{}
 	}
-	return picLine{p, irq}
+	return inputLine{p.SetIRQ, irq}
 }
 
 // SetIRQ drives ISA IRQ irq (0-15, not 2) to level high. An edge-triggered

@@ -23,18 +23,8 @@ func record(t *testing.T, image []byte, clock machine.ClockMode, interval uint64
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := machine.New(machine.Config{Clock: clock, Console: HashWriter{W: &out, Hash: &rec.Output},
-		Live: live, Inputs: rec, WrapEnv: rec.WrapEnv, Checker: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.LoadELF64(image); err != nil {
-		t.Fatal(err)
-	}
-	if setup != nil {
-		setup(m)
-	}
-	exit := m.Run(0)
+	m, exit := runMachine(t, machine.Config{Clock: clock, Console: HashWriter{W: &out, Hash: &rec.Output},
+		Live: live, Inputs: rec, WrapEnv: rec.WrapEnv, Checker: rec}, image, setup)
 	if err := rec.Finish(m, exit); err != nil {
 		t.Fatal(err)
 	}
@@ -50,20 +40,28 @@ func replay(t *testing.T, image, log []byte, clock machine.ClockMode, setup setu
 	}
 	var out bytes.Buffer
 	rep := NewReplayer(r)
-	m, err := machine.New(machine.Config{Clock: clock, Console: HashWriter{W: &out, Hash: &rep.Output},
-		Inputs: rep, WrapEnv: rep.WrapEnv, Checker: rep})
+	m, exit := runMachine(t, machine.Config{Clock: clock, Console: HashWriter{W: &out, Hash: &rep.Output},
+		Inputs: rep, WrapEnv: rep.WrapEnv, Checker: rep}, image, rep.Attach, setup)
+	return out.String(), rep.Finish(m, exit)
+}
+
+// runMachine builds a machine from cfg, loads image, applies each setup and
+// runs the guest to its exit.
+func runMachine(t *testing.T, cfg machine.Config, image []byte, setup ...setupFunc) (*machine.Machine, machine.Exit) {
+	t.Helper()
+	m, err := machine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep.Attach(m)
 	if err := m.LoadELF64(image); err != nil {
 		t.Fatal(err)
 	}
-	if setup != nil {
-		setup(m)
+	for _, f := range setup {
+		if f != nil {
+			f(m)
+		}
 	}
-	exit := m.Run(0)
-	return out.String(), rep.Finish(m, exit)
+	return m, m.Run(0)
 }
 
 func TestRecordReplayGuests(t *testing.T) {

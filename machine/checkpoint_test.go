@@ -171,18 +171,13 @@ func BenchmarkCheckpoint(b *testing.B) {
 			var n, dirty, sent, state int
 			var pause time.Duration
 			for i := 0; i < b.N; i++ {
-				m, err := New(Config{Clock: ClockVirtual})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := m.LoadELF64(image); err != nil {
-					b.Fatal(err)
-				}
+				m := newLoaded(b, Config{Clock: ClockVirtual}, image)
 				cp := NewCheckpointer(m)
 				var buf []byte
 				for k := 0; k < 40; k++ {
 					e := m.Run(m.CPU.Position() + 5_000_000)
 					var s CheckpointStats
+					var err error
 					if buf, s, err = cp.Take(buf[:0]); err != nil {
 						b.Fatal(err)
 					}

@@ -79,13 +79,7 @@ func TestLiveInputsConsoleBackpressure(t *testing.T) {
 // and in the live source, stay within MaxPendingConsole and a chunk.
 func TestConsoleInputBoundedWhenUnread(t *testing.T) {
 	image := testenv.GuestImage(t, "wait-pit-periodic-pic-hlt")
-	m, err := New(Config{Console: &testenv.Buffer{}, Clock: ClockHost, Cmdline: "count=1000000"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.LoadELF64(image); err != nil {
-		t.Fatal(err)
-	}
+	m := newLoaded(t, Config{Console: &testenv.Buffer{}, Clock: ClockHost, Cmdline: "count=1000000"}, image)
 	exits := make(chan Exit, 1)
 	go func() { exits <- m.Run(0) }()
 	var posted atomic.Int64

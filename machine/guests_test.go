@@ -54,6 +54,19 @@ func loadGuest(t *testing.T, name string) (*Machine, *bytes.Buffer) {
 	return m, &out
 }
 
+// newLoaded makes a board from cfg with the ELF image loaded.
+func newLoaded(tb testing.TB, cfg Config, image []byte) *Machine {
+	tb.Helper()
+	m, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := m.LoadELF64(image); err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
 // runGuest boots a built guest with the virtual clock and returns its console
 // output and exit.
 func runGuest(t *testing.T, name string, maxInsns uint64) (string, Exit, *Machine) {

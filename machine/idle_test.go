@@ -27,13 +27,7 @@ func TestIdleWaitEnds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out testenv.Buffer
-			m, err := New(Config{Console: &out, Clock: ClockHost, Cmdline: "pit=off"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.LoadELF64(image); err != nil {
-				t.Fatal(err)
-			}
+			m := newLoaded(t, Config{Console: &out, Clock: ClockHost, Cmdline: "pit=off"}, image)
 			done := m.Live.AddProducer()
 			defer done()
 			exits := make(chan Exit, 1)

@@ -2,7 +2,6 @@ package machine
 
 import (
 	"bytes"
-	"os"
 	"reflect"
 	"testing"
 
@@ -16,17 +15,7 @@ import (
 // the machine's snapshot taken when the copy was saved, and running on from
 // a restored copy must reach the same state again.
 func TestRewinderRestoresExactly(t *testing.T) {
-	image, err := os.ReadFile(testenv.Guest(t, "exercise"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(Config{Clock: ClockVirtual})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.LoadELF64(image); err != nil {
-		t.Fatal(err)
-	}
+	m := newLoaded(t, Config{Clock: ClockVirtual}, testenv.GuestImage(t, "exercise"))
 	r := NewRewinder(m)
 	defer r.Close()
 	// a snapshot's gob-encoded device map has no fixed order: compare

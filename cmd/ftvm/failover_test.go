@@ -1627,3 +1627,29 @@ func TestPrimaryModeUsage(t *testing.T) {
 		}
 	}
 }
+
+// Run flags a pair member cannot honour are usage errors (status 2) that
+// say why, in every mode, never silently ignored: KVM has no instruction
+// count for lockstep and writes RAM behind the checkpoint modes' dirty-page
+// tracking.
+func TestPrimaryRefusesRunOnlyFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--accel", "kvm"}, "--accel kvm cannot run a pair member"},
+		{[]string{"--accel", "kvm", "--mode", "checkpoint"}, "--accel kvm cannot run a pair member"},
+		{[]string{"--accel", "kvm", "--mode", "io-sync"}, "--accel kvm cannot run a pair member"},
+		{[]string{"--accel", "tcg"}, "--accel must be interp or kvm"},
+		{[]string{"--record", "x.log"}, "--record is for ftvm run"},
+		{[]string{"--trace"}, "--trace and --gdb"},
+		{[]string{"--gdb", "127.0.0.1:1234"}, "--trace and --gdb"},
+		{[]string{"--save-snapshot", "x.snap"}, "--save-snapshot"},
+	} {
+		args := append(append([]string{"primary"}, tc.args...), "--listen", "127.0.0.1:0", "--tls", t.TempDir(), "x.elf")
+		_, stderr, st := ftvm(t, args...)
+		if st != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: status %d, stderr %q; want 2 and %q", tc.args, st, stderr, tc.want)
+		}
+	}
+}

@@ -86,6 +86,9 @@ func cmdPrimary(args []string) (int, error) {
 	if err != nil {
 		return 0, usageError{err.Error()}
 	}
+	if err := checkPairRunFlags(&f); err != nil {
+		return 0, err
+	}
 	opts, err := p.options()
 	if err != nil {
 		return 0, err
@@ -158,6 +161,26 @@ func cmdPrimary(args []string) (int, error) {
 	}
 	ev.ended(b.Machine, exit)
 	return exit, nil
+}
+
+// checkPairRunFlags refuses the run flags a pair member cannot honour,
+// rather than ignoring them.
+func checkPairRunFlags(f *runFlags) error {
+	switch {
+	case f.accel == "kvm":
+		return usagef("--accel kvm cannot run a pair member, in any --mode: lockstep places every input at an " +
+			"instruction count and the checkpoint modes find the pages written since the last checkpoint through " +
+			"the interpreter's writes; KVM gives neither (ftvm run --accel kvm runs a guest alone)")
+	case f.accel != "" && f.accel != "interp":
+		return usagef("--accel must be interp or kvm, not %q", f.accel)
+	case f.record != "":
+		return usagef("--record is for ftvm run: a pair's log is the stream to the backup")
+	case f.trace, f.gdb != "":
+		return usagef("--trace and --gdb are for ftvm run and ftvm replay, not a pair member")
+	case f.saveSnap != "":
+		return usagef("--save-snapshot is for ftvm run and ftvm replay, not a pair member")
+	}
+	return nil
 }
 
 // runNode runs a pair member's machine and reports like runMachine.

@@ -112,14 +112,20 @@ func (g *qemuGuest) field(t *testing.T, re string) string {
 	return m[1]
 }
 
-func expect(t *testing.T, c *Client, req, want string) {
+// exchange is one request to the store and the reply it must get.
+type exchange struct{ req, want string }
+
+// converse sends each request in turn and fails at the first wrong reply.
+func converse(t *testing.T, c *Client, script []exchange) {
 	t.Helper()
-	got, err := c.Do(context.Background(), req)
-	if err != nil {
-		t.Fatalf("%.40q: %v", req, err)
-	}
-	if got != want {
-		t.Fatalf("%.40q -> %.60q, want %.60q", req, got, want)
+	for _, e := range script {
+		got, err := c.Do(context.Background(), e.req)
+		if err != nil {
+			t.Fatalf("%.40q: %v", e.req, err)
+		}
+		if got != e.want {
+			t.Fatalf("%.40q -> %.60q, want %.60q", e.req, got, e.want)
+		}
 	}
 }
 
@@ -152,26 +158,28 @@ func TestKVStoreQEMU(t *testing.T) {
 	if !strings.Contains(g.output(), "kvstore: new log on an empty disk") {
 		t.Errorf("no new-log line:\n%s", g.output())
 	}
-	expect(t, c, "STAT", "KEYS 0 WRITES 0")
-	expect(t, c, "PUT a 1", "OK 1")
-	expect(t, c, "PUT b hello world", "OK 2")
-	expect(t, c, "PUT a 2", "OK 3")
-	expect(t, c, "GET a", "VAL 2")
-	expect(t, c, "GET b", "VAL hello world")
-	expect(t, c, "GET nope", "NONE")
-	expect(t, c, "STAT", "KEYS 2 WRITES 3")
 	big := strings.Repeat("v", 1024)
-	expect(t, c, "PUT big "+big, "OK 4")
-	expect(t, c, "GET big", "VAL "+big)
-	expect(t, c, "PUT big "+big+"v", "ERR value too long")
-	expect(t, c, "PUT "+strings.Repeat("k", 65)+" v", "ERR key too long")
-	expect(t, c, "PUT x "+strings.Repeat("y", 1400), "ERR value too long")
-	expect(t, c, "GET", "ERR usage: GET <key>")
-	expect(t, c, "PUT k", "ERR usage: PUT <key> <value>")
-	expect(t, c, "DEL a", "ERR unknown command")
-	expect(t, c, "", "ERR empty request")
-	expect(t, c, "PUT nl with newline\n", "OK 5")
-	expect(t, c, "GET nl", "VAL with newline")
+	converse(t, c, []exchange{
+		{"STAT", "KEYS 0 WRITES 0"},
+		{"PUT a 1", "OK 1"},
+		{"PUT b hello world", "OK 2"},
+		{"PUT a 2", "OK 3"},
+		{"GET a", "VAL 2"},
+		{"GET b", "VAL hello world"},
+		{"GET nope", "NONE"},
+		{"STAT", "KEYS 2 WRITES 3"},
+		{"PUT big " + big, "OK 4"},
+		{"GET big", "VAL " + big},
+		{"PUT big " + big + "v", "ERR value too long"},
+		{"PUT " + strings.Repeat("k", 65) + " v", "ERR key too long"},
+		{"PUT x " + strings.Repeat("y", 1400), "ERR value too long"},
+		{"GET", "ERR usage: GET <key>"},
+		{"PUT k", "ERR usage: PUT <key> <value>"},
+		{"DEL a", "ERR unknown command"},
+		{"", "ERR empty request"},
+		{"PUT nl with newline\n", "OK 5"},
+		{"GET nl", "VAL with newline"},
+	})
 
 	// ping: an ICMP echo through the switch from a raw port of our own
 	mac, _ := net.ParseMAC(g.field(t, `kvstore: ip=10\.0\.2\.15 mac=(\S+) `))
@@ -183,9 +191,11 @@ func TestKVStoreQEMU(t *testing.T) {
 	if want := "keys=4 writes=5"; !strings.Contains(g.output(), want) {
 		t.Errorf("boot line after restart lacks %q:\n%s", want, g.output())
 	}
-	expect(t, c, "GET a", "VAL 2")
-	expect(t, c, "GET big", "VAL "+big)
-	expect(t, c, "STAT", "KEYS 4 WRITES 5")
+	converse(t, c, []exchange{
+		{"GET a", "VAL 2"},
+		{"GET big", "VAL " + big},
+		{"STAT", "KEYS 4 WRITES 5"},
+	})
 	tail, _ := strconv.Atoi(g.field(t, `log replayed: 5 records, next sector (\d+) `))
 
 	// 3. a torn record at the tail (magic and sequence right, checksum
@@ -209,13 +219,17 @@ func TestKVStoreQEMU(t *testing.T) {
 	f.Close()
 	g = boot("")
 	g.field(t, `(log replayed: 5 records, next sector `+strconv.Itoa(tail)+` )`)
-	expect(t, c, "GET z", "NONE")
-	expect(t, c, "PUT c 3", "OK 6")
+	converse(t, c, []exchange{
+		{"GET z", "NONE"},
+		{"PUT c 3", "OK 6"},
+	})
 	g.kill()
 	g = boot("")
 	g.field(t, `(log replayed: 6 records)`)
-	expect(t, c, "GET c", "VAL 3")
-	expect(t, c, "STAT", "KEYS 5 WRITES 6")
+	converse(t, c, []exchange{
+		{"GET c", "VAL 3"},
+		{"STAT", "KEYS 5 WRITES 6"},
+	})
 
 	// the heartbeat, once a second of guest time
 	deadline := time.Now().Add(20 * time.Second)
@@ -301,7 +315,9 @@ func TestKVStoreQEMUNoDiskUDP(t *testing.T) {
 	}
 	c := New(u)
 	c.Timeout = time.Second
-	expect(t, c, "PUT k v", "OK 1")
-	expect(t, c, "GET k", "VAL v")
-	expect(t, c, "STAT", "KEYS 1 WRITES 1")
+	converse(t, c, []exchange{
+		{"PUT k v", "OK 1"},
+		{"GET k", "VAL v"},
+		{"STAT", "KEYS 1 WRITES 1"},
+	})
 }

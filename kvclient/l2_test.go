@@ -296,30 +296,18 @@ func TestL2Config(t *testing.T) {
 }
 
 func TestUDPTransport(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
 	var mu sync.Mutex
 	seen := 0
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			seen++
-			drop := seen == 1
-			mu.Unlock()
-			if !drop {
-				pc.WriteTo(append([]byte("ECHO "), buf[:n]...), from)
-			}
+	addr := testenv.UDPServer(t, func(req []byte) []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		seen++
+		if seen == 1 {
+			return nil // lost
 		}
-	}()
-	u, err := NewUDP(pc.LocalAddr().String())
+		return append([]byte("ECHO "), req...)
+	})
+	u, err := NewUDP(addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,24 +13,12 @@ import (
 
 func kvServer(t *testing.T) (addr string, requests chan string) {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
 	requests = make(chan string, 16)
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			requests <- string(buf[:n])
-			pc.WriteTo([]byte("OK 1"), from)
-		}
-	}()
-	return pc.LocalAddr().String(), requests
+	addr = testenv.UDPServer(t, func(req []byte) []byte {
+		requests <- string(req)
+		return []byte("OK 1")
+	})
+	return addr, requests
 }
 
 func runKV(t *testing.T, args ...string) (string, string, int, error) {

@@ -110,11 +110,34 @@ func FreeAddr(t testing.TB, network string) string {
 // but never answers, closed when the test ends.
 func SilentUDP(t testing.TB) string {
 	t.Helper()
+	return UDPServer(t, nil)
+}
+
+// UDPServer returns the address of a loopback UDP socket, closed when the
+// test ends, that answers each datagram with what answer returns for it
+// (nothing where that is nil; req is valid only during the call). With a
+// nil answer nothing is read.
+func UDPServer(t testing.TB, answer func(req []byte) []byte) string {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
+	if answer != nil {
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				n, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				if reply := answer(buf[:n]); reply != nil {
+					pc.WriteTo(reply, from)
+				}
+			}
+		}()
+	}
 	return pc.LocalAddr().String()
 }
 

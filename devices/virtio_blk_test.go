@@ -237,34 +237,33 @@ func TestVirtioBlkCompletionPaths(t *testing.T) {
 			t.Error("read from the backend copy failed")
 		}
 	})
-	t.Run("host error", func(t *testing.T) {
-		disk := &memDisk{data: append([]byte(nil), content...)}
-		d, _ := newBlkDriver(t, disk, featV1)
-		r := d.blkRequest(VirtioBlkTOut, 0, 512, false)
-		d.kick(0)
-		in := disk.perform(true)
-		in.Arg |= DiskDoneError
-		if err := d.dev.Deliver(in); err != nil {
-			t.Fatal(err)
-		}
-		if d.blkStatus(r) != VirtioBlkSIOErr {
-			t.Errorf("status %d, want IOERR", d.blkStatus(r))
-		}
-	})
-	t.Run("short data", func(t *testing.T) {
-		disk := &memDisk{data: append([]byte(nil), content...)}
-		d, _ := newBlkDriver(t, disk, featV1)
-		r := d.blkRequest(VirtioBlkTIn, 0, 1024, true)
-		d.kick(0)
-		in := disk.perform(true)
-		in.Data = in.Data[:512]
-		if err := d.dev.Deliver(in); err != nil {
-			t.Fatal(err)
-		}
-		if d.blkStatus(r) != VirtioBlkSIOErr {
-			t.Errorf("status %d, want IOERR", d.blkStatus(r))
-		}
-	})
+	// A completion the host marks failed (here of a write), and one with
+	// less data than the read asked for, end the request with IOERR.
+	for _, tc := range []struct {
+		name  string
+		req   func(d *driver) blkReq
+		spoil func(in *Input)
+	}{
+		{"host error", func(d *driver) blkReq { return d.blkRequest(VirtioBlkTOut, 0, 512, false) },
+			func(in *Input) { in.Arg |= DiskDoneError }},
+		{"short data", func(d *driver) blkReq { return d.blkRequest(VirtioBlkTIn, 0, 1024, true) },
+			func(in *Input) { in.Data = in.Data[:512] }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			disk := &memDisk{data: append([]byte(nil), content...)}
+			d, _ := newBlkDriver(t, disk, featV1)
+			r := tc.req(d)
+			d.kick(0)
+			in := disk.perform(true)
+			tc.spoil(&in)
+			if err := d.dev.Deliver(in); err != nil {
+				t.Fatal(err)
+			}
+			if d.blkStatus(r) != VirtioBlkSIOErr {
+				t.Errorf("status %d, want IOERR", d.blkStatus(r))
+			}
+		})
+	}
 	t.Run("stale and bogus completions", func(t *testing.T) {
 		disk := &memDisk{data: append([]byte(nil), content...)}
 		d, blk := newBlkDriver(t, disk, featV1)

@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"encoding/binary"
-	"fmt"
 	"testing"
 )
 
@@ -33,12 +32,7 @@ func TestJcc(t *testing.T) {
 // TestJccLazy evaluates every condition from lazy flags (the state an
 // arithmetic instruction leaves), including the specialized JZ/JNZ paths.
 func TestJccLazy(t *testing.T) {
-	type op struct {
-		kind flagOp
-		a, b uint64
-		size uint8
-	}
-	ops := []op{
+	ops := []lazyOp{
 		{flagsSub, 5, 5, 8}, {flagsSub, 4, 5, 8}, {flagsSub, 5, 4, 8}, {flagsSub, 0x80, 1, 1},
 		{flagsSub, 0x7FFFFFFF, 0xFFFFFFFF, 4}, {flagsSub, 0, 0x8000, 2}, {flagsSub, 3, 0x80000000_00000000, 8},
 		{flagsSub, 0x80, 0x7F, 1}, {flagsSub, 0x7F, 0x80, 1}, {flagsSub, 0xFF, 0xFF, 1}, {flagsSub, 0x8000, 0x7FFF, 2},
@@ -46,26 +40,9 @@ func TestJccLazy(t *testing.T) {
 		{flagsSub, 0x8000000000000000, 1, 8}, {flagsSub, 1, 0x8000000000000000, 8}, {flagsSub, m1, 0, 8}, {flagsSub, 0, m1, 8},
 		{flagsAdd, 0xFFFFFFFF, 1, 4}, {flagsAdd, 0x7F, 1, 1},
 	}
-	var src string
-	for cc := range 16 {
-		src += fmt.Sprintf("j%s 1f; mov byte ptr [rdi+%d], 1; 1:", dmCCNames[cc], cc)
-	}
-	code := assemble(t, src)
+	code := condCode(t, "j%s 1f; mov byte ptr [rdi+%d], 1; 1:")
 	for _, o := range ops {
-		c := newTestCPU(t)
-		c.R[RDI] = dataBase
-		m := sizeMask(o.size)
-		var r uint64
-		var wantF string
-		if o.kind == flagsAdd {
-			r = (o.a + o.b) & m
-			wantF = dmAddFlags(o.a, o.b, o.size)
-		} else {
-			r = (o.a - o.b) & m
-			wantF = dmSubFlags(o.a, o.b, o.size)
-		}
-		c.setFlags(o.kind, o.size, o.a&m, o.b&m, r)
-		runCode(t, c, code)
+		c, wantF := runAfterLazy(t, code, o)
 		f := arFlags(wantF)
 		for cc := uint8(0); cc < 16; cc++ {
 			exp := uint8(1) // the MOV runs when the branch is not taken

@@ -57,38 +57,36 @@ func dmFlagSets() []string {
 
 // dmSubFlags returns the status flags of a - b at size bytes, as letters.
 func dmSubFlags(a, b uint64, size uint8) string {
-	m := sizeMask(size)
-	a, b = a&m, b&m
-	r := (a - b) & m
-	top := uint(size*8 - 1)
-	var f uint64
-	if a < b {
-		f |= FlagCF
-	}
-	if r == 0 {
-		f |= FlagZF
-	}
-	if r>>top&1 != 0 {
-		f |= FlagSF
-	}
-	if ((a^b)&(a^r))>>top&1 != 0 {
-		f |= FlagOF
-	}
-	f |= (a ^ b ^ r) & FlagAF
-	if parityTable[uint8(r)] {
-		f |= FlagPF
-	}
-	return arFlagString(f)
+	_, f := dmArith(lazyOp{flagsSub, a, b, size})
+	return f
 }
 
 // dmAddFlags returns the status flags of a + b at size bytes, as letters.
 func dmAddFlags(a, b uint64, size uint8) string {
-	m := sizeMask(size)
-	a, b = a&m, b&m
-	r := (a + b) & m
-	top := uint(size*8 - 1)
+	_, f := dmArith(lazyOp{flagsAdd, a, b, size})
+	return f
+}
+
+// lazyOp is an ADD or a SUB (kind) of a and b at size bytes.
+type lazyOp struct {
+	kind flagOp
+	a, b uint64
+	size uint8
+}
+
+// dmArith returns the result of o and its status flags, as letters.
+func dmArith(o lazyOp) (uint64, string) {
+	m := sizeMask(o.size)
+	a, b := o.a&m, o.b&m
+	r := (a - b) & m
+	carry, overflow := a < b, (a^b)&(a^r)
+	if o.kind == flagsAdd {
+		r = (a + b) & m
+		carry, overflow = r < a, (a^r)&(b^r)
+	}
+	top := uint(o.size*8 - 1)
 	var f uint64
-	if r < a {
+	if carry {
 		f |= FlagCF
 	}
 	if r == 0 {
@@ -97,14 +95,38 @@ func dmAddFlags(a, b uint64, size uint8) string {
 	if r>>top&1 != 0 {
 		f |= FlagSF
 	}
-	if ((a^r)&(b^r))>>top&1 != 0 {
+	if overflow>>top&1 != 0 {
 		f |= FlagOF
 	}
 	f |= (a ^ b ^ r) & FlagAF
 	if parityTable[uint8(r)] {
 		f |= FlagPF
 	}
-	return arFlagString(f)
+	return r, arFlagString(f)
+}
+
+// condCode assembles, for each condition cc, form (a format given the
+// condition's suffix and cc): code that leaves a byte at [rdi+cc].
+func condCode(t *testing.T, form string) []byte {
+	t.Helper()
+	var src string
+	for cc := range 16 {
+		src += fmt.Sprintf(form, dmCCNames[cc], cc)
+	}
+	return assemble(t, src)
+}
+
+// runAfterLazy runs code with RDI at dataBase, starting from the lazy
+// flags of o, and returns the CPU and the flags o sets, as letters.
+func runAfterLazy(t *testing.T, code []byte, o lazyOp) (*CPU, string) {
+	t.Helper()
+	c := newTestCPU(t)
+	c.R[RDI] = dataBase
+	m := sizeMask(o.size)
+	r, want := dmArith(o)
+	c.setFlags(o.kind, o.size, o.a&m, o.b&m, r)
+	runCode(t, c, code)
+	return c, want
 }
 
 func TestMOV(t *testing.T) {
@@ -326,23 +348,12 @@ func TestCMOVSETcc(t *testing.T) {
 // TestSETccLazy checks conditions evaluated from lazy flags (set by the
 // flag machinery directly, not by RFLAGS) for every condition.
 func TestSETccLazy(t *testing.T) {
-	type op struct {
-		a, b uint64
-		size uint8
-	}
-	ops := []op{{5, 5, 8}, {4, 5, 8}, {5, 4, 8}, {0x80, 1, 1}, {0x7FFFFFFF, 0xFFFFFFFF, 4}, {0, 0x8000, 2}, {3, 0x80000000_00000000, 8}}
-	var src string
-	for cc := range 16 {
-		src += fmt.Sprintf("set%s byte ptr [rdi+%d];", dmCCNames[cc], cc)
-	}
-	code := assemble(t, src)
+	ops := []lazyOp{{flagsSub, 5, 5, 8}, {flagsSub, 4, 5, 8}, {flagsSub, 5, 4, 8}, {flagsSub, 0x80, 1, 1},
+		{flagsSub, 0x7FFFFFFF, 0xFFFFFFFF, 4}, {flagsSub, 0, 0x8000, 2}, {flagsSub, 3, 0x80000000_00000000, 8}}
+	code := condCode(t, "set%s byte ptr [rdi+%d];")
 	for _, o := range ops {
-		c := newTestCPU(t)
-		c.R[RDI] = dataBase
-		m := sizeMask(o.size)
-		c.setFlags(flagsSub, o.size, o.a&m, o.b&m, (o.a-o.b)&m)
-		want := arFlags(dmSubFlags(o.a, o.b, o.size))
-		runCode(t, c, code)
+		c, flags := runAfterLazy(t, code, o)
+		want := arFlags(flags)
 		for cc := uint8(0); cc < 16; cc++ {
 			exp := uint8(0)
 			if dmCond(cc, want) {

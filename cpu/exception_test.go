@@ -432,10 +432,7 @@ func TestSyscallSysret(t *testing.T) {
 	if c.R[R15] != sysNoFault {
 		t.Fatalf("exception %#x", c.R[R15])
 	}
-	checks := []struct {
-		name      string
-		got, want uint64
-	}{
+	checkValues(t, []valueCheck{
 		{"user CS", c.R[R13], selUserCode},
 		{"user SS", c.R[R14], selUserData},
 		{"user code ran", c.R[RBX], 0x1234},
@@ -446,12 +443,7 @@ func TestSyscallSysret(t *testing.T) {
 		{"kernel SS", c.R[R9], 0x10},
 		{"CPL", uint64(c.CPL), 0},
 		{"RFLAGS &^ FMASK", c.RFLAGS(), 0xed7 &^ 0x600},
-	}
-	for _, k := range checks {
-		if k.got != k.want {
-			t.Errorf("%s = %#x, want %#x", k.name, k.got, k.want)
-		}
-	}
+	})
 }
 
 // TestIretToUserAndBack enters CPL 3 with IRETQ, takes INT 0x80 (a DPL 3
@@ -493,10 +485,7 @@ func TestIretToUserAndBack(t *testing.T) {
 	userPages(c)
 	setGate(c, 0x80, codeBase+0x400, 0, 0xE, 3, true)
 	runCode(t, c, assemble(t, src))
-	checks := []struct {
-		name      string
-		got, want uint64
-	}{
+	checkValues(t, []valueCheck{
 		{"user CS", c.R[R13], selUserCode},
 		{"user RSP", c.R[R10], sysUSP},
 		{"user RFLAGS (IOPL 3)", c.R[RDI], 0x3002},
@@ -509,12 +498,7 @@ func TestIretToUserAndBack(t *testing.T) {
 		{"back in user mode", c.R[R14], 0x77},
 		{"final vector", c.R[R15], 0x81},
 		{"TR busy in GDT", get64(c, testGDT+selTSS) >> 40 & 0xF, 0xB},
-	}
-	for _, k := range checks {
-		if k.got != k.want {
-			t.Errorf("%s = %#x, want %#x", k.name, k.got, k.want)
-		}
-	}
+	})
 	// The final INT 0x81 frame: from CPL 3 at ret2.
 	if got := get64(c, c.R[RSP]+8); got != selUserCode {
 		t.Errorf("final frame CS %#x", got)

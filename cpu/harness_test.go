@@ -146,3 +146,19 @@ func TestHarnessHalts(t *testing.T) {
 		t.Errorf("retired %d, want 2", c.Retired)
 	}
 }
+
+// valueCheck is a value a test read back and the value it must have.
+type valueCheck struct {
+	name      string
+	got, want uint64
+}
+
+// checkValues reports each check whose value is wrong.
+func checkValues(t *testing.T, checks []valueCheck) {
+	t.Helper()
+	for _, k := range checks {
+		if k.got != k.want {
+			t.Errorf("%s = %#x, want %#x", k.name, k.got, k.want)
+		}
+	}
+}

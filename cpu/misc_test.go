@@ -215,21 +215,13 @@ func TestINOUT(t *testing.T) {
 	if got := fmt.Sprint(dev.log); got != want {
 		t.Errorf("port log\n got %s\nwant %s", got, want)
 	}
-	regs := []struct {
-		name      string
-		got, want uint64
-	}{
+	checkValues(t, []valueCheck{
 		{"in al", c.R[RBX], 0x1122334455667721},
 		{"in ax", c.R[RSI], 0x1122334455664321},
 		{"in eax", c.R[RDI], 0x87654321},
 		{"in rax (REX.W: 32-bit)", c.R[R8], 0x87654321},
 		{"in al from an unmapped port", c.R[RAX], 0x876543FF},
-	}
-	for _, r := range regs {
-		if r.got != r.want {
-			t.Errorf("%s: %#x, want %#x", r.name, r.got, r.want)
-		}
-	}
+	})
 
 	// At CPL 3 with IOPL 3, port I/O, CLI and STI are allowed.
 	dev = &testPorts{}

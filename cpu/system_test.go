@@ -414,22 +414,14 @@ func TestMachineStatusWord(t *testing.T) {
 	cr0 := uint64(CR0PE | CR0MP | CR0ET | CR0NE | CR0WP | CR0PG)
 	c := runAsm(t, src, sysSetup)
 	checkVector(t, "msw", c, sysNoFault)
-	checks := []struct {
-		name      string
-		got, want uint64
-	}{
+	checkValues(t, []valueCheck{
 		{"smsw eax", c.R[RAX], cr0},
 		{"smsw bx", c.R[RBX], 0xFFFFFFFFFFFF0000 | cr0&0xFFFF},
 		{"smsw m16", uint64(binary.LittleEndian.Uint32(c.ram[dataBase:])), cr0 & 0xFFFF},
 		{"lmsw 9 (PE TS, MP cleared)", c.R[RDX], cr0&^CR0MP | CR0TS},
 		{"clts", c.R[RSI], cr0 &^ CR0MP},
 		{"lmsw 0 keeps PE", c.R[RDI], cr0 &^ CR0MP},
-	}
-	for _, k := range checks {
-		if k.got != k.want {
-			t.Errorf("%s: %#x, want %#x", k.name, k.got, k.want)
-		}
-	}
+	})
 }
 
 // TestVERRVERW checks VERR and VERW against the harness GDT (0x08 64-bit

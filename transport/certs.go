@@ -55,10 +55,6 @@ func GenerateCerts(dir string) (err error) {
 		}
 	}
 
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
 	now := time.Now()
 	caTmpl := &x509.Certificate{
 		SerialNumber:          serial(),
@@ -71,7 +67,7 @@ func GenerateCerts(dir string) (err error) {
 		MaxPathLen:            0,
 		MaxPathLenZero:        true,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	caKey, caKeyDER, caDER, err := issue(caTmpl, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -80,10 +76,6 @@ func GenerateCerts(dir string) (err error) {
 		return err
 	}
 
-	nodeKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
 	dnsNames := []string{"localhost"}
 	if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
 		dnsNames = append(dnsNames, h)
@@ -98,19 +90,11 @@ func GenerateCerts(dir string) (err error) {
 		DNSNames:     dnsNames,
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
-	nodeDER, err := x509.CreateCertificate(rand.Reader, nodeTmpl, caCert, &nodeKey.PublicKey, caKey)
+	_, nodeKeyDER, nodeDER, err := issue(nodeTmpl, caCert, caKey)
 	if err != nil {
 		return err
 	}
 
-	caKeyDER, err := x509.MarshalPKCS8PrivateKey(caKey)
-	if err != nil {
-		return err
-	}
-	nodeKeyDER, err := x509.MarshalPKCS8PrivateKey(nodeKey)
-	if err != nil {
-		return err
-	}
 	files := []struct {
 		name  string
 		mode  fs.FileMode
@@ -140,6 +124,25 @@ func GenerateCerts(dir string) (err error) {
 		written = append(written, p)
 	}
 	return nil
+}
+
+// issue makes a new P-256 key and a certificate for it from tmpl, signed by
+// parent with signer (self-signed where parent is nil). It returns the key,
+// the key in PKCS#8 DER and the certificate in DER.
+func issue(tmpl, parent *x509.Certificate, signer *ecdsa.PrivateKey) (key *ecdsa.PrivateKey, keyDER, certDER []byte, err error) {
+	if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		return nil, nil, nil, err
+	}
+	if parent == nil {
+		parent, signer = tmpl, key
+	}
+	if certDER, err = x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer); err != nil {
+		return nil, nil, nil, err
+	}
+	if keyDER, err = x509.MarshalPKCS8PrivateKey(key); err != nil {
+		return nil, nil, nil, err
+	}
+	return key, keyDER, certDER, nil
 }
 
 // writeExclusive creates path (failing if it exists) with mode and data.

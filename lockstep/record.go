@@ -91,7 +91,6 @@ func digestAt(m *machine.Machine, out *OutputHash) Digest {
 type Recorder struct {
 	sink     Sink
 	inner    machine.InputSource
-	env      cpu.Env
 	Output   OutputHash
 	interval uint64
 	next     uint64
@@ -238,25 +237,30 @@ func (r *Recorder) Wait(deadline uint64) bool { return r.inner.Wait(deadline) }
 // CanWake implements machine.InputSource: the live source's answer.
 func (r *Recorder) CanWake() bool { return r.inner.CanWake() }
 
-// WrapEnv returns the CPU environment that logs every random number.
+// WrapEnv returns the CPU environment that logs every random number env
+// gives.
 func (r *Recorder) WrapEnv(env cpu.Env) cpu.Env {
-	r.env = env
-	return recordEnv{r}
+	return randomEnv{env, func(pos uint64, seed bool) (uint64, bool) {
+		v, ok := env.Random(pos, seed)
+		p := []byte{0}
+		if ok {
+			p[0] = 1
+		}
+		r.append(Record{Pos: pos, Kind: KindRandom, Payload: binary.LittleEndian.AppendUint64(p, v)})
+		return v, ok
+	}}
 }
 
-type recordEnv struct{ r *Recorder }
-
-func (e recordEnv) TSC(pos uint64) uint64 { return e.r.env.TSC(pos) }
-
-func (e recordEnv) Random(pos uint64, seed bool) (uint64, bool) {
-	v, ok := e.r.env.Random(pos, seed)
-	p := []byte{0}
-	if ok {
-		p[0] = 1
-	}
-	e.r.append(Record{Pos: pos, Kind: KindRandom, Payload: binary.LittleEndian.AppendUint64(p, v)})
-	return v, ok
+// randomEnv is a CPU environment with inner's TSC and random numbers from
+// random.
+type randomEnv struct {
+	inner  cpu.Env
+	random func(pos uint64, seed bool) (uint64, bool)
 }
+
+func (e randomEnv) TSC(pos uint64) uint64 { return e.inner.TSC(pos) }
+
+func (e randomEnv) Random(pos uint64, seed bool) (uint64, bool) { return e.random(pos, seed) }
 
 // NextCheck implements machine.Checker. Once writing the log failed it
 // asks for a check at once, so the run ends with the error (see Check).

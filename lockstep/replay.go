@@ -34,7 +34,6 @@ type Replayer struct {
 
 	interval uint64
 	next     uint64
-	env      cpu.Env
 }
 
 // MaxReadAhead bounds the records a replayer holds ahead of its position.
@@ -163,17 +162,11 @@ func (p *Replayer) Wait(uint64) bool { return false }
 func (p *Replayer) CanWake() bool { return p.Next() != ^uint64(0) }
 
 // WrapEnv returns the CPU environment that serves random numbers from the log.
-func (p *Replayer) WrapEnv(env cpu.Env) cpu.Env {
-	p.env = env
-	return replayEnv{p}
-}
+func (p *Replayer) WrapEnv(env cpu.Env) cpu.Env { return randomEnv{env, p.random} }
 
-type replayEnv struct{ p *Replayer }
-
-func (e replayEnv) TSC(pos uint64) uint64 { return e.p.env.TSC(pos) }
-
-func (e replayEnv) Random(pos uint64, seed bool) (uint64, bool) {
-	p := e.p
+// random returns the next random number of the log, which must be logged at
+// pos.
+func (p *Replayer) random(pos uint64, seed bool) (uint64, bool) {
 	for len(p.randoms) == 0 && p.readOne() {
 	}
 	if len(p.randoms) == 0 || p.randoms[0].Pos != pos || len(p.randoms[0].Payload) != 9 {

@@ -13,8 +13,10 @@
 #           + scripts/bench-linux.sh (Debian's kernel to /init: ftvm vmlinux and bzImage, QEMU TCG)
 #   pgo     rewrites cmd/ftvm/default.pgo (the profile go build uses for
 #           profile-guided optimisation) from runs of the bench, exercise and paging guests
-#   demo    deps + build, then runs the hello guest under ftvm
-#   soak    long-running tests (TestSoak*, FTVM_SOAK=1)
+#   demo    deps + build, then the failover demo of the kvstore appliance (ftvm demo)
+#   demo-linux  the failover demo of Debian's kernel on two hosts (ftvm demo --linux; root)
+#   soak    long-running tests (TestSoak*, FTVM_SOAK=1): the fault injection of the
+#           appliance and of the Linux pair on two hosts, in every mode
 #   fuzz    every Fuzz* target for FUZZTIME each
 #   qemu-check  runs every guest under QEMU and compares with the .golden files
 #   linux-guest  the Linux guest material from Debian's packages (scripts/linux-guest.sh):
@@ -36,6 +38,8 @@ HOST_CC    ?= gcc
 QEMU       ?= qemu-system-x86_64
 FUZZTIME   ?= 30s
 SOAKTIME   ?= 60m
+SOAK_ROUNDS       ?= 10
+SOAK_LINUX_ROUNDS ?= 4
 
 # Debian packages the build and the tests need (Go itself is not from apt).
 DEB_PKGS := gcc libc6-dev binutils make pkg-config libcapstone-dev qemu-system-x86 iproute2 iputils-ping \
@@ -125,7 +129,7 @@ OBJS_tick        := $(OBJ_DIR)/tick.o $(INTR_OBJS)
 FLAGS_STAMP := $(GB)/.flags
 FLAGS_TEXT  := $(GUEST_CC) $(GUEST_CFLAGS) | $(GUEST_LDFLAGS) | $(HOST_CC) $(HOST_CFLAGS)
 
-.PHONY: all deps guests build test bench pgo demo soak fuzz qemu-check linux-guest linux clean FORCE
+.PHONY: all deps guests build test bench pgo demo demo-linux soak fuzz qemu-check linux-guest linux clean FORCE
 
 all: build
 
@@ -295,6 +299,11 @@ pgo: build
 demo: deps build
 	bin/ftvm demo
 
+# The pair of Debian's kernel on two hosts (network namespaces; needs root)
+# with a TCP client through a kill -9 of the primary.
+demo-linux: build linux-guest
+	bin/ftvm demo --linux
+
 # Linux: Debian's kernel (uncompressed, so the guest skips decompressing
 # itself) with the busybox initramfs, 256 MiB, the console on this terminal.
 LINUX_DIR    := $(GB)/linux
@@ -305,8 +314,17 @@ linux-guest: deps
 linux: build linux-guest
 	bin/ftvm run -m 256M --initrd $(LINUX_DIR)/initramfs.cpio.gz --append "$(LINUX_APPEND)" $(LINUX_DIR)/vmlinux
 
-soak: deps guests
-	@$(WITH_TAGS); FTVM_SOAK=1 $(GO) test $$testtags -run 'Soak' -timeout $(SOAKTIME) -v ./...
+# The fault injection repeated in every mode (lockstep, checkpoint, io-sync):
+# the appliance pair (SOAK_ROUNDS rounds per mode) and Debian's kernel on two
+# hosts with a TCP stream (SOAK_LINUX_ROUNDS; needs root), each round killing
+# the primary or the backup at a random moment. The SOAK lines at the end
+# count failovers, lost writes or bytes and double-live generations; any
+# loss, double-live generation or failed round fails it.
+soak: deps guests linux-guest
+	@$(WITH_TAGS); log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	FTVM_SOAK=1 FTVM_SOAK_ROUNDS=$(SOAK_ROUNDS) FTVM_SOAK_LINUX_ROUNDS=$(SOAK_LINUX_ROUNDS) \
+	  $(GO) test $$testtags -run 'Soak' -timeout $(SOAKTIME) -v ./... 2>&1 | tee "$$log"; status=$${PIPESTATUS[0]}; \
+	set +x; echo "soak: summary (go test exit status $$status)"; grep -h 'SOAK ' "$$log" | sed 's/^ *//'; exit $$status
 
 fuzz: deps guests
 	@$(WITH_TAGS); set +x; set -e; \

@@ -25,14 +25,20 @@ import (
 
 // cmdDemo shows a failover on one machine: a learning switch, a primary and
 // a backup of the kvstore appliance, a client doing PUTs, a kill -9 of the
-// primary at a random moment, and a timeline of what followed.
+// primary at a random moment, and a timeline of what followed. With --linux
+// it shows the pair of Debian's kernel across two hosts (cmdDemoLinux).
 func cmdDemo(args []string) (int, error) {
 	fs := newFlags("demo", "")
 	image := fs.String("image", filepath.Join("testdata", "guests", "build", "kvstore.elf"), "the appliance `IMAGE`")
 	seed := fs.Int64("seed", time.Now().UnixNano(), "random `SEED` for the moment of the kill")
 	after := fs.Int("writes-after", 40, "PUTs to make after the failover")
+	var lf linuxDemoFlags
+	lf.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return 0, err
+	}
+	if lf.linux {
+		return cmdDemoLinux(&lf, *seed)
 	}
 	if _, err := os.Stat(*image); err != nil {
 		return 0, fmt.Errorf("%v (build the guests with make guests, or pass --image)", err)

@@ -38,7 +38,7 @@ import (
 // UDP proxy, certificates from another CA, and the figures of the pair.
 //
 //	TestFailoverFaultInjection        2 rounds (figures logged unless -short)
-//	TestSoakFailoverFaultInjection    FTVM_SOAK=1 (make soak): 30 rounds
+//	TestSoakFailoverFaultInjection    FTVM_SOAK=1 (make soak): 30 rounds per mode (FTVM_SOAK_ROUNDS)
 //	TestFailoverPartition             the link cut: one side live, the other out
 //	TestPairSecurity                  another CA, garbage datagrams, status
 //	TestPairCleanEnd                  a guest ending on the primary ends the backup
@@ -704,8 +704,9 @@ func foFinalProblem(key, reply, tag string, st foKeyState) string {
 }
 
 // checkHistory checks a round's history, then reads every key once more
-// with c. It returns the number of acknowledged PUTs.
-func foCheckHistory(t *testing.T, ops []foOp, c *foClient, tag string) int {
+// with c. It returns the number of acknowledged PUTs and of keys whose
+// acknowledged write was lost.
+func foCheckHistory(t *testing.T, ops []foOp, c *foClient, tag string) (acked, lost int) {
 	t.Helper()
 	probs, states := foHistoryProblems(ops)
 	for _, p := range probs {
@@ -724,23 +725,23 @@ func foCheckHistory(t *testing.T, ops []foOp, c *foClient, tag string) int {
 		}
 		if p := foFinalProblem(key, reply, tag, states[key]); p != "" {
 			t.Error(p)
+			lost++
 		}
 	}
-	n := 0
 	for _, op := range ops {
 		if op.put && op.err == nil {
-			n++
+			acked++
 		}
 	}
-	return n
+	return acked, lost
 }
 
 // --- generations and consoles ---
 
 // checkGenerations checks the arbiter's files PATH.gen1..genN (each claimed
 // once, by the process whose events say so) and that no generation was
-// taken by two processes.
-func foCheckGenerations(t *testing.T, arb string, procs []*foProc, want int) {
+// taken by two processes. It returns the number of generations that were.
+func foCheckGenerations(t *testing.T, arb string, procs []*foProc, want int) (doubleLive int) {
 	t.Helper()
 	files, _ := filepath.Glob(arb + ".gen*")
 	gens := map[int]string{}
@@ -779,6 +780,9 @@ func foCheckGenerations(t *testing.T, arb string, procs []*foProc, want int) {
 			continue
 		}
 		live := byGen[g]
+		if len(live) > 1 {
+			doubleLive++
+		}
 		if len(live) != 1 {
 			names := []string{}
 			for _, p := range live {
@@ -796,6 +800,7 @@ func foCheckGenerations(t *testing.T, arb string, procs []*foProc, want int) {
 			t.Errorf("unexpected generation %d went live on %s", g, ps[0].name)
 		}
 	}
+	return doubleLive
 }
 
 var foHeartbeatRE = regexp.MustCompile(`^kvstore: heartbeat t=(\d+) writes=(\d+)$`)
@@ -920,6 +925,9 @@ type foFigures struct {
 	failover  []time.Duration // kill -9 of the live side to the first reply of the new primary
 	join      []time.Duration // a new backup of a live survivor: ftvm backup started to its "joined" line
 	firstJoin []time.Duration // the same for the first backup, started with its primary
+	// Counts for the soak: kills of a backup, keys whose acknowledged
+	// write was lost, generations live on two processes.
+	backupKills, lost, doubleLive int
 }
 
 func TestFailoverFaultInjection(t *testing.T) {
@@ -962,6 +970,8 @@ func TestSoakFailoverFaultInjection(t *testing.T) {
 			var fig foFigures
 			foRunRounds(t, rounds, mode, &fig)
 			foLogFigures(t, &fig)
+			soakReport(t, "appliance "+mode, soakCounts{rounds: rounds, failovers: len(fig.failover), backupKills: fig.backupKills,
+				lost: int64(fig.lost), lostUnit: "acknowledged writes", doubleLive: fig.doubleLive})
 		})
 	}
 }
@@ -1077,6 +1087,7 @@ func foRound(t *testing.T, e *foEnv, r int, seed int64, mode string, killPrimary
 		chain = append(chain, b)
 	} else {
 		b.kill()
+		fig.backupKills++
 		if _, ok := a.waitEvent(failover.EventBackupLost, 2, 20*time.Second); !ok {
 			t.Fatal("A did not carry on alone as generation 2")
 		}
@@ -1116,8 +1127,9 @@ func foRound(t *testing.T, e *foEnv, r int, seed int64, mode string, killPrimary
 	time.Sleep(1500 * time.Millisecond)
 	ops := load.finish()
 	verify := newFoClient(t, pp.sw, e.path(rd, "verify.sock"), 98, 250*time.Millisecond, 40)
-	n := foCheckHistory(t, ops, verify, load.tag)
-	foCheckGenerations(t, pp.arb, []*foProc{a, b, c}, gens)
+	n, lost := foCheckHistory(t, ops, verify, load.tag)
+	fig.lost += lost
+	fig.doubleLive += foCheckGenerations(t, pp.arb, []*foProc{a, b, c}, gens)
 	foCheckConsoles(t, chain)
 	for _, p := range []*foProc{a, b, c} {
 		if !slices.Contains(chain, p) && len(p.lines(true)) > 0 {

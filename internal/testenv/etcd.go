@@ -1,16 +1,14 @@
 package testenv
 
 import (
-	"context"
-	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"ftvm/internal/netlab"
 )
 
 // Etcd starts a single-member etcd server (Debian's etcd-server) on
@@ -28,35 +26,14 @@ func Etcd(t testing.TB, tlsDir string) string {
 // (ip netns exec NS: the server lives in that namespace).
 func EtcdAt(t testing.TB, tlsDir, clientAddr, peerAddr string, wrap ...string) string {
 	t.Helper()
-	bin := Program(t, "etcd")
-	scheme := "http"
-	if tlsDir != "" {
-		scheme = "https"
+	Program(t, "etcd")
+	e, err := netlab.StartEtcd(netlab.EtcdConfig{DataDir: filepath.Join(t.TempDir(), "etcd"), TLSDir: tlsDir,
+		ClientAddr: clientAddr, PeerAddr: peerAddr, Wrap: wrap})
+	if err != nil {
+		t.Fatal(err)
 	}
-	client := fmt.Sprintf("%s://%s", scheme, clientAddr)
-	peer := "http://" + peerAddr
-	args := []string{"--name", "ftvm-test", "--data-dir", filepath.Join(t.TempDir(), "etcd"),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "ftvm-test=" + peer, "--logger", "zap", "--log-outputs", "stderr"}
-	if tlsDir != "" {
-		args = append(args, "--client-cert-auth", "--trusted-ca-file", filepath.Join(tlsDir, "ca.crt"),
-			"--cert-file", filepath.Join(tlsDir, "node.crt"), "--key-file", filepath.Join(tlsDir, "node.key"))
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	argv := append(append(wrap[:len(wrap):len(wrap)], bin), args...)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	var log Buffer
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("etcd: %v", err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	if !WaitFor(20*time.Second, func() bool { return strings.Contains(log.String(), "serving client traffic") }) {
-		t.Fatalf("etcd did not become ready:\n%s", log.String())
-	}
-	return client
+	t.Cleanup(e.Close)
+	return e.URL
 }
 
 // freeAddr returns a loopback address with a port free a moment ago.

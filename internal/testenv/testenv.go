@@ -12,7 +12,6 @@
 package testenv
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -20,10 +19,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
+	"ftvm/internal/syncbuf"
 	"ftvm/netswitch"
 )
 
@@ -200,26 +199,9 @@ func WaitFor(timeout time.Duration, cond func() bool) bool {
 	return true
 }
 
-// Buffer is a bytes.Buffer that one goroutine may write (a console) while
+// Buffer is a byte buffer one goroutine may write (a console) while
 // another reads it.
-type Buffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (s *Buffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns what was written so far.
-func (s *Buffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type Buffer = syncbuf.Buffer
 
 // ShortTempDir returns a new temporary directory, removed when the test
 // ends, whose path is short enough for the unix sockets tests put in it

@@ -8,9 +8,10 @@ import (
 // instructions per second as "Minsn/s" next to the usual ns/op.
 
 var benchKernels = []struct {
-	name  string
-	src   string
-	setup func(c *CPU) // prepares the CPU after the code is loaded (nil: nothing)
+	name   string
+	src    string
+	setup  func(c *CPU) // prepares the CPU after the code is loaded (nil: nothing)
+	code32 bool         // 32-bit code in protected mode (newTestCPU32)
 }{
 	// Register ALU work and a counted loop: the dispatch cost.
 	{"alu", `mov ecx, 100000
@@ -19,7 +20,7 @@ var benchKernels = []struct {
 	lea rbx, [rbx+rax*2+1]
 	sub rdx, rbx
 	dec ecx
-	jnz 1b`, nil},
+	jnz 1b`, nil, false},
 	// Loads and stores through the TLB.
 	{"memory", `mov ecx, 100000
 	mov rsi, 0x200000
@@ -29,7 +30,7 @@ var benchKernels = []struct {
 	mov rdx, [rsi+8]
 	add [rsi], rdx
 	dec ecx
-	jnz 1b`, nil},
+	jnz 1b`, nil, false},
 	// Calls and returns.
 	{"call", `mov ecx, 100000
 	1: call 2f
@@ -38,7 +39,7 @@ var benchKernels = []struct {
 	jmp 3f
 	2: add rax, 1
 	ret
-	3: nop`, nil},
+	3: nop`, nil, false},
 	// System calls: user code calls SYSCALL in a loop, the kernel handler
 	// returns with SYSRETQ; two privilege changes per five instructions.
 	{"syscall", `mov ebx, 100000
@@ -48,7 +49,7 @@ var benchKernels = []struct {
 	3: dec ebx
 	jz 4f
 	sysretq
-	4: nop`, userPages},
+	4: nop`, userPages, false},
 	// SSE2 scalar binary64 arithmetic (softfp's round-to-nearest path): a
 	// multiply-add recurrence and a division per iteration.
 	{"sse-scalar", `mov eax, 3
@@ -62,7 +63,7 @@ var benchKernels = []struct {
 	addsd xmm0, xmm2
 	divsd xmm0, xmm2
 	dec ecx
-	jnz 1b`, nil},
+	jnz 1b`, nil, false},
 	// SSE packed binary32 arithmetic: four lanes per instruction.
 	{"sse-packed", `mov eax, 3
 	cvtsi2ss xmm1, eax
@@ -77,7 +78,7 @@ var benchKernels = []struct {
 	addps xmm0, xmm2
 	sqrtps xmm0, xmm0
 	dec ecx
-	jnz 1b`, nil},
+	jnz 1b`, nil, false},
 	// x87 extended-precision arithmetic: a recurrence on the register stack
 	// (x = ((x + 1) × pi / 3) / pi², which stays near 0.1), a memory
 	// operand and FCOMI.
@@ -95,7 +96,7 @@ var benchKernels = []struct {
 	fdiv st(0), st(2)
 	fcomi st(0), st(1)
 	dec ecx
-	jnz 1b`, nil},
+	jnz 1b`, nil, false},
 	// Address-space switches: CR3 reloaded in a loop, the code on a page
 	// that is not global, then on a global page (kept across CR3 writes).
 	// SSE2: a strlen-style scan (aligned load, PCMPEQB, PMOVMSKB) and a
@@ -117,10 +118,24 @@ var benchKernels = []struct {
 	dec edx
 	jnz 2b
 	dec ecx
-	jnz 1b`, nil},
-	{"cr3", cr3Loop, nil},
-	{"cr3-global", cr3Loop, globalPages},
+	jnz 1b`, nil, false},
+	{"cr3", cr3Loop, nil, false},
+	{"cr3-global", cr3Loop, globalPages, false},
+	// The memory kernel in 32-bit protected mode: with flat segments (no
+	// segment checks), and through a DS with a base and a limit.
+	{"memory32", memory32, nil, true},
+	{"memory32-seg", "mov ax, 0x38; mov ds, ax; " + memory32, nil, true},
 }
+
+const memory32 = `mov ecx, 100000
+	mov esi, 0x2000
+	1: mov eax, [esi]
+	add eax, ecx
+	mov [esi+8], eax
+	mov edx, [esi+8]
+	add [esi], edx
+	dec ecx
+	jnz 1b`
 
 const cr3Loop = `mov ecx, 100000
 	1: mov rax, cr3
@@ -131,8 +146,12 @@ const cr3Loop = `mov ecx, 100000
 func BenchmarkKernels(b *testing.B) {
 	for _, k := range benchKernels {
 		b.Run(k.name, func(b *testing.B) {
-			code := assemble(b, k.src)
-			c := newTestCPU(b)
+			code, c := []byte(nil), (*CPU)(nil)
+			if k.code32 {
+				code, c = assemble32(b, k.src), newTestCPU32(b)
+			} else {
+				code, c = assemble(b, k.src), newTestCPU(b)
+			}
 			load(c, code)
 			if k.setup != nil {
 				k.setup(c)

@@ -19,13 +19,46 @@ func init() {
 	})
 }
 
-// branch ends the block at target (taken) or at the next instruction.
+// branch ends the block at the instruction's target (taken), which must be
+// valid (checkTarget), or at the next instruction.
 func (c *CPU) branch(in *Inst, taken bool) {
 	if taken {
-		c.jump(in.imm)
+		c.jumpChecked(in.imm)
 		return
 	}
 	c.endBlock(in)
+}
+
+// checkTarget raises #GP(0) unless target is a valid branch target:
+// canonical in 64-bit mode, within the CS limit outside it.
+func (c *CPU) checkTarget(target uint64) {
+	if c.csize == Code64 && !canonical(target) || c.csize != Code64 && target > uint64(c.Seg[CS].Limit) {
+		c.raise(VecGP, 0)
+	}
+}
+
+// jumpChecked transfers control to target after checkTarget, ending the
+// block.
+func (c *CPU) jumpChecked(target uint64) {
+	c.checkTarget(target)
+	c.RIP = target
+	c.brk = true
+}
+
+// checkCodeLimit applies the CS limit to an instruction decoded outside
+// 64-bit mode, when the block is built: one whose bytes run past the limit
+// raises #GP(0) when executed, and a relative JMP or Jcc whose target lies
+// beyond it checks it (raising #GP(0)) when taken.
+func checkCodeLimit(in *Inst, limit uint64) {
+	switch {
+	case in.rip+uint64(in.len)-1 > limit:
+		*in = Inst{rip: in.rip, next: in.rip, op: OpInvalid, fn: gpHandler, prefix: pfxEndsBlock}
+	case in.imm <= limit:
+	case in.op == OpJMP:
+		in.fn = execJMPSlow
+	case in.op == OpJCC:
+		in.fn = execJCCSlow
+	}
 }
 
 // ---- JMP, Jcc ----
@@ -42,7 +75,7 @@ func execJMP(c *CPU, in *Inst) {
 	c.brk = true
 }
 
-func execJMPSlow(c *CPU, in *Inst) { c.jump(in.imm) }
+func execJMPSlow(c *CPU, in *Inst) { c.jumpChecked(in.imm) }
 
 func bindJCC(in *Inst) handler {
 	if !canonical(in.imm) {
@@ -197,17 +230,7 @@ func execJMPInd(c *CPU, in *Inst)    { c.jump(c.read64(c.ea(in))) }
 
 // execJMPIndN is an indirect JMP outside 64-bit mode: the target is E at
 // the operand size.
-func execJMPIndN(c *CPU, in *Inst) { c.jumpN(c.readE(in)) }
-
-// jumpN transfers control to offset target outside 64-bit mode, where it
-// must be within the CS limit.
-func (c *CPU) jumpN(target uint64) {
-	if target > uint64(c.Seg[CS].Limit) {
-		c.raise(VecGP, 0)
-	}
-	c.RIP = target
-	c.brk = true
-}
+func execJMPIndN(c *CPU, in *Inst) { c.jumpChecked(c.readE(in)) }
 
 // execCALLN is a near CALL outside 64-bit mode (relative, or indirect
 // through E at the operand size).
@@ -216,9 +239,7 @@ func execCALLN(c *CPU, in *Inst) {
 	if in.op == OpCALLInd {
 		target = c.readE(in)
 	}
-	if target > uint64(c.Seg[CS].Limit) {
-		c.raise(VecGP, 0)
-	}
+	c.checkTarget(target)
 	c.push(in.osz, in.next)
 	c.RIP = target
 	c.brk = true
@@ -228,9 +249,7 @@ func execCALLN(c *CPU, in *Inst) {
 // imm16 bytes of the stack.
 func execRETN(c *CPU, in *Inst) {
 	t := c.readN(c.stackAddr(0), in.osz)
-	if t > uint64(c.Seg[CS].Limit) {
-		c.raise(VecGP, 0)
-	}
+	c.checkTarget(t)
 	c.pop(in.osz)
 	if in.form == formIw {
 		c.R[RSP] = c.R[RSP]&^c.stackMask | (c.R[RSP]+in.imm)&c.stackMask
@@ -500,8 +519,8 @@ func (c *CPU) loopCount(in *Inst) uint64 {
 
 // loopBranch commits the new count and branches.
 func (c *CPU) loopBranch(in *Inst, n uint64, taken bool) {
-	if taken && !canonical(in.imm) {
-		c.raise(VecGP, 0)
+	if taken {
+		c.checkTarget(in.imm)
 	}
 	c.setReg(RCX, in.asz, false, n)
 	c.branch(in, taken)

@@ -232,10 +232,17 @@ type CPU struct {
 	// stackMask selects the stack pointer's bits the stack instructions
 	// use: all of RSP in 64-bit mode, else ESP or SP by SS's B bit.
 	stackMask uint64
-	// segCheck is set outside 64-bit mode when a data segment register is
-	// not flat (base 0, 4 GiB limit, expand-up, usable): memory accesses
-	// then check limits.
-	segCheck bool
+	// segSlow has bit s set outside 64-bit mode when segment register s is
+	// not a flat writable data segment (base 0, 4 GiB limit, expand-up,
+	// usable, writable): accesses through it then check its limits, and
+	// carry segMark[s] in their linear address for the rights checks.
+	segSlow uint8
+	// segMark holds the rights markers (markNoWrite, markNoRead) of each
+	// segment register outside 64-bit mode.
+	segMark [6]uint64
+	// segLo and segHi are the lowest and highest offset each segment
+	// register allows outside 64-bit mode (see segBounds).
+	segLo, segHi [6]uint64
 
 	// Execution state of the current block.
 	blk *block
@@ -390,7 +397,7 @@ func (c *CPU) updateMode() {
 	default:
 		c.csize, c.csTag = Code16, csTag16
 	}
-	c.segCheck = false
+	c.segSlow = 0
 	if c.csize == Code64 {
 		c.segBase64 = [6]uint64{FS: c.Seg[FS].Base, GS: c.Seg[GS].Base}
 		c.stackMask = ^uint64(0)
@@ -402,10 +409,12 @@ func (c *CPU) updateMode() {
 		if c.Seg[SS].Attr&SegAttrD != 0 {
 			c.stackMask = 0xFFFFFFFF
 		}
-		for _, s := range [...]int{ES, SS, DS, FS, GS} {
+		for s := range c.Seg {
 			d := &c.Seg[s]
-			if d.Base != 0 || d.Limit != 0xFFFFFFFF || d.Attr&SegAttrP == 0 || d.Attr&0x1C == 0x14 {
-				c.segCheck = true
+			c.segMark[s] = segRights(d.Attr)
+			c.segLo[s], c.segHi[s] = segBounds(d)
+			if c.segMark[s] != 0 || d.Base != 0 || d.Limit != 0xFFFFFFFF || d.Attr&SegAttrP == 0 || d.Attr&0x1C == 0x14 {
+				c.segSlow |= 1 << s
 			}
 		}
 	}

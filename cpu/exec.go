@@ -15,8 +15,9 @@ import (
 type block struct {
 	rip, phys uint64 // offset (linear in 64-bit mode) and physical address of the first instruction
 	csize     CodeSize
-	valid     bool // false once code in its pages was written or it was dropped
-	crosses   bool // its only instruction spans two pages
+	limit     uint32 // the CS limit it was decoded under (0 in 64-bit mode)
+	valid     bool   // false once code in its pages was written or it was dropped
+	crosses   bool   // its only instruction spans two pages
 	insts     []Inst
 	pages     [2]uint64 // physical page numbers it was decoded from
 }
@@ -36,6 +37,7 @@ const (
 type blockKey struct {
 	phys, rip uint64
 	csize     CodeSize
+	limit     uint32 // the CS limit decoding applied (0 in 64-bit mode)
 }
 
 // blockRef is a slot of the fast-path table: the block last run at a linear
@@ -136,7 +138,7 @@ func (bc *blockCache) drop(b *block) {
 	if r := &bc.table[blockSlot(b.rip)]; r.b == b {
 		*r = blockRef{tag: ^uint64(0)}
 	}
-	k := blockKey{b.phys, b.rip, b.csize}
+	k := blockKey{b.phys, b.rip, b.csize, b.limit}
 	if bc.byKey[k] == b {
 		delete(bc.byKey, k)
 		bc.insts -= len(b.insts)
@@ -191,7 +193,7 @@ func (c *CPU) blockSlow(rip uint64) *block {
 	lin := rip + c.segBase64[CS]
 	t := c.translate(lin, mmu.AccessFetch)
 	phys := t.Phys | lin&(mmu.PageSize-1)
-	key := blockKey{phys, rip, c.csize}
+	key := blockKey{phys, rip, c.csize, c.codeLimit()}
 	b := c.code.byKey[key]
 	if b != nil && b.crosses {
 		// Its instruction's second page must still map the same bytes.
@@ -223,10 +225,18 @@ func (c *CPU) blockSlow(rip uint64) *block {
 	return b
 }
 
+// codeLimit returns the CS limit outside 64-bit mode, 0 in it.
+func (c *CPU) codeLimit() uint32 {
+	if c.csize == Code64 {
+		return 0
+	}
+	return c.Seg[CS].Limit
+}
+
 // buildBlock decodes a block at rip (physical address phys).
 func (c *CPU) buildBlock(rip, phys uint64) *block {
 	c.code.decodes++
-	b := &block{rip: rip, phys: phys, csize: c.csize, valid: true}
+	b := &block{rip: rip, phys: phys, csize: c.csize, limit: c.codeLimit(), valid: true}
 	page := phys >> mmu.PageShift
 	b.pages = [2]uint64{page, page}
 	limit := maxBlockInsts
@@ -259,6 +269,9 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 			in = Inst{rip: cur, next: cur, op: OpInvalid, fn: gpHandler, prefix: pfxEndsBlock}
 		} else {
 			in.fn = bind(&in)
+			if c.csize != Code64 {
+				checkCodeLimit(&in, uint64(b.limit))
+			}
 		}
 		insts = append(insts, in)
 		if in.prefix&pfxEndsBlock != 0 || b.crosses {

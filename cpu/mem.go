@@ -107,6 +107,9 @@ func (c *CPU) translate(addr uint64, acc mmu.Access) mmu.Translation {
 
 // physFor translates addr for a data access and fills the TLB.
 func (c *CPU) physFor(addr uint64, write bool) uint64 {
+	if c.csize != Code64 {
+		addr = c.unmark(addr, write)
+	}
 	acc := mmu.Access(0)
 	if write {
 		acc = mmu.AccessWrite

@@ -52,51 +52,114 @@ func (c *CPU) setReg(r uint8, size uint8, legacy bool, v uint64) {
 
 // ea returns the linear address of the instruction's memory operand.
 func (c *CPU) ea(in *Inst) uint64 {
-	a := c.R[in.base] + c.R[in.index]<<in.scale + in.disp
+	return c.segAddr(in, c.R[in.base]+c.R[in.index]<<in.scale+in.disp)
+}
+
+// segAddr returns the linear address of offset a (before truncation to the
+// address size) in the memory operand's segment.
+func (c *CPU) segAddr(in *Inst, a uint64) uint64 {
 	if in.asz != 8 {
 		a &= sizeMask(in.asz)
 		if c.csize != Code64 {
-			return c.linear(in.seg, a, in.osz)
+			if c.segSlow>>in.seg&1 != 0 {
+				return c.linearChecked(in.seg, a, in.osz)
+			}
+			return (a + c.segBase64[in.seg]) & 0xFFFFFFFF
 		}
 	}
 	return a + c.segBase64[in.seg]
 }
 
 // linear returns the linear address of offset off in segment s outside
-// 64-bit mode, for an access of size bytes: base plus offset modulo 4 GiB,
-// after the segment's presence and limit checks (#GP(0), or #SS(0) for SS)
-// when some data segment is not flat.
+// 64-bit mode, for an access of size bytes: base plus offset modulo 4 GiB.
+// Through a segment that is not a flat writable data segment, it first
+// checks presence and limits (#GP(0), or #SS(0) for SS) and marks the
+// address with the access rights the segment lacks, which the memory slow
+// path checks once it knows whether the access reads or writes (see
+// unmark). A marked address never hits the TLB.
 func (c *CPU) linear(s uint8, off uint64, size uint8) uint64 {
-	if c.segCheck {
-		c.checkSeg(s, off, size)
+	if c.segSlow>>s&1 != 0 {
+		return c.linearChecked(s, off, size)
 	}
 	return (off + c.segBase64[s]) & 0xFFFFFFFF
 }
 
-// checkSeg checks an access of size bytes at offset off in segment s: the
-// segment must be usable (not null) and the bytes within its limit
-// (above it for an expand-down data segment, up to 64 KiB or 4 GiB by its
-// B bit).
-func (c *CPU) checkSeg(s uint8, off uint64, size uint8) {
-	d := &c.Seg[s]
-	end := off + uint64(size) - 1
-	lim := uint64(d.Limit)
-	bad := d.Attr&SegAttrP == 0
-	if d.Attr&0x1C == 0x14 { // data, expand-down
-		upper := uint64(0xFFFF)
-		if d.Attr&SegAttrD != 0 {
-			upper = 0xFFFFFFFF
-		}
-		bad = bad || off <= lim || end > upper
-	} else {
-		bad = bad || end > lim
+// linearChecked is linear through a segment that needs its checks.
+func (c *CPU) linearChecked(s uint8, off uint64, size uint8) uint64 {
+	c.checkSeg(s, off, size)
+	return (off+c.segBase64[s])&0xFFFFFFFF | c.segMark[s]
+}
+
+// Rights markers of a linear address outside 64-bit mode (see linear):
+// bits no 32-bit linear address has and no canonical address has without
+// bits 47-60, so a marked address never equals a TLB entry's tag.
+const (
+	markNoWrite = 1 << 61 // the segment is not writable: a write is #GP(0)
+	markNoRead  = 1 << 62 // the segment is execute-only code: a read is #GP(0)
+)
+
+// segRights returns the markers of a segment with attributes attr: code
+// segments are never writable and readable only with their R bit; data
+// segments are readable and writable with their W bit.
+func segRights(attr uint16) uint64 {
+	switch {
+	case attr&0x18 == 0x18 && attr&0x2 == 0:
+		return markNoWrite | markNoRead
+	case attr&0x2 == 0 || attr&0x18 == 0x18:
+		return markNoWrite
 	}
-	if bad {
+	return 0
+}
+
+// unmark checks a data access to linear address addr outside 64-bit mode
+// against the rights markers linear put there, raising #GP(0) for a write
+// through a segment that is not writable or a read of execute-only code,
+// and returns the 32-bit linear address.
+func (c *CPU) unmark(addr uint64, write bool) uint64 {
+	if write && addr&markNoWrite != 0 || !write && addr&markNoRead != 0 {
+		c.raise(VecGP, 0)
+	}
+	return addr & 0xFFFFFFFF
+}
+
+// eaPlain returns the linear address of the memory operand for an
+// instruction that records it rather than accessing it (INVLPG, the x87
+// data pointer): ea without the rights markers.
+func (c *CPU) eaPlain(in *Inst) uint64 {
+	a := c.ea(in)
+	if c.csize != Code64 {
+		a &= 0xFFFFFFFF
+	}
+	return a
+}
+
+// checkSeg checks an access of size bytes at offset off in segment s
+// against the offsets it allows (segBounds), raising #GP(0), or #SS(0) for
+// SS.
+func (c *CPU) checkSeg(s uint8, off uint64, size uint8) {
+	if off < c.segLo[s] || off+uint64(size)-1 > c.segHi[s] {
 		if s == SS {
 			c.raise(VecSS, 0)
 		}
 		c.raise(VecGP, 0)
 	}
+}
+
+// segBounds returns the lowest and highest offset segment d allows: none
+// (lo above every offset) when it is not usable (null or not present);
+// above the limit and up to 64 KiB or 4 GiB by its B bit for an
+// expand-down data segment; up to the limit otherwise.
+func segBounds(d *Segment) (lo, hi uint64) {
+	switch {
+	case d.Attr&SegAttrP == 0:
+		return ^uint64(0), 0
+	case d.Attr&0x1C == 0x14:
+		if d.Attr&SegAttrD != 0 {
+			return uint64(d.Limit) + 1, 0xFFFFFFFF
+		}
+		return uint64(d.Limit) + 1, 0xFFFF
+	}
+	return 0, uint64(d.Limit)
 }
 
 // legacy reports whether the instruction's byte registers 4-7 name AH-BH.

@@ -75,12 +75,13 @@ func execPOPReg(c *CPU, in *Inst) {
 	c.setReg(r, in.osz, false, v)
 }
 
-// execPOPMem pops into memory. An address computed from RSP uses the value
-// RSP has after the pop; if the store faults, RSP is unchanged.
+// execPOPMem pops into memory. An address computed from rSP uses the value
+// rSP has after the pop; if the store faults, rSP is unchanged.
 func execPOPMem(c *CPU, in *Inst) {
-	sp := c.R[RSP]
-	v := c.readN(sp, in.osz)
-	nsp := sp + uint64(in.osz)
+	m := c.stackMask
+	sp := c.R[RSP] & m
+	v := c.readN(c.stackLinear(sp, in.osz), in.osz)
+	nsp := c.R[RSP]&^m | (sp+uint64(in.osz))&m
 	base, index := c.R[in.base], c.R[in.index]
 	if in.base == RSP {
 		base = nsp
@@ -88,11 +89,7 @@ func execPOPMem(c *CPU, in *Inst) {
 	if in.index == RSP {
 		index = nsp
 	}
-	a := base + index<<in.scale + in.disp
-	if in.asz != 8 {
-		a &= sizeMask(in.asz)
-	}
-	c.writeN(a+c.segBase64[in.seg], in.osz, v)
+	c.writeN(c.segAddr(in, base+index<<in.scale+in.disp), in.osz, v)
 	c.R[RSP] = nsp
 }
 
@@ -131,38 +128,47 @@ func execPOPF(c *CPU, in *Inst) {
 // execENTER builds a stack frame: push rBP, copy level-1 frame pointers from
 // the enclosing frame, push the new frame pointer (level > 0), set rBP to it
 // and allocate imm16 bytes. Everything is read before anything is written,
-// and registers change only after the writes succeeded.
+// and registers change only after the writes succeeded. The stack's address
+// size (SS.B outside 64-bit mode) selects SP/BP or ESP/EBP.
 func execENTER(c *CPU, in *Inst) {
 	size := uint64(in.osz)
 	level := uint64(in.imm2 & 31)
-	sp := c.R[RSP]
-	bp := c.R[RBP]
+	m := c.stackMask
+	sp := c.R[RSP] & m
+	bp := c.R[RBP] & m
 	var vals [33]uint64
 	n := 0
-	vals[n] = bp
+	vals[n] = c.R[RBP]
 	n++
-	frame := sp - size
+	frame := (sp - size) & m
 	if level > 0 {
 		for i := uint64(1); i < level; i++ {
-			vals[n] = c.readN(bp-i*size, in.osz)
+			vals[n] = c.readN(c.stackLinear((bp-i*size)&m, in.osz), in.osz)
 			n++
 		}
 		vals[n] = frame
 		n++
 	}
-	c.probeWrite(sp-uint64(n)*size, n*int(size))
+	low := (sp - uint64(n)*size) & m
+	c.stackLinear(frame, in.osz)
+	c.probeWrite(c.stackLinear(low, in.osz), n*int(size))
 	for i := 0; i < n; i++ {
-		c.writeN(sp-uint64(i+1)*size, in.osz, vals[i])
+		c.writeN(c.stackLinear((sp-uint64(i+1)*size)&m, in.osz), in.osz, vals[i])
 	}
-	c.setReg(RBP, in.osz, false, frame)
-	c.R[RSP] = sp - uint64(n)*size - in.imm
+	if c.csize == Code64 {
+		c.setReg(RBP, in.osz, false, frame)
+	} else {
+		c.R[RBP] = c.R[RBP]&^m | frame // EBP or BP, by the stack's size
+	}
+	c.R[RSP] = c.R[RSP]&^m | (low-in.imm)&m
 }
 
-// execLEAVE is RSP = RBP; pop rBP.
+// execLEAVE is rSP = rBP (at the stack's address size); pop rBP.
 func execLEAVE(c *CPU, in *Inst) {
-	bp := c.R[RBP]
-	v := c.readN(bp, in.osz)
-	c.R[RSP] = bp + uint64(in.osz)
+	m := c.stackMask
+	bp := c.R[RBP] & m
+	v := c.readN(c.stackLinear(bp, in.osz), in.osz)
+	c.R[RSP] = c.R[RSP]&^m | (bp+uint64(in.osz))&m
 	c.setReg(RBP, in.osz, false, v)
 }
 

@@ -200,7 +200,7 @@ func execLMSW(c *CPU, in *Inst) {
 
 func execINVLPG(c *CPU, in *Inst) {
 	c.privileged()
-	a := c.ea(in)
+	a := c.eaPlain(in)
 	c.mmu.flushPage(a)
 	c.code.invalidatePage(a)
 	c.endBlock(in)

@@ -107,7 +107,7 @@ func (c *CPU) x87Begin(in *Inst, wait, control bool) {
 		f.FOP = uint16(in.opcode&7)<<8 | uint16(in.mod)<<6 | uint16(in.reg&7)<<3 | uint16(in.rm&7)
 		f.FIP = in.rip
 		if in.mod != 3 {
-			f.FDP = c.ea(in)
+			f.FDP = c.eaPlain(in)
 		}
 	}
 }

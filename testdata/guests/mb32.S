@@ -13,7 +13,10 @@
  *      #GP for SS with DPL != CPL), a null segment; INT n through a 32-bit
  *      interrupt gate and IRET; the instructions only 32-bit mode has;
  *      CPL 3: IRET to an outer level (data segments nulled), INT n through
- *      a DPL-3 gate with the stack from the TSS, #GP for CLI
+ *      a DPL-3 gate with the stack from the TSS, #GP for CLI; the rights
+ *      of data accesses (#GP(0) writing a read-only data or a code segment,
+ *      reading execute-only code), the CS limit on fall-through and on a
+ *      branch, a 16-bit stack (SS.B=0: SP, not ESP)
  *   3. 32-bit paging with 4 MiB (PSE) and 4 KiB pages: translation,
  *      accessed/dirty bits, #PF error codes and CR2, INVLPG
  *   4. PAE paging: translation, execute-disable, a reserved bit
@@ -42,6 +45,10 @@
     .set LONG_CS, 0x40                  /* 64-bit code */
     .set USER_CS, 0x48                  /* 32-bit code, DPL 3 */
     .set TSS_SEL, 0x50                  /* 32-bit TSS */
+    .set RO_DS, 0x58                    /* read-only data */
+    .set XONLY_CS, 0x60                 /* execute-only 32-bit code */
+    .set LIM_CS, 0x68                   /* 32-bit code, base lim_code, limit 0xF */
+    .set STACK16, 0x70                  /* data, base 0x380000, limit 0xFFFF, B=0 */
 
 /* SAY "text": print a string */
 .macro SAY str
@@ -202,6 +209,9 @@ _start:
     into
     CATCH
     call    report
+
+    call    seg_rights
+    call    stack16
 
     SAY     "int 0x30: "
     mov     $0x1234, %eax
@@ -446,6 +456,114 @@ user_a:
 user_b:
     cli
     ud2
+
+/* seg_rights checks the type of a segment on data accesses (SDM Vol. 3,
+ * 5.7 and MOV's protected-mode exceptions) and the CS limit (5.3). */
+seg_rights:
+    movl    $0x5A, 0x200100
+    SAY     "ro read: "
+    TRY
+    mov     $RO_DS, %ax
+    mov     %ax, %ds
+    mov     0x200100, %eax
+    CATCH
+    call    report
+    SAY     "ro write: "
+    TRY
+    mov     $RO_DS, %ax
+    mov     %ax, %ds
+    movl    $1, 0x200100
+    CATCH
+    call    report
+    SAY     "cs write: "
+    TRY
+    movl    $2, %cs:0x200100
+    CATCH
+    call    report
+    SAY     "execute-only read: "
+    TRY
+    ljmp    $XONLY_CS, $1f
+1:  mov     %cs:0x200100, %eax
+    CATCH
+    call    report
+    SAY     "unchanged: "
+    mov     0x200100, %eax
+    call    puthex
+    SAY     "\n"
+
+    mov     $lim_code, %eax                 /* LIM_CS's base */
+    movw    %ax, gdt + LIM_CS + 2
+    shr     $16, %eax
+    movb    %al, gdt + LIM_CS + 4
+    movb    %ah, gdt + LIM_CS + 7
+    SAY     "cs limit fall-through: "
+    TRY
+    ljmp    $LIM_CS, $2
+    CATCH
+    call    report
+    SAY     "cs limit jmp: "
+    TRY
+    ljmp    $LIM_CS, $0
+    CATCH
+    call    report
+    ret
+
+/* lim_code runs in LIM_CS (limit 0xF): from offset 2 it falls through past
+ * the limit; at 0 it jumps beyond it. Without the checks it escapes to
+ * lim_escaped ("no fault"). */
+lim_code:
+    .byte   0xEB, 0x40                      /* jmp .+0x42 */
+    .fill   14, 1, 0x90
+    ljmp    $FLAT_CS, $lim_escaped
+    .fill   0x42 - 0x17, 1, 0x90
+    ljmp    $FLAT_CS, $lim_escaped
+lim_escaped:
+    mov     $FLAT_DS, %ax
+    mov     %ax, %ds
+    mov     recover_esp, %esp
+    jmp     *recover_eip
+
+/* stack16 runs PUSH, CALL and POP on a 16-bit stack segment (SS.B = 0):
+ * they use SP and leave ESP's upper half alone; SP wraps at 64 KiB. */
+stack16:
+    SAY     "stack16: "
+    mov     %esp, saved_esp
+    mov     $STACK16, %ax
+    mov     %ax, %ss
+    mov     $0xABCD0010, %esp
+    pushl   $0x11223344
+    pushw   $0x5566
+    call    1f
+1:  pop     %ecx
+    mov     %esp, %ebx
+    popw    %dx
+    popl    %edi
+    mov     %esp, %esi
+    mov     $0xABCD0000, %esp
+    pushl   $0x778899AA
+    mov     %esp, %ebp
+    mov     $FLAT_DS, %ax
+    mov     %ax, %ss
+    mov     saved_esp, %esp
+    mov     %ebx, %eax
+    call    puthex
+    SAY     " "
+    mov     0x38000C, %eax
+    call    puthex
+    SAY     " "
+    movzwl  %dx, %eax
+    call    puthex
+    SAY     " "
+    mov     %esi, %eax
+    call    puthex
+    SAY     " wrap: "
+    mov     %ebp, %eax
+    call    puthex
+    SAY     " "
+    mov     0x38FFFC, %eax
+    call    puthex
+    SAY     "\n"
+    ret
 
 /* check_mods prints each module's arguments (its string after the file
  * name), first line and whether it starts on a page boundary. */
@@ -898,6 +1016,10 @@ gdt:
     .quad   0x00AF9A000000FFFF      /* 0x40 64-bit code */
     .quad   0x00CFFA000000FFFF      /* 0x48 32-bit code, DPL 3 */
     .quad   0                       /* 0x50 TSS, filled in */
+    .quad   0x00CF90000000FFFF      /* 0x58 read-only data */
+    .quad   0x00CF98000000FFFF      /* 0x60 execute-only code */
+    .quad   0x00409A000000000F      /* 0x68 code, limit 0xF, base filled in */
+    .quad   0x000092380000FFFF      /* 0x70 base 0x380000, limit 0xFFFF, B=0 */
 gdt_end:
 gdt_desc:
     .word   gdt_end - gdt - 1

@@ -322,16 +322,22 @@ func (r *run) waitEvent(m *member, kind failover.EventKind, gen uint64, limit ti
 	return e, err
 }
 
-// waitConsole waits for s on m's console.
+// waitConsole waits for s on m's console; it fails early when m ended
+// without it.
 func (r *run) waitConsole(m *member, s string, limit time.Duration) error {
-	return r.waitFor(limit, fmt.Sprintf("%q on the console of %s", s, m.name), func() bool {
+	ended := false
+	err := r.waitFor(limit, fmt.Sprintf("%q on the console of %s", s, m.name), func() bool {
 		select {
 		case <-m.done:
-			return true
+			ended = true
 		default:
 		}
-		return strings.Contains(m.out.String(), s)
+		return ended || strings.Contains(m.out.String(), s)
 	})
+	if err == nil && !strings.Contains(m.out.String(), s) {
+		err = fmt.Errorf("%s ended without %q on its console", m.name, s)
+	}
+	return err
 }
 
 // killAll ends every member still running.
@@ -466,11 +472,9 @@ func (r *run) play(res *Result) error {
 	if err := r.waitConsole(a, "server-42", stepLimit); err != nil {
 		return err
 	}
-	s := a.out.String()
-	i := strings.LastIndex(s, "mac=") + len("mac=")
-	mac, err := net.ParseMAC(s[i : i+17])
+	mac, err := guestMAC(a.out.String())
 	if err != nil {
-		return fmt.Errorf("the guest's MAC: %v", err)
+		return err
 	}
 	r.emitf(KindServing, "host A", "the guest serves an echo (busybox nc -e cat) at %s:%s, MAC %s", netlab.AddrGuest, servicePort, mac)
 
@@ -570,6 +574,16 @@ func (r *run) play(res *Result) error {
 	r.emitf(KindStreamEnd, "client", "%d request/response pairs, %d bytes sent, %d echoed, %d lost; the longest wait: %v across the failover, %v across the join",
 		res.Pairs, res.BytesSent, res.BytesEcho, res.LostBytes, res.Stall.Round(time.Millisecond), res.JoinStall.Round(time.Millisecond))
 	return nil
+}
+
+// guestMAC returns the MAC of the guest's answer "mac=MAC" on its console.
+func guestMAC(console string) (net.HardwareAddr, error) {
+	if i := strings.LastIndex(console, "mac="); i >= 0 {
+		if f := strings.Fields(console[i+len("mac="):]); len(f) > 0 {
+			return net.ParseMAC(f[0])
+		}
+	}
+	return nil, errors.New("the guest did not say its MAC")
 }
 
 // waitGARP waits for the survivor's gratuitous ARP entering the LAN and

@@ -4,183 +4,36 @@
 #define PRE MOVQ f+0(FP), DI; BYTE $0xDB; BYTE $0xE3; BYTE $0xD9; BYTE $0x6F; BYTE $0x00; BYTE $0xDB; BYTE $0x6F; BYTE $0x18; BYTE $0xDB; BYTE $0x6F; BYTE $0x08
 // POST: FNSTSW sw; FSTP out0; FSTP out1; FSTP out2; FNINIT.
 #define POST BYTE $0xDD; BYTE $0x7F; BYTE $0x60; BYTE $0xDB; BYTE $0x7F; BYTE $0x28; BYTE $0xDB; BYTE $0x7F; BYTE $0x38; BYTE $0xDB; BYTE $0x7F; BYTE $0x68; BYTE $0xDB; BYTE $0xE3; RET
+// OP(name, insn) defines name(f *Frame): PRE, insn, POST.
+#define OP(name, insn) TEXT name(SB), NOSPLIT, $0-8; PRE; insn; POST
 
-// FADD ST0, ST1
-TEXT ·opAdd(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD8; BYTE $0xC1
-	POST
-
-// FSUB ST0, ST1
-TEXT ·opSub(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD8; BYTE $0xE1
-	POST
-
-// FMUL ST0, ST1
-TEXT ·opMul(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD8; BYTE $0xC9
-	POST
-
-// FDIV ST0, ST1
-TEXT ·opDiv(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD8; BYTE $0xF1
-	POST
-
-// FSQRT
-TEXT ·opSqrt(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xFA
-	POST
-
-// FRNDINT
-TEXT ·opRndInt(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xFC
-	POST
-
-// FSCALE
-TEXT ·opScale(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xFD
-	POST
-
-// FPREM
-TEXT ·opPrem(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xF8
-	POST
-
-// FPREM1
-TEXT ·opPrem1(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xF5
-	POST
-
-// FXTRACT
-TEXT ·opXtract(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xF4
-	POST
-
-// FCOM ST1
-TEXT ·opCom(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD8; BYTE $0xD1
-	POST
-
-// FUCOM ST1
-TEXT ·opUcom(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xDD; BYTE $0xE1
-	POST
-
-// FSTP m32fp
-TEXT ·opStF32(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0x5F; BYTE $0x48
-	POST
-
-// FSTP m64fp
-TEXT ·opStF64(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xDD; BYTE $0x5F; BYTE $0x48
-	POST
-
-// FISTP m16int
-TEXT ·opStI16(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xDF; BYTE $0x5F; BYTE $0x48
-	POST
-
-// FISTP m32int
-TEXT ·opStI32(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xDB; BYTE $0x5F; BYTE $0x48
-	POST
-
-// FISTP m64int
-TEXT ·opStI64(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xDF; BYTE $0x7F; BYTE $0x48
-	POST
-
-// FISTTP m64int
-TEXT ·opSttI64(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xDD; BYTE $0x4F; BYTE $0x48
-	POST
-
-// FBSTP m80bcd
-TEXT ·opStBCD(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xDF; BYTE $0x77; BYTE $0x48
-	POST
-
-// FSTP ST0; FLD m32fp
-TEXT ·opLdF32(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xDD; BYTE $0xD8; BYTE $0xD9; BYTE $0x47; BYTE $0x48
-	POST
-
-// FSTP ST0; FLD m64fp
-TEXT ·opLdF64(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xDD; BYTE $0xD8; BYTE $0xDD; BYTE $0x47; BYTE $0x48
-	POST
-
-// FSTP ST0; FBLD m80bcd
-TEXT ·opLdBCD(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xDD; BYTE $0xD8; BYTE $0xDF; BYTE $0x67; BYTE $0x48
-	POST
-
-// F2XM1
-TEXT ·opF2xm1(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xF0
-	POST
-
-// FYL2X
-TEXT ·opFyl2x(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xF1
-	POST
-
-// FYL2XP1
-TEXT ·opFyl2xp1(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xF9
-	POST
-
-// FPTAN
-TEXT ·opFptan(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xF2
-	POST
-
-// FPATAN
-TEXT ·opFpatan(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xF3
-	POST
-
-// FSIN
-TEXT ·opFsin(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xFE
-	POST
-
-// FCOS
-TEXT ·opFcos(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xFF
-	POST
-
-// FSINCOS
-TEXT ·opFsincos(SB), NOSPLIT, $0-8
-	PRE
-	BYTE $0xD9; BYTE $0xFB
-	POST
+OP(·Add, BYTE $0xD8; BYTE $0xC1)                                       // FADD ST0, ST1
+OP(·Sub, BYTE $0xD8; BYTE $0xE1)                                       // FSUB ST0, ST1
+OP(·Mul, BYTE $0xD8; BYTE $0xC9)                                       // FMUL ST0, ST1
+OP(·Div, BYTE $0xD8; BYTE $0xF1)                                       // FDIV ST0, ST1
+OP(·Sqrt, BYTE $0xD9; BYTE $0xFA)                                      // FSQRT
+OP(·RndInt, BYTE $0xD9; BYTE $0xFC)                                    // FRNDINT
+OP(·Scale, BYTE $0xD9; BYTE $0xFD)                                     // FSCALE
+OP(·Prem, BYTE $0xD9; BYTE $0xF8)                                      // FPREM
+OP(·Prem1, BYTE $0xD9; BYTE $0xF5)                                     // FPREM1
+OP(·Xtract, BYTE $0xD9; BYTE $0xF4)                                    // FXTRACT
+OP(·Com, BYTE $0xD8; BYTE $0xD1)                                       // FCOM ST1
+OP(·Ucom, BYTE $0xDD; BYTE $0xE1)                                      // FUCOM ST1
+OP(·StF32, BYTE $0xD9; BYTE $0x5F; BYTE $0x48)                         // FSTP m32fp
+OP(·StF64, BYTE $0xDD; BYTE $0x5F; BYTE $0x48)                         // FSTP m64fp
+OP(·StI16, BYTE $0xDF; BYTE $0x5F; BYTE $0x48)                         // FISTP m16int
+OP(·StI32, BYTE $0xDB; BYTE $0x5F; BYTE $0x48)                         // FISTP m32int
+OP(·StI64, BYTE $0xDF; BYTE $0x7F; BYTE $0x48)                         // FISTP m64int
+OP(·SttI64, BYTE $0xDD; BYTE $0x4F; BYTE $0x48)                        // FISTTP m64int
+OP(·StBCD, BYTE $0xDF; BYTE $0x77; BYTE $0x48)                         // FBSTP m80bcd
+OP(·LdF32, BYTE $0xDD; BYTE $0xD8; BYTE $0xD9; BYTE $0x47; BYTE $0x48) // FSTP ST0; FLD m32fp
+OP(·LdF64, BYTE $0xDD; BYTE $0xD8; BYTE $0xDD; BYTE $0x47; BYTE $0x48) // FSTP ST0; FLD m64fp
+OP(·LdBCD, BYTE $0xDD; BYTE $0xD8; BYTE $0xDF; BYTE $0x67; BYTE $0x48) // FSTP ST0; FBLD m80bcd
+OP(·F2xm1, BYTE $0xD9; BYTE $0xF0)                                     // F2XM1
+OP(·Fyl2x, BYTE $0xD9; BYTE $0xF1)                                     // FYL2X
+OP(·Fyl2xp1, BYTE $0xD9; BYTE $0xF9)                                   // FYL2XP1
+OP(·Fptan, BYTE $0xD9; BYTE $0xF2)                                     // FPTAN
+OP(·Fpatan, BYTE $0xD9; BYTE $0xF3)                                    // FPATAN
+OP(·Fsin, BYTE $0xD9; BYTE $0xFE)                                      // FSIN
+OP(·Fcos, BYTE $0xD9; BYTE $0xFF)                                      // FCOS
+OP(·Fsincos, BYTE $0xD9; BYTE $0xFB)                                   // FSINCOS

@@ -4,332 +4,332 @@
 
 package hostsse
 
-// AddSS runs [66 33 30 66 35 38 63 31] on the host.
+// AddSS runs f3 0f 58 c1 on the host.
 func AddSS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// AddSD runs [66 32 30 66 35 38 63 31] on the host.
+// AddSD runs f2 0f 58 c1 on the host.
 func AddSD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// AddPS runs [30 66 35 38 63 31] on the host.
+// AddPS runs 0f 58 c1 on the host.
 func AddPS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// AddPD runs [36 36 30 66 35 38 63 31] on the host.
+// AddPD runs 66 0f 58 c1 on the host.
 func AddPD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MulSS runs [66 33 30 66 35 39 63 31] on the host.
+// MulSS runs f3 0f 59 c1 on the host.
 func MulSS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MulSD runs [66 32 30 66 35 39 63 31] on the host.
+// MulSD runs f2 0f 59 c1 on the host.
 func MulSD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MulPS runs [30 66 35 39 63 31] on the host.
+// MulPS runs 0f 59 c1 on the host.
 func MulPS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MulPD runs [36 36 30 66 35 39 63 31] on the host.
+// MulPD runs 66 0f 59 c1 on the host.
 func MulPD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// SubSS runs [66 33 30 66 35 63 63 31] on the host.
+// SubSS runs f3 0f 5c c1 on the host.
 func SubSS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// SubSD runs [66 32 30 66 35 63 63 31] on the host.
+// SubSD runs f2 0f 5c c1 on the host.
 func SubSD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// SubPS runs [30 66 35 63 63 31] on the host.
+// SubPS runs 0f 5c c1 on the host.
 func SubPS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// SubPD runs [36 36 30 66 35 63 63 31] on the host.
+// SubPD runs 66 0f 5c c1 on the host.
 func SubPD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MinSS runs [66 33 30 66 35 64 63 31] on the host.
+// MinSS runs f3 0f 5d c1 on the host.
 func MinSS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MinSD runs [66 32 30 66 35 64 63 31] on the host.
+// MinSD runs f2 0f 5d c1 on the host.
 func MinSD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MinPS runs [30 66 35 64 63 31] on the host.
+// MinPS runs 0f 5d c1 on the host.
 func MinPS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MinPD runs [36 36 30 66 35 64 63 31] on the host.
+// MinPD runs 66 0f 5d c1 on the host.
 func MinPD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// DivSS runs [66 33 30 66 35 65 63 31] on the host.
+// DivSS runs f3 0f 5e c1 on the host.
 func DivSS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// DivSD runs [66 32 30 66 35 65 63 31] on the host.
+// DivSD runs f2 0f 5e c1 on the host.
 func DivSD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// DivPS runs [30 66 35 65 63 31] on the host.
+// DivPS runs 0f 5e c1 on the host.
 func DivPS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// DivPD runs [36 36 30 66 35 65 63 31] on the host.
+// DivPD runs 66 0f 5e c1 on the host.
 func DivPD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MaxSS runs [66 33 30 66 35 66 63 31] on the host.
+// MaxSS runs f3 0f 5f c1 on the host.
 func MaxSS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MaxSD runs [66 32 30 66 35 66 63 31] on the host.
+// MaxSD runs f2 0f 5f c1 on the host.
 func MaxSD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MaxPS runs [30 66 35 66 63 31] on the host.
+// MaxPS runs 0f 5f c1 on the host.
 func MaxPS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// MaxPD runs [36 36 30 66 35 66 63 31] on the host.
+// MaxPD runs 66 0f 5f c1 on the host.
 func MaxPD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// SqrtSS runs [66 33 30 66 35 31 63 31] on the host.
+// SqrtSS runs f3 0f 51 c1 on the host.
 func SqrtSS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// SqrtSD runs [66 32 30 66 35 31 63 31] on the host.
+// SqrtSD runs f2 0f 51 c1 on the host.
 func SqrtSD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// SqrtPS runs [30 66 35 31 63 31] on the host.
+// SqrtPS runs 0f 51 c1 on the host.
 func SqrtPS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// SqrtPD runs [36 36 30 66 35 31 63 31] on the host.
+// SqrtPD runs 66 0f 51 c1 on the host.
 func SqrtPD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSS0 runs [66 33 30 66 63 32 63 31 30 30] on the host.
+// CmpSS0 runs f3 0f c2 c1 00 on the host.
 func CmpSS0(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSD0 runs [66 32 30 66 63 32 63 31 30 30] on the host.
+// CmpSD0 runs f2 0f c2 c1 00 on the host.
 func CmpSD0(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSS1 runs [66 33 30 66 63 32 63 31 30 31] on the host.
+// CmpSS1 runs f3 0f c2 c1 01 on the host.
 func CmpSS1(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSD1 runs [66 32 30 66 63 32 63 31 30 31] on the host.
+// CmpSD1 runs f2 0f c2 c1 01 on the host.
 func CmpSD1(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSS2 runs [66 33 30 66 63 32 63 31 30 32] on the host.
+// CmpSS2 runs f3 0f c2 c1 02 on the host.
 func CmpSS2(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSD2 runs [66 32 30 66 63 32 63 31 30 32] on the host.
+// CmpSD2 runs f2 0f c2 c1 02 on the host.
 func CmpSD2(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSS3 runs [66 33 30 66 63 32 63 31 30 33] on the host.
+// CmpSS3 runs f3 0f c2 c1 03 on the host.
 func CmpSS3(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSD3 runs [66 32 30 66 63 32 63 31 30 33] on the host.
+// CmpSD3 runs f2 0f c2 c1 03 on the host.
 func CmpSD3(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSS4 runs [66 33 30 66 63 32 63 31 30 34] on the host.
+// CmpSS4 runs f3 0f c2 c1 04 on the host.
 func CmpSS4(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSD4 runs [66 32 30 66 63 32 63 31 30 34] on the host.
+// CmpSD4 runs f2 0f c2 c1 04 on the host.
 func CmpSD4(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSS5 runs [66 33 30 66 63 32 63 31 30 35] on the host.
+// CmpSS5 runs f3 0f c2 c1 05 on the host.
 func CmpSS5(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSD5 runs [66 32 30 66 63 32 63 31 30 35] on the host.
+// CmpSD5 runs f2 0f c2 c1 05 on the host.
 func CmpSD5(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSS6 runs [66 33 30 66 63 32 63 31 30 36] on the host.
+// CmpSS6 runs f3 0f c2 c1 06 on the host.
 func CmpSS6(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSD6 runs [66 32 30 66 63 32 63 31 30 36] on the host.
+// CmpSD6 runs f2 0f c2 c1 06 on the host.
 func CmpSD6(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSS7 runs [66 33 30 66 63 32 63 31 30 37] on the host.
+// CmpSS7 runs f3 0f c2 c1 07 on the host.
 func CmpSS7(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CmpSD7 runs [66 32 30 66 63 32 63 31 30 37] on the host.
+// CmpSD7 runs f2 0f c2 c1 07 on the host.
 func CmpSD7(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS0 runs [36 36 30 66 33 61 30 61 63 31 30 30] on the host.
+// RoundSS0 runs 66 0f 3a 0a c1 00 on the host.
 func RoundSS0(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD0 runs [36 36 30 66 33 61 30 62 63 31 30 30] on the host.
+// RoundSD0 runs 66 0f 3a 0b c1 00 on the host.
 func RoundSD0(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS1 runs [36 36 30 66 33 61 30 61 63 31 30 31] on the host.
+// RoundSS1 runs 66 0f 3a 0a c1 01 on the host.
 func RoundSS1(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD1 runs [36 36 30 66 33 61 30 62 63 31 30 31] on the host.
+// RoundSD1 runs 66 0f 3a 0b c1 01 on the host.
 func RoundSD1(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS2 runs [36 36 30 66 33 61 30 61 63 31 30 32] on the host.
+// RoundSS2 runs 66 0f 3a 0a c1 02 on the host.
 func RoundSS2(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD2 runs [36 36 30 66 33 61 30 62 63 31 30 32] on the host.
+// RoundSD2 runs 66 0f 3a 0b c1 02 on the host.
 func RoundSD2(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS3 runs [36 36 30 66 33 61 30 61 63 31 30 33] on the host.
+// RoundSS3 runs 66 0f 3a 0a c1 03 on the host.
 func RoundSS3(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD3 runs [36 36 30 66 33 61 30 62 63 31 30 33] on the host.
+// RoundSD3 runs 66 0f 3a 0b c1 03 on the host.
 func RoundSD3(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS4 runs [36 36 30 66 33 61 30 61 63 31 30 34] on the host.
+// RoundSS4 runs 66 0f 3a 0a c1 04 on the host.
 func RoundSS4(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD4 runs [36 36 30 66 33 61 30 62 63 31 30 34] on the host.
+// RoundSD4 runs 66 0f 3a 0b c1 04 on the host.
 func RoundSD4(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS5 runs [36 36 30 66 33 61 30 61 63 31 30 35] on the host.
+// RoundSS5 runs 66 0f 3a 0a c1 05 on the host.
 func RoundSS5(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD5 runs [36 36 30 66 33 61 30 62 63 31 30 35] on the host.
+// RoundSD5 runs 66 0f 3a 0b c1 05 on the host.
 func RoundSD5(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS6 runs [36 36 30 66 33 61 30 61 63 31 30 36] on the host.
+// RoundSS6 runs 66 0f 3a 0a c1 06 on the host.
 func RoundSS6(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD6 runs [36 36 30 66 33 61 30 62 63 31 30 36] on the host.
+// RoundSD6 runs 66 0f 3a 0b c1 06 on the host.
 func RoundSD6(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS7 runs [36 36 30 66 33 61 30 61 63 31 30 37] on the host.
+// RoundSS7 runs 66 0f 3a 0a c1 07 on the host.
 func RoundSS7(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD7 runs [36 36 30 66 33 61 30 62 63 31 30 37] on the host.
+// RoundSD7 runs 66 0f 3a 0b c1 07 on the host.
 func RoundSD7(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS8 runs [36 36 30 66 33 61 30 61 63 31 30 38] on the host.
+// RoundSS8 runs 66 0f 3a 0a c1 08 on the host.
 func RoundSS8(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD8 runs [36 36 30 66 33 61 30 62 63 31 30 38] on the host.
+// RoundSD8 runs 66 0f 3a 0b c1 08 on the host.
 func RoundSD8(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS9 runs [36 36 30 66 33 61 30 61 63 31 30 39] on the host.
+// RoundSS9 runs 66 0f 3a 0a c1 09 on the host.
 func RoundSS9(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD9 runs [36 36 30 66 33 61 30 62 63 31 30 39] on the host.
+// RoundSD9 runs 66 0f 3a 0b c1 09 on the host.
 func RoundSD9(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS10 runs [36 36 30 66 33 61 30 61 63 31 30 61] on the host.
+// RoundSS10 runs 66 0f 3a 0a c1 0a on the host.
 func RoundSS10(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD10 runs [36 36 30 66 33 61 30 62 63 31 30 61] on the host.
+// RoundSD10 runs 66 0f 3a 0b c1 0a on the host.
 func RoundSD10(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS11 runs [36 36 30 66 33 61 30 61 63 31 30 62] on the host.
+// RoundSS11 runs 66 0f 3a 0a c1 0b on the host.
 func RoundSS11(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD11 runs [36 36 30 66 33 61 30 62 63 31 30 62] on the host.
+// RoundSD11 runs 66 0f 3a 0b c1 0b on the host.
 func RoundSD11(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS12 runs [36 36 30 66 33 61 30 61 63 31 30 63] on the host.
+// RoundSS12 runs 66 0f 3a 0a c1 0c on the host.
 func RoundSS12(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD12 runs [36 36 30 66 33 61 30 62 63 31 30 63] on the host.
+// RoundSD12 runs 66 0f 3a 0b c1 0c on the host.
 func RoundSD12(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS13 runs [36 36 30 66 33 61 30 61 63 31 30 64] on the host.
+// RoundSS13 runs 66 0f 3a 0a c1 0d on the host.
 func RoundSS13(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD13 runs [36 36 30 66 33 61 30 62 63 31 30 64] on the host.
+// RoundSD13 runs 66 0f 3a 0b c1 0d on the host.
 func RoundSD13(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS14 runs [36 36 30 66 33 61 30 61 63 31 30 65] on the host.
+// RoundSS14 runs 66 0f 3a 0a c1 0e on the host.
 func RoundSS14(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD14 runs [36 36 30 66 33 61 30 62 63 31 30 65] on the host.
+// RoundSD14 runs 66 0f 3a 0b c1 0e on the host.
 func RoundSD14(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSS15 runs [36 36 30 66 33 61 30 61 63 31 30 66] on the host.
+// RoundSS15 runs 66 0f 3a 0a c1 0f on the host.
 func RoundSS15(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RoundSD15 runs [36 36 30 66 33 61 30 62 63 31 30 66] on the host.
+// RoundSD15 runs 66 0f 3a 0b c1 0f on the host.
 func RoundSD15(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// ComISS runs [30 66 32 66 63 31] on the host.
+// ComISS runs 0f 2f c1 on the host.
 func ComISS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// UComISS runs [30 66 32 65 63 31] on the host.
+// UComISS runs 0f 2e c1 on the host.
 func UComISS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// ComISD runs [36 36 30 66 32 66 63 31] on the host.
+// ComISD runs 66 0f 2f c1 on the host.
 func ComISD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// UComISD runs [36 36 30 66 32 65 63 31] on the host.
+// UComISD runs 66 0f 2e c1 on the host.
 func UComISD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtSS2SD runs [66 33 30 66 35 61 63 31] on the host.
+// CvtSS2SD runs f3 0f 5a c1 on the host.
 func CvtSS2SD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtSD2SS runs [66 32 30 66 35 61 63 31] on the host.
+// CvtSD2SS runs f2 0f 5a c1 on the host.
 func CvtSD2SS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtPS2PD runs [30 66 35 61 63 31] on the host.
+// CvtPS2PD runs 0f 5a c1 on the host.
 func CvtPS2PD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtPD2PS runs [36 36 30 66 35 61 63 31] on the host.
+// CvtPD2PS runs 66 0f 5a c1 on the host.
 func CvtPD2PS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtDQ2PS runs [30 66 35 62 63 31] on the host.
+// CvtDQ2PS runs 0f 5b c1 on the host.
 func CvtDQ2PS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtPS2DQ runs [36 36 30 66 35 62 63 31] on the host.
+// CvtPS2DQ runs 66 0f 5b c1 on the host.
 func CvtPS2DQ(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtTPS2DQ runs [66 33 30 66 35 62 63 31] on the host.
+// CvtTPS2DQ runs f3 0f 5b c1 on the host.
 func CvtTPS2DQ(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtDQ2PD runs [66 33 30 66 65 36 63 31] on the host.
+// CvtDQ2PD runs f3 0f e6 c1 on the host.
 func CvtDQ2PD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtPD2DQ runs [66 32 30 66 65 36 63 31] on the host.
+// CvtPD2DQ runs f2 0f e6 c1 on the host.
 func CvtPD2DQ(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtTPD2DQ runs [36 36 30 66 65 36 63 31] on the host.
+// CvtTPD2DQ runs 66 0f e6 c1 on the host.
 func CvtTPD2DQ(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtSI2SS32 runs [66 33 30 66 32 61 63 31] on the host.
+// CvtSI2SS32 runs f3 0f 2a c1 on the host.
 func CvtSI2SS32(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtSI2SS64 runs [66 33 34 38 30 66 32 61 63 31] on the host.
+// CvtSI2SS64 runs f3 48 0f 2a c1 on the host.
 func CvtSI2SS64(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtSI2SD32 runs [66 32 30 66 32 61 63 31] on the host.
+// CvtSI2SD32 runs f2 0f 2a c1 on the host.
 func CvtSI2SD32(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtSI2SD64 runs [66 32 34 38 30 66 32 61 63 31] on the host.
+// CvtSI2SD64 runs f2 48 0f 2a c1 on the host.
 func CvtSI2SD64(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtSS2SI32 runs [66 33 30 66 32 64 64 31] on the host.
+// CvtSS2SI32 runs f3 0f 2d d1 on the host.
 func CvtSS2SI32(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtSS2SI64 runs [66 33 34 38 30 66 32 64 64 31] on the host.
+// CvtSS2SI64 runs f3 48 0f 2d d1 on the host.
 func CvtSS2SI64(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtTSS2SI32 runs [66 33 30 66 32 63 64 31] on the host.
+// CvtTSS2SI32 runs f3 0f 2c d1 on the host.
 func CvtTSS2SI32(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtTSS2SI64 runs [66 33 34 38 30 66 32 63 64 31] on the host.
+// CvtTSS2SI64 runs f3 48 0f 2c d1 on the host.
 func CvtTSS2SI64(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtSD2SI32 runs [66 32 30 66 32 64 64 31] on the host.
+// CvtSD2SI32 runs f2 0f 2d d1 on the host.
 func CvtSD2SI32(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtSD2SI64 runs [66 32 34 38 30 66 32 64 64 31] on the host.
+// CvtSD2SI64 runs f2 48 0f 2d d1 on the host.
 func CvtSD2SI64(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtTSD2SI32 runs [66 32 30 66 32 63 64 31] on the host.
+// CvtTSD2SI32 runs f2 0f 2c d1 on the host.
 func CvtTSD2SI32(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// CvtTSD2SI64 runs [66 32 34 38 30 66 32 63 64 31] on the host.
+// CvtTSD2SI64 runs f2 48 0f 2c d1 on the host.
 func CvtTSD2SI64(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// AddSubPS runs [66 32 30 66 64 30 63 31] on the host.
+// AddSubPS runs f2 0f d0 c1 on the host.
 func AddSubPS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// AddSubPD runs [36 36 30 66 64 30 63 31] on the host.
+// AddSubPD runs 66 0f d0 c1 on the host.
 func AddSubPD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// HAddPS runs [66 32 30 66 37 63 63 31] on the host.
+// HAddPS runs f2 0f 7c c1 on the host.
 func HAddPS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// HAddPD runs [36 36 30 66 37 63 63 31] on the host.
+// HAddPD runs 66 0f 7c c1 on the host.
 func HAddPD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// HSubPS runs [66 32 30 66 37 64 63 31] on the host.
+// HSubPS runs f2 0f 7d c1 on the host.
 func HSubPS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// HSubPD runs [36 36 30 66 37 64 63 31] on the host.
+// HSubPD runs 66 0f 7d c1 on the host.
 func HSubPD(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RcpSS runs [66 33 30 66 35 33 63 31] on the host.
+// RcpSS runs f3 0f 53 c1 on the host.
 func RcpSS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)
 
-// RsqrtSS runs [66 33 30 66 35 32 63 31] on the host.
+// RsqrtSS runs f3 0f 52 c1 on the host.
 func RsqrtSS(x0, x1 *[2]uint64, csr uint32) (mxcsr uint32, rflags uint64)

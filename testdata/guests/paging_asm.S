@@ -3,28 +3,19 @@
  * user-mode test code (section .usertext, mapped with U=1).
  */
 #include "paging.h"
+#include "saveregs.h"
 
     .code64
     .text
 
 /* ---- 256 interrupt stubs, 16 bytes apart: isr_stubs + 16 * vector ---- */
-    .macro ISR vec
-    .balign 16
-    .if (\vec == 8) || ((\vec >= 10) && (\vec <= 14)) || (\vec == 17) || (\vec == 21) || (\vec == 29) || (\vec == 30)
-    .else
-    pushq   $0                      /* dummy error code */
-    .endif
-    pushq   $\vec
-    jmp     isr_common
-    .endm
-
     .balign 16
     .globl  isr_stubs
 isr_stubs:
     .altmacro
     .set    vec, 0
     .rept   256
-    ISR     %vec
+    VECTOR_STUB %vec, isr_common
     .set    vec, vec + 1
     .endr
     .noaltmacro
@@ -91,9 +82,9 @@ syscall_entry:
     popq    %rsp
     sysretq
 
-/* uint64_t enter_user_sysret(uint64_t rip, uint64_t rsp) */
-    .globl  enter_user_sysret
-enter_user_sysret:
+/* SAVE_KERNEL_CONTEXT: push the callee-saved registers and keep the stack
+ * pointer, for user_return to pop them. */
+    .macro SAVE_KERNEL_CONTEXT
     pushq   %rbx
     pushq   %rbp
     pushq   %r12
@@ -101,34 +92,36 @@ enter_user_sysret:
     pushq   %r14
     pushq   %r15
     movq    %rsp, kctx_rsp(%rip)
-    movq    %rdi, %rcx
-    movl    $0x2, %r11d
-    movq    %rsi, %rsp
+    .endm
+
+/* CLEAR_ARGS: zero RAX, RDX, RSI and RDI, which user code starts with. */
+    .macro CLEAR_ARGS
     xorl    %eax, %eax
     xorl    %edx, %edx
     xorl    %esi, %esi
     xorl    %edi, %edi
+    .endm
+
+/* uint64_t enter_user_sysret(uint64_t rip, uint64_t rsp) */
+    .globl  enter_user_sysret
+enter_user_sysret:
+    SAVE_KERNEL_CONTEXT
+    movq    %rdi, %rcx
+    movl    $0x2, %r11d
+    movq    %rsi, %rsp
+    CLEAR_ARGS
     sysretq
 
 /* uint64_t enter_user_iret(uint64_t rip, uint64_t rsp) */
     .globl  enter_user_iret
 enter_user_iret:
-    pushq   %rbx
-    pushq   %rbp
-    pushq   %r12
-    pushq   %r13
-    pushq   %r14
-    pushq   %r15
-    movq    %rsp, kctx_rsp(%rip)
+    SAVE_KERNEL_CONTEXT
     pushq   $(SEL_UDATA | 3)        /* SS */
     pushq   %rsi                    /* RSP */
     pushq   $0x2                    /* RFLAGS */
     pushq   $(SEL_UCODE | 3)        /* CS */
     pushq   %rdi                    /* RIP */
-    xorl    %eax, %eax
-    xorl    %edx, %edx
-    xorl    %esi, %esi
-    xorl    %edi, %edi
+    CLEAR_ARGS
     iretq
 
 /* void user_return(uint64_t code): back to the caller of enter_user_* */

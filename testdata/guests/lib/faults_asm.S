@@ -4,18 +4,10 @@
  * 0x7e, instead of the silent triple fault an unhandled exception causes.
  * Call install_fault_reporter() from main().  Uses the boot GDT's CS 0x08.
  */
+#include "saveregs.h"
+
     .text
     .code64
-
-    .macro FSTUB vec
-    .balign 16
-    .if (\vec == 8) || ((\vec >= 10) && (\vec <= 14)) || (\vec == 17) || (\vec == 21) || (\vec == 29) || (\vec == 30)
-    .else
-    pushq   $0
-    .endif
-    pushq   $\vec
-    jmp     fault_common
-    .endm
 
     .balign 16
     .globl  fault_stubs
@@ -23,7 +15,7 @@ fault_stubs:
     .altmacro
     .set    fvec, 0
     .rept   32
-    FSTUB   %fvec
+    VECTOR_STUB %fvec, fault_common
     .set    fvec, fvec + 1
     .endr
     .noaltmacro

@@ -73,7 +73,7 @@ static struct used used __attribute__((aligned(4)));
 static uint8_t bufs[QSIZE][NET_BUF];
 static uint16_t last_used;
 
-static volatile uint32_t irqs;  /* interrupts taken, written by the handlers */
+static volatile uint64_t irqs;  /* interrupts taken, written by the handlers */
 static volatile uint32_t rx_head, rx_tail;
 static volatile uint8_t rx_ring[256];
 
@@ -114,19 +114,6 @@ static void setup_interrupts(int irq, gate_fn fn)
 	outb(0x21, 0x01); outb(0xA1, 0x01);
 	outb(0x21, (uint8_t)~(1u << irq)); /* only the waited-for IRQ (PIT's IRQ 0 masked) */
 	outb(0xA1, 0xFF);
-}
-
-/* wait_irq sleeps until an interrupt arrives after seen: the check and the
- * halt are atomic, because STI enables interrupts only after HLT starts. */
-static void wait_irq(uint32_t seen)
-{
-	for (;;) {
-		__asm__ volatile("cli");
-		if (irqs != seen)
-			break;
-		__asm__ volatile("sti; hlt" ::: "memory");
-	}
-	__asm__ volatile("sti");
 }
 
 /* --- virtio-mmio --- */
@@ -183,7 +170,7 @@ static int wait_net(void)
 	mmio_wr(VIO_QUEUE_NOTIFY, 0);
 	printf("idle_wake: net ready, waiting with no timer\n");
 	for (unsigned frames = 0; frames < 3;) {
-		wait_irq(irqs);
+		wait_change(&irqs, irqs);
 		while (last_used != *(volatile uint16_t *)&used.idx) {
 			struct used_elem e = used.ring[last_used % QSIZE];
 			last_used++;
@@ -212,11 +199,11 @@ static int wait_blk(void)
 		desc[0] = (struct desc){(uint64_t)&req, sizeof req, DESC_NEXT, 1};
 		desc[1] = (struct desc){(uint64_t)data, sizeof data, DESC_NEXT | DESC_WRITE, 2};
 		desc[2] = (struct desc){(uint64_t)&status, 1, DESC_WRITE, 0};
-		uint32_t seen = irqs;
+		uint64_t seen = irqs;
 		post(0);
 		mmio_wr(VIO_QUEUE_NOTIFY, 0);
 		while (last_used == *(volatile uint16_t *)&used.idx) {
-			wait_irq(seen);
+			wait_change(&irqs, seen);
 			seen = irqs;
 		}
 		last_used++;
@@ -236,7 +223,7 @@ static int wait_console(void)
 		inb(COM1);
 	printf("idle_wake: console ready, waiting with no timer\n");
 	for (;;) {
-		wait_irq(irqs);
+		wait_change(&irqs, irqs);
 		while (rx_tail != rx_head) {
 			uint8_t c = rx_ring[rx_tail++ % sizeof rx_ring];
 			printf("byte %02x\n", c);

@@ -56,18 +56,6 @@ static uint64_t rdtsc(void)
 	return (uint64_t)hi << 32 | lo;
 }
 
-/* wait_tick sleeps until the tick count passes seen. */
-static void wait_tick(uint64_t seen)
-{
-	for (;;) {
-		__asm__ volatile("cli");
-		if (ticks != seen)
-			break;
-		__asm__ volatile("sti; hlt" ::: "memory");
-	}
-	__asm__ volatile("sti");
-}
-
 /* lines_wanted returns N of "lines=N" on the command line s, or 20. */
 static unsigned long lines_wanted(const char *s)
 {
@@ -101,7 +89,7 @@ int main(unsigned long ram_size, unsigned long cmdline)
 	uint64_t last_tsc = rdtsc(), seen = 0;
 	for (unsigned long line = 1; line <= want; line++) {
 		while (seen < line * 10) {
-			wait_tick(seen);
+			wait_change(&ticks, seen);
 			seen = ticks;
 		}
 		uint64_t tsc = rdtsc();

@@ -22,6 +22,20 @@ static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, 
 static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 
+/* wait_change sleeps in HLT until *count, which interrupt handlers advance,
+ * differs from seen. The test and the halt are atomic: STI enables
+ * interrupts only once the HLT after it has started. */
+static inline void wait_change(const volatile uint64_t *count, uint64_t seen)
+{
+    for (;;) {
+        __asm__ volatile("cli");
+        if (*count != seen)
+            break;
+        __asm__ volatile("sti; hlt" ::: "memory");
+    }
+    __asm__ volatile("sti");
+}
+
 void serial_putc(char c);
 void serial_write(const char *s, size_t n);
 void puts_nonl(const char *s);           /* no newline appended */

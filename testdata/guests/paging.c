@@ -433,50 +433,39 @@ static void test_pf(void)
           last.rip, r);
 }
 
+/* SKIP_FAULT(at, setup, insn, clobbers...) runs the instructions setup, then
+ * insn, which must fault: the handler resumes after it (EXPECT_SKIP, R15).
+ * at receives insn's address; ntraps counts from zero. */
+#define SKIP_FAULT(at, setup, insn, ...)                                              \
+    do {                                                                              \
+        ntraps = 0;                                                                   \
+        expect = EXPECT_SKIP;                                                         \
+        __asm__ volatile("leaq 0f(%%rip), %[at]\n\t"                                  \
+                         "leaq 1f(%%rip), %%r15\n\t" setup "\n"                        \
+                         "0:\t" insn "\n1:"                                            \
+                         : [at] "=&r"(at) : : "r15", __VA_ARGS__);                    \
+        expect = EXPECT_NONE;                                                         \
+    } while (0)
+
 static void test_exceptions(void)
 {
     uint64_t at, after;
 
-    ntraps = 0;
-    expect = EXPECT_SKIP;
-    __asm__ volatile("leaq 0f(%%rip), %[at]\n\t"
-                     "leaq 1f(%%rip), %%r15\n\t"
-                     "xorl %%ecx, %%ecx\n\tmovl $5, %%eax\n\txorl %%edx, %%edx\n"
-                     "0:\tdivl %%ecx\n1:"
-                     : [at] "=&r"(at) : : "rax", "rcx", "rdx", "r15", "cc");
-    expect = EXPECT_NONE;
+    SKIP_FAULT(at, "xorl %%ecx, %%ecx\n\tmovl $5, %%eax\n\txorl %%edx, %%edx", "divl %%ecx",
+               "rax", "rcx", "rdx", "cc");
     check("de-divide-by-zero", ntraps == 1 && last.vec == 0 && last.rip == at,
           "n=%d vec=%lu rip=0x%lx want 0x%lx", ntraps, last.vec, last.rip, at);
 
-    ntraps = 0;
-    expect = EXPECT_SKIP;
-    __asm__ volatile("leaq 0f(%%rip), %[at]\n\t"
-                     "leaq 1f(%%rip), %%r15\n\t"
-                     "movq $-1, %%rax\n\tmovq $0x7fffffffffffffff, %%rdx\n\tmovq $-1, %%rcx\n"
-                     "0:\tidivq %%rcx\n1:"
-                     : [at] "=&r"(at) : : "rax", "rcx", "rdx", "r15", "cc");
-    expect = EXPECT_NONE;
+    SKIP_FAULT(at, "movq $-1, %%rax\n\tmovq $0x7fffffffffffffff, %%rdx\n\tmovq $-1, %%rcx", "idivq %%rcx",
+               "rax", "rcx", "rdx", "cc");
     check("de-divide-overflow", ntraps == 1 && last.vec == 0 && last.rip == at,
           "n=%d vec=%lu rip=0x%lx want 0x%lx", ntraps, last.vec, last.rip, at);
 
-    ntraps = 0;
-    expect = EXPECT_SKIP;
-    __asm__ volatile("leaq 0f(%%rip), %[at]\n\t"
-                     "leaq 1f(%%rip), %%r15\n"
-                     "0:\tud2\n1:"
-                     : [at] "=&r"(at) : : "r15");
-    expect = EXPECT_NONE;
+    SKIP_FAULT(at, "", "ud2", "cc");
     check("ud-ud2", ntraps == 1 && last.vec == 6 && last.rip == at,
           "n=%d vec=%lu rip=0x%lx want 0x%lx", ntraps, last.vec, last.rip, at);
 
-    ntraps = 0;
-    expect = EXPECT_SKIP;
-    __asm__ volatile("leaq 0f(%%rip), %[at]\n\t"
-                     "leaq 1f(%%rip), %%r15\n\t"
-                     "movabsq $0x8000000000000000, %%rax\n"
-                     "0:\tmovq (%%rax), %%rax\n1:"
-                     : [at] "=&r"(at) : : "rax", "r15", "memory");
-    expect = EXPECT_NONE;
+    SKIP_FAULT(at, "movabsq $0x8000000000000000, %%rax", "movq (%%rax), %%rax", "rax", "memory");
     check("gp-non-canonical", ntraps == 1 && last.vec == 13 && last.err == 0 && last.rip == at,
           "n=%d vec=%lu err=0x%lx rip=0x%lx want 0x%lx", ntraps, last.vec, last.err, last.rip, at);
 

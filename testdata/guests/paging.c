@@ -370,6 +370,14 @@ static void test_cpu_state(unsigned long ram)
           "cr3=0x%lx cr0=0x%lx", read_cr3(), read_cr0());
 }
 
+/* check_pf checks that one #PF with error code err at cr2 was taken and that
+ * the value v read after it is want. */
+static void check_pf(const char *name, uint64_t err, uint64_t cr2, uint64_t v, uint64_t want)
+{
+    check(name, ntraps == 1 && last.vec == 14 && last.err == err && last.cr2 == cr2 && v == want,
+          "n=%d vec=%lu err=0x%lx cr2=0x%lx v=0x%lx", ntraps, last.vec, last.err, last.cr2, v);
+}
+
 static void test_pf(void)
 {
     /* read of a not-present page: the handler maps it, the load is retried */
@@ -382,9 +390,7 @@ static void test_pf(void)
     expect = EXPECT_FIX_P;
     uint64_t v = *(volatile uint64_t *)VA_NP;
     expect = EXPECT_NONE;
-    check("pf-not-present-read",
-          ntraps == 1 && last.vec == 14 && last.err == 0 && last.cr2 == VA_NP && v == 0xC0FFEE0123ull,
-          "n=%d vec=%lu err=0x%lx cr2=0x%lx v=0x%lx", ntraps, last.vec, last.err, last.cr2, v);
+    check_pf("pf-not-present-read", 0, VA_NP, v, 0xC0FFEE0123ull);
 
     /* write to a not-present page */
     ntraps = 0;
@@ -392,9 +398,7 @@ static void test_pf(void)
     *(volatile uint64_t *)(VA_NPW + 0x18) = 0xABCDull;
     expect = EXPECT_NONE;
     v = *(volatile uint64_t *)(VA_NPW + 0x18);
-    check("pf-not-present-write",
-          ntraps == 1 && last.vec == 14 && last.err == PF_W && last.cr2 == VA_NPW + 0x18 && v == 0xABCD,
-          "n=%d vec=%lu err=0x%lx cr2=0x%lx v=0x%lx", ntraps, last.vec, last.err, last.cr2, v);
+    check_pf("pf-not-present-write", PF_W, VA_NPW + 0x18, v, 0xABCD);
 
     /* supervisor write to a read-only page with CR0.WP=1 */
     ntraps = 0;
@@ -402,10 +406,7 @@ static void test_pf(void)
     *(volatile uint32_t *)(VA_RO + 0x100) = 0x5a5a5a5a;
     expect = EXPECT_NONE;
     v = *(volatile uint32_t *)(VA_RO + 0x100);
-    check("pf-write-readonly-wp1",
-          ntraps == 1 && last.vec == 14 && last.err == (PF_P | PF_W) && last.cr2 == VA_RO + 0x100 &&
-              v == 0x5a5a5a5a,
-          "n=%d vec=%lu err=0x%lx cr2=0x%lx v=0x%lx", ntraps, last.vec, last.err, last.cr2, v);
+    check_pf("pf-write-readonly-wp1", PF_P | PF_W, VA_RO + 0x100, v, 0x5a5a5a5a);
 
     /* with CR0.WP=0 a supervisor write to a read-only page succeeds */
     ntraps = 0;

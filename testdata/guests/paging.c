@@ -215,22 +215,17 @@ void trap(struct frame *fr)
 
     switch (expect) {
     case EXPECT_FIX_P:
-        if (fr->vector == 14) {
-            *pte_of(ti.cr2) |= PTE_P;
-            invlpg(ti.cr2);
-            return;
-        }
-        break;
     case EXPECT_FIX_RW:
-        if (fr->vector == 14) {
-            *pte_of(ti.cr2) |= PTE_RW;
-            invlpg(ti.cr2);
-            return;
-        }
-        break;
     case EXPECT_FIX_NX:
         if (fr->vector == 14) {
-            *pte_of(ti.cr2) &= ~PTE_NX;
+            /* grant what the fault is about; the access is retried */
+            volatile uint64_t *pte = pte_of(ti.cr2);
+            if (expect == EXPECT_FIX_P)
+                *pte |= PTE_P;
+            else if (expect == EXPECT_FIX_RW)
+                *pte |= PTE_RW;
+            else
+                *pte &= ~PTE_NX;
             invlpg(ti.cr2);
             return;
         }

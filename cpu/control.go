@@ -350,8 +350,8 @@ func (c *CPU) loadCodeDescriptor(sel uint16) Segment {
 }
 
 // farCodeDescriptor loads and checks the code-segment descriptor for a far
-// JMP or CALL to selector sel at the current privilege (call gates and task
-// switches are not modelled: #GP(sel)). It returns the descriptor with the
+// JMP or CALL to selector sel at the current privilege (call gates are
+// farGate's). It returns the descriptor with the
 // selector's RPL replaced by the CPL.
 func (c *CPU) farCodeDescriptor(sel uint16) Segment {
 	code := uint32(sel &^ 3)
@@ -394,9 +394,14 @@ func (c *CPU) readFarPointer(in *Inst) (off uint64, sel uint16) {
 	return
 }
 
-// execJMPFar is JMP m16:32/m16:64 (FF /5) to the same privilege level.
+// execJMPFar is JMP m16:32/m16:64 (FF /5) or ptr16:16/32 (EA) to the same
+// privilege level, directly or through a call gate.
 func execJMPFar(c *CPU, in *Inst) {
 	off, sel := c.readFarPointer(in)
+	if g, ok := c.farGate(sel); ok {
+		c.jumpGate(g)
+		return
+	}
 	d := c.farCodeDescriptor(sel)
 	c.farTarget(&d, off)
 	c.farJump(d, off)
@@ -412,19 +417,18 @@ func (c *CPU) farJump(d Segment, off uint64) {
 	c.code.newGeneration()
 }
 
-// execCALLFar is CALL m16:32/m16:64 (FF /3): pushes CS and the return
-// offset at the operand size, then jumps.
+// execCALLFar is CALL m16:32/m16:64 (FF /3) or ptr16:16/32 (9A): pushes CS
+// and the return offset at the operand size, then jumps; through a call
+// gate, see callGateTo.
 func execCALLFar(c *CPU, in *Inst) {
 	off, sel := c.readFarPointer(in)
+	if g, ok := c.farGate(sel); ok {
+		c.callGateTo(g, in.next)
+		return
+	}
 	d := c.farCodeDescriptor(sel)
 	c.farTarget(&d, off)
-	size := in.osz
-	sp := (c.R[RSP] - 2*uint64(size)) & c.stackMask
-	a := c.stackLinear(sp, 2*size)
-	c.probeWrite(a, 2*int(size))
-	c.writeN(a+uint64(size), size, uint64(c.Seg[CS].Selector))
-	c.writeN(a, size, in.next)
-	c.R[RSP] = c.R[RSP]&^c.stackMask | sp
+	c.pushFar(in.osz, in.next)
 	c.farJump(d, off)
 }
 

@@ -260,9 +260,11 @@ type CPU struct {
 
 	// Retired counts instructions retired since reset: the position.
 	Retired uint64
-	// UD counts #UD exceptions raised for opcodes the interpreter does not implement.
+	// UD counts what the interpreter does not implement and refused: #UD
+	// for opcodes, #GP for task switches.
 	UD uint64
-	// Unimplemented counts #UD raised, by first opcode bytes, for diagnostics.
+	// Unimplemented counts UD by key, for diagnostics: the first opcode
+	// bytes of an opcode, unimplTaskSwitch|type of a task switch.
 	Unimplemented map[uint32]uint64
 
 	stop      StopReason

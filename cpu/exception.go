@@ -123,8 +123,10 @@ func (c *CPU) softInterrupt(in *Inst, vector uint8) {
 }
 
 // interrupt delivers vector through the IDT: long mode's 16-byte gates, or
-// the 8-byte 32-bit interrupt and trap gates of protected mode (16-bit and
-// task gates are not modelled: #GP). ret is the RIP saved in the frame.
+// the 8-byte 32- and 16-bit interrupt and trap gates of protected mode (a
+// 16-bit gate pushes a frame of 16-bit words and enters at a 16-bit offset).
+// Task gates (task switches) are not modelled: #GP, counted as
+// unimplemented. ret is the RIP saved in the frame.
 // soft marks INT n and INT3, whose gate DPL must allow the CPL.
 func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, soft bool) {
 	legacy := c.EFER&EFERLMA == 0
@@ -152,7 +154,11 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 	}
 	typ := lo >> 40 & 0x1F
 	dpl := uint8(lo >> 45 & 3)
-	if typ != 0xE && typ != 0xF {
+	gate16 := legacy && (typ == 0x6 || typ == 0x7)
+	if typ == 0x5 && legacy {
+		c.countUnimplemented(unimplTaskSwitch | uint32(typ))
+	}
+	if typ != 0xE && typ != 0xF && !gate16 {
 		c.raise(VecGP, idtCode)
 	}
 	if soft && dpl < c.CPL {
@@ -167,6 +173,9 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 	if legacy {
 		ist = 0
 		target &= 0xFFFFFFFF
+	}
+	if gate16 {
+		target &= 0xFFFF
 	}
 	desc, err := c.loadDescriptor(sel)
 	if err != nil || sel&^3 == 0 {
@@ -198,6 +207,9 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 	switch {
 	case legacy:
 		ss, wsz, mask = c.Seg[SS], 4, c.stackMask
+		if gate16 {
+			wsz = 2
+		}
 		if newCPL < c.CPL {
 			rsp = c.readTSSN(4+uint64(newCPL)*8, 4)
 			ss = c.tssStack(uint16(c.readTSSN(8+uint64(newCPL)*8, 2)), newCPL)
@@ -227,28 +239,13 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 	if legacy && newCPL == c.CPL {
 		f = frame[2:n] // no stack switch: SS:ESP are not pushed
 	}
-	// Write the frame with the new privilege (supervisor), top down.
-	savedCPL, savedUser := c.CPL, c.mmu.user()
-	c.CPL = newCPL
-	c.mmu.setUser(0)
-	if newCPL == 3 {
-		c.mmu.setUser(1)
-	}
-	for _, v := range f {
-		rsp = (rsp - uint64(wsz)) & mask
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					c.CPL = savedCPL
-					c.mmu.setUser(savedUser)
-					panic(r)
-				}
-			}()
+	// Write the frame with the new privilege, top down.
+	c.asCPL(newCPL, func() {
+		for _, v := range f {
+			rsp = (rsp - uint64(wsz)) & mask
 			c.writeN(sbase+rsp, wsz, v)
-		}()
-	}
-	c.CPL = savedCPL
-	c.mmu.setUser(savedUser)
+		}
+	})
 	if newCPL != c.CPL {
 		c.Seg[SS] = ss
 	}
@@ -256,7 +253,7 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 	c.Seg[CS] = desc
 	c.Seg[CS].Selector = sel&^3 | uint16(newCPL)
 	c.rflags = flags &^ (FlagTF | FlagNT | FlagRF | FlagVM)
-	if typ == 0xE {
+	if typ&1 == 0 { // an interrupt gate, not a trap gate
 		c.rflags &^= FlagIF
 	}
 	c.RIP = target

@@ -354,13 +354,23 @@ func bind(in *Inst) handler {
 // udHandler raises #UD for an encoding the interpreter does not implement,
 // counting it.
 func udHandler(c *CPU, in *Inst) {
-	c.UD++
 	key := uint32(in.opcode)
 	if in.modrm {
 		key = key<<8 | 0x80 | uint32(in.reg&7)
 	}
-	c.Unimplemented[key]++
+	c.countUnimplemented(key)
 	c.raise(VecUD, 0)
+}
+
+// unimplTaskSwitch is or-ed with a descriptor type to key a task switch the
+// CPU does not model (it raises #GP instead) in Unimplemented.
+const unimplTaskSwitch = 1 << 24
+
+// countUnimplemented counts something the CPU does not implement under key
+// (see Unimplemented).
+func (c *CPU) countUnimplemented(key uint32) {
+	c.UD++
+	c.Unimplemented[key]++
 }
 
 // gpHandler raises #GP(0) (for an over-long instruction).

@@ -308,19 +308,12 @@ func (c *CPU) probeWrite(addr uint64, size int) {
 
 // readSystem reads from a system structure (descriptor tables, TSS) with
 // supervisor privilege whatever the CPL.
-func (c *CPU) readSystem(addr uint64, size uint8) uint64 {
-	cpl, user := c.CPL, c.mmu.user()
-	c.CPL = 0
-	c.mmu.setUser(0)
-	defer func() { c.CPL = cpl; c.mmu.setUser(user) }()
-	return c.readN(addr, size)
+func (c *CPU) readSystem(addr uint64, size uint8) (v uint64) {
+	c.asCPL(0, func() { v = c.readN(addr, size) })
+	return v
 }
 
 // writeSystem writes to a system structure with supervisor privilege.
 func (c *CPU) writeSystem(addr uint64, size uint8, v uint64) {
-	cpl, user := c.CPL, c.mmu.user()
-	c.CPL = 0
-	c.mmu.setUser(0)
-	defer func() { c.CPL = cpl; c.mmu.setUser(user) }()
-	c.writeN(addr, size, v)
+	c.asCPL(0, func() { c.writeN(addr, size, v) })
 }

@@ -16,7 +16,9 @@
  *      a DPL-3 gate with the stack from the TSS, #GP for CLI; the rights
  *      of data accesses (#GP(0) writing a read-only data or a code segment,
  *      reading execute-only code), the CS limit on fall-through and on a
- *      branch, a 16-bit stack (SS.B=0: SP, not ESP)
+ *      branch, a 16-bit stack (SS.B=0: SP, not ESP); CPL 3 calls CPL 0
+ *      through a call gate (stack from the TSS, parameters copied) and
+ *      returns with RETF 8
  *   3. 32-bit paging with 4 MiB (PSE) and 4 KiB pages: translation,
  *      accessed/dirty bits, #PF error codes and CR2, INVLPG
  *   4. PAE paging: translation, execute-disable, a reserved bit
@@ -49,6 +51,7 @@
     .set XONLY_CS, 0x60                 /* execute-only 32-bit code */
     .set LIM_CS, 0x68                   /* 32-bit code, base lim_code, limit 0xF */
     .set STACK16, 0x70                  /* data, base 0x380000, limit 0xFFFF, B=0 */
+    .set CALL_GATE, 0x78                /* 32-bit call gate, DPL 3, 2 parameters */
 
 /* SAY "text": print a string */
 .macro SAY str
@@ -429,7 +432,65 @@ ring3:
     iret
     CATCH
     call    report
+
+    mov     $gate_target, %eax
+    movw    %ax, gdt + CALL_GATE
+    shr     $16, %eax
+    movw    %ax, gdt + CALL_GATE + 6
+    SAY     "call gate: "
+    TRY
+    pushl   $USER_DS | 3
+    pushl   $ustack3_top
+    pushl   $0x2
+    pushl   $USER_CS | 3
+    pushl   $user_c
+    iret
+    CATCH
+    SAY     "cs="
+    mov     g_cs, %eax
+    call    puthex
+    SAY     " params="
+    mov     g_p0, %eax
+    call    puthex
+    SAY     ","
+    mov     g_p1, %eax
+    call    puthex
+    SAY     " esp="
+    mov     $ustack3_top, %eax
+    sub     g_esp, %eax
+    call    puthex
+    SAY     " ss="
+    mov     g_ss, %eax
+    call    puthex
+    SAY     " frame="
+    mov     $kstack3_top, %eax
+    sub     g_sp, %eax
+    call    puthex
+    SAY     " back: eax="
+    mov     r3_eax, %eax
+    call    puthex
+    SAY     " esp="
+    mov     $ustack3_top, %eax
+    sub     r3_ebx, %eax
+    call    puthex
+    SAY     "\n"
     ret
+
+/* gate_target: CPL 0 through CALL_GATE; notes the frame, returns to CPL 3
+ * releasing the two parameters */
+gate_target:
+    mov     %esp, g_sp
+    mov     4(%esp), %eax
+    mov     %eax, g_cs
+    mov     8(%esp), %eax
+    mov     %eax, g_p0
+    mov     12(%esp), %eax
+    mov     %eax, g_p1
+    mov     16(%esp), %eax
+    mov     %eax, g_esp
+    mov     20(%esp), %eax
+    mov     %eax, g_ss
+    lret    $8
 
 /* ring3_int: INT 0x31 from CPL 3; back to the kernel through CATCH */
 ring3_int:
@@ -455,6 +516,16 @@ user_a:
     ud2
 user_b:
     cli
+    ud2
+user_c:
+    mov     $USER_DS | 3, %ax
+    mov     %ax, %ds
+    pushl   $0x1111
+    pushl   $0x2222
+    lcall   $CALL_GATE | 3, $0
+    mov     %esp, %ebx
+    mov     $0x4321, %eax
+    int     $0x31
     ud2
 
 /* seg_rights checks the type of a segment on data accesses (SDM Vol. 3,
@@ -1020,6 +1091,7 @@ gdt:
     .quad   0x00CF98000000FFFF      /* 0x60 execute-only code */
     .quad   0x00409A000000000F      /* 0x68 code, limit 0xF, base filled in */
     .quad   0x000092380000FFFF      /* 0x70 base 0x380000, limit 0xFFFF, B=0 */
+    .quad   0x0000EC0200080000      /* 0x78 call gate to 0x08:gate_target, filled in */
 gdt_end:
 gdt_desc:
     .word   gdt_end - gdt - 1
@@ -1057,6 +1129,12 @@ r3_ebx: .skip 4
 r3_sp:  .skip 4
 r3_cs:  .skip 4
 r3_ss:  .skip 4
+g_sp:   .skip 4
+g_cs:   .skip 4
+g_p0:   .skip 4
+g_p1:   .skip 4
+g_esp:  .skip 4
+g_ss:   .skip 4
     .balign 16
     .skip 4096
 kstack3_top:

@@ -184,9 +184,8 @@ type member struct {
 	stopped    context.Context
 	stopCancel context.CancelFunc
 
-	// errMu guards err, why the member stopped when it lost the arbiter.
-	errMu sync.Mutex
-	err   error
+	// err is why the member stopped when it lost the arbiter.
+	err atomic.Pointer[error]
 
 	// Events is the member's timeline.
 	Events Timeline
@@ -256,16 +255,13 @@ func (n *member) OutputErr() error { return n.gate.Err() }
 // Err explains why the member stopped when it lost the arbiter (nil
 // otherwise).
 func (n *member) Err() error {
-	n.errMu.Lock()
-	defer n.errMu.Unlock()
-	return n.err
+	if p := n.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
-func (n *member) setErr(err error) {
-	n.errMu.Lock()
-	n.err = err
-	n.errMu.Unlock()
-}
+func (n *member) setErr(err error) { n.err.Store(&err) }
 
 // Producer registers a live input producer (see machine.LiveInputs).
 func (n *member) Producer() func() { return n.live.AddProducer() }

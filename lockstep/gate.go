@@ -3,6 +3,7 @@ package lockstep
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"ftvm/hostio"
 )
@@ -35,27 +36,21 @@ type Gate struct {
 	emitted  uint64 // number of outputs emitted
 	onHold   func() // called when an output is held (see OnHold)
 
-	// errMu guards err, the first error writing an emitted output (emits
-	// run with mu held).
-	errMu sync.Mutex
-	err   error
+	// err is the first error writing an emitted output (emits run with
+	// mu held, so it is apart from what mu guards).
+	err atomic.Pointer[error]
 }
 
 // Err returns the first error an emitted output met on its way out (a
 // console that cannot be written).
 func (g *Gate) Err() error {
-	g.errMu.Lock()
-	defer g.errMu.Unlock()
-	return g.err
+	if p := g.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
-func (g *Gate) fail(err error) {
-	g.errMu.Lock()
-	if g.err == nil {
-		g.err = err
-	}
-	g.errMu.Unlock()
-}
+func (g *Gate) fail(err error) { g.err.CompareAndSwap(nil, &err) }
 
 type heldOutput struct {
 	pos  uint64

@@ -1,10 +1,6 @@
 package devices
 
-import (
-	"testing"
-
-	"ftvm/mmu"
-)
+import "testing"
 
 func TestDebugExit(t *testing.T) {
 	tests := []struct {
@@ -26,15 +22,9 @@ func TestDebugExit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mem, err := mmu.NewMemory(mmu.PageSize)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var got []uint32
 			dev := NewDebugExit(func(v uint32) { got = append(got, v) })
-			if err := mem.MapPorts(DebugExitPort, DebugExitPort+DebugExitSize-1, dev); err != nil {
-				t.Fatal(err)
-			}
+			mem := portMemory(t, dev, [2]uint16{DebugExitPort, DebugExitPort + DebugExitSize - 1})
 			mem.Out(tt.port, tt.size, tt.value)
 			switch {
 			case !tt.called && len(got) != 0:
@@ -47,13 +37,7 @@ func TestDebugExit(t *testing.T) {
 }
 
 func TestDebugExitReads(t *testing.T) {
-	mem, err := mmu.NewMemory(mmu.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mem.MapPorts(DebugExitPort, DebugExitPort+DebugExitSize-1, &DebugExit{}); err != nil {
-		t.Fatal(err)
-	}
+	mem := portMemory(t, &DebugExit{}, [2]uint16{DebugExitPort, DebugExitPort + DebugExitSize - 1})
 	for _, size := range []int{1, 2, 4} {
 		for port := uint16(DebugExitPort); port < DebugExitPort+DebugExitSize; port++ {
 			if got := mem.In(port, size); got != 0 {

@@ -8,17 +8,8 @@ import (
 
 func newI8042Rig(t *testing.T, resets *int) *mmu.Memory {
 	t.Helper()
-	mem, err := mmu.NewMemory(mmu.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dev := NewI8042(func() { *resets++ })
-	for _, p := range []uint16{I8042DataPort, I8042CommandPort} {
-		if err := mem.MapPorts(p, p, dev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return mem
+	return portMemory(t, dev, [2]uint16{I8042DataPort, I8042DataPort}, [2]uint16{I8042CommandPort, I8042CommandPort})
 }
 
 func TestI8042Reset(t *testing.T) {

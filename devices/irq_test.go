@@ -1,6 +1,26 @@
 package devices
 
-import "testing"
+import (
+	"testing"
+
+	"ftvm/mmu"
+)
+
+// portMemory returns a page of guest memory with dev mapped at each range of
+// ports (its first and last port).
+func portMemory(t *testing.T, dev mmu.PortDevice, ranges ...[2]uint16) *mmu.Memory {
+	t.Helper()
+	mem, err := mmu.NewMemory(mmu.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ranges {
+		if err := mem.MapPorts(r[0], r[1], dev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return mem
+}
 
 // icClock is a settable guest clock for the interrupt and timer tests.
 type icClock struct{ t uint64 }

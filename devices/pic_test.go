@@ -31,17 +31,8 @@ func picInit(icw4 int) []picStep {
 
 func newPICRig(t *testing.T) (*mmu.Memory, *PIC) {
 	t.Helper()
-	mem, err := mmu.NewMemory(mmu.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := NewPIC()
-	for _, r := range [][2]uint16{{0x20, 0x21}, {0xA0, 0xA1}, {0x4D0, 0x4D1}} {
-		if err := mem.MapPorts(r[0], r[1], p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return mem, p
+	return portMemory(t, p, [2]uint16{0x20, 0x21}, [2]uint16{0xA0, 0xA1}, [2]uint16{0x4D0, 0x4D1}), p
 }
 
 func runPIC(t *testing.T, mem *mmu.Memory, p *PIC, steps []picStep) {

@@ -24,19 +24,10 @@ type pitRig struct {
 
 func newPITRig(t *testing.T, start uint64) *pitRig {
 	t.Helper()
-	mem, err := mmu.NewMemory(mmu.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &icClock{t: start}
-	r := &pitRig{t: t, clock: c, mem: mem, line: &icLine{clock: c}}
+	r := &pitRig{t: t, clock: c, line: &icLine{clock: c}}
 	r.pit = NewPIT(c, r.line)
-	if err := mem.MapPorts(PITBase, PITLast, r.pit); err != nil {
-		t.Fatal(err)
-	}
-	if err := mem.MapPorts(PITPort61, PITPort61, r.pit); err != nil {
-		t.Fatal(err)
-	}
+	r.mem = portMemory(t, r.pit, [2]uint16{PITBase, PITLast}, [2]uint16{PITPort61, PITPort61})
 	return r
 }
 

@@ -21,16 +21,10 @@ type rtcRig struct {
 
 func newRTCRig(t *testing.T, base int64, start uint64) *rtcRig {
 	t.Helper()
-	mem, err := mmu.NewMemory(mmu.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &icClock{t: start}
-	r := &rtcRig{t: t, clock: c, mem: mem, line: &icLine{clock: c}}
+	r := &rtcRig{t: t, clock: c, line: &icLine{clock: c}}
 	r.rtc = NewRTC(c, base, r.line)
-	if err := mem.MapPorts(RTCIndexPort, RTCDataPort, r.rtc); err != nil {
-		t.Fatal(err)
-	}
+	r.mem = portMemory(t, r.rtc, [2]uint16{RTCIndexPort, RTCDataPort})
 	return r
 }
 

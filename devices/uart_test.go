@@ -47,15 +47,9 @@ type uartRig struct {
 
 func newUARTRig(t *testing.T) *uartRig {
 	t.Helper()
-	mem, err := mmu.NewMemory(mmu.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &uartRig{mem: mem}
+	r := &uartRig{}
 	r.uart = NewUART(&r.out, &r.line)
-	if err := mem.MapPorts(COM1Base, COM1Last, r.uart); err != nil {
-		t.Fatal(err)
-	}
+	r.mem = portMemory(t, r.uart, [2]uint16{COM1Base, COM1Last})
 	return r
 }
 

@@ -157,3 +157,26 @@ func TestGates(t *testing.T) {
 		})
 	}
 }
+
+// In IA-32e mode a call gate is 16 bytes and leads to 64-bit code: CALL
+// from CPL 3 to CPL 0 switches to the TSS's RSP0 with a null SS and pushes
+// SS, RSP, CS and RIP as quadwords (no parameters).
+func TestCallGate64(t *testing.T) {
+	const target = 0x40000
+	c := newTestCPU(t)
+	userSetup(c)
+	lo := gateDesc(0x08, target, 0xC, 3, 0, true)
+	put64(c, testGDT+0x48, lo)
+	put64(c, testGDT+0x50, 0)
+	c.GDTR.Limit = 0x57
+	c.ram[target] = 0xF4
+	code := assemble(t, "call fword ptr [rip + 1f]; ud2; 1: .long 0; .word 0x4B")
+	load(c, code)
+	c.Run(1000)
+	sp := c.R[RSP]
+	if c.R[R15] != sysNoFault || c.RIP != target+1 || c.CPL != 0 || c.Seg[SS].Selector != 0 || sp != sysRSP0-32 ||
+		get64(c, sp) != codeBase+6 || get64(c, sp+8) != selUserCode || get64(c, sp+16) != stackTop || get64(c, sp+24) != selUserData {
+		t.Errorf("R15 %#x RIP %#x CPL %d SS %#x RSP %#x frame %#x %#x %#x %#x", c.R[R15], c.RIP, c.CPL, c.Seg[SS].Selector, sp,
+			get64(c, sp), get64(c, sp+8), get64(c, sp+16), get64(c, sp+24))
+	}
+}

@@ -128,10 +128,16 @@ func decode(in *Inst, code []byte, rip uint64, m CodeSize) error {
 	}
 
 	// Opcode.
-	// Outside 64-bit mode C4 and C5 are LES and LDS (VEX encodings, with
-	// ModRM.mod = 3, decode as those with a register operand: #UD).
-	if (b == 0xC4 || b == 0xC5) && m == Code64 {
-		return decodeVEX(in, code, i, b, rip)
+	// Outside 64-bit mode C4 and C5 are LES and LDS unless the next byte's
+	// top bits are 11 (ModRM.mod = 3, a register operand LES and LDS do not
+	// have): then they are VEX prefixes (SDM Vol. 2, 2.3.5).
+	if b == 0xC4 || b == 0xC5 {
+		if m != Code64 && i >= len(code) {
+			return errNeedMore
+		}
+		if m == Code64 || code[i]&0xC0 == 0xC0 {
+			return decodeVEX(in, code, i, b, rip, m)
+		}
 	}
 	ent := &table[b]
 	in.opcode = uint16(b)

@@ -56,7 +56,16 @@ func TestDecodeLegacyTable(t *testing.T) {
 		{Code32, "62 c0", want{OpInvalid, 2, 4, 4, z, z, DS, 0, 0}},
 		{Code32, "63 c8", want{OpARPL, 2, 2, 4, z, z, DS, 0, 0}},
 		{Code32, "c4 06", want{OpLES, 2, 4, 4, RSI, z, DS, 0, 0}},
-		{Code32, "c5 c0", want{OpInvalid, 2, 4, 4, z, z, DS, 0, 0}},
+		{Code32, "c5 06", want{OpLDS, 2, 4, 4, RSI, z, DS, 0, 0}},
+		{Code32, "c4 44 24 08", want{OpLES, 4, 4, 4, RSP, z, SS, 8, 0}},
+		// C4/C5 with the next byte's top bits 11 are VEX: BMI1 runs (VEX.W
+		// and VEX.B ignored), AVX is invalid.
+		{Code32, "c4 e2 70 f2 c3", want{OpANDN, 5, 4, 4, z, z, DS, 0, 0}},
+		{Code32, "c4 c2 f0 f2 43 04", want{OpANDN, 6, 4, 4, RBX, z, DS, 4, 0}},
+		{Code32, "67 c4 e2 70 f7 07", want{OpBEXTR, 6, 4, 2, RBX, z, DS, 0, 0}},
+		{Code32, "c5 f8 77", want{OpInvalid, 3, 4, 4, z, z, DS, 0, 0}},
+		{Code32, "c5 f8 58 c1", want{OpInvalid, 4, 4, 4, z, z, DS, 0, 0}},
+		{Code16, "c4 e2 70 f2 c3", want{OpANDN, 5, 4, 2, z, z, DS, 0, 0}},
 		{Code32, "ce", want{OpINTO, 1, 4, 4, z, z, DS, 0, 0}},
 		{Code32, "0f 34", want{OpSYSENTER, 2, 4, 4, z, z, DS, 0, 0}},
 		{Code32, "ff 25 00 20 00 00", want{OpJMPInd, 6, 4, 4, z, z, DS, 0x2000, 0}},

@@ -20,9 +20,11 @@ var vex0F38 = map[byte]vexEntry{
 }
 
 // decodeVEX decodes the rest of a VEX instruction whose first byte, at
-// code[i-1], is C4 or C5. Legacy 66/F2/F3/LOCK or REX prefixes before VEX
-// make it invalid.
-func decodeVEX(in *Inst, code []byte, i int, first byte, rip uint64) error {
+// code[i-1], is C4 or C5, in code of size mode. Legacy 66/F2/F3/LOCK or REX
+// prefixes before VEX make it invalid. Outside 64-bit mode VEX.R and VEX.X
+// are 1 (what makes it VEX), VEX.B, VEX.W (for the BMI1 group) and the top
+// bit of VEX.vvvv are ignored.
+func decodeVEX(in *Inst, code []byte, i int, first byte, rip uint64, mode CodeSize) error {
 	need := func(n int) error {
 		if i+n > maxInstLen {
 			return errTooLong
@@ -59,6 +61,9 @@ func decodeVEX(in *Inst, code []byte, i int, first byte, rip uint64) error {
 		l = b2&4 != 0
 		pp = b2 & 3
 	}
+	if mode != Code64 {
+		rex, vvvv = 0, vvvv&7
+	}
 	if err := need(1); err != nil {
 		return err
 	}
@@ -83,7 +88,11 @@ func decodeVEX(in *Inst, code []byte, i int, first byte, rip uint64) error {
 	in.rm = m & 7
 	if in.mod == 3 {
 		in.rm |= rex << 3 & 8
-	} else if err := decodeMem(in, code, &i, rex, Code64); err != nil {
+	} else if in.asz == 2 {
+		if err := decodeMem16(in, code, &i); err != nil {
+			return err
+		}
+	} else if err := decodeMem(in, code, &i, rex, mode); err != nil {
 		return err
 	}
 	in.vreg = vvvv

@@ -25,3 +25,49 @@ func TestBMI1(t *testing.T) {
 	}
 	runArCases(t, cases)
 }
+
+// In 32-bit mode C4 and C5 are LES and LDS with a memory operand and VEX
+// prefixes otherwise: BMI1 runs, every AVX encoding is #UD and counted
+// (SDM Vol. 2, 2.3.5; AVX is not advertised).
+func TestVEX32(t *testing.T) {
+	tests := []struct {
+		name  string
+		src   string
+		vec   uint8
+		check func(c *CPU) bool
+	}{
+		{"les", "les eax, [0x200000]", noFault, func(c *CPU) bool {
+			return c.R[RAX] == 0x12345678 && c.Seg[ES].Selector == selROData
+		}},
+		{"lds 16-bit offset", "lds ax, [0x200018]", noFault, func(c *CPU) bool {
+			return c.R[RAX] == 0x5555 && c.Seg[DS].Selector == selData32
+		}},
+		{"lds null selector", "lds eax, [0x200008]", noFault, func(c *CPU) bool {
+			return c.Seg[DS].Selector == 0 && c.R[RAX] == 0x9ABC
+		}},
+		{"les execute-only code", "les eax, [0x200010]", VecGP, nil},
+		{"andn", "mov ecx, 0xF0F0F0F0; mov ebx, 0xFFFF0000; andn eax, ecx, ebx", noFault, func(c *CPU) bool {
+			return c.R[RAX] == 0x0F0F0000
+		}},
+		{"blsi", "mov ebx, 0x68; blsi eax, ebx", noFault, func(c *CPU) bool { return c.R[RAX] == 8 }},
+		{"vaddps", "vaddps xmm0, xmm1, xmm2", VecUD, func(c *CPU) bool { return c.UD == 1 }},
+		{"vzeroupper", "vzeroupper", VecUD, func(c *CPU) bool { return c.UD == 1 }},
+		{"vmovdqu load", "vmovdqu xmm1, [0x200000]", VecUD, func(c *CPU) bool { return c.UD == 1 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newTestCPU32(t)
+			put64(c, dataBase, 0x0018_12345678)    // offset 0x12345678, selector 0x18
+			put64(c, dataBase+8, 0x0000_00009ABC)  // offset 0x9ABC, null selector
+			put64(c, dataBase+16, 0x0020_00000000) // execute-only code
+			put64(c, dataBase+24, 0x0010_5555)
+			vec, _ := run32(t, c, tc.src)
+			if vec != tc.vec {
+				t.Fatalf("vector %#x, want %#x", vec, tc.vec)
+			}
+			if tc.check != nil && !tc.check(c) {
+				t.Errorf("EAX %#x ES %#x DS %#x UD %d", c.R[RAX], c.Seg[ES].Selector, c.Seg[DS].Selector, c.UD)
+			}
+		})
+	}
+}

@@ -50,7 +50,7 @@ declare -A want=(
 )
 SSEFP_QEMU_EXACT='^(cvtt?(ss|sd)2si|cvtsi2|cvtt?(ps2dq|pd2dq)|cvtdq2|round)'
 # the lines QEMU gets right, for the guests whose golden is the host oracle's
-MB32_QEMU_EXACT='^(mb32|mmap|mods| args|ring3|call gate|seg base|ro read|stack16|expand-down (above|wrote)|gdt limit|not present|ss dpl3|bound|into|int 0x30|legacy|fw_cfg|testdev|pg32|pae: |pae execute|compat|long mode)'
+MB32_QEMU_EXACT='^(mb32|mmap|mods| args|ring3|call gate|les/lds|seg base|ro read|stack16|expand-down (above|wrote)|gdt limit|not present|ss dpl3|bound|into|int 0x30|legacy|fw_cfg|testdev|pg32|pae: |pae execute|compat|long mode)'
 declare -A exact=( [ssefp]="$SSEFP_QEMU_EXACT" [fpu]='^fpu-compiled ' [mb32]="$MB32_QEMU_EXACT" )
 declare -A extra=( [mb32]="-device pc-testdev" [compat32]="-cpu qemu64,vendor=GenuineIntel" [exercise]="-cpu max" [sse]="-cpu max" [ssefp]="-cpu max" [bench_sse]="-cpu max" )
 declare -A tmo=( [bench]=300 [bench_sse]=300 [halt]=3 [spin]=3 )

@@ -215,6 +215,7 @@ _start:
 
     call    seg_rights
     call    stack16
+    call    vex32
 
     SAY     "int 0x30: "
     mov     $0x1234, %eax
@@ -593,6 +594,28 @@ lim_escaped:
     mov     %ax, %ds
     mov     recover_esp, %esp
     jmp     *recover_eip
+
+/* vex32: C4/C5 are LES/LDS with a memory operand (VEX with a register one,
+ * SDM Vol. 2, 2.3.5: the cpu tests check those, as AVX's #UD is counted
+ * as unimplemented and the guests run with none). */
+vex32:
+    SAY     "les/lds: "
+    movl    $0x12345678, far_ptr
+    movw    $FLAT_DS, far_ptr + 4
+    xor     %eax, %eax
+    mov     %ax, %es
+    les     far_ptr, %ecx
+    mov     %es, %eax
+    call    puthex
+    SAY     " "
+    mov     %ecx, %eax
+    call    puthex
+    SAY     " "
+    lds     far_ptr, %edx
+    mov     %edx, %eax
+    call    puthex
+    SAY     "\n"
+    ret
 
 /* stack16 runs PUSH, CALL and POP on a 16-bit stack segment (SS.B = 0):
  * they use SP and leave ESP's upper half alone; SP wraps at 64 KiB. */
@@ -1130,6 +1153,7 @@ r3_sp:  .skip 4
 r3_cs:  .skip 4
 r3_ss:  .skip 4
 g_sp:   .skip 4
+far_ptr: .skip 6
 g_cs:   .skip 4
 g_p0:   .skip 4
 g_p1:   .skip 4

@@ -37,18 +37,29 @@ type opEntry struct {
 
 func e(op Op, f form, fl entryFlags) opEntry { return opEntry{op: op, form: f, flags: fl} }
 
+// bw fills opcode o with op's byte form and o+1 with its full-size form
+// (the W bit of the classic encodings).
+func bw(t *[256]opEntry, o int, op Op, f form, fl entryFlags) {
+	t[o] = e(op, f, fl|efByte)
+	t[o+1] = e(op, f, fl)
+}
+
+// bwGroup points opcode o and o+1 at group g, for the byte and the
+// full-size forms.
+func bwGroup(t *[256]opEntry, o int, g *[8]opEntry) {
+	t[o] = opEntry{flags: efByte, group: g}
+	t[o+1] = opEntry{group: g}
+}
+
 // alu6 fills the six classic ALU encodings at base: Eb,Gb Ev,Gv Gb,Eb Gv,Ev AL,Ib rAX,Iz.
 func alu6(t *[256]opEntry, base int, op Op) {
 	lock := efLockOK
 	if op == OpCMP {
 		lock = 0
 	}
-	t[base+0] = e(op, formEG, efByte|lock)
-	t[base+1] = e(op, formEG, lock)
-	t[base+2] = e(op, formGE, efByte)
-	t[base+3] = e(op, formGE, 0)
-	t[base+4] = e(op, formAI, efByte)
-	t[base+5] = e(op, formAI, 0)
+	bw(t, base, op, formEG, lock)
+	bw(t, base+2, op, formGE, 0)
+	bw(t, base+4, op, formAI, 0)
 }
 
 var grp1 = [8]opEntry{
@@ -189,21 +200,14 @@ var oneByte = func() (t [256]opEntry) {
 	t[0x69] = e(OpIMUL, formGEI, 0)
 	t[0x6A] = e(OpPUSH, formIb, efDef64)
 	t[0x6B] = e(OpIMUL, formGEIb, 0)
-	t[0x6C] = e(OpINS, formNone, efByte)
-	t[0x6D] = e(OpINS, formNone, 0)
-	t[0x6E] = e(OpOUTS, formNone, efByte)
-	t[0x6F] = e(OpOUTS, formNone, 0)
-	t[0x80] = opEntry{flags: efByte, group: &grp1}
-	t[0x81] = opEntry{group: &grp1}
+	bw(&t, 0x6C, OpINS, formNone, 0)
+	bw(&t, 0x6E, OpOUTS, formNone, 0)
+	bwGroup(&t, 0x80, &grp1)
 	t[0x83] = opEntry{group: &grp1b}
-	t[0x84] = e(OpTEST, formEG, efByte)
-	t[0x85] = e(OpTEST, formEG, 0)
-	t[0x86] = e(OpXCHG, formEG, efByte|efLockOK)
-	t[0x87] = e(OpXCHG, formEG, efLockOK)
-	t[0x88] = e(OpMOV, formEG, efByte)
-	t[0x89] = e(OpMOV, formEG, 0)
-	t[0x8A] = e(OpMOV, formGE, efByte)
-	t[0x8B] = e(OpMOV, formGE, 0)
+	bw(&t, 0x84, OpTEST, formEG, 0)
+	bw(&t, 0x86, OpXCHG, formEG, efLockOK)
+	bw(&t, 0x88, OpMOV, formEG, 0)
+	bw(&t, 0x8A, OpMOV, formGE, 0)
 	t[0x8C] = e(OpMOVFromSeg, formEG, 0)
 	t[0x8D] = e(OpLEA, formGE, efMemOnly)
 	t[0x8E] = e(OpMOVSeg, formGE, efEnd)
@@ -216,28 +220,18 @@ var oneByte = func() (t [256]opEntry) {
 	t[0x9D] = e(OpPOPF, formNone, efDef64|efEnd)
 	t[0x9E] = e(OpSAHF, formNone, 0)
 	t[0x9F] = e(OpLAHF, formNone, 0)
-	t[0xA0] = e(OpMOV, formMoffs, efByte)
-	t[0xA1] = e(OpMOV, formMoffs, 0)
-	t[0xA2] = e(OpMOV, formMoffs, efByte)
-	t[0xA3] = e(OpMOV, formMoffs, 0)
-	t[0xA4] = e(OpMOVS, formNone, efByte)
-	t[0xA5] = e(OpMOVS, formNone, 0)
-	t[0xA6] = e(OpCMPS, formNone, efByte)
-	t[0xA7] = e(OpCMPS, formNone, 0)
-	t[0xA8] = e(OpTEST, formAI, efByte)
-	t[0xA9] = e(OpTEST, formAI, 0)
-	t[0xAA] = e(OpSTOS, formNone, efByte)
-	t[0xAB] = e(OpSTOS, formNone, 0)
-	t[0xAC] = e(OpLODS, formNone, efByte)
-	t[0xAD] = e(OpLODS, formNone, 0)
-	t[0xAE] = e(OpSCAS, formNone, efByte)
-	t[0xAF] = e(OpSCAS, formNone, 0)
-	t[0xC0] = opEntry{flags: efByte, group: &grp2Ib}
-	t[0xC1] = opEntry{group: &grp2Ib}
+	bw(&t, 0xA0, OpMOV, formMoffs, 0)
+	bw(&t, 0xA2, OpMOV, formMoffs, 0)
+	bw(&t, 0xA4, OpMOVS, formNone, 0)
+	bw(&t, 0xA6, OpCMPS, formNone, 0)
+	bw(&t, 0xA8, OpTEST, formAI, 0)
+	bw(&t, 0xAA, OpSTOS, formNone, 0)
+	bw(&t, 0xAC, OpLODS, formNone, 0)
+	bw(&t, 0xAE, OpSCAS, formNone, 0)
+	bwGroup(&t, 0xC0, &grp2Ib)
 	t[0xC2] = e(OpRET, formIw, efForce64|efEnd)
 	t[0xC3] = e(OpRET, formNone, efForce64|efEnd)
-	t[0xC6] = opEntry{flags: efByte, group: &grp11b}
-	t[0xC7] = opEntry{group: &grp11b}
+	bwGroup(&t, 0xC6, &grp11b)
 	t[0xC8] = e(OpENTER, formIwIb, efDef64)
 	t[0xC9] = e(OpLEAVE, formNone, efDef64)
 	t[0xCA] = e(OpRETF, formIw, efEnd)
@@ -245,31 +239,24 @@ var oneByte = func() (t [256]opEntry) {
 	t[0xCC] = e(OpINT3, formNone, efEnd)
 	t[0xCD] = e(OpINT, formIb, efEnd)
 	t[0xCF] = e(OpIRET, formNone, efEnd)
-	t[0xD0] = opEntry{flags: efByte, group: &grp2One}
-	t[0xD1] = opEntry{group: &grp2One}
-	t[0xD2] = opEntry{flags: efByte, group: &grp2CL}
-	t[0xD3] = opEntry{group: &grp2CL}
+	bwGroup(&t, 0xD0, &grp2One)
+	bwGroup(&t, 0xD2, &grp2CL)
 	t[0xD7] = e(OpXLAT, formNone, 0)
 	t[0xE0] = e(OpLOOPNE, formJb, efForce64|efEnd)
 	t[0xE1] = e(OpLOOPE, formJb, efForce64|efEnd)
 	t[0xE2] = e(OpLOOP, formJb, efForce64|efEnd)
 	t[0xE3] = e(OpJRCXZ, formJb, efForce64|efEnd)
-	t[0xE4] = e(OpIN, formIb, efByte|efEnd)
-	t[0xE5] = e(OpIN, formIb, efEnd)
-	t[0xE6] = e(OpOUT, formIb, efByte|efEnd)
-	t[0xE7] = e(OpOUT, formIb, efEnd)
+	bw(&t, 0xE4, OpIN, formIb, efEnd)
+	bw(&t, 0xE6, OpOUT, formIb, efEnd)
 	t[0xE8] = e(OpCALL, formJz, efForce64|efEnd)
 	t[0xE9] = e(OpJMP, formJz, efForce64|efEnd)
 	t[0xEB] = e(OpJMP, formJb, efForce64|efEnd)
-	t[0xEC] = e(OpIN, formNone, efByte|efEnd)
-	t[0xED] = e(OpIN, formNone, efEnd)
-	t[0xEE] = e(OpOUT, formNone, efByte|efEnd)
-	t[0xEF] = e(OpOUT, formNone, efEnd)
+	bw(&t, 0xEC, OpIN, formNone, efEnd)
+	bw(&t, 0xEE, OpOUT, formNone, efEnd)
 	t[0xF1] = e(OpINT1, formNone, efEnd)
 	t[0xF4] = e(OpHLT, formNone, efEnd|efPrivileged)
 	t[0xF5] = e(OpCMC, formNone, 0)
-	t[0xF6] = opEntry{flags: efByte, group: &grp3}
-	t[0xF7] = opEntry{group: &grp3}
+	bwGroup(&t, 0xF6, &grp3)
 	t[0xF8] = e(OpCLC, formNone, 0)
 	t[0xF9] = e(OpSTC, formNone, 0)
 	t[0xFA] = e(OpCLI, formNone, 0)
@@ -361,8 +348,7 @@ var twoByte = func() (t [256]opEntry) {
 	t[0xAD] = e(OpSHRD, formEGCL, 0)
 	t[0xAE] = opEntry{group: &grp15, regGroup: &grp15Reg}
 	t[0xAF] = e(OpIMUL, formGE, 0)
-	t[0xB0] = e(OpCMPXCHG, formEG, efByte|efLockOK)
-	t[0xB1] = e(OpCMPXCHG, formEG, efLockOK)
+	bw(&t, 0xB0, OpCMPXCHG, formEG, efLockOK)
 	t[0xB3] = e(OpBTR, formEG, efLockOK)
 	t[0xB6] = e(OpMOVZX, formGE, 0)
 	t[0xB7] = e(OpMOVZX, formGE, 0)
@@ -373,8 +359,7 @@ var twoByte = func() (t [256]opEntry) {
 	t[0xBD] = opEntry{op: OpBSR, form: formGE, repAlt: &lzcntEntry}
 	t[0xBE] = e(OpMOVSX, formGE, 0)
 	t[0xBF] = e(OpMOVSX, formGE, 0)
-	t[0xC0] = e(OpXADD, formEG, efByte|efLockOK)
-	t[0xC1] = e(OpXADD, formEG, efLockOK)
+	bw(&t, 0xC0, OpXADD, formEG, efLockOK)
 	t[0xC3] = e(OpMOVNTI, formEG, efMemOnly)
 	t[0xC7] = opEntry{group: &grp9, regGroup: &grp9Reg}
 	addSSE(&t, 1)

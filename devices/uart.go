@@ -461,19 +461,18 @@ func modemInputs(mcr uint8) uint8 {
 		return msrLine
 	}
 	var in uint8
-	if mcr&mcrDTR != 0 {
-		in |= msrDSR
-	}
-	if mcr&mcrRTS != 0 {
-		in |= msrCTS
-	}
-	if mcr&mcrOUT1 != 0 {
-		in |= msrRI
-	}
-	if mcr&mcrOUT2 != 0 {
-		in |= msrDCD
+	for _, w := range loopbackWires {
+		if mcr&w.out != 0 {
+			in |= w.in
+		}
 	}
 	return in
+}
+
+// loopbackWires connect each modem control output to a modem status input
+// in loopback mode.
+var loopbackWires = [...]struct{ out, in uint8 }{
+	{mcrDTR, msrDSR}, {mcrRTS, msrCTS}, {mcrOUT1, msrRI}, {mcrOUT2, msrDCD},
 }
 
 // rxCapacity is the receive buffer size for FIFO control fcr.

@@ -955,16 +955,23 @@ func TestFailoverFaultInjectionCheckpoint(t *testing.T) {
 	}
 }
 
-// TestSoakFailoverFaultInjection is the long variant (make soak):
-// FTVM_SOAK=1, 30 rounds (FTVM_SOAK_ROUNDS overrides).
-func TestSoakFailoverFaultInjection(t *testing.T) {
+// soakRounds skips a soak test unless FTVM_SOAK=1 (make soak) and returns
+// its number of rounds: the environment variable env, or def.
+func soakRounds(t *testing.T, env string, def int) int {
+	t.Helper()
 	if os.Getenv("FTVM_SOAK") != "1" {
 		t.Skip("soak test: set FTVM_SOAK=1 (make soak)")
 	}
-	rounds := 30
-	if n, err := strconv.Atoi(os.Getenv("FTVM_SOAK_ROUNDS")); err == nil && n > 0 {
-		rounds = n
+	if n, err := strconv.Atoi(os.Getenv(env)); err == nil && n > 0 {
+		return n
 	}
+	return def
+}
+
+// TestSoakFailoverFaultInjection is the long variant (make soak):
+// FTVM_SOAK=1, 30 rounds (FTVM_SOAK_ROUNDS overrides).
+func TestSoakFailoverFaultInjection(t *testing.T) {
+	rounds := soakRounds(t, "FTVM_SOAK_ROUNDS", 30)
 	for _, mode := range []string{"lockstep", "checkpoint", "io-sync"} {
 		t.Run(mode, func(t *testing.T) {
 			var fig foFigures

@@ -103,13 +103,7 @@ func soakReport(t *testing.T, what string, c soakCounts) {
 // file and etcd. It counts failovers, bytes lost and generations live on
 // two sides.
 func TestSoakTwoHostLinux(t *testing.T) {
-	if os.Getenv("FTVM_SOAK") != "1" {
-		t.Skip("soak test: set FTVM_SOAK=1 (make soak)")
-	}
-	rounds := 3
-	if n, err := strconv.Atoi(os.Getenv("FTVM_SOAK_LINUX_ROUNDS")); err == nil && n > 0 {
-		rounds = n
-	}
+	rounds := soakRounds(t, "FTVM_SOAK_LINUX_ROUNDS", 3)
 	seed := time.Now().UnixNano()
 	if s, err := strconv.ParseInt(os.Getenv("FTVM_FAILOVER_SEED"), 10, 64); err == nil {
 		seed = s

@@ -1,16 +1,10 @@
 package cpu
 
-import (
-	"errors"
-	"math/rand"
-	"testing"
-
-	"ftvm/cpu/disasm"
-)
+import "testing"
 
 // Decoding outside 64-bit mode: a table of encodings whose meaning differs
-// from 64-bit mode, and a differential test of instruction lengths against
-// x86asm's 32-bit decoder.
+// from 64-bit mode (TestDecodeDifferential32 compares 32-bit decoding with
+// the disassembler).
 
 func TestDecodeLegacyTable(t *testing.T) {
 	const rip = 0x1000
@@ -92,88 +86,4 @@ func TestDecodeLegacyTable(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestDecodeLegacyDifferential compares instruction lengths with x86asm's
-// 32-bit decoder on random byte strings (biased toward prefixes and the
-// one-byte map): where both decode, the lengths must agree; where we
-// decode an implemented instruction, x86asm must decode it too, apart from
-// the listed cases.
-func TestDecodeLegacyDifferential(t *testing.T) {
-	n := 100000
-	if testing.Short() {
-		n = 10000
-	}
-	rng := rand.New(rand.NewSource(32))
-	prefixes := []byte{0x66, 0x67, 0xF2, 0xF3, 0x2E, 0x26, 0x64, 0xF0}
-	var agree, unimpl, bad int
-	for i := 0; i < n; i++ {
-		var code [16]byte
-		rng.Read(code[:])
-		k := 0
-		for rng.Intn(3) == 0 && k < 3 {
-			code[k] = prefixes[rng.Intn(len(prefixes))]
-			k++
-		}
-		if rng.Intn(4) == 0 {
-			code[k] = 0x0F
-		}
-		ours, err := DecodeMode(code[:], 0x1000, Code32)
-		theirs, terr := disasm.DecodeMode(code[:], 0x1000, 32)
-		switch {
-		case err != nil || errors.Is(terr, disasm.ErrInvalid) && ours.op == OpInvalid:
-			continue
-		case ours.op == OpInvalid:
-			unimpl++
-			continue
-		case terr != nil:
-			if legacyDiffKnown(&ours) {
-				continue
-			}
-			bad++
-			if bad <= 20 {
-				t.Errorf("% x: we decode %v (%d bytes), x86asm rejects: %v", code[:ours.len], ours.op, ours.len, terr)
-			}
-		case int(ours.len) != theirs.Len:
-			if legacyDiffKnown(&ours) {
-				continue
-			}
-			bad++
-			if bad <= 20 {
-				t.Errorf("% x: length %d (%v), x86asm %d (%s)", code[:max(int(ours.len), theirs.Len)], ours.len, ours.op, theirs.Len, theirs.Text)
-			}
-		default:
-			agree++
-		}
-	}
-	t.Logf("%d samples: %d lengths agree, %d unimplemented by us, %d disagreements", n, agree, unimpl, bad)
-}
-
-// legacyDiffKnown lists where x86asm's 32-bit decoder is wrong or
-// incomplete, with the reason.
-func legacyDiffKnown(in *Inst) bool {
-	op := in.opcode
-	switch {
-	case op >= 0x118 && op <= 0x11F:
-		return true // x86asm rejects the reserved hint NOPs 0F 18-1F (NOP Ev)
-	case op == 0xD6:
-		return true // SALC is undocumented; x86asm does not know it
-	case op == 0x82:
-		return true // 82 is an alias of 80 outside 64-bit mode; x86asm rejects it
-	case (op == 0xC0 || op == 0xC1 || op >= 0xD0 && op <= 0xD3) && in.reg&7 == 6:
-		return true // SAL, the /6 alias of SHL; x86asm rejects it
-	case op >= 0xD8 && op <= 0xDF && in.mod == 3:
-		return true // x87 register forms x86asm does not list (FCOMP5, FXCH4, FSTP1 and the other reserved aliases)
-	case in.form == formCR:
-		return true // MOV CR/DR ignore ModRM.mod (always registers); x86asm reads a displacement
-	case (op == 0xF6 || op == 0xF7) && in.reg&7 == 1:
-		return true // TEST, the /1 alias of /0; x86asm rejects it
-	case op == 0x10D:
-		return true // 0F 0D: PREFETCH/PREFETCHW and the reserved forms (NOPs); x86asm knows none
-	case op == 0x1AE && in.mod == 3 && in.rm&7 != 0:
-		return true // LFENCE/MFENCE/SFENCE ignore ModRM.rm; x86asm accepts only rm 0
-	case in.op == OpRDSEED:
-		return true // x86asm does not know RDSEED
-	}
-	return false
 }

@@ -8,8 +8,10 @@ package disasm
 #include <string.h>
 #include <capstone/capstone.h>
 
-static cs_err ftvm_cs_open(csh *h) {
-	cs_err err = cs_open(CS_ARCH_X86, CS_MODE_64, h);
+// ftvm_cs_open opens a handle for bits-bit code (16, 32 or 64).
+static cs_err ftvm_cs_open(csh *h, int bits) {
+	cs_mode mode = bits == 16 ? CS_MODE_16 : bits == 32 ? CS_MODE_32 : CS_MODE_64;
+	cs_err err = cs_open(CS_ARCH_X86, mode, h);
 	if (err != CS_ERR_OK)
 		return err;
 	err = cs_option(*h, CS_OPT_DETAIL, CS_OPT_OFF);
@@ -48,16 +50,23 @@ import (
 // Backend names the disassembler compiled in: "x86asm" or "capstone".
 const Backend = "capstone"
 
+// csModes are the code sizes a handle is opened for, in the order of
+// csHandles.
+var csModes = [3]int{64, 32, 16}
+
 var (
-	csOnce   sync.Once
-	csMu     sync.Mutex
-	csHandle C.csh
-	csErr    error
+	csOnce    sync.Once
+	csMu      sync.Mutex
+	csHandles [len(csModes)]C.csh // guarded by csMu once csOnce ran
+	csErr     error
 )
 
 func csInit() {
-	if err := C.ftvm_cs_open(&csHandle); err != C.CS_ERR_OK {
-		csErr = fmt.Errorf("disasm: capstone cs_open: %s", C.GoString(C.cs_strerror(err)))
+	for i, bits := range csModes {
+		if err := C.ftvm_cs_open(&csHandles[i], C.int(bits)); err != C.CS_ERR_OK {
+			csErr = fmt.Errorf("disasm: capstone cs_open (%d-bit): %s", bits, C.GoString(C.cs_strerror(err)))
+			return
+		}
 	}
 }
 
@@ -66,11 +75,18 @@ func csInit() {
 // targets as absolute addresses). Invalid or truncated encodings return an
 // error wrapping ErrInvalid and a zero Inst.
 func Decode(code []byte, addr uint64) (Inst, error) {
-	return decodeCapstone(code, addr)
+	return decodeCapstone(code, addr, 64)
 }
 
-// decodeCapstone decodes one instruction with libcapstone.
-func decodeCapstone(code []byte, addr uint64) (Inst, error) {
+// DecodeMode disassembles the single instruction at the start of code in
+// the given mode (16, 32 or 64 bits): code segments of protected and
+// compatibility mode.
+func DecodeMode(code []byte, addr uint64, bits int) (Inst, error) {
+	return decodeCapstone(code, addr, bits)
+}
+
+// decodeCapstone decodes one instruction of bits-bit code with libcapstone.
+func decodeCapstone(code []byte, addr uint64, bits int) (Inst, error) {
 	if len(code) == 0 {
 		return Inst{}, decodeError(code, "empty")
 	}
@@ -78,13 +94,22 @@ func decodeCapstone(code []byte, addr uint64) (Inst, error) {
 	if csErr != nil {
 		return Inst{}, csErr
 	}
+	h := -1
+	for i, b := range csModes {
+		if b == bits {
+			h = i
+		}
+	}
+	if h < 0 {
+		return Inst{}, fmt.Errorf("disasm: no %d-bit mode", bits)
+	}
 	if len(code) > MaxInstLen {
 		code = code[:MaxInstLen]
 	}
 	var mn [C.CS_MNEMONIC_SIZE]C.char
 	var ops [160]C.char
 	csMu.Lock()
-	n := C.ftvm_cs_one(csHandle, (*C.uint8_t)(unsafe.Pointer(&code[0])), C.size_t(len(code)),
+	n := C.ftvm_cs_one(csHandles[h], (*C.uint8_t)(unsafe.Pointer(&code[0])), C.size_t(len(code)),
 		C.uint64_t(addr), &mn[0], &ops[0])
 	csMu.Unlock()
 	if n <= 0 || int(n) > len(code) {

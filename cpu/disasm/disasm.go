@@ -5,7 +5,8 @@
 // Two backends exist. By default the pure-Go golang.org/x/arch/x86/x86asm
 // decoder is used. Building with the "capstone" tag (and cgo enabled)
 // switches to a small cgo binding to the system libcapstone (4.x). Both
-// decode in 64-bit mode and produce lowercase Intel syntax.
+// decode 64-bit code (Decode) and 16- or 32-bit code (DecodeMode), and
+// produce lowercase Intel syntax.
 package disasm
 
 import (

@@ -196,3 +196,31 @@ func TestBackendAgreement(t *testing.T) {
 		t.Errorf("length disagreement rate %.3f%% exceeds 0.5%%", 100*rate)
 	}
 }
+
+// TestDecodeMode32 decodes encodings whose meaning differs in 32-bit code
+// with every backend.
+func TestDecodeMode32(t *testing.T) {
+	backends := map[string]func([]byte, uint64, int) (Inst, error){"x86asm": decodeX86asmMode}
+	backends[Backend] = DecodeMode
+	tests := []struct {
+		code     []byte
+		len      int
+		mnemonic string
+		contains string
+	}{
+		{[]byte{0x40}, 1, "inc", "eax"},
+		{[]byte{0x06}, 1, "push", "es"},
+		{[]byte{0xc4, 0x06}, 2, "les", "esi"},
+		{[]byte{0x60}, 1, "pusha", ""},
+		{[]byte{0xc5, 0xf8, 0x77}, 3, "vzeroupper", ""},
+		{[]byte{0xe8, 0xfb, 0x0f, 0x00, 0x00}, 5, "call", "0x2000"},
+	}
+	for bname, dec := range backends {
+		for _, tc := range tests {
+			inst, err := dec(tc.code, 0x1000, 32)
+			if err != nil || inst.Len != tc.len || !strings.HasPrefix(inst.Mnemonic, tc.mnemonic) || !strings.Contains(inst.Text, tc.contains) {
+				t.Errorf("%s % x: %+v %v, want %d bytes %s ... %s", bname, tc.code, inst, err, tc.len, tc.mnemonic, tc.contains)
+			}
+		}
+	}
+}

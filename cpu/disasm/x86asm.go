@@ -12,3 +12,10 @@ const Backend = "x86asm"
 func Decode(code []byte, addr uint64) (Inst, error) {
 	return decodeX86asm(code, addr)
 }
+
+// DecodeMode disassembles the single instruction at the start of code in
+// the given mode (16, 32 or 64 bits): code segments of protected and
+// compatibility mode.
+func DecodeMode(code []byte, addr uint64, bits int) (Inst, error) {
+	return decodeX86asmMode(code, addr, bits)
+}

@@ -14,13 +14,7 @@ func decodeX86asm(code []byte, addr uint64) (inst Inst, err error) {
 	return decodeX86asmMode(code, addr, 64)
 }
 
-// DecodeMode disassembles the single instruction at the start of code in
-// the given mode (16, 32 or 64 bits) with the x86asm decoder, whatever the
-// backend compiled in: code segments of protected and compatibility mode.
-func DecodeMode(code []byte, addr uint64, bits int) (Inst, error) {
-	return decodeX86asmMode(code, addr, bits)
-}
-
+// decodeX86asmMode decodes one instruction of bits-bit code with x86asm.
 func decodeX86asmMode(code []byte, addr uint64, bits int) (inst Inst, err error) {
 	if len(code) == 0 {
 		return Inst{}, decodeError(code, "empty")

@@ -56,11 +56,24 @@ func sampleTables() Tables {
 	}
 }
 
+// encoding is an encoder's input and the bytes it must produce.
+type encoding[T any] struct {
+	in   T
+	want []byte
+}
+
+// checkEncodings runs the encoder name (enc) on each case.
+func checkEncodings[T any, R ~[]byte](t *testing.T, name string, enc func(T) R, cases []encoding[T]) {
+	t.Helper()
+	for _, c := range cases {
+		if got := enc(c.in); !bytes.Equal(got, c.want) {
+			t.Errorf("%s(%#v) = % x, want % x", name, c.in, got, c.want)
+		}
+	}
+}
+
 func TestIntegerEncoding(t *testing.T) {
-	for _, c := range []struct {
-		v    uint64
-		want []byte
-	}{
+	checkEncodings(t, "Integer", Integer, []encoding[uint64]{
 		{0, []byte{0}},
 		{1, []byte{1}},
 		{2, []byte{0x0A, 2}},
@@ -69,35 +82,22 @@ func TestIntegerEncoding(t *testing.T) {
 		{0x12345678, []byte{0x0C, 0x78, 0x56, 0x34, 0x12}},
 		{1 << 32, []byte{0x0E, 0, 0, 0, 0, 1, 0, 0, 0}},
 		{^uint64(0), []byte{0xFF}},
-	} {
-		if got := Integer(c.v); !bytes.Equal(got, c.want) {
-			t.Errorf("Integer(%#x) = % x, want % x", c.v, got, c.want)
-		}
-	}
+	})
 }
 
 func TestPkgLength(t *testing.T) {
-	for _, c := range []struct {
-		n    int
-		want []byte
-	}{
+	checkEncodings(t, "pkgLength", pkgLength, []encoding[int]{
 		{0, []byte{1}},
 		{62, []byte{63}},
 		{63, []byte{0x41, 0x04}}, // 65 = 0x41: lead nibble 1, then 4
 		{4093, []byte{0x4F, 0xFF}},
 		{4094, []byte{0x81, 0x00, 0x01}}, // 4097 = 0x1001
-	} {
-		if got := pkgLength(c.n); !bytes.Equal(got, c.want) {
-			t.Errorf("pkgLength(%d) = % x, want % x", c.n, got, c.want)
-		}
-	}
+	})
 }
 
 func TestEISAID(t *testing.T) {
 	// PNP0501 is 0x0105D041 as a little-endian DWORD (QEMU's tables).
-	if got := EISAID("PNP0501"); !bytes.Equal(got, []byte{0x0C, 0x41, 0xD0, 0x05, 0x01}) {
-		t.Errorf("EISAID(PNP0501) = % x", got)
-	}
+	checkEncodings(t, "EISAID", EISAID, []encoding[string]{{"PNP0501", []byte{0x0C, 0x41, 0xD0, 0x05, 0x01}}})
 }
 
 func TestNameString(t *testing.T) {

@@ -85,95 +85,43 @@ static uint64_t shmask(int kind, unsigned count, unsigned width)
 /* PRE (oracle.h) that also clears DF, for the string instructions. */
 #define PRE_DF  "pushfq\n\tandq $-0xcd6, (%%rsp)\n\torq %[fin], (%%rsp)\n\tpopfq\n\t"
 
+/* FLAGS_OP(f, mask, ins, outs, ins_, hashes): run ins between PRE and POST
+ * (oracle.h) with the operands outs (outputs) and ins_ (inputs), each a
+ * parenthesized list that ends in a comma or is empty, and the flags as
+ * input fin and output fo; then run hashes (H of each output) and hash the
+ * flags under mask. The operand forms below differ only in those lists. */
+#define OPERANDS(...) __VA_ARGS__
+#define FLAGS_OP(f, mask, ins, outs, ins_, hashes) do {                                \
+        uint64_t fo_, fin_ = rflags_in(f);                                            \
+        __asm__ volatile(PRE ins POST : OPERANDS outs [fo] "=&r"(fo_)                  \
+                         : OPERANDS ins_ [fin] "r"(fin_) : "cc");                      \
+        hashes H(f, fo_ & (mask));                                                     \
+    } while (0)
+
 /* register destination, register source */
-#define RR(f, mask, ins, d_, s_) do {                                                   \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [d] "+r"(d_), [fo] "=&r"(fo_)                  \
-                         : [s] "r"(s_), [fin] "r"(fin_) : "cc");                       \
-        H(f, d_); H(f, fo_ & (mask));                                                  \
-    } while (0)
+#define RR(f, mask, ins, d_, s_) FLAGS_OP(f, mask, ins, ([d] "+r"(d_),), ([s] "r"(s_),), H(f, d_);)
 /* same with legacy high-byte registers available (AH/BH/CH/DH via %h) */
-#define RQ(f, mask, ins, d_, s_) do {                                                   \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [d] "+Q"(d_), [fo] "=&r"(fo_)                  \
-                         : [s] "Q"(s_), [fin] "r"(fin_) : "cc");                       \
-        H(f, d_); H(f, fo_ & (mask));                                                  \
-    } while (0)
+#define RQ(f, mask, ins, d_, s_) FLAGS_OP(f, mask, ins, ([d] "+Q"(d_),), ([s] "Q"(s_),), H(f, d_);)
 /* both operands modified */
-#define RR2(f, mask, ins, d_, s_) do {                                                  \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [d] "+r"(d_), [s] "+r"(s_), [fo] "=&r"(fo_)     \
-                         : [fin] "r"(fin_) : "cc");                                   \
-        H(f, d_); H(f, s_); H(f, fo_ & (mask));                                         \
-    } while (0)
+#define RR2(f, mask, ins, d_, s_) FLAGS_OP(f, mask, ins, ([d] "+r"(d_), [s] "+r"(s_),), (), H(f, d_); H(f, s_);)
 /* memory destination, register source */
-#define MR(f, mask, ins, m_, s_) do {                                                   \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [m] "+m"(m_), [fo] "=&r"(fo_)                  \
-                         : [s] "r"(s_), [fin] "r"(fin_) : "cc");                       \
-        H(f, m_); H(f, fo_ & (mask));                                                  \
-    } while (0)
+#define MR(f, mask, ins, m_, s_) FLAGS_OP(f, mask, ins, ([m] "+m"(m_),), ([s] "r"(s_),), H(f, m_);)
 /* memory destination, both modified (XADD/XCHG) */
-#define MR2(f, mask, ins, m_, s_) do {                                                  \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [m] "+m"(m_), [s] "+r"(s_), [fo] "=&r"(fo_)     \
-                         : [fin] "r"(fin_) : "cc");                                   \
-        H(f, m_); H(f, s_); H(f, fo_ & (mask));                                         \
-    } while (0)
+#define MR2(f, mask, ins, m_, s_) FLAGS_OP(f, mask, ins, ([m] "+m"(m_), [s] "+r"(s_),), (), H(f, m_); H(f, s_);)
 /* register destination, memory source */
-#define RM(f, mask, ins, d_, m_) do {                                                   \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [d] "+r"(d_), [fo] "=&r"(fo_)                  \
-                         : [m] "m"(m_), [fin] "r"(fin_) : "cc");                       \
-        H(f, d_); H(f, fo_ & (mask));                                                  \
-    } while (0)
+#define RM(f, mask, ins, d_, m_) FLAGS_OP(f, mask, ins, ([d] "+r"(d_),), ([m] "m"(m_),), H(f, d_);)
 /* register destination only (immediates in the template) */
-#define RI(f, mask, ins, d_) do {                                                      \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [d] "+r"(d_), [fo] "=&r"(fo_)                  \
-                         : [fin] "r"(fin_) : "cc");                                   \
-        H(f, d_); H(f, fo_ & (mask));                                                  \
-    } while (0)
-#define RIQ(f, mask, ins, d_) do {                                                     \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [d] "+Q"(d_), [fo] "=&r"(fo_)                  \
-                         : [fin] "r"(fin_) : "cc");                                   \
-        H(f, d_); H(f, fo_ & (mask));                                                  \
-    } while (0)
+#define RI(f, mask, ins, d_) FLAGS_OP(f, mask, ins, ([d] "+r"(d_),), (), H(f, d_);)
+#define RIQ(f, mask, ins, d_) FLAGS_OP(f, mask, ins, ([d] "+Q"(d_),), (), H(f, d_);)
 /* accumulator (short encodings) */
-#define RA(f, mask, ins, d_) do {                                                      \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : "+a"(d_), [fo] "=&r"(fo_)                      \
-                         : [fin] "r"(fin_) : "cc");                                   \
-        H(f, d_); H(f, fo_ & (mask));                                                  \
-    } while (0)
+#define RA(f, mask, ins, d_) FLAGS_OP(f, mask, ins, ("+a"(d_),), (), H(f, d_);)
 /* memory destination only */
-#define MI(f, mask, ins, m_) do {                                                      \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [m] "+m"(m_), [fo] "=&r"(fo_)                  \
-                         : [fin] "r"(fin_) : "cc");                                   \
-        H(f, m_); H(f, fo_ & (mask));                                                  \
-    } while (0)
+#define MI(f, mask, ins, m_) FLAGS_OP(f, mask, ins, ([m] "+m"(m_),), (), H(f, m_);)
 /* shift/rotate by CL */
-#define RC(f, mask, ins, d_, c_) do {                                                   \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [d] "+r"(d_), [fo] "=&r"(fo_)                  \
-                         : "c"(c_), [fin] "r"(fin_) : "cc");                           \
-        H(f, d_); H(f, fo_ & (mask));                                                  \
-    } while (0)
-#define MC(f, mask, ins, m_, c_) do {                                                   \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [m] "+m"(m_), [fo] "=&r"(fo_)                  \
-                         : "c"(c_), [fin] "r"(fin_) : "cc");                           \
-        H(f, m_); H(f, fo_ & (mask));                                                  \
-    } while (0)
+#define RC(f, mask, ins, d_, c_) FLAGS_OP(f, mask, ins, ([d] "+r"(d_),), ("c"(c_),), H(f, d_);)
+#define MC(f, mask, ins, m_, c_) FLAGS_OP(f, mask, ins, ([m] "+m"(m_),), ("c"(c_),), H(f, m_);)
 /* double shift by CL */
-#define RSC(f, mask, ins, d_, s_, c_) do {                                               \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : [d] "+r"(d_), [fo] "=&r"(fo_)                  \
-                         : [s] "r"(s_), "c"(c_), [fin] "r"(fin_) : "cc");               \
-        H(f, d_); H(f, fo_ & (mask));                                                  \
-    } while (0)
+#define RSC(f, mask, ins, d_, s_, c_) FLAGS_OP(f, mask, ins, ([d] "+r"(d_),), ([s] "r"(s_), "c"(c_),), H(f, d_);)
 
 /* ---------------------------------------------------------------------------
  * Two-operand ALU instructions: ADD ADC SUB SBB AND OR XOR CMP TEST.
@@ -372,18 +320,8 @@ SHXD_FAMILY(fam_shrd, "shrd")
 /* ---------------------------------------------------------------------------
  * MUL / IMUL.
  * ------------------------------------------------------------------------- */
-#define MUL1(f, mask, ins, a_, d_, s_) do {                                              \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : "+a"(a_), "+d"(d_), [fo] "=&r"(fo_)             \
-                         : [s] "r"(s_), [fin] "r"(fin_) : "cc");                       \
-        H(f, a_); H(f, d_); H(f, fo_ & (mask));                                         \
-    } while (0)
-#define MUL1M(f, mask, ins, a_, d_, m_) do {                                             \
-        uint64_t fo_, fin_ = rflags_in(f);                                            \
-        __asm__ volatile(PRE ins POST : "+a"(a_), "+d"(d_), [fo] "=&r"(fo_)             \
-                         : [m] "m"(m_), [fin] "r"(fin_) : "cc");                       \
-        H(f, a_); H(f, d_); H(f, fo_ & (mask));                                         \
-    } while (0)
+#define MUL1(f, mask, ins, a_, d_, s_) FLAGS_OP(f, mask, ins, ("+a"(a_), "+d"(d_),), ([s] "r"(s_),), H(f, a_); H(f, d_);)
+#define MUL1M(f, mask, ins, a_, d_, m_) FLAGS_OP(f, mask, ins, ("+a"(a_), "+d"(d_),), ([m] "m"(m_),), H(f, a_); H(f, d_);)
 
 static void one_mul(struct fam *f, int is_signed)
 {

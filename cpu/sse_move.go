@@ -210,18 +210,29 @@ func byteSigns(x uint64) uint64 {
 	return (x >> 7 & 0x0101010101010101) * 0x0102040810204080 >> 56
 }
 
-func bindMOVD(in *Inst) handler {
+// mmxXMMForms are the handlers of MOVD or MOVQ by operand form: an MMX
+// load (PQ) or store (QP), an XMM store (WV) and an XMM load (the others).
+type mmxXMMForms struct{ mmxLoad, mmxStore, store, load handler }
+
+var (
+	movdForms = mmxXMMForms{execMMXMOVDLoad, execMMXMOVDStore, execMOVDStore, execMOVDLoad}
+	movqForms = mmxXMMForms{execMMXMOVQLoad, execMMXStore, execMOVQStore, execMOVQLoad}
+)
+
+// pick returns the handler for in's operand form.
+func (f *mmxXMMForms) pick(in *Inst) handler {
 	switch in.form {
 	case formPQ:
-		return execMMXMOVDLoad
+		return f.mmxLoad
 	case formQP:
-		return execMMXMOVDStore
+		return f.mmxStore
+	case formWV:
+		return f.store
 	}
-	if in.form == formWV {
-		return execMOVDStore
-	}
-	return execMOVDLoad
+	return f.load
 }
+
+func bindMOVD(in *Inst) handler { return movdForms.pick(in) }
 
 // execMOVDLoad: MOVD/MOVQ xmm, r/m32/64 (66 0F 6E): zero-extended to 128.
 func execMOVDLoad(c *CPU, in *Inst) {
@@ -235,18 +246,7 @@ func execMOVDStore(c *CPU, in *Inst) {
 	c.writeE(in, c.FPU.XMM[in.reg][0]&sizeMask(in.osz))
 }
 
-func bindMOVQ(in *Inst) handler {
-	switch in.form {
-	case formPQ:
-		return execMMXMOVQLoad
-	case formQP:
-		return execMMXStore
-	}
-	if in.form == formWV {
-		return execMOVQStore
-	}
-	return execMOVQLoad
-}
+func bindMOVQ(in *Inst) handler { return movqForms.pick(in) }
 
 // execMOVQLoad: MOVQ xmm, xmm/m64 (F3 0F 7E): the upper quadword is zeroed.
 func execMOVQLoad(c *CPU, in *Inst) {

@@ -1,6 +1,7 @@
 package devices
 
 import (
+	"slices"
 	"testing"
 
 	"ftvm/mmu"
@@ -20,6 +21,31 @@ func portMemory(t *testing.T, dev mmu.PortDevice, ranges ...[2]uint16) *mmu.Memo
 		}
 	}
 	return mem
+}
+
+// outCase is a guest OUT and the calls it must make to the device's
+// callback: the values passed, in order (none: no call).
+type outCase struct {
+	name  string
+	port  uint16
+	size  int
+	value uint32
+	calls []uint32
+}
+
+// checkOuts runs each case on fresh memory from mk, which maps a new device
+// whose callback is call, and compares the calls the OUT made.
+func checkOuts(t *testing.T, cases []outCase, mk func(t *testing.T, call func(uint32)) *mmu.Memory) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []uint32
+			mem := mk(t, func(v uint32) { got = append(got, v) })
+			mem.Out(tc.port, tc.size, tc.value)
+			if !slices.Equal(got, tc.calls) {
+				t.Errorf("callback calls %#x, want %#x", got, tc.calls)
+			}
+		})
+	}
 }
 
 // icClock is a settable guest clock for the interrupt and timer tests.

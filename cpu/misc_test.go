@@ -254,3 +254,26 @@ func TestMiscSimple(t *testing.T) {
 		t.Errorf("retired %d, want 8 (7 instructions and the stub's mov)", c.Retired)
 	}
 }
+
+// MONITOR and MWAIT are not implemented and CPUID.1:ECX.MONITOR[3] is clear,
+// so both raise #UD (SDM MONITOR, MWAIT: "#UD If CPUID.01H:ECX.MONITOR[bit 3]
+// = 0"), counted as unimplemented, in 64-bit and in 32-bit code.
+func TestMonitorMwaitUndefined(t *testing.T) {
+	if cpuid(1, 0).ecx&(1<<3) != 0 {
+		t.Fatal("CPUID.1:ECX.MONITOR is set")
+	}
+	for _, src := range []string{"monitor", "mwait"} {
+		c := newTestCPU(t)
+		sysSetup(c)
+		load(c, assemble(t, src))
+		c.Run(100)
+		if c.R[R15] != VecUD || c.UD != 1 {
+			t.Errorf("64-bit %s: vector %#x, UD count %d; want #UD counted once", src, c.R[R15], c.UD)
+		}
+		c = newTestCPU32(t)
+		vec, _ := run32(t, c, src)
+		if vec != VecUD || c.UD != 1 {
+			t.Errorf("32-bit %s: vector %#x, UD count %d; want #UD counted once", src, vec, c.UD)
+		}
+	}
+}

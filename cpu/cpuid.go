@@ -32,7 +32,9 @@ import "ftvm/mmu"
 //	            4.3 L3 unified 8 MiB 16-way, inclusive, complex indexing
 //	                (EAX 0x163, EBX 0x03C0003F, ECX 8191, EDX 6)
 //	            4.n, n>3: 0 (no more caches)
-//	5-6         all  0 (no MONITOR/MWAIT or power management leaves)
+//	5           all  0 (no MONITOR/MWAIT)
+//	6           EAX  ARAT(2): the local APIC timer always runs (the board
+//	                 has no C-states that could stop it); all else 0
 //	7.0         EAX  0 (highest subleaf)
 //	            EBX  BMI1(3) FPU CS/DS deprecated(13) RDSEED(18)
 //	7.n, n>0    all  0
@@ -74,7 +76,10 @@ import "ftvm/mmu"
 // PREFETCHW (decoded as a NOP, but not needed).
 //
 // TSC-deadline is the board's: the local APIC (devices.LAPIC) implements the
-// timer mode and IA32_TSC_DEADLINE.
+// timer mode and IA32_TSC_DEADLINE. ARAT tells Linux the same timer keeps
+// running in idle, so it needs no broadcast timer (the board has no HPET)
+// and can stop its tick when idle (NO_HZ) instead of waking HZ times a
+// second.
 //
 // PSE and PGE are honest: CR4.PSE is accepted (large pages are always
 // available in long mode) and CR4.PGE is accepted; decoded code keeps global
@@ -98,6 +103,7 @@ const (
 
 	cpuid1ECX = 1<<0 | 1<<9 | 1<<13 | 1<<19 | 1<<20 | 1<<23 | 1<<24 | 1<<30
 	cpuid1EDX = 1<<0 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<9 | 1<<11 | 1<<13 | 1<<15 | 1<<16 | 1<<19 | 1<<23 | 1<<24 | 1<<25 | 1<<26
+	cpuid6EAX = 1 << 2 // ARAT
 	cpuid7EBX = 1<<3 | 1<<13 | 1<<18
 
 	cpuidExt1ECX = 1<<0 | 1<<5
@@ -157,6 +163,8 @@ func cpuid(leaf, subleaf uint32) cpuidResult {
 		if subleaf < uint32(len(cpuidCaches)) {
 			return cpuidCaches[subleaf]
 		}
+	case 6:
+		return cpuidResult{eax: cpuid6EAX}
 	case 0x15:
 		return cpuidResult{eax: 1, ebx: 1, ecx: TSCHz}
 	case 0x16:

@@ -134,6 +134,13 @@ func (e *foEnv) newSwitch(name string) string {
 // start runs ftvm with args as a process named name.
 func (e *foEnv) start(name string, args ...string) *foProc {
 	e.t.Helper()
+	return e.startIn(nil, name, args...)
+}
+
+// startIn is start with the command run by wrap (ip netns exec NS: in a
+// network namespace), if not nil.
+func (e *foEnv) startIn(wrap []string, name string, args ...string) *foProc {
+	e.t.Helper()
 	var events string
 	if len(args) > 0 && (args[0] == "primary" || args[0] == "backup") {
 		e.mu.Lock()
@@ -141,7 +148,8 @@ func (e *foEnv) start(name string, args ...string) *foProc {
 		e.mu.Unlock()
 		args = append([]string{args[0], "--events", events}, args[1:]...)
 	}
-	p := &foProc{name: name, cmd: exec.Command(ftvmBin, args...), changed: make(chan struct{}), done: make(chan struct{}), events: events}
+	argv := append(append(wrap[:len(wrap):len(wrap)], ftvmBin), args...)
+	p := &foProc{name: name, cmd: exec.Command(argv[0], argv[1:]...), changed: make(chan struct{}), done: make(chan struct{}), events: events}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		e.t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 // twoHostConfig returns the configuration of a two-host failover
 // (twohost.Run) of the built Linux guest with this test's ftvm, its events
 // logged; it ends the test when a prerequisite is missing.
-func twoHostConfig(t *testing.T, mode, arbiter string, kill twohost.Side, killAfter time.Duration) twohost.Config {
+func twoHostConfig(t testing.TB, mode, arbiter string, kill twohost.Side, killAfter time.Duration) twohost.Config {
 	t.Helper()
 	vmlinux, initrd := testenv.LinuxGuest(t)
 	testenv.RequireRoot(t)

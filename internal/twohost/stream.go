@@ -27,6 +27,7 @@ type stream struct {
 	resumedAt time.Time        // when the first request sent after the kill was answered
 	phase     int              // 0 before the kill, 1 after it, 2 from the new backup's start
 	stall     [3]time.Duration // per phase, the longest request/response answered in it
+	lat       []time.Duration  // each request/response answered before the kill (at most maxLat)
 	err       error
 }
 
@@ -78,6 +79,9 @@ func (s *stream) run(ctx context.Context) {
 		s.n++
 		s.echoed += int64(len(req))
 		s.stall[s.phase] = max(s.stall[s.phase], now.Sub(sentAt))
+		if s.phase == 0 && len(s.lat) < maxLat {
+			s.lat = append(s.lat, now.Sub(sentAt))
+		}
 		if afterKill && s.resumedAt.IsZero() {
 			s.resumedAt = now
 		}
@@ -99,6 +103,23 @@ func (s *stream) markJoin() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.phase = 2
+}
+
+// maxLat bounds the latencies a stream keeps.
+const maxLat = 1 << 20
+
+// counts returns the number of pairs answered and of latencies kept.
+func (s *stream) counts() (answered, lat int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n, len(s.lat)
+}
+
+// latencies returns the latencies kept.
+func (s *stream) latencies() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lat[:len(s.lat):len(s.lat)]
 }
 
 // answered returns the number of pairs answered.

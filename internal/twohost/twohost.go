@@ -69,7 +69,38 @@ type Config struct {
 	// OnEvent, if set, is called with each event as it happens, one call
 	// at a time.
 	OnEvent func(Event)
+	// Idle, if not 0, is how long the pair is watched idle (the guest's
+	// shell and server waiting, the connection open) before the stream:
+	// Result.Idle.
+	Idle time.Duration
+	// Alone runs the guest with ftvm run in host A instead of a pair (no
+	// backup, no arbiter, no kill), for the figures' baseline: Run returns
+	// after KillAfter of stream, measured in Result.Load.
+	Alone bool
 }
+
+// Load is what the client and the primary (or the guest run alone) showed
+// over a stretch of time.
+type Load struct {
+	Span     time.Duration
+	Pairs    int           // request/response pairs answered
+	P50, P99 time.Duration // their latency
+	CPU      time.Duration // the primary's (or lone run's) CPU time, user and system
+	// The primary's status: bytes it sent its backup (log records or
+	// checkpoints), checkpoints taken, and the mean and longest pause of
+	// the guest per checkpoint since the start.
+	LogBytes       float64
+	Checkpoints    float64
+	PauseMeanMs    float64
+	PauseMaxMs     float64
+	LogBytesByKind map[string]float64 // lockstep: the log's bytes by record kind
+}
+
+// PairsPerS returns the request/response pairs answered per second.
+func (l Load) PairsPerS() float64 { return float64(l.Pairs) / l.Span.Seconds() }
+
+// LogBitsPerS returns the replication bandwidth.
+func (l Load) LogBitsPerS() float64 { return l.LogBytes * 8 / l.Span.Seconds() }
 
 // Kind names what happened.
 type Kind string
@@ -88,6 +119,7 @@ const (
 	KindPortMoved Kind = "port"      // the LAN bridge learned the guest's MAC on another port
 	KindResumed   Kind = "resumed"   // the first request sent after the kill was answered
 	KindStreamEnd Kind = "stream"    // the client's stream ended (Text: the counts)
+	KindMeasured  Kind = "measured"  // figures over a stretch of time (Text: them)
 )
 
 // Event is one thing that happened during a failover.
@@ -119,6 +151,8 @@ type Result struct {
 	PortAfter  string        // and at the end
 	JoinPause  time.Duration // the new backup's join: the survivor's guest paused this long
 	JoinBytes  int64         // for this much state
+	Idle       Load          // the pair idle (Config.Idle)
+	Load       Load          // the stream before the kill
 	// Live lists, per generation from 2 on, the members that took it
 	// (went live, or carried on alone).
 	Live map[uint64][]string
@@ -426,11 +460,12 @@ func (r *run) play(res *Result) error {
 		return err
 	}
 	var arbiter string
-	switch cfg.Arbiter {
-	case "file", "":
+	switch {
+	case cfg.Alone:
+	case cfg.Arbiter == "file" || cfg.Arbiter == "":
 		arbiter = "file:" + filepath.Join(cfg.Dir, "arbiter")
 		r.emitf(KindArbiter, "arbiter", "a file both hosts see (%s)", arbiter)
-	case "etcd":
+	case cfg.Arbiter == "etcd":
 		e, err := netlab.StartEtcd(netlab.EtcdConfig{DataDir: filepath.Join(cfg.Dir, "etcd"),
 			ClientAddr: netlab.AddrClient + ":2379", PeerAddr: netlab.AddrClient + ":2380", Wrap: r.lab.Wrap(netlab.Client)})
 		if err != nil {
@@ -447,21 +482,28 @@ func (r *run) play(res *Result) error {
 	backupArgs := func(h, of netlab.Host) []string {
 		return append([]string{"backup", "--primary", addr[of], "--listen", addr[h]}, common...)
 	}
-	pargs := []string{"primary", "--listen", addr[netlab.HostA], "--wait-backup", "-m", "256M", "--initrd", cfg.Initrd,
-		"--append", fmt.Sprintf("console=ttyS0 ftvm.ip=%s/%d", netlab.AddrGuest, netlab.PrefixLen)}
-	if cfg.Mode != "" {
-		pargs = append(pargs, "--mode", cfg.Mode)
-	}
-	a, err := r.spawn(netlab.HostA, "primary", append(append(pargs, common...), cfg.Vmlinux)...)
-	if err != nil {
-		return err
-	}
-	b, err := r.spawn(netlab.HostB, "backup", backupArgs(netlab.HostB, netlab.HostA)...)
-	if err != nil {
-		return err
-	}
-	if _, err := r.waitEvent(b, failover.EventJoinedPrimary, 0, joinLimit); err != nil {
-		return err
+	guest := []string{"-m", "256M", "--metrics", netlab.AddrA + ":" + metricsPort, "--initrd", cfg.Initrd,
+		"--append", fmt.Sprintf("console=ttyS0 tsc=reliable ftvm.ip=%s/%d", netlab.AddrGuest, netlab.PrefixLen)}
+	var a, b *member
+	var err error
+	if cfg.Alone {
+		if a, err = r.spawn(netlab.HostA, "run", append(append([]string{"run", "--net", "tap:" + netlab.TAP}, guest...), cfg.Vmlinux)...); err != nil {
+			return err
+		}
+	} else {
+		pargs := append([]string{"primary", "--listen", addr[netlab.HostA], "--wait-backup"}, guest...)
+		if cfg.Mode != "" {
+			pargs = append(pargs, "--mode", cfg.Mode)
+		}
+		if a, err = r.spawn(netlab.HostA, "primary", append(append(pargs, common...), cfg.Vmlinux)...); err != nil {
+			return err
+		}
+		if b, err = r.spawn(netlab.HostB, "backup", backupArgs(netlab.HostB, netlab.HostA)...); err != nil {
+			return err
+		}
+		if _, err := r.waitEvent(b, failover.EventJoinedPrimary, 0, joinLimit); err != nil {
+			return err
+		}
 	}
 	if err := r.waitConsole(a, Marker, bootLimit); err != nil {
 		return err
@@ -489,6 +531,24 @@ func (r *run) play(res *Result) error {
 		return err
 	}
 	r.emitf(KindConnected, "client", "one TCP connection to the guest; the LAN bridge has the guest's MAC on port %s", res.PortBefore)
+	if cfg.Idle > 0 {
+		s0, err := r.look(a, nil)
+		if err != nil {
+			return err
+		}
+		select {
+		case <-time.After(cfg.Idle):
+		case <-r.ctx.Done():
+			return r.ctx.Err()
+		}
+		s1, err := r.look(a, nil)
+		if err != nil {
+			return err
+		}
+		res.Idle = between(s0, s1, nil, pauseMean(a))
+		r.emitf(KindMeasured, "host A", "idle for %v: %.1f kbit/s to the backup, %.0f checkpoints, CPU %v",
+			res.Idle.Span.Round(time.Millisecond), res.Idle.LogBitsPerS()/1e3, res.Idle.Checkpoints, res.Idle.CPU)
+	}
 	garps, err := r.lab.WatchGARP()
 	if err != nil {
 		return fmt.Errorf("watching the LAN: %v", err)
@@ -505,10 +565,25 @@ func (r *run) play(res *Result) error {
 	if err := r.waitFor(stepLimit, "the first reply", func() bool { return st.answered() > 0 || st.failed() }); err != nil {
 		return err
 	}
+	s0, err := r.look(a, st)
+	if err != nil {
+		return err
+	}
 	select {
 	case <-time.After(cfg.KillAfter):
 	case <-r.ctx.Done():
 		return r.ctx.Err()
+	}
+	s1, err := r.look(a, st)
+	if err != nil {
+		return err
+	}
+	res.Load = between(s0, s1, st.latencies(), pauseMean(a))
+	r.emitf(KindMeasured, "client", "%d request/response pairs in %v (p50 %v, p99 %v); %.2f Mbit/s to the backup, %.0f checkpoints; CPU %v",
+		res.Load.Pairs, res.Load.Span.Round(time.Millisecond), res.Load.P50, res.Load.P99, res.Load.LogBitsPerS()/1e6, res.Load.Checkpoints, res.Load.CPU)
+	if cfg.Alone {
+		st.finish()
+		return st.result(res)
 	}
 	victim, survivor := a, b
 	victimHost, survivorHost := netlab.HostA, netlab.HostB

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"ftvm/internal/twohost"
@@ -87,6 +88,10 @@ func cmdDemoLinux(f *linuxDemoFlags, seed int64) (int, error) {
 	fmt.Println("ftvm demo --linux: timeline")
 	for _, e := range res.Timeline {
 		fmt.Println("  " + line(e))
+	}
+	if ctx.Err() != nil {
+		fmt.Println("ftvm demo --linux: interrupted; its namespaces and processes are removed")
+		return 128 + int(syscall.SIGINT), nil
 	}
 	if err != nil {
 		return 0, err

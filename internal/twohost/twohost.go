@@ -423,6 +423,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			return res, err
 		}
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &run{cfg: cfg, start: time.Now(), ctx: ctx}
@@ -440,7 +441,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		cancel()
 		r.followers.Wait()
 		res.Timeline = r.timeline()
-		if err != nil {
+		if err != nil && parent.Err() == nil {
 			err = fmt.Errorf("%w\n%s", err, r.logs())
 		}
 	}()

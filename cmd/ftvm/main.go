@@ -48,6 +48,7 @@ commands:
   status --tls DIR ADDR  role, generation, positions, lag, log rate, outputs held
   top ADDR...            a live view of a pair from each side's --metrics address
   demo                   a primary/backup pair of the kvstore appliance, a client, a kill -9, a timeline
+                         (--linux: Debian's kernel paired across two hosts, a TCP client; root)
   kv [flags] ADDR CMD... send one request to the kvstore appliance, with retries
   certs DIR              create a CA and a node certificate for a primary/backup pair
   switch PATH            a learning L2 switch on the unix datagram socket PATH (--net socket:PATH)

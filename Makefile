@@ -38,8 +38,8 @@ HOST_CC    ?= gcc
 QEMU       ?= qemu-system-x86_64
 FUZZTIME   ?= 30s
 SOAKTIME   ?= 60m
-SOAK_ROUNDS       ?= 10
-SOAK_LINUX_ROUNDS ?= 4
+SOAK_ROUNDS       ?= 30
+SOAK_LINUX_ROUNDS ?= 5
 
 # Debian packages the build and the tests need (Go itself is not from apt).
 DEB_PKGS := gcc libc6-dev binutils make pkg-config libcapstone-dev qemu-system-x86 iproute2 iputils-ping \

@@ -933,9 +933,10 @@ type foFigures struct {
 	failover  []time.Duration // kill -9 of the live side to the first reply of the new primary
 	join      []time.Duration // a new backup of a live survivor: ftvm backup started to its "joined" line
 	firstJoin []time.Duration // the same for the first backup, started with its primary
-	// Counts for the soak: kills of a backup, keys whose acknowledged
-	// write was lost, generations live on two processes.
-	backupKills, lost, doubleLive int
+	// Counts for the soak: rounds run, of them failed (the rounds stop at
+	// the first), kills of a backup, keys whose acknowledged write was
+	// lost, generations live on two processes.
+	rounds, failed, backupKills, lost, doubleLive int
 }
 
 func TestFailoverFaultInjection(t *testing.T) {
@@ -985,8 +986,8 @@ func TestSoakFailoverFaultInjection(t *testing.T) {
 			var fig foFigures
 			foRunRounds(t, rounds, mode, &fig)
 			foLogFigures(t, &fig)
-			soakReport(t, "appliance "+mode, soakCounts{rounds: rounds, failovers: len(fig.failover), backupKills: fig.backupKills,
-				lost: int64(fig.lost), lostUnit: "acknowledged writes", doubleLive: fig.doubleLive})
+			soakReport(t, "appliance "+mode, soakCounts{rounds: fig.rounds, failovers: len(fig.failover), backupKills: fig.backupKills,
+				lost: int64(fig.lost), lostUnit: "acknowledged writes", doubleLive: fig.doubleLive, failed: fig.failed})
 		})
 	}
 }
@@ -1044,7 +1045,9 @@ func foRunRounds(t *testing.T, rounds int, mode string, fig *foFigures) {
 			foRound(t, e, r, rng.Int63(), mode, killPrimary, secondKill, fig)
 		})
 		e.killAll()
+		fig.rounds++
 		if !ok {
+			fig.failed++
 			return
 		}
 	}

@@ -26,6 +26,8 @@ type stream struct {
 	kill      time.Time        // when the kill happened (zero before)
 	resumedAt time.Time        // when the first request sent after the kill was answered
 	phase     int              // 0 before the kill, 1 after it, 2 from the new backup's start
+	aborted   bool             // abort closed the connection
+	abandoned int64            // bytes of the request in flight at the abort (neither echoed nor lost)
 	stall     [3]time.Duration // per phase, the longest request/response answered in it
 	lat       []time.Duration  // each request/response answered before the kill (at most maxLat)
 	err       error
@@ -71,6 +73,11 @@ func (s *stream) run(ctx context.Context) {
 		}
 		now := time.Now()
 		s.mu.Lock()
+		if err != nil && s.aborted {
+			s.abandoned = int64(n)
+			s.mu.Unlock()
+			return
+		}
 		if err != nil {
 			s.err = fmt.Errorf("%w: request %d: %v", errStream, i, err)
 			s.mu.Unlock()
@@ -157,11 +164,22 @@ func (s *stream) finish() {
 	<-s.done
 }
 
+// abort ends the stream at once, closing the connection: the request in
+// flight is abandoned, not lost (the run ended for another reason).
+func (s *stream) abort() {
+	s.mu.Lock()
+	s.aborted = true
+	s.mu.Unlock()
+	s.conn.Close()
+	s.finish()
+}
+
 // result fills res's stream figures and returns the stream's error.
 func (s *stream) result(res *Result) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res.Pairs, res.BytesSent, res.BytesEcho, res.Stall, res.JoinStall = s.n, s.sent, s.echoed, s.stall[1], s.stall[2]
-	res.LostBytes = s.sent - s.echoed
+	res.Abandoned = s.abandoned
+	res.LostBytes = s.sent - s.echoed - s.abandoned
 	return s.err
 }

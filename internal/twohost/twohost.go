@@ -142,6 +142,7 @@ type Result struct {
 	BytesSent  int64         // bytes the client sent
 	BytesEcho  int64         // bytes echoed back correctly
 	LostBytes  int64         // sent but never echoed back, or echoed wrong
+	Abandoned  int64         // of the request in flight when Run ended early for another reason
 	Stall      time.Duration // the longest request/response answered after the kill, before the new backup started
 	JoinStall  time.Duration // the longest from the new backup's start on
 	Resumed    time.Duration // the kill to the answer of the first request sent after it
@@ -559,8 +560,7 @@ func (r *run) play(res *Result) error {
 	st := newStream(conn)
 	go st.run(r.ctx)
 	defer func() {
-		conn.Close() // a request still in flight fails: it was never answered
-		st.finish()
+		st.abort() // after finish, a no-op
 		st.result(res)
 	}()
 	if err := r.waitFor(stepLimit, "the first reply", func() bool { return st.answered() > 0 || st.failed() }); err != nil {
@@ -594,6 +594,9 @@ func (r *run) play(res *Result) error {
 	}
 	if st.failed() {
 		return st.result(res)
+	}
+	if e, ok := r.takeover(); ok {
+		return fmt.Errorf("a takeover before the kill: %s: %s", e.Who, e.Text)
 	}
 	victim.cmd.Process.Signal(syscall.SIGKILL)
 	res.KilledAt = st.markKill()
@@ -660,6 +663,20 @@ func guestMAC(console string) (net.HardwareAddr, error) {
 		}
 	}
 	return nil, errors.New("the guest did not say its MAC")
+}
+
+// takeover returns the first event so far in which a member lost its peer
+// or the arbiter.
+func (r *run) takeover() (Event, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.events {
+		switch e.Pair {
+		case failover.EventPrimaryLost, failover.EventBackupLost, failover.EventWentLive, failover.EventLostArbiter:
+			return e, true
+		}
+	}
+	return Event{}, false
 }
 
 // waitGARP waits for the survivor's gratuitous ARP entering the LAN and

@@ -110,6 +110,20 @@ func (d *driver) init(features uint64, num uint16) {
 	}
 }
 
+// writeQueue programs queue i with q's size and ring addresses and sets it
+// ready.
+func (d *driver) writeQueue(i int, q *drvQueue) {
+	d.w32(mmioQueueSel, uint32(i))
+	d.w32(mmioQueueNum, uint32(q.num))
+	d.w32(mmioQueueDescLow, uint32(q.desc))
+	d.w32(mmioQueueDescHigh, uint32(q.desc>>32))
+	d.w32(mmioQueueDriverLow, uint32(q.avail))
+	d.w32(mmioQueueDriverHigh, uint32(q.avail>>32))
+	d.w32(mmioQueueDeviceLow, uint32(q.used))
+	d.w32(mmioQueueDeviceHigh, uint32(q.used>>32))
+	d.w32(mmioQueueReady, 1)
+}
+
 func (d *driver) setupQueue(i int, num uint16) {
 	base := uint64(testRingBase + i*0x4000)
 	q := &drvQueue{num: num, desc: base, avail: base + 0x1000, used: base + 0x2000}
@@ -121,14 +135,7 @@ func (d *driver) setupQueue(i int, num uint16) {
 	if max := d.r32(mmioQueueNumMax); max < uint32(num) {
 		d.t.Fatalf("queue %d: QueueNumMax %d < %d", i, max, num)
 	}
-	d.w32(mmioQueueNum, uint32(num))
-	d.w32(mmioQueueDescLow, uint32(q.desc))
-	d.w32(mmioQueueDescHigh, uint32(q.desc>>32))
-	d.w32(mmioQueueDriverLow, uint32(q.avail))
-	d.w32(mmioQueueDriverHigh, uint32(q.avail>>32))
-	d.w32(mmioQueueDeviceLow, uint32(q.used))
-	d.w32(mmioQueueDeviceHigh, uint32(q.used>>32))
-	d.w32(mmioQueueReady, 1)
+	d.writeQueue(i, q)
 	for len(d.queues) <= i {
 		d.queues = append(d.queues, nil)
 	}
@@ -640,33 +647,26 @@ func TestMalformedQueues(t *testing.T) {
 }
 
 func TestQueueReadyChecks(t *testing.T) {
-	tests := []struct {
-		name  string
-		num   uint32
-		desc  uint64
-		avail uint64
-		used  uint64
-		ok    bool
-	}{
-		{"good", 8, 0x1000, 0x2000, 0x3000, true},
-		{"size not a power of two", 6, 0x1000, 0x2000, 0x3000, false},
-		{"size zero", 0, 0x1000, 0x2000, 0x3000, false},
-		{"size too big", 512, 0x1000, 0x2000, 0x3000, false},
-		{"misaligned desc", 8, 0x1008, 0x2000, 0x3000, false},
-		{"used outside RAM", 8, 0x1000, 0x2000, testRAM - 8, false},
-		{"desc above 4G", 8, 1 << 32, 0x2000, 0x3000, false},
+	ring := func(num uint16, desc, avail, used uint64) *drvQueue {
+		return &drvQueue{num: num, desc: desc, avail: avail, used: used}
 	}
-	for _, tc := range tests {
+	for _, tc := range []struct {
+		name string
+		q    *drvQueue
+		ok   bool
+	}{
+		{"good", ring(8, 0x1000, 0x2000, 0x3000), true},
+		{"size not a power of two", ring(6, 0x1000, 0x2000, 0x3000), false},
+		{"size zero", ring(0, 0x1000, 0x2000, 0x3000), false},
+		{"size too big", ring(512, 0x1000, 0x2000, 0x3000), false},
+		{"misaligned desc", ring(8, 0x1008, 0x2000, 0x3000), false},
+		{"used outside RAM", ring(8, 0x1000, 0x2000, testRAM-8), false},
+		{"desc above 4G", ring(8, 1<<32, 0x2000, 0x3000), false},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDriver(t, NewVirtioNet(nil, DefaultMAC(0)))
 			d.negotiate(featV1)
-			d.w32(mmioQueueSel, 0)
-			d.w32(mmioQueueNum, tc.num)
-			d.w32(mmioQueueDescLow, uint32(tc.desc))
-			d.w32(mmioQueueDescHigh, uint32(tc.desc>>32))
-			d.w32(mmioQueueDriverLow, uint32(tc.avail))
-			d.w32(mmioQueueDeviceLow, uint32(tc.used))
-			d.w32(mmioQueueReady, 1)
+			d.writeQueue(0, tc.q)
 			if got := d.r32(mmioQueueReady) == 1; got != tc.ok {
 				t.Errorf("ready %v, want %v", got, tc.ok)
 			}

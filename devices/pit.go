@@ -411,16 +411,14 @@ func (p *PIT) readChannel(c *PITChannelState, t uint64) uint8 {
 		return c.Status
 	}
 	switch c.LatchState {
-	case latchLow:
-		c.LatchState = latchNone
+	case latchLow, latchWord0: // the low byte; lohi goes on to the high
+		if c.LatchState == latchWord0 {
+			c.LatchState = latchWord1
+		} else {
+			c.LatchState = latchNone
+		}
 		return uint8(c.Latch)
-	case latchHigh:
-		c.LatchState = latchNone
-		return uint8(c.Latch >> 8)
-	case latchWord0:
-		c.LatchState = latchWord1
-		return uint8(c.Latch)
-	case latchWord1:
+	case latchHigh, latchWord1:
 		c.LatchState = latchNone
 		return uint8(c.Latch >> 8)
 	}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,12 +56,14 @@ type Switch struct {
 	// Now is the clock used for expiry (time.Now); tests replace it.
 	Now func() time.Time
 
+	// mu guards ports, macs, stats and lastSweep.
 	mu        sync.Mutex
 	ports     map[string]*port
 	macs      map[[6]byte]string
 	stats     Stats
 	lastSweep time.Time
-	closed    bool
+
+	closed atomic.Bool // set by Close
 }
 
 // Listen creates a switch on the unix datagram socket path. A stale socket
@@ -114,10 +117,7 @@ func (s *Switch) Serve() error {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
+			if s.closed.Load() {
 				return nil
 			}
 			continue
@@ -223,13 +223,9 @@ func (s *Switch) forget(key string) {
 
 // Close stops Serve and removes the socket file.
 func (s *Switch) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
 	// Remove the path first: Serve returns once the socket is closed, and
 	// by then the path must be gone.
 	os.Remove(s.path)

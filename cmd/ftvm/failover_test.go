@@ -114,16 +114,7 @@ func (e *foEnv) path(elem ...string) string {
 
 // zeroDisk creates a zeroed disk image of size bytes.
 func (e *foEnv) zeroDisk(name string, size int64) string {
-	p := e.path(name)
-	f, err := os.Create(p)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := f.Truncate(size); err != nil {
-		e.t.Fatal(err)
-	}
-	f.Close()
-	return p
+	return apZeroDisk(e.t, e.path(name), size)
 }
 
 // newSwitch starts an in-process learning switch at dir/name.

@@ -72,25 +72,30 @@ type Metrics struct {
 }
 
 var (
-	descRole      = prometheus.NewDesc("ftvm_role", "The side's role (1 for the role it has).", []string{"role"}, nil)
-	descGen       = prometheus.NewDesc("ftvm_generation", "The pair's generation (one more at each failover).", nil, nil)
-	descPos       = prometheus.NewDesc("ftvm_retired_instructions_total", "The position: instructions the guest retired since boot.", nil, nil)
-	descIPS       = prometheus.NewDesc("ftvm_instructions_per_second", "Instructions retired per second, measured between scrapes at least half a second apart.", nil, nil)
-	descLag       = prometheus.NewDesc("ftvm_lag_instructions", "How far the backup's replay is behind the primary, in instructions.", nil, nil)
-	descLagS      = prometheus.NewDesc("ftvm_lag_seconds", "The backup's lag in seconds of the primary's execution at its current speed.", nil, nil)
-	descLogBytes  = prometheus.NewDesc("ftvm_log_bytes_total", "Bytes of log records sent to the backup.", nil, nil)
-	descHeld      = prometheus.NewDesc("ftvm_outputs_held", "External outputs held until the backup acknowledges the records before them.", nil, nil)
-	descHeldAge   = prometheus.NewDesc("ftvm_outputs_held_age_instructions", "Instructions since the oldest held output was produced.", nil, nil)
-	descHeldAgeS  = prometheus.NewDesc("ftvm_outputs_held_age_seconds", "Age of the oldest held output, in seconds at the current speed.", nil, nil)
-	descKindBytes = prometheus.NewDesc("ftvm_log_record_bytes_total", "Bytes of log records written (recording) or streamed since the backup joined, by record kind.", []string{"kind"}, nil)
-	descRTT       = prometheus.NewDesc("ftvm_heartbeat_rtt_seconds", "Round-trip time of the link to the peer that carries heartbeats, records and acknowledgements.", nil, nil)
-	descMode      = prometheus.NewDesc("ftvm_mode", "The pair's replication mode (1 for the mode it runs).", []string{"mode"}, nil)
-	descCkpts     = prometheus.NewDesc("ftvm_checkpoints_total", "Checkpoints taken (checkpoint modes).", nil, nil)
-	descCkptBytes = prometheus.NewDesc("ftvm_checkpoint_bytes_total", "Bytes of checkpoints sent (checkpoint modes).", nil, nil)
-	descCkptPause = prometheus.NewDesc("ftvm_checkpoint_pause_seconds", "How long the guest paused for the last checkpoint.", nil, nil)
-	descCkptMax   = prometheus.NewDesc("ftvm_checkpoint_pause_max_seconds", "The longest checkpoint pause so far.", nil, nil)
-	descDropped   = prometheus.NewDesc("ftvm_frames_dropped_total", "Received frames dropped because the guest did not take them.", nil, nil)
+	descRole      = desc("ftvm_role", "The side's role (1 for the role it has).", "role")
+	descGen       = desc("ftvm_generation", "The pair's generation (one more at each failover).")
+	descPos       = desc("ftvm_retired_instructions_total", "The position: instructions the guest retired since boot.")
+	descIPS       = desc("ftvm_instructions_per_second", "Instructions retired per second, measured between scrapes at least half a second apart.")
+	descLag       = desc("ftvm_lag_instructions", "How far the backup's replay is behind the primary, in instructions.")
+	descLagS      = desc("ftvm_lag_seconds", "The backup's lag in seconds of the primary's execution at its current speed.")
+	descLogBytes  = desc("ftvm_log_bytes_total", "Bytes of log records sent to the backup.")
+	descHeld      = desc("ftvm_outputs_held", "External outputs held until the backup acknowledges the records before them.")
+	descHeldAge   = desc("ftvm_outputs_held_age_instructions", "Instructions since the oldest held output was produced.")
+	descHeldAgeS  = desc("ftvm_outputs_held_age_seconds", "Age of the oldest held output, in seconds at the current speed.")
+	descKindBytes = desc("ftvm_log_record_bytes_total", "Bytes of log records written (recording) or streamed since the backup joined, by record kind.", "kind")
+	descRTT       = desc("ftvm_heartbeat_rtt_seconds", "Round-trip time of the link to the peer that carries heartbeats, records and acknowledgements.")
+	descMode      = desc("ftvm_mode", "The pair's replication mode (1 for the mode it runs).", "mode")
+	descCkpts     = desc("ftvm_checkpoints_total", "Checkpoints taken (checkpoint modes).")
+	descCkptBytes = desc("ftvm_checkpoint_bytes_total", "Bytes of checkpoints sent (checkpoint modes).")
+	descCkptPause = desc("ftvm_checkpoint_pause_seconds", "How long the guest paused for the last checkpoint.")
+	descCkptMax   = desc("ftvm_checkpoint_pause_max_seconds", "The longest checkpoint pause so far.")
+	descDropped   = desc("ftvm_frames_dropped_total", "Received frames dropped because the guest did not take them.")
 )
+
+// desc describes the metric name with help and the variable labels.
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
 
 // minRateWindow is the shortest time instructions per second are measured
 // over: scrapes closer together report the last rate.

@@ -24,8 +24,8 @@ func init() {
 	}
 	setBinders(map[Op]func(*Inst) handler{
 		OpMOVSS: bindMoveScalar, OpMOVSD_X: bindMoveScalar, OpMOVLPS: bindMoveHalf,
-		OpMOVLPD: bindMoveHalf, OpMOVHPS: bindMoveHalf, OpMOVHPD: bindMoveHalf, OpMOVD: bindMOVD,
-		OpMOVQ: bindMOVQ,
+		OpMOVLPD: bindMoveHalf, OpMOVHPS: bindMoveHalf, OpMOVHPD: bindMoveHalf, OpMOVD: movdForms.pick,
+		OpMOVQ: movqForms.pick,
 	})
 	bindFixed(map[Op]handler{
 		OpMOVHLPS: execMOVHLPS, OpMOVLHPS: execMOVLHPS, OpMOVSLDUP: execMOVSxDUP,
@@ -232,8 +232,6 @@ func (f *mmxXMMForms) pick(in *Inst) handler {
 	return f.load
 }
 
-func bindMOVD(in *Inst) handler { return movdForms.pick(in) }
-
 // execMOVDLoad: MOVD/MOVQ xmm, r/m32/64 (66 0F 6E): zero-extended to 128.
 func execMOVDLoad(c *CPU, in *Inst) {
 	c.sseEnter()
@@ -245,8 +243,6 @@ func execMOVDStore(c *CPU, in *Inst) {
 	c.sseEnter()
 	c.writeE(in, c.FPU.XMM[in.reg][0]&sizeMask(in.osz))
 }
-
-func bindMOVQ(in *Inst) handler { return movqForms.pick(in) }
 
 // execMOVQLoad: MOVQ xmm, xmm/m64 (F3 0F 7E): the upper quadword is zeroed.
 func execMOVQLoad(c *CPU, in *Inst) {

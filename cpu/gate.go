@@ -131,7 +131,7 @@ func (c *CPU) callGateTo(g callGate, ret uint64) {
 // checking both slots before writing either.
 func (c *CPU) pushFar(size uint8, ret uint64) {
 	sp := (c.R[RSP] - 2*uint64(size)) & c.stackMask
-	a := c.stackLinear(sp, 2*size)
+	a := c.stackLinear(sp)
 	c.probeWrite(a, 2*int(size))
 	c.writeN(a+uint64(size), size, uint64(c.Seg[CS].Selector))
 	c.writeN(a, size, ret)
@@ -168,7 +168,7 @@ func (c *CPU) callInner(g callGate, d Segment, dpl uint8, ret uint64) {
 	frame[0], frame[1] = uint64(c.Seg[SS].Selector), c.R[RSP]
 	n := 2
 	for i := g.params; i > 0; i-- {
-		frame[n] = c.readN(c.stackLinear((c.R[RSP]+(i-1)*w)&c.stackMask, g.size), g.size)
+		frame[n] = c.readN(c.stackLinear((c.R[RSP]+(i-1)*w)&c.stackMask), g.size)
 		n++
 	}
 	frame[n], frame[n+1] = uint64(c.Seg[CS].Selector), ret

@@ -107,9 +107,6 @@ func (c *CPU) translate(addr uint64, acc mmu.Access) mmu.Translation {
 
 // physFor translates addr for a data access and fills the TLB.
 func (c *CPU) physFor(addr uint64, write bool) uint64 {
-	if c.csize != Code64 {
-		addr = c.unmark(addr, write)
-	}
 	acc := mmu.Access(0)
 	if write {
 		acc = mmu.AccessWrite
@@ -130,6 +127,9 @@ func (c *CPU) physFor(addr uint64, write bool) uint64 {
 
 // readSlow reads size bytes at linear address addr through the page walk.
 func (c *CPU) readSlow(addr uint64, size int) uint64 {
+	if c.csize != Code64 {
+		addr = c.unmark(addr, size, false)
+	}
 	if addr&(mmu.PageSize-1)+uint64(size) > mmu.PageSize {
 		var v uint64
 		for i := 0; i < size; i++ {
@@ -172,6 +172,9 @@ func (c *CPU) deviceAccess() {
 // For a page-crossing write both pages are translated before either is
 // written, so a fault leaves memory unchanged.
 func (c *CPU) writeSlow(addr uint64, size int, v uint64) {
+	if c.csize != Code64 {
+		addr = c.unmark(addr, size, true)
+	}
 	if addr&(mmu.PageSize-1)+uint64(size) > mmu.PageSize {
 		var phys [8]uint64
 		for i := 0; i < size; i++ {
@@ -299,6 +302,9 @@ func (c *CPU) writeN(addr uint64, size uint8, v uint64) {
 func (c *CPU) probeWrite(addr uint64, size int) {
 	if _, ok := c.hit(&c.mmu.write, addr, uint64(size)); ok {
 		return
+	}
+	if c.csize != Code64 {
+		addr = c.unmark(addr, size, true)
 	}
 	c.physFor(addr, true)
 	if addr&(mmu.PageSize-1)+uint64(size) > mmu.PageSize {

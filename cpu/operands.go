@@ -62,7 +62,7 @@ func (c *CPU) segAddr(in *Inst, a uint64) uint64 {
 		a &= sizeMask(in.asz)
 		if c.csize != Code64 {
 			if c.segSlow>>in.seg&1 != 0 {
-				return c.linearChecked(in.seg, a, in.osz)
+				return c.linearChecked(in.seg, a)
 			}
 			return (a + c.segBase64[in.seg]) & 0xFFFFFFFF
 		}
@@ -71,31 +71,54 @@ func (c *CPU) segAddr(in *Inst, a uint64) uint64 {
 }
 
 // linear returns the linear address of offset off in segment s outside
-// 64-bit mode, for an access of size bytes: base plus offset modulo 4 GiB.
-// Through a segment that is not a flat writable data segment, it first
-// checks presence and limits (#GP(0), or #SS(0) for SS) and marks the
-// address with the access rights the segment lacks, which the memory slow
-// path checks once it knows whether the access reads or writes (see
-// unmark). A marked address never hits the TLB.
-func (c *CPU) linear(s uint8, off uint64, size uint8) uint64 {
+// 64-bit mode: base plus offset modulo 4 GiB. Through a segment that is not
+// a flat writable data segment, it checks that the access's first byte is
+// within the segment's bounds (#GP(0), or #SS(0) for SS) and marks the
+// address with what the memory slow path must check once it knows the
+// access's size and direction (see unmark): the rights the segment lacks,
+// and, when the offset lies within maxAccess bytes of the segment's end,
+// the segment itself for the exact limit check. A marked address never hits
+// the TLB; accesses away from a segment's end keep the fast path.
+func (c *CPU) linear(s uint8, off uint64) uint64 {
 	if c.segSlow>>s&1 != 0 {
-		return c.linearChecked(s, off, size)
+		return c.linearChecked(s, off)
 	}
 	return (off + c.segBase64[s]) & 0xFFFFFFFF
 }
 
 // linearChecked is linear through a segment that needs its checks.
-func (c *CPU) linearChecked(s uint8, off uint64, size uint8) uint64 {
-	c.checkSeg(s, off, size)
-	return (off+c.segBase64[s])&0xFFFFFFFF | c.segMark[s]
+func (c *CPU) linearChecked(s uint8, off uint64) uint64 {
+	if off < c.segLo[s] || off > c.segHi[s] {
+		c.segFault(s)
+	}
+	a := (off+c.segBase64[s])&0xFFFFFFFF | c.segMark[s]
+	if off+maxAccess-1 > c.segHi[s] {
+		a |= uint64(s+1) << markSegShift
+	}
+	return a
 }
 
-// Rights markers of a linear address outside 64-bit mode (see linear):
-// bits no 32-bit linear address has and no canonical address has without
-// bits 47-60, so a marked address never equals a TLB entry's tag.
+// maxAccess bounds the bytes one instruction accesses from one effective
+// address (FXSAVE's 512).
+const maxAccess = 512
+
+// segFault raises the fault of an access outside segment s: #SS(0) for
+// SS, else #GP(0).
+func (c *CPU) segFault(s uint8) {
+	if s == SS {
+		c.raise(VecSS, 0)
+	}
+	c.raise(VecGP, 0)
+}
+
+// Markers of a linear address outside 64-bit mode (see linear): bits no
+// 32-bit linear address has, and no canonical address has without bits
+// 47-57, so a marked address never equals a TLB entry's tag. Bits 32-57
+// are left for the carry of offsets added to a linear address.
 const (
-	markNoWrite = 1 << 61 // the segment is not writable: a write is #GP(0)
-	markNoRead  = 1 << 62 // the segment is execute-only code: a read is #GP(0)
+	markSegShift = 58      // bits 58-60: segment register + 1 whose limit the slow path checks
+	markNoWrite  = 1 << 61 // the segment is not writable: a write is #GP(0)
+	markNoRead   = 1 << 62 // the segment is execute-only code: a read is #GP(0)
 )
 
 // segRights returns the markers of a segment with attributes attr: code
@@ -111,38 +134,37 @@ func segRights(attr uint16) uint64 {
 	return 0
 }
 
-// unmark checks a data access to linear address addr outside 64-bit mode
-// against the rights markers linear put there, raising #GP(0) for a write
+// unmark checks an access of size bytes to linear address addr outside
+// 64-bit mode against the markers linear put there: #GP(0) for a write
 // through a segment that is not writable or a read of execute-only code,
-// and returns the 32-bit linear address.
-func (c *CPU) unmark(addr uint64, write bool) uint64 {
+// #GP(0) (#SS(0) for SS) for bytes past the marked segment's bounds. It
+// returns the 32-bit linear address.
+func (c *CPU) unmark(addr uint64, size int, write bool) uint64 {
+	if addr>>32 == 0 {
+		return addr
+	}
 	if write && addr&markNoWrite != 0 || !write && addr&markNoRead != 0 {
 		c.raise(VecGP, 0)
+	}
+	if m := addr >> markSegShift & 7; m != 0 {
+		s := uint8(m - 1)
+		off := addr&(1<<markSegShift-1) - c.segBase64[s]&0xFFFFFFFF
+		if off+uint64(size)-1 > c.segHi[s] {
+			c.segFault(s)
+		}
 	}
 	return addr & 0xFFFFFFFF
 }
 
 // eaPlain returns the linear address of the memory operand for an
 // instruction that records it rather than accessing it (INVLPG, the x87
-// data pointer): ea without the rights markers.
+// data pointer): ea without the markers.
 func (c *CPU) eaPlain(in *Inst) uint64 {
 	a := c.ea(in)
 	if c.csize != Code64 {
 		a &= 0xFFFFFFFF
 	}
 	return a
-}
-
-// checkSeg checks an access of size bytes at offset off in segment s
-// against the offsets it allows (segBounds), raising #GP(0), or #SS(0) for
-// SS.
-func (c *CPU) checkSeg(s uint8, off uint64, size uint8) {
-	if off < c.segLo[s] || off+uint64(size)-1 > c.segHi[s] {
-		if s == SS {
-			c.raise(VecSS, 0)
-		}
-		c.raise(VecGP, 0)
-	}
 }
 
 // segBounds returns the lowest and highest offset segment d allows: none
@@ -233,14 +255,14 @@ func (c *CPU) endRMW(in *Inst, w rmw, v uint64) {
 // push pushes size bytes onto the stack (SS:rSP, at the stack's size).
 func (c *CPU) push(size uint8, v uint64) {
 	sp := (c.R[RSP] - uint64(size)) & c.stackMask
-	c.writeN(c.stackLinear(sp, size), size, v)
+	c.writeN(c.stackLinear(sp), size, v)
 	c.R[RSP] = c.R[RSP]&^c.stackMask | sp
 }
 
 // pop pops size bytes off the stack.
 func (c *CPU) pop(size uint8) uint64 {
 	sp := c.R[RSP] & c.stackMask
-	v := c.readN(c.stackLinear(sp, size), size)
+	v := c.readN(c.stackLinear(sp), size)
 	c.R[RSP] = c.R[RSP]&^c.stackMask | (sp+uint64(size))&c.stackMask
 	return v
 }
@@ -248,13 +270,13 @@ func (c *CPU) pop(size uint8) uint64 {
 // stackAddr returns the linear address of the stack slot off bytes above
 // SS:rSP (checked for a 4-byte access outside 64-bit mode).
 func (c *CPU) stackAddr(off uint64) uint64 {
-	return c.stackLinear((c.R[RSP]+off)&c.stackMask, 4)
+	return c.stackLinear((c.R[RSP] + off) & c.stackMask)
 }
 
 // stackLinear returns the linear address of stack offset sp.
-func (c *CPU) stackLinear(sp uint64, size uint8) uint64 {
+func (c *CPU) stackLinear(sp uint64) uint64 {
 	if c.csize != Code64 {
-		return c.linear(SS, sp, size)
+		return c.linear(SS, sp)
 	}
 	return sp
 }

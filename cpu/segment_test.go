@@ -299,3 +299,46 @@ func TestExpandDown(t *testing.T) {
 		})
 	}
 }
+
+// The limit applies to every byte an instruction accesses, whatever its
+// operand size attribute: a byte at the limit is fine, a word there is not;
+// 16-byte SSE operands, x87 80-bit operands, CMPXCHG8B, far pointers,
+// descriptor-table images and FXSAVE's 512 bytes are checked to their last
+// byte (SDM Vol. 3, 5.3). DS and SS are selStack16: base 0x10000, limit
+// 0xFFFF.
+func TestSegmentLimitSizes(t *testing.T) {
+	tests := []struct {
+		src string
+		vec uint8
+	}{
+		{"movzx eax, byte ptr [0xFFFF]", noFault},
+		{"mov ax, [0xFFFF]", VecGP},
+		{"mov eax, [0xFFFC]", noFault},
+		{"mov eax, [0xFFFD]", VecGP},
+		{"movdqu xmm0, [0xFFF0]", noFault},
+		{"movdqu xmm0, [0xFFF8]", VecGP},
+		{"movdqu [0xFFF8], xmm0", VecGP},
+		{"movsd xmm0, [0xFFFC]", VecGP},
+		{"fld tbyte ptr [0xFFF6]", noFault},
+		{"fld tbyte ptr [0xFFF8]", VecGP},
+		{"cmpxchg8b [0xFFFC]", VecGP},
+		{"les eax, [0xFFFC]", VecGP},
+		{"lgdt [0xFFFC]", VecGP},
+		{"fxsave [0xFE00]", noFault},
+		{"fxsave [0xFF00]", VecGP},
+		{"fnsave [0xFFA0]", VecGP},
+		{"mov ebp, 0xFFF8; movdqu xmm0, [ebp]", VecSS},
+		{"mov ebp, 0xFFF0; movdqu xmm0, [ebp]", noFault},
+		{"mov esi, 0xFFFE; lodsd", VecGP},
+		{"mov esi, 0xFFFC; lodsd", noFault},
+	}
+	for _, tc := range tests {
+		t.Run(tc.src, func(t *testing.T) {
+			c := newTestCPU32(t)
+			vec, code := run32(t, c, "mov ax, 0x38; mov ds, ax; mov es, ax; mov ss, ax; mov esp, 0x8000; "+tc.src)
+			if vec != tc.vec || code != 0 {
+				t.Fatalf("vector %#x error %#x, want %#x", vec, code, tc.vec)
+			}
+		})
+	}
+}

@@ -80,7 +80,7 @@ func execPOPReg(c *CPU, in *Inst) {
 func execPOPMem(c *CPU, in *Inst) {
 	m := c.stackMask
 	sp := c.R[RSP] & m
-	v := c.readN(c.stackLinear(sp, in.osz), in.osz)
+	v := c.readN(c.stackLinear(sp), in.osz)
 	nsp := c.R[RSP]&^m | (sp+uint64(in.osz))&m
 	base, index := c.R[in.base], c.R[in.index]
 	if in.base == RSP {
@@ -143,17 +143,16 @@ func execENTER(c *CPU, in *Inst) {
 	frame := (sp - size) & m
 	if level > 0 {
 		for i := uint64(1); i < level; i++ {
-			vals[n] = c.readN(c.stackLinear((bp-i*size)&m, in.osz), in.osz)
+			vals[n] = c.readN(c.stackLinear((bp-i*size)&m), in.osz)
 			n++
 		}
 		vals[n] = frame
 		n++
 	}
 	low := (sp - uint64(n)*size) & m
-	c.stackLinear(frame, in.osz)
-	c.probeWrite(c.stackLinear(low, in.osz), n*int(size))
+	c.probeWrite(c.stackLinear(low), n*int(size))
 	for i := 0; i < n; i++ {
-		c.writeN(c.stackLinear((sp-uint64(i+1)*size)&m, in.osz), in.osz, vals[i])
+		c.writeN(c.stackLinear((sp-uint64(i+1)*size)&m), in.osz, vals[i])
 	}
 	if c.csize == Code64 {
 		c.setReg(RBP, in.osz, false, frame)
@@ -167,7 +166,7 @@ func execENTER(c *CPU, in *Inst) {
 func execLEAVE(c *CPU, in *Inst) {
 	m := c.stackMask
 	bp := c.R[RBP] & m
-	v := c.readN(c.stackLinear(bp, in.osz), in.osz)
+	v := c.readN(c.stackLinear(bp), in.osz)
 	c.R[RSP] = c.R[RSP]&^m | (bp+uint64(in.osz))&m
 	c.setReg(RBP, in.osz, false, v)
 }

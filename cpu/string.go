@@ -119,7 +119,7 @@ func (c *CPU) strDst(in *Inst) uint64 { return c.strAddr(in, ES, RDI) }
 // strAddr returns the linear address of string register r in segment s.
 func (c *CPU) strAddr(in *Inst, s uint8, r uint8) uint64 {
 	if c.csize != Code64 {
-		return c.linear(s, c.strReg(in, r), in.osz)
+		return c.linear(s, c.strReg(in, r))
 	}
 	return c.strReg(in, r) + c.segBase64[s]
 }

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,18 +19,23 @@ import (
 // the primary's CPU time), then kill -9 of the primary (the longest
 // request/response across the failover, bytes lost). Slowdown and added
 // latency are against the alone run of the same invocation: the host is
-// shared, so compare only figures of one run.
+// shared, so compare only figures of one run. "lockstep-tick" is lockstep
+// with the kernel's periodic tick (no tsc=reliable): what an idle Linux
+// costs when it cannot go tickless.
 //
 //	go test -run '^$' -bench LinuxModes -benchtime 1x ./cmd/ftvm
 func BenchmarkLinuxModes(b *testing.B) {
 	var alone twohost.Load
-	for _, mode := range []string{"alone", "lockstep", "checkpoint", "io-sync"} {
+	for _, mode := range []string{"alone", "lockstep", "checkpoint", "io-sync", "lockstep-tick"} {
 		b.Run(mode, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				cfg := twoHostConfig(b, mode, "etcd", twohost.Primary, 8*time.Second)
 				cfg.Alone, cfg.Idle = mode == "alone", 10*time.Second
-				if cfg.Alone {
+				switch mode {
+				case "alone":
 					cfg.Mode = ""
+				case "lockstep-tick":
+					cfg.Mode, cfg.PeriodicTick = "lockstep", true
 				}
 				res, err := twohost.Run(context.Background(), cfg)
 				if err != nil {
@@ -57,34 +59,19 @@ func BenchmarkLinuxModes(b *testing.B) {
 					b.ReportMetric((alone.PairsPerS()/l.PairsPerS()-1)*100, "slowdown-%")
 					b.ReportMetric(float64((l.P50 - alone.P50).Microseconds()), "added-p50-µs")
 				}
-				if mode != "lockstep" {
+				if cfg.Mode != "lockstep" {
 					b.ReportMetric(l.Checkpoints/l.Span.Seconds(), "ckpt/s")
 					b.ReportMetric(l.PauseMeanMs, "pause-mean-ms")
 					b.ReportMetric(l.PauseMaxMs, "pause-max-ms")
 				}
 				b.ReportMetric(float64(res.Stall.Milliseconds()), "failover-stall-ms")
 				b.ReportMetric(float64(res.LostBytes), "lost-bytes")
-				b.Logf("%s idle: %s; under load: %s", mode, byKind(res.Idle), byKind(l))
+				if cfg.Mode == "lockstep" {
+					for k, v := range res.Idle.LogBytesByKind {
+						b.ReportMetric(v*8/res.Idle.Span.Seconds(), "idle-"+k+"-bit/s")
+					}
+				}
 			}
 		})
 	}
-}
-
-// byKind lists a load's log bytes per second by record kind, largest
-// first.
-func byKind(l twohost.Load) string {
-	type kv struct {
-		k string
-		v float64
-	}
-	var s []kv
-	for k, v := range l.LogBytesByKind {
-		s = append(s, kv{k, v / l.Span.Seconds()})
-	}
-	sort.Slice(s, func(i, j int) bool { return s[i].v > s[j].v })
-	var out []string
-	for _, e := range s {
-		out = append(out, fmt.Sprintf("%s %.0f B/s", e.k, e.v))
-	}
-	return strings.Join(out, ", ")
 }

@@ -243,24 +243,30 @@ func execFWAIT(c *CPU, in *Inst) {
 	c.x87Wait()
 }
 
+// x87Operands returns ST(0) and, if binary, ST(1) (else zero) for an
+// instruction that pushes if pushes. ok is false where an operand is empty
+// or the push would overflow the stack; okA says whether ST(0) was there
+// (x87StackFault tells an underflow from an overflow by it).
+func (c *CPU) x87Operands(binary, pushes bool) (a, b Float80, okA, ok bool) {
+	a, okA = c.x87Operand(0)
+	b, okB := fp80.Zero, true
+	if binary {
+		b, okB = c.x87Operand(1)
+	}
+	if pushes && !c.FPU.empty(7) {
+		okB = false // the push would overflow
+	}
+	return a, b, okA, okA && okB
+}
+
 // execFUnary implements FSQRT, FRNDINT, FSCALE, FXTRACT, FPREM and FPREM1.
 func execFUnary(c *CPU, in *Inst) {
 	c.x87Begin(in, true, false)
 	f := &c.FPU
 	env := c.x87Env()
-	a, okA := c.x87Operand(0)
-	b, okB := fp80.Zero, true
-	switch in.op {
-	case OpFSCALE, OpFPREM, OpFPREM1:
-		b, okB = c.x87Operand(1)
-	case OpFXTRACT:
-		if !f.empty(7) {
-			okB = false // the push would overflow
-		}
-	}
-	if !okA || !okB {
-		overflow := okA
-		if !c.x87StackFault(overflow) {
+	a, b, okA, ok := c.x87Operands(in.op == OpFSCALE || in.op == OpFPREM || in.op == OpFPREM1, in.op == OpFXTRACT)
+	if !ok {
+		if !c.x87StackFault(okA) {
 			return
 		}
 		f.setST(0, fp80.Indefinite)
@@ -314,17 +320,10 @@ func execFTrans(c *CPU, in *Inst) {
 	c.x87Begin(in, true, false)
 	f := &c.FPU
 	env := c.x87Env()
-	a, okA := c.x87Operand(0)
-	b, okB := fp80.Zero, true
 	binary := in.op == OpFYL2X || in.op == OpFYL2XP1 || in.op == OpFPATAN
 	pushes := in.op == OpFPTAN || in.op == OpFSINCOS
-	if binary {
-		b, okB = c.x87Operand(1)
-	}
-	if pushes && !f.empty(7) {
-		okB = false // stack overflow on the push
-	}
-	if !okA || !okB {
+	a, b, okA, ok := c.x87Operands(binary, pushes)
+	if !ok {
 		if !c.x87StackFault(okA) {
 			return
 		}

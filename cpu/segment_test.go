@@ -13,15 +13,14 @@ import (
 
 // Selectors of the 32-bit harness's GDT (gdt32).
 const (
-	selCode32   = 0x08 // flat 32-bit code, readable
-	selData32   = 0x10 // flat data, writable
-	selROData   = 0x18 // flat data, read-only
-	selXOnly    = 0x20 // flat 32-bit code, execute-only
-	selDownBig  = 0x28 // expand-down data, limit 0xFFFF, B = 1 (upper bound 4 GiB)
-	selDownSm   = 0x30 // expand-down data, limit 0x0FFF, B = 0 (upper bound 64 KiB)
-	selStack16  = 0x38 // data, base 0x10000, limit 0xFFFF, B = 0: a 16-bit stack
-	selCodeLim  = 0x40 // 32-bit code, base 0, limit 0x100FFF (ends at codeBase's first page)
-	selCode32NR = 0x48 // flat 32-bit code, execute-only, conforming (unused by loads)
+	selCode32  = 0x08 // flat 32-bit code, readable
+	selData32  = 0x10 // flat data, writable
+	selROData  = 0x18 // flat data, read-only
+	selXOnly   = 0x20 // flat 32-bit code, execute-only
+	selDownBig = 0x28 // expand-down data, limit 0xFFFF, B = 1 (upper bound 4 GiB)
+	selDownSm  = 0x30 // expand-down data, limit 0x0FFF, B = 0 (upper bound 64 KiB)
+	selStack16 = 0x38 // data, base 0x10000, limit 0xFFFF, B = 0: a 16-bit stack
+	selCodeLim = 0x40 // 32-bit code, base 0, limit 0x100FFF (ends at codeBase's first page)
 )
 
 const (
@@ -41,7 +40,6 @@ var gdt32 = []uint64{
 	0x0000960000000FFF, // 0x30
 	0x000092010000FFFF, // 0x38
 	0x00C09A0000000100, // 0x40
-	0x00CF9C000000FFFF, // 0x48
 }
 
 // newTestCPU32 returns a CPU in 32-bit protected mode without paging at
@@ -95,8 +93,7 @@ func run32(t *testing.T, c *CPU, src string) (vec uint8, errCode uint32) {
 	if c.RIP-1 < stubs32 || v >= 32 {
 		return noFault, 0
 	}
-	switch v {
-	case VecDF, VecTS, VecNP, VecSS, VecGP, VecPF, VecAC:
+	if hasErrorCode(uint8(v)) {
 		errCode = uint32(c.readN(c.Seg[SS].Base+c.R[RSP]&c.stackMask, 4))
 	}
 	return uint8(v), errCode
@@ -105,8 +102,7 @@ func run32(t *testing.T, c *CPU, src string) (vec uint8, errCode uint32) {
 // frameEIP returns the EIP of the exception frame on the stack.
 func frameEIP(c *CPU) uint64 {
 	off := uint64(0)
-	switch c.RIP - 1 - stubs32 {
-	case VecDF, VecTS, VecNP, VecSS, VecGP, VecPF, VecAC:
+	if hasErrorCode(uint8(c.RIP - 1 - stubs32)) {
 		off = 4
 	}
 	return c.readN(c.Seg[SS].Base+(c.R[RSP]+off)&c.stackMask, 4)

@@ -239,6 +239,13 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 	if legacy && newCPL == c.CPL {
 		f = frame[2:n] // no stack switch: SS:ESP are not pushed
 	}
+	if legacy {
+		code := ext
+		if newCPL != c.CPL {
+			code |= uint32(ss.Selector &^ 3)
+		}
+		c.checkStackRoom(&ss, rsp, uint64(len(f))*uint64(wsz), mask, code)
+	}
 	// Write the frame with the new privilege, top down.
 	c.asCPL(newCPL, func() {
 		for _, v := range f {

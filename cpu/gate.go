@@ -175,10 +175,7 @@ func (c *CPU) callInner(g callGate, d Segment, dpl uint8, ret uint64) {
 	n += 2
 	newSP := (sp - uint64(n)*w) & mask
 	if g.size != 8 {
-		lo, hi := segBounds(&ss)
-		if newSP < lo || newSP+uint64(n)*w-1 > hi {
-			c.raise(VecSS, uint32(ss.Selector&^3))
-		}
+		c.checkStackRoom(&ss, sp, uint64(n)*w, mask, uint32(ss.Selector&^3))
 	}
 	base := ss.Base & 0xFFFFFFFF
 	if g.size == 8 {
@@ -194,6 +191,17 @@ func (c *CPU) callInner(g callGate, d Segment, dpl uint8, ret uint64) {
 	c.R[RSP] = c.R[RSP]&^mask | newSP
 	d.Selector = g.code&^3 | uint16(dpl)
 	c.farJump(d, g.off)
+}
+
+// checkStackRoom raises #SS(code) unless the n bytes below stack offset sp
+// (at the stack's size mask) lie within stack segment ss, as a frame pushed
+// there must.
+func (c *CPU) checkStackRoom(ss *Segment, sp, n, mask uint64, code uint32) {
+	lo, hi := segBounds(ss)
+	low := (sp - n) & mask
+	if low < lo || low+n-1 > hi {
+		c.raise(VecSS, code)
+	}
 }
 
 // asCPL runs f with the CPL (and the TLB's privilege) set to cpl, as

@@ -40,6 +40,7 @@ var gdt32 = []uint64{
 	0x0000960000000FFF, // 0x30
 	0x000092010000FFFF, // 0x38
 	0x00C09A0000000100, // 0x40
+	0x00C092000000007F, // 0x48
 }
 
 // newTestCPU32 returns a CPU in 32-bit protected mode without paging at
@@ -336,5 +337,21 @@ func TestSegmentLimitSizes(t *testing.T) {
 				t.Fatalf("vector %#x error %#x, want %#x", vec, code, tc.vec)
 			}
 		})
+	}
+}
+
+// An exception frame that does not fit in the stack segment is #SS (SDM
+// Vol. 3, 6.12.1.1; INT n's protected-mode exceptions); with the same stack
+// for #SS and #DF the CPU shuts down.
+func TestExceptionFrameOutsideSS(t *testing.T) {
+	c := newTestCPU32(t)
+	load(c, assemble32(t, "mov ax, 0x48; mov ss, ax; mov esp, 0x80100; ud2"))
+	if r := c.Run(1000); r != StopTripleFault {
+		t.Fatalf("run stopped with %v at RIP %#x, want a triple fault", r, c.RIP)
+	}
+	c = newTestCPU32(t)
+	vec, _ := run32(t, c, "mov ax, 0x48; mov ss, ax; mov esp, 0x7FFF0; ud2")
+	if vec != VecUD {
+		t.Fatalf("vector %#x, want #UD with the frame inside the limit", vec)
 	}
 }

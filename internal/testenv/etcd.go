@@ -18,7 +18,7 @@ import (
 // requires client certificates signed by ca.crt: mutual TLS.
 func Etcd(t testing.TB, tlsDir string) string {
 	t.Helper()
-	return EtcdAt(t, tlsDir, freeAddr(t), freeAddr(t))
+	return EtcdAt(t, tlsDir, FreeAddr(t, "tcp"), FreeAddr(t, "tcp"))
 }
 
 // EtcdAt is Etcd serving clients at clientAddr and its peer port at
@@ -34,17 +34,6 @@ func EtcdAt(t testing.TB, tlsDir, clientAddr, peerAddr string, wrap ...string) s
 	}
 	t.Cleanup(e.Close)
 	return e.URL
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // Proxy forwards TCP connections from a loopback port to a target, and can

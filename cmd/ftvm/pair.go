@@ -185,8 +185,13 @@ func checkPairRunFlags(f *runFlags) error {
 
 // runNode runs a pair member's machine and reports like runMachine.
 func runNode(node pairMember, m *machine.Machine, f *runFlags) (int, time.Duration, error) {
+	stopProfile, err := startProfile(f.profile)
+	if err != nil {
+		return 0, 0, err
+	}
 	start := time.Now()
 	exit := node.Run(f.maxInsns)
+	stopProfile()
 	wall := time.Since(start)
 	if node.Err() != nil {
 		return exitInternal, wall, nil
@@ -208,6 +213,7 @@ func cmdBackup(args []string) (int, error) {
 	serial := fs.String("serial", "stdio", "guest COM1 output when live: stdio, file:PATH or none")
 	fs.StringVar(&p.listen, "listen", "", "`ADDR` where a new backup can connect once this side is live")
 	stats := fs.Bool("stats", false, "print statistics at exit")
+	profile := fs.String("cpuprofile", "", "write a Go CPU profile of ftvm itself to `FILE`")
 	events := fs.String("events", "", "write events (join, failover, the end) as JSON lines to `FILE`")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics")
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -276,7 +282,7 @@ func cmdBackup(args []string) (int, error) {
 	} else if err != nil {
 		return 0, err
 	}
-	f := runFlags{stats: *stats}
+	f := runFlags{stats: *stats, profile: *profile}
 	exit, _, err := runNode(node, b.Machine, &f)
 	if err == nil {
 		ev.ended(b.Machine, exit)

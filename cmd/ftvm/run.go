@@ -380,6 +380,26 @@ func readConsoleInputTo(post func(devices.Input), done func(), quit func()) {
 	}()
 }
 
+// startProfile starts a Go CPU profile of ftvm written to path (none when
+// path is empty) and returns the function that ends it.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("--cpuprofile: %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		pf.Close()
+	}, nil
+}
+
 // runMachine runs m to its end with the run flags' limit, trace, profile and
 // statistics, and reports how it ended on stderr.
 func runMachine(m *machine.Machine, f *runFlags, hist gdbstub.History) (machine.Exit, time.Duration, error) {
@@ -391,24 +411,17 @@ func runMachine(m *machine.Machine, f *runFlags, hist gdbstub.History) (machine.
 		defer tw.Flush()
 		m.CPU.Trace = traceFunc(tw)
 	}
-	if f.profile != "" {
-		pf, err := os.Create(f.profile)
-		if err != nil {
-			return machine.Exit{}, 0, fmt.Errorf("--cpuprofile: %v", err)
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return machine.Exit{}, 0, fmt.Errorf("--cpuprofile: %v", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(f.profile)
+	if err != nil {
+		return machine.Exit{}, 0, err
 	}
+	defer stopProfile()
 	// SIGINT and SIGTERM end the run cleanly: the console is flushed and a
 	// recording gets its end record.
 	defer onSignal(m.RequestStop)()
 	acc, maxInsns := m.Interpreter(), f.maxInsns
 	var k *machine.KVM
 	if f.accel == "kvm" {
-		var err error
 		if k, err = m.OpenKVM(kvm.Options{}); err != nil {
 			return machine.Exit{}, 0, err
 		}
@@ -420,7 +433,6 @@ func runMachine(m *machine.Machine, f *runFlags, hist gdbstub.History) (machine.
 	}
 	start := time.Now()
 	var exit machine.Exit
-	var err error
 	if f.gdb != "" {
 		exit, err = serveGDB(m, f, hist)
 	} else {

@@ -171,6 +171,9 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 	b.gate.SetMode(lockstep.GateBuffer)
 	var cfg machine.Config
 	if mode == ModeLockstep {
+		// The records a backup holds, not those it replayed, are what the
+		// primary's outputs and its end wait for.
+		c.AckOnArrival()
 		b.rep = lockstep.NewReplayerFrom(&streamSource{conn: c, pos: b.seenPos.Load, waiting: &b.waiting}, info.Header.DigestInterval, info.NextDigest)
 		cfg = b.configure(machine.Config{}, console, b, b.rep, b.rep.WrapEnv)
 	} else {

@@ -2,7 +2,6 @@ package failover
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,9 +70,11 @@ func (s *streamSink) sent() (pos uint64, at time.Time, bytes uint64) {
 	return s.lastPos, s.lastAt, s.bytes
 }
 
-// streamSource reads the records a primary streams, acknowledging each as
-// it arrives. When the stream ends (the primary died or the link broke) it
-// returns lockstep.ErrEnd, and replay stops at the last record received.
+// streamSource reads the records a primary streams (the connection
+// acknowledges each as it arrives: AckOnArrival) and reports the replay
+// position with its acks. When the stream ends (the primary died, the link
+// broke, or the primary closed it after its end) it returns lockstep.ErrEnd
+// after the last record received, so replay stops there.
 type streamSource struct {
 	conn    *transport.Conn
 	pos     func() uint64 // the backup's replay position
@@ -115,11 +116,11 @@ func (s *streamSource) Next() (lockstep.Record, error) {
 	return rec, nil
 }
 
-// ack acknowledges the records received and the replay position p.
+// ack acknowledges the records received and the replay position p. An
+// ack that cannot be sent means the link is down: RecvRecord still returns
+// the records that arrived, then the end.
 func (s *streamSource) ack(p uint64) {
-	if err := s.conn.Ack(s.seq, p); err != nil && !errors.Is(err, transport.ErrClosed) {
-		s.err = err
-	}
+	s.conn.Ack(s.seq, p)
 	s.ackPos = p
 }
 

@@ -19,7 +19,7 @@ import (
 // concurrent use. Which side uses what:
 //
 //	primary: SendRecord, Acked, WaitAcked, Options.OnAck, SendState
-//	backup:  RecvRecord, Ack, RecvState
+//	backup:  RecvRecord, Ack, AckOnArrival, RecvState
 //	both:    SendControl, RecvControl, SetPosition, PeerPosition,
 //	         LastHeard, Close, Done, Err
 type Conn struct {
@@ -47,12 +47,15 @@ type Conn struct {
 	ackPos     uint64
 	ackWake    chan struct{} // closed and replaced on each ack
 
-	// Backup side.
+	// Backup side. ackMu guards myAckSeq, myAckPos, ackStarted and
+	// arrived; onArrival is set once by AckOnArrival.
 	recvCh     chan record
 	delivered  atomic.Uint64
+	onArrival  atomic.Bool
 	ackMu      sync.Mutex
 	myAckSeq   uint64
 	myAckPos   uint64
+	arrived    uint64 // the last record queued for RecvRecord
 	ackStarted bool
 	ackSig     chan struct{}
 
@@ -564,6 +567,44 @@ func (c *Conn) logReader(s *quic.ReceiveStream) {
 		if !deliver(c, c.recvCh, record{seq, rec}) {
 			return
 		}
+		c.ackMu.Lock()
+		c.arrived = seq
+		c.ackMu.Unlock()
+		if c.onArrival.Load() {
+			c.ackArrived()
+		}
+	}
+}
+
+// AckOnArrival (backup) makes the connection acknowledge each record as it
+// arrives and is queued for RecvRecord, with the replay position of the
+// latest Ack, rather than only when Ack is called: the records are then
+// held by this side (RecvRecord returns them even after the connection
+// ends), which is what the primary's output rule waits for. Records that
+// arrived before the call are acknowledged at once.
+func (c *Conn) AckOnArrival() {
+	c.onArrival.Store(true)
+	c.ackArrived()
+}
+
+// ackArrived acknowledges the records queued so far.
+func (c *Conn) ackArrived() {
+	c.ackMu.Lock()
+	if c.arrived <= c.myAckSeq {
+		c.ackMu.Unlock()
+		return
+	}
+	c.myAckSeq = c.arrived
+	c.startAcks()
+	c.ackMu.Unlock()
+	poke(c.ackSig)
+}
+
+// startAcks starts the ack writer if it is not running; ackMu is held.
+func (c *Conn) startAcks() {
+	if !c.ackStarted {
+		c.ackStarted = true
+		go c.ackWriter()
 	}
 }
 
@@ -583,8 +624,10 @@ func (c *Conn) RecvRecord() (seq uint64, rec []byte, err error) {
 
 // Ack (backup) reports that the records up to seq are received and the
 // replay has reached replayPos. Acks are cumulative and may only move
-// forward; seq may not exceed the last record RecvRecord returned. It does
-// not block: the latest ack is sent as soon as the stream allows.
+// forward; seq may not exceed the last record RecvRecord returned. (After
+// AckOnArrival the connection acknowledges records itself: seq then only
+// counts where it is ahead of those.) It does not block: the latest ack is
+// sent as soon as the stream allows.
 func (c *Conn) Ack(seq, replayPos uint64) error {
 	if d := c.delivered.Load(); seq > d {
 		return fmt.Errorf("transport: ack of record %d, but only %d received", seq, d)
@@ -593,16 +636,13 @@ func (c *Conn) Ack(seq, replayPos uint64) error {
 		return err
 	}
 	c.ackMu.Lock()
-	if seq < c.myAckSeq || replayPos < c.myAckPos {
+	if seq < c.myAckSeq && !c.onArrival.Load() || replayPos < c.myAckPos {
 		s, p := c.myAckSeq, c.myAckPos
 		c.ackMu.Unlock()
 		return fmt.Errorf("transport: ack (%d, %d) goes back from (%d, %d)", seq, replayPos, s, p)
 	}
-	c.myAckSeq, c.myAckPos = seq, replayPos
-	if !c.ackStarted {
-		c.ackStarted = true
-		go c.ackWriter()
-	}
+	c.myAckSeq, c.myAckPos = max(c.myAckSeq, seq), replayPos
+	c.startAcks()
 	c.ackMu.Unlock()
 	poke(c.ackSig)
 	return nil

@@ -8,7 +8,8 @@
 //   - the log stream (primary → backup): event records in order, each with
 //     a sequence number from 1 (SendRecord / RecvRecord);
 //   - acks (backup → primary): cumulative (sequence, replay position) pairs
-//     (Ack / Acked, WaitAcked, Options.OnAck); the primary's unacknowledged
+//     (Ack / Acked, WaitAcked, Options.OnAck), sent by the backup's
+//     application or, after AckOnArrival, as records arrive; the primary's unacknowledged
 //     records are bounded by Options.LogBuffer, beyond which SendRecord
 //     blocks: the primary stalls, nothing is dropped;
 //   - control messages, both ways (SendControl / RecvControl);

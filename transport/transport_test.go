@@ -466,6 +466,67 @@ func TestRecordsInOrderWithAcks(t *testing.T) {
 	}
 }
 
+// TestAckOnArrival: a backup that acknowledges on arrival lets the primary
+// see its records held before the application reads any; the application's
+// acks then carry the replay position, and the records stay readable after
+// the primary closes the connection.
+func TestAckOnArrival(t *testing.T) {
+	p, b, _ := pair(t, Options{}, Options{})
+	const n = 50 // fewer than recvQueue: all of them queue on the backup
+	if _, err := p.SendRecord(recordBody(1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	// arrived before the call: acknowledged by it
+	for deadline := time.Now().Add(5 * time.Second); len(b.recvCh) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first record did not arrive")
+		}
+	}
+	b.AckOnArrival()
+	if err := p.WaitAcked(ctxT(t, 5*time.Second), 1); err != nil {
+		t.Fatalf("the record queued before AckOnArrival: %v", err)
+	}
+	for i := uint64(2); i <= n; i++ {
+		if _, err := p.SendRecord(recordBody(i, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.WaitAcked(ctxT(t, 5*time.Second), n); err != nil {
+		t.Fatalf("records not read by the backup's application: %v", err)
+	}
+	if _, unacked := p.Sent(); unacked != 0 {
+		t.Fatalf("%d bytes unacknowledged", unacked)
+	}
+	// The application's ack of an earlier record carries its replay
+	// position; a position going back is refused.
+	if _, _, err := b.RecvRecord(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ack(1, 777); err != nil {
+		t.Fatalf("Ack behind the arrivals: %v", err)
+	}
+	if err := b.Ack(1, 700); err == nil {
+		t.Error("Ack with a replay position going back was taken")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if seq, pos := p.Acked(); seq == n && pos == 777 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("Acked = %d, %d; want %d, 777", seq, pos, n)
+		}
+	}
+	p.Close()
+	<-b.Done()
+	for i := uint64(2); i <= n; i++ {
+		if seq, rec, err := b.RecvRecord(); err != nil || seq != i || !bytes.Equal(rec, recordBody(i, 100)) {
+			t.Fatalf("record %d after the primary closed: seq %d, %v", i, seq, err)
+		}
+	}
+	if _, _, err := b.RecvRecord(); err == nil {
+		t.Fatal("a record beyond those sent")
+	}
+}
+
 func TestLogBufferBlocksUntilAcked(t *testing.T) {
 	const recLen = 1000
 	p, b, _ := pair(t, Options{LogBuffer: 64 << 10}, Options{})

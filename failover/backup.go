@@ -169,6 +169,9 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 	}
 	b.opts.Mode, b.opts.Interval = mode, max(time.Duration(info.IntervalNs), time.Millisecond)
 	b.gate.SetMode(lockstep.GateBuffer)
+	// Release notices and the end notice apply from here, while the
+	// machine is built: a short run's primary need not wait for that.
+	go b.readControl(c)
 	var cfg machine.Config
 	if mode == ModeLockstep {
 		// The records a backup holds, not those it replayed, are what the
@@ -208,7 +211,6 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 		c.Close()
 		return ctx.Err()
 	}
-	go b.readControl(c)
 	go b.watchPeer(c, func() {
 		if b.stopping.Load() || b.ran.Load() || b.endReleased.Load() {
 			return // this side stopped or ended, or the run is over: no news

@@ -34,8 +34,9 @@ import (
 // Magic opens every log.
 const Magic = "FTVMLOG\x00"
 
-// Version is the log format version this package writes and reads.
-const Version = 1
+// Version is the log format version this package writes and reads (2:
+// the end record's RAM digest skips zero pages).
+const Version = 2
 
 // Limits that bound what a reader will allocate for a corrupt log.
 const (

@@ -17,7 +17,8 @@ import (
 //	random:    ok (1), value (8)
 //	digest:    16 general registers, RIP, RFLAGS, system-state hash, output
 //	           hash, output byte count (8 each)
-//	end:       exit status (1), digest (168), RAM SHA-256 (32)
+//	end:       exit status (1), digest (168), RAM digest (32: ramDigest, the
+//	           SHA-256 of the RAM's size and its non-zero pages)
 
 // encodeInput turns a host input into a record. dropData removes the data of
 // a disk completion (replicated disks).

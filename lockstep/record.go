@@ -1,6 +1,7 @@
 package lockstep
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -30,8 +31,36 @@ func StateDigest(c *cpu.CPU) Digest {
 	return Digest{R: s.R, RIP: s.RIP, RFLAGS: s.RFLAGS, Sys: h.Sum64()}
 }
 
-// RAMDigest returns the SHA-256 of guest RAM.
-func RAMDigest(m *machine.Machine) [32]byte { return sha256.Sum256(m.Mem.RAM) }
+// RAMDigest returns the digest of guest RAM that end records carry.
+func RAMDigest(m *machine.Machine) [32]byte { return ramDigest(m.Mem.RAM) }
+
+// ramPage is the granule of ramDigest.
+const ramPage = 4096
+
+var zeroPage [ramPage]byte
+
+// ramDigest is the SHA-256 of the RAM's size and of each page that is not
+// all zero, preceded by its offset (all uint64 LE): equal RAM, equal digest,
+// and the zero pages (most of a guest's RAM at the end of a short run) cost
+// a comparison instead of a hash, on the primary's way to its end.
+func ramDigest(ram []byte) [32]byte {
+	h := sha256.New()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(len(ram)))
+	h.Write(b[:])
+	for off := 0; off < len(ram); off += ramPage {
+		p := ram[off:min(off+ramPage, len(ram))]
+		if bytes.Equal(p, zeroPage[:len(p)]) {
+			continue
+		}
+		binary.LittleEndian.PutUint64(b[:], uint64(off))
+		h.Write(b[:])
+		h.Write(p)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
 
 // OutputHash is a rolling hash of everything the guest output (console bytes,
 // frames, disk writes) in order: the cheap half of a divergence check.

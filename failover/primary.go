@@ -55,7 +55,17 @@ type Primary struct {
 	rateT time.Time
 	rateP uint64
 	rate  float64 // positions per second
+
+	// How long the machine waited for its backup (the machine's
+	// goroutine): throttled, and at the end of the run.
+	throttled, endWait time.Duration
 }
+
+// BackupWaits returns how long the primary's machine waited for its backup:
+// throttled (the backup lagged more than MaxLag) and at the end of the run
+// (for the backup to hold the end record and confirm the end notice). Call
+// it once Run has returned.
+func (p *Primary) BackupWaits() (throttled, end time.Duration) { return p.throttled, p.endWait }
 
 // NewPrimary returns the primary of a new pair; its machine is built with
 // Configure and attached with Attach.
@@ -184,6 +194,7 @@ func (p *Primary) throttle(pos uint64) {
 	for pos > p.backupPos.Load()+limit && !p.lostBackup.Load() && !p.stopping.Load() {
 		time.Sleep(time.Millisecond)
 	}
+	p.throttled += time.Since(now)
 }
 
 // --- accepting backups ---
@@ -376,7 +387,10 @@ func (p *Primary) finish(exit machine.Exit) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
-	if p.endConfirmed(ctx, end) {
+	t0 := time.Now()
+	confirmed := p.endConfirmed(ctx, end)
+	p.endWait = time.Since(t0)
+	if confirmed {
 		if c := p.takeConn(); c != nil {
 			c.Close()
 		}

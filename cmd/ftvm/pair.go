@@ -159,6 +159,10 @@ func cmdPrimary(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if f.stats {
+		throttled, end := node.BackupWaits()
+		fmt.Fprintf(os.Stderr, "ftvm: waited for the backup: throttled=%.3fs end=%.3fs\n", throttled.Seconds(), end.Seconds())
+	}
 	ev.ended(b.Machine, exit)
 	return exit, nil
 }

@@ -4,6 +4,10 @@
 # command line (ftvm.ip=ADDR/PREFIX, ftvm.gw=GATEWAY), print the marker and
 # run a shell on the console. PID 1 turns busybox's poweroff, reboot and
 # halt signals into the system calls; leaving the shell powers off.
+# A command after "--" on the kernel command line (the kernel passes it to
+# /init as arguments; quote it there to keep it one) runs instead of the
+# shell, with sh -c, and its end powers off: --append 'console=ttyS0 --
+# "sha256sum /tmp/f"'.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /mnt /usr/bin /usr/sbin /sbin
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
@@ -29,7 +33,13 @@ trap 'sync; poweroff -f' USR2
 trap 'sync; reboot -f' TERM
 trap 'sync; halt -f' USR1
 echo "ftvm-init: ready"
-setsid cttyhack sh &
-wait $!
+if [ $# -gt 0 ]; then
+	echo "ftvm-init: running: $*"
+	sh -c "$*"
+	echo "ftvm-init: exit status $?"
+else
+	setsid cttyhack sh &
+	wait $!
+fi
 sync
 poweroff -f

@@ -12,15 +12,19 @@
 # Measured for each run: "wall", ftvm's --stats wall time of the guest's run
 # (the primary's includes the wait for its backup at the end, not the
 # join); "cpu", user+sys of the whole process (/usr/bin/time); and for the
-# primary "waited", the time its guest waited for the backup (throttled, and
-# at the end; ftvm primary --stats).
+# primary the time its guest waited for the backup (ftvm primary --stats):
+# at the end (for the backup to hold the end record), and throttled (the
+# backup's replay lagged more than --max-lag, which on a shared machine
+# means it got less CPU than the primary: its own CPU time is printed
+# beside the primary's).
 #
 # On a machine shared with other work, wall times measure that work: the
 # headline is therefore what the primary's guest would take with a core of
-# its own, its CPU time plus its waits for the backup, against the CPU time
-# alone. Of the best (lowest) of the ROUNDS runs of each:
+# its own, and its backup another, against alone: its CPU time plus its
+# wait at the end, against the CPU time alone. Of the best (lowest) of the
+# ROUNDS runs of each:
 #
-#   overhead  (paired cpu + waited) / alone cpu - 1
+#   overhead  (paired cpu + end wait) / alone cpu - 1
 #   machine   burner cpu / alone cpu - 1     (a busy second core's share of it)
 #   wall      paired wall / alone wall - 1   (meaningful on an idle machine;
 #                                             the load average is printed)
@@ -62,8 +66,9 @@ trap cleanup EXIT
 
 # stat_wall ERR: the wall time of ftvm's "ftvm: retired=N wall=Ss ..." line
 stat_wall() { sed -n 's/^ftvm: retired=[0-9]* wall=\([0-9.]*\)s.*/\1/p' "$1" | tail -1; }
-# waited ERR: throttled + end of the primary's "ftvm: waited for the backup: ..." line
-waited() { sed -n 's/^ftvm: waited for the backup: throttled=\([0-9.]*\)s end=\([0-9.]*\)s.*/\1 \2/p' "$1" | awk '{ printf "%.3f", $1 + $2 }'; }
+# waited ERR N: the throttled (1) or end (2) time of the primary's
+# "ftvm: waited for the backup: throttled=Ts end=Es" line
+waited() { sed -n 's/^ftvm: waited for the backup: throttled=\([0-9.]*\)s end=\([0-9.]*\)s.*/\1 \2/p' "$1" | awk -v n="$2" '{ printf "%.3f", $n }'; }
 # cpu TIMEFILE: user+sys of /usr/bin/time -f '%U %S'
 cpu() { awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { c = $1 + $2 } END { printf "%.2f", c }' "$1"; }
 # check ERR WHO: fails unless the run printed its statistics
@@ -89,8 +94,8 @@ alone() {
     cput=$(cpu "$tmp/$name.time")
 }
 
-# paired ARGS...: the primary and its backup; sets wall, cput and wait (the
-# primary's) and bcpu (the backup's)
+# paired ARGS...: the primary and its backup; sets wall, cput, throttled and
+# endwait (the primary's) and bcpu (the backup's)
 paired() {
     local ev=$tmp/p.ev addr="" i
     rm -f "$ev"
@@ -122,7 +127,8 @@ paired() {
     fi
     wall=$(stat_wall "$tmp/p.err")
     cput=$(cpu "$tmp/p.time")
-    wait=$(waited "$tmp/p.err")
+    throttled=$(waited "$tmp/p.err" 1)
+    endwait=$(waited "$tmp/p.err" 2)
     bcpu=$(cpu "$tmp/b.time")
 }
 
@@ -140,9 +146,9 @@ for r in $(seq "$ROUNDS"); do
     pids=()
     b_wall=$wall b_cpu=$cput
     paired "$@"
-    p_eff=$(add "$cput" "$wait")
-    printf 'round %d (load %s): alone cpu %.2fs wall %.2fs | beside burner cpu %.2fs wall %.2fs | paired cpu %.2fs + waited %.3fs, wall %.2fs; backup cpu %.2fs | overhead %s%%\n' \
-        "$r" "$load" "$a_cpu" "$a_wall" "$b_cpu" "$b_wall" "$cput" "$wait" "$wall" "$bcpu" "$(pct "$p_eff" "$a_cpu")"
+    p_eff=$(add "$cput" "$endwait")
+    printf 'round %d (load %s): alone cpu %.2fs wall %.2fs | beside burner cpu %.2fs wall %.2fs | paired cpu %.2fs + end wait %.3fs (throttled %.3fs), wall %.2fs; backup cpu %.2fs | overhead %s%%\n' \
+        "$r" "$load" "$a_cpu" "$a_wall" "$b_cpu" "$b_wall" "$cput" "$endwait" "$throttled" "$wall" "$bcpu" "$(pct "$p_eff" "$a_cpu")"
     best_a=$(min "$a_cpu" "$best_a")
     best_b=$(min "$b_cpu" "$best_b")
     best_p=$(min "$p_eff" "$best_p")
@@ -152,6 +158,6 @@ done
 overhead=$(pct "$best_p" "$best_a")
 machine=$(pct "$best_b" "$best_a")
 wallo=$(pct "$best_pw" "$best_aw")
-printf 'best of %d: alone %.2fs, beside burner %.2fs, paired %.2fs (cpu + waits): overhead %s%%, of which a busy second core %s%%; wall %.2fs alone, %.2fs paired: %s%%\n' \
+printf 'best of %d: alone %.2fs, beside burner %.2fs, paired %.2fs (cpu + end wait): overhead %s%%, of which a busy second core %s%%; wall %.2fs alone, %.2fs paired: %s%%\n' \
     "$ROUNDS" "$best_a" "$best_b" "$best_p" "$overhead" "$machine" "$best_aw" "$best_pw" "$wallo"
 echo "pairing_overhead_percent=$overhead pairing_machine_percent=$machine pairing_wall_overhead_percent=$wallo"

@@ -363,7 +363,8 @@ func udHandler(c *CPU, in *Inst) {
 }
 
 // unimplTaskSwitch is or-ed with a descriptor type to key a task switch the
-// CPU does not model (it raises #GP instead) in Unimplemented.
+// CPU does not model (it raises #GP instead) in Unimplemented; type 0 is
+// IRET's return to the previous task (NT set).
 const unimplTaskSwitch = 1 << 24
 
 // countUnimplemented counts something the CPU does not implement under key

@@ -141,6 +141,9 @@ func TestGates(t *testing.T) {
 		{"interrupt through a task gate", "int 0x42", VecGP, 0x42<<3 | 2, func(c *CPU) bool {
 			return c.UD == 1 && c.Unimplemented[unimplTaskSwitch|5] == 1
 		}},
+		{"IRET with NT (task return)", "pushfd; or dword ptr [esp], 0x4000; popfd; iretd", VecGP, 0, func(c *CPU) bool {
+			return c.UD == 1 && c.Unimplemented[unimplTaskSwitch] == 1
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

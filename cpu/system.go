@@ -516,10 +516,13 @@ func execSYSRET(c *CPU, in *Inst) {
 // (NT=1) and returns to virtual-8086 mode are #GP(0).
 func execIRET(c *CPU, in *Inst) {
 	sz := uint64(in.osz)
+	legacy := c.EFER&EFERLMA == 0
 	if c.rflags&FlagNT != 0 {
+		if legacy { // a return to the previous task: task switches are not modelled
+			c.countUnimplemented(unimplTaskSwitch)
+		}
 		c.raise(VecGP, 0)
 	}
-	legacy := c.EFER&EFERLMA == 0
 	rip := c.readN(c.stackAddr(0), in.osz)
 	csSel := uint16(c.readN(c.stackAddr(sz), in.osz))
 	fl := c.readN(c.stackAddr(2*sz), in.osz)

@@ -46,6 +46,29 @@ func (r *run) look(a *member, st *stream) (sample, error) {
 	return s, nil
 }
 
+// measure samples the primary a (and the stream st, nil before it) before
+// and after d and returns the load between.
+func (r *run) measure(a *member, st *stream, d time.Duration) (Load, error) {
+	s0, err := r.look(a, st)
+	if err != nil {
+		return Load{}, err
+	}
+	select {
+	case <-time.After(d):
+	case <-r.ctx.Done():
+		return Load{}, r.ctx.Err()
+	}
+	s1, err := r.look(a, st)
+	if err != nil {
+		return Load{}, err
+	}
+	var lat []time.Duration
+	if st != nil {
+		lat = st.latencies()
+	}
+	return between(s0, s1, lat, pauseMean(a)), nil
+}
+
 // between returns the load from s0 to s1; lat are the stream's latencies.
 func between(s0, s1 sample, lat []time.Duration, pause float64) Load {
 	l := Load{Span: s1.at.Sub(s0.at), Pairs: s1.pairs - s0.pairs, CPU: s1.cpu - s0.cpu, PauseMeanMs: pause,

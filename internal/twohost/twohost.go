@@ -542,20 +542,9 @@ func (r *run) play(res *Result) error {
 	}
 	r.emitf(KindConnected, "client", "one TCP connection to the guest; the LAN bridge has the guest's MAC on port %s", res.PortBefore)
 	if cfg.Idle > 0 {
-		s0, err := r.look(a, nil)
-		if err != nil {
+		if res.Idle, err = r.measure(a, nil, cfg.Idle); err != nil {
 			return err
 		}
-		select {
-		case <-time.After(cfg.Idle):
-		case <-r.ctx.Done():
-			return r.ctx.Err()
-		}
-		s1, err := r.look(a, nil)
-		if err != nil {
-			return err
-		}
-		res.Idle = between(s0, s1, nil, pauseMean(a))
 		r.emitf(KindMeasured, "host A", "idle for %v: %.1f kbit/s to the backup, %.0f checkpoints, CPU %v",
 			res.Idle.Span.Round(time.Millisecond), res.Idle.LogBitsPerS()/1e3, res.Idle.Checkpoints, res.Idle.CPU)
 	}
@@ -574,20 +563,9 @@ func (r *run) play(res *Result) error {
 	if err := r.waitFor(stepLimit, "the first reply", func() bool { return st.answered() > 0 || st.failed() }); err != nil {
 		return err
 	}
-	s0, err := r.look(a, st)
-	if err != nil {
+	if res.Load, err = r.measure(a, st, cfg.KillAfter); err != nil {
 		return err
 	}
-	select {
-	case <-time.After(cfg.KillAfter):
-	case <-r.ctx.Done():
-		return r.ctx.Err()
-	}
-	s1, err := r.look(a, st)
-	if err != nil {
-		return err
-	}
-	res.Load = between(s0, s1, st.latencies(), pauseMean(a))
 	r.emitf(KindMeasured, "client", "%d request/response pairs in %v (p50 %v, p99 %v); %.2f Mbit/s to the backup, %.0f checkpoints; CPU %v",
 		res.Load.Pairs, res.Load.Span.Round(time.Millisecond), res.Load.P50, res.Load.P99, res.Load.LogBitsPerS()/1e6, res.Load.Checkpoints, res.Load.CPU)
 	if cfg.Alone {

@@ -116,38 +116,47 @@ func (c *Checkpointer) Take(dst []byte) ([]byte, CheckpointStats, error) {
 	s.Dirty = len(c.pages)
 	countAt := len(dst)
 	dst = binary.LittleEndian.AppendUint32(dst, 0)
-	ram := c.m.Mem.RAM
 	n := 0
 	for _, p := range c.pages {
-		off := p << mmu.PageShift
-		cur, old := ram[off:off+mmu.PageSize], c.shadow[off:off+mmu.PageSize]
-		if bytes.Equal(cur, old) {
-			s.Unchanged++
-			continue
+		var sent bool
+		if dst, sent = appendPage(dst, c.m.Mem.RAM, c.shadow, p, &s); sent {
+			n++
 		}
-		n++
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(p))
-		switch {
-		case isZero(cur):
-			dst = append(dst, ckptZero)
-			s.Zero++
-		default:
-			var ok bool
-			if dst, ok = appendDelta(dst, cur, old); ok {
-				s.Delta++
-			} else {
-				dst = append(dst, ckptWhole)
-				dst = append(dst, cur...)
-				s.Whole++
-			}
-		}
-		copy(old, cur)
 	}
 	binary.LittleEndian.PutUint32(dst[countAt:], uint32(n))
 	dst = append(dst, snapEnd...)
 	s.Bytes = len(dst) - start
 	s.Pause = time.Since(t0)
 	return dst, s, nil
+}
+
+// appendPage appends page p of ram, encoded against the receiver's copy
+// shadow (which it then updates), and counts it in s; it appends nothing
+// and reports false when the page did not change.
+func appendPage(dst, ram, shadow []byte, p uint64, s *CheckpointStats) ([]byte, bool) {
+	off := p << mmu.PageShift
+	cur, old := ram[off:off+mmu.PageSize], shadow[off:off+mmu.PageSize]
+	if bytes.Equal(cur, old) {
+		s.Unchanged++
+		return dst, false
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(p))
+	switch {
+	case isZero(cur):
+		dst = append(dst, ckptZero)
+		s.Zero++
+	default:
+		var ok bool
+		if dst, ok = appendDelta(dst, cur, old); ok {
+			s.Delta++
+		} else {
+			dst = append(dst, ckptWhole)
+			dst = append(dst, cur...)
+			s.Whole++
+		}
+	}
+	copy(old, cur)
+	return dst, true
 }
 
 // deltaLimit is the size above which a page is sent whole rather than as a
@@ -222,47 +231,62 @@ func (m *Machine) ApplyCheckpoint(b []byte) (uint64, error) {
 	if st.RAMSize != uint64(len(m.Mem.RAM)) {
 		return 0, fmt.Errorf("checkpoint has %d bytes of RAM, this machine %d", st.RAMSize, len(m.Mem.RAM))
 	}
-	b = b[n:]
+	pages, rest, err := m.decodePages(b[n:])
+	if err != nil {
+		return bad("%v", err)
+	}
+	if string(rest) != snapEnd {
+		return bad("missing end marker")
+	}
+	m.applyPages(pages)
+	return seq, m.restoreState(&st)
+}
+
+// decodePages decodes and checks a page list (count uint32 LE, then the
+// pages) at the start of b and returns the pages and the rest of b.
+func (m *Machine) decodePages(b []byte) ([]ckptPage, []byte, error) {
 	if len(b) < 4 {
-		return bad("truncated page count")
+		return nil, nil, fmt.Errorf("truncated page count")
 	}
 	count := uint64(binary.LittleEndian.Uint32(b))
 	b = b[4:]
 	npages := uint64(len(m.Mem.RAM)) >> mmu.PageShift
 	if count > npages {
-		return bad("%d pages, RAM has %d", count, npages)
+		return nil, nil, fmt.Errorf("%d pages, RAM has %d", count, npages)
 	}
 	pages := make([]ckptPage, 0, count)
 	for i := uint64(0); i < count; i++ {
 		if len(b) < 5 {
-			return bad("page %d truncated", i)
+			return nil, nil, fmt.Errorf("page %d truncated", i)
 		}
 		pg := ckptPage{page: uint64(binary.LittleEndian.Uint32(b)), enc: b[4]}
 		b = b[5:]
 		if pg.page >= npages {
-			return bad("page %#x beyond RAM", pg.page)
+			return nil, nil, fmt.Errorf("page %#x beyond RAM", pg.page)
 		}
 		switch pg.enc {
 		case ckptZero:
 		case ckptWhole:
 			if len(b) < mmu.PageSize {
-				return bad("page %#x truncated", pg.page)
+				return nil, nil, fmt.Errorf("page %#x truncated", pg.page)
 			}
 			pg.data, b = b[:mmu.PageSize], b[mmu.PageSize:]
 		case ckptDelta:
 			size, err := deltaSize(b)
 			if err != nil {
-				return bad("page %#x: %v", pg.page, err)
+				return nil, nil, fmt.Errorf("page %#x: %v", pg.page, err)
 			}
 			pg.data, b = b[:size], b[size:]
 		default:
-			return bad("page %#x: encoding %d", pg.page, pg.enc)
+			return nil, nil, fmt.Errorf("page %#x: encoding %d", pg.page, pg.enc)
 		}
 		pages = append(pages, pg)
 	}
-	if string(b) != snapEnd {
-		return bad("missing end marker")
-	}
+	return pages, b, nil
+}
+
+// applyPages writes decoded pages into RAM.
+func (m *Machine) applyPages(pages []ckptPage) {
 	ram := m.Mem.RAM
 	for _, pg := range pages {
 		off := pg.page << mmu.PageShift
@@ -283,7 +307,6 @@ func (m *Machine) ApplyCheckpoint(b []byte) (uint64, error) {
 			}
 		}
 	}
-	return seq, m.restoreState(&st)
 }
 
 // deltaSize checks the delta encoding at the start of b and returns its

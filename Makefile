@@ -53,7 +53,7 @@ GB := $(GD)/build
 OBJ_DIR := $(GB)/obj
 
 C_GUESTS   := hello exercise paging bench exitcode kvstore echo idle_wake sse ssefp fpbench bench_sse fpu
-C_GUESTS   += pit_hlt gdbtarget
+C_GUESTS   += pit_hlt gdbtarget dirty
 ASM_GUESTS := halt reset triple spin compat32
 GUESTS     := $(C_GUESTS) $(ASM_GUESTS)
 GUEST_ELFS := $(addprefix $(GB)/,$(addsuffix .elf,$(GUESTS)))
@@ -97,6 +97,7 @@ SSE_FLAGS     := -msse4.2
 OBJS_bench_sse := $(OBJ_DIR)/bench_sse.o $(OBJ_DIR)/bench_sse_body.o $(FAULT_OBJS)
 SSE_OBJS      := $(OBJ_DIR)/sse_body.o $(OBJ_DIR)/bench_sse_body.o
 OBJS_pit_hlt  := $(OBJ_DIR)/pit_hlt.o
+OBJS_dirty    := $(OBJ_DIR)/dirty.o
 # gdbtarget: the debugger tests' guest, with debug information and no
 # optimisation (its variables live in memory).
 OBJS_gdbtarget := $(OBJ_DIR)/gdbtarget.o

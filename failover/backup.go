@@ -2,12 +2,14 @@ package failover
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"ftvm/devices"
 	"ftvm/lockstep"
 	"ftvm/machine"
+	"ftvm/mmu"
 	"ftvm/transport"
 )
 
@@ -103,106 +106,12 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 		c.Close()
 		return fmt.Errorf("state transfer: %w", err)
 	}
-	var head [4]byte
-	if _, err := io.ReadFull(r, head[:]); err != nil {
+	info, mode, err := b.receiveState(c, r, disks, build, console)
+	if err != nil {
 		c.Close()
-		return fmt.Errorf("state transfer: %w", err)
-	}
-	meta := make([]byte, binary.LittleEndian.Uint32(head[:]))
-	if len(meta) > 1<<20 {
-		c.Close()
-		return fmt.Errorf("state transfer: header of %d bytes", len(meta))
-	}
-	if _, err := io.ReadFull(r, meta); err != nil {
-		c.Close()
-		return fmt.Errorf("state transfer: %w", err)
-	}
-	var info joinInfo
-	if err := json.Unmarshal(meta, &info); err != nil {
-		c.Close()
-		return fmt.Errorf("state transfer: %w", err)
-	}
-	if err := info.check(); err != nil {
-		c.Close()
-		return fmt.Errorf("state transfer: %w", err)
-	}
-	// The buffer grows with what arrives, never ahead of it.
-	var snapBuf bytes.Buffer
-	if _, err := io.CopyN(&snapBuf, r, info.Snapshot); err != nil {
-		c.Close()
-		return fmt.Errorf("state transfer: snapshot: %w", err)
-	}
-	snap := snapBuf.Bytes()
-	if len(info.SendDisks) > len(disks) {
-		c.Close()
-		return fmt.Errorf("the primary has %d disks, this backup %d (--disk)", len(info.SendDisks), len(disks))
-	}
-	for i, size := range info.SendDisks {
-		if size == 0 {
-			continue
-		}
-		if err := writeFileFrom(disks[i], io.LimitReader(r, size), size); err != nil {
-			c.Close()
-			return fmt.Errorf("disk copy %s: %w", disks[i], err)
-		}
-	}
-	// Read to the end: the primary's send completes only then.
-	if extra, err := io.Copy(io.Discard, r); err != nil || extra != 0 {
-		c.Close()
-		return fmt.Errorf("state transfer: %d unexpected bytes (%v)", extra, err)
+		return err
 	}
 	b.gen.Store(info.Generation)
-	clock, err := machine.ParseClock(info.Header.Clock)
-	if err != nil {
-		c.Close()
-		return fmt.Errorf("the primary's log header: %w", err)
-	}
-	b.opts.Clock = clock
-	b.live = machine.NewLiveInputs(clock == machine.ClockHost)
-	mode, _, err := ParseMode(info.Mode)
-	if info.Mode == "" {
-		mode, err = ModeLockstep, nil // a primary from before the modes
-	}
-	if err != nil {
-		c.Close()
-		return fmt.Errorf("the primary's mode: %w", err)
-	}
-	b.opts.Mode, b.opts.Interval = mode, max(time.Duration(info.IntervalNs), time.Millisecond)
-	b.gate.SetMode(lockstep.GateBuffer)
-	// Release notices and the end notice apply from here, while the
-	// machine is built: a short run's primary need not wait for that.
-	go b.readControl(c)
-	var cfg machine.Config
-	if mode == ModeLockstep {
-		// The records a backup holds, not those it replayed, are what the
-		// primary's outputs and its end wait for.
-		c.AckOnArrival()
-		b.rep = lockstep.NewReplayerFrom(&streamSource{conn: c, pos: b.seenPos.Load, waiting: &b.waiting}, info.Header.DigestInterval, info.NextDigest)
-		cfg = b.configure(machine.Config{}, console, b, b.rep, b.rep.WrapEnv)
-	} else {
-		// The machine does not run until it goes live: checkpoints are
-		// applied to it.
-		cfg = b.configure(machine.Config{}, console, b.live, nil, func(clock cpu.Env) cpu.Env { return clock })
-	}
-	m, blks, err := build(info.Header, cfg)
-	if err != nil {
-		c.Close()
-		return err
-	}
-	b.Attach(m, info.Header, disks, blks)
-	if err := m.RestoreSnapshot(bytes.NewReader(snap)); err != nil {
-		c.Close()
-		return err
-	}
-	// Writes the primary had in flight at the snapshot are redone on this
-	// copy (their completions come from the log, or in the checkpoint
-	// modes with the checkpoints).
-	for _, blk := range blks {
-		blk.Reissue()
-	}
-	if b.rep != nil {
-		b.rep.Attach(m)
-	}
 	b.seenPos.Store(info.Position)
 	b.mu.Lock()
 	b.conn = c
@@ -218,9 +127,145 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 		b.lostPrimary(c)
 	})
 	took := float64(time.Since(t0).Microseconds()) / 1000
-	b.emit(Event{Kind: EventJoinedPrimary, Peer: addr, Position: info.Position, Generation: b.gen.Load(), Millis: took, Mode: mode.String()},
-		"joined the primary at %s at position %d (generation %d, %s): state received in %.1f ms", addr, info.Position, b.gen.Load(), mode, took)
+	b.emit(Event{Kind: EventJoinedPrimary, Peer: addr, Position: info.Position, Generation: b.gen.Load(), Millis: took, Mode: mode.String(), Rounds: info.Rounds},
+		"joined the primary at %s at position %d (generation %d, %s): state received in %.1f ms (%d pre-copy rounds)", addr, info.Position, b.gen.Load(), mode, took, info.Rounds)
 	return nil
+}
+
+// receiveState reads a join's state transfer on c (see joinPages): the RAM
+// in rounds into a copy, then the final section and the disks; then it
+// builds the machine with build and loads it from that copy and the final
+// checkpoint.
+func (b *Backup) receiveState(c *transport.Conn, r io.Reader, disks []string, build BuildFunc, console io.Writer) (joinInfo, Mode, error) {
+	var info joinInfo
+	fail := func(format string, args ...any) (joinInfo, Mode, error) {
+		return info, 0, fmt.Errorf("state transfer: "+format, args...)
+	}
+	var start joinStart
+	if err := readJSON(r, &start); err != nil {
+		return fail("%w", err)
+	}
+	if start.Header.RAM > maxJoinRAM || start.Header.RAM%mmu.PageSize != 0 {
+		return fail("a guest of %d bytes of RAM", start.Header.RAM)
+	}
+	ram := make([]byte, cmp.Or(start.Header.RAM, machine.DefaultRAM))
+	var batch []byte
+	for {
+		var kind [5]byte
+		if _, err := io.ReadFull(r, kind[:]); err != nil {
+			return fail("%w", err)
+		}
+		n := binary.LittleEndian.Uint32(kind[1:])
+		if kind[0] == joinFinal {
+			if err := readJSONBody(r, n, &info); err != nil {
+				return fail("%w", err)
+			}
+			break
+		}
+		if kind[0] != joinPages || n > maxJoinBatch {
+			return fail("section %d of %d bytes", kind[0], n)
+		}
+		batch = slices.Grow(batch[:0], int(n))[:n]
+		if _, err := io.ReadFull(r, batch); err != nil {
+			return fail("%w", err)
+		}
+		if err := machine.ApplyPages(ram, batch); err != nil {
+			return fail("%w", err)
+		}
+	}
+	if err := info.check(len(ram)); err != nil {
+		return fail("%w", err)
+	}
+	// The buffer grows with what arrives, never ahead of it.
+	var ck bytes.Buffer
+	if _, err := io.CopyN(&ck, r, info.Checkpoint); err != nil {
+		return fail("checkpoint: %w", err)
+	}
+	if len(info.SendDisks) > len(disks) {
+		return info, 0, fmt.Errorf("the primary has %d disks, this backup %d (--disk)", len(info.SendDisks), len(disks))
+	}
+	for i, size := range info.SendDisks {
+		if size == 0 {
+			continue
+		}
+		if err := writeFileFrom(disks[i], io.LimitReader(r, size), size); err != nil {
+			return info, 0, fmt.Errorf("disk copy %s: %w", disks[i], err)
+		}
+	}
+	// Read to the end: the primary's send completes only then.
+	if extra, err := io.Copy(io.Discard, r); err != nil || extra != 0 {
+		return fail("%d unexpected bytes (%v)", extra, err)
+	}
+	clock, err := machine.ParseClock(start.Header.Clock)
+	if err != nil {
+		return info, 0, fmt.Errorf("the primary's log header: %w", err)
+	}
+	b.opts.Clock = clock
+	b.live = machine.NewLiveInputs(clock == machine.ClockHost)
+	mode, _, err := ParseMode(start.Mode)
+	if err != nil {
+		return info, 0, fmt.Errorf("the primary's mode: %w", err)
+	}
+	b.opts.Mode, b.opts.Interval = mode, max(time.Duration(start.IntervalNs), time.Millisecond)
+	b.gate.SetMode(lockstep.GateBuffer)
+	// Release notices and the end notice apply from here, while the
+	// machine is built: a short run's primary need not wait for that.
+	go b.readControl(c)
+	var cfg machine.Config
+	if mode == ModeLockstep {
+		// The records a backup holds, not those it replayed, are what the
+		// primary's outputs and its end wait for.
+		c.AckOnArrival()
+		b.rep = lockstep.NewReplayerFrom(&streamSource{conn: c, pos: b.seenPos.Load, waiting: &b.waiting}, start.Header.DigestInterval, info.NextDigest)
+		cfg = b.configure(machine.Config{}, console, b, b.rep, b.rep.WrapEnv)
+	} else {
+		// The machine does not run until it goes live: checkpoints are
+		// applied to it.
+		cfg = b.configure(machine.Config{}, console, b.live, nil, func(clock cpu.Env) cpu.Env { return clock })
+	}
+	m, blks, err := build(start.Header, cfg)
+	if err != nil {
+		return info, 0, err
+	}
+	b.Attach(m, start.Header, disks, blks)
+	if len(m.Mem.RAM) != len(ram) {
+		return info, 0, fmt.Errorf("the primary's guest has %d bytes of RAM, the machine built here %d", len(ram), len(m.Mem.RAM))
+	}
+	copy(m.Mem.RAM, ram)
+	if _, err := m.ApplyCheckpoint(ck.Bytes()); err != nil {
+		return info, 0, fmt.Errorf("state transfer: %w", err)
+	}
+	// Writes the primary had in flight at the final checkpoint are redone
+	// on this copy (their completions come from the log, or in the
+	// checkpoint modes with the checkpoints).
+	for _, blk := range blks {
+		blk.Reissue()
+	}
+	if b.rep != nil {
+		b.rep.Attach(m)
+	}
+	return info, mode, nil
+}
+
+// readJSON reads a length (uint32 LE) and that many bytes of JSON into v.
+func readJSON(r io.Reader, v any) error {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return err
+	}
+	return readJSONBody(r, binary.LittleEndian.Uint32(n[:]), v)
+}
+
+// readJSONBody reads n bytes of JSON into v.
+func readJSONBody(r io.Reader, n uint32, v any) error {
+	if n > 1<<20 {
+		return fmt.Errorf("a header of %d bytes", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }
 
 // lostPrimary records, once, that the primary is gone, and closes the

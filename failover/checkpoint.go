@@ -162,10 +162,11 @@ type ckptPrimary struct {
 }
 
 // startCheckpoints begins the epochs of a checkpointing primary whose backup
-// has just received the machine's state: it tracks writes from here and
-// pauses the guest every interval for a checkpoint. pmu is held.
-func (p *Primary) startCheckpoints(m *machine.Machine) {
-	c := &ckptPrimary{cp: machine.NewCheckpointer(m), stop: make(chan struct{}), reportAt: time.Now()}
+// has just been sent the machine's state: cp (the join's) tracks writes
+// from there, and the guest pauses every interval for a checkpoint. pmu is
+// held.
+func (p *Primary) startCheckpoints(m *machine.Machine, cp *machine.Checkpointer) {
+	c := &ckptPrimary{cp: cp, stop: make(chan struct{}), reportAt: time.Now()}
 	p.ck = c
 	p.tapDisks, p.epochWrites, p.epochBytes = true, nil, 0
 	p.gate.OnHold(nil)

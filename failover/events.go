@@ -25,13 +25,20 @@ const (
 	// EventWaitingPrimary: a backup cannot reach its primary at Peer yet
 	// (Text says why); it keeps trying.
 	EventWaitingPrimary EventKind = "waiting-primary"
+	// EventJoinStarted: a backup at Peer began to join this primary in
+	// Mode, the guest at Position: its RAM goes in rounds while the guest
+	// runs.
+	EventJoinStarted EventKind = "join-started"
 	// EventBackupJoined: a backup at Peer joined this primary at Position
-	// of Generation in Mode; the guest paused Millis for Bytes of state.
+	// of Generation in Mode after Rounds rounds of pre-copy; Bytes of
+	// state went in all, and the guest paused Millis for the last of it.
 	EventBackupJoined EventKind = "backup-joined"
 	// EventJoinedPrimary: this backup joined its primary at Peer at
 	// Position of Generation in Mode; the state arrived in Millis.
 	EventJoinedPrimary EventKind = "joined-primary"
-	// EventJoinFailed: a backup's join failed (Text says why).
+	// EventJoinFailed: a backup's join failed (Text says why); in a
+	// pre-copy abandoned after Rounds rounds, Bytes had been sent. The
+	// primary carries on alone.
 	EventJoinFailed EventKind = "join-failed"
 	// EventBackupRefused: a second backup from Peer was refused.
 	EventBackupRefused EventKind = "backup-refused"
@@ -81,6 +88,7 @@ type Event struct {
 	Bytes      int64     `json:"bytes,omitempty"`
 	Status     int       `json:"status,omitempty"`
 	Mode       string    `json:"mode,omitempty"`
+	Rounds     int       `json:"rounds,omitempty"`
 	Text       string    `json:"text"`
 }
 

@@ -85,41 +85,6 @@ const (
 	ctlEndSeen  = 4 // backup → primary: ctlEnd received; the primary may close the link
 )
 
-// hello is what a joining backup tells its primary.
-type hello struct {
-	Disks []string `json:"disks"` // SHA-256 of each local disk copy
-}
-
-// joinInfo opens the state a primary sends a joining backup.
-type joinInfo struct {
-	Header     lockstep.Header `json:"header"`
-	Generation uint64          `json:"generation"`
-	Position   uint64          `json:"position"`
-	NextDigest uint64          `json:"next_digest"`
-	Snapshot   int64           `json:"snapshot"`   // bytes of snapshot that follow
-	SendDisks  []int64         `json:"send_disks"` // bytes of each disk image that follow (0: not sent)
-	Mode       string          `json:"mode"`       // lockstep, checkpoint or io-sync
-	IntervalNs int64           `json:"interval_ns"`
-}
-
-// maxSnapshotOverhead bounds a join's snapshot beyond the guest's RAM
-// (device and CPU state).
-const maxSnapshotOverhead = 64 << 20
-
-// check refuses sizes no primary sends: negative ones, or a snapshot larger
-// than the guest's RAM and its device state.
-func (j *joinInfo) check() error {
-	if j.Snapshot < 0 || uint64(j.Snapshot) > max(j.Header.RAM, machine.DefaultRAM)+maxSnapshotOverhead {
-		return fmt.Errorf("a snapshot of %d bytes for %d bytes of RAM", j.Snapshot, j.Header.RAM)
-	}
-	for i, n := range j.SendDisks {
-		if n < 0 {
-			return fmt.Errorf("disk %d: %d bytes", i, n)
-		}
-	}
-	return nil
-}
-
 // What a member's machine waits for (member.waiting), for `ftvm status`.
 const (
 	waitNone    int32 = iota

@@ -110,6 +110,7 @@ type testPair struct {
 	pb, bb       *board.Board
 	pcons, bcons testenv.Buffer // consoles
 	plog, blog   testenv.Buffer // stderr
+	tls          *transport.TLSConfig
 	ctx          context.Context
 }
 
@@ -129,24 +130,36 @@ func newTestTLS(t *testing.T) *transport.TLSConfig {
 }
 
 // startTestPair starts a primary of image with cmdline and a host clock,
-// and joins a backup to it, both with opts (certificates are made here);
-// the backup asks backupArb (nil: opts.Arbiter).
+// and joins a backup to it while it holds its guest, both with opts
+// (certificates are made here); the backup asks backupArb (nil:
+// opts.Arbiter).
 func startTestPair(t *testing.T, image []byte, cmdline string, opts Options, backupArb Arbiter) *testPair {
 	t.Helper()
-	tlsCfg := newTestTLS(t)
-	tp := &testPair{}
+	tp := startTestPrimary(t, image, cmdline, opts)
+	joined := make(chan error, 1)
+	go func() { joined <- tp.joinBackup(t, opts, backupArb) }()
+	if err := tp.primary.WaitBackup(tp.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+	return tp
+}
+
+// startTestPrimary starts a primary of image with cmdline and a host clock,
+// with opts, listening for backups; its run is the caller's.
+func startTestPrimary(t *testing.T, image []byte, cmdline string, opts Options) *testPair {
+	t.Helper()
+	tp := &testPair{tls: newTestTLS(t)}
 	var err error
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	tp.ctx = ctx
-	popts, bopts := opts, opts
-	popts.TLS, popts.Listen, popts.Log, popts.Clock = tlsCfg, "127.0.0.1:0", &tp.plog, machine.ClockHost
-	bopts.TLS, bopts.Log = tlsCfg, &tp.blog
-	if backupArb != nil {
-		bopts.Arbiter = backupArb
-	}
+	popts := opts
+	popts.TLS, popts.Listen, popts.Log, popts.Clock = tp.tls, "127.0.0.1:0", &tp.plog, machine.ClockHost
 	tp.primary = NewPrimary(popts)
-	spec := &machine.Spec{ImagePath: "pit_hlt.elf", Image: image, Clock: machine.ClockHost, Cmdline: cmdline}
+	spec := &machine.Spec{ImagePath: "guest.elf", Image: image, Clock: machine.ClockHost, Cmdline: cmdline}
 	tp.pb, err = board.Build(spec, tp.primary.Configure(machine.Config{}, &tp.pcons), board.Host{Live: true, Post: tp.primary.Post, Producer: tp.primary.Producer})
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +176,17 @@ func startTestPair(t *testing.T, image []byte, cmdline string, opts Options, bac
 	if err := tp.primary.Listen(); err != nil {
 		t.Fatal(err)
 	}
+	return tp
+}
+
+// joinBackup makes the pair's backup, with opts, asking backupArb (nil:
+// opts.Arbiter), and joins it to the primary.
+func (tp *testPair) joinBackup(t *testing.T, opts Options, backupArb Arbiter) error {
+	bopts := opts
+	bopts.TLS, bopts.Log = tp.tls, &tp.blog
+	if backupArb != nil {
+		bopts.Arbiter = backupArb
+	}
 	tp.backup = NewBackup(bopts)
 	build := func(h lockstep.Header, cfg machine.Config) (*machine.Machine, []*devices.VirtioBlk, error) {
 		s, err := h.Spec()
@@ -173,26 +197,20 @@ func startTestPair(t *testing.T, image []byte, cmdline string, opts Options, bac
 		if err != nil {
 			return nil, nil, err
 		}
+		t.Cleanup(func() { tp.bb.Close() })
 		return tp.bb.Machine, tp.bb.Blks, nil
 	}
-	joined := make(chan error, 1)
-	go func() { joined <- tp.backup.JoinPrimary(ctx, tp.primary.Addr(), nil, build, &tp.bcons) }()
-	if err := tp.primary.WaitBackup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-joined; err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tp.bb.Close() })
-	return tp
+	return tp.backup.JoinPrimary(tp.ctx, tp.primary.Addr(), nil, build, &tp.bcons)
 }
 
 // close releases both members and boards.
 func (tp *testPair) close() {
 	tp.primary.Close()
-	tp.backup.Close()
 	tp.pb.Close()
-	tp.bb.Close()
+	if tp.backup != nil {
+		tp.backup.Close()
+		tp.bb.Close()
+	}
 }
 
 // The link breaks in the middle of a run (the primary's side closes it, as
@@ -315,18 +333,29 @@ func hasEvent(m *member, k EventKind) bool {
 	return false
 }
 
-// A primary that announces impossible sizes in its join message (a
-// negative or huge snapshot, a negative disk) is refused with an error; the
-// backup neither panics nor allocates what was announced.
+// A primary that announces impossible sizes in its join transfer (a guest
+// RAM beyond bounds, an oversized page batch, a negative or huge final
+// checkpoint, a negative disk) is refused with an error; the backup neither
+// panics, allocates what was announced nor builds a machine.
 func TestJoinRefusesBadSizes(t *testing.T) {
 	tlsCfg := newTestTLS(t)
+	small := joinStart{Header: lockstep.Header{Clock: "virtual", RAM: 2 << 20}}
+	final := func(info joinInfo) []byte {
+		meta, _ := json.Marshal(info)
+		return append(binary.LittleEndian.AppendUint32([]byte{joinFinal}, uint32(len(meta))), meta...)
+	}
 	for _, tc := range []struct {
-		name string
-		info joinInfo
+		name  string
+		start joinStart
+		rest  []byte
 	}{
-		{"negative snapshot", joinInfo{Header: lockstep.Header{Clock: "virtual"}, Snapshot: -1}},
-		{"snapshot beyond RAM", joinInfo{Header: lockstep.Header{Clock: "virtual", RAM: 2 << 20}, Snapshot: 1 << 50}},
-		{"negative disk", joinInfo{Header: lockstep.Header{Clock: "virtual"}, SendDisks: []int64{-5}}},
+		{"RAM beyond bounds", joinStart{Header: lockstep.Header{Clock: "virtual", RAM: 1 << 50}}, nil},
+		{"RAM not in pages", joinStart{Header: lockstep.Header{Clock: "virtual", RAM: 1<<20 + 1}}, nil},
+		{"huge page batch", small, []byte{joinPages, 0, 0, 0, 0x40}},
+		{"unknown section", small, []byte{9, 0, 0, 0, 0}},
+		{"negative checkpoint", small, final(joinInfo{Checkpoint: -1})},
+		{"checkpoint beyond RAM", small, final(joinInfo{Checkpoint: 1 << 50})},
+		{"negative disk", small, final(joinInfo{SendDisks: []int64{-5}})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := transport.Listen("127.0.0.1:0", tlsCfg, transport.Options{})
@@ -345,10 +374,9 @@ func TestJoinRefusesBadSizes(t *testing.T) {
 				if _, _, err := c.RecvControl(); err != nil {
 					return
 				}
-				meta, _ := json.Marshal(tc.info)
-				var head [4]byte
-				binary.LittleEndian.PutUint32(head[:], uint32(len(meta)))
-				c.SendStateContext(ctx, io.MultiReader(bytes.NewReader(head[:]), bytes.NewReader(meta)))
+				meta, _ := json.Marshal(tc.start)
+				head := binary.LittleEndian.AppendUint32(nil, uint32(len(meta)))
+				c.SendStateContext(ctx, io.MultiReader(bytes.NewReader(head), bytes.NewReader(meta), bytes.NewReader(tc.rest)))
 				<-ctx.Done()
 			}()
 			n := NewBackup(Options{TLS: tlsCfg})

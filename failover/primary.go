@@ -1,13 +1,10 @@
 package failover
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +23,13 @@ import (
 type Primary struct {
 	*member
 
-	joins chan *transport.Conn // backups accepted, for the run loop
+	joins chan joinReq // backups that said hello, for the run loop
+
+	// joining is the join in progress (the machine's goroutine); joinBusy
+	// is set from its start to its end, for the accepting goroutine.
+	joining  *joining
+	joinBusy atomic.Bool
+	lastJoin joinFigures // guarded by pmu
 
 	// pmu guards listener, stopAccept, sink, rec and ck (sink, rec and ck
 	// are read by the transport's ack callback and status queries; they
@@ -74,7 +77,7 @@ func NewPrimary(opts Options) *Primary {
 }
 
 func newPrimary(n *member) *Primary {
-	p := &Primary{member: n, joins: make(chan *transport.Conn, 1)}
+	p := &Primary{member: n, joins: make(chan joinReq, 1)}
 	n.hostInputs.Store(true)
 	return p
 }
@@ -241,16 +244,13 @@ func (p *Primary) acceptLoop(ctx context.Context, l *transport.Listener) {
 			}
 			return
 		}
-		if p.paired.Load() {
-			p.emit(Event{Kind: EventBackupRefused, Peer: c.RemoteAddr().String()}, "refusing a second backup from %v: already paired", c.RemoteAddr())
-			c.Close()
-			continue
-		}
-		select {
-		case p.joins <- c:
-			p.machine().Pause()
+		switch {
+		case p.paired.Load():
+			p.refuse(c, "already paired")
+		case p.joinBusy.Load():
+			p.refuse(c, "another backup is joining")
 		default:
-			c.Close()
+			go p.greet(c)
 		}
 	}
 }
@@ -277,8 +277,8 @@ func (p *Primary) Claim() error {
 func (p *Primary) WaitBackup(ctx context.Context) error {
 	p.emit(Event{Kind: EventWaitingBackup}, "holding the guest until a backup joins")
 	select {
-	case c := <-p.joins:
-		return p.join(c)
+	case r := <-p.joins:
+		return p.join(r)
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-p.stopped.Done():
@@ -326,11 +326,12 @@ func (p *Primary) Run(maxInsns uint64) machine.Exit {
 		exit := m.Run(maxInsns)
 		if exit.Reason == machine.ExitPaused {
 			select {
-			case c := <-p.joins:
-				if err := p.join(c); err != nil {
-					p.emit(Event{Kind: EventJoinFailed}, "backup join failed: %v", err)
-				}
+			case r := <-p.joins:
+				p.startJoin(r)
 			default:
+			}
+			if p.joining != nil {
+				p.joinStep()
 			}
 			if p.ck != nil && p.paired.Load() {
 				if p.lostBackup.Load() {
@@ -359,6 +360,9 @@ func (p *Primary) Run(maxInsns uint64) machine.Exit {
 // the side that wins the next generation releases what is still held (a
 // backup at the end releases exactly what no release notice covered).
 func (p *Primary) finish(exit machine.Exit) {
+	if p.joining != nil {
+		p.abortJoin(errJoinStopped)
+	}
 	if !p.paired.Load() {
 		p.gate.SetMode(lockstep.GateDirect)
 		return
@@ -432,103 +436,6 @@ func (p *Primary) endConfirmed(ctx context.Context, end uint64) bool {
 	return false
 }
 
-// join brings a backup in: the guest is paused at a position, the machine's
-// state (and each disk the backup's copy differs from) is streamed to it,
-// and the log flows from that position on.
-func (p *Primary) join(c *transport.Conn) error {
-	t0 := time.Now()
-	ctx, cancel := context.WithTimeout(p.stopped, 10*time.Second)
-	defer cancel()
-	kind, b, err := recvControl(ctx, c)
-	if err != nil || kind != ctlHello {
-		c.Close()
-		return fmt.Errorf("backup %v sent no hello: %v", c.RemoteAddr(), err)
-	}
-	var h hello
-	if err := json.Unmarshal(b, &h); err != nil {
-		c.Close()
-		return fmt.Errorf("backup hello: %w", err)
-	}
-	m := p.machine()
-	pos := m.CPU.Position()
-	hdr := p.header
-	info := joinInfo{Generation: p.gen.Load(), Position: pos, NextDigest: pos + hdr.DigestInterval,
-		Mode: p.opts.Mode.String(), IntervalNs: int64(p.opts.Interval)}
-	hdr.Disks = append([]lockstep.DiskInfo(nil), hdr.Disks...)
-	var diskData [][]byte
-	for i, path := range p.disks {
-		sum, err := lockstep.FileSHA256(path)
-		if err != nil {
-			c.Close()
-			return err
-		}
-		hdr.Disks[i].SHA256 = sum
-		if i < len(h.Disks) && h.Disks[i] == sum {
-			info.SendDisks = append(info.SendDisks, 0)
-			diskData = append(diskData, nil)
-			continue
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			c.Close()
-			return err
-		}
-		info.SendDisks = append(info.SendDisks, int64(len(b)))
-		diskData = append(diskData, b)
-	}
-	info.Header = hdr
-	var snap bytes.Buffer
-	if err := m.SaveSnapshot(&snap); err != nil {
-		c.Close()
-		return err
-	}
-	info.Snapshot = int64(snap.Len())
-	meta, _ := json.Marshal(info)
-	var head [4]byte
-	binary.LittleEndian.PutUint32(head[:], uint32(len(meta)))
-	readers := []io.Reader{bytes.NewReader(head[:]), bytes.NewReader(meta), &snap}
-	total := int64(len(meta)) + info.Snapshot
-	for _, d := range diskData {
-		readers = append(readers, bytes.NewReader(d))
-		total += int64(len(d))
-	}
-	if err := c.SendStateContext(ctx, io.MultiReader(readers...)); err != nil {
-		c.Close()
-		return fmt.Errorf("state transfer: %w", err)
-	}
-	sink := &streamSink{conn: c, ctx: p.stopped}
-	seen := make(chan struct{})
-	p.pmu.Lock()
-	p.sink, p.endSeen = sink, seen
-	if p.opts.Mode == ModeLockstep {
-		p.rec = lockstep.NewRecorderTo(sink, hdr, p.live)
-		p.rec.SetNextCheck(info.NextDigest)
-		p.random = p.rec.WrapEnv(p.clock)
-	} else {
-		p.startCheckpoints(m)
-	}
-	p.pmu.Unlock()
-	p.mu.Lock()
-	p.conn = c
-	p.mu.Unlock()
-	p.backupPos.Store(pos)
-	p.lostBackup.Store(false)
-	p.rate, p.rateT = 0, time.Time{}
-	p.gate.SetMode(lockstep.GateHold)
-	p.paired.Store(true)
-	go p.watchPeer(c, func() {
-		p.lostBackup.Store(true)
-		c.Close() // ends a wait on the link (the end of the run)
-		p.live.Wake()
-	})
-	go readBackupControl(c, seen)
-	paused := float64(time.Since(t0).Microseconds()) / 1000
-	p.emit(Event{Kind: EventBackupJoined, Peer: c.RemoteAddr().String(), Position: pos, Generation: p.gen.Load(), Millis: paused, Bytes: total, Mode: p.opts.Mode.String()},
-		"backup %v joined at position %d (generation %d, %s): guest paused %.1f ms for %.1f MiB of state",
-		c.RemoteAddr(), pos, p.gen.Load(), p.opts.Mode, paused, float64(total)/(1<<20))
-	return nil
-}
-
 // onAck is the transport's acknowledgement callback.
 func (p *Primary) onAck(seq, replayPos uint64) {
 	p.pmu.Lock()
@@ -592,6 +499,9 @@ func (p *Primary) status() []byte {
 	sink, ck := p.sink, p.ck
 	p.pmu.Unlock()
 	s["mode"] = p.opts.Mode.String()
+	if f := p.joinFigures(); f.Bytes > 0 {
+		s["last_join"] = f
+	}
 	if ck != nil {
 		p.checkpointStatus(s, ck)
 	}

@@ -231,26 +231,26 @@ func (m *Machine) ApplyCheckpoint(b []byte) (uint64, error) {
 	if st.RAMSize != uint64(len(m.Mem.RAM)) {
 		return 0, fmt.Errorf("checkpoint has %d bytes of RAM, this machine %d", st.RAMSize, len(m.Mem.RAM))
 	}
-	pages, rest, err := m.decodePages(b[n:])
+	pages, rest, err := decodePages(b[n:], uint64(len(m.Mem.RAM))>>mmu.PageShift)
 	if err != nil {
 		return bad("%v", err)
 	}
 	if string(rest) != snapEnd {
 		return bad("missing end marker")
 	}
-	m.applyPages(pages)
+	applyPages(m.Mem.RAM, pages, m.Mem)
 	return seq, m.restoreState(&st)
 }
 
 // decodePages decodes and checks a page list (count uint32 LE, then the
-// pages) at the start of b and returns the pages and the rest of b.
-func (m *Machine) decodePages(b []byte) ([]ckptPage, []byte, error) {
+// pages) of a RAM of npages pages at the start of b, and returns the pages
+// and the rest of b.
+func decodePages(b []byte, npages uint64) ([]ckptPage, []byte, error) {
 	if len(b) < 4 {
 		return nil, nil, fmt.Errorf("truncated page count")
 	}
 	count := uint64(binary.LittleEndian.Uint32(b))
 	b = b[4:]
-	npages := uint64(len(m.Mem.RAM)) >> mmu.PageShift
 	if count > npages {
 		return nil, nil, fmt.Errorf("%d pages, RAM has %d", count, npages)
 	}
@@ -285,13 +285,15 @@ func (m *Machine) decodePages(b []byte) ([]ckptPage, []byte, error) {
 	return pages, b, nil
 }
 
-// applyPages writes decoded pages into RAM.
-func (m *Machine) applyPages(pages []ckptPage) {
-	ram := m.Mem.RAM
+// applyPages writes decoded pages into ram, telling mem (when not nil, the
+// memory ram belongs to) of each write.
+func applyPages(ram []byte, pages []ckptPage, mem *mmu.Memory) {
 	for _, pg := range pages {
 		off := pg.page << mmu.PageShift
 		dst := ram[off : off+mmu.PageSize]
-		m.Mem.NoteWrite(off, mmu.PageSize)
+		if mem != nil {
+			mem.NoteWrite(off, mmu.PageSize)
+		}
 		switch pg.enc {
 		case ckptZero:
 			clear(dst)

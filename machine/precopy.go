@@ -17,8 +17,9 @@ import (
 //
 // Batches are page lists in the checkpoint's page encoding: page count
 // (uint32 LE), then the pages (zero, whole or delta against what the
-// receiver holds). The receiver applies them with ApplyPages and the final
-// checkpoint with ApplyCheckpoint.
+// receiver holds). The receiver applies them to its copy of the RAM with
+// ApplyPages and, its machine built with that RAM, the final checkpoint
+// with ApplyCheckpoint.
 //
 // A PreCopy is used by the goroutine that runs the machine, between runs.
 // The interpreter only: a KVM run writes RAM behind the tracking's back.
@@ -117,16 +118,18 @@ func (p *PreCopy) Close() {
 	p.shadow, p.pages = nil, nil
 }
 
-// ApplyPages writes a batch of pages made by PreCopy.Next into m's RAM.
-// The whole batch is checked before anything changes.
-func (m *Machine) ApplyPages(b []byte) error {
-	pages, rest, err := m.decodePages(b)
+// ApplyPages writes a batch of pages made by PreCopy.Next into ram, a
+// receiver's copy of the RAM of a machine that is not built yet (the whole
+// batch is checked before anything changes). Copy it into the machine's
+// RAM before its final checkpoint.
+func ApplyPages(ram, b []byte) error {
+	pages, rest, err := decodePages(b, uint64(len(ram))>>mmu.PageShift)
 	if err != nil {
 		return fmt.Errorf("%w: page batch: %v", ErrSnapshotFormat, err)
 	}
 	if len(rest) != 0 {
 		return fmt.Errorf("%w: page batch: %d bytes after the pages", ErrSnapshotFormat, len(rest))
 	}
-	m.applyPages(pages)
+	applyPages(ram, pages, nil)
 	return nil
 }

@@ -37,7 +37,7 @@ func TestPreCopyKeepsReceiverIdentical(t *testing.T) {
 				var n int
 				var done bool
 				buf, n, done = pc.Next(buf[:0], tc.batchLimit)
-				if err := m2.ApplyPages(buf); err != nil {
+				if err := ApplyPages(m2.Mem.RAM, buf); err != nil {
 					t.Fatalf("round %d: %v", pc.Round(), err)
 				}
 				sent += n
@@ -114,7 +114,7 @@ func TestApplyPagesRefusesMalformed(t *testing.T) {
 		"trailing bytes":   append(append(count(1), page(3, ckptZero)...), 7),
 		"second page bad":  append(append(count(2), page(3, ckptZero)...), page(4, 9)...),
 	} {
-		if err := m.ApplyPages(b); err == nil {
+		if err := ApplyPages(m.Mem.RAM, b); err == nil {
 			t.Errorf("%s: applied", name)
 		}
 	}

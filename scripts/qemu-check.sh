@@ -46,7 +46,7 @@ if [ "${1:-}" = "--update" ]; then update=1; shift; fi
 declare -A want=(
     [hello]=1 [exercise]=1 [paging]=1 [bench]=1 [exitcode]=67
     [halt]=timeout [reset]=0 [triple]=0 [spin]=timeout [sse]=1 [ssefp]=1 [fpbench]=1 [bench_sse]=1 [fpu]=1
-    [mb32]=1 [compat32]=1 [tick]=1
+    [mb32]=1 [compat32]=1 [tick]=1 [dirty]=1
 )
 SSEFP_QEMU_EXACT='^(cvtt?(ss|sd)2si|cvtsi2|cvtt?(ps2dq|pd2dq)|cvtdq2|round)'
 # the lines QEMU gets right, for the guests whose golden is the host oracle's
@@ -56,7 +56,7 @@ declare -A extra=( [mb32]="-device pc-testdev" [compat32]="-cpu qemu64,vendor=Ge
 declare -A tmo=( [bench]=300 [bench_sse]=300 [halt]=3 [spin]=3 )
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(hello exercise paging bench exitcode halt reset triple spin sse ssefp fpbench bench_sse fpu mb32 compat32 tick)
+[ ${#names[@]} -gt 0 ] || names=(hello exercise paging bench exitcode halt reset triple spin sse ssefp fpbench bench_sse fpu mb32 compat32 tick dirty)
 
 qemu_major=$($QEMU --version | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p')
 fail=0

@@ -177,10 +177,14 @@ type joining struct {
 
 // startJoin begins a backup's join: the state transfer opens with what the
 // backup builds its machine from, and round 1 of the pre-copy starts.
-func (p *Primary) startJoin(r joinReq) error {
-	if p.paired.Load() || p.joining != nil {
+func (p *Primary) startJoin(r joinReq) {
+	switch {
+	case p.paired.Load():
 		p.refuse(r.c, "already paired")
-		return nil
+		return
+	case p.joining != nil:
+		p.refuse(r.c, "another backup is joining")
+		return
 	}
 	m := p.machine()
 	start, _ := json.Marshal(joinStart{Header: p.header, Mode: p.opts.Mode.String(), IntervalNs: int64(p.opts.Interval)})
@@ -202,7 +206,6 @@ func (p *Primary) startJoin(r joinReq) error {
 	}()
 	p.emit(Event{Kind: EventJoinStarted, Peer: r.c.RemoteAddr().String(), Position: j.from, Mode: p.opts.Mode.String()},
 		"backup %v joining at position %d (%s): copying RAM while the guest runs", r.c.RemoteAddr(), j.from, p.opts.Mode)
-	return nil
 }
 
 // batchReader is the state transfer's source: the join's queue.
@@ -392,8 +395,9 @@ func (p *Primary) finishJoin(t0 time.Time) error {
 // join brings in a backup while the guest is held (WaitBackup): no
 // pre-copy, the final section holds the whole state.
 func (p *Primary) join(r joinReq) error {
-	if err := p.startJoin(r); err != nil || p.joining == nil {
-		return err
+	p.startJoin(r)
+	if p.joining == nil {
+		return nil
 	}
 	return p.finishJoin(time.Now())
 }

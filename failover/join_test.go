@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,26 +25,30 @@ func eventOf(m *member, k EventKind) (Event, bool) {
 	return Event{}, false
 }
 
-// A backup joins a primary whose guest (dirty) keeps writing its RAM: the
-// RAM goes in pre-copy rounds while the guest runs (it executes between
-// the join's start and its stop-and-copy position), the final section
-// carries a small part of the state, and the pair then runs the guest to
-// its end in each mode: the primary prints the golden output, the backup
-// nothing, and at the end the backup's RAM is the primary's, byte for
-// byte (a page the pre-copy missed would differ; in lockstep mode the
-// replay would also diverge). The join's pause and bytes are logged, with
-// the longest stretch in which the primary's guest made no progress.
+// A backup joins a primary whose guest (dirty, 8 MiB) keeps writing its
+// RAM: the RAM goes in pre-copy rounds while the guest runs (it executes
+// between the join's start and its stop-and-copy position), the final
+// section carries a small part of the state, and the pair then runs the
+// guest on, in each mode, until the primary is stopped: the backup ends
+// with it at the same position, printed nothing, and holds the primary's
+// RAM byte for byte (a page the pre-copy missed would differ; in lockstep
+// mode the replay would also diverge). The join's pause and bytes are
+// logged, with the longest stretch in which the primary's guest made no
+// progress.
 func TestLiveJoinWhileGuestWritesMemory(t *testing.T) {
 	image := testenv.GuestImage(t, "dirty")
-	golden := testenv.GuestGolden(t, "dirty")
 	for _, mode := range []Mode{ModeLockstep, ModeCheckpoint, ModeIOSync} {
 		t.Run(mode.String(), func(t *testing.T) {
-			opts := Options{FailoverTimeout: 5 * time.Second, Mode: mode}
-			tp := startTestPrimary(t, image, "", opts)
+			// The primary is stopped at the end: a short lag lets the
+			// backup replay to its end record within the stop's budget
+			// (else the arbiter decides, and the test says so).
+			opts := Options{FailoverTimeout: 5 * time.Second, MaxLag: 20 * time.Millisecond, Mode: mode,
+				Arbiter: FileArbiter{Path: filepath.Join(t.TempDir(), "arb")}}
+			tp := startTestPrimary(t, image, "mib=8 every=8 passes=1000000000", opts)
 			defer tp.close()
-			exits := make(chan machine.Exit, 2)
+			exits := make(chan machine.Exit, 1)
 			go func() { exits <- tp.primary.Run(0) }()
-			testenv.Poll(t, 30*time.Second, "the guest's first pass line", func() bool { return strings.Contains(tp.pcons.String(), "pass 64:") })
+			testenv.Poll(t, 30*time.Second, "the guest's first pass line", func() bool { return strings.Contains(tp.pcons.String(), "pass 8:") })
 			// The primary's progress, sampled while the backup joins.
 			var stuck atomic.Int64
 			stop := make(chan struct{})
@@ -68,19 +73,24 @@ func TestLiveJoinWhileGuestWritesMemory(t *testing.T) {
 			}
 			close(stop)
 			<-sampled
-			go func() { exits <- tp.backup.Run(0) }()
-			for range 2 {
+			bexit := make(chan machine.Exit, 1)
+			go func() { bexit <- tp.backup.Run(0) }()
+			// The pair runs the guest on: two more lines from the primary.
+			paired := len(tp.pcons.String())
+			testenv.Poll(t, 30*time.Second, "the pair running the guest on", func() bool {
+				return strings.Count(tp.pcons.String()[paired:], "\n") >= 2
+			})
+			tp.primary.Stop()
+			for i, ch := range []chan machine.Exit{exits, bexit} {
 				select {
-				case e := <-exits:
-					if e.Status() != 1 {
-						t.Errorf("a side ended with %v (status %d), want 1", e.Reason, e.Status())
+				case e := <-ch:
+					// The backup ends with the outcome its primary recorded.
+					if e.Reason == machine.ExitDiverged || i == 0 && e.Reason != machine.ExitStopped {
+						t.Errorf("side %d ended with %v (status %d)", i, e.Reason, e.Status())
 					}
 				case <-tp.ctx.Done():
 					t.Fatalf("the pair did not end; primary log:\n%s\nbackup log:\n%s", tp.plog.String(), tp.blog.String())
 				}
-			}
-			if got := tp.pcons.String(); got != string(golden) {
-				t.Errorf("primary console:\n%s\nwant:\n%s", got, golden)
 			}
 			if got := tp.bcons.String(); got != "" {
 				t.Errorf("the backup printed %q", got)
@@ -89,12 +99,13 @@ func TestLiveJoinWhileGuestWritesMemory(t *testing.T) {
 				t.Errorf("errors: primary %v, backup %v", tp.primary.Err(), tp.backup.Err())
 			}
 			pm, bm := tp.pb.Machine, tp.bb.Machine
-			if pm.CPU.Position() != bm.CPU.Position() || !bytes.Equal(pm.Mem.RAM, bm.Mem.RAM) {
-				for p := 0; p < len(pm.Mem.RAM); p += 4096 {
-					if !bytes.Equal(pm.Mem.RAM[p:p+4096], bm.Mem.RAM[p:p+4096]) {
-						t.Errorf("at the end (positions %d and %d) RAM page %#x differs", pm.CPU.Position(), bm.CPU.Position(), p)
-						break
-					}
+			if pm.CPU.Position() != bm.CPU.Position() {
+				t.Fatalf("the primary ended at %d, the backup at %d\nprimary log:\n%s\nbackup log:\n%s",
+					pm.CPU.Position(), bm.CPU.Position(), tp.plog.String(), tp.blog.String())
+			}
+			for p := 0; p < len(pm.Mem.RAM); p += 4096 {
+				if !bytes.Equal(pm.Mem.RAM[p:p+4096], bm.Mem.RAM[p:p+4096]) {
+					t.Fatalf("at the end (position %d) RAM page %#x differs", pm.CPU.Position(), p)
 				}
 			}
 			started, ok1 := eventOf(tp.primary.member, EventJoinStarted)
@@ -107,8 +118,8 @@ func TestLiveJoinWhileGuestWritesMemory(t *testing.T) {
 					joined.Rounds, started.Position, joined.Position)
 			}
 			f := tp.primary.joinFigures()
-			if f.Bytes != joined.Bytes || f.Final <= 0 || f.Final > f.Bytes/2 || f.Bytes < 16<<20 {
-				t.Errorf("%d bytes in all (event: %d), %d of them in the final section: want at least the 16 MiB region, most before the final section",
+			if f.Bytes != joined.Bytes || f.Final <= 0 || f.Final > f.Bytes/2 || f.Bytes < 8<<20 {
+				t.Errorf("%d bytes in all (event: %d), %d of them in the final section: want at least the 8 MiB region, most before the final section",
 					f.Bytes, joined.Bytes, f.Final)
 			}
 			t.Logf("FIGURE %s: join of a 64 MiB guest writing RAM: %d rounds, %.1f MiB, guest paused %.2f ms for the final %d KiB (%d pages); longest pre-copy step %.2f ms; longest stretch without guest progress seen %.2f ms",
@@ -118,7 +129,7 @@ func TestLiveJoinWhileGuestWritesMemory(t *testing.T) {
 }
 
 // A backup that leaves in the middle of the pre-copy, or stops reading
-// (the guest's 24 MiB region cannot fit in the link's flow-control
+// (the guest's 8 MiB region cannot fit in the link's flow-control
 // window) and then leaves, costs the primary nothing: its guest runs on
 // all along (its console moves while the backup is stalled), the join is
 // abandoned with a join-failed event that says so, and a new backup then
@@ -134,11 +145,11 @@ func TestJoinBackupGoneMidPreCopy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := Options{FailoverTimeout: 5 * time.Second}
-			tp := startTestPrimary(t, image, "mib=24 passes=1000000", opts)
+			tp := startTestPrimary(t, image, "mib=8 every=8 passes=1000000000", opts)
 			defer tp.close()
 			exits := make(chan machine.Exit, 2)
 			go func() { exits <- tp.primary.Run(0) }()
-			testenv.Poll(t, 30*time.Second, "the guest's first pass line (its region filled)", func() bool { return strings.Contains(tp.pcons.String(), "pass 64:") })
+			testenv.Poll(t, 30*time.Second, "the guest's first pass line (its region filled)", func() bool { return strings.Contains(tp.pcons.String(), "pass 8:") })
 
 			// A backup that reads 1 MiB of the state and leaves.
 			c, err := transport.Dial(tp.ctx, tp.primary.Addr(), tp.tls, transport.Options{})
@@ -160,7 +171,7 @@ func TestJoinBackupGoneMidPreCopy(t *testing.T) {
 				before := len(tp.pcons.String())
 				testenv.Poll(t, 30*time.Second, "the primary's guest printing while the backup does not read", func() bool { return len(tp.pcons.String()) > before })
 				if hasEvent(tp.primary.member, EventBackupJoined) {
-					t.Fatal("the join completed while the backup read 1 MiB of a 24 MiB region")
+					t.Fatal("the join completed while the backup read 1 MiB of an 8 MiB region")
 				}
 			}
 			c.Close()

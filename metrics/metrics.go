@@ -68,6 +68,7 @@ type Metrics struct {
 	joins      prometheus.Counter
 	joinPause  prometheus.Histogram
 	joinBytes  prometheus.Counter
+	joinRounds prometheus.Counter
 	eventsSeen *prometheus.CounterVec
 }
 
@@ -107,11 +108,12 @@ func New() *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.failovers = prometheus.NewCounter(prometheus.CounterOpts{Name: "ftvm_failovers_total", Help: "Times this side went live after losing its primary."})
 	m.joins = prometheus.NewCounter(prometheus.CounterOpts{Name: "ftvm_joins_total", Help: "Backups that joined this primary."})
-	m.joinPause = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ftvm_join_pause_seconds", Help: "How long the guest paused while a backup joined.",
+	m.joinPause = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ftvm_join_pause_seconds", Help: "How long the guest paused for the final section of a backup's join (the pre-copy rounds run with the guest).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)})
-	m.joinBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "ftvm_join_bytes_total", Help: "Bytes of machine state sent to joining backups."})
+	m.joinBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "ftvm_join_bytes_total", Help: "Bytes of machine state sent to joining backups (pre-copy rounds and final sections)."})
+	m.joinRounds = prometheus.NewCounter(prometheus.CounterOpts{Name: "ftvm_join_rounds_total", Help: "Pre-copy rounds of the backups that joined this primary."})
 	m.eventsSeen = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ftvm_events_total", Help: "Events of this side, by kind."}, []string{"event"})
-	m.reg.MustRegister(m, m.failovers, m.joins, m.joinPause, m.joinBytes, m.eventsSeen)
+	m.reg.MustRegister(m, m.failovers, m.joins, m.joinPause, m.joinBytes, m.joinRounds, m.eventsSeen)
 	return m
 }
 
@@ -125,6 +127,7 @@ func (m *Metrics) Event(e failover.Event) {
 		m.joins.Inc()
 		m.joinPause.Observe(e.Millis / 1000)
 		m.joinBytes.Add(float64(e.Bytes))
+		m.joinRounds.Add(float64(e.Rounds))
 	}
 }
 

@@ -20,7 +20,7 @@ func TestCollect(t *testing.T) {
 	// a rate measured from 1000 instructions ago, a second ago: 1000/s
 	m.lastPos, m.lastAt = 0, time.Now().Add(-time.Second)
 	m.mu.Unlock()
-	m.Event(failover.Event{Kind: failover.EventBackupJoined, Millis: 20, Bytes: 1 << 20})
+	m.Event(failover.Event{Kind: failover.EventBackupJoined, Millis: 20, Bytes: 1 << 20, Rounds: 3})
 	m.Event(failover.Event{Kind: failover.EventWentLive})
 	want := `
 # HELP ftvm_lag_instructions How far the backup's replay is behind the primary, in instructions.
@@ -35,12 +35,15 @@ ftvm_failovers_total 1
 # HELP ftvm_joins_total Backups that joined this primary.
 # TYPE ftvm_joins_total counter
 ftvm_joins_total 1
+# HELP ftvm_join_rounds_total Pre-copy rounds of the backups that joined this primary.
+# TYPE ftvm_join_rounds_total counter
+ftvm_join_rounds_total 3
 # HELP ftvm_generation The pair's generation (one more at each failover).
 # TYPE ftvm_generation gauge
 ftvm_generation 2
 `
 	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want), "ftvm_lag_instructions", "ftvm_outputs_held_age_instructions",
-		"ftvm_failovers_total", "ftvm_joins_total", "ftvm_generation"); err != nil {
+		"ftvm_failovers_total", "ftvm_joins_total", "ftvm_join_rounds_total", "ftvm_generation"); err != nil {
 		t.Error(err)
 	}
 	// The rate was measured at the scrape above: about 1000/s, so the lag is

@@ -9,9 +9,10 @@
  * passes: pass p rewrites every word of a window of 64 pages (256 KiB) that
  * starts 5 pages further each pass (wrapping at the region's end), each new
  * word a mix of the old word and p, so a pass reads what passes long before
- * wrote. A running hash folds in every word written. Every 64 passes it
- * prints the pass and the hash; after "passes=N" passes (default 256) it
- * prints the sum of every word of the region and ends with debug-exit 0.
+ * wrote. A running hash folds in every word written. Every "every=N"
+ * passes (default 64) it prints the pass and the hash; after "passes=N"
+ * passes (default 256) it prints the sum of every word of the region and
+ * ends with debug-exit 0.
  */
 #define GUEST_MAIN_CMDLINE
 #include "lib/runtime.h"
@@ -46,7 +47,7 @@ static uint64_t mix(uint64_t x)
 int main(unsigned long ram_size, unsigned long cmdline)
 {
 	const char *cl = (const char *)cmdline;
-	unsigned long mib = arg(cl, "mib", 16), passes = arg(cl, "passes", 256);
+	unsigned long mib = arg(cl, "mib", 16), passes = arg(cl, "passes", 256), every = arg(cl, "every", 64);
 	if (ram_size < REGION + WINDOW * PAGE) {
 		printf("dirty: %lu bytes of RAM, want at least %lu\n", ram_size, REGION + WINDOW * PAGE);
 		return 1;
@@ -72,7 +73,7 @@ int main(unsigned long ram_size, unsigned long cmdline)
 				h = (h ^ x) * 0x100000001B3ull;
 			}
 		}
-		if (p % 64 == 0)
+		if (every && p % every == 0)
 			printf("pass %lu: hash %016lx\n", p, (unsigned long)h);
 	}
 	uint64_t sum = 0;

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"ftvm/lockstep"
@@ -53,6 +54,9 @@ const (
 	joinFinalPages  = 512
 	joinMaxRounds   = 30
 	joinStallRounds = 4
+	// joinIdleTimeout is how long a backup may take nothing of the
+	// pre-copy before the primary gives it up.
+	joinIdleTimeout = 20 * time.Second
 	// maxJoinBatch bounds a page batch a backup accepts, maxJoinRAM the
 	// guest RAM it makes a copy of.
 	maxJoinBatch = 4 << 20
@@ -168,6 +172,8 @@ type joining struct {
 	queue chan []byte   // batches and the final section, for the sender; closed after the final section
 	free  chan []byte   // batch buffers the sender is done with
 	sent  chan error    // the sender's result
+	final atomic.Bool   // the final section is queued
+	took  atomic.Int64  // when the sender last took from queue, Unix ns
 	bytes int64         // bytes queued
 	done  bool          // the current round's pages are all queued
 	least int           // the smallest round so far (pages)
@@ -196,16 +202,45 @@ func (p *Primary) startJoin(r joinReq) {
 	j.pc = machine.NewPreCopy(m)
 	p.joining = j
 	p.joinBusy.Store(true)
-	go func() {
-		err := r.c.SendStateContext(p.stopped, &batchReader{j: j, more: m.Pause})
-		if err != nil {
-			r.c.Close()
-		}
-		j.sent <- err
-		m.Pause()
-	}()
+	go p.sendJoin(j, m)
 	p.emit(Event{Kind: EventJoinStarted, Peer: r.c.RemoteAddr().String(), Position: j.from, Mode: p.opts.Mode.String()},
 		"backup %v joining at position %d (%s): copying RAM while the guest runs", r.c.RemoteAddr(), j.from, p.opts.Mode)
+}
+
+// sendJoin streams a join's queue to its backup (a goroutine of its own). A
+// backup that takes nothing for joinIdleTimeout before the final section
+// is given up, as one whose link fails: the next join step abandons the
+// join.
+func (p *Primary) sendJoin(j *joining, m *machine.Machine) {
+	ctx, cancel := context.WithCancel(p.stopped)
+	defer cancel()
+	j.took.Store(time.Now().UnixNano())
+	go func() {
+		t := time.NewTicker(joinIdleTimeout / 10)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if !j.final.Load() && time.Since(time.Unix(0, j.took.Load())) > joinIdleTimeout {
+				cancel()
+				return
+			}
+		}
+	}()
+	err := j.c.SendStateContext(ctx, &batchReader{j: j, more: m.Pause})
+	if err != nil {
+		if ctx.Err() != nil && p.stopped.Err() == nil {
+			err = fmt.Errorf("the backup took nothing for %v", joinIdleTimeout)
+		}
+		j.c.Close()
+	}
+	j.sent <- err
+	if !j.final.Load() {
+		m.Pause() // the next step sees the failure
+	}
 }
 
 // batchReader is the state transfer's source: the join's queue.
@@ -237,7 +272,8 @@ func (r *batchReader) Read(b []byte) (int, error) {
 		if len(r.cur) > 0 && r.cur[0] == joinPages {
 			r.buf = r.cur
 		}
-		if len(r.j.queue) <= joinQueue/2 {
+		r.j.took.Store(time.Now().UnixNano())
+		if len(r.j.queue) <= joinQueue/2 && !r.j.final.Load() {
 			r.more()
 		}
 	}
@@ -362,6 +398,7 @@ func (p *Primary) finishJoin(t0 time.Time) error {
 		return fail(err)
 	}
 	info.Checkpoint = int64(len(ck))
+	j.final.Store(true)
 	meta, _ := json.Marshal(info)
 	head := binary.LittleEndian.AppendUint32([]byte{joinFinal}, uint32(len(meta)))
 	j.queue <- append(head, meta...)

@@ -135,12 +135,16 @@ func segRights(attr uint16) uint64 {
 }
 
 // unmark checks an access of size bytes to linear address addr outside
-// 64-bit mode against the markers linear put there: #GP(0) for a write
+// 64-bit mode against the markers linear put there (none on any other
+// address, which it returns as it is): #GP(0) for a write
 // through a segment that is not writable or a read of execute-only code,
 // #GP(0) (#SS(0) for SS) for bytes past the marked segment's bounds. It
 // returns the 32-bit linear address.
 func (c *CPU) unmark(addr uint64, size int, write bool) uint64 {
-	if addr>>32 == 0 {
+	if addr>>markSegShift == 0 || addr>>47&0x7FF != 0 {
+		// Not marked: an address linear did not mark, or a canonical one
+		// (compatibility mode reaches the 64-bit kernel's IDT, GDT, TSS
+		// and stack at any address).
 		return addr
 	}
 	if write && addr&markNoWrite != 0 || !write && addr&markNoRead != 0 {

@@ -49,3 +49,34 @@ func TestSYSENTER(t *testing.T) {
 		})
 	}
 }
+
+// Compatibility-mode code reaches the 64-bit kernel's tables and stack at
+// canonical high addresses (as Linux's IDT, GDT, TSS and RSP0 are): an INT3
+// from 32-bit code at CPL 3 reads the IDT and GDT and pushes its frame there
+// while CS is still the 32-bit one.
+func TestCompatHighKernelTables(t *testing.T) {
+	const high = 0xffff800000000000
+	const target = codeBase + 0x800
+	c := newTestCPU(t)
+	sysSetup(c)
+	sysLoadTR(c)
+	userPages(c)
+	put64(c, testPML4+256*8, testPDPT|3) // the first 1 GiB again at high
+	put64(c, sysTSS+4, high+sysRSP0)
+	c.IDTR.Base += high
+	c.GDTR.Base += high
+	c.TR.Base += high
+	c.SysenterCS = 0x08
+	c.R[RDX], c.R[RCX] = target, 0x5000
+	c.ram[target] = 0xCC
+	c.StateChanged()
+	load(c, []byte{0x0F, 0x35}) // SYSEXIT to 32-bit code at CPL 3, which runs INT3
+	c.Run(1000)
+	if !checkVector(t, "int3 from compatibility mode", c, VecBP) {
+		return
+	}
+	if f := c.R[RSP]; f != high+sysRSP0-40 || get64(c, sysRSP0-40) != target+1 || get64(c, sysRSP0-32) != 0x1B {
+		t.Errorf("frame at RSP %#x: %#x %#x, want at %#x RIP %#x CS 0x1B", f, get64(c, sysRSP0-40), get64(c, sysRSP0-32),
+			uint64(high+sysRSP0-40), target+1)
+	}
+}

@@ -234,8 +234,8 @@ type CPU struct {
 	stackMask uint64
 	// segSlow has bit s set outside 64-bit mode when segment register s is
 	// not a flat writable data segment (base 0, 4 GiB limit, expand-up,
-	// usable, writable): accesses through it then check its limits, and
-	// carry segMark[s] in their linear address for the rights checks.
+	// usable, writable): accesses through it are checked (see linear).
+	// updateMode sets it, segMark, segLo and segHi.
 	segSlow uint8
 	// segMark holds the rights markers (markNoWrite, markNoRead) of each
 	// segment register outside 64-bit mode.

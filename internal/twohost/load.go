@@ -35,7 +35,7 @@ func (r *run) look(a *member, st *stream) (sample, error) {
 	s := sample{at: time.Now()}
 	var err error
 	if s.cpu, err = cpuTime(a.cmd.Process.Pid); err != nil {
-		return s, err
+		return s, fmt.Errorf("%s: %v (it ended)", a.name, err)
 	}
 	if s.metrics, err = r.scrape(netlab.AddrA + ":" + metricsPort); err != nil {
 		return s, err

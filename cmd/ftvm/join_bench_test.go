@@ -22,10 +22,12 @@ import (
 // two hosts of internal/netlab (a file arbiter): first with the
 // guest idle at its shell, then while a client in namespace C streams
 // request/response pairs over one TCP connection to busybox nc -e cat in
-// the guest. It reports the guest's pause for the final section, the bytes
-// of state, the pre-copy rounds, and the longest request/response the
-// client saw while the backup joined (outputs are held from the pause
-// until the backup acknowledges them).
+// the guest, then with that stream and a writer in the guest (dd from
+// /dev/urandom over an 8 MiB tmpfs file, again and again). It reports the
+// guest's pause for the final section, the bytes of state, the pre-copy
+// rounds, and the longest request/response the client saw while the backup
+// joined (outputs are held from the pause until the backup acknowledges
+// them).
 //
 //	go test -run '^$' -bench LinuxJoin -benchtime 1x ./cmd/ftvm
 func BenchmarkLinuxJoin(b *testing.B) {
@@ -143,12 +145,24 @@ func benchLinuxJoin(b *testing.B, mode string) {
 	n0, t0 := count.Load(), time.Now()
 	longest.Store(0)
 	report("load", join("load"))
+	b.ReportMetric(float64(longest.Load())/1e6, "load-longest-reqresp-ms")
+	b.ReportMetric(float64(count.Load()-n0)/time.Since(t0).Seconds(), "load-reqresp/s")
+
+	// The TCP load and a writer in the guest: 8 MiB of a tmpfs file
+	// rewritten from /dev/urandom, over and over.
+	fmt.Fprintln(pinw, "(while [ ! -e /tmp/stop ]; do dd if=/dev/urandom of=/tmp/x bs=64k count=128 2>/dev/null; done) & echo writer-$((6*7))")
+	if !waitConsole(&pout, "writer-42", pdone, 2*time.Minute) {
+		b.Fatalf("the guest did not start its writer:\n%s", pout.String())
+	}
+	time.Sleep(2 * time.Second)
+	longest.Store(0)
+	report("write", join("write"))
+	b.ReportMetric(float64(longest.Load())/1e6, "write-longest-reqresp-ms")
+	fmt.Fprintln(pinw, "touch /tmp/stop")
 	close(stop)
 	if err := <-loadDone; err != nil {
 		b.Fatalf("the TCP load: %v", err)
 	}
-	b.ReportMetric(float64(longest.Load())/1e6, "load-longest-reqresp-ms")
-	b.ReportMetric(float64(count.Load()-n0)/time.Since(t0).Seconds(), "load-reqresp/s")
 }
 
 // startIn starts ftvm with args in lab's host h; the test kills it when it

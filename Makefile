@@ -7,10 +7,9 @@
 #   guests  build the test guests (testdata/guests/build/*.elf) and host oracles
 #   build   deps + guests + bin/ftvm (-tags capstone when libcapstone-dev is there)
 #   test    deps + guests + go vet + go test (timeout 25m), then the pair's packages under -race
-#   bench   Go benchmarks + scripts/bench.sh (ftvm vs qemu-system-x86_64 -accel tcg,
-#           integer and SSE workloads)
-#           + scripts/bench-appliance.sh (kvstore appliance requests/s, latency)
-#           + scripts/bench-linux.sh (Debian's kernel to /init: ftvm vmlinux and bzImage, QEMU TCG)
+#   bench   Go benchmarks + scripts/bench.sh (one table: ftvm, QEMU TCG and TCG -icount on
+#           the integer, SSE and float workloads and Debian's kernel to /init, the ratios,
+#           the pairing overhead) + scripts/bench-appliance.sh (kvstore requests/s, latency)
 #   pgo     rewrites cmd/ftvm/default.pgo (the profile go build uses for
 #           profile-guided optimisation) from runs of the bench, exercise and paging guests
 #   demo    deps + build, then the failover demo of the kvstore appliance (ftvm demo)
@@ -285,9 +284,8 @@ test: deps guests linux-guest
 
 bench: build linux-guest
 	@$(WITH_TAGS); $(GO) test $$tags -run '^$$' -bench . ./...
-	scripts/bench.sh
+	LINUX=$(LINUX_DIR) scripts/bench.sh
 	scripts/bench-appliance.sh
-	OUT=$(LINUX_DIR) scripts/bench-linux.sh
 
 # The PGO profile: a CPU profile of ftvm on the integer workloads (bench, and
 # exercise and paging for the system paths), merged; go build applies it.

@@ -40,6 +40,23 @@ var benchKernels = []struct {
 	2: add rax, 1
 	ret
 	3: nop`, nil, false},
+	// String instructions under REP, each iteration one position: a 4 KiB
+	// byte copy, a 4 KiB quadword fill and a 1 KiB byte scan that finds
+	// nothing.
+	{"string", `mov ebx, 100
+	mov al, 0xFF
+	1: mov rsi, 0x200000
+	mov rdi, 0x201000
+	mov ecx, 4096
+	rep movsb
+	mov rdi, 0x202000
+	mov ecx, 512
+	rep stosq
+	mov rdi, 0x201000
+	mov ecx, 1024
+	repne scasb
+	dec ebx
+	jnz 1b`, nil, false},
 	// System calls: user code calls SYSCALL in a loop, the kernel handler
 	// returns with SYSRETQ; two privilege changes per five instructions.
 	{"syscall", `mov ebx, 100000

@@ -209,6 +209,9 @@ type CPU struct {
 
 	// FPU is the x87, SSE and MXCSR state.
 	FPU FPUState
+	// srcXMM holds the memory operand of the instruction running in
+	// xmmLanes; it means nothing between instructions.
+	srcXMM XMM
 
 	// CPL is the current privilege level.
 	CPL uint8

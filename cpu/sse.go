@@ -154,6 +154,21 @@ func (c *CPU) xmmBinary(in *Inst) (*XMM, XMM) {
 	return &c.FPU.XMM[in.reg], s
 }
 
+// xmmLanes is xmmBinary for the operations that compute each quadword of V
+// from the same quadword of V and W only: W comes as a pointer, to its
+// register (which may be V) or to srcXMM holding the memory operand. A
+// register the previous instruction wrote as two quadwords is then read as
+// two quadwords, not copied by one 16-byte load, which the host cannot
+// forward from those two stores (a stall of about a dozen cycles).
+func (c *CPU) xmmLanes(in *Inst) (*XMM, *XMM) {
+	c.sseEnter()
+	if in.mod == 3 {
+		return &c.FPU.XMM[in.reg], &c.FPU.XMM[in.rm]
+	}
+	c.srcXMM = c.readW(in)
+	return &c.FPU.XMM[in.reg], &c.srcXMM
+}
+
 func init() {
 	bindFixed(map[Op]handler{
 		OpLDMXCSR: execLDMXCSR, OpSTMXCSR: execSTMXCSR,

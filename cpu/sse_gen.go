@@ -73,7 +73,7 @@ func lanePADDB(a, b uint8) uint8 { return uint8(a + b) }
 
 // execPADDB implements PADDB: add packed bytes.
 func execPADDB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePADDB(uint8(d[0]), uint8(s[0]))) |
 		uint64(lanePADDB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
 		uint64(lanePADDB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
@@ -110,7 +110,7 @@ func lanePADDW(a, b uint16) uint16 { return uint16(a + b) }
 
 // execPADDW implements PADDW: add packed words.
 func execPADDW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePADDW(uint16(d[0]), uint16(s[0]))) |
 		uint64(lanePADDW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
 		uint64(lanePADDW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
@@ -135,7 +135,7 @@ func lanePADDD(a, b uint32) uint32 { return uint32(a + b) }
 
 // execPADDD implements PADDD: add packed doublewords.
 func execPADDD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePADDD(uint32(d[0]), uint32(s[0]))) |
 		uint64(lanePADDD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
 	d[1] = uint64(lanePADDD(uint32(d[1]), uint32(s[1]))) |
@@ -154,7 +154,7 @@ func lanePADDQ(a, b uint64) uint64 { return uint64(a + b) }
 
 // execPADDQ implements PADDQ: add packed quadwords.
 func execPADDQ(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePADDQ(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePADDQ(uint64(d[1]), uint64(s[1])))
 }
@@ -170,7 +170,7 @@ func lanePSUBB(a, b uint8) uint8 { return uint8(a - b) }
 
 // execPSUBB implements PSUBB: subtract packed bytes.
 func execPSUBB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePSUBB(uint8(d[0]), uint8(s[0]))) |
 		uint64(lanePSUBB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
 		uint64(lanePSUBB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
@@ -207,7 +207,7 @@ func lanePSUBW(a, b uint16) uint16 { return uint16(a - b) }
 
 // execPSUBW implements PSUBW: subtract packed words.
 func execPSUBW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePSUBW(uint16(d[0]), uint16(s[0]))) |
 		uint64(lanePSUBW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
 		uint64(lanePSUBW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
@@ -232,7 +232,7 @@ func lanePSUBD(a, b uint32) uint32 { return uint32(a - b) }
 
 // execPSUBD implements PSUBD: subtract packed doublewords.
 func execPSUBD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePSUBD(uint32(d[0]), uint32(s[0]))) |
 		uint64(lanePSUBD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
 	d[1] = uint64(lanePSUBD(uint32(d[1]), uint32(s[1]))) |
@@ -251,7 +251,7 @@ func lanePSUBQ(a, b uint64) uint64 { return uint64(a - b) }
 
 // execPSUBQ implements PSUBQ: subtract packed quadwords.
 func execPSUBQ(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePSUBQ(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePSUBQ(uint64(d[1]), uint64(s[1])))
 }
@@ -267,7 +267,7 @@ func lanePADDSB(a, b int8) uint8 { return uint8(satI8(int(a) + int(b))) }
 
 // execPADDSB implements PADDSB: add packed signed bytes with signed saturation.
 func execPADDSB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePADDSB(int8(d[0]), int8(s[0]))) |
 		uint64(lanePADDSB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
 		uint64(lanePADDSB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
@@ -304,7 +304,7 @@ func lanePADDSW(a, b int16) uint16 { return uint16(satI16(int(a) + int(b))) }
 
 // execPADDSW implements PADDSW: add packed signed words with signed saturation.
 func execPADDSW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePADDSW(int16(d[0]), int16(s[0]))) |
 		uint64(lanePADDSW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
 		uint64(lanePADDSW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
@@ -329,7 +329,7 @@ func lanePADDUSB(a, b uint8) uint8 { return uint8(satU8(int(a) + int(b))) }
 
 // execPADDUSB implements PADDUSB: add packed unsigned bytes with unsigned saturation.
 func execPADDUSB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePADDUSB(uint8(d[0]), uint8(s[0]))) |
 		uint64(lanePADDUSB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
 		uint64(lanePADDUSB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
@@ -366,7 +366,7 @@ func lanePADDUSW(a, b uint16) uint16 { return uint16(satU16(int(a) + int(b))) }
 
 // execPADDUSW implements PADDUSW: add packed unsigned words with unsigned saturation.
 func execPADDUSW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePADDUSW(uint16(d[0]), uint16(s[0]))) |
 		uint64(lanePADDUSW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
 		uint64(lanePADDUSW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
@@ -391,7 +391,7 @@ func lanePSUBSB(a, b int8) uint8 { return uint8(satI8(int(a) - int(b))) }
 
 // execPSUBSB implements PSUBSB: subtract packed signed bytes with signed saturation.
 func execPSUBSB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePSUBSB(int8(d[0]), int8(s[0]))) |
 		uint64(lanePSUBSB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
 		uint64(lanePSUBSB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
@@ -428,7 +428,7 @@ func lanePSUBSW(a, b int16) uint16 { return uint16(satI16(int(a) - int(b))) }
 
 // execPSUBSW implements PSUBSW: subtract packed signed words with signed saturation.
 func execPSUBSW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePSUBSW(int16(d[0]), int16(s[0]))) |
 		uint64(lanePSUBSW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
 		uint64(lanePSUBSW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
@@ -453,7 +453,7 @@ func lanePSUBUSB(a, b uint8) uint8 { return uint8(satU8(int(a) - int(b))) }
 
 // execPSUBUSB implements PSUBUSB: subtract packed unsigned bytes with unsigned saturation.
 func execPSUBUSB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePSUBUSB(uint8(d[0]), uint8(s[0]))) |
 		uint64(lanePSUBUSB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
 		uint64(lanePSUBUSB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
@@ -490,7 +490,7 @@ func lanePSUBUSW(a, b uint16) uint16 { return uint16(satU16(int(a) - int(b))) }
 
 // execPSUBUSW implements PSUBUSW: subtract packed unsigned words with unsigned saturation.
 func execPSUBUSW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePSUBUSW(uint16(d[0]), uint16(s[0]))) |
 		uint64(lanePSUBUSW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
 		uint64(lanePSUBUSW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
@@ -515,7 +515,7 @@ func lanePMULLW(a, b uint16) uint16 { return uint16(a * b) }
 
 // execPMULLW implements PMULLW: low 16 bits of packed word products.
 func execPMULLW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMULLW(uint16(d[0]), uint16(s[0]))) |
 		uint64(lanePMULLW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
 		uint64(lanePMULLW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
@@ -540,7 +540,7 @@ func lanePMULLD(a, b uint32) uint32 { return uint32(a * b) }
 
 // execPMULLD implements PMULLD: low 32 bits of packed doubleword products.
 func execPMULLD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMULLD(uint32(d[0]), uint32(s[0]))) |
 		uint64(lanePMULLD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
 	d[1] = uint64(lanePMULLD(uint32(d[1]), uint32(s[1]))) |
@@ -552,7 +552,7 @@ func lanePMULHW(a, b int16) uint16 { return uint16((int32(a) * int32(b)) >> 16) 
 
 // execPMULHW implements PMULHW: high 16 bits of packed signed word products.
 func execPMULHW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMULHW(int16(d[0]), int16(s[0]))) |
 		uint64(lanePMULHW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
 		uint64(lanePMULHW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
@@ -577,7 +577,7 @@ func lanePMULHUW(a, b uint16) uint16 { return uint16((uint32(a) * uint32(b)) >> 
 
 // execPMULHUW implements PMULHUW: high 16 bits of packed unsigned word products.
 func execPMULHUW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMULHUW(uint16(d[0]), uint16(s[0]))) |
 		uint64(lanePMULHUW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
 		uint64(lanePMULHUW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
@@ -602,7 +602,7 @@ func lanePMULHRSW(a, b int16) uint16 { return uint16((int32(a)*int32(b) + 0x4000
 
 // execPMULHRSW implements PMULHRSW: packed signed word products, rounded and scaled to bits 30:15.
 func execPMULHRSW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMULHRSW(int16(d[0]), int16(s[0]))) |
 		uint64(lanePMULHRSW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
 		uint64(lanePMULHRSW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
@@ -627,7 +627,7 @@ func lanePMULUDQ(a, b uint64) uint64 { return uint64(uint64(uint32(a)) * uint64(
 
 // execPMULUDQ implements PMULUDQ: unsigned products of the even doublewords as quadwords.
 func execPMULUDQ(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMULUDQ(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePMULUDQ(uint64(d[1]), uint64(s[1])))
 }
@@ -643,7 +643,7 @@ func lanePMULDQ(a, b int64) uint64 { return uint64(int64(int32(a)) * int64(int32
 
 // execPMULDQ implements PMULDQ: signed products of the even doublewords as quadwords.
 func execPMULDQ(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMULDQ(int64(d[0]), int64(s[0])))
 	d[1] = uint64(lanePMULDQ(int64(d[1]), int64(s[1])))
 }
@@ -653,7 +653,7 @@ func lanePAVGB(a, b uint8) uint8 { return uint8((uint(a) + uint(b) + 1) >> 1) }
 
 // execPAVGB implements PAVGB: rounded average of packed unsigned bytes.
 func execPAVGB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePAVGB(uint8(d[0]), uint8(s[0]))) |
 		uint64(lanePAVGB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
 		uint64(lanePAVGB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
@@ -690,7 +690,7 @@ func lanePAVGW(a, b uint16) uint16 { return uint16((uint(a) + uint(b) + 1) >> 1)
 
 // execPAVGW implements PAVGW: rounded average of packed unsigned words.
 func execPAVGW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePAVGW(uint16(d[0]), uint16(s[0]))) |
 		uint64(lanePAVGW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
 		uint64(lanePAVGW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
@@ -715,7 +715,7 @@ func lanePMINUB(a, b uint8) uint8 { return uint8(min(a, b)) }
 
 // execPMINUB implements PMINUB: minimum of packed unsigned bytes.
 func execPMINUB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMINUB(uint8(d[0]), uint8(s[0]))) |
 		uint64(lanePMINUB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
 		uint64(lanePMINUB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
@@ -752,7 +752,7 @@ func lanePMINSB(a, b int8) uint8 { return uint8(min(a, b)) }
 
 // execPMINSB implements PMINSB: minimum of packed signed bytes.
 func execPMINSB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMINSB(int8(d[0]), int8(s[0]))) |
 		uint64(lanePMINSB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
 		uint64(lanePMINSB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
@@ -776,7 +776,7 @@ func lanePMINUW(a, b uint16) uint16 { return uint16(min(a, b)) }
 
 // execPMINUW implements PMINUW: minimum of packed unsigned words.
 func execPMINUW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMINUW(uint16(d[0]), uint16(s[0]))) |
 		uint64(lanePMINUW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
 		uint64(lanePMINUW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
@@ -792,7 +792,7 @@ func lanePMINSW(a, b int16) uint16 { return uint16(min(a, b)) }
 
 // execPMINSW implements PMINSW: minimum of packed signed words.
 func execPMINSW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMINSW(int16(d[0]), int16(s[0]))) |
 		uint64(lanePMINSW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
 		uint64(lanePMINSW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
@@ -817,7 +817,7 @@ func lanePMINUD(a, b uint32) uint32 { return uint32(min(a, b)) }
 
 // execPMINUD implements PMINUD: minimum of packed unsigned doublewords.
 func execPMINUD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMINUD(uint32(d[0]), uint32(s[0]))) |
 		uint64(lanePMINUD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
 	d[1] = uint64(lanePMINUD(uint32(d[1]), uint32(s[1]))) |
@@ -829,7 +829,7 @@ func lanePMINSD(a, b int32) uint32 { return uint32(min(a, b)) }
 
 // execPMINSD implements PMINSD: minimum of packed signed doublewords.
 func execPMINSD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMINSD(int32(d[0]), int32(s[0]))) |
 		uint64(lanePMINSD(int32(d[0]>>32), int32(s[0]>>32)))<<32
 	d[1] = uint64(lanePMINSD(int32(d[1]), int32(s[1]))) |
@@ -841,7 +841,7 @@ func lanePMAXUB(a, b uint8) uint8 { return uint8(max(a, b)) }
 
 // execPMAXUB implements PMAXUB: maximum of packed unsigned bytes.
 func execPMAXUB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMAXUB(uint8(d[0]), uint8(s[0]))) |
 		uint64(lanePMAXUB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
 		uint64(lanePMAXUB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
@@ -878,7 +878,7 @@ func lanePMAXSB(a, b int8) uint8 { return uint8(max(a, b)) }
 
 // execPMAXSB implements PMAXSB: maximum of packed signed bytes.
 func execPMAXSB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMAXSB(int8(d[0]), int8(s[0]))) |
 		uint64(lanePMAXSB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
 		uint64(lanePMAXSB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
@@ -902,7 +902,7 @@ func lanePMAXUW(a, b uint16) uint16 { return uint16(max(a, b)) }
 
 // execPMAXUW implements PMAXUW: maximum of packed unsigned words.
 func execPMAXUW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMAXUW(uint16(d[0]), uint16(s[0]))) |
 		uint64(lanePMAXUW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
 		uint64(lanePMAXUW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
@@ -918,7 +918,7 @@ func lanePMAXSW(a, b int16) uint16 { return uint16(max(a, b)) }
 
 // execPMAXSW implements PMAXSW: maximum of packed signed words.
 func execPMAXSW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMAXSW(int16(d[0]), int16(s[0]))) |
 		uint64(lanePMAXSW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
 		uint64(lanePMAXSW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
@@ -943,7 +943,7 @@ func lanePMAXUD(a, b uint32) uint32 { return uint32(max(a, b)) }
 
 // execPMAXUD implements PMAXUD: maximum of packed unsigned doublewords.
 func execPMAXUD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMAXUD(uint32(d[0]), uint32(s[0]))) |
 		uint64(lanePMAXUD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
 	d[1] = uint64(lanePMAXUD(uint32(d[1]), uint32(s[1]))) |
@@ -955,7 +955,7 @@ func lanePMAXSD(a, b int32) uint32 { return uint32(max(a, b)) }
 
 // execPMAXSD implements PMAXSD: maximum of packed signed doublewords.
 func execPMAXSD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePMAXSD(int32(d[0]), int32(s[0]))) |
 		uint64(lanePMAXSD(int32(d[0]>>32), int32(s[0]>>32)))<<32
 	d[1] = uint64(lanePMAXSD(int32(d[1]), int32(s[1]))) |
@@ -967,7 +967,7 @@ func lanePCMPEQB(a, b uint8) uint8 { return uint8(laneMask[uint8](a == b)) }
 
 // execPCMPEQB implements PCMPEQB: compare packed bytes for equality.
 func execPCMPEQB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePCMPEQB(uint8(d[0]), uint8(s[0]))) |
 		uint64(lanePCMPEQB(uint8(d[0]>>8), uint8(s[0]>>8)))<<8 |
 		uint64(lanePCMPEQB(uint8(d[0]>>16), uint8(s[0]>>16)))<<16 |
@@ -1004,7 +1004,7 @@ func lanePCMPEQW(a, b uint16) uint16 { return uint16(laneMask[uint16](a == b)) }
 
 // execPCMPEQW implements PCMPEQW: compare packed words for equality.
 func execPCMPEQW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePCMPEQW(uint16(d[0]), uint16(s[0]))) |
 		uint64(lanePCMPEQW(uint16(d[0]>>16), uint16(s[0]>>16)))<<16 |
 		uint64(lanePCMPEQW(uint16(d[0]>>32), uint16(s[0]>>32)))<<32 |
@@ -1029,7 +1029,7 @@ func lanePCMPEQD(a, b uint32) uint32 { return uint32(laneMask[uint32](a == b)) }
 
 // execPCMPEQD implements PCMPEQD: compare packed doublewords for equality.
 func execPCMPEQD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePCMPEQD(uint32(d[0]), uint32(s[0]))) |
 		uint64(lanePCMPEQD(uint32(d[0]>>32), uint32(s[0]>>32)))<<32
 	d[1] = uint64(lanePCMPEQD(uint32(d[1]), uint32(s[1]))) |
@@ -1048,7 +1048,7 @@ func lanePCMPEQQ(a, b uint64) uint64 { return uint64(laneMask[uint64](a == b)) }
 
 // execPCMPEQQ implements PCMPEQQ: compare packed quadwords for equality.
 func execPCMPEQQ(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePCMPEQQ(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePCMPEQQ(uint64(d[1]), uint64(s[1])))
 }
@@ -1058,7 +1058,7 @@ func lanePCMPGTB(a, b int8) uint8 { return uint8(laneMask[uint8](a > b)) }
 
 // execPCMPGTB implements PCMPGTB: compare packed signed bytes for greater than.
 func execPCMPGTB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePCMPGTB(int8(d[0]), int8(s[0]))) |
 		uint64(lanePCMPGTB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
 		uint64(lanePCMPGTB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
@@ -1095,7 +1095,7 @@ func lanePCMPGTW(a, b int16) uint16 { return uint16(laneMask[uint16](a > b)) }
 
 // execPCMPGTW implements PCMPGTW: compare packed signed words for greater than.
 func execPCMPGTW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePCMPGTW(int16(d[0]), int16(s[0]))) |
 		uint64(lanePCMPGTW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
 		uint64(lanePCMPGTW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
@@ -1120,7 +1120,7 @@ func lanePCMPGTD(a, b int32) uint32 { return uint32(laneMask[uint32](a > b)) }
 
 // execPCMPGTD implements PCMPGTD: compare packed signed doublewords for greater than.
 func execPCMPGTD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePCMPGTD(int32(d[0]), int32(s[0]))) |
 		uint64(lanePCMPGTD(int32(d[0]>>32), int32(s[0]>>32)))<<32
 	d[1] = uint64(lanePCMPGTD(int32(d[1]), int32(s[1]))) |
@@ -1139,7 +1139,7 @@ func lanePCMPGTQ(a, b int64) uint64 { return uint64(laneMask[uint64](a > b)) }
 
 // execPCMPGTQ implements PCMPGTQ: compare packed signed quadwords for greater than.
 func execPCMPGTQ(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePCMPGTQ(int64(d[0]), int64(s[0])))
 	d[1] = uint64(lanePCMPGTQ(int64(d[1]), int64(s[1])))
 }
@@ -1149,7 +1149,7 @@ func lanePSIGNB(a, b int8) uint8 { return uint8(signLane(a, b)) }
 
 // execPSIGNB implements PSIGNB: negate, zero or keep packed bytes by the source's sign.
 func execPSIGNB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePSIGNB(int8(d[0]), int8(s[0]))) |
 		uint64(lanePSIGNB(int8(d[0]>>8), int8(s[0]>>8)))<<8 |
 		uint64(lanePSIGNB(int8(d[0]>>16), int8(s[0]>>16)))<<16 |
@@ -1186,7 +1186,7 @@ func lanePSIGNW(a, b int16) uint16 { return uint16(signLane(a, b)) }
 
 // execPSIGNW implements PSIGNW: negate, zero or keep packed words by the source's sign.
 func execPSIGNW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePSIGNW(int16(d[0]), int16(s[0]))) |
 		uint64(lanePSIGNW(int16(d[0]>>16), int16(s[0]>>16)))<<16 |
 		uint64(lanePSIGNW(int16(d[0]>>32), int16(s[0]>>32)))<<32 |
@@ -1211,7 +1211,7 @@ func lanePSIGND(a, b int32) uint32 { return uint32(signLane(a, b)) }
 
 // execPSIGND implements PSIGND: negate, zero or keep packed doublewords by the source's sign.
 func execPSIGND(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePSIGND(int32(d[0]), int32(s[0]))) |
 		uint64(lanePSIGND(int32(d[0]>>32), int32(s[0]>>32)))<<32
 	d[1] = uint64(lanePSIGND(int32(d[1]), int32(s[1]))) |
@@ -1230,7 +1230,7 @@ func lanePABSB(b int8) uint8 { return uint8(absLane(b)) }
 
 // execPABSB implements PABSB: absolute value of packed signed bytes.
 func execPABSB(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePABSB(int8(s[0]))) |
 		uint64(lanePABSB(int8(s[0]>>8)))<<8 |
 		uint64(lanePABSB(int8(s[0]>>16)))<<16 |
@@ -1267,7 +1267,7 @@ func lanePABSW(b int16) uint16 { return uint16(absLane(b)) }
 
 // execPABSW implements PABSW: absolute value of packed signed words.
 func execPABSW(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePABSW(int16(s[0]))) |
 		uint64(lanePABSW(int16(s[0]>>16)))<<16 |
 		uint64(lanePABSW(int16(s[0]>>32)))<<32 |
@@ -1292,7 +1292,7 @@ func lanePABSD(b int32) uint32 { return uint32(absLane(b)) }
 
 // execPABSD implements PABSD: absolute value of packed signed doublewords.
 func execPABSD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePABSD(int32(s[0]))) |
 		uint64(lanePABSD(int32(s[0]>>32)))<<32
 	d[1] = uint64(lanePABSD(int32(s[1]))) |
@@ -1311,7 +1311,7 @@ func lanePAND(a, b uint64) uint64 { return uint64(a & b) }
 
 // execPAND implements PAND: bitwise AND.
 func execPAND(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePAND(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePAND(uint64(d[1]), uint64(s[1])))
 }
@@ -1327,7 +1327,7 @@ func lanePANDN(a, b uint64) uint64 { return uint64(^a & b) }
 
 // execPANDN implements PANDN: bitwise AND NOT of the destination.
 func execPANDN(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePANDN(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePANDN(uint64(d[1]), uint64(s[1])))
 }
@@ -1343,7 +1343,7 @@ func lanePOR(a, b uint64) uint64 { return uint64(a | b) }
 
 // execPOR implements POR: bitwise OR.
 func execPOR(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePOR(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePOR(uint64(d[1]), uint64(s[1])))
 }
@@ -1359,7 +1359,7 @@ func lanePXOR(a, b uint64) uint64 { return uint64(a ^ b) }
 
 // execPXOR implements PXOR: bitwise XOR.
 func execPXOR(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(lanePXOR(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(lanePXOR(uint64(d[1]), uint64(s[1])))
 }
@@ -1375,7 +1375,7 @@ func laneANDPS(a, b uint64) uint64 { return uint64(a & b) }
 
 // execANDPS implements ANDPS: bitwise AND of packed single-precision values.
 func execANDPS(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(laneANDPS(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(laneANDPS(uint64(d[1]), uint64(s[1])))
 }
@@ -1385,7 +1385,7 @@ func laneANDPD(a, b uint64) uint64 { return uint64(a & b) }
 
 // execANDPD implements ANDPD: bitwise AND of packed double-precision values.
 func execANDPD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(laneANDPD(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(laneANDPD(uint64(d[1]), uint64(s[1])))
 }
@@ -1395,7 +1395,7 @@ func laneANDNPS(a, b uint64) uint64 { return uint64(^a & b) }
 
 // execANDNPS implements ANDNPS: bitwise AND NOT of packed single-precision values.
 func execANDNPS(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(laneANDNPS(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(laneANDNPS(uint64(d[1]), uint64(s[1])))
 }
@@ -1405,7 +1405,7 @@ func laneANDNPD(a, b uint64) uint64 { return uint64(^a & b) }
 
 // execANDNPD implements ANDNPD: bitwise AND NOT of packed double-precision values.
 func execANDNPD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(laneANDNPD(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(laneANDNPD(uint64(d[1]), uint64(s[1])))
 }
@@ -1415,7 +1415,7 @@ func laneORPS(a, b uint64) uint64 { return uint64(a | b) }
 
 // execORPS implements ORPS: bitwise OR of packed single-precision values.
 func execORPS(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(laneORPS(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(laneORPS(uint64(d[1]), uint64(s[1])))
 }
@@ -1425,7 +1425,7 @@ func laneORPD(a, b uint64) uint64 { return uint64(a | b) }
 
 // execORPD implements ORPD: bitwise OR of packed double-precision values.
 func execORPD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(laneORPD(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(laneORPD(uint64(d[1]), uint64(s[1])))
 }
@@ -1435,7 +1435,7 @@ func laneXORPS(a, b uint64) uint64 { return uint64(a ^ b) }
 
 // execXORPS implements XORPS: bitwise XOR of packed single-precision values.
 func execXORPS(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(laneXORPS(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(laneXORPS(uint64(d[1]), uint64(s[1])))
 }
@@ -1445,7 +1445,7 @@ func laneXORPD(a, b uint64) uint64 { return uint64(a ^ b) }
 
 // execXORPD implements XORPD: bitwise XOR of packed double-precision values.
 func execXORPD(c *CPU, in *Inst) {
-	d, s := c.xmmBinary(in)
+	d, s := c.xmmLanes(in)
 	d[0] = uint64(laneXORPD(uint64(d[0]), uint64(s[0])))
 	d[1] = uint64(laneXORPD(uint64(d[1]), uint64(s[1])))
 }

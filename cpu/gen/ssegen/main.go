@@ -143,7 +143,7 @@ func main() {
 			f.P("")
 			f.P("// exec%s implements %s: %s.", o.name, o.name, o.doc)
 			f.P("func exec%s(c *CPU, in *Inst) {", o.name)
-			f.P("\td, s := c.xmmBinary(in)")
+			f.P("\td, s := c.xmmLanes(in)")
 			for q := 0; q < 2; q++ {
 				f.P("\td[%d] = %s", q, quadword(o, lane, fmt.Sprintf("d[%d]", q), fmt.Sprintf("s[%d]", q)))
 			}

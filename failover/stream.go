@@ -110,8 +110,7 @@ func (s *streamSource) Next() (lockstep.Record, error) {
 		return lockstep.Record{}, &lockstep.FormatError{Offset: s.offset, Msg: err.Error()}
 	}
 	s.offset += int64(len(b))
-	rec.Payload = append([]byte(nil), rec.Payload...)
-	s.seq = seq
+	s.seq = seq // rec.Payload is part of b, which RecvRecord gave us to keep
 	s.ack(s.pos())
 	return rec, nil
 }

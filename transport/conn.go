@@ -609,8 +609,9 @@ func (c *Conn) startAcks() {
 }
 
 // RecvRecord (backup) returns the next log record and its sequence number,
-// in order. Records that arrived before the connection ended are still
-// returned; then the connection's error.
+// in order; the record's bytes are the caller's to keep. Records that
+// arrived before the connection ended are still returned; then the
+// connection's error.
 func (c *Conn) RecvRecord() (seq uint64, rec []byte, err error) {
 	r, err := receive(c, c.recvCh)
 	if err != nil {

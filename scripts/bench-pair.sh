@@ -21,11 +21,14 @@
 # On a machine shared with other work, wall times measure that work: the
 # headline is therefore what the primary's guest would take with a core of
 # its own, and its backup another, against alone: its CPU time plus its
-# wait at the end, against the CPU time alone. Of the best (lowest) of the
-# ROUNDS runs of each:
+# wait at the end, against the CPU time alone, per retired instruction (a
+# guest on the host clock, Linux, executes more instructions, idle ticks and
+# delay loops, the longer its run takes in wall time; bench retires the same
+# count every run). Of the best (lowest) of the ROUNDS runs of each:
 #
-#   overhead  (paired cpu + end wait) / alone cpu - 1
-#   machine   burner cpu / alone cpu - 1     (a busy second core's share of it)
+#   overhead  (paired cpu + end wait) / alone cpu - 1   (per instruction)
+#   machine   burner cpu / alone cpu - 1                (per instruction: a
+#                                                        busy second core's share)
 #   wall      paired wall / alone wall - 1   (meaningful on an idle machine;
 #                                             the load average is printed)
 #
@@ -64,8 +67,9 @@ cleanup() {
 trap cleanup EXIT
 "$FTVM" certs "$tmp/tls" >/dev/null 2>&1
 
-# stat_wall ERR: the wall time of ftvm's "ftvm: retired=N wall=Ss ..." line
+# stat_wall ERR, stat_retired ERR: from ftvm's "ftvm: retired=N wall=Ss ..." line
 stat_wall() { sed -n 's/^ftvm: retired=[0-9]* wall=\([0-9.]*\)s.*/\1/p' "$1" | tail -1; }
+stat_retired() { sed -n 's/^ftvm: retired=\([0-9]*\) wall=.*/\1/p' "$1" | tail -1; }
 # waited ERR N: the throttled (1) or end (2) time of the primary's
 # "ftvm: waited for the backup: throttled=Ts end=Es" line
 waited() { sed -n 's/^ftvm: waited for the backup: throttled=\([0-9.]*\)s end=\([0-9.]*\)s.*/\1 \2/p' "$1" | awk -v n="$2" '{ printf "%.3f", $n }'; }
@@ -81,21 +85,26 @@ check() {
 }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", (a / b - 1) * 100; else print "n/a" }'; }
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
+# nsi SECONDS INSNS: nanoseconds per instruction
+nsi() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.4f", s * 1e9 / n }'; }
+# ginsn INSNS: in units of 1e9
+ginsn() { awk -v n="$1" 'BEGIN { printf "%.3f", n / 1e9 }'; }
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
 timed() { /usr/bin/time -f '%U %S' -o "$1" timeout "$TIMEOUT" "${@:2}"; }
 
-# alone NAME ARGS...: ftvm run; sets wall and cput
+# alone NAME ARGS...: ftvm run; sets wall, cput and ret
 alone() {
     local name=$1
     shift
     timed "$tmp/$name.time" "$FTVM" run --serial none --stats "$@" </dev/null >/dev/null 2>"$tmp/$name.err" || true
     check "$tmp/$name.err" "ftvm run ($name)"
     wall=$(stat_wall "$tmp/$name.err")
+    ret=$(stat_retired "$tmp/$name.err")
     cput=$(cpu "$tmp/$name.time")
 }
 
-# paired ARGS...: the primary and its backup; sets wall, cput, throttled and
-# endwait (the primary's) and bcpu (the backup's)
+# paired ARGS...: the primary and its backup; sets wall, ret, cput, throttled
+# and endwait (the primary's) and bcpu (the backup's)
 paired() {
     local ev=$tmp/p.ev addr="" i
     rm -f "$ev"
@@ -126,6 +135,7 @@ paired() {
         exit 1
     fi
     wall=$(stat_wall "$tmp/p.err")
+    ret=$(stat_retired "$tmp/p.err")
     cput=$(cpu "$tmp/p.time")
     throttled=$(waited "$tmp/p.err" 1)
     endwait=$(waited "$tmp/p.err" 2)
@@ -137,27 +147,28 @@ best_a="" best_b="" best_p="" best_aw="" best_pw=""
 for r in $(seq "$ROUNDS"); do
     load=$(cut -d' ' -f1 /proc/loadavg)
     alone alone "$@"
-    a_wall=$wall a_cpu=$cput
+    a_wall=$wall a_cpu=$cput a_ret=$ret
     awk 'BEGIN { for (;;) ; }' &
     pids=($!)
     alone burner "$@"
     kill "${pids[0]}" 2>/dev/null || true
     wait "${pids[0]}" 2>/dev/null || true
     pids=()
-    b_wall=$wall b_cpu=$cput
+    b_wall=$wall b_cpu=$cput b_ret=$ret
     paired "$@"
     p_eff=$(add "$cput" "$endwait")
-    printf 'round %d (load %s): alone cpu %.2fs wall %.2fs | beside burner cpu %.2fs wall %.2fs | paired cpu %.2fs + end wait %.3fs (throttled %.3fs), wall %.2fs; backup cpu %.2fs | overhead %s%%\n' \
-        "$r" "$load" "$a_cpu" "$a_wall" "$b_cpu" "$b_wall" "$cput" "$endwait" "$throttled" "$wall" "$bcpu" "$(pct "$p_eff" "$a_cpu")"
-    best_a=$(min "$a_cpu" "$best_a")
-    best_b=$(min "$b_cpu" "$best_b")
-    best_p=$(min "$p_eff" "$best_p")
+    a_nsi=$(nsi "$a_cpu" "$a_ret") b_nsi=$(nsi "$b_cpu" "$b_ret") p_nsi=$(nsi "$p_eff" "$ret")
+    printf 'round %d (load %s): alone cpu %.2fs wall %.2fs (%s Ginsn) | beside burner cpu %.2fs wall %.2fs (%s) | paired cpu %.2fs + end wait %.3fs (throttled %.3fs), wall %.2fs (%s); backup cpu %.2fs | overhead %s%%\n' \
+        "$r" "$load" "$a_cpu" "$a_wall" "$(ginsn "$a_ret")" "$b_cpu" "$b_wall" "$(ginsn "$b_ret")" "$cput" "$endwait" "$throttled" "$wall" "$(ginsn "$ret")" "$bcpu" "$(pct "$p_nsi" "$a_nsi")"
+    best_a=$(min "$a_nsi" "$best_a")
+    best_b=$(min "$b_nsi" "$best_b")
+    best_p=$(min "$p_nsi" "$best_p")
     best_aw=$(min "$a_wall" "$best_aw")
     best_pw=$(min "$wall" "$best_pw")
 done
 overhead=$(pct "$best_p" "$best_a")
 machine=$(pct "$best_b" "$best_a")
 wallo=$(pct "$best_pw" "$best_aw")
-printf 'best of %d: alone %.2fs, beside burner %.2fs, paired %.2fs (cpu + end wait): overhead %s%%, of which a busy second core %s%%; wall %.2fs alone, %.2fs paired: %s%%\n' \
+printf 'best of %d, CPU ns per instruction: alone %.3f, beside burner %.3f, paired %.3f (cpu + end wait): overhead %s%%, of which a busy second core %s%%; wall %.2fs alone, %.2fs paired: %s%%\n' \
     "$ROUNDS" "$best_a" "$best_b" "$best_p" "$overhead" "$machine" "$best_aw" "$best_pw" "$wallo"
 echo "pairing_overhead_percent=$overhead pairing_machine_percent=$machine pairing_wall_overhead_percent=$wallo"

@@ -71,43 +71,52 @@ func (c *CPU) checkAligned16(addr uint64) {
 	}
 }
 
-// read128 reads 16 bytes at linear address addr.
-func (c *CPU) read128(addr uint64) XMM {
+// read128 reads 16 bytes at linear address addr, as its low and high
+// quadwords.
+func (c *CPU) read128(addr uint64) (lo, hi uint64) {
 	if p, ok := c.hit(&c.mmu.read, addr, 16); ok {
-		return XMM{binary.LittleEndian.Uint64(c.ram[p:]), binary.LittleEndian.Uint64(c.ram[p+8:])}
+		return binary.LittleEndian.Uint64(c.ram[p:]), binary.LittleEndian.Uint64(c.ram[p+8:])
 	}
-	return XMM{c.read64(addr), c.read64(addr + 8)}
+	return c.read64(addr), c.read64(addr + 8)
 }
 
-// write128 writes 16 bytes at linear address addr; a fault leaves memory
-// unchanged.
-func (c *CPU) write128(addr uint64, v XMM) {
+// write128 writes the quadwords lo and hi as 16 bytes at linear address
+// addr; a fault leaves memory unchanged.
+func (c *CPU) write128(addr uint64, lo, hi uint64) {
 	if p, ok := c.hit(&c.mmu.write, addr, 16); ok {
-		binary.LittleEndian.PutUint64(c.ram[p:], v[0])
-		binary.LittleEndian.PutUint64(c.ram[p+8:], v[1])
+		binary.LittleEndian.PutUint64(c.ram[p:], lo)
+		binary.LittleEndian.PutUint64(c.ram[p+8:], hi)
 		return
 	}
 	c.probeWrite(addr, 16)
-	c.write64(addr, v[0])
-	c.write64(addr+8, v[1])
+	c.write64(addr, lo)
+	c.write64(addr+8, hi)
+}
+
+// wAddr returns the address of the memory W operand, checked for 16-byte
+// alignment when aligned is set.
+func (c *CPU) wAddr(in *Inst, aligned bool) uint64 {
+	a := c.ea(in)
+	if aligned {
+		c.checkAligned16(a)
+	}
+	return a
 }
 
 // readW returns the 128-bit W operand: an XMM register or 16 aligned bytes.
-func (c *CPU) readW(in *Inst) XMM {
-	if in.mod == 3 {
-		return c.FPU.XMM[in.rm]
-	}
-	a := c.ea(in)
-	c.checkAligned16(a)
-	return c.read128(a)
-}
+func (c *CPU) readW(in *Inst) XMM { return c.readWAt(in, true) }
 
 // readWU returns the 128-bit W operand without an alignment check.
-func (c *CPU) readWU(in *Inst) XMM {
+func (c *CPU) readWU(in *Inst) XMM { return c.readWAt(in, false) }
+
+// readWAt returns the 128-bit W operand, checked for 16-byte alignment
+// when aligned is set and in memory.
+func (c *CPU) readWAt(in *Inst, aligned bool) XMM {
 	if in.mod == 3 {
 		return c.FPU.XMM[in.rm]
 	}
-	return c.read128(c.ea(in))
+	lo, hi := c.read128(c.wAddr(in, aligned))
+	return XMM{lo, hi}
 }
 
 // readW64 returns the low quadword of the W register, or 8 bytes of memory.
@@ -127,23 +136,32 @@ func (c *CPU) readW32(in *Inst) uint32 {
 }
 
 // writeW writes the 128-bit W operand: an XMM register or 16 aligned bytes.
-func (c *CPU) writeW(in *Inst, v XMM) {
-	if in.mod == 3 {
-		c.FPU.XMM[in.rm] = v
-		return
-	}
-	a := c.ea(in)
-	c.checkAligned16(a)
-	c.write128(a, v)
-}
+func (c *CPU) writeW(in *Inst, v XMM) { c.writeWAt(in, true, &v) }
 
 // writeWU writes the 128-bit W operand without an alignment check.
-func (c *CPU) writeWU(in *Inst, v XMM) {
+func (c *CPU) writeWU(in *Inst, v XMM) { c.writeWAt(in, false, &v) }
+
+// writeWAt writes *v to the W operand a quadword at a time: v may be a
+// register the previous instruction wrote as two quadwords (see xmmLanes).
+func (c *CPU) writeWAt(in *Inst, aligned bool, v *XMM) {
 	if in.mod == 3 {
-		c.FPU.XMM[in.rm] = v
+		d := &c.FPU.XMM[in.rm]
+		d[0], d[1] = v[0], v[1]
 		return
 	}
-	c.write128(c.ea(in), v)
+	c.write128(c.wAddr(in, aligned), v[0], v[1])
+}
+
+// loadV sets the V register to the W operand a quadword at a time (see
+// xmmLanes), W checked for 16-byte alignment when aligned is set.
+func (c *CPU) loadV(in *Inst, aligned bool) {
+	d := &c.FPU.XMM[in.reg]
+	if in.mod == 3 {
+		s := &c.FPU.XMM[in.rm]
+		d[0], d[1] = s[0], s[1]
+		return
+	}
+	d[0], d[1] = c.read128(c.wAddr(in, aligned))
 }
 
 // xmmBinary makes the SSE checks and returns the destination register V and

@@ -64,25 +64,25 @@ func bindMove128(in *Inst) handler {
 // execLoadA: V = W (16 aligned bytes): MOVAPS, MOVAPD, MOVDQA, MOVNTDQA.
 func execLoadA(c *CPU, in *Inst) {
 	c.sseEnter()
-	c.FPU.XMM[in.reg] = c.readW(in)
+	c.loadV(in, true)
 }
 
 // execLoadU: V = W (unaligned): MOVUPS, MOVUPD, MOVDQU, LDDQU.
 func execLoadU(c *CPU, in *Inst) {
 	c.sseEnter()
-	c.FPU.XMM[in.reg] = c.readWU(in)
+	c.loadV(in, false)
 }
 
 // execStoreA: W = V (16 aligned bytes): MOVAPS, MOVAPD, MOVDQA, MOVNTxx.
 func execStoreA(c *CPU, in *Inst) {
 	c.sseEnter()
-	c.writeW(in, c.FPU.XMM[in.reg])
+	c.writeWAt(in, true, &c.FPU.XMM[in.reg])
 }
 
 // execStoreU: W = V (unaligned): MOVUPS, MOVUPD, MOVDQU.
 func execStoreU(c *CPU, in *Inst) {
 	c.sseEnter()
-	c.writeWU(in, c.FPU.XMM[in.reg])
+	c.writeWAt(in, false, &c.FPU.XMM[in.reg])
 }
 
 func bindMoveScalar(in *Inst) handler {

@@ -148,7 +148,7 @@ func (b *Backup) receiveState(c *transport.Conn, r io.Reader, disks []string, bu
 	if start.Header.RAM > maxJoinRAM || start.Header.RAM%mmu.PageSize != 0 {
 		return fail("a guest of %d bytes of RAM", start.Header.RAM)
 	}
-	ram := make([]byte, cmp.Or(start.Header.RAM, machine.DefaultRAM))
+	ram := machine.NewRAMImage(cmp.Or(start.Header.RAM, machine.DefaultRAM))
 	var batch []byte
 	for {
 		var kind [5]byte
@@ -169,11 +169,11 @@ func (b *Backup) receiveState(c *transport.Conn, r io.Reader, disks []string, bu
 		if _, err := io.ReadFull(r, batch); err != nil {
 			return fail("%w", err)
 		}
-		if err := machine.ApplyPages(ram, batch); err != nil {
+		if err := ram.Apply(batch); err != nil {
 			return fail("%w", err)
 		}
 	}
-	if err := info.check(len(ram)); err != nil {
+	if err := info.check(ram.Size()); err != nil {
 		return fail("%w", err)
 	}
 	// The buffer grows with what arrives, never ahead of it.
@@ -228,10 +228,9 @@ func (b *Backup) receiveState(c *transport.Conn, r io.Reader, disks []string, bu
 		return info, 0, err
 	}
 	b.Attach(m, start.Header, disks, blks)
-	if len(m.Mem.RAM) != len(ram) {
-		return info, 0, fmt.Errorf("the primary's guest has %d bytes of RAM, the machine built here %d", len(ram), len(m.Mem.RAM))
+	if err := m.LoadRAMImage(ram); err != nil {
+		return info, 0, err
 	}
-	copy(m.Mem.RAM, ram)
 	if _, err := m.ApplyCheckpoint(ck.Bytes()); err != nil {
 		return info, 0, fmt.Errorf("state transfer: %w", err)
 	}

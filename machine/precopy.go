@@ -17,9 +17,9 @@ import (
 //
 // Batches are page lists in the checkpoint's page encoding: page count
 // (uint32 LE), then the pages (zero, whole or delta against what the
-// receiver holds). The receiver applies them to its copy of the RAM with
-// ApplyPages and, its machine built with that RAM, the final checkpoint
-// with ApplyCheckpoint.
+// receiver holds). The receiver applies them to a RAMImage and, its
+// machine built and loaded from that image (LoadRAMImage), the final
+// checkpoint with ApplyCheckpoint.
 //
 // A PreCopy is used by the goroutine that runs the machine, between runs.
 // The interpreter only: a KVM run writes RAM behind the tracking's back.
@@ -118,18 +118,55 @@ func (p *PreCopy) Close() {
 	p.shadow, p.pages = nil, nil
 }
 
-// ApplyPages writes a batch of pages made by PreCopy.Next into ram, a
-// receiver's copy of the RAM of a machine that is not built yet (the whole
-// batch is checked before anything changes). Copy it into the machine's
-// RAM before its final checkpoint.
-func ApplyPages(ram, b []byte) error {
-	pages, rest, err := decodePages(b, uint64(len(ram))>>mmu.PageShift)
+// RAMImage is a receiver's copy of a machine's RAM, made from a pre-copy's
+// batches before the machine is built: only the pages batches wrote hold
+// memory.
+type RAMImage struct {
+	ram     []byte
+	written []uint64 // bitmap of the pages a batch wrote
+}
+
+// NewRAMImage returns an all-zero image of size bytes (a multiple of the
+// page size).
+func NewRAMImage(size uint64) *RAMImage {
+	return &RAMImage{ram: make([]byte, size), written: make([]uint64, (size>>mmu.PageShift+63)/64)}
+}
+
+// Size returns the image's size in bytes.
+func (r *RAMImage) Size() int { return len(r.ram) }
+
+// Apply writes a batch of pages made by PreCopy.Next into the image. The
+// whole batch is checked before anything changes.
+func (r *RAMImage) Apply(b []byte) error {
+	pages, rest, err := decodePages(b, uint64(len(r.ram))>>mmu.PageShift)
 	if err != nil {
 		return fmt.Errorf("%w: page batch: %v", ErrSnapshotFormat, err)
 	}
 	if len(rest) != 0 {
 		return fmt.Errorf("%w: page batch: %d bytes after the pages", ErrSnapshotFormat, len(rest))
 	}
-	applyPages(ram, pages, nil)
+	applyPages(r.ram, pages, nil)
+	for _, pg := range pages {
+		r.written[pg.page/64] |= 1 << (pg.page % 64)
+	}
+	return nil
+}
+
+// LoadRAMImage makes m's RAM the image's, before m first runs: the pages a
+// batch wrote are copied, the others cleared where m's are not zero.
+func (m *Machine) LoadRAMImage(r *RAMImage) error {
+	if len(r.ram) != len(m.Mem.RAM) {
+		return fmt.Errorf("an image of %d bytes of RAM, this machine has %d", len(r.ram), len(m.Mem.RAM))
+	}
+	for p := uint64(0); p < uint64(len(r.ram))>>mmu.PageShift; p++ {
+		off := p << mmu.PageShift
+		dst := m.Mem.RAM[off : off+mmu.PageSize]
+		switch {
+		case r.written[p/64]&(1<<(p%64)) != 0:
+			copy(dst, r.ram[off:off+mmu.PageSize])
+		case !isZero(dst):
+			clear(dst)
+		}
+	}
 	return nil
 }

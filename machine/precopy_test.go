@@ -2,6 +2,7 @@ package machine
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -26,7 +27,7 @@ func TestPreCopyKeepsReceiverIdentical(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m1, out1 := loadGuest(t, "exercise")
 			m2, out2 := loadGuest(t, "exercise")
-			clear(m2.Mem.RAM) // a receiver starts from zero RAM
+			img := NewRAMImage(uint64(len(m2.Mem.RAM)))
 			if e := m1.Run(300_000); e.Reason != ExitInsnLimit {
 				t.Fatalf("first part ended with %v", e.Reason)
 			}
@@ -37,7 +38,7 @@ func TestPreCopyKeepsReceiverIdentical(t *testing.T) {
 				var n int
 				var done bool
 				buf, n, done = pc.Next(buf[:0], tc.batchLimit)
-				if err := ApplyPages(m2.Mem.RAM, buf); err != nil {
+				if err := img.Apply(buf); err != nil {
 					t.Fatalf("round %d: %v", pc.Round(), err)
 				}
 				sent += n
@@ -57,6 +58,15 @@ func TestPreCopyKeepsReceiverIdentical(t *testing.T) {
 			}
 			cp, final, s, err := pc.Final(nil)
 			if err != nil {
+				t.Fatal(err)
+			}
+			// The receiver's machine was built with its own image: its
+			// RAM holds what the image must replace, and more.
+			last := m2.Mem.RAM[len(m2.Mem.RAM)-4096:]
+			for i := range last {
+				last[i] = 0xAA
+			}
+			if err := m2.LoadRAMImage(img); err != nil {
 				t.Fatal(err)
 			}
 			defer cp.Close()
@@ -97,9 +107,8 @@ func TestPreCopyKeepsReceiverIdentical(t *testing.T) {
 }
 
 // A malformed batch changes nothing.
-func TestApplyPagesRefusesMalformed(t *testing.T) {
-	m, _ := loadGuest(t, "hello")
-	before := bytes.Clone(m.Mem.RAM)
+func TestRAMImageRefusesMalformed(t *testing.T) {
+	img := NewRAMImage(1 << 20)
 	page := func(n uint32, enc byte, data ...byte) []byte {
 		b := []byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24), enc}
 		return append(b, data...)
@@ -114,11 +123,11 @@ func TestApplyPagesRefusesMalformed(t *testing.T) {
 		"trailing bytes":   append(append(count(1), page(3, ckptZero)...), 7),
 		"second page bad":  append(append(count(2), page(3, ckptZero)...), page(4, 9)...),
 	} {
-		if err := ApplyPages(m.Mem.RAM, b); err == nil {
+		if err := img.Apply(b); err == nil {
 			t.Errorf("%s: applied", name)
 		}
 	}
-	if !bytes.Equal(before, m.Mem.RAM) {
-		t.Error("a refused batch changed RAM")
+	if !isZero(img.ram) || slices.ContainsFunc(img.written, func(w uint64) bool { return w != 0 }) {
+		t.Error("a refused batch changed the image")
 	}
 }

@@ -3,12 +3,14 @@ package initramfs
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"ftvm/internal/testenv"
 )
@@ -118,5 +120,49 @@ func TestBuildAgainstCpio(t *testing.T) {
 		if !okA || !okB || a > b {
 			t.Errorf("etc/modules %q: %s should come before %s", order, pair[0], pair[1])
 		}
+	}
+}
+
+// TestInitRunsCommand boots Debian's kernel under QEMU with this package's
+// archive and a command after "--" on the kernel command line: /init runs
+// it with sh -c instead of the shell (the guest's shell evaluates it),
+// reports its exit status and powers off.
+func TestInitRunsCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots Linux under QEMU (-short)")
+	}
+	qemu := testenv.Program(t, "qemu-system-x86_64")
+	kernel := testenv.LinuxKernel(t)
+	mods, _ := filepath.Glob("/lib/modules/*/modules.dep")
+	if len(mods) == 0 {
+		testenv.Missing(t, "no /lib/modules/*/modules.dep (make deps installs linux-image-amd64)")
+	}
+	var buf bytes.Buffer
+	if err := Build(&buf, Config{Busybox: "/bin/busybox", ModulesDir: filepath.Dir(mods[len(mods)-1]), Modules: []string{"virtio_mmio"}}); err != nil {
+		t.Fatal(err)
+	}
+	initrd := filepath.Join(t.TempDir(), "initramfs.cpio.gz")
+	if err := os.WriteFile(initrd, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, qemu, "-accel", "tcg", "-m", "256M", "-display", "none", "-nodefaults",
+		"-serial", "stdio", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
+		"-append", `console=ttyS0 quiet panic=-1 -- "echo answer-$((6*7)); exit 3"`)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("QEMU did not power off within 3 minutes:\n%s", out)
+	}
+	if err != nil {
+		t.Fatalf("QEMU: %v\n%s", err, out)
+	}
+	for _, want := range []string{"ftvm-init: running: echo answer-$((6*7)); exit 3\r\n", "\nanswer-42\r\n", "ftvm-init: exit status 3\r\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("console lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "/ #") {
+		t.Errorf("a shell prompt besides the command:\n%s", out)
 	}
 }

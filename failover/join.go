@@ -172,7 +172,6 @@ type joining struct {
 	queue chan []byte   // batches and the final section, for the sender; closed after the final section
 	free  chan []byte   // batch buffers the sender is done with
 	sent  chan error    // the sender's result
-	ended chan struct{} // closed when the sender is done
 	final atomic.Bool   // the final section is queued
 	took  atomic.Int64  // when the sender last took from queue, Unix ns
 	bytes int64         // bytes queued
@@ -196,7 +195,7 @@ func (p *Primary) startJoin(r joinReq) {
 	m := p.machine()
 	start, _ := json.Marshal(joinStart{Header: p.header, Mode: p.opts.Mode.String(), IntervalNs: int64(p.opts.Interval)})
 	j := &joining{c: r.c, h: r.h, t0: time.Now(), from: m.CPU.Position(), least: -1,
-		queue: make(chan []byte, joinQueue+2+len(p.disks)), free: make(chan []byte, joinQueue), sent: make(chan error, 1), ended: make(chan struct{})}
+		queue: make(chan []byte, joinQueue+2+len(p.disks)), free: make(chan []byte, joinQueue), sent: make(chan error, 1)}
 	j.queue <- binary.LittleEndian.AppendUint32(nil, uint32(len(start)))
 	j.queue <- start
 	j.bytes = int64(4 + len(start))
@@ -239,7 +238,6 @@ func (p *Primary) sendJoin(j *joining, m *machine.Machine) {
 		j.c.Close()
 	}
 	j.sent <- err
-	close(j.ended)
 	if !j.final.Load() {
 		m.Pause() // the next step sees the failure
 	}
@@ -422,7 +420,7 @@ func (p *Primary) finishJoin(t0 time.Time) error {
 	p.pmu.Lock()
 	p.lastJoin = f
 	p.pmu.Unlock()
-	p.pair(j.c, hdr, info, cp, j.ended)
+	p.pair(j.c, hdr, info, cp)
 	e := Event{Kind: EventBackupJoined, Peer: j.c.RemoteAddr().String(), Position: pos, Generation: info.Generation, Millis: f.PauseMs,
 		Bytes: total, Mode: p.opts.Mode.String(), Rounds: info.Rounds}
 	if info.Rounds == 0 {
@@ -448,10 +446,8 @@ func (p *Primary) join(r joinReq) error {
 
 // pair makes the primary paired with the backup on c, which receives the
 // machine's state as of position info.Position: from here inputs are
-// recorded (lockstep) or checkpoints taken with cp, and outputs held. The
-// backup's silence counts once sent is closed (the state went out, or its
-// transfer failed): until then the backup is busy taking it in.
-func (p *Primary) pair(c *transport.Conn, hdr lockstep.Header, info joinInfo, cp *machine.Checkpointer, sent <-chan struct{}) {
+// recorded (lockstep) or checkpoints taken with cp, and outputs held.
+func (p *Primary) pair(c *transport.Conn, hdr lockstep.Header, info joinInfo, cp *machine.Checkpointer) {
 	sink := &streamSink{conn: c, ctx: p.stopped}
 	seen := make(chan struct{})
 	p.pmu.Lock()
@@ -472,14 +468,11 @@ func (p *Primary) pair(c *transport.Conn, hdr lockstep.Header, info joinInfo, cp
 	p.rate, p.rateT = 0, time.Time{}
 	p.gate.SetMode(lockstep.GateHold)
 	p.paired.Store(true)
-	go func() {
-		<-sent
-		p.watchPeer(c, func() {
-			p.lostBackup.Store(true)
-			c.Close() // ends a wait on the link (the end of the run)
-			p.live.Wake()
-		})
-	}()
+	go p.watchPeer(c, func() {
+		p.lostBackup.Store(true)
+		c.Close() // ends a wait on the link (the end of the run)
+		p.live.Wake()
+	})
 	go readBackupControl(c, seen)
 }
 

@@ -69,11 +69,16 @@ func benchLinuxJoin(b *testing.B, mode string) {
 		b.Fatalf("the guest did not start its server:\n%s", pout.String())
 	}
 	joins := 0
+	var longest atomic.Int64 // the client's longest request/response (ns)
 	// join starts a backup in B, waits for the primary's backup-joined
-	// event and returns it; the backup is killed after.
-	join := func(what string) failover.Event {
+	// event and for the backup to have loaded the state, lets the held
+	// outputs go, and returns the event and the client's longest
+	// request/response since the backup started; the backup is killed
+	// after.
+	join := func(what string) (failover.Event, time.Duration) {
 		joins++
 		var bout, berr testenv.Buffer
+		longest.Store(0)
 		bk, _, bdone := startIn(b, lab, netlab.HostB, &bout, &berr, append([]string{"backup", "--primary", pairAddr}, common...)...)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
@@ -87,6 +92,11 @@ func benchLinuxJoin(b *testing.B, mode string) {
 		if err != nil {
 			b.Fatalf("%s: no backup-joined: %v\nprimary stderr:\n%s\nbackup stderr:\n%s", what, err, perr.String(), berr.String())
 		}
+		if !waitConsole(&berr, "joined the primary", bdone, time.Minute) {
+			b.Fatalf("%s: the backup did not load the state:\n%s", what, berr.String())
+		}
+		time.Sleep(time.Second)
+		wait := time.Duration(longest.Load())
 		bk.Process.Signal(syscall.SIGKILL)
 		<-bdone
 		if _, err := failover.WaitEvent(ctx, pevents, pdone, func(e failover.Event) bool {
@@ -95,14 +105,18 @@ func benchLinuxJoin(b *testing.B, mode string) {
 			b.Fatalf("%s: the primary did not carry on alone: %v\n%s", what, err, perr.String())
 		}
 		b.Logf("%s: %s", what, ev.Text)
-		return ev
+		return ev, wait
 	}
-	report := func(what string, e failover.Event) {
+	report := func(what string, e failover.Event, wait time.Duration) {
+		if what != "idle" {
+			b.ReportMetric(float64(wait)/1e6, what+"-longest-reqresp-ms")
+		}
 		b.ReportMetric(e.Millis, what+"-pause-ms")
 		b.ReportMetric(float64(e.Bytes)/(1<<20), what+"-MiB")
 		b.ReportMetric(float64(e.Rounds), what+"-rounds")
 	}
-	report("idle", join("idle"))
+	ev, wait := join("idle")
+	report("idle", ev, wait)
 
 	// The TCP load: request/response pairs, back to back.
 	var conn net.Conn
@@ -114,7 +128,7 @@ func benchLinuxJoin(b *testing.B, mode string) {
 		return err == nil
 	})
 	defer conn.Close()
-	var longest, count atomic.Int64
+	var count atomic.Int64
 	stop := make(chan struct{})
 	loadDone := make(chan error, 1)
 	go func() {
@@ -143,9 +157,8 @@ func benchLinuxJoin(b *testing.B, mode string) {
 	}()
 	time.Sleep(2 * time.Second)
 	n0, t0 := count.Load(), time.Now()
-	longest.Store(0)
-	report("load", join("load"))
-	b.ReportMetric(float64(longest.Load())/1e6, "load-longest-reqresp-ms")
+	ev, wait = join("load")
+	report("load", ev, wait)
 	b.ReportMetric(float64(count.Load()-n0)/time.Since(t0).Seconds(), "load-reqresp/s")
 
 	// The TCP load and a writer in the guest: 8 MiB of a tmpfs file
@@ -155,9 +168,8 @@ func benchLinuxJoin(b *testing.B, mode string) {
 		b.Fatalf("the guest did not start its writer:\n%s", pout.String())
 	}
 	time.Sleep(2 * time.Second)
-	longest.Store(0)
-	report("write", join("write"))
-	b.ReportMetric(float64(longest.Load())/1e6, "write-longest-reqresp-ms")
+	ev, wait = join("write")
+	report("write", ev, wait)
 	fmt.Fprintln(pinw, "touch /tmp/stop")
 	close(stop)
 	if err := <-loadDone; err != nil {

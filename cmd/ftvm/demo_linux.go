@@ -34,23 +34,24 @@ func (f *linuxDemoFlags) register(fs *flag.FlagSet) {
 // cmdDemoLinux shows the failover of twohost.Run: two hosts, a client with
 // one TCP connection to a service in the guest, a kill -9, a timeline.
 func cmdDemoLinux(f *linuxDemoFlags, seed int64) (int, error) {
+	var kill twohost.Side
+	switch f.kill {
+	case "primary":
+		kill = twohost.Primary
+	case "backup":
+		kill = twohost.Backup
+	default:
+		return 0, usagef("--kill %q: want primary or backup", f.kill)
+	}
 	if os.Geteuid() != 0 {
 		return 0, errors.New("ftvm demo --linux needs root: it creates network namespaces, bridges and TAP devices (run it as root, e.g. with sudo)")
 	}
-	cfg := twohost.Config{Vmlinux: filepath.Join(f.dir, "vmlinux"), Initrd: filepath.Join(f.dir, "initramfs.cpio.gz"),
+	cfg := twohost.Config{Kill: kill, Vmlinux: filepath.Join(f.dir, "vmlinux"), Initrd: filepath.Join(f.dir, "initramfs.cpio.gz"),
 		Mode: f.mode, Arbiter: f.arbiter}
 	for _, p := range []string{cfg.Vmlinux, cfg.Initrd} {
 		if _, err := os.Stat(p); err != nil {
 			return 0, fmt.Errorf("%v (build the Linux guest with make linux-guest, or pass --linux-dir)", err)
 		}
-	}
-	switch f.kill {
-	case "primary":
-		cfg.Kill = twohost.Primary
-	case "backup":
-		cfg.Kill = twohost.Backup
-	default:
-		return 0, usagef("--kill %q: want primary or backup", f.kill)
 	}
 	if cfg.Arbiter == "" {
 		cfg.Arbiter = "file"

@@ -199,6 +199,7 @@ func TestBadInput(t *testing.T) {
 		{"no arguments", []string{"run"}, 2, "IMAGE"},
 		{"unknown flag", []string{"run", "--bogus", "x"}, 2, "bogus"},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"demo --linux, no such side", []string{"demo", "--linux", "--kill", "sideways"}, 2, "--kill"},
 		{"bad memory size", []string{"run", "-m", "lots", "x"}, 2, "size"},
 		{"bad clock", []string{"run", "--clock", "sundial", "x"}, 2, "clock"},
 		{"missing file", []string{"run", filepath.Join(dir, "nope.elf")}, 125, "no such file"},

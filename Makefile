@@ -317,8 +317,9 @@ linux: build linux-guest
 # the appliance pair (SOAK_ROUNDS rounds per mode) and Debian's kernel on two
 # hosts with a TCP stream (SOAK_LINUX_ROUNDS; needs root), each round killing
 # the primary or the backup at a random moment. The SOAK lines at the end
-# count failovers, lost writes or bytes and double-live generations; any
-# loss, double-live generation or failed round fails it.
+# count failovers, lost writes or bytes, double-live generations and
+# spurious takeovers; a loss, a double-live generation or a broken round
+# fails it.
 soak: deps guests linux-guest
 	@$(WITH_TAGS); log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
 	FTVM_SOAK=1 FTVM_SOAK_ROUNDS=$(SOAK_ROUNDS) FTVM_SOAK_LINUX_ROUNDS=$(SOAK_LINUX_ROUNDS) \

@@ -105,7 +105,7 @@ func cmdDemoLinux(f *linuxDemoFlags, seed int64) (int, error) {
 	}
 	fmt.Printf("ftvm demo --linux: bytes sent %d, echoed %d, lost %d; generations live on two sides: %d\n",
 		res.BytesSent, res.BytesEcho, res.LostBytes, res.DoubleLive)
-	for _, s := range res.Unexpected() {
+	for _, s := range append(res.Unexpected(), res.Spurious()...) {
 		fmt.Println("ftvm demo --linux: " + s)
 	}
 	if p := res.Problems(); len(p) > 0 {

@@ -110,6 +110,7 @@ type joinFigures struct {
 	Bytes      int64         `json:"bytes"`       // bytes of state in all
 	Final      int64         `json:"final_bytes"` // bytes sent while the guest paused
 	FinalPages int           `json:"final_pages"` // RAM pages sent while the guest paused
+	Disk       int64         `json:"disk_bytes"`  // of Final, disk images the backup lacked
 	Pause      time.Duration `json:"-"`
 	PauseMs    float64       `json:"pause_ms"`
 	PreCopyMs  float64       `json:"precopy_ms"`   // the pre-copy, the guest running
@@ -404,18 +405,19 @@ func (p *Primary) finishJoin(t0 time.Time) error {
 	j.queue <- append(head, meta...)
 	j.queue <- ck
 	final := len(head) + len(meta) + len(ck)
-	total := j.bytes + int64(final)
+	var disk int64
 	for _, d := range diskData {
 		j.queue <- d
-		total += int64(len(d))
+		disk += int64(len(d))
 	}
+	total := j.bytes + int64(final) + disk
 	close(j.queue)
 	if p.opts.Mode == ModeLockstep {
 		cp.Close()
 		cp = nil
 	}
 	pause := time.Since(t0)
-	f := joinFigures{Rounds: info.Rounds, Bytes: total, Final: total - j.bytes, FinalPages: stats.Zero + stats.Delta + stats.Whole,
+	f := joinFigures{Rounds: info.Rounds, Bytes: total, Final: total - j.bytes, FinalPages: stats.Zero + stats.Delta + stats.Whole, Disk: disk,
 		Pause: pause, PauseMs: ms(pause), PreCopyMs: ms(t0.Sub(j.t0)), MaxStepMs: ms(j.step), Executed: pos - j.from}
 	p.pmu.Lock()
 	p.lastJoin = f
@@ -424,13 +426,13 @@ func (p *Primary) finishJoin(t0 time.Time) error {
 	e := Event{Kind: EventBackupJoined, Peer: j.c.RemoteAddr().String(), Position: pos, Generation: info.Generation, Millis: f.PauseMs,
 		Bytes: total, Mode: p.opts.Mode.String(), Rounds: info.Rounds}
 	if info.Rounds == 0 {
-		p.emit(e, "backup %v joined at position %d (generation %d, %s): the guest held %.1f ms for %.1f MiB of state (no pre-copy)",
-			j.c.RemoteAddr(), pos, info.Generation, p.opts.Mode, f.PauseMs, float64(total)/(1<<20))
+		p.emit(e, "backup %v joined at position %d (generation %d, %s): the guest held %.1f ms for %.2f MiB of state (%.2f MiB of disks; no pre-copy)",
+			j.c.RemoteAddr(), pos, info.Generation, p.opts.Mode, f.PauseMs, float64(total)/(1<<20), float64(disk)/(1<<20))
 		return nil
 	}
-	p.emit(e, "backup %v joined at position %d (generation %d, %s): %d pre-copy rounds, %.1f MiB in %.0f ms while the guest ran (longest step %.2f ms), then guest paused %.1f ms for %.2f MiB (%d pages and the device state)",
+	p.emit(e, "backup %v joined at position %d (generation %d, %s): %d pre-copy rounds, %.1f MiB in %.0f ms while the guest ran (longest step %.2f ms), then guest paused %.1f ms for %.2f MiB (%d pages, the device state and %.2f MiB of disks)",
 		j.c.RemoteAddr(), pos, info.Generation, p.opts.Mode, info.Rounds, float64(j.bytes)/(1<<20), f.PreCopyMs, f.MaxStepMs,
-		f.PauseMs, float64(f.Final)/(1<<20), f.FinalPages)
+		f.PauseMs, float64(f.Final)/(1<<20), f.FinalPages, float64(disk)/(1<<20))
 	return nil
 }
 

@@ -122,6 +122,12 @@ func TestLiveJoinWhileGuestWritesMemory(t *testing.T) {
 				t.Errorf("%d bytes in all (event: %d), %d of them in the final section: want at least the 8 MiB region, most before the final section",
 					f.Bytes, joined.Bytes, f.Final)
 			}
+			var st struct {
+				LastJoin joinFigures `json:"last_join"`
+			}
+			if err := json.Unmarshal(tp.primary.Status(), &st); err != nil || st.LastJoin.Rounds != f.Rounds || st.LastJoin.Bytes != f.Bytes {
+				t.Errorf("status: last_join %+v (%v), want %+v", st.LastJoin, err, f)
+			}
 			t.Logf("FIGURE %s: join of a 64 MiB guest writing RAM: %d rounds, %.1f MiB, guest paused %.2f ms for the final %d KiB (%d pages); longest pre-copy step %.2f ms; longest stretch without guest progress seen %.2f ms",
 				mode, joined.Rounds, float64(joined.Bytes)/(1<<20), joined.Millis, f.Final>>10, f.FinalPages, f.MaxStepMs, float64(stuck.Load())/1e6)
 		})

@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -22,15 +24,7 @@ var benchKernels = []struct {
 	dec ecx
 	jnz 1b`, nil, false},
 	// Loads and stores through the TLB.
-	{"memory", `mov ecx, 100000
-	mov rsi, 0x200000
-	1: mov rax, [rsi]
-	add rax, rcx
-	mov [rsi+8], rax
-	mov rdx, [rsi+8]
-	add [rsi], rdx
-	dec ecx
-	jnz 1b`, nil, false},
+	{"memory", memoryLoop("r", 0x200000), nil, false},
 	// Calls and returns.
 	{"call", `mov ecx, 100000
 	1: call 2f
@@ -144,15 +138,21 @@ var benchKernels = []struct {
 	{"memory32-seg", "mov ax, 0x38; mov ds, ax; " + memory32, nil, true},
 }
 
-const memory32 = `mov ecx, 100000
-	mov esi, 0x2000
-	1: mov eax, [esi]
-	add eax, ecx
-	mov [esi+8], eax
-	mov edx, [esi+8]
-	add [esi], edx
+var memory32 = memoryLoop("e", 0x2000)
+
+// memoryLoop is the memory kernel with registers of prefix r (64-bit) or e
+// (32-bit) on the words at base.
+func memoryLoop(r string, base int) string {
+	return strings.NewReplacer("%r", r, "%base", fmt.Sprint(base)).Replace(`mov ecx, 100000
+	mov %rsi, %base
+	1: mov %rax, [%rsi]
+	add %rax, %rcx
+	mov [%rsi+8], %rax
+	mov %rdx, [%rsi+8]
+	add [%rsi], %rdx
 	dec ecx
-	jnz 1b`
+	jnz 1b`)
+}
 
 const cr3Loop = `mov ecx, 100000
 	1: mov rax, cr3

@@ -54,10 +54,10 @@ const (
 
 // FCR bits.
 const (
-	fcrEnable  = 1 << 0
-	fcrClearRx = 1 << 1
-	fcrClearTx = 1 << 2
-	fcrDMA     = 1 << 3
+	fcrEnable = 1 << iota
+	fcrClearRx
+	fcrClearTx
+	fcrDMA
 	fcrTrigger = 0xC0
 	fcrKept    = fcrEnable | fcrDMA | fcrTrigger // the bits the UART remembers
 )
@@ -67,36 +67,36 @@ const lcrDLAB = 1 << 7
 
 // MCR bits.
 const (
-	mcrDTR  = 1 << 0
-	mcrRTS  = 1 << 1
-	mcrOUT1 = 1 << 2
-	mcrOUT2 = 1 << 3
-	mcrLoop = 1 << 4
+	mcrDTR = 1 << iota
+	mcrRTS
+	mcrOUT1
+	mcrOUT2
+	mcrLoop
 	mcrMask = 0x1F
 )
 
 // LSR bits.
 const (
-	lsrDR     = 1 << 0 // data ready
-	lsrOE     = 1 << 1 // overrun error
-	lsrPE     = 1 << 2 // parity error
-	lsrFE     = 1 << 3 // framing error
-	lsrBI     = 1 << 4 // break interrupt
-	lsrTHRE   = 1 << 5 // transmit holding register empty
-	lsrTEMT   = 1 << 6 // transmitter empty
+	lsrDR     = 1 << iota // data ready
+	lsrOE                 // overrun error
+	lsrPE                 // parity error
+	lsrFE                 // framing error
+	lsrBI                 // break interrupt
+	lsrTHRE               // transmit holding register empty
+	lsrTEMT               // transmitter empty
 	lsrErrors = lsrOE | lsrPE | lsrFE | lsrBI
 )
 
 // MSR bits.
 const (
-	msrDCTS   = 1 << 0
-	msrDDSR   = 1 << 1
-	msrTERI   = 1 << 2
-	msrDDCD   = 1 << 3
-	msrCTS    = 1 << 4
-	msrDSR    = 1 << 5
-	msrRI     = 1 << 6
-	msrDCD    = 1 << 7
+	msrDCTS = 1 << iota
+	msrDDSR
+	msrTERI
+	msrDDCD
+	msrCTS
+	msrDSR
+	msrRI
+	msrDCD
 	msrDeltas = 0x0F
 	// msrLine is the modem input state outside loopback: a connected line
 	// (carrier, data set ready, clear to send), as QEMU reports for a

@@ -34,9 +34,13 @@ import (
 // Magic opens every log.
 const Magic = "FTVMLOG\x00"
 
-// Version is the log format version this package writes and reads (2:
-// the end record's RAM digest skips zero pages).
+// Version is the log format version this package writes (2: the end
+// record's RAM digest skips zero pages). Logs of version 1, whose end record
+// holds the SHA-256 of the whole RAM, are read too.
 const Version = 2
+
+// oldestVersion is the oldest log format version this package reads.
+const oldestVersion = 1
 
 // Limits that bound what a reader will allocate for a corrupt log.
 const (
@@ -249,6 +253,8 @@ type Reader struct {
 	last   uint64
 	seen   bool
 	Header Header
+	// Version is the log's format version (oldestVersion..Version).
+	Version uint16
 }
 
 // NewReader reads and checks the header.
@@ -261,8 +267,9 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if string(pre[:8]) != Magic {
 		return nil, lr.errf(0, "not an ftvm log (bad magic %q)", pre[:8])
 	}
-	if v := binary.LittleEndian.Uint16(pre[8:]); v != Version {
-		return nil, lr.errf(8, "unknown log version %d (this ftvm reads version %d)", v, Version)
+	lr.Version = binary.LittleEndian.Uint16(pre[8:])
+	if lr.Version < oldestVersion || lr.Version > Version {
+		return nil, lr.errf(8, "unknown log version %d (this ftvm reads versions %d to %d)", lr.Version, oldestVersion, Version)
 	}
 	n := binary.LittleEndian.Uint32(pre[10:])
 	if n > maxHeader {

@@ -1,6 +1,7 @@
 package lockstep
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,6 +35,9 @@ type Replayer struct {
 
 	interval uint64
 	next     uint64
+	// wholeRAM: the end record holds the SHA-256 of the whole RAM (a
+	// version 1 log), not RAMDigest.
+	wholeRAM bool
 }
 
 // MaxReadAhead bounds the records a replayer holds ahead of its position.
@@ -50,7 +54,9 @@ type Source interface {
 
 // NewReplayer reads records from r (whose header was already read).
 func NewReplayer(r *Reader) *Replayer {
-	return NewReplayerFrom(r, r.Header.DigestInterval, r.Header.DigestInterval)
+	p := NewReplayerFrom(r, r.Header.DigestInterval, r.Header.DigestInterval)
+	p.wholeRAM = r.Version == 1
+	return p
 }
 
 // NewReplayerFrom reads records from src; digests are expected every
@@ -289,7 +295,11 @@ func (p *Replayer) Finish(m *machine.Machine, exit machine.Exit) error {
 	if err := compareDigest(pos, end.Digest, digestAt(m, &p.Output), m.CPU); err != nil {
 		return err
 	}
-	if RAMDigest(m) != end.RAM {
+	ram := RAMDigest(m)
+	if p.wholeRAM {
+		ram = sha256.Sum256(m.Mem.RAM)
+	}
+	if ram != end.RAM {
 		return &Divergence{Pos: pos, Reason: "guest RAM differs from the recording at the end"}
 	}
 	return nil

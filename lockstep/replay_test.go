@@ -2,6 +2,8 @@ package lockstep
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -17,6 +19,13 @@ type setupFunc func(m *machine.Machine)
 // record runs image under a recorder and returns the log, console output and exit.
 func record(t *testing.T, image []byte, clock machine.ClockMode, interval uint64, setup setupFunc) ([]byte, string, machine.Exit) {
 	t.Helper()
+	log, out, exit, _ := recordMachine(t, image, clock, interval, setup)
+	return log, out, exit
+}
+
+// recordMachine is record that also returns the machine at its end.
+func recordMachine(t *testing.T, image []byte, clock machine.ClockMode, interval uint64, setup setupFunc) ([]byte, string, machine.Exit, *machine.Machine) {
+	t.Helper()
 	var log, out bytes.Buffer
 	live := machine.NewLiveInputs(clock == machine.ClockHost)
 	rec, err := NewRecorder(&log, Header{Clock: "x", DigestInterval: interval}, live)
@@ -28,7 +37,7 @@ func record(t *testing.T, image []byte, clock machine.ClockMode, interval uint64
 	if err := rec.Finish(m, exit); err != nil {
 		t.Fatal(err)
 	}
-	return log.Bytes(), out.String(), exit
+	return log.Bytes(), out.String(), exit, m
 }
 
 // replay re-executes log and returns the console output and Finish's verdict.
@@ -151,6 +160,58 @@ func TestReplayRefusesDamagedLog(t *testing.T) {
 	bad[len(bad)/2] ^= 0x10
 	if _, err := replay(t, image, bad, machine.ClockVirtual, nil); err == nil {
 		t.Fatal("replay of a corrupted log reported success")
+	}
+}
+
+// A version 1 log (its end record holds the SHA-256 of the whole RAM)
+// still replays, and its RAM check still catches a different end.
+func TestReplayVersion1Log(t *testing.T) {
+	image := testenv.GuestImage(t, "exercise")
+	log, want, _, m := recordMachine(t, image, machine.ClockVirtual, 1<<16, nil)
+	v1 := func(ram [32]byte) []byte {
+		r, err := NewReader(bytes.NewReader(log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, r.Header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			rec, err := r.Next()
+			if err == ErrEnd {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Kind == KindEnd {
+				rec.Payload = append(rec.Payload[:len(rec.Payload)-32:len(rec.Payload)-32], ram[:]...)
+			}
+			if err := w.Append(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		b := buf.Bytes()
+		binary.LittleEndian.PutUint16(b[len(Magic):], 1)
+		return b
+	}
+	got, err := replay(t, image, v1(sha256.Sum256(m.Mem.RAM)), machine.ClockVirtual, nil)
+	if err != nil || got != want {
+		t.Fatalf("version 1 log: %v, output %q want %q", err, got, want)
+	}
+	// The version 2 digest in a version 1 log is a RAM difference.
+	var div *Divergence
+	if _, err := replay(t, image, v1(RAMDigest(m)), machine.ClockVirtual, nil); !errors.As(err, &div) || !strings.Contains(div.Reason, "RAM") {
+		t.Fatalf("version 1 log with a version 2 digest: %v, want a RAM divergence", err)
+	}
+	bad := append([]byte(nil), log...)
+	binary.LittleEndian.PutUint16(bad[len(Magic):], Version+1)
+	if _, err := NewReader(bytes.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "unknown log version 3") {
+		t.Fatalf("version %d log: %v", Version+1, err)
 	}
 }
 

@@ -42,7 +42,7 @@ SOAK_LINUX_ROUNDS ?= 5
 
 # Debian packages the build and the tests need (Go itself is not from apt).
 DEB_PKGS := gcc libc6-dev binutils make pkg-config libcapstone-dev qemu-system-x86 iproute2 iputils-ping \
-	linux-image-amd64 busybox-static acpica-tools cpio e2fsprogs xz-utils etcd-server tcpdump gdb tmux
+	linux-image-amd64 busybox-static acpica-tools cpio e2fsprogs xz-utils etcd-server tcpdump gdb tmux time
 
 # ---------------------------------------------------------------------------
 # Guests

@@ -56,7 +56,7 @@ fi
 for f in "$FTVM" "${@: -1}"; do
     [ -e "$f" ] || { echo "bench-pair.sh: $f missing (run make build)" >&2; exit 2; }
 done
-[ -x /usr/bin/time ] || { echo "bench-pair.sh: /usr/bin/time missing (apt-get install time)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "bench-pair.sh: /usr/bin/time missing (make deps installs the time package)" >&2; exit 2; }
 
 tmp=$(mktemp -d)
 pids=()

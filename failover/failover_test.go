@@ -112,27 +112,34 @@ func TestGuestAddressFromCmdline(t *testing.T) {
 
 // The silence a peer watcher counts: looking every tick, a peer never heard
 // is lost after the timeout; a stretch in which the watcher did not run (a
-// stalled process) counts two ticks, not its length; hearing the peer
-// starts the count again.
+// stalled or stopped process) counts two ticks, not its length, even when
+// the peer was heard just before it; hearing the peer, or QUIC receiving a
+// packet from it, starts the count again.
 func TestSilence(t *testing.T) {
 	const tick = 10 * time.Millisecond
 	t0 := time.Unix(1000, 0)
 	type look struct {
 		at, heard time.Duration // since t0
+		packets   uint64
 		want      time.Duration
 	}
 	for _, tc := range []struct {
 		name  string
 		looks []look
 	}{
-		{"steady silence", []look{{10, 0, 10}, {20, 0, 20}, {30, 0, 30}, {300, 0, 50}}},
-		{"a stall of a second", []look{{10, 0, 10}, {1010, 0, 30}, {1020, 0, 40}}},
-		{"heard again", []look{{10, 0, 10}, {20, 0, 20}, {30, 25, 5}, {40, 25, 15}}},
-		{"heard after a stall", []look{{10, 0, 10}, {1010, 1009, 1}}},
+		{"steady silence", []look{{10, 0, 0, 10}, {20, 0, 0, 20}, {30, 0, 0, 30}, {300, 0, 0, 50}}},
+		{"a stall of a second", []look{{10, 0, 0, 10}, {1010, 0, 0, 30}, {1020, 0, 0, 40}}},
+		{"heard again", []look{{10, 0, 0, 10}, {20, 0, 0, 20}, {30, 25, 0, 5}, {40, 25, 0, 15}}},
+		{"heard after a stall", []look{{10, 0, 0, 10}, {1010, 1009, 0, 1}}},
+		// The reader noted a heartbeat at 15, then the process stopped for
+		// a second: the watcher's first look after it counts two ticks.
+		{"heard just before a stall", []look{{10, 0, 0, 10}, {1010, 15, 0, 20}, {1020, 15, 0, 30}}},
+		{"packets not yet read", []look{{10, 0, 0, 10}, {20, 0, 0, 20}, {30, 0, 3, 10}, {40, 0, 3, 20}, {340, 0, 3, 40}}},
+		{"a clock going back", []look{{10, 0, 0, 10}, {5, 0, 0, 10}, {15, 0, 0, 20}}},
 	} {
 		s := silence{last: t0, heard: t0}
 		for i, l := range tc.looks {
-			got := s.observe(t0.Add(l.at*time.Millisecond), t0.Add(l.heard*time.Millisecond), tick)
+			got := s.observe(t0.Add(l.at*time.Millisecond), t0.Add(l.heard*time.Millisecond), l.packets, tick)
 			if got != l.want*time.Millisecond {
 				t.Errorf("%s: look %d: silence %v, want %v", tc.name, i, got, l.want*time.Millisecond)
 				break

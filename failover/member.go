@@ -327,18 +327,19 @@ func (n *member) lostArbiter(gen uint64, err error, other string) {
 	n.emit(Event{Kind: EventLostArbiter, Generation: gen}, "%v", e)
 }
 
-// watchPeer calls lost once nothing (heartbeat, log, ack) arrived from the
-// peer for the failover timeout, or the connection died.
+// watchPeer calls lost once nothing (heartbeat, log, ack, or any QUIC
+// packet) arrived from the peer for the failover timeout, or the connection
+// died.
 func (n *member) watchPeer(c *transport.Conn, lost func()) {
 	const tick = 10 * time.Millisecond
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	s := silence{last: time.Now(), heard: c.LastHeard()}
+	s := silence{last: time.Now(), heard: c.LastHeard(), packets: c.PacketsReceived()}
 	for {
 		select {
 		case <-c.Done():
 		case now := <-t.C:
-			if s.observe(now, c.LastHeard(), tick) < n.opts.FailoverTimeout {
+			if s.observe(now, c.LastHeard(), c.PacketsReceived(), tick) < n.opts.FailoverTimeout {
 				continue
 			}
 		}
@@ -348,27 +349,35 @@ func (n *member) watchPeer(c *transport.Conn, lost func()) {
 }
 
 // silence is how long a peer has been silent, as a watcher that looks every
-// tick sees it. A stretch in which the watcher itself did not run (its
-// process descheduled by a loaded host, or paused by the collector) counts
-// as two ticks at most: what the peer sent meanwhile waits unread in the
-// socket, and the goroutines that read it had no more time than the
-// watcher.
+// tick sees it. Only the watcher's own ticks count: a stretch in which the
+// watcher did not run (its process descheduled by a loaded host, stopped,
+// or paused by the collector) counts as two ticks at most, whether or not
+// the peer was heard just before it; what the peer sent meanwhile waits
+// unread in the socket, and the goroutines that read it had no more time
+// than the watcher. Packets QUIC took from the socket since the previous
+// look count as hearing the peer, even before the readers that note a
+// heartbeat or record ran.
 type silence struct {
-	last   time.Time     // the watcher's previous look
-	heard  time.Time     // the peer's latest message seen
-	silent time.Duration // silence counted so far
+	last    time.Time     // the watcher's previous look
+	heard   time.Time     // the peer's latest message seen
+	packets uint64        // the packets received, at the previous look
+	silent  time.Duration // silence counted so far
 }
 
-// observe takes a look at now, when the peer was last heard at heard, and
-// returns the silence.
-func (s *silence) observe(now, heard time.Time, tick time.Duration) time.Duration {
-	step := min(now.Sub(s.last), 2*tick)
+// observe takes a look at now, when the peer was last heard at heard and
+// packets had been received, and returns the silence.
+func (s *silence) observe(now, heard time.Time, packets uint64, tick time.Duration) time.Duration {
+	step := min(max(now.Sub(s.last), 0), 2*tick)
 	s.last = now
-	if heard.After(s.heard) {
-		s.heard, s.silent = heard, max(now.Sub(heard), 0)
-	} else {
+	switch {
+	case heard.After(s.heard):
+		s.heard, s.silent = heard, min(max(now.Sub(heard), 0), step)
+	case packets != s.packets:
+		s.silent = step
+	default:
 		s.silent += step
 	}
+	s.packets = packets
 	return s.silent
 }
 

@@ -21,7 +21,7 @@ import (
 //	primary: SendRecord, Acked, WaitAcked, Options.OnAck, SendState
 //	backup:  RecvRecord, Ack, AckOnArrival, RecvState
 //	both:    SendControl, RecvControl, SetPosition, PeerPosition,
-//	         LastHeard, Close, Done, Err
+//	         LastHeard, PacketsReceived, Close, Done, Err
 type Conn struct {
 	qc      *quic.Conn
 	ctrl    *quic.Stream
@@ -347,6 +347,12 @@ func (c *Conn) RTT() time.Duration { return c.qc.ConnectionStats().SmoothedRTT }
 // state chunk) last arrived from the peer; the connection's start before
 // that. It carries a monotonic clock reading, so time.Since is safe.
 func (c *Conn) LastHeard() time.Time { return c.start.Add(time.Duration(c.heard.Load())) }
+
+// PacketsReceived counts the QUIC packets taken from the socket for this
+// connection. QUIC's own goroutines count them as they arrive, before the
+// readers behind LastHeard run: a watcher that sees it grow knows the peer
+// sent something even when those readers were not yet scheduled.
+func (c *Conn) PacketsReceived() uint64 { return c.qc.ConnectionStats().PacketsReceived }
 
 // SetPosition sets the position this side's heartbeats carry.
 func (c *Conn) SetPosition(pos uint64) { c.pos.Store(pos) }

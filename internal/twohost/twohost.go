@@ -45,6 +45,7 @@ const (
 	Backup
 )
 
+// String returns "primary" or "backup".
 func (s Side) String() string {
 	if s == Backup {
 		return "backup"

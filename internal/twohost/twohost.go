@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"ftvm/failover"
+	"ftvm/internal/initramfs"
 	"ftvm/internal/netlab"
 	"ftvm/internal/syncbuf"
 	"ftvm/transport"
@@ -167,9 +168,6 @@ type Result struct {
 	DoubleLive int
 	Timeline   []Event // in time order
 }
-
-// Failovers returns how many generations were taken after the first.
-func (r *Result) Failovers() int { return len(r.Live) }
 
 // Problems returns the invariants the failover broke: bytes lost, a
 // generation live on two sides.
@@ -424,8 +422,6 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "")
 }
 
-// Marker is the line the initramfs's /init prints when it is up.
-const Marker = "ftvm-init: ready"
 
 // Run plays the failover. The error says what did not happen (the guest
 // did not boot, the backup did not take over, the connection broke); the
@@ -532,7 +528,7 @@ func (r *run) play(res *Result) error {
 			return err
 		}
 	}
-	if err := r.waitConsole(a, Marker, bootLimit); err != nil {
+	if err := r.waitConsole(a, initramfs.Marker, bootLimit); err != nil {
 		return err
 	}
 	res.Boot = time.Since(r.start)

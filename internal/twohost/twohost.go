@@ -422,7 +422,6 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "")
 }
 
-
 // Run plays the failover. The error says what did not happen (the guest
 // did not boot, the backup did not take over, the connection broke); the
 // result holds what was measured either way, Problems the invariants

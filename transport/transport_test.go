@@ -588,6 +588,7 @@ func TestLogBufferBlocksUntilAcked(t *testing.T) {
 // slowly, and checks that both sides keep hearing each other.
 func saturate(t *testing.T, opts Options, dur time.Duration) {
 	opts.LogBuffer = 48 << 20
+	opts.IdleTimeout = idleForTests
 	p, b, _ := pair(t, opts, opts)
 	hb := p.opts.HeartbeatInterval
 	stop := make(chan struct{})
@@ -624,17 +625,34 @@ func saturate(t *testing.T, opts Options, dur time.Duration) {
 			b.Ack(seq, seq)
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // let the backlog build
+	// Let the backlog build: measuring starts once the log is saturated,
+	// however slowly a loaded host fills it.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, unacked := p.Sent(); unacked >= 16<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, unacked := p.Sent()
+			t.Fatalf("the log stream was not saturated after 20 s: %d bytes unacknowledged", unacked)
+		}
+	}
+	// A heartbeat stuck behind the log would be silent for as long as the
+	// backlog takes to drain (seconds); a working one is heard every
+	// interval, give or take the scheduling of a loaded host (the race
+	// detector slows every goroutine). The limit is the failover timeout's
+	// ratio: six intervals.
+	limit := 6 * hb
 	// Both sides share this process: a stall of the whole process (an
 	// overloaded host) silences both, and QUIC's loss recovery takes a
 	// while to resume after it; no heartbeat can beat that. A measurement
-	// during which the process stalled for more than a heartbeat interval
-	// says nothing about the transport and is taken again.
+	// over the limit during which the process stalled for more than a
+	// heartbeat interval says nothing about the transport and is taken
+	// again; one within the limit holds whatever the stalls.
 	var worstP, worstB, stalled time.Duration
-	clean := false
-	for attempt := 1; attempt <= 4 && !clean; attempt++ {
+	judged := false
+	for attempt := 1; attempt <= 4 && !judged; attempt++ {
 		if attempt > 1 {
-			t.Logf("attempt %d: process stalled for %v; measuring again", attempt-1, stalled)
+			t.Logf("attempt %d: silence %v / %v while the process stalled for %v; measuring again", attempt-1, worstP, worstB, stalled)
 			time.Sleep(300 * time.Millisecond)
 		}
 		stall := newStallMeter()
@@ -646,7 +664,7 @@ func saturate(t *testing.T, opts Options, dur time.Duration) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		stalled = stall.stop()
-		clean = stalled < hb
+		judged = stalled < hb || (worstP <= limit && worstB <= limit)
 	}
 	_, unacked := p.Sent()
 	peerPos := b.PeerPosition()
@@ -662,11 +680,11 @@ func saturate(t *testing.T, opts Options, dur time.Duration) {
 	if peerPos == 0 {
 		t.Fatal("no position in the heartbeats")
 	}
-	if !clean {
+	if !judged {
 		t.Skipf("the host is too loaded to judge heartbeats: the process stalled for %v", stalled)
 	}
-	if worstP > 4*hb || worstB > 4*hb {
-		t.Fatalf("silence of %v / %v under a saturated log stream (heartbeat %v)", worstP, worstB, hb)
+	if worstP > limit || worstB > limit {
+		t.Fatalf("silence of %v / %v under a saturated log stream (heartbeat %v, limit %v)", worstP, worstB, hb, limit)
 	}
 }
 
@@ -729,8 +747,14 @@ func (r *patternReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// idleForTests is the idle timeout of tests whose subject is not a silent
+// peer: a loaded host (CI runs packages in parallel, the race detector
+// slows everything) can stall the process for longer than the default
+// 500 ms, and QUIC would then close the connection under the test.
+const idleForTests = 5 * time.Second
+
 func TestStateTransfer(t *testing.T) {
-	p, b, _ := pair(t, Options{}, Options{})
+	p, b, _ := pair(t, Options{IdleTimeout: idleForTests}, Options{IdleTimeout: idleForTests})
 	const size = 64 << 20
 	want := sha256.New()
 	io.Copy(want, &patternReader{rand.NewChaCha8([32]byte{7}), size})

@@ -120,11 +120,11 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 		c.Close()
 		return ctx.Err()
 	}
-	go b.watchPeer(c, func() {
+	go b.watchPeer(c, func(why string) {
 		if b.stopping.Load() || b.ran.Load() || b.endReleased.Load() {
 			return // this side stopped or ended, or the run is over: no news
 		}
-		b.lostPrimary(c)
+		b.lostPrimary(c, why)
 	})
 	took := float64(time.Since(t0).Microseconds()) / 1000
 	b.emit(Event{Kind: EventJoinedPrimary, Peer: addr, Position: info.Position, Generation: b.gen.Load(), Millis: took, Mode: mode.String(), Rounds: info.Rounds},
@@ -270,14 +270,17 @@ func readJSONBody(r io.Reader, n uint32, v any) error {
 // lostPrimary records, once, that the primary is gone, and closes the
 // link: replay consumes every record received and stops at the last one,
 // then the backup goes live.
-func (b *Backup) lostPrimary(c *transport.Conn) {
+func (b *Backup) lostPrimary(c *transport.Conn, why string) {
 	if !b.primaryLost.CompareAndSwap(false, true) {
 		return
 	}
 	last := c.LastHeard()
 	b.lostAt.Store(last.UnixNano())
 	ago := float64(time.Since(last).Microseconds()) / 1000
-	b.emit(Event{Kind: EventPrimaryLost, Millis: ago}, "primary lost (last heard %.0f ms ago)", ago)
+	if why != "" {
+		why = "; " + why
+	}
+	b.emit(Event{Kind: EventPrimaryLost, Millis: ago}, "primary lost (last heard %.0f ms ago%s)", ago, why)
 	c.Close()
 }
 
@@ -381,7 +384,7 @@ func (b *Backup) Run(maxInsns uint64) machine.Exit {
 		// whether or not its silence was noticed yet (its side may have
 		// closed the link).
 		if c := b.link(); c != nil {
-			b.lostPrimary(c)
+			b.lostPrimary(c, "")
 		}
 		p := b.goLive()
 		if p == nil {
@@ -464,7 +467,7 @@ func (b *Backup) runCheckpoints(maxInsns uint64) machine.Exit {
 		c.Close()
 		return machine.Exit{Reason: machine.ExitStopped}
 	}
-	b.lostPrimary(c)
+	b.lostPrimary(c, "")
 	p := b.goLive()
 	if p == nil {
 		return machine.Exit{Reason: machine.ExitStopped}

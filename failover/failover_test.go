@@ -146,4 +146,15 @@ func TestSilence(t *testing.T) {
 			}
 		}
 	}
+	// The longest gap between looks in a silence is kept for the verdict's
+	// words, and forgotten when the peer is heard.
+	s := silence{last: t0, heard: t0}
+	s.observe(t0.Add(10*time.Millisecond), t0, 0, tick)
+	s.observe(t0.Add(1010*time.Millisecond), t0, 0, tick)
+	if s.gap != time.Second {
+		t.Errorf("gap after a stall of a second: %v", s.gap)
+	}
+	if s.observe(t0.Add(1020*time.Millisecond), t0, 1, tick); s.gap != 0 {
+		t.Errorf("gap after a packet: %v", s.gap)
+	}
 }

@@ -470,7 +470,7 @@ func (p *Primary) pair(c *transport.Conn, hdr lockstep.Header, info joinInfo, cp
 	p.rate, p.rateT = 0, time.Time{}
 	p.gate.SetMode(lockstep.GateHold)
 	p.paired.Store(true)
-	go p.watchPeer(c, func() {
+	go p.watchPeer(c, func(string) {
 		p.lostBackup.Store(true)
 		c.Close() // ends a wait on the link (the end of the run)
 		p.live.Wake()

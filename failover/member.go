@@ -330,20 +330,26 @@ func (n *member) lostArbiter(gen uint64, err error, other string) {
 // watchPeer calls lost once nothing (heartbeat, log, ack, or any QUIC
 // packet) arrived from the peer for the failover timeout, or the connection
 // died.
-func (n *member) watchPeer(c *transport.Conn, lost func()) {
+//
+// lost is told why in words for people: the silence counted and the
+// longest gap between the watcher's looks during it (a gap near the
+// timeout would say this side was starved, not that the peer was silent).
+func (n *member) watchPeer(c *transport.Conn, lost func(why string)) {
 	const tick = 10 * time.Millisecond
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	s := silence{last: time.Now(), heard: c.LastHeard(), packets: c.PacketsReceived()}
 	for {
+		why := "the link closed"
 		select {
 		case <-c.Done():
 		case now := <-t.C:
 			if s.observe(now, c.LastHeard(), c.PacketsReceived(), tick) < n.opts.FailoverTimeout {
 				continue
 			}
+			why = fmt.Sprintf("silence counted %v, this side's looks at most %v apart", s.silent.Round(time.Millisecond), s.gap.Round(time.Millisecond))
 		}
-		lost()
+		lost(why)
 		return
 	}
 }
@@ -362,20 +368,23 @@ type silence struct {
 	heard   time.Time     // the peer's latest message seen
 	packets uint64        // the packets received, at the previous look
 	silent  time.Duration // silence counted so far
+	gap     time.Duration // the longest time between two looks in this silence
 }
 
 // observe takes a look at now, when the peer was last heard at heard and
 // packets had been received, and returns the silence.
 func (s *silence) observe(now, heard time.Time, packets uint64, tick time.Duration) time.Duration {
-	step := min(max(now.Sub(s.last), 0), 2*tick)
+	gap := max(now.Sub(s.last), 0)
+	step := min(gap, 2*tick)
 	s.last = now
 	switch {
 	case heard.After(s.heard):
-		s.heard, s.silent = heard, min(max(now.Sub(heard), 0), step)
+		s.heard, s.silent, s.gap = heard, min(max(now.Sub(heard), 0), step), 0
 	case packets != s.packets:
-		s.silent = step
+		s.silent, s.gap = step, 0
 	default:
 		s.silent += step
+		s.gap = max(s.gap, gap)
 	}
 	s.packets = packets
 	return s.silent

@@ -348,10 +348,11 @@ func (c *Conn) RTT() time.Duration { return c.qc.ConnectionStats().SmoothedRTT }
 // that. It carries a monotonic clock reading, so time.Since is safe.
 func (c *Conn) LastHeard() time.Time { return c.start.Add(time.Duration(c.heard.Load())) }
 
-// PacketsReceived counts the QUIC packets taken from the socket for this
-// connection. QUIC's own goroutines count them as they arrive, before the
-// readers behind LastHeard run: a watcher that sees it grow knows the peer
-// sent something even when those readers were not yet scheduled.
+// PacketsReceived counts the QUIC packets of this connection received and
+// decrypted (so sent by the peer, acknowledgements included). QUIC's own
+// goroutine counts them as they arrive, before the readers behind
+// LastHeard run: a watcher that sees it grow knows the peer sent something
+// even when those readers were not yet scheduled.
 func (c *Conn) PacketsReceived() uint64 { return c.qc.ConnectionStats().PacketsReceived }
 
 // SetPosition sets the position this side's heartbeats carry.

@@ -47,9 +47,19 @@ func twoHostConfig(t testing.TB, mode, arbiter string, kill twohost.Side, killAf
 // backup's gratuitous ARP must be announced (garp-sent) and enter the LAN
 // on B's port, and the LAN bridge must learn the guest's MAC there. It logs
 // the stall the client saw and when the GARP came.
+//
+// A takeover before the kill (ErrSpurious: one side starved past the
+// failure timeout on a loaded host, the arbiter deciding safely) says
+// nothing of the failover under test: the run is repeated once, and a
+// second one fails the test.
 func TestTwoHostLinuxFailover(t *testing.T) {
 	cfg := twoHostConfig(t, "", "etcd", twohost.Primary, time.Second)
 	res, err := twohost.Run(context.Background(), cfg)
+	if errors.Is(err, twohost.ErrSpurious) {
+		t.Logf("repeating the run once: %v", err)
+		cfg.Dir = t.TempDir() // a fresh arbiter, etcd and state
+		res, err = twohost.Run(context.Background(), cfg)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

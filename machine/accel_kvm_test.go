@@ -33,6 +33,7 @@ var pvmTooSlow = map[string]string{
 	"bench":    "1.5e9 instructions at CPL0; bench_r3 is the same work at CPL3",
 	"pit_hlt":  "11 s: 200 timer interrupts and 2 million CPL0 instructions in the host's emulator",
 	"exercise": "5 s of emulated CPL0 code that ends in an emulation failure (POPCNT); exercise_r3 is the same work at CPL3",
+	"dirty":    "1.7e8 CPL0 instructions: about 110 s in the host's emulator",
 }
 
 // pvmLacks names the guests that need what PVM does not give its guests.

@@ -32,6 +32,9 @@ const (
 	ModeIOSync
 )
 
+// Modes lists every mode, in the order of their values.
+var Modes = [...]Mode{ModeLockstep, ModeCheckpoint, ModeIOSync}
+
 var modeNames = [...]string{"lockstep", "checkpoint", "io-sync"}
 
 func (m Mode) String() string { return modeNames[m] }

@@ -972,7 +972,8 @@ func soakRounds(t *testing.T, env string, def int) int {
 // FTVM_SOAK=1, 30 rounds (FTVM_SOAK_ROUNDS overrides).
 func TestSoakFailoverFaultInjection(t *testing.T) {
 	rounds := soakRounds(t, "FTVM_SOAK_ROUNDS", 30)
-	for _, mode := range []string{"lockstep", "checkpoint", "io-sync"} {
+	for _, m := range failover.Modes {
+		mode := m.String()
 		t.Run(mode, func(t *testing.T) {
 			var fig foFigures
 			foRunRounds(t, rounds, mode, &fig)

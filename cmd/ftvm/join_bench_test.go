@@ -31,7 +31,8 @@ import (
 //
 //	go test -run '^$' -bench LinuxJoin -benchtime 1x ./cmd/ftvm
 func BenchmarkLinuxJoin(b *testing.B) {
-	for _, mode := range []string{"lockstep", "checkpoint", "io-sync"} {
+	for _, m := range failover.Modes {
+		mode := m.String()
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
 				benchLinuxJoin(b, mode)

@@ -20,7 +20,8 @@ import (
 //
 //	go test -run '^$' -bench PairModes -benchtime 1x ./cmd/ftvm
 func BenchmarkPairModes(b *testing.B) {
-	for _, mode := range []string{"lockstep", "checkpoint", "io-sync"} {
+	for _, m := range failover.Modes {
+		mode := m.String()
 		b.Run(mode, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				benchPairMode(b, mode)

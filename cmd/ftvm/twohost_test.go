@@ -125,7 +125,8 @@ func TestSoakTwoHostLinux(t *testing.T) {
 	}
 	t.Logf("seed %d (FTVM_FAILOVER_SEED reproduces the choices)", seed)
 	rng := rand.New(rand.NewSource(seed))
-	for _, mode := range []string{"lockstep", "checkpoint", "io-sync"} {
+	for _, m := range failover.Modes {
+		mode := m.String()
 		t.Run(mode, func(t *testing.T) {
 			c := soakCounts{rounds: rounds, lostUnit: "bytes"}
 			for r := 0; r < rounds; r++ {

@@ -349,13 +349,16 @@ func (c *CPU) loadCodeDescriptor(sel uint16) Segment {
 	return d
 }
 
-// farCodeDescriptor loads and checks the code-segment descriptor for a far
-// JMP or CALL to selector sel at the current privilege (call gates are
-// farGate's). It returns the descriptor with the
-// selector's RPL replaced by the CPL.
-func (c *CPU) farCodeDescriptor(sel uint16) Segment {
+// farCodeDescriptor checks the code-segment descriptor for a far JMP or
+// CALL to selector sel (not null) at the current privilege (call gates are
+// farGate's): lo, hi and ok are rawDescriptor's for sel. It returns the
+// descriptor with the selector's RPL replaced by the CPL.
+func (c *CPU) farCodeDescriptor(sel uint16, lo, hi uint64, ok bool) Segment {
 	code := uint32(sel &^ 3)
-	d := c.loadCodeDescriptor(sel)
+	d := decodeDescriptor(sel, lo, hi)
+	if !ok || d.Attr&0x18 != 0x18 {
+		c.raise(VecGP, code)
+	}
 	dpl := uint8(d.Attr >> 5 & 3)
 	if d.Attr&0x4 != 0 { // conforming
 		if dpl > c.CPL {
@@ -398,11 +401,11 @@ func (c *CPU) readFarPointer(in *Inst) (off uint64, sel uint16) {
 // privilege level, directly or through a call gate.
 func execJMPFar(c *CPU, in *Inst) {
 	off, sel := c.readFarPointer(in)
-	if g, ok := c.farGate(sel); ok {
+	g, d, gate := c.farGate(sel)
+	if gate {
 		c.jumpGate(g)
 		return
 	}
-	d := c.farCodeDescriptor(sel)
 	c.farTarget(&d, off)
 	c.farJump(d, off)
 }
@@ -422,11 +425,11 @@ func (c *CPU) farJump(d Segment, off uint64) {
 // gate, see callGateTo.
 func execCALLFar(c *CPU, in *Inst) {
 	off, sel := c.readFarPointer(in)
-	if g, ok := c.farGate(sel); ok {
+	g, d, gate := c.farGate(sel)
+	if gate {
 		c.callGateTo(g, in.next)
 		return
 	}
-	d := c.farCodeDescriptor(sel)
 	c.farTarget(&d, off)
 	c.pushFar(in.osz, in.next)
 	c.farJump(d, off)
@@ -513,7 +516,7 @@ func (c *CPU) nullOuterDataSegments(rpl uint8) {
 
 // loopCount decrements rCX (ECX with a 32-bit address size, zero-extending
 // RCX) and returns the new count; flags are untouched. The write is done by
-// the caller through setLoopCount once the branch is known to be valid.
+// the caller through loopBranch once the branch is known to be valid.
 func (c *CPU) loopCount(in *Inst) uint64 {
 	if in.asz != 8 {
 		return (c.R[RCX] - 1) & sizeMask(in.asz)
@@ -521,13 +524,11 @@ func (c *CPU) loopCount(in *Inst) uint64 {
 	return c.R[RCX] - 1
 }
 
-// loopBranch commits the new count and branches.
+// loopBranch branches and commits the new count n: a branch target that
+// faults (before the branch changes anything) leaves rCX as it was.
 func (c *CPU) loopBranch(in *Inst, n uint64, taken bool) {
-	if taken {
-		c.checkTarget(in.imm)
-	}
-	c.setReg(RCX, in.asz, false, n)
 	c.branch(in, taken)
+	c.setReg(RCX, in.asz, false, n)
 }
 
 func execLOOP(c *CPU, in *Inst) {

@@ -410,15 +410,12 @@ func (c *CPU) updateMode() {
 		for i := range c.segBase64 {
 			c.segBase64[i] = c.Seg[i].Base & 0xFFFFFFFF
 		}
-		c.stackMask = 0xFFFF
-		if c.Seg[SS].Attr&SegAttrD != 0 {
-			c.stackMask = 0xFFFFFFFF
-		}
+		c.stackMask = stackMaskOf(&c.Seg[SS])
 		for s := range c.Seg {
 			d := &c.Seg[s]
 			c.segMark[s] = segRights(d.Attr)
 			c.segLo[s], c.segHi[s] = segBounds(d)
-			if c.segMark[s] != 0 || d.Base != 0 || d.Limit != 0xFFFFFFFF || d.Attr&SegAttrP == 0 || d.Attr&0x1C == 0x14 {
+			if c.segMark[s] != 0 || d.Base != 0 || c.segLo[s] != 0 || c.segHi[s] != 0xFFFFFFFF {
 				c.segSlow |= 1 << s
 			}
 		}

@@ -195,10 +195,6 @@ func decode(in *Inst, code []byte, rip uint64, m CodeSize) error {
 		if in.mod == 3 || ent.form == formCR {
 			in.mod = 3
 			in.rm |= rex << 3 & 8
-		} else if in.asz == 2 {
-			if err := decodeMem16(in, code, &i); err != nil {
-				return err
-			}
 		} else if err := decodeMem(in, code, &i, rex, m); err != nil {
 			return err
 		}
@@ -403,10 +399,13 @@ const (
 // regRIP marks a RIP-relative base while decoding.
 const regRIP = numRegSlots
 
-// decodeMem decodes the memory form of ModRM (with SIB and displacement)
-// for 32- and 64-bit addresses. Outside 64-bit mode there is no
+// decodeMem decodes the memory form of ModRM (with SIB and displacement),
+// for 16-bit addresses by decodeMem16. Outside 64-bit mode there is no
 // RIP-relative form, and a base of rBP or rSP makes SS the default segment.
 func decodeMem(in *Inst, code []byte, i *int, rex byte, m CodeSize) error {
+	if in.asz == 2 {
+		return decodeMem16(in, code, i)
+	}
 	get := func(n int) (uint64, error) {
 		if *i+n > len(code) {
 			if *i+n > maxInstLen {

@@ -211,12 +211,8 @@ func (c *CPU) interrupt(vector uint8, code uint32, hasCode bool, ret uint64, sof
 			wsz = 2
 		}
 		if newCPL < c.CPL {
-			rsp = c.readTSSN(4+uint64(newCPL)*8, 4)
-			ss = c.tssStack(uint16(c.readTSSN(8+uint64(newCPL)*8, 2)), newCPL)
-			mask = 0xFFFF
-			if ss.Attr&SegAttrD != 0 {
-				mask = 0xFFFFFFFF
-			}
+			ss, rsp = c.tssStack32(newCPL)
+			mask = stackMaskOf(&ss)
 		}
 	case ist != 0:
 		rsp = c.readTSS(36 + (ist-1)*8)
@@ -280,6 +276,22 @@ func (c *CPU) readTSSN(off uint64, size uint8) uint64 {
 	return c.readSystem(c.TR.Base+off, size)
 }
 
+// tssStack32 reads the stack for privilege level cpl from a 32-bit TSS:
+// the stack segment (see tssStack) and ESP.
+func (c *CPU) tssStack32(cpl uint8) (Segment, uint64) {
+	sp := c.readTSSN(4+uint64(cpl)*8, 4)
+	return c.tssStack(uint16(c.readTSSN(8+uint64(cpl)*8, 2)), cpl), sp
+}
+
+// stackMaskOf returns the mask of stack offsets outside 64-bit mode that
+// stack segment ss gives: 32 bits with its B bit, else 16.
+func stackMaskOf(ss *Segment) uint64 {
+	if ss.Attr&SegAttrD != 0 {
+		return 0xFFFFFFFF
+	}
+	return 0xFFFF
+}
+
 // tssStack loads the stack segment sel a 32-bit TSS names for privilege
 // level cpl: a present writable data segment with RPL = DPL = cpl, else
 // #TS or #SS.
@@ -302,33 +314,49 @@ func (c *CPU) privilegeChanged() {
 	c.updateMode()
 }
 
-// loadDescriptor reads the segment descriptor that selector sel names from
-// the GDT or LDT.
-func (c *CPU) loadDescriptor(sel uint16) (Segment, error) {
-	table := c.GDTR.Base
-	limit := uint64(c.GDTR.Limit)
+// rawDescriptor reads the 8 bytes (16 for a system descriptor in long mode:
+// hi) of the descriptor sel names, and whether it lies within its table.
+func (c *CPU) rawDescriptor(sel uint16) (lo, hi uint64, ok bool) {
+	table, limit := c.GDTR.Base, uint64(c.GDTR.Limit)
 	if sel&4 != 0 {
 		table, limit = c.LDTR.Base, uint64(c.LDTR.Limit)
 	}
 	off := uint64(sel &^ 7)
 	if off+7 > limit {
-		return Segment{}, fmt.Errorf("selector %#x beyond table limit", sel)
+		return 0, 0, false
 	}
-	d := c.readSystem(table+off, 8)
+	lo = c.readSystem(table+off, 8)
+	if lo>>44&1 == 0 && c.EFER&EFERLMA != 0 {
+		if off+15 > limit {
+			return 0, 0, false
+		}
+		hi = c.readSystem(table+off+8, 8)
+	}
+	return lo, hi, true
+}
+
+// loadDescriptor reads the segment descriptor that selector sel names from
+// the GDT or LDT.
+func (c *CPU) loadDescriptor(sel uint16) (Segment, error) {
+	lo, hi, ok := c.rawDescriptor(sel)
+	if !ok {
+		return Segment{}, fmt.Errorf("descriptor %#x beyond table limit", sel)
+	}
+	return decodeDescriptor(sel, lo, hi), nil
+}
+
+// decodeDescriptor decodes the descriptor words lo and hi that
+// rawDescriptor read for selector sel: hi, zero unless the descriptor is a
+// system descriptor in long mode, gives bits 32-63 of the base.
+func decodeDescriptor(sel uint16, lo, hi uint64) Segment {
 	s := Segment{
 		Selector: sel,
-		Base:     d>>16&0xFFFFFF | d>>32&0xFF000000,
-		Limit:    uint32(d&0xFFFF | d>>32&0xF0000),
-		Attr:     uint16(d>>40&0xFF | d>>40&0xF000),
+		Base:     lo>>16&0xFFFFFF | lo>>32&0xFF000000 | hi<<32,
+		Limit:    uint32(lo&0xFFFF | lo>>32&0xF0000),
+		Attr:     uint16(lo>>40&0xFF | lo>>40&0xF000),
 	}
 	if s.Attr&0x8000 != 0 { // G: limit in 4 KiB units
 		s.Limit = s.Limit<<12 | 0xFFF
 	}
-	if s.Attr&0x10 == 0 && c.EFER&EFERLMA != 0 { // system descriptor: 16 bytes in long mode
-		if off+15 > limit {
-			return Segment{}, fmt.Errorf("system descriptor %#x beyond table limit", sel)
-		}
-		s.Base |= c.readSystem(table+off+8, 8) << 32 & 0xFFFFFFFF00000000
-	}
-	return s, nil
+	return s
 }

@@ -12,46 +12,24 @@ package cpu
 
 // callGate is a decoded call-gate descriptor.
 type callGate struct {
-	sel    uint16 // the gate's own selector
 	code   uint16 // the target code segment's selector
 	off    uint64 // the target offset
 	params uint64 // parameter count (legacy gates)
 	size   uint8  // word size of the frame: 2 (16-bit gate), 4 (32-bit), 8 (64-bit)
 }
 
-// rawDescriptor reads the 8 bytes (16 for a system descriptor in long mode:
-// hi) of the descriptor sel names, and whether it lies within its table.
-func (c *CPU) rawDescriptor(sel uint16) (lo, hi uint64, ok bool) {
-	table, limit := c.GDTR.Base, uint64(c.GDTR.Limit)
-	if sel&4 != 0 {
-		table, limit = c.LDTR.Base, uint64(c.LDTR.Limit)
-	}
-	off := uint64(sel &^ 7)
-	if off+7 > limit {
-		return 0, 0, false
-	}
-	lo = c.readSystem(table+off, 8)
-	if lo>>44&1 == 0 && c.EFER&EFERLMA != 0 {
-		if off+15 > limit {
-			return 0, 0, false
-		}
-		hi = c.readSystem(table+off+8, 8)
-	}
-	return lo, hi, true
-}
-
 // farGate looks at the descriptor a far JMP or CALL names: a call gate the
-// CPL and the selector's RPL may use is returned with true; a segment
-// descriptor (or a selector the code-segment path rejects) gives false.
-// Other system descriptors raise #GP(selector), task gates and TSSs (task
-// switches) counted as unimplemented; a gate not present #NP(selector).
-func (c *CPU) farGate(sel uint16) (callGate, bool) {
-	if sel&^3 == 0 || c.CR0&CR0PE == 0 {
-		return callGate{}, false
+// CPL and the selector's RPL may use is returned with true; otherwise the
+// code segment farCodeDescriptor checks, with false. Other system
+// descriptors raise #GP(selector), task gates and TSSs (task switches)
+// counted as unimplemented; a gate not present #NP(selector).
+func (c *CPU) farGate(sel uint16) (callGate, Segment, bool) {
+	if sel&^3 == 0 {
+		c.raise(VecGP, 0)
 	}
 	lo, hi, ok := c.rawDescriptor(sel)
-	if !ok || lo>>44&1 != 0 {
-		return callGate{}, false
+	if !ok || lo>>44&1 != 0 || c.CR0&CR0PE == 0 {
+		return callGate{}, c.farCodeDescriptor(sel, lo, hi, ok), false
 	}
 	code := uint32(sel &^ 3)
 	long := c.EFER&EFERLMA != 0
@@ -64,7 +42,7 @@ func (c *CPU) farGate(sel uint16) (callGate, bool) {
 	default:
 		c.raise(VecGP, code)
 	}
-	g := callGate{sel: sel, code: uint16(lo >> 16), off: lo&0xFFFF | lo>>32&0xFFFF0000, params: lo >> 32 & 0x1F, size: 4}
+	g := callGate{code: uint16(lo >> 16), off: lo&0xFFFF | lo>>32&0xFFFF0000, params: lo >> 32 & 0x1F, size: 4}
 	switch {
 	case long:
 		if hi>>40&0x1F != 0 {
@@ -82,10 +60,7 @@ func (c *CPU) farGate(sel uint16) (callGate, bool) {
 	if lo>>47&1 == 0 {
 		c.raise(VecNP, code)
 	}
-	if g.code&^3 == 0 {
-		c.raise(VecGP, 0)
-	}
-	return g, true
+	return g, Segment{}, true
 }
 
 // gateCode loads the code segment of gate g: a present code segment with
@@ -153,22 +128,18 @@ func (c *CPU) callInner(g callGate, d Segment, dpl uint8, ret uint64) {
 		sp = c.readTSSN(2+uint64(dpl)*4, 2)
 		ss = c.tssStack(uint16(c.readTSSN(4+uint64(dpl)*4, 2)), dpl)
 	default:
-		sp = c.readTSSN(4+uint64(dpl)*8, 4)
-		ss = c.tssStack(uint16(c.readTSSN(8+uint64(dpl)*8, 2)), dpl)
+		ss, sp = c.tssStack32(dpl)
 	}
 	mask := ^uint64(0)
 	if g.size != 8 {
-		mask = 0xFFFF
-		if ss.Attr&SegAttrD != 0 {
-			mask = 0xFFFFFFFF
-		}
+		mask = stackMaskOf(&ss)
 	}
 	// The frame, top down; parameters are read before anything is written.
 	var frame [2 + 31 + 2]uint64
 	frame[0], frame[1] = uint64(c.Seg[SS].Selector), c.R[RSP]
 	n := 2
 	for i := g.params; i > 0; i-- {
-		frame[n] = c.readN(c.stackLinear((c.R[RSP]+(i-1)*w)&c.stackMask), g.size)
+		frame[n] = c.readN(c.stackAddr((i-1)*w), g.size)
 		n++
 	}
 	frame[n], frame[n+1] = uint64(c.Seg[CS].Selector), ret

@@ -44,7 +44,6 @@ func gateDesc(sel uint16, off uint32, typ, dpl, params uint64, present bool) uin
 // gate to gateHLT), 0x41 (a 16-bit trap gate to gateHLT) and 0x42 (a task
 // gate).
 func gateSetup(c *CPU) {
-	put := func(a uint64, v uint64) { binary.LittleEndian.PutUint64(c.ram[a:], v) }
 	descs := map[uint16]uint64{
 		selUserCode32: 0x00CFFA000000FFFF,
 		selUserData32: 0x00CFF2000000FFFF,
@@ -57,7 +56,7 @@ func gateSetup(c *CPU) {
 		selGateRetf:   gateDesc(selCode32, gateRETF, 0xC, 3, 2, true),
 	}
 	for sel, d := range descs {
-		put(gdt32Base+uint64(sel), d)
+		put64(c, gdt32Base+uint64(sel), d)
 	}
 	c.GDTR.Limit = selGateRetf + 7
 	binary.LittleEndian.PutUint32(c.ram[tss32Base+4:], kernStack)
@@ -65,9 +64,9 @@ func gateSetup(c *CPU) {
 	c.TR = Segment{Selector: selTSS32, Base: tss32Base, Limit: 0x67, Attr: 0x8B}
 	c.ram[gateHLT] = 0xF4
 	copy(c.ram[gateRETF:], []byte{0xCA, 0x08, 0x00})
-	put(idt32Base+0x40*8, gateDesc(selCode32, gateHLT, 0x6, 0, 0, true))
-	put(idt32Base+0x41*8, gateDesc(selCode32, gateHLT, 0x7, 0, 0, true))
-	put(idt32Base+0x42*8, gateDesc(selTSS32, 0, 0x5, 0, 0, true))
+	put64(c, idt32Base+0x40*8, gateDesc(selCode32, gateHLT, 0x6, 0, 0, true))
+	put64(c, idt32Base+0x41*8, gateDesc(selCode32, gateHLT, 0x7, 0, 0, true))
+	put64(c, idt32Base+0x42*8, gateDesc(selTSS32, 0, 0x5, 0, 0, true))
 	c.IDTR.Limit = 0x43*8 - 1
 }
 
@@ -84,9 +83,8 @@ push eax
 iret
 user: `
 
-// farCall32 and farJmp32 are the bytes of CALL and JMP ptr16:32 to sel:0.
+// farCall32 is the bytes of CALL ptr16:32 to sel:0.
 func farCall32(sel uint16) string { return fmt.Sprintf(".byte 0x9A; .long 0; .word %#x", sel) }
-func farJmp32(sel uint16) string  { return fmt.Sprintf(".byte 0xEA; .long 0; .word %#x", sel) }
 
 func TestGates(t *testing.T) {
 	dw := func(c *CPU, a uint64) uint64 { return uint64(binary.LittleEndian.Uint32(c.ram[a:])) }
@@ -116,18 +114,18 @@ func TestGates(t *testing.T) {
 		{"call gate with DPL < CPL", toRing3 + farCall32(selGateDPL0|3), VecGP, selGateDPL0, nil},
 		{"call gate with RPL > DPL", farCall32(selGateDPL0 | 3), VecGP, selGateDPL0, nil},
 		{"call gate not present", toRing3 + farCall32(selGateNP|3), VecNP, selGateNP, nil},
-		{"jmp gate to more privilege", toRing3 + farJmp32(selGate32|3), VecGP, selCode32, nil},
+		{"jmp gate to more privilege", toRing3 + farJump32(selGate32|3, 0), VecGP, selCode32, nil},
 		{"call gate same privilege", farCall32(selGate32), noFault, 0, func(c *CPU) bool {
 			sp := c.R[RSP]
 			return c.RIP == gateHLT+1 && sp == stackTop32-8 && dw(c, sp) == codeBase+7 && dw(c, sp+4) == selCode32
 		}},
-		{"jmp gate same privilege", farJmp32(selGate32), noFault, 0, func(c *CPU) bool {
+		{"jmp gate same privilege", farJump32(selGate32, 0), noFault, 0, func(c *CPU) bool {
 			return c.RIP == gateHLT+1 && c.R[RSP] == stackTop32 && c.Seg[CS].Selector == selCode32
 		}},
 		{"call task gate", toRing3 + farCall32(selTaskGate|3), VecGP, selTaskGate, func(c *CPU) bool {
 			return c.UD == 1 && c.Unimplemented[unimplTaskSwitch|5] == 1
 		}},
-		{"jmp TSS", farJmp32(selTSS32), VecGP, selTSS32, func(c *CPU) bool {
+		{"jmp TSS", farJump32(selTSS32, 0), VecGP, selTSS32, func(c *CPU) bool {
 			return c.UD == 1 && c.Unimplemented[unimplTaskSwitch|9] == 1
 		}},
 		{"16-bit interrupt gate", "sti; int 0x40", noFault, 0, func(c *CPU) bool {

@@ -65,10 +65,7 @@ func (c *CPU) segAddr(in *Inst, a uint64) uint64 {
 	if in.asz != 8 {
 		a &= sizeMask(in.asz)
 		if c.csize != Code64 {
-			if c.segSlow>>in.seg&1 != 0 {
-				return c.linearChecked(in.seg, a)
-			}
-			return (a + c.segBase64[in.seg]) & 0xFFFFFFFF
+			return c.linear(in.seg, a)
 		}
 	}
 	return a + c.segBase64[in.seg]

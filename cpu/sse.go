@@ -135,12 +135,6 @@ func (c *CPU) readW32(in *Inst) uint32 {
 	return c.read32(c.ea(in))
 }
 
-// writeW writes the 128-bit W operand: an XMM register or 16 aligned bytes.
-func (c *CPU) writeW(in *Inst, v XMM) { c.writeWAt(in, true, &v) }
-
-// writeWU writes the 128-bit W operand without an alignment check.
-func (c *CPU) writeWU(in *Inst, v XMM) { c.writeWAt(in, false, &v) }
-
 // writeWAt writes *v to the W operand a quadword at a time: v may be a
 // register the previous instruction wrote as two quadwords (see xmmLanes).
 func (c *CPU) writeWAt(in *Inst, aligned bool, v *XMM) {

@@ -88,10 +88,6 @@ func decodeVEX(in *Inst, code []byte, i int, first byte, rip uint64, mode CodeSi
 	in.rm = m & 7
 	if in.mod == 3 {
 		in.rm |= rex << 3 & 8
-	} else if in.asz == 2 {
-		if err := decodeMem16(in, code, &i); err != nil {
-			return err
-		}
 	} else if err := decodeMem(in, code, &i, rex, mode); err != nil {
 		return err
 	}

@@ -58,6 +58,10 @@ type CheckpointStats struct {
 	StateBytes int           // bytes of CPU, clock and device state
 }
 
+// Sent returns the number of pages the checkpoint holds: those sent as zero
+// pages, as deltas or whole.
+func (s CheckpointStats) Sent() int { return s.Zero + s.Delta + s.Whole }
+
 // Checkpointer takes the checkpoints of a machine. It keeps the RAM as of
 // the last checkpoint (the receiver's copy), so a page is sent only when
 // its bytes changed, and as a delta when that is shorter. It is used by the
@@ -116,14 +120,10 @@ func (c *Checkpointer) Take(dst []byte) ([]byte, CheckpointStats, error) {
 	s.Dirty = len(c.pages)
 	countAt := len(dst)
 	dst = binary.LittleEndian.AppendUint32(dst, 0)
-	n := 0
 	for _, p := range c.pages {
-		var sent bool
-		if dst, sent = appendPage(dst, c.m.Mem.RAM, c.shadow, p, &s); sent {
-			n++
-		}
+		dst = appendPage(dst, c.m.Mem.RAM, c.shadow, p, &s)
 	}
-	binary.LittleEndian.PutUint32(dst[countAt:], uint32(n))
+	binary.LittleEndian.PutUint32(dst[countAt:], uint32(s.Sent()))
 	dst = append(dst, snapEnd...)
 	s.Bytes = len(dst) - start
 	s.Pause = time.Since(t0)
@@ -132,13 +132,13 @@ func (c *Checkpointer) Take(dst []byte) ([]byte, CheckpointStats, error) {
 
 // appendPage appends page p of ram, encoded against the receiver's copy
 // shadow (which it then updates), and counts it in s; it appends nothing
-// and reports false when the page did not change.
-func appendPage(dst, ram, shadow []byte, p uint64, s *CheckpointStats) ([]byte, bool) {
+// when the page did not change.
+func appendPage(dst, ram, shadow []byte, p uint64, s *CheckpointStats) []byte {
 	off := p << mmu.PageShift
 	cur, old := ram[off:off+mmu.PageSize], shadow[off:off+mmu.PageSize]
 	if bytes.Equal(cur, old) {
 		s.Unchanged++
-		return dst, false
+		return dst
 	}
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(p))
 	switch {
@@ -156,7 +156,7 @@ func appendPage(dst, ram, shadow []byte, p uint64, s *CheckpointStats) ([]byte, 
 		}
 	}
 	copy(old, cur)
-	return dst, true
+	return dst
 }
 
 // deltaLimit is the size above which a page is sent whole rather than as a

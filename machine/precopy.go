@@ -66,13 +66,10 @@ func (p *PreCopy) Next(dst []byte, limit int) (out []byte, pages int, done bool)
 			break
 		}
 		p.next++
-		var sent bool
-		if dst, sent = appendPage(dst, ram, p.shadow, pg, &s); sent {
-			pages++
-		}
+		dst = appendPage(dst, ram, p.shadow, pg, &s)
 	}
-	binary.LittleEndian.PutUint32(dst[start:], uint32(pages))
-	return dst, pages, done
+	binary.LittleEndian.PutUint32(dst[start:], uint32(s.Sent()))
+	return dst, s.Sent(), done
 }
 
 // NextRound starts the next round with the pages written since the

@@ -73,7 +73,7 @@ func TestPreCopyKeepsReceiverIdentical(t *testing.T) {
 			if _, err := m2.ApplyCheckpoint(final); err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%d rounds, %d pages in batches; final: %d pages, %d bytes", pc.Round(), sent, s.Zero+s.Delta+s.Whole, s.Bytes)
+			t.Logf("%d rounds, %d pages in batches; final: %d pages, %d bytes", pc.Round(), sent, s.Sent(), s.Bytes)
 			same := func(when string) {
 				t.Helper()
 				if m1.CPU.State() != m2.CPU.State() {

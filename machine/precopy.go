@@ -27,7 +27,7 @@ type PreCopy struct {
 	m      *Machine
 	shadow []byte   // the receiver's RAM: the pages as sent
 	pages  []uint64 // the current round's pages (rounds after the first)
-	next   uint64   // the next page to send: a page number in round 1, an index into pages after
+	next   uint64   // the position in the round of the next page to send (see at)
 	round  int
 }
 
@@ -50,26 +50,29 @@ func (p *PreCopy) Next(dst []byte, limit int) (out []byte, pages int, done bool)
 	start := len(dst)
 	dst = binary.LittleEndian.AppendUint32(dst, 0)
 	var s CheckpointStats
-	ram := p.m.Mem.RAM
-	npages := uint64(len(ram)) >> mmu.PageShift
 	for looked := 0; len(dst)-start < limit && looked < 4*limit; looked += mmu.PageSize {
-		var pg uint64
-		switch {
-		case p.round == 1 && p.next < npages:
-			pg = p.next
-		case p.round > 1 && p.next < uint64(len(p.pages)):
-			pg = p.pages[p.next]
-		default:
+		pg, ok := p.at(p.next)
+		if !ok {
 			done = true
-		}
-		if done {
 			break
 		}
 		p.next++
-		dst = appendPage(dst, ram, p.shadow, pg, &s)
+		dst = appendPage(dst, p.m.Mem.RAM, p.shadow, pg, &s)
 	}
 	binary.LittleEndian.PutUint32(dst[start:], uint32(s.Sent()))
 	return dst, s.Sent(), done
+}
+
+// at returns the page at position i of the current round (in round 1 every
+// page in order, later the harvested pages), or false past the round's end.
+func (p *PreCopy) at(i uint64) (uint64, bool) {
+	if p.round == 1 {
+		return i, i < uint64(len(p.m.Mem.RAM))>>mmu.PageShift
+	}
+	if i < uint64(len(p.pages)) {
+		return p.pages[i], true
+	}
+	return 0, false
 }
 
 // NextRound starts the next round with the pages written since the
@@ -88,16 +91,12 @@ func (p *PreCopy) NextRound() int {
 // began, and those of the round not sent yet). The Checkpointer goes on
 // tracking writes for the next checkpoints (Close it when there are none).
 func (p *PreCopy) Final(dst []byte) (*Checkpointer, []byte, CheckpointStats, error) {
-	mem := p.m.Mem
-	switch {
-	case p.round == 1:
-		for pg := p.next; pg < uint64(len(mem.RAM))>>mmu.PageShift; pg++ {
-			mem.MarkDirty(pg)
+	for i := p.next; ; i++ {
+		pg, ok := p.at(i)
+		if !ok {
+			break
 		}
-	default:
-		for _, pg := range p.pages[p.next:] {
-			mem.MarkDirty(pg)
-		}
+		p.m.Mem.MarkDirty(pg)
 	}
 	c := &Checkpointer{m: p.m, shadow: p.shadow}
 	p.shadow, p.pages = nil, nil

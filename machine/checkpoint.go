@@ -238,7 +238,7 @@ func (m *Machine) ApplyCheckpoint(b []byte) (uint64, error) {
 	if string(rest) != snapEnd {
 		return bad("missing end marker")
 	}
-	applyPages(m.Mem.RAM, pages, m.Mem)
+	applyPages(m.Mem.RAM, pages, func(p uint64) { m.Mem.NoteWrite(p<<mmu.PageShift, mmu.PageSize) })
 	return seq, m.restoreState(&st)
 }
 
@@ -285,15 +285,13 @@ func decodePages(b []byte, npages uint64) ([]ckptPage, []byte, error) {
 	return pages, b, nil
 }
 
-// applyPages writes decoded pages into ram, telling mem (when not nil, the
-// memory ram belongs to) of each write.
-func applyPages(ram []byte, pages []ckptPage, mem *mmu.Memory) {
+// applyPages writes decoded pages into ram, calling wrote with each page's
+// number before it writes the page.
+func applyPages(ram []byte, pages []ckptPage, wrote func(page uint64)) {
 	for _, pg := range pages {
 		off := pg.page << mmu.PageShift
 		dst := ram[off : off+mmu.PageSize]
-		if mem != nil {
-			mem.NoteWrite(off, mmu.PageSize)
-		}
+		wrote(pg.page)
 		switch pg.enc {
 		case ckptZero:
 			clear(dst)

@@ -141,10 +141,7 @@ func (r *RAMImage) Apply(b []byte) error {
 	if len(rest) != 0 {
 		return fmt.Errorf("%w: page batch: %d bytes after the pages", ErrSnapshotFormat, len(rest))
 	}
-	applyPages(r.ram, pages, nil)
-	for _, pg := range pages {
-		r.written[pg.page/64] |= 1 << (pg.page % 64)
-	}
+	applyPages(r.ram, pages, func(p uint64) { r.written[p/64] |= 1 << (p % 64) })
 	return nil
 }
 

@@ -115,9 +115,10 @@ func (r *Rewinder) Restore(c *MachineCopy) error {
 		if c.pages[ci] == r.cur[ci] {
 			continue
 		}
+		// the slots past RAM's last page are nil in both: never written
 		for i := range pagesPerChunk {
-			if p := uint64(ci*pagesPerChunk + i); int(p) < len(r.m.Mem.RAM)>>mmu.PageShift && !samePage(c.pages[ci][i], r.cur[ci][i]) {
-				write(p)
+			if !samePage(c.pages[ci][i], r.cur[ci][i]) {
+				write(uint64(ci*pagesPerChunk + i))
 			}
 		}
 	}

@@ -142,7 +142,7 @@ func appendPage(dst, ram, shadow []byte, p uint64, s *CheckpointStats) []byte {
 	}
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(p))
 	switch {
-	case isZero(cur):
+	case IsZero(cur):
 		dst = append(dst, ckptZero)
 		s.Zero++
 	default:

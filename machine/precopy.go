@@ -157,7 +157,7 @@ func (m *Machine) LoadRAMImage(r *RAMImage) error {
 		switch {
 		case r.written[p/64]&(1<<(p%64)) != 0:
 			copy(dst, r.ram[off:off+mmu.PageSize])
-		case !isZero(dst):
+		case !IsZero(dst):
 			clear(dst)
 		}
 	}

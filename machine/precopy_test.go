@@ -127,7 +127,7 @@ func TestRAMImageRefusesMalformed(t *testing.T) {
 			t.Errorf("%s: applied", name)
 		}
 	}
-	if !isZero(img.ram) || slices.ContainsFunc(img.written, func(w uint64) bool { return w != 0 }) {
+	if !IsZero(img.ram) || slices.ContainsFunc(img.written, func(w uint64) bool { return w != 0 }) {
 		t.Error("a refused batch changed the image")
 	}
 }

@@ -43,7 +43,7 @@ func NewRewinder(m *Machine) *Rewinder {
 		r.cur[i] = new([pagesPerChunk][]byte)
 	}
 	for p := range npages {
-		if page := r.page(uint64(p)); !isZero(page) {
+		if page := r.page(uint64(p)); !IsZero(page) {
 			r.cur[p/pagesPerChunk][p%pagesPerChunk] = bytes.Clone(page)
 			r.stored += len(page)
 		}
@@ -75,7 +75,7 @@ func (r *Rewinder) Save() (*MachineCopy, error) {
 		c, i := int(p/pagesPerChunk), p%pagesPerChunk
 		cur := r.page(p)
 		old := r.cur[c][i]
-		if old == nil && isZero(cur) || old != nil && bytes.Equal(old, cur) {
+		if old == nil && IsZero(cur) || old != nil && bytes.Equal(old, cur) {
 			continue
 		}
 		if !owned[c] {
@@ -84,7 +84,7 @@ func (r *Rewinder) Save() (*MachineCopy, error) {
 			r.cur[c] = &nc
 			owned[c] = true
 		}
-		if isZero(cur) {
+		if IsZero(cur) {
 			r.cur[c][i] = nil
 		} else {
 			r.cur[c][i] = bytes.Clone(cur)

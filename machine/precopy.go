@@ -1,6 +1,7 @@
 package machine
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 
@@ -122,10 +123,14 @@ type RAMImage struct {
 	written []uint64 // bitmap of the pages a batch wrote
 }
 
-// NewRAMImage returns an all-zero image of size bytes (a multiple of the
-// page size).
-func NewRAMImage(size uint64) *RAMImage {
-	return &RAMImage{ram: make([]byte, size), written: make([]uint64, (size>>mmu.PageShift+63)/64)}
+// NewRAMImage returns an all-zero image of size bytes (DefaultRAM when
+// zero), which must be a multiple of the page size.
+func NewRAMImage(size uint64) (*RAMImage, error) {
+	size = cmp.Or(size, DefaultRAM)
+	if size%mmu.PageSize != 0 {
+		return nil, fmt.Errorf("RAM size %d is not a multiple of %d", size, mmu.PageSize)
+	}
+	return &RAMImage{ram: make([]byte, size), written: make([]uint64, (size>>mmu.PageShift+63)/64)}, nil
 }
 
 // Size returns the image's size in bytes.

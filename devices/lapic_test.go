@@ -33,11 +33,9 @@ type apicRig struct {
 
 func newAPICRig(t *testing.T) *apicRig {
 	t.Helper()
-	mem, err := mmu.NewMemory(mmu.PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &apicRig{t: t, clock: &icClock{}, mem: mem, pic: NewPIC()}
+	pic := NewPIC()
+	mem := portMemory(t, pic, [2]uint16{0x20, 0x21}, [2]uint16{0xA0, 0xA1})
+	r := &apicRig{t: t, clock: &icClock{}, mem: mem, pic: pic}
 	r.lapic = NewLAPIC(r.clock, r.pic)
 	r.ioapic = NewIOAPIC(r.lapic)
 	r.lapic.SetIOAPIC(r.ioapic)
@@ -45,12 +43,6 @@ func newAPICRig(t *testing.T) *apicRig {
 		t.Fatal(err)
 	}
 	if err := mem.MapMMIO(IOAPICBase, IOAPICSize, r.ioapic); err != nil {
-		t.Fatal(err)
-	}
-	if err := mem.MapPorts(0x20, 0x21, r.pic); err != nil {
-		t.Fatal(err)
-	}
-	if err := mem.MapPorts(0xA0, 0xA1, r.pic); err != nil {
 		t.Fatal(err)
 	}
 	return r

@@ -411,12 +411,11 @@ func (p *PIT) readChannel(c *PITChannelState, t uint64) uint8 {
 		return c.Status
 	}
 	switch c.LatchState {
-	case latchLow, latchWord0: // the low byte; lohi goes on to the high
-		if c.LatchState == latchWord0 {
-			c.LatchState = latchWord1
-		} else {
-			c.LatchState = latchNone
-		}
+	case latchLow:
+		c.LatchState = latchNone
+		return uint8(c.Latch)
+	case latchWord0: // lohi goes on to the high byte
+		c.LatchState = latchWord1
 		return uint8(c.Latch)
 	case latchHigh, latchWord1:
 		c.LatchState = latchNone

@@ -302,7 +302,9 @@ func (r *RTC) update() {
 // alarmBetween reports whether the alarm matches the time after an update
 // cycle at some wall second in [first, last].
 func (r *RTC) alarmBetween(first, last int64) bool {
-	sa, ma, ha := r.alarm(rtcSecondsAlarm), r.alarm(rtcMinutesAlarm), r.alarm(rtcHoursAlarm)
+	sa := r.alarm(rtcSecondsAlarm, r.fromReg, 59)
+	ma := r.alarm(rtcMinutesAlarm, r.fromReg, 59)
+	ha := r.alarm(rtcHoursAlarm, r.decodeHour, 23)
 	if sa == -2 || ma == -2 || ha == -2 {
 		return false
 	}
@@ -323,18 +325,15 @@ func (r *RTC) alarmBetween(first, last int64) bool {
 	return false
 }
 
-// alarm decodes alarm byte i (seconds, minutes, or hours in the current
-// hour mode): -1 for don't care, -2 for a value that never matches.
-func (r *RTC) alarm(i int) int64 {
+// alarm decodes alarm byte i with decode: -1 for don't care, -2 for a value
+// above limit (one that never matches).
+func (r *RTC) alarm(i int, decode func(uint8) int, limit int) int64 {
 	v := r.s.CMOS[i]
 	if v&rtcAlarmDontCare == rtcAlarmDontCare {
 		return -1
 	}
-	n, max := r.fromReg(v), 59
-	if i == rtcHoursAlarm {
-		n, max = r.decodeHour(v), 23
-	}
-	if n > max {
+	n := decode(v)
+	if n > limit {
 		return -2
 	}
 	return int64(n)

@@ -2,7 +2,6 @@ package failover
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -17,7 +16,6 @@ import (
 	"ftvm/devices"
 	"ftvm/lockstep"
 	"ftvm/machine"
-	"ftvm/mmu"
 	"ftvm/transport"
 )
 
@@ -145,10 +143,13 @@ func (b *Backup) receiveState(c *transport.Conn, r io.Reader, disks []string, bu
 	if err := readJSON(r, &start); err != nil {
 		return fail("%w", err)
 	}
-	if start.Header.RAM > maxJoinRAM || start.Header.RAM%mmu.PageSize != 0 {
-		return fail("a guest of %d bytes of RAM", start.Header.RAM)
+	if start.Header.RAM > maxJoinRAM {
+		return fail("a guest of %d bytes of RAM (at most %d)", start.Header.RAM, uint64(maxJoinRAM))
 	}
-	ram := machine.NewRAMImage(cmp.Or(start.Header.RAM, machine.DefaultRAM))
+	ram, err := machine.NewRAMImage(start.Header.RAM)
+	if err != nil {
+		return fail("%w", err)
+	}
 	var batch []byte
 	for {
 		var kind [5]byte

@@ -417,7 +417,7 @@ func (p *Primary) finishJoin(t0 time.Time) error {
 		cp = nil
 	}
 	pause := time.Since(t0)
-	f := joinFigures{Rounds: info.Rounds, Bytes: total, Final: total - j.bytes, FinalPages: stats.Zero + stats.Delta + stats.Whole, Disk: disk,
+	f := joinFigures{Rounds: info.Rounds, Bytes: total, Final: total - j.bytes, FinalPages: stats.Sent(), Disk: disk,
 		Pause: pause, PauseMs: ms(pause), PreCopyMs: ms(t0.Sub(j.t0)), MaxStepMs: ms(j.step), Executed: pos - j.from}
 	p.pmu.Lock()
 	p.lastJoin = f

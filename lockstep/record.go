@@ -1,7 +1,6 @@
 package lockstep
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"ftvm/cpu"
 	"ftvm/devices"
 	"ftvm/machine"
+	"ftvm/mmu"
 )
 
 // DefaultDigestInterval is the number of instructions between CPU digests.
@@ -34,11 +34,6 @@ func StateDigest(c *cpu.CPU) Digest {
 // RAMDigest returns the digest of guest RAM that end records carry.
 func RAMDigest(m *machine.Machine) [32]byte { return ramDigest(m.Mem.RAM) }
 
-// ramPage is the granule of ramDigest.
-const ramPage = 4096
-
-var zeroPage [ramPage]byte
-
 // ramDigest is the SHA-256 of the RAM's size and of each page that is not
 // all zero, preceded by its offset (all uint64 LE): equal RAM, equal digest,
 // and the zero pages (most of a guest's RAM at the end of a short run) cost
@@ -48,9 +43,9 @@ func ramDigest(ram []byte) [32]byte {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], uint64(len(ram)))
 	h.Write(b[:])
-	for off := 0; off < len(ram); off += ramPage {
-		p := ram[off:min(off+ramPage, len(ram))]
-		if bytes.Equal(p, zeroPage[:len(p)]) {
+	for off := 0; off < len(ram); off += mmu.PageSize {
+		p := ram[off:min(off+mmu.PageSize, len(ram))]
+		if machine.IsZero(p) {
 			continue
 		}
 		binary.LittleEndian.PutUint64(b[:], uint64(off))

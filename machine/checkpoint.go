@@ -58,6 +58,10 @@ type CheckpointStats struct {
 	StateBytes int           // bytes of CPU, clock and device state
 }
 
+// Sent returns the number of pages the checkpoint holds: those sent as zero
+// pages, as deltas or whole.
+func (s CheckpointStats) Sent() int { return s.Zero + s.Delta + s.Whole }
+
 // Checkpointer takes the checkpoints of a machine. It keeps the RAM as of
 // the last checkpoint (the receiver's copy), so a page is sent only when
 // its bytes changed, and as a delta when that is shorter. It is used by the
@@ -116,14 +120,10 @@ func (c *Checkpointer) Take(dst []byte) ([]byte, CheckpointStats, error) {
 	s.Dirty = len(c.pages)
 	countAt := len(dst)
 	dst = binary.LittleEndian.AppendUint32(dst, 0)
-	n := 0
 	for _, p := range c.pages {
-		var sent bool
-		if dst, sent = appendPage(dst, c.m.Mem.RAM, c.shadow, p, &s); sent {
-			n++
-		}
+		dst = appendPage(dst, c.m.Mem.RAM, c.shadow, p, &s)
 	}
-	binary.LittleEndian.PutUint32(dst[countAt:], uint32(n))
+	binary.LittleEndian.PutUint32(dst[countAt:], uint32(s.Sent()))
 	dst = append(dst, snapEnd...)
 	s.Bytes = len(dst) - start
 	s.Pause = time.Since(t0)
@@ -132,17 +132,17 @@ func (c *Checkpointer) Take(dst []byte) ([]byte, CheckpointStats, error) {
 
 // appendPage appends page p of ram, encoded against the receiver's copy
 // shadow (which it then updates), and counts it in s; it appends nothing
-// and reports false when the page did not change.
-func appendPage(dst, ram, shadow []byte, p uint64, s *CheckpointStats) ([]byte, bool) {
+// when the page did not change.
+func appendPage(dst, ram, shadow []byte, p uint64, s *CheckpointStats) []byte {
 	off := p << mmu.PageShift
 	cur, old := ram[off:off+mmu.PageSize], shadow[off:off+mmu.PageSize]
 	if bytes.Equal(cur, old) {
 		s.Unchanged++
-		return dst, false
+		return dst
 	}
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(p))
 	switch {
-	case isZero(cur):
+	case IsZero(cur):
 		dst = append(dst, ckptZero)
 		s.Zero++
 	default:
@@ -156,7 +156,7 @@ func appendPage(dst, ram, shadow []byte, p uint64, s *CheckpointStats) ([]byte, 
 		}
 	}
 	copy(old, cur)
-	return dst, true
+	return dst
 }
 
 // deltaLimit is the size above which a page is sent whole rather than as a
@@ -238,7 +238,7 @@ func (m *Machine) ApplyCheckpoint(b []byte) (uint64, error) {
 	if string(rest) != snapEnd {
 		return bad("missing end marker")
 	}
-	applyPages(m.Mem.RAM, pages, m.Mem)
+	applyPages(m.Mem.RAM, pages, func(p uint64) { m.Mem.NoteWrite(p<<mmu.PageShift, mmu.PageSize) })
 	return seq, m.restoreState(&st)
 }
 
@@ -285,15 +285,13 @@ func decodePages(b []byte, npages uint64) ([]ckptPage, []byte, error) {
 	return pages, b, nil
 }
 
-// applyPages writes decoded pages into ram, telling mem (when not nil, the
-// memory ram belongs to) of each write.
-func applyPages(ram []byte, pages []ckptPage, mem *mmu.Memory) {
+// applyPages writes decoded pages into ram, calling wrote with each page's
+// number before it writes the page.
+func applyPages(ram []byte, pages []ckptPage, wrote func(page uint64)) {
 	for _, pg := range pages {
 		off := pg.page << mmu.PageShift
 		dst := ram[off : off+mmu.PageSize]
-		if mem != nil {
-			mem.NoteWrite(off, mmu.PageSize)
-		}
+		wrote(pg.page)
 		switch pg.enc {
 		case ckptZero:
 			clear(dst)

@@ -53,7 +53,7 @@ func TestCheckpointsKeepBackupIdentical(t *testing.T) {
 		if !bytes.Equal(m1.Mem.RAM, m2.Mem.RAM) {
 			for p := 0; p < len(m1.Mem.RAM); p += 4096 {
 				if !bytes.Equal(m1.Mem.RAM[p:p+4096], m2.Mem.RAM[p:p+4096]) {
-					t.Fatalf("checkpoint %d: RAM page %#x differs (dirty %d, sent %d)", i, p, s.Dirty, s.Zero+s.Delta+s.Whole)
+					t.Fatalf("checkpoint %d: RAM page %#x differs (dirty %d, sent %d)", i, p, s.Dirty, s.Sent())
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 package machine
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 
@@ -27,7 +28,7 @@ type PreCopy struct {
 	m      *Machine
 	shadow []byte   // the receiver's RAM: the pages as sent
 	pages  []uint64 // the current round's pages (rounds after the first)
-	next   uint64   // the next page to send: a page number in round 1, an index into pages after
+	next   uint64   // the position in the round of the next page to send (see at)
 	round  int
 }
 
@@ -50,29 +51,29 @@ func (p *PreCopy) Next(dst []byte, limit int) (out []byte, pages int, done bool)
 	start := len(dst)
 	dst = binary.LittleEndian.AppendUint32(dst, 0)
 	var s CheckpointStats
-	ram := p.m.Mem.RAM
-	npages := uint64(len(ram)) >> mmu.PageShift
 	for looked := 0; len(dst)-start < limit && looked < 4*limit; looked += mmu.PageSize {
-		var pg uint64
-		switch {
-		case p.round == 1 && p.next < npages:
-			pg = p.next
-		case p.round > 1 && p.next < uint64(len(p.pages)):
-			pg = p.pages[p.next]
-		default:
+		pg, ok := p.at(p.next)
+		if !ok {
 			done = true
-		}
-		if done {
 			break
 		}
 		p.next++
-		var sent bool
-		if dst, sent = appendPage(dst, ram, p.shadow, pg, &s); sent {
-			pages++
-		}
+		dst = appendPage(dst, p.m.Mem.RAM, p.shadow, pg, &s)
 	}
-	binary.LittleEndian.PutUint32(dst[start:], uint32(pages))
-	return dst, pages, done
+	binary.LittleEndian.PutUint32(dst[start:], uint32(s.Sent()))
+	return dst, s.Sent(), done
+}
+
+// at returns the page at position i of the current round (in round 1 every
+// page in order, later the harvested pages), or false past the round's end.
+func (p *PreCopy) at(i uint64) (uint64, bool) {
+	if p.round == 1 {
+		return i, i < uint64(len(p.m.Mem.RAM))>>mmu.PageShift
+	}
+	if i < uint64(len(p.pages)) {
+		return p.pages[i], true
+	}
+	return 0, false
 }
 
 // NextRound starts the next round with the pages written since the
@@ -91,16 +92,12 @@ func (p *PreCopy) NextRound() int {
 // began, and those of the round not sent yet). The Checkpointer goes on
 // tracking writes for the next checkpoints (Close it when there are none).
 func (p *PreCopy) Final(dst []byte) (*Checkpointer, []byte, CheckpointStats, error) {
-	mem := p.m.Mem
-	switch {
-	case p.round == 1:
-		for pg := p.next; pg < uint64(len(mem.RAM))>>mmu.PageShift; pg++ {
-			mem.MarkDirty(pg)
+	for i := p.next; ; i++ {
+		pg, ok := p.at(i)
+		if !ok {
+			break
 		}
-	default:
-		for _, pg := range p.pages[p.next:] {
-			mem.MarkDirty(pg)
-		}
+		p.m.Mem.MarkDirty(pg)
 	}
 	c := &Checkpointer{m: p.m, shadow: p.shadow}
 	p.shadow, p.pages = nil, nil
@@ -126,10 +123,14 @@ type RAMImage struct {
 	written []uint64 // bitmap of the pages a batch wrote
 }
 
-// NewRAMImage returns an all-zero image of size bytes (a multiple of the
-// page size).
-func NewRAMImage(size uint64) *RAMImage {
-	return &RAMImage{ram: make([]byte, size), written: make([]uint64, (size>>mmu.PageShift+63)/64)}
+// NewRAMImage returns an all-zero image of size bytes (DefaultRAM when
+// zero), which must be a multiple of the page size.
+func NewRAMImage(size uint64) (*RAMImage, error) {
+	size = cmp.Or(size, DefaultRAM)
+	if size%mmu.PageSize != 0 {
+		return nil, fmt.Errorf("RAM size %d is not a multiple of %d", size, mmu.PageSize)
+	}
+	return &RAMImage{ram: make([]byte, size), written: make([]uint64, (size>>mmu.PageShift+63)/64)}, nil
 }
 
 // Size returns the image's size in bytes.
@@ -145,10 +146,7 @@ func (r *RAMImage) Apply(b []byte) error {
 	if len(rest) != 0 {
 		return fmt.Errorf("%w: page batch: %d bytes after the pages", ErrSnapshotFormat, len(rest))
 	}
-	applyPages(r.ram, pages, nil)
-	for _, pg := range pages {
-		r.written[pg.page/64] |= 1 << (pg.page % 64)
-	}
+	applyPages(r.ram, pages, func(p uint64) { r.written[p/64] |= 1 << (p % 64) })
 	return nil
 }
 
@@ -164,7 +162,7 @@ func (m *Machine) LoadRAMImage(r *RAMImage) error {
 		switch {
 		case r.written[p/64]&(1<<(p%64)) != 0:
 			copy(dst, r.ram[off:off+mmu.PageSize])
-		case !isZero(dst):
+		case !IsZero(dst):
 			clear(dst)
 		}
 	}

@@ -27,7 +27,10 @@ func TestPreCopyKeepsReceiverIdentical(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m1, out1 := loadGuest(t, "exercise")
 			m2, out2 := loadGuest(t, "exercise")
-			img := NewRAMImage(uint64(len(m2.Mem.RAM)))
+			img, err := NewRAMImage(uint64(len(m2.Mem.RAM)))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if e := m1.Run(300_000); e.Reason != ExitInsnLimit {
 				t.Fatalf("first part ended with %v", e.Reason)
 			}
@@ -73,7 +76,7 @@ func TestPreCopyKeepsReceiverIdentical(t *testing.T) {
 			if _, err := m2.ApplyCheckpoint(final); err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%d rounds, %d pages in batches; final: %d pages, %d bytes", pc.Round(), sent, s.Zero+s.Delta+s.Whole, s.Bytes)
+			t.Logf("%d rounds, %d pages in batches; final: %d pages, %d bytes", pc.Round(), sent, s.Sent(), s.Bytes)
 			same := func(when string) {
 				t.Helper()
 				if m1.CPU.State() != m2.CPU.State() {
@@ -108,7 +111,10 @@ func TestPreCopyKeepsReceiverIdentical(t *testing.T) {
 
 // A malformed batch changes nothing.
 func TestRAMImageRefusesMalformed(t *testing.T) {
-	img := NewRAMImage(1 << 20)
+	img, err := NewRAMImage(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
 	page := func(n uint32, enc byte, data ...byte) []byte {
 		b := []byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24), enc}
 		return append(b, data...)
@@ -127,7 +133,18 @@ func TestRAMImageRefusesMalformed(t *testing.T) {
 			t.Errorf("%s: applied", name)
 		}
 	}
-	if !isZero(img.ram) || slices.ContainsFunc(img.written, func(w uint64) bool { return w != 0 }) {
+	if !IsZero(img.ram) || slices.ContainsFunc(img.written, func(w uint64) bool { return w != 0 }) {
 		t.Error("a refused batch changed the image")
+	}
+}
+
+// NewRAMImage applies the default RAM size and refuses a size that is not a
+// whole number of pages.
+func TestNewRAMImageSize(t *testing.T) {
+	if img, err := NewRAMImage(0); err != nil || img.Size() != DefaultRAM {
+		t.Errorf("NewRAMImage(0): %v (err %v), want %d bytes", img, err, DefaultRAM)
+	}
+	if _, err := NewRAMImage(1<<20 + 100); err == nil {
+		t.Error("NewRAMImage accepted a size that is not a multiple of the page size")
 	}
 }

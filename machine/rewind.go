@@ -43,7 +43,7 @@ func NewRewinder(m *Machine) *Rewinder {
 		r.cur[i] = new([pagesPerChunk][]byte)
 	}
 	for p := range npages {
-		if page := r.page(uint64(p)); !isZero(page) {
+		if page := r.page(uint64(p)); !IsZero(page) {
 			r.cur[p/pagesPerChunk][p%pagesPerChunk] = bytes.Clone(page)
 			r.stored += len(page)
 		}
@@ -75,7 +75,7 @@ func (r *Rewinder) Save() (*MachineCopy, error) {
 		c, i := int(p/pagesPerChunk), p%pagesPerChunk
 		cur := r.page(p)
 		old := r.cur[c][i]
-		if old == nil && isZero(cur) || old != nil && bytes.Equal(old, cur) {
+		if old == nil && IsZero(cur) || old != nil && bytes.Equal(old, cur) {
 			continue
 		}
 		if !owned[c] {
@@ -84,7 +84,7 @@ func (r *Rewinder) Save() (*MachineCopy, error) {
 			r.cur[c] = &nc
 			owned[c] = true
 		}
-		if isZero(cur) {
+		if IsZero(cur) {
 			r.cur[c][i] = nil
 		} else {
 			r.cur[c][i] = bytes.Clone(cur)
@@ -115,9 +115,10 @@ func (r *Rewinder) Restore(c *MachineCopy) error {
 		if c.pages[ci] == r.cur[ci] {
 			continue
 		}
+		// the slots past RAM's last page are nil in both: never written
 		for i := range pagesPerChunk {
-			if p := uint64(ci*pagesPerChunk + i); int(p) < len(r.m.Mem.RAM)>>mmu.PageShift && !samePage(c.pages[ci][i], r.cur[ci][i]) {
-				write(p)
+			if !samePage(c.pages[ci][i], r.cur[ci][i]) {
+				write(uint64(ci*pagesPerChunk + i))
 			}
 		}
 	}

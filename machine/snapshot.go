@@ -133,7 +133,7 @@ func (m *Machine) SaveSnapshot(w io.Writer) error {
 	ram := m.Mem.RAM
 	for off := 0; off < len(ram); off += mmu.PageSize {
 		page := ram[off : off+mmu.PageSize]
-		if isZero(page) {
+		if IsZero(page) {
 			bw.WriteByte(0)
 			continue
 		}
@@ -144,7 +144,8 @@ func (m *Machine) SaveSnapshot(w io.Writer) error {
 	return bw.Flush()
 }
 
-func isZero(b []byte) bool {
+// IsZero reports whether every byte of b is zero.
+func IsZero(b []byte) bool {
 	for len(b) >= 8 {
 		if binary.LittleEndian.Uint64(b) != 0 {
 			return false

@@ -156,6 +156,18 @@ func (p *Primary) greet(c *transport.Conn) {
 	}
 }
 
+// refusal says why a new backup is turned away ("" when it is not): the
+// pair is formed, or another backup is joining.
+func (p *Primary) refusal() string {
+	switch {
+	case p.paired.Load():
+		return "already paired"
+	case p.joining.Load() != nil:
+		return "another backup is joining"
+	}
+	return ""
+}
+
 // refuse turns a backup away.
 func (p *Primary) refuse(c *transport.Conn, why string) {
 	p.emit(Event{Kind: EventBackupRefused, Peer: c.RemoteAddr().String()}, "refusing a second backup from %v: %s", c.RemoteAddr(), why)
@@ -185,12 +197,8 @@ type joining struct {
 // startJoin begins a backup's join: the state transfer opens with what the
 // backup builds its machine from, and round 1 of the pre-copy starts.
 func (p *Primary) startJoin(r joinReq) {
-	switch {
-	case p.paired.Load():
-		p.refuse(r.c, "already paired")
-		return
-	case p.joining != nil:
-		p.refuse(r.c, "another backup is joining")
+	if why := p.refusal(); why != "" {
+		p.refuse(r.c, why)
 		return
 	}
 	m := p.machine()
@@ -201,8 +209,7 @@ func (p *Primary) startJoin(r joinReq) {
 	j.queue <- start
 	j.bytes = int64(4 + len(start))
 	j.pc = machine.NewPreCopy(m)
-	p.joining = j
-	p.joinBusy.Store(true)
+	p.joining.Store(j)
 	go p.sendJoin(j, m)
 	p.emit(Event{Kind: EventJoinStarted, Peer: r.c.RemoteAddr().String(), Position: j.from, Mode: p.opts.Mode.String()},
 		"backup %v joining at position %d (%s): copying RAM while the guest runs", r.c.RemoteAddr(), j.from, p.opts.Mode)
@@ -288,7 +295,7 @@ func (r *batchReader) Read(b []byte) (int, error) {
 // when one is done, and stops the guest for the final section when the
 // rounds converge.
 func (p *Primary) joinStep() {
-	j := p.joining
+	j := p.joining.Load()
 	select {
 	case err := <-j.sent:
 		p.abortJoin(fmt.Errorf("the link failed: %v", err))
@@ -343,9 +350,7 @@ func (p *Primary) joinStep() {
 // abortJoin ends a join that cannot go on (the backup left, or the run
 // ended): the primary carries on alone.
 func (p *Primary) abortJoin(why error) {
-	j := p.joining
-	p.joining = nil
-	p.joinBusy.Store(false)
+	j := p.joining.Swap(nil)
 	j.pc.Close()
 	j.c.Close()
 	p.emit(Event{Kind: EventJoinFailed, Peer: j.c.RemoteAddr().String(), Bytes: j.bytes, Rounds: j.pc.Round()},
@@ -358,9 +363,8 @@ func (p *Primary) abortJoin(why error) {
 // on while the section goes out, its outputs held until the backup
 // acknowledges what they depend on.
 func (p *Primary) finishJoin(t0 time.Time) error {
-	j := p.joining
-	p.joining = nil
-	defer p.joinBusy.Store(false)
+	j := p.joining.Load()
+	defer p.joining.Store(nil) // after pair: refusal sees the join or the pair
 	fail := func(err error) error {
 		j.pc.Close()
 		j.c.Close()
@@ -440,7 +444,7 @@ func (p *Primary) finishJoin(t0 time.Time) error {
 // pre-copy, the final section holds the whole state.
 func (p *Primary) join(r joinReq) error {
 	p.startJoin(r)
-	if p.joining == nil {
+	if p.joining.Load() == nil {
 		return nil
 	}
 	return p.finishJoin(time.Now())

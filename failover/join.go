@@ -194,6 +194,12 @@ type joining struct {
 	step  time.Duration // the longest pre-copy step
 }
 
+// close abandons the join: its pre-copy and its link.
+func (j *joining) close() {
+	j.pc.Close()
+	j.c.Close()
+}
+
 // startJoin begins a backup's join: the state transfer opens with what the
 // backup builds its machine from, and round 1 of the pre-copy starts.
 func (p *Primary) startJoin(r joinReq) {
@@ -351,8 +357,7 @@ func (p *Primary) joinStep() {
 // ended): the primary carries on alone.
 func (p *Primary) abortJoin(why error) {
 	j := p.joining.Swap(nil)
-	j.pc.Close()
-	j.c.Close()
+	j.close()
 	p.emit(Event{Kind: EventJoinFailed, Peer: j.c.RemoteAddr().String(), Bytes: j.bytes, Rounds: j.pc.Round()},
 		"backup %v join abandoned in pre-copy round %d after %.1f MiB: %v", j.c.RemoteAddr(), j.pc.Round(), float64(j.bytes)/(1<<20), why)
 }
@@ -366,8 +371,7 @@ func (p *Primary) finishJoin(t0 time.Time) error {
 	j := p.joining.Load()
 	defer p.joining.Store(nil) // after pair: refusal sees the join or the pair
 	fail := func(err error) error {
-		j.pc.Close()
-		j.c.Close()
+		j.close()
 		return err
 	}
 	select {

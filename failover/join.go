@@ -106,16 +106,15 @@ func (j *joinInfo) check(ram int) error {
 
 // joinFigures describe a primary's last completed join.
 type joinFigures struct {
-	Rounds     int           `json:"rounds"`      // pre-copy rounds
-	Bytes      int64         `json:"bytes"`       // bytes of state in all
-	Final      int64         `json:"final_bytes"` // bytes sent while the guest paused
-	FinalPages int           `json:"final_pages"` // RAM pages sent while the guest paused
-	Disk       int64         `json:"disk_bytes"`  // of Final, disk images the backup lacked
-	Pause      time.Duration `json:"-"`
-	PauseMs    float64       `json:"pause_ms"`
-	PreCopyMs  float64       `json:"precopy_ms"`   // the pre-copy, the guest running
-	MaxStepMs  float64       `json:"max_step_ms"`  // the longest pre-copy step (a pause of the guest)
-	Executed   uint64        `json:"instructions"` // the guest's instructions during the pre-copy
+	Rounds     int     `json:"rounds"`      // pre-copy rounds
+	Bytes      int64   `json:"bytes"`       // bytes of state in all
+	Final      int64   `json:"final_bytes"` // bytes sent while the guest paused
+	FinalPages int     `json:"final_pages"` // RAM pages sent while the guest paused
+	Disk       int64   `json:"disk_bytes"`  // of Final, disk images the backup lacked
+	PauseMs    float64 `json:"pause_ms"`
+	PreCopyMs  float64 `json:"precopy_ms"`   // the pre-copy, the guest running
+	MaxStepMs  float64 `json:"max_step_ms"`  // the longest pre-copy step (a pause of the guest)
+	Executed   uint64  `json:"instructions"` // the guest's instructions during the pre-copy
 }
 
 // joinFigures returns the figures of the last join.
@@ -426,7 +425,7 @@ func (p *Primary) finishJoin(t0 time.Time) error {
 	}
 	pause := time.Since(t0)
 	f := joinFigures{Rounds: info.Rounds, Bytes: total, Final: total - j.bytes, FinalPages: stats.Zero + stats.Delta + stats.Whole, Disk: disk,
-		Pause: pause, PauseMs: ms(pause), PreCopyMs: ms(t0.Sub(j.t0)), MaxStepMs: ms(j.step), Executed: pos - j.from}
+		PauseMs: ms(pause), PreCopyMs: ms(t0.Sub(j.t0)), MaxStepMs: ms(j.step), Executed: pos - j.from}
 	p.pmu.Lock()
 	p.lastJoin = f
 	p.pmu.Unlock()

@@ -124,7 +124,7 @@ func (b *Backup) JoinPrimary(ctx context.Context, addr string, disks []string, b
 		}
 		b.lostPrimary(c, why)
 	})
-	took := float64(time.Since(t0).Microseconds()) / 1000
+	took := ms(time.Since(t0))
 	b.emit(Event{Kind: EventJoinedPrimary, Peer: addr, Position: info.Position, Generation: b.gen.Load(), Millis: took, Mode: mode.String(), Rounds: info.Rounds},
 		"joined the primary at %s at position %d (generation %d, %s): state received in %.1f ms (%d pre-copy rounds)", addr, info.Position, b.gen.Load(), mode, took, info.Rounds)
 	return nil
@@ -277,7 +277,7 @@ func (b *Backup) lostPrimary(c *transport.Conn, why string) {
 	}
 	last := c.LastHeard()
 	b.lostAt.Store(last.UnixNano())
-	ago := float64(time.Since(last).Microseconds()) / 1000
+	ago := ms(time.Since(last))
 	if why != "" {
 		why = "; " + why
 	}
@@ -515,7 +515,7 @@ func (b *Backup) goLive() *Primary {
 		m.RequestStop() // a Stop that came while going live
 	}
 	p.announce()
-	after := float64(time.Since(time.Unix(0, b.lostAt.Load())).Microseconds()) / 1000
+	after := ms(time.Since(time.Unix(0, b.lostAt.Load())))
 	b.emit(Event{Kind: EventWentLive, Generation: gen, Position: m.CPU.Position(), Millis: after},
 		"went live as generation %d at position %d, %.0f ms after the primary was last heard", gen, m.CPU.Position(), after)
 	if b.opts.Listen != "" {

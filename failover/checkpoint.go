@@ -256,10 +256,9 @@ func (p *Primary) reportCheckpoints(n uint64) {
 	rate := float64(n) / time.Since(c.reportAt).Seconds()
 	c.reportAt, c.reportN = time.Now(), count
 	c.mu.Unlock()
-	ms := float64(mean.Microseconds()) / 1000
-	p.emit(Event{Kind: EventCheckpoints, Position: p.position(), Millis: ms, Bytes: int64(bytes), Status: int(count)},
+	p.emit(Event{Kind: EventCheckpoints, Position: p.position(), Millis: ms(mean), Bytes: int64(bytes), Status: int(count)},
 		"%d checkpoints (%.0f/s lately), %.1f MiB: pause mean %.2f ms, max %.2f ms",
-		count, rate, float64(bytes)/(1<<20), ms, float64(maxP.Microseconds())/1000)
+		count, rate, float64(bytes)/(1<<20), ms(mean), ms(maxP))
 }
 
 // checkpointStatus adds the checkpoint figures to a status.
@@ -268,10 +267,10 @@ func (p *Primary) checkpointStatus(s map[string]any, c *ckptPrimary) {
 	defer c.mu.Unlock()
 	s["checkpoints"] = c.count
 	s["checkpoint_bytes"] = c.bytes
-	s["checkpoint_pause_ms"] = float64(c.lastPause.Microseconds()) / 1000
-	s["checkpoint_pause_max_ms"] = float64(c.maxPause.Microseconds()) / 1000
+	s["checkpoint_pause_ms"] = ms(c.lastPause)
+	s["checkpoint_pause_max_ms"] = ms(c.maxPause)
 	if c.count > 0 {
-		s["checkpoint_pause_mean_ms"] = float64((c.sumPause / time.Duration(c.count)).Microseconds()) / 1000
+		s["checkpoint_pause_mean_ms"] = ms(c.sumPause / time.Duration(c.count))
 	}
 }
 

@@ -106,16 +106,15 @@ func (j *joinInfo) check(ram int) error {
 
 // joinFigures describe a primary's last completed join.
 type joinFigures struct {
-	Rounds     int           `json:"rounds"`      // pre-copy rounds
-	Bytes      int64         `json:"bytes"`       // bytes of state in all
-	Final      int64         `json:"final_bytes"` // bytes sent while the guest paused
-	FinalPages int           `json:"final_pages"` // RAM pages sent while the guest paused
-	Disk       int64         `json:"disk_bytes"`  // of Final, disk images the backup lacked
-	Pause      time.Duration `json:"-"`
-	PauseMs    float64       `json:"pause_ms"`
-	PreCopyMs  float64       `json:"precopy_ms"`   // the pre-copy, the guest running
-	MaxStepMs  float64       `json:"max_step_ms"`  // the longest pre-copy step (a pause of the guest)
-	Executed   uint64        `json:"instructions"` // the guest's instructions during the pre-copy
+	Rounds     int     `json:"rounds"`      // pre-copy rounds
+	Bytes      int64   `json:"bytes"`       // bytes of state in all
+	Final      int64   `json:"final_bytes"` // bytes sent while the guest paused
+	FinalPages int     `json:"final_pages"` // RAM pages sent while the guest paused
+	Disk       int64   `json:"disk_bytes"`  // of Final, disk images the backup lacked
+	PauseMs    float64 `json:"pause_ms"`
+	PreCopyMs  float64 `json:"precopy_ms"`   // the pre-copy, the guest running
+	MaxStepMs  float64 `json:"max_step_ms"`  // the longest pre-copy step (a pause of the guest)
+	Executed   uint64  `json:"instructions"` // the guest's instructions during the pre-copy
 }
 
 // joinFigures returns the figures of the last join.
@@ -156,6 +155,18 @@ func (p *Primary) greet(c *transport.Conn) {
 	}
 }
 
+// refusal says why a new backup is turned away ("" when it is not): the
+// pair is formed, or another backup is joining.
+func (p *Primary) refusal() string {
+	switch {
+	case p.paired.Load():
+		return "already paired"
+	case p.joining.Load() != nil:
+		return "another backup is joining"
+	}
+	return ""
+}
+
 // refuse turns a backup away.
 func (p *Primary) refuse(c *transport.Conn, why string) {
 	p.emit(Event{Kind: EventBackupRefused, Peer: c.RemoteAddr().String()}, "refusing a second backup from %v: %s", c.RemoteAddr(), why)
@@ -182,15 +193,17 @@ type joining struct {
 	step  time.Duration // the longest pre-copy step
 }
 
+// close abandons the join: its pre-copy and its link.
+func (j *joining) close() {
+	j.pc.Close()
+	j.c.Close()
+}
+
 // startJoin begins a backup's join: the state transfer opens with what the
 // backup builds its machine from, and round 1 of the pre-copy starts.
 func (p *Primary) startJoin(r joinReq) {
-	switch {
-	case p.paired.Load():
-		p.refuse(r.c, "already paired")
-		return
-	case p.joining != nil:
-		p.refuse(r.c, "another backup is joining")
+	if why := p.refusal(); why != "" {
+		p.refuse(r.c, why)
 		return
 	}
 	m := p.machine()
@@ -201,8 +214,7 @@ func (p *Primary) startJoin(r joinReq) {
 	j.queue <- start
 	j.bytes = int64(4 + len(start))
 	j.pc = machine.NewPreCopy(m)
-	p.joining = j
-	p.joinBusy.Store(true)
+	p.joining.Store(j)
 	go p.sendJoin(j, m)
 	p.emit(Event{Kind: EventJoinStarted, Peer: r.c.RemoteAddr().String(), Position: j.from, Mode: p.opts.Mode.String()},
 		"backup %v joining at position %d (%s): copying RAM while the guest runs", r.c.RemoteAddr(), j.from, p.opts.Mode)
@@ -288,7 +300,7 @@ func (r *batchReader) Read(b []byte) (int, error) {
 // when one is done, and stops the guest for the final section when the
 // rounds converge.
 func (p *Primary) joinStep() {
-	j := p.joining
+	j := p.joining.Load()
 	select {
 	case err := <-j.sent:
 		p.abortJoin(fmt.Errorf("the link failed: %v", err))
@@ -343,11 +355,8 @@ func (p *Primary) joinStep() {
 // abortJoin ends a join that cannot go on (the backup left, or the run
 // ended): the primary carries on alone.
 func (p *Primary) abortJoin(why error) {
-	j := p.joining
-	p.joining = nil
-	p.joinBusy.Store(false)
-	j.pc.Close()
-	j.c.Close()
+	j := p.joining.Swap(nil)
+	j.close()
 	p.emit(Event{Kind: EventJoinFailed, Peer: j.c.RemoteAddr().String(), Bytes: j.bytes, Rounds: j.pc.Round()},
 		"backup %v join abandoned in pre-copy round %d after %.1f MiB: %v", j.c.RemoteAddr(), j.pc.Round(), float64(j.bytes)/(1<<20), why)
 }
@@ -358,12 +367,10 @@ func (p *Primary) abortJoin(why error) {
 // on while the section goes out, its outputs held until the backup
 // acknowledges what they depend on.
 func (p *Primary) finishJoin(t0 time.Time) error {
-	j := p.joining
-	p.joining = nil
-	defer p.joinBusy.Store(false)
+	j := p.joining.Load()
+	defer p.joining.Store(nil) // after pair: refusal sees the join or the pair
 	fail := func(err error) error {
-		j.pc.Close()
-		j.c.Close()
+		j.close()
 		return err
 	}
 	select {
@@ -418,7 +425,7 @@ func (p *Primary) finishJoin(t0 time.Time) error {
 	}
 	pause := time.Since(t0)
 	f := joinFigures{Rounds: info.Rounds, Bytes: total, Final: total - j.bytes, FinalPages: stats.Sent(), Disk: disk,
-		Pause: pause, PauseMs: ms(pause), PreCopyMs: ms(t0.Sub(j.t0)), MaxStepMs: ms(j.step), Executed: pos - j.from}
+		PauseMs: ms(pause), PreCopyMs: ms(t0.Sub(j.t0)), MaxStepMs: ms(j.step), Executed: pos - j.from}
 	p.pmu.Lock()
 	p.lastJoin = f
 	p.pmu.Unlock()
@@ -440,7 +447,7 @@ func (p *Primary) finishJoin(t0 time.Time) error {
 // pre-copy, the final section holds the whole state.
 func (p *Primary) join(r joinReq) error {
 	p.startJoin(r)
-	if p.joining == nil {
+	if p.joining.Load() == nil {
 		return nil
 	}
 	return p.finishJoin(time.Now())

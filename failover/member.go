@@ -407,7 +407,7 @@ func (n *member) status(role string) map[string]any {
 		s["oldest_held_position"] = oldest
 	}
 	if c := n.link(); c != nil {
-		s["rtt_ms"] = float64(c.RTT().Microseconds()) / 1000
+		s["rtt_ms"] = ms(c.RTT())
 	}
 	if d := n.live.Dropped(); d > 0 {
 		s["frames_dropped"] = d

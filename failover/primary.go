@@ -25,10 +25,11 @@ type Primary struct {
 
 	joins chan joinReq // backups that said hello, for the run loop
 
-	// joining is the join in progress (the machine's goroutine); joinBusy
-	// is set from its start to its end, for the accepting goroutine.
-	joining  *joining
-	joinBusy atomic.Bool
+	// joining is the join in progress. Only the machine's goroutine sets
+	// it and uses the join; the accepting goroutine reads it (refusal),
+	// hence atomic. It stays set until the pair is formed, so that goroutine
+	// sees it or paired from a join's start on.
+	joining  atomic.Pointer[joining]
 	lastJoin joinFigures // guarded by pmu
 
 	// pmu guards listener, stopAccept, sink, rec and ck (sink, rec and ck
@@ -244,14 +245,11 @@ func (p *Primary) acceptLoop(ctx context.Context, l *transport.Listener) {
 			}
 			return
 		}
-		switch {
-		case p.paired.Load():
-			p.refuse(c, "already paired")
-		case p.joinBusy.Load():
-			p.refuse(c, "another backup is joining")
-		default:
-			go p.greet(c)
+		if why := p.refusal(); why != "" {
+			p.refuse(c, why)
+			continue
 		}
+		go p.greet(c)
 	}
 }
 
@@ -330,7 +328,7 @@ func (p *Primary) Run(maxInsns uint64) machine.Exit {
 				p.startJoin(r)
 			default:
 			}
-			if p.joining != nil {
+			if p.joining.Load() != nil {
 				p.joinStep()
 			}
 			if p.ck != nil && p.paired.Load() {
@@ -360,7 +358,7 @@ func (p *Primary) Run(maxInsns uint64) machine.Exit {
 // the side that wins the next generation releases what is still held (a
 // backup at the end releases exactly what no release notice covered).
 func (p *Primary) finish(exit machine.Exit) {
-	if p.joining != nil {
+	if p.joining.Load() != nil {
 		p.abortJoin(errJoinStopped)
 	}
 	if !p.paired.Load() {

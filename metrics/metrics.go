@@ -93,9 +93,15 @@ var (
 	descDropped   = desc("ftvm_frames_dropped_total", "Received frames dropped because the guest did not take them.")
 )
 
-// desc describes the metric name with help and the variable labels.
+// descs lists every descriptor desc made, for Describe.
+var descs []*prometheus.Desc
+
+// desc describes the metric name with help and the variable labels, and
+// lists it in descs. Call it only to declare the package's descriptors.
 func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, labels, nil)
+	d := prometheus.NewDesc(name, help, labels, nil)
+	descs = append(descs, d)
+	return d
 }
 
 // minRateWindow is the shortest time instructions per second are measured
@@ -133,8 +139,7 @@ func (m *Metrics) Event(e failover.Event) {
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRole, descGen, descPos, descIPS, descLag, descLagS, descLogBytes, descHeld, descHeldAge, descHeldAgeS, descDropped, descKindBytes, descRTT,
-		descMode, descCkpts, descCkptBytes, descCkptPause, descCkptMax} {
+	for _, d := range descs {
 		ch <- d
 	}
 }

@@ -319,18 +319,6 @@ func (r *run) spawn(h netlab.Host, role string, args ...string) (*member, error)
 	return m, nil
 }
 
-// find returns m's first event of kind (of generation gen, if not 0).
-func (m *member) find(kind failover.EventKind, gen uint64) (failover.Event, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, e := range m.seen {
-		if e.Kind == kind && (gen == 0 || e.Generation == gen) {
-			return e, true
-		}
-	}
-	return failover.Event{}, false
-}
-
 // waitFor waits until cond holds, the run's context ends or limit passes.
 func (r *run) waitFor(limit time.Duration, what string, cond func() bool) error {
 	deadline := time.Now().Add(limit)
@@ -349,27 +337,20 @@ func (r *run) waitFor(limit time.Duration, what string, cond func() bool) error 
 // waitEvent waits for m's event of kind (and gen); it fails early when m
 // ended without it.
 func (r *run) waitEvent(m *member, kind failover.EventKind, gen uint64, limit time.Duration) (failover.Event, error) {
-	var e failover.Event
-	ended := false
-	err := r.waitFor(limit, fmt.Sprintf("%s: %s", m.name, kind), func() bool {
-		var ok bool
-		if e, ok = m.find(kind, gen); ok {
-			return true
-		}
-		select {
-		case <-m.done:
-			if ended { // one more look at the file after the end
-				return true
-			}
-			ended = true
-		default:
-		}
-		return false
+	ctx, cancel := context.WithTimeout(r.ctx, limit)
+	defer cancel()
+	e, err := failover.WaitEvent(ctx, m.events, m.done, func(e failover.Event) bool {
+		return e.Kind == kind && (gen == 0 || e.Generation == gen)
 	})
-	if err == nil && e.Kind != kind {
-		err = fmt.Errorf("%s ended without %s", m.name, kind)
+	switch {
+	case err == nil:
+		return e, nil
+	case r.ctx.Err() != nil:
+		return e, r.ctx.Err()
+	case ctx.Err() != nil:
+		return e, fmt.Errorf("timed out after %v waiting for %s: %s", limit, m.name, kind)
 	}
-	return e, err
+	return e, fmt.Errorf("%s ended without %s", m.name, kind)
 }
 
 // waitConsole waits for s on m's console; it fails early when m ended

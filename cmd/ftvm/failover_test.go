@@ -270,12 +270,13 @@ func (p *foProc) waitEvent(kind failover.EventKind, gen uint64, d time.Duration)
 // findEvent reports whether the process's --events file holds an event of
 // kind (of generation gen, unless 0) now.
 func (p *foProc) findEvent(kind failover.EventKind, gen uint64) (failover.Event, bool) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // one look
-	ev, err := failover.WaitEvent(ctx, p.events, nil, func(e failover.Event) bool {
-		return e.Kind == kind && (gen == 0 || e.Generation == gen)
-	})
-	return ev, err == nil
+	events, _ := failover.ReadEvents(p.events) // none if it wrote none
+	for _, e := range events {
+		if e.Kind == kind && (gen == 0 || e.Generation == gen) {
+			return e, true
+		}
+	}
+	return failover.Event{}, false
 }
 
 // waitLine waits up to d for a stderr line containing phrase.

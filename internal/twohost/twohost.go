@@ -13,9 +13,7 @@
 package twohost
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -699,7 +697,8 @@ func (r *run) generations() (map[uint64][]string, int) {
 	ms := append([]*member(nil), r.members...)
 	r.mu.Unlock()
 	for _, m := range ms {
-		for _, e := range readEvents(m.events) {
+		events, _ := failover.ReadEvents(m.events) // none if it wrote none
+		for _, e := range events {
 			if e.Kind == failover.EventWentLive || e.Kind == failover.EventBackupLost {
 				live[e.Generation] = append(live[e.Generation], m.name)
 			}
@@ -712,24 +711,6 @@ func (r *run) generations() (map[uint64][]string, int) {
 		}
 	}
 	return live, double
-}
-
-// readEvents returns the events in a --events file.
-func readEvents(path string) []failover.Event {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []failover.Event
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e failover.Event
-		if json.Unmarshal(sc.Bytes(), &e) == nil {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // timeline returns the events in time order.

@@ -1014,14 +1014,21 @@ func foRoundAll(ds []time.Duration) []time.Duration {
 	return out
 }
 
-func foRunRounds(t *testing.T, rounds int, mode string, fig *foFigures) {
-	e := newFoEnv(t)
+// foSeededRand returns a source of the test's random choices, seeded by
+// FTVM_FAILOVER_SEED if set (else the time); the seed is logged.
+func foSeededRand(t *testing.T) *rand.Rand {
+	t.Helper()
 	seed := time.Now().UnixNano()
 	if s, err := strconv.ParseInt(os.Getenv("FTVM_FAILOVER_SEED"), 10, 64); err == nil {
 		seed = s
 	}
 	t.Logf("seed %d (FTVM_FAILOVER_SEED reproduces the choices)", seed)
-	rng := rand.New(rand.NewSource(seed))
+	return rand.New(rand.NewSource(seed))
+}
+
+func foRunRounds(t *testing.T, rounds int, mode string, fig *foFigures) {
+	e := newFoEnv(t)
+	rng := foSeededRand(t)
 	for r := 0; r < rounds; r++ {
 		// Alternate: kill the primary, kill the backup; a second kill (of
 		// the pair's new primary) in rounds 2, 3 of every 4; the first

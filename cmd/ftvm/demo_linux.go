@@ -104,7 +104,7 @@ func cmdDemoLinux(f *linuxDemoFlags, seed int64) (int, error) {
 			res.GARPPort, res.GARP.Milliseconds(), res.PortBefore, res.PortAfter)
 	}
 	fmt.Printf("ftvm demo --linux: bytes sent %d, echoed %d, lost %d; generations live on two sides: %d\n",
-		res.BytesSent, res.BytesEcho, res.LostBytes, res.DoubleLive)
+		res.BytesSent, res.BytesEcho, res.LostBytes, res.DoubleLive())
 	for _, s := range append(res.Unexpected(), res.Spurious()...) {
 		fmt.Println("ftvm demo --linux: " + s)
 	}

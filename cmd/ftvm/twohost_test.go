@@ -129,7 +129,7 @@ func TestSoakTwoHostLinux(t *testing.T) {
 					t.Logf("round %d: %s, %s arbiter, the %s killed after %v", r, mode, arbiter, kill, after)
 					res, err := twohost.Run(context.Background(), twoHostConfig(t, mode, arbiter, kill, after))
 					c.lost += res.LostBytes
-					c.doubleLive += res.DoubleLive
+					c.doubleLive += res.DoubleLive()
 					if errors.Is(err, twohost.ErrSpurious) {
 						c.spurious++
 						t.Skipf("round ended early: %v", err)

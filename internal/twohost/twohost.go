@@ -161,10 +161,19 @@ type Result struct {
 	Load       Load          // the stream before the kill
 	// Live lists, per generation from 2 on, the members that took it
 	// (went live, or carried on alone).
-	Live map[uint64][]string
-	// DoubleLive counts the generations taken by more than one member.
-	DoubleLive int
-	Timeline   []Event // in time order
+	Live     map[uint64][]string
+	Timeline []Event // in time order
+}
+
+// DoubleLive counts the generations taken by more than one member.
+func (r *Result) DoubleLive() int {
+	n := 0
+	for _, who := range r.Live {
+		if len(who) > 1 {
+			n++
+		}
+	}
+	return n
 }
 
 // Problems returns the invariants the failover broke: bytes lost, a
@@ -623,7 +632,7 @@ func (r *run) play(res *Result) error {
 		return err
 	}
 	r.killAll()
-	res.Live, res.DoubleLive = r.generations()
+	res.Live = r.generations()
 	if err := st.result(res); err != nil {
 		return err
 	}
@@ -691,7 +700,7 @@ func (r *run) waitGARP(garps *netlab.GARPWatch, mac net.HardwareAddr, res *Resul
 
 // generations reads every member's events: for each generation from 2 on,
 // the members that took it (went live, or carried on alone).
-func (r *run) generations() (map[uint64][]string, int) {
+func (r *run) generations() map[uint64][]string {
 	live := map[uint64][]string{}
 	r.mu.Lock()
 	ms := append([]*member(nil), r.members...)
@@ -704,13 +713,7 @@ func (r *run) generations() (map[uint64][]string, int) {
 			}
 		}
 	}
-	double := 0
-	for _, who := range live {
-		if len(who) > 1 {
-			double++
-		}
-	}
-	return live, double
+	return live
 }
 
 // timeline returns the events in time order.

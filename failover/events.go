@@ -168,25 +168,14 @@ func WaitEvent(ctx context.Context, path string, done <-chan struct{}, match fun
 			default:
 			}
 		}
-		f, err := os.Open(path)
-		if err == nil {
-			if _, err = f.Seek(off, io.SeekStart); err == nil {
-				r := bufio.NewReader(f)
-				for {
-					line, err := r.ReadBytes('\n')
-					off += int64(len(line))
-					if err != nil {
-						off -= int64(len(line)) // an event still being written
-						break
-					}
-					var e Event
-					if json.Unmarshal(line, &e) == nil && match(e) {
-						f.Close()
-						return e, nil
-					}
-				}
-			}
-			f.Close()
+		var found Event
+		var ok bool
+		off, ok, _ = scanEvents(path, off, func(e Event) bool {
+			found = e
+			return match(e)
+		})
+		if ok {
+			return found, nil
 		}
 		if ended {
 			return Event{}, fmt.Errorf("%s: the process ended without the event", path)
@@ -195,6 +184,44 @@ func WaitEvent(ctx context.Context, path string, done <-chan struct{}, match fun
 		case <-ctx.Done():
 			return Event{}, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// ReadEvents returns the events in the JSON-lines event file path now.
+func ReadEvents(path string) ([]Event, error) {
+	var out []Event
+	_, _, err := scanEvents(path, 0, func(e Event) bool {
+		out = append(out, e)
+		return false
+	})
+	return out, err
+}
+
+// scanEvents hands the events of the whole lines of the event file path
+// from offset off to fn until fn returns true (found). next is the offset
+// after the lines read: a line still being written is left for later.
+func scanEvents(path string, off int64, fn func(Event) bool) (next int64, found bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return off, false, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return off, false, err
+	}
+	r := bufio.NewReader(f)
+	for {
+		line, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			return off, false, nil
+		} else if err != nil {
+			return off, false, err
+		}
+		off += int64(len(line))
+		var e Event
+		if json.Unmarshal(line, &e) == nil && fn(e) {
+			return off, true, nil
 		}
 	}
 }

@@ -20,11 +20,16 @@ var sampleLine = regexp.MustCompile(`(?m)^(ftvm_[a-z_]+(?:\{[^}]*\})?) (\S+)$`)
 // Scrape reads the ftvm samples an endpoint serves at addr, by name with
 // labels as the text format writes them (`ftvm_role{role="backup"}`).
 func Scrape(ctx context.Context, addr string) (map[string]float64, error) {
+	return ScrapeWith(ctx, http.DefaultClient, addr)
+}
+
+// ScrapeWith is Scrape through the client c (its own dialer or timeout).
+func ScrapeWith(ctx context.Context, c *http.Client, addr string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,8 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tm
 now() { date +%s.%N; }
 calc() { awk "BEGIN { $1 }" </dev/null; }
 min() { calc "a = \"$1\"; b = \"$2\"; print (b == \"\" || a + 0 < b + 0) ? a : b"; }
+# cpu TIMEFILE: user+sys of /usr/bin/time -f '%U %S'
+cpu() { awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { c = $1 + $2 } END { printf "%.2f", c }' "$1"; }
 
 # run_timed OUT ERR CMD...: sets WALL and CPU (seconds); fails unless the
 # exit status is 1 (debug-exit 0)
@@ -69,7 +71,7 @@ run_timed() {
 		exit 1
 	fi
 	WALL=$(calc "printf \"%.3f\", $t1 - $t0")
-	CPU=$(awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { c = $1 + $2 } END { printf "%.2f", c }' "$tmp/time")
+	CPU=$(cpu "$tmp/time")
 }
 
 # check OUT WHO GOLDEN
@@ -169,7 +171,7 @@ to_marker() {
 	wait "$pid" 2>/dev/null || true
 	exec 3>&-
 	WALL=$(calc "printf \"%.2f\", $t1 - $t0")
-	CPU=$(awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { c = $1 + $2 } END { printf "%.2f", c }' "$tmp/$name.time")
+	CPU=$(cpu "$tmp/$name.time")
 }
 
 if [ "$LINUX" != none ]; then

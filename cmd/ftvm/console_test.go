@@ -18,13 +18,8 @@ func ftvmStdin(t *testing.T, stdin string, args ...string) (string, int) {
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout = &out
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), 0
+	status := exitStatus(t, cmd.Run())
+	return out.String(), status
 }
 
 // Bytes typed on stdin reach the guest's COM1 receive side, more than the

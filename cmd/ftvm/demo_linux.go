@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"ftvm/internal/netlab"
 	"ftvm/internal/twohost"
 )
 
@@ -43,16 +45,8 @@ func cmdDemoLinux(f *linuxDemoFlags, seed int64) (int, error) {
 	default:
 		return 0, usagef("--kill %q: want primary or backup", f.kill)
 	}
-	if os.Geteuid() != 0 {
-		return 0, errors.New("ftvm demo --linux needs root: it creates network namespaces, bridges and TAP devices (run it as root, e.g. with sudo)")
-	}
 	cfg := twohost.Config{Kill: kill, Vmlinux: filepath.Join(f.dir, "vmlinux"), Initrd: filepath.Join(f.dir, "initramfs.cpio.gz"),
 		Mode: f.mode, Arbiter: f.arbiter}
-	for _, p := range []string{cfg.Vmlinux, cfg.Initrd} {
-		if _, err := os.Stat(p); err != nil {
-			return 0, fmt.Errorf("%v (build the Linux guest with make linux-guest, or pass --linux-dir)", err)
-		}
-	}
 	if cfg.Arbiter == "" {
 		cfg.Arbiter = "file"
 		if _, err := exec.LookPath("etcd"); err == nil {
@@ -73,18 +67,24 @@ func cmdDemoLinux(f *linuxDemoFlags, seed int64) (int, error) {
 		return fmt.Sprintf("%7d ms  %-9s %s", e.At.Sub(start).Milliseconds(), e.Who+":", e.Text)
 	}
 	cfg.OnEvent = func(e twohost.Event) {
-		if start.IsZero() {
+		if start.IsZero() { // the first event: Run has its hosts
 			start = e.At
+			fmt.Printf("ftvm demo --linux: Debian's kernel as a %s pair on two hosts (network namespaces), the %s killed after %v of streaming\n",
+				cfg.Mode, cfg.Kill, cfg.KillAfter)
 		}
 		fmt.Println(line(e))
 	}
-	fmt.Printf("ftvm demo --linux: Debian's kernel as a %s pair on two hosts (network namespaces), the %s killed after %v of streaming\n",
-		cfg.Mode, cfg.Kill, cfg.KillAfter)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	release := onSignal(cancel)
 	defer release()
 	res, err := twohost.Run(ctx, cfg)
+	switch {
+	case errors.Is(err, netlab.ErrNotRoot):
+		return 0, errors.New("ftvm demo --linux needs root: it creates network namespaces, bridges and TAP devices (run it as root, e.g. with sudo)")
+	case errors.Is(err, fs.ErrNotExist) && res.Timeline == nil: // Run's check of its files, before any event
+		return 0, fmt.Errorf("%v (build the Linux guest with make linux-guest, or pass --linux-dir)", err)
+	}
 	fmt.Println()
 	fmt.Println("ftvm demo --linux: timeline")
 	for _, e := range res.Timeline {
@@ -104,7 +104,7 @@ func cmdDemoLinux(f *linuxDemoFlags, seed int64) (int, error) {
 			res.GARPPort, res.GARP.Milliseconds(), res.PortBefore, res.PortAfter)
 	}
 	fmt.Printf("ftvm demo --linux: bytes sent %d, echoed %d, lost %d; generations live on two sides: %d\n",
-		res.BytesSent, res.BytesEcho, res.LostBytes, res.DoubleLive)
+		res.BytesSent, res.BytesEcho, res.LostBytes, res.DoubleLive())
 	for _, s := range append(res.Unexpected(), res.Spurious()...) {
 		fmt.Println("ftvm demo --linux: " + s)
 	}

@@ -270,12 +270,13 @@ func (p *foProc) waitEvent(kind failover.EventKind, gen uint64, d time.Duration)
 // findEvent reports whether the process's --events file holds an event of
 // kind (of generation gen, unless 0) now.
 func (p *foProc) findEvent(kind failover.EventKind, gen uint64) (failover.Event, bool) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // one look
-	ev, err := failover.WaitEvent(ctx, p.events, nil, func(e failover.Event) bool {
-		return e.Kind == kind && (gen == 0 || e.Generation == gen)
-	})
-	return ev, err == nil
+	events, _ := failover.ReadEvents(p.events) // none if it wrote none
+	for _, e := range events {
+		if e.Kind == kind && (gen == 0 || e.Generation == gen) {
+			return e, true
+		}
+	}
+	return failover.Event{}, false
 }
 
 // waitLine waits up to d for a stderr line containing phrase.
@@ -1013,14 +1014,21 @@ func foRoundAll(ds []time.Duration) []time.Duration {
 	return out
 }
 
-func foRunRounds(t *testing.T, rounds int, mode string, fig *foFigures) {
-	e := newFoEnv(t)
+// foSeededRand returns a source of the test's random choices, seeded by
+// FTVM_FAILOVER_SEED if set (else the time); the seed is logged.
+func foSeededRand(t *testing.T) *rand.Rand {
+	t.Helper()
 	seed := time.Now().UnixNano()
 	if s, err := strconv.ParseInt(os.Getenv("FTVM_FAILOVER_SEED"), 10, 64); err == nil {
 		seed = s
 	}
 	t.Logf("seed %d (FTVM_FAILOVER_SEED reproduces the choices)", seed)
-	rng := rand.New(rand.NewSource(seed))
+	return rand.New(rand.NewSource(seed))
+}
+
+func foRunRounds(t *testing.T, rounds int, mode string, fig *foFigures) {
+	e := newFoEnv(t)
+	rng := foSeededRand(t)
 	for r := 0; r < rounds; r++ {
 		// Alternate: kill the primary, kill the backup; a second kill (of
 		// the pair's new primary) in rounds 2, 3 of every 4; the first

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -70,14 +69,7 @@ func debug(t *testing.T, guest string, args []string, commands ...string) debugS
 	}
 	werr := cmd.Wait()
 	<-rest
-	s := debugSession{gdb: string(out), stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	if errors.As(werr, &ee) {
-		s.status = ee.ExitCode()
-	} else if werr != nil {
-		t.Fatal(werr)
-	}
-	return s
+	return debugSession{gdb: string(out), stdout: stdout.String(), stderr: stderr.String(), status: exitStatus(t, werr)}
 }
 
 // expect checks that each pattern matches gdb's output, in order.

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -119,12 +116,7 @@ func soakReport(t *testing.T, what string, c soakCounts) {
 // two sides.
 func TestSoakTwoHostLinux(t *testing.T) {
 	rounds := soakRounds(t, "FTVM_SOAK_LINUX_ROUNDS", 3)
-	seed := time.Now().UnixNano()
-	if s, err := strconv.ParseInt(os.Getenv("FTVM_FAILOVER_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("seed %d (FTVM_FAILOVER_SEED reproduces the choices)", seed)
-	rng := rand.New(rand.NewSource(seed))
+	rng := foSeededRand(t)
 	for _, m := range failover.Modes {
 		mode := m.String()
 		t.Run(mode, func(t *testing.T) {
@@ -137,7 +129,7 @@ func TestSoakTwoHostLinux(t *testing.T) {
 					t.Logf("round %d: %s, %s arbiter, the %s killed after %v", r, mode, arbiter, kill, after)
 					res, err := twohost.Run(context.Background(), twoHostConfig(t, mode, arbiter, kill, after))
 					c.lost += res.LostBytes
-					c.doubleLive += res.DoubleLive
+					c.doubleLive += res.DoubleLive()
 					if errors.Is(err, twohost.ErrSpurious) {
 						c.spurious++
 						t.Skipf("round ended early: %v", err)

@@ -80,9 +80,6 @@ func StartEtcd(c EtcdConfig) (*Etcd, error) {
 	return e, nil
 }
 
-// Log returns what the server wrote on stderr.
-func (e *Etcd) Log() string { return e.log.String() }
-
 // Close stops the server.
 func (e *Etcd) Close() {
 	e.cancel()

@@ -1,7 +1,6 @@
 package twohost
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -14,6 +13,7 @@ import (
 
 	"ftvm/failover"
 	"ftvm/internal/netlab"
+	"ftvm/metrics"
 )
 
 // metricsPort is where the primary (or the lone run) serves its metrics,
@@ -126,32 +126,11 @@ func cpuTime(pid int) (time.Duration, error) {
 }
 
 // scrape fetches the Prometheus metrics at addr from the client's
-// namespace and returns the samples by name (with labels).
+// namespace and returns the ftvm samples by name (with labels).
 func (r *run) scrape(addr string) (map[string]float64, error) {
 	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, a string) (net.Conn, error) {
 		return r.lab.Dial(netlab.Client, a, 2*time.Second)
 	}}
 	defer tr.CloseIdleConnections()
-	c := http.Client{Transport: tr, Timeout: 10 * time.Second}
-	resp, err := c.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metrics at %s: %s", addr, resp.Status)
-	}
-	m := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		i := strings.LastIndexByte(line, ' ')
-		if strings.HasPrefix(line, "#") || i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			m[line[:i]] = v
-		}
-	}
-	return m, sc.Err()
+	return metrics.ScrapeWith(r.ctx, &http.Client{Transport: tr, Timeout: 10 * time.Second}, addr)
 }

@@ -13,9 +13,7 @@
 package twohost
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -163,10 +161,19 @@ type Result struct {
 	Load       Load          // the stream before the kill
 	// Live lists, per generation from 2 on, the members that took it
 	// (went live, or carried on alone).
-	Live map[uint64][]string
-	// DoubleLive counts the generations taken by more than one member.
-	DoubleLive int
-	Timeline   []Event // in time order
+	Live     map[uint64][]string
+	Timeline []Event // in time order
+}
+
+// DoubleLive counts the generations taken by more than one member.
+func (r *Result) DoubleLive() int {
+	n := 0
+	for _, who := range r.Live {
+		if len(who) > 1 {
+			n++
+		}
+	}
+	return n
 }
 
 // Problems returns the invariants the failover broke: bytes lost, a
@@ -319,18 +326,6 @@ func (r *run) spawn(h netlab.Host, role string, args ...string) (*member, error)
 	return m, nil
 }
 
-// find returns m's first event of kind (of generation gen, if not 0).
-func (m *member) find(kind failover.EventKind, gen uint64) (failover.Event, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, e := range m.seen {
-		if e.Kind == kind && (gen == 0 || e.Generation == gen) {
-			return e, true
-		}
-	}
-	return failover.Event{}, false
-}
-
 // waitFor waits until cond holds, the run's context ends or limit passes.
 func (r *run) waitFor(limit time.Duration, what string, cond func() bool) error {
 	deadline := time.Now().Add(limit)
@@ -349,27 +344,20 @@ func (r *run) waitFor(limit time.Duration, what string, cond func() bool) error 
 // waitEvent waits for m's event of kind (and gen); it fails early when m
 // ended without it.
 func (r *run) waitEvent(m *member, kind failover.EventKind, gen uint64, limit time.Duration) (failover.Event, error) {
-	var e failover.Event
-	ended := false
-	err := r.waitFor(limit, fmt.Sprintf("%s: %s", m.name, kind), func() bool {
-		var ok bool
-		if e, ok = m.find(kind, gen); ok {
-			return true
-		}
-		select {
-		case <-m.done:
-			if ended { // one more look at the file after the end
-				return true
-			}
-			ended = true
-		default:
-		}
-		return false
+	ctx, cancel := context.WithTimeout(r.ctx, limit)
+	defer cancel()
+	e, err := failover.WaitEvent(ctx, m.events, m.done, func(e failover.Event) bool {
+		return e.Kind == kind && (gen == 0 || e.Generation == gen)
 	})
-	if err == nil && e.Kind != kind {
-		err = fmt.Errorf("%s ended without %s", m.name, kind)
+	switch {
+	case err == nil:
+		return e, nil
+	case r.ctx.Err() != nil:
+		return e, r.ctx.Err()
+	case ctx.Err() != nil:
+		return e, fmt.Errorf("timed out after %v waiting for %s: %s", limit, m.name, kind)
 	}
-	return e, err
+	return e, fmt.Errorf("%s ended without %s", m.name, kind)
 }
 
 // waitConsole waits for s on m's console; it fails early when m ended
@@ -644,7 +632,7 @@ func (r *run) play(res *Result) error {
 		return err
 	}
 	r.killAll()
-	res.Live, res.DoubleLive = r.generations()
+	res.Live = r.generations()
 	if err := st.result(res); err != nil {
 		return err
 	}
@@ -712,43 +700,20 @@ func (r *run) waitGARP(garps *netlab.GARPWatch, mac net.HardwareAddr, res *Resul
 
 // generations reads every member's events: for each generation from 2 on,
 // the members that took it (went live, or carried on alone).
-func (r *run) generations() (map[uint64][]string, int) {
+func (r *run) generations() map[uint64][]string {
 	live := map[uint64][]string{}
 	r.mu.Lock()
 	ms := append([]*member(nil), r.members...)
 	r.mu.Unlock()
 	for _, m := range ms {
-		for _, e := range readEvents(m.events) {
+		events, _ := failover.ReadEvents(m.events) // none if it wrote none
+		for _, e := range events {
 			if e.Kind == failover.EventWentLive || e.Kind == failover.EventBackupLost {
 				live[e.Generation] = append(live[e.Generation], m.name)
 			}
 		}
 	}
-	double := 0
-	for _, who := range live {
-		if len(who) > 1 {
-			double++
-		}
-	}
-	return live, double
-}
-
-// readEvents returns the events in a --events file.
-func readEvents(path string) []failover.Event {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []failover.Event
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e failover.Event
-		if json.Unmarshal(sc.Bytes(), &e) == nil {
-			out = append(out, e)
-		}
-	}
-	return out
+	return live
 }
 
 // timeline returns the events in time order.

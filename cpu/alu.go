@@ -113,6 +113,8 @@ func (c *CPU) aluCompute(op Op, size uint8, a, b uint64) (uint64, flagOp) {
 }
 
 // execALU is the generic two-operand ALU handler (any size, any form).
+//
+//go:noinline
 func execALU(c *CPU, in *Inst) {
 	size := in.osz
 	writes := in.op != OpCMP && in.op != OpTEST

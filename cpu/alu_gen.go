@@ -27,6 +27,8 @@ func add64RI(c *CPU, in *Inst) {
 }
 
 // add64GM is ADD register, memory with 64-bit operands.
+//
+//go:noinline
 func add64GM(c *CPU, in *Inst) {
 	a, b := c.R[in.reg], c.read64(c.ea(in))
 	r := a + b
@@ -35,6 +37,8 @@ func add64GM(c *CPU, in *Inst) {
 }
 
 // add64MG is ADD memory, register with 64-bit operands.
+//
+//go:noinline
 func add64MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), c.R[in.reg]
@@ -44,6 +48,8 @@ func add64MG(c *CPU, in *Inst) {
 }
 
 // add64MI is ADD memory, immediate with 64-bit operands.
+//
+//go:noinline
 func add64MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), in.imm
@@ -77,6 +83,8 @@ func add32RI(c *CPU, in *Inst) {
 }
 
 // add32GM is ADD register, memory with 32-bit operands.
+//
+//go:noinline
 func add32GM(c *CPU, in *Inst) {
 	a, b := uint32(c.R[in.reg]), c.read32(c.ea(in))
 	r := a + b
@@ -85,6 +93,8 @@ func add32GM(c *CPU, in *Inst) {
 }
 
 // add32MG is ADD memory, register with 32-bit operands.
+//
+//go:noinline
 func add32MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(c.R[in.reg])
@@ -94,6 +104,8 @@ func add32MG(c *CPU, in *Inst) {
 }
 
 // add32MI is ADD memory, immediate with 32-bit operands.
+//
+//go:noinline
 func add32MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(in.imm)
@@ -127,6 +139,8 @@ func or64RI(c *CPU, in *Inst) {
 }
 
 // or64GM is OR register, memory with 64-bit operands.
+//
+//go:noinline
 func or64GM(c *CPU, in *Inst) {
 	a, b := c.R[in.reg], c.read64(c.ea(in))
 	r := a | b
@@ -135,6 +149,8 @@ func or64GM(c *CPU, in *Inst) {
 }
 
 // or64MG is OR memory, register with 64-bit operands.
+//
+//go:noinline
 func or64MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), c.R[in.reg]
@@ -144,6 +160,8 @@ func or64MG(c *CPU, in *Inst) {
 }
 
 // or64MI is OR memory, immediate with 64-bit operands.
+//
+//go:noinline
 func or64MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), in.imm
@@ -177,6 +195,8 @@ func or32RI(c *CPU, in *Inst) {
 }
 
 // or32GM is OR register, memory with 32-bit operands.
+//
+//go:noinline
 func or32GM(c *CPU, in *Inst) {
 	a, b := uint32(c.R[in.reg]), c.read32(c.ea(in))
 	r := a | b
@@ -185,6 +205,8 @@ func or32GM(c *CPU, in *Inst) {
 }
 
 // or32MG is OR memory, register with 32-bit operands.
+//
+//go:noinline
 func or32MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(c.R[in.reg])
@@ -194,6 +216,8 @@ func or32MG(c *CPU, in *Inst) {
 }
 
 // or32MI is OR memory, immediate with 32-bit operands.
+//
+//go:noinline
 func or32MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(in.imm)
@@ -230,6 +254,8 @@ func adc64RI(c *CPU, in *Inst) {
 }
 
 // adc64GM is ADC register, memory with 64-bit operands.
+//
+//go:noinline
 func adc64GM(c *CPU, in *Inst) {
 	a, b := c.R[in.reg], c.read64(c.ea(in))
 	cf := c.carry()
@@ -239,6 +265,8 @@ func adc64GM(c *CPU, in *Inst) {
 }
 
 // adc64MG is ADC memory, register with 64-bit operands.
+//
+//go:noinline
 func adc64MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), c.R[in.reg]
@@ -249,6 +277,8 @@ func adc64MG(c *CPU, in *Inst) {
 }
 
 // adc64MI is ADC memory, immediate with 64-bit operands.
+//
+//go:noinline
 func adc64MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), in.imm
@@ -286,6 +316,8 @@ func adc32RI(c *CPU, in *Inst) {
 }
 
 // adc32GM is ADC register, memory with 32-bit operands.
+//
+//go:noinline
 func adc32GM(c *CPU, in *Inst) {
 	a, b := uint32(c.R[in.reg]), c.read32(c.ea(in))
 	cf := c.carry()
@@ -295,6 +327,8 @@ func adc32GM(c *CPU, in *Inst) {
 }
 
 // adc32MG is ADC memory, register with 32-bit operands.
+//
+//go:noinline
 func adc32MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(c.R[in.reg])
@@ -305,6 +339,8 @@ func adc32MG(c *CPU, in *Inst) {
 }
 
 // adc32MI is ADC memory, immediate with 32-bit operands.
+//
+//go:noinline
 func adc32MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(in.imm)
@@ -342,6 +378,8 @@ func sbb64RI(c *CPU, in *Inst) {
 }
 
 // sbb64GM is SBB register, memory with 64-bit operands.
+//
+//go:noinline
 func sbb64GM(c *CPU, in *Inst) {
 	a, b := c.R[in.reg], c.read64(c.ea(in))
 	cf := c.carry()
@@ -351,6 +389,8 @@ func sbb64GM(c *CPU, in *Inst) {
 }
 
 // sbb64MG is SBB memory, register with 64-bit operands.
+//
+//go:noinline
 func sbb64MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), c.R[in.reg]
@@ -361,6 +401,8 @@ func sbb64MG(c *CPU, in *Inst) {
 }
 
 // sbb64MI is SBB memory, immediate with 64-bit operands.
+//
+//go:noinline
 func sbb64MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), in.imm
@@ -398,6 +440,8 @@ func sbb32RI(c *CPU, in *Inst) {
 }
 
 // sbb32GM is SBB register, memory with 32-bit operands.
+//
+//go:noinline
 func sbb32GM(c *CPU, in *Inst) {
 	a, b := uint32(c.R[in.reg]), c.read32(c.ea(in))
 	cf := c.carry()
@@ -407,6 +451,8 @@ func sbb32GM(c *CPU, in *Inst) {
 }
 
 // sbb32MG is SBB memory, register with 32-bit operands.
+//
+//go:noinline
 func sbb32MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(c.R[in.reg])
@@ -417,6 +463,8 @@ func sbb32MG(c *CPU, in *Inst) {
 }
 
 // sbb32MI is SBB memory, immediate with 32-bit operands.
+//
+//go:noinline
 func sbb32MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(in.imm)
@@ -451,6 +499,8 @@ func and64RI(c *CPU, in *Inst) {
 }
 
 // and64GM is AND register, memory with 64-bit operands.
+//
+//go:noinline
 func and64GM(c *CPU, in *Inst) {
 	a, b := c.R[in.reg], c.read64(c.ea(in))
 	r := a & b
@@ -459,6 +509,8 @@ func and64GM(c *CPU, in *Inst) {
 }
 
 // and64MG is AND memory, register with 64-bit operands.
+//
+//go:noinline
 func and64MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), c.R[in.reg]
@@ -468,6 +520,8 @@ func and64MG(c *CPU, in *Inst) {
 }
 
 // and64MI is AND memory, immediate with 64-bit operands.
+//
+//go:noinline
 func and64MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), in.imm
@@ -501,6 +555,8 @@ func and32RI(c *CPU, in *Inst) {
 }
 
 // and32GM is AND register, memory with 32-bit operands.
+//
+//go:noinline
 func and32GM(c *CPU, in *Inst) {
 	a, b := uint32(c.R[in.reg]), c.read32(c.ea(in))
 	r := a & b
@@ -509,6 +565,8 @@ func and32GM(c *CPU, in *Inst) {
 }
 
 // and32MG is AND memory, register with 32-bit operands.
+//
+//go:noinline
 func and32MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(c.R[in.reg])
@@ -518,6 +576,8 @@ func and32MG(c *CPU, in *Inst) {
 }
 
 // and32MI is AND memory, immediate with 32-bit operands.
+//
+//go:noinline
 func and32MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(in.imm)
@@ -551,6 +611,8 @@ func sub64RI(c *CPU, in *Inst) {
 }
 
 // sub64GM is SUB register, memory with 64-bit operands.
+//
+//go:noinline
 func sub64GM(c *CPU, in *Inst) {
 	a, b := c.R[in.reg], c.read64(c.ea(in))
 	r := a - b
@@ -559,6 +621,8 @@ func sub64GM(c *CPU, in *Inst) {
 }
 
 // sub64MG is SUB memory, register with 64-bit operands.
+//
+//go:noinline
 func sub64MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), c.R[in.reg]
@@ -568,6 +632,8 @@ func sub64MG(c *CPU, in *Inst) {
 }
 
 // sub64MI is SUB memory, immediate with 64-bit operands.
+//
+//go:noinline
 func sub64MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), in.imm
@@ -601,6 +667,8 @@ func sub32RI(c *CPU, in *Inst) {
 }
 
 // sub32GM is SUB register, memory with 32-bit operands.
+//
+//go:noinline
 func sub32GM(c *CPU, in *Inst) {
 	a, b := uint32(c.R[in.reg]), c.read32(c.ea(in))
 	r := a - b
@@ -609,6 +677,8 @@ func sub32GM(c *CPU, in *Inst) {
 }
 
 // sub32MG is SUB memory, register with 32-bit operands.
+//
+//go:noinline
 func sub32MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(c.R[in.reg])
@@ -618,6 +688,8 @@ func sub32MG(c *CPU, in *Inst) {
 }
 
 // sub32MI is SUB memory, immediate with 32-bit operands.
+//
+//go:noinline
 func sub32MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(in.imm)
@@ -651,6 +723,8 @@ func xor64RI(c *CPU, in *Inst) {
 }
 
 // xor64GM is XOR register, memory with 64-bit operands.
+//
+//go:noinline
 func xor64GM(c *CPU, in *Inst) {
 	a, b := c.R[in.reg], c.read64(c.ea(in))
 	r := a ^ b
@@ -659,6 +733,8 @@ func xor64GM(c *CPU, in *Inst) {
 }
 
 // xor64MG is XOR memory, register with 64-bit operands.
+//
+//go:noinline
 func xor64MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), c.R[in.reg]
@@ -668,6 +744,8 @@ func xor64MG(c *CPU, in *Inst) {
 }
 
 // xor64MI is XOR memory, immediate with 64-bit operands.
+//
+//go:noinline
 func xor64MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), in.imm
@@ -701,6 +779,8 @@ func xor32RI(c *CPU, in *Inst) {
 }
 
 // xor32GM is XOR register, memory with 32-bit operands.
+//
+//go:noinline
 func xor32GM(c *CPU, in *Inst) {
 	a, b := uint32(c.R[in.reg]), c.read32(c.ea(in))
 	r := a ^ b
@@ -709,6 +789,8 @@ func xor32GM(c *CPU, in *Inst) {
 }
 
 // xor32MG is XOR memory, register with 32-bit operands.
+//
+//go:noinline
 func xor32MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(c.R[in.reg])
@@ -718,6 +800,8 @@ func xor32MG(c *CPU, in *Inst) {
 }
 
 // xor32MI is XOR memory, immediate with 32-bit operands.
+//
+//go:noinline
 func xor32MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(in.imm)
@@ -748,6 +832,8 @@ func cmp64RI(c *CPU, in *Inst) {
 }
 
 // cmp64GM is CMP register, memory with 64-bit operands.
+//
+//go:noinline
 func cmp64GM(c *CPU, in *Inst) {
 	a, b := c.R[in.reg], c.read64(c.ea(in))
 	r := a - b
@@ -755,6 +841,8 @@ func cmp64GM(c *CPU, in *Inst) {
 }
 
 // cmp64MG is CMP memory, register with 64-bit operands.
+//
+//go:noinline
 func cmp64MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), c.R[in.reg]
@@ -763,6 +851,8 @@ func cmp64MG(c *CPU, in *Inst) {
 }
 
 // cmp64MI is CMP memory, immediate with 64-bit operands.
+//
+//go:noinline
 func cmp64MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), in.imm
@@ -792,6 +882,8 @@ func cmp32RI(c *CPU, in *Inst) {
 }
 
 // cmp32GM is CMP register, memory with 32-bit operands.
+//
+//go:noinline
 func cmp32GM(c *CPU, in *Inst) {
 	a, b := uint32(c.R[in.reg]), c.read32(c.ea(in))
 	r := a - b
@@ -799,6 +891,8 @@ func cmp32GM(c *CPU, in *Inst) {
 }
 
 // cmp32MG is CMP memory, register with 32-bit operands.
+//
+//go:noinline
 func cmp32MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(c.R[in.reg])
@@ -807,6 +901,8 @@ func cmp32MG(c *CPU, in *Inst) {
 }
 
 // cmp32MI is CMP memory, immediate with 32-bit operands.
+//
+//go:noinline
 func cmp32MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(in.imm)
@@ -836,6 +932,8 @@ func test64RI(c *CPU, in *Inst) {
 }
 
 // test64GM is TEST register, memory with 64-bit operands.
+//
+//go:noinline
 func test64GM(c *CPU, in *Inst) {
 	a, b := c.R[in.reg], c.read64(c.ea(in))
 	r := a & b
@@ -843,6 +941,8 @@ func test64GM(c *CPU, in *Inst) {
 }
 
 // test64MG is TEST memory, register with 64-bit operands.
+//
+//go:noinline
 func test64MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), c.R[in.reg]
@@ -851,6 +951,8 @@ func test64MG(c *CPU, in *Inst) {
 }
 
 // test64MI is TEST memory, immediate with 64-bit operands.
+//
+//go:noinline
 func test64MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read64(addr), in.imm
@@ -880,6 +982,8 @@ func test32RI(c *CPU, in *Inst) {
 }
 
 // test32GM is TEST register, memory with 32-bit operands.
+//
+//go:noinline
 func test32GM(c *CPU, in *Inst) {
 	a, b := uint32(c.R[in.reg]), c.read32(c.ea(in))
 	r := a & b
@@ -887,6 +991,8 @@ func test32GM(c *CPU, in *Inst) {
 }
 
 // test32MG is TEST memory, register with 32-bit operands.
+//
+//go:noinline
 func test32MG(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(c.R[in.reg])
@@ -895,6 +1001,8 @@ func test32MG(c *CPU, in *Inst) {
 }
 
 // test32MI is TEST memory, immediate with 32-bit operands.
+//
+//go:noinline
 func test32MI(c *CPU, in *Inst) {
 	addr := c.ea(in)
 	a, b := c.read32(addr), uint32(in.imm)

@@ -269,6 +269,8 @@ func bindCALL(in *Inst) handler {
 }
 
 // execCALL pushes the return address and jumps to a canonical target.
+//
+//go:noinline
 func execCALL(c *CPU, in *Inst) {
 	sp := c.R[RSP] - 8
 	c.write64(sp, in.next)
@@ -311,6 +313,8 @@ func bindRET(in *Inst) handler {
 
 // execRET pops the return address; a non-canonical one faults at the RET
 // with RSP unchanged (as Intel CPUs do).
+//
+//go:noinline
 func execRET(c *CPU, in *Inst) {
 	sp := c.R[RSP]
 	t := c.read64(sp)

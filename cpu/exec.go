@@ -273,6 +273,7 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 				checkCodeLimit(&in, uint64(b.limit))
 			}
 		}
+		in.kind = kindOf(in.fn)
 		insts = append(insts, in)
 		if in.prefix&pfxEndsBlock != 0 || b.crosses {
 			break
@@ -448,40 +449,6 @@ func (c *CPU) attend() uint64 {
 		}
 	}
 	return limit
-}
-
-func (c *CPU) runBlocks() {
-	for c.Retired < c.end {
-		limit := uint64(maxBlockInsts)
-		if c.attn {
-			if limit = c.attend(); limit == 0 {
-				return
-			}
-		}
-		c.recent[c.nrecent%uint(len(c.recent))] = c.RIP
-		c.nrecent++
-		b := c.blockAt(c.RIP)
-		insts := b.insts
-		if rem := min(c.end-c.Retired, limit); uint64(len(insts)) > rem {
-			insts = insts[:rem]
-		}
-		c.blk = b
-		c.brk = false
-		for i := range insts {
-			in := &insts[i]
-			c.idx = i
-			in.fn(c, in)
-			if c.brk {
-				c.Retired += uint64(i + 1)
-				c.blk = nil
-				goto next
-			}
-		}
-		c.Retired += uint64(len(insts))
-		c.RIP = insts[len(insts)-1].next
-		c.blk = nil
-	next:
-	}
 }
 
 // remaining returns how many more instructions may retire in this Run,

@@ -64,10 +64,13 @@ func bindMOV(in *Inst) handler {
 	case formGE:
 		return movGE.pick(in)
 	case formEI:
-		if in.isReg() && in.osz >= 4 {
+		switch {
+		case in.isReg() && in.osz >= 4:
 			return execMOVRegImmE
+		case in.isReg():
+			return execMOVEI
 		}
-		return execMOVEI
+		return movStoreImm[in.osz]
 	case formRegI:
 		if in.osz >= 4 {
 			return execMOVRegImm
@@ -87,12 +90,37 @@ func execMOVRR32(c *CPU, in *Inst)   { c.R[in.rm] = c.R[in.reg] & 0xFFFFFFFF }
 func execMOVRR64GE(c *CPU, in *Inst) { c.R[in.reg] = c.R[in.rm] }
 func execMOVRR32GE(c *CPU, in *Inst) { c.R[in.reg] = c.R[in.rm] & 0xFFFFFFFF }
 
+//go:noinline
 func execMOVStore64Simple(c *CPU, in *Inst) { c.write64(c.R[in.base]+in.disp, c.R[in.reg]) }
-func execMOVStore64(c *CPU, in *Inst)       { c.write64(c.ea(in), c.R[in.reg]) }
-func execMOVStore32(c *CPU, in *Inst)       { c.write32(c.ea(in), uint32(c.R[in.reg])) }
-func execMOVLoad64Simple(c *CPU, in *Inst)  { c.R[in.reg] = c.read64(c.R[in.base] + in.disp) }
-func execMOVLoad64(c *CPU, in *Inst)        { c.R[in.reg] = c.read64(c.ea(in)) }
-func execMOVLoad32(c *CPU, in *Inst)        { c.R[in.reg] = uint64(c.read32(c.ea(in))) }
+
+//go:noinline
+func execMOVStore64(c *CPU, in *Inst) { c.write64(c.ea(in), c.R[in.reg]) }
+
+//go:noinline
+func execMOVStore32(c *CPU, in *Inst) { c.write32(c.ea(in), uint32(c.R[in.reg])) }
+
+//go:noinline
+func execMOVLoad64Simple(c *CPU, in *Inst) { c.R[in.reg] = c.read64(c.R[in.base] + in.disp) }
+
+//go:noinline
+func execMOVLoad64(c *CPU, in *Inst) { c.R[in.reg] = c.read64(c.ea(in)) }
+
+//go:noinline
+func execMOVLoad32(c *CPU, in *Inst) { c.R[in.reg] = uint64(c.read32(c.ea(in))) }
+
+// movStoreImm holds the handlers of MOV memory, immediate (C6 /0, C7 /0) by
+// operand size.
+var movStoreImm = [9]handler{1: execMOVStoreImm8, 2: execMOVStoreImm16, 4: execMOVStoreImm32, 8: execMOVStoreImm64}
+
+//go:noinline
+func execMOVStoreImm8(c *CPU, in *Inst)  { c.write8(c.ea(in), uint8(in.imm)) }
+func execMOVStoreImm16(c *CPU, in *Inst) { c.write16(c.ea(in), uint16(in.imm)) }
+
+//go:noinline
+func execMOVStoreImm32(c *CPU, in *Inst) { c.write32(c.ea(in), uint32(in.imm)) }
+
+//go:noinline
+func execMOVStoreImm64(c *CPU, in *Inst) { c.write64(c.ea(in), in.imm) }
 
 func execMOVEG(c *CPU, in *Inst) { c.writeE(in, c.readG(in)) }
 func execMOVGE(c *CPU, in *Inst) { c.writeG(in, c.readE(in)) }
@@ -147,9 +175,11 @@ func bindMOVZX(in *Inst) handler {
 	return execMOVZX
 }
 
+//go:noinline
 func execMOVZXLoad8(c *CPU, in *Inst)  { c.R[in.reg] = uint64(c.read8(c.ea(in))) }
 func execMOVZXLoad16(c *CPU, in *Inst) { c.R[in.reg] = uint64(c.read16(c.ea(in))) }
 
+//go:noinline
 func execMOVZX(c *CPU, in *Inst) {
 	c.setReg(in.reg, in.osz, false, c.readExtSrc(in, extSrcSize(in)))
 }
@@ -163,6 +193,8 @@ func execMOVSX(c *CPU, in *Inst) {
 
 // execMOVSXD is 63: with REX.W it sign-extends 32 bits to 64; otherwise it
 // is a plain move of the operand size.
+//
+//go:noinline
 func execMOVSXD(c *CPU, in *Inst) {
 	if in.osz == 8 {
 		c.R[in.reg] = signExtend(c.readESize(in, 4), 4)
@@ -369,6 +401,7 @@ func execCMOV(c *CPU, in *Inst) {
 	}
 }
 
+//go:noinline
 func execSETCC(c *CPU, in *Inst) {
 	var v uint64
 	if c.cond(uint8(in.opcode & 0xF)) {

@@ -30,6 +30,7 @@ func bindPUSH(in *Inst) handler {
 	return nil
 }
 
+//go:noinline
 func execPUSHReg64(c *CPU, in *Inst) {
 	sp := c.R[RSP] - 8
 	c.write64(sp, c.R[in.reg])
@@ -57,6 +58,8 @@ func bindPOP(in *Inst) handler {
 }
 
 // execPOPReg64 pops into a register; POP RSP leaves the popped value in RSP.
+//
+//go:noinline
 func execPOPReg64(c *CPU, in *Inst) {
 	sp := c.R[RSP]
 	v := c.read64(sp)

@@ -118,6 +118,12 @@ func handler(f *genfile.File, o op, bits int, fm form) {
 	}
 	fn := name(o, bits, fm)
 	f.P("// %s is %s %s with %d-bit operands.", fn, strings.ToUpper(o.name), fm.desc, bits)
+	if fm.a == mem || fm.b == mem {
+		// The run loop calls the memory forms it dispatches by kind
+		// directly; inlined there they would slow it (see cpu/dispatch.go).
+		f.P("//")
+		f.P("//go:noinline")
+	}
 	f.P("func %s(c *CPU, in *Inst) {", fn)
 	addr := "c.ea(in)"
 	if fm.a == mem {

@@ -1,0 +1,144 @@
+package cpu
+
+import (
+	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// kindsProgram has at least one instruction of every handler kind the run
+// loop's switch dispatches (TestKindsProgramCoversEveryKind checks it),
+// operating on data at dataBase (RSI) and on the stack. {load} makes the
+// assembler pick the G, E encoding (opcode 03, 8B, ...) of a register to
+// register operation.
+var kindsProgram = func() string {
+	var b strings.Builder
+	b.WriteString(`mov esi, 0x200000
+	mov rsi, 0x200000
+	mov rax, 0x123456789abcdef
+	mov rbx, -5
+	mov ecx, 2
+	nop
+	mov rdx, rax; mov edx, eax; {load} mov rdx, rax; {load} mov edx, eax
+	lea rdx, [rax+rbx*4+8]; lea rdx, [rax+8]
+	inc rax; inc eax; dec rax; dec eax
+	imul rax, rbx
+	shl rax, 3; shr rax, 2; shl rax, cl; shr rax, cl
+	cmp rax, rbx; cmovl rax, rbx
+	mov qword ptr [rsi+8], 0x5a5a
+	`)
+	for _, op := range []string{"add", "or", "and", "sub", "xor", "cmp"} {
+		fmt.Fprintf(&b, "%[1]s rax, rbx; {load} %[1]s rax, rbx; %[1]s rax, 0x1234; %[1]s eax, ebx; {load} %[1]s eax, ebx; %[1]s eax, 77; %[1]s rax, [rsi+8]; %[1]s eax, [rsi+8]\n", op)
+	}
+	b.WriteString(`test rax, rbx; test rax, 0x100; test eax, ebx; test eax, 0x100
+	mov rax, [rsi+16]; mov rax, [rsi+rcx*8+16]; mov eax, [rsi+4]
+	mov [rsi+24], rax; mov [rsi+rcx*8+24], rax; mov [rsi+28], eax
+	movzx eax, byte ptr [rsi+3]
+	mov byte ptr [rsi+40], 7; mov dword ptr [rsi+44], 7; mov qword ptr [rsi+48], -7
+	movzx eax, bl; movsxd rax, ebx
+	sete al; sete byte ptr [rsi+56]
+	add al, bl; add byte ptr [rsi+57], 3
+	push rax; pop rdx
+	call 1f
+	jmp 2f
+	1: ret
+	2: nop
+	`)
+	for i, j := range []string{"jb", "jnb", "jz", "jnz", "jbe", "ja", "js", "jns", "jl", "jge", "jle", "jg"} {
+		// Each condition once taken and once not, after a compare whose
+		// result the step before changed.
+		fmt.Fprintf(&b, "add rbx, 0x%x; cmp rbx, rax; %s 3f; inc rdx; 3: cmp rax, rbx; %s 4f; inc rdx; 4: nop\n", 0x1f3b*(i+1), j, j)
+	}
+	return b.String()
+}()
+
+// dispatchState is what the dispatch tests compare: the registers, RIP,
+// RFLAGS, the position and the data and stack pages.
+func dispatchState(c *CPU) string {
+	return fmt.Sprintf("R=%x RIP=%#x RFLAGS=%#x retired=%d data=%x stack=%x",
+		c.R[:16], c.RIP, c.flags(), c.Retired, c.ram[dataBase:dataBase+4096], c.ram[stackTop-4096:stackTop])
+}
+
+// withDispatchByCall runs f with every instruction dispatched through
+// Inst.fn.
+func withDispatchByCall(f func()) {
+	dispatchByCall = true
+	defer func() { dispatchByCall = false }()
+	f()
+}
+
+// TestKindsProgramCoversEveryKind checks that kindsProgram decodes to every
+// kind, so the tests below run the inlined body of each.
+func TestKindsProgramCoversEveryKind(t *testing.T) {
+	c := runAsm(t, kindsProgram, nil)
+	var seen [numKinds]bool
+	for _, b := range c.code.byKey {
+		for _, in := range b.insts {
+			seen[in.kind] = true
+		}
+	}
+	for k := kindCall + 1; k < numKinds; k++ {
+		if !seen[k] {
+			t.Errorf("kindsProgram has no instruction of kind %d (%s)", k, handlerName(kindHandlers[k]))
+		}
+	}
+}
+
+// TestDispatchByKindMatchesCall runs kindsProgram one instruction at a
+// time, and then the bench kernels whole, both with the switch and with
+// every handler called through Inst.fn, and compares the state after each
+// step.
+func TestDispatchByKindMatchesCall(t *testing.T) {
+	code := assemble(t, kindsProgram)
+	t.Run("step", func(t *testing.T) {
+		byKind, byCall := newTestCPU(t), newTestCPU(t)
+		load(byKind, code)
+		load(byCall, code)
+		for step := 0; ; step++ {
+			rk := byKind.Run(1)
+			var rc StopReason
+			withDispatchByCall(func() { rc = byCall.Run(1) })
+			if k, c := dispatchState(byKind), dispatchState(byCall); rk != rc || k != c {
+				t.Fatalf("step %d: by kind %v %s\nby call %v %s", step, rk, k, rc, c)
+			}
+			if rk == StopHalt {
+				break
+			}
+			if step > 10000 {
+				t.Fatal("kindsProgram did not halt")
+			}
+		}
+	})
+	for _, k := range benchKernels {
+		if k.code32 {
+			continue
+		}
+		t.Run(k.name, func(t *testing.T) {
+			run := func() string {
+				c := newTestCPU(t)
+				load(c, assemble(t, k.src))
+				if k.setup != nil {
+					k.setup(c)
+				}
+				// Budgets that end blocks at odd places.
+				for r := StopBudget; r == StopBudget; {
+					r = c.Run(7919)
+				}
+				return dispatchState(c)
+			}
+			byKind := run()
+			var byCall string
+			withDispatchByCall(func() { byCall = run() })
+			if byKind != byCall {
+				t.Errorf("by kind %s\nby call %s", byKind, byCall)
+			}
+		})
+	}
+}
+
+// handlerName names h for messages.
+func handlerName(h handler) string {
+	return runtime.FuncForPC(reflect.ValueOf(h).Pointer()).Name()
+}

@@ -1,0 +1,208 @@
+// Command dispatchgen writes cpu/dispatch_gen.go: the handler kinds the run
+// loop dispatches by a switch, the kindHandlers table, and runBlocks, the
+// run loop itself, whose switch calls each kind's handler directly so the
+// compiler inlines it there.
+//
+// The lists below are the dispatch choice, made by benchmark (see
+// cpu/dispatch.go): the handlers that retire the most instructions on the
+// bench guest and on the Linux boot, counted per handler, each with its
+// class. A pure handler only reads and writes registers and flags: it
+// cannot fault, touch a device or end the block, so the loop neither
+// records its index nor looks at c.brk after it. Any other handler is
+// treated as one called through Inst.fn is.
+package main
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"ftvm/cpu/gen/genfile"
+)
+
+// pure lists the handlers of register-only instructions, but for the ALU
+// ones (alu below).
+var pure = []string{
+	"execNOP", "execMOVRR64", "execMOVRR32", "execMOVRR64GE", "execMOVRR32GE", "execMOVRegImm",
+	"execMOVRegImmE", "execLEA64", "execLEA64Base", "inc64R", "inc32R", "dec64R", "dec32R",
+	"imul64RR", "shl64RI", "shr64RI", "shl64RC", "shr64RC", "execCMOVRR64",
+}
+
+// stopping lists the other handlers but for the ALU ones: memory operands,
+// the stack, branches.
+var stopping = []string{
+	"execMOVLoad64Simple", "execMOVLoad64", "execMOVLoad32", "execMOVStore64Simple", "execMOVStore64",
+	"execMOVStore32", "execMOVZXLoad8", "execMOVStoreImm8", "execMOVStoreImm32", "execMOVStoreImm64",
+	"execMOVZX", "execMOVSXD", "execSETCC", "execALU",
+	"execPUSHReg64", "execPOPReg64", "execCALL", "execRET",
+	"execJMP", "execJB", "execJNB", "execJZ", "execJNZ", "execJBE", "execJA",
+	"execJS", "execJNS", "execJL", "execJGE", "execJLE", "execJG",
+}
+
+// The generated ALU handlers (alugen) the switch takes: operation, size,
+// form. TEST has no GE or GM form.
+var (
+	aluOps      = []string{"add", "or", "and", "sub", "xor", "cmp", "test"}
+	aluRegForms = []string{"EG", "GE", "RI"}
+	aluMemForms = []string{"GM"}
+)
+
+// alu returns the names of the ALU handlers in forms.
+func alu(forms []string) []string {
+	var l []string
+	for _, op := range aluOps {
+		for _, size := range []string{"64", "32"} {
+			for _, f := range forms {
+				if op == "test" && (f == "GE" || f == "GM") {
+					continue
+				}
+				l = append(l, op+size+f)
+			}
+		}
+	}
+	return l
+}
+
+// inlined lists the handlers of stopping that the switch inlines: the
+// conditional branches. The others it calls, and they are declared
+// //go:noinline (checked here): inlined, their bodies (memory accesses and
+// their slow paths) made the loop slower (bench 313 MIPS with them called,
+// 284 inlined).
+var inlined = []string{
+	"execJMP", "execJB", "execJNB", "execJZ", "execJNZ", "execJBE", "execJA",
+	"execJS", "execJNS", "execJL", "execJGE", "execJLE", "execJG",
+}
+
+// kindName returns the kind constant of handler h.
+func kindName(h string) string {
+	h = strings.TrimPrefix(h, "exec")
+	return "kind" + strings.ToUpper(h[:1]) + h[1:]
+}
+
+// checkNoinline fails unless every handler in names is declared in the
+// package in dir with a //go:noinline directive.
+func checkNoinline(dir string, names []string) error {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return err
+	}
+	marked := map[string]bool{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		for _, d := range file.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv != nil || fn.Doc == nil {
+				continue
+			}
+			for _, cm := range fn.Doc.List {
+				if cm.Text == "//go:noinline" {
+					marked[fn.Name.Name] = true
+				}
+			}
+		}
+	}
+	for _, h := range names {
+		if !marked[h] {
+			return fmt.Errorf("%s is called by the run loop's switch and must be declared //go:noinline", h)
+		}
+	}
+	return nil
+}
+
+func main() {
+	pureAll := slices.Concat(pure, alu(aluRegForms))
+	stopAll := slices.Concat(alu(aluMemForms), stopping)
+	all := slices.Concat(pureAll, stopAll)
+	var called []string
+	for _, h := range stopAll {
+		if !slices.Contains(inlined, h) {
+			called = append(called, h)
+		}
+	}
+	if err := checkNoinline(".", called); err != nil {
+		fmt.Fprintf(os.Stderr, "dispatchgen: %v\n", err)
+		os.Exit(1)
+	}
+	genfile.Main("dispatchgen", "cpu", func(f *genfile.File) {
+
+		f.P("// Handler kinds: how runBlocks dispatches an instruction (Inst.kind).")
+		f.P("const (")
+		f.P("kindCall uint8 = iota // through Inst.fn")
+		for _, h := range all {
+			f.P("%s", kindName(h))
+		}
+		f.P("numKinds")
+		f.P(")")
+		f.P("")
+		f.P("// kindHandlers holds the handler of each kind but kindCall.")
+		f.P("var kindHandlers = [numKinds]handler{")
+		for _, h := range all {
+			f.P("%s: %s,", kindName(h), h)
+		}
+		f.P("}")
+		f.P("")
+		f.P("// runBlocks runs blocks until the position reaches c.end or attend says")
+		f.P("// to stop. It dispatches each instruction by its kind: the switch calls")
+		f.P("// the handlers of the kinds above directly, so they are inlined, and")
+		f.P("// the others through Inst.fn. An instruction that faults panics out of")
+		f.P("// it with c.blk and c.idx naming that instruction.")
+		f.P("func (c *CPU) runBlocks() {")
+		f.P("for c.Retired < c.end {")
+		f.P("limit := uint64(maxBlockInsts)")
+		f.P("if c.attn {")
+		f.P("if limit = c.attend(); limit == 0 {")
+		f.P("return")
+		f.P("}")
+		f.P("}")
+		f.P("c.recent[c.nrecent%%uint(len(c.recent))] = c.RIP")
+		f.P("c.nrecent++")
+		f.P("b := c.blockAt(c.RIP)")
+		f.P("insts := b.insts")
+		f.P("if rem := min(c.end-c.Retired, limit); uint64(len(insts)) > rem {")
+		f.P("insts = insts[:rem]")
+		f.P("}")
+		f.P("c.blk = b")
+		f.P("c.brk = false")
+		f.P("for i := range insts {")
+		f.P("in := &insts[i]")
+		f.P("switch in.kind {")
+		f.P("case kindCall:")
+		f.P("c.idx = i")
+		f.P("in.fn(c, in)")
+		for _, h := range pureAll {
+			f.P("case %s:", kindName(h))
+			f.P("%s(c, in)", h)
+			f.P("continue")
+		}
+		for _, h := range stopAll {
+			f.P("case %s:", kindName(h))
+			f.P("c.idx = i")
+			f.P("%s(c, in)", h)
+		}
+		f.P("}")
+		f.P("if c.brk {")
+		f.P("c.Retired += uint64(i + 1)")
+		f.P("c.blk = nil")
+		f.P("goto next")
+		f.P("}")
+		f.P("}")
+		f.P("c.Retired += uint64(len(insts))")
+		f.P("c.RIP = insts[len(insts)-1].next")
+		f.P("c.blk = nil")
+		f.P("next:")
+		f.P("}")
+		f.P("}")
+	})
+}

@@ -256,6 +256,11 @@ type CPU struct {
 	// requests set it.
 	attn bool
 
+	// dispatchByCall makes the decoder leave every instruction kindCall,
+	// so that runBlocks calls each handler through Inst.fn; tests set it
+	// to compare the two ways of dispatching.
+	dispatchByCall bool
+
 	// recent holds the addresses of the last blocks entered, for
 	// divergence and crash reports.
 	recent  [16]uint64

@@ -32,16 +32,6 @@ var kindOfHandler = func() map[uintptr]uint8 {
 	return m
 }()
 
-// dispatchByCall makes the decoder give every instruction kindCall, so
-// that runBlocks calls every handler through Inst.fn; tests set it to
-// compare the two ways of dispatching.
-var dispatchByCall bool
-
 // kindOf returns the kind that dispatches to h: kindCall when h is not one
-// the switch inlines.
-func kindOf(h handler) uint8 {
-	if dispatchByCall {
-		return kindCall
-	}
-	return kindOfHandler[reflect.ValueOf(h).Pointer()]
-}
+// the switch takes.
+func kindOf(h handler) uint8 { return kindOfHandler[reflect.ValueOf(h).Pointer()] }

@@ -61,14 +61,6 @@ func dispatchState(c *CPU) string {
 		c.R[:16], c.RIP, c.flags(), c.Retired, c.ram[dataBase:dataBase+4096], c.ram[stackTop-4096:stackTop])
 }
 
-// withDispatchByCall runs f with every instruction dispatched through
-// Inst.fn.
-func withDispatchByCall(f func()) {
-	dispatchByCall = true
-	defer func() { dispatchByCall = false }()
-	f()
-}
-
 // TestKindsProgramCoversEveryKind checks that kindsProgram decodes to every
 // kind, so the tests below run the inlined body of each.
 func TestKindsProgramCoversEveryKind(t *testing.T) {
@@ -94,12 +86,11 @@ func TestDispatchByKindMatchesCall(t *testing.T) {
 	code := assemble(t, kindsProgram)
 	t.Run("step", func(t *testing.T) {
 		byKind, byCall := newTestCPU(t), newTestCPU(t)
+		byCall.dispatchByCall = true
 		load(byKind, code)
 		load(byCall, code)
 		for step := 0; ; step++ {
-			rk := byKind.Run(1)
-			var rc StopReason
-			withDispatchByCall(func() { rc = byCall.Run(1) })
+			rk, rc := byKind.Run(1), byCall.Run(1)
 			if k, c := dispatchState(byKind), dispatchState(byCall); rk != rc || k != c {
 				t.Fatalf("step %d: by kind %v %s\nby call %v %s", step, rk, k, rc, c)
 			}
@@ -116,8 +107,9 @@ func TestDispatchByKindMatchesCall(t *testing.T) {
 			continue
 		}
 		t.Run(k.name, func(t *testing.T) {
-			run := func() string {
+			run := func(byCall bool) string {
 				c := newTestCPU(t)
+				c.dispatchByCall = byCall
 				load(c, assemble(t, k.src))
 				if k.setup != nil {
 					k.setup(c)
@@ -128,10 +120,7 @@ func TestDispatchByKindMatchesCall(t *testing.T) {
 				}
 				return dispatchState(c)
 			}
-			byKind := run()
-			var byCall string
-			withDispatchByCall(func() { byCall = run() })
-			if byKind != byCall {
+			if byKind, byCall := run(false), run(true); byKind != byCall {
 				t.Errorf("by kind %s\nby call %s", byKind, byCall)
 			}
 		})

@@ -273,7 +273,9 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 				checkCodeLimit(&in, uint64(b.limit))
 			}
 		}
-		in.kind = kindOf(in.fn)
+		if !c.dispatchByCall {
+			in.kind = kindOf(in.fn)
+		}
 		insts = append(insts, in)
 		if in.prefix&pfxEndsBlock != 0 || b.crosses {
 			break

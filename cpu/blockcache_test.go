@@ -176,3 +176,44 @@ func TestBlockCacheFollowsRemappedCode(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockRunsThroughBranchNotTaken checks that a conditional branch does
+// not end a decoded block: the block goes on past a branch not taken, a
+// taken one leaves it, and a budget stops it at an exact position after the
+// branch.
+func TestBlockRunsThroughBranchNotTaken(t *testing.T) {
+	const src = `xor eax, eax
+	jnz 1f
+	inc eax
+	1: inc eax
+	test eax, eax
+	jnz 2f
+	inc eax
+	2: inc eax
+	hlt`
+	c := runAsm(t, src, nil)
+	if got := c.R[RAX]; got != 3 {
+		t.Errorf("RAX = %d, want 3 (one branch not taken, one taken)", got)
+	}
+	if b := c.code.byKey[blockKey{phys: codeBase, rip: codeBase, csize: Code64}]; b == nil || len(b.insts) != 9 {
+		t.Fatalf("block at the start: %+v, want the 9 instructions to HLT", b)
+	}
+
+	code := assemble(t, src)
+	for budget := uint64(1); budget <= 5; budget++ {
+		c := newTestCPU(t)
+		load(c, code)
+		if r := c.Run(budget); r != StopBudget {
+			t.Fatalf("budget %d: stopped with %v", budget, r)
+		}
+		ref := newTestCPU(t)
+		load(ref, code)
+		for range budget {
+			ref.Run(1)
+		}
+		if c.Retired != budget || c.RIP != ref.RIP || c.R[RAX] != ref.R[RAX] {
+			t.Errorf("budget %d: retired %d RIP %#x RAX %d, one at a time: RIP %#x RAX %d",
+				budget, c.Retired, c.RIP, c.R[RAX], ref.RIP, ref.R[RAX])
+		}
+	}
+}

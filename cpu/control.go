@@ -91,15 +91,15 @@ var jccHandlers = [16]handler{
 	execJS, execJNS, execJP, execJNP, execJL, execJGE, execJLE, execJG,
 }
 
-// jcc ends the block at the target if taken, else after the instruction. The
-// target is canonical (checked when bound).
+// jcc ends the block at the target if taken; if not, the block goes on (a
+// conditional branch does not end a decoded block, so a block runs on
+// through the branches not taken). The target is canonical (checked when
+// bound).
 func (c *CPU) jcc(in *Inst, taken bool) {
 	if taken {
 		c.RIP = in.imm
-	} else {
-		c.RIP = in.next
+		c.brk = true
 	}
-	c.brk = true
 }
 
 // After a CMP or SUB (lazy flagsSub, the common case before a conditional

@@ -7,7 +7,8 @@ import (
 )
 
 // block is a run of decoded instructions starting at a linear address. It
-// ends at a control transfer, at an instruction that changes modes, or at
+// ends at a control transfer other than a conditional branch (a branch not
+// taken goes on in the block), at an instruction that changes modes, or at
 // the end of a page. An instruction that spans two pages is a block of its
 // own (crosses). The decoded instructions hold linear addresses (their
 // own, branch targets, RIP-relative operands), so a block belongs to one

@@ -193,7 +193,7 @@ var oneByte = func() (t [256]opEntry) {
 		t[0x91+i] = e(OpXCHG, formReg, 0) // 0x98 is overwritten below
 	}
 	for i := 0; i < 16; i++ {
-		t[0x70+i] = e(OpJCC, formJb, efForce64|efEnd)
+		t[0x70+i] = e(OpJCC, formJb, efForce64)
 	}
 	t[0x63] = e(OpMOVSXD, formGE, 0)
 	t[0x68] = e(OpPUSH, formIz, efDef64)
@@ -329,7 +329,7 @@ var twoByte = func() (t [256]opEntry) {
 	t[0x35] = e(OpSYSEXIT, formNone, efEnd|efPrivileged)
 	for i := 0; i < 16; i++ {
 		t[0x40+i] = e(OpCMOV, formGE, 0)
-		t[0x80+i] = e(OpJCC, formJz, efForce64|efEnd)
+		t[0x80+i] = e(OpJCC, formJz, efForce64)
 		t[0x90+i] = e(OpSETCC, formE, efByte)
 	}
 	for i := 0; i < 8; i++ {

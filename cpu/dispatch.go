@@ -9,16 +9,16 @@ import "reflect"
 // the rest through Inst.fn. Register-only handlers and the conditional
 // branches are inlined into the loop; the memory and stack handlers it
 // calls are declared //go:noinline, because inlined there they slowed the
-// whole loop. Chosen by benchmark (CPU time, best of 3 alternated runs):
-//
-//	indirect call for every instruction    bench 246-251 MIPS, Linux boot 193-205
-//	switch, every listed handler inlined   bench 263-280,       Linux boot 208-220
-//	switch, memory handlers called         bench 289-313,       Linux boot 237-249
-//
-// Inlining more register-only handlers (shifts, rotates, NOT, NEG) made
-// bench 283 against 311; calling the branches too, 295 against 310. The
-// SSE and x87 handlers, all called through Inst.fn, pay the switch's jump
-// first: fpbench 76 to 72, bench_sse 154 to 148.
+// whole loop. Chosen by benchmark (bench, MIPS by CPU time, best of 3
+// alternated runs): every listed handler inlined 263-280, the memory and
+// stack ones called 289-313; more register-only handlers inlined (shifts,
+// rotates, NOT, NEG) 283 against 311; the branches called too 295 against
+// 310. Against the loop it replaced (an indirect call per instruction, as
+// built at 8895964), with conditional branches that no longer end a block
+// and the current profile: bench 209-230 to 311-326, the Linux boot 192 to
+// 255, bench_sse unchanged (147-153), fpbench 97-108 to 85-89 (PGO makes a
+// devirtualized SSE handler inline into the loop; built without PGO,
+// fpbench is 94 before and 98 after).
 
 // kindOfHandler maps the code address of each handler in kindHandlers to
 // its kind.

@@ -177,10 +177,10 @@ func TestBlockCacheFollowsRemappedCode(t *testing.T) {
 	}
 }
 
-// TestBlockRunsThroughBranchNotTaken checks that a conditional branch does
-// not end a decoded block: the block goes on past a branch not taken, a
-// taken one leaves it, and a budget stops it at an exact position after the
-// branch.
+// TestBlockRunsThroughBranchNotTaken checks that a conditional branch (Jcc,
+// LOOP) does not end a decoded block: the block goes on past a branch not
+// taken, a taken one leaves it, and a budget stops it at an exact position
+// after the branch.
 func TestBlockRunsThroughBranchNotTaken(t *testing.T) {
 	const src = `xor eax, eax
 	jnz 1f
@@ -190,17 +190,20 @@ func TestBlockRunsThroughBranchNotTaken(t *testing.T) {
 	jnz 2f
 	inc eax
 	2: inc eax
-	hlt`
+	mov ecx, 1
+	loop 3f
+	inc eax
+	3: hlt`
 	c := runAsm(t, src, nil)
-	if got := c.R[RAX]; got != 3 {
-		t.Errorf("RAX = %d, want 3 (one branch not taken, one taken)", got)
+	if got := c.R[RAX]; got != 4 {
+		t.Errorf("RAX = %d, want 4 (a Jcc not taken, one taken, a LOOP not taken)", got)
 	}
-	if b := c.code.byKey[blockKey{phys: codeBase, rip: codeBase, csize: Code64}]; b == nil || len(b.insts) != 9 {
-		t.Fatalf("block at the start: %+v, want the 9 instructions to HLT", b)
+	if b := c.code.byKey[blockKey{phys: codeBase, rip: codeBase, csize: Code64}]; b == nil || len(b.insts) != 12 {
+		t.Fatalf("block at the start: %+v, want the 12 instructions to HLT", b)
 	}
 
 	code := assemble(t, src)
-	for budget := uint64(1); budget <= 5; budget++ {
+	for budget := uint64(1); budget <= 11; budget++ {
 		c := newTestCPU(t)
 		load(c, code)
 		if r := c.Run(budget); r != StopBudget {

@@ -19,14 +19,12 @@ func init() {
 	})
 }
 
-// branch ends the block at the instruction's target (taken), which must be
-// valid (checkTarget), or at the next instruction.
+// branch ends the block at the instruction's target if taken, which must be
+// valid (checkTarget); if not, the block goes on, as after jcc.
 func (c *CPU) branch(in *Inst, taken bool) {
 	if taken {
 		c.jumpChecked(in.imm)
-		return
 	}
-	c.endBlock(in)
 }
 
 // checkTarget raises #GP(0) unless target is a valid branch target:

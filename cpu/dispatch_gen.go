@@ -218,9 +218,10 @@ var kindHandlers = [numKinds]handler{
 
 // runBlocks runs blocks until the position reaches c.end or attend says
 // to stop. It dispatches each instruction by its kind: the switch calls
-// the handlers of the kinds above directly, so they are inlined, and
-// the others through Inst.fn. An instruction that faults panics out of
-// it with c.blk and c.idx naming that instruction.
+// the handlers of the kinds above directly (inlining the register-only
+// ones and the branches), and the others through Inst.fn. An
+// instruction that faults panics out of it with c.blk and c.idx naming
+// that instruction.
 func (c *CPU) runBlocks() {
 	for c.Retired < c.end {
 		limit := uint64(maxBlockInsts)

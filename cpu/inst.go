@@ -38,7 +38,7 @@ type Inst struct {
 
 	prefix prefixes
 	cc     uint8 // condition code for Jcc/SETcc/CMOVcc
-	kind   uint8 // how runInsts dispatches it: a kind whose handler is fn, or kindCall
+	kind   uint8 // how runBlocks dispatches it: a kind whose handler is fn, or kindCall
 }
 
 // prefixes is the set of prefixes an instruction carried.

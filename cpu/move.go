@@ -124,7 +124,9 @@ func execMOVStoreImm64(c *CPU, in *Inst) { c.write64(c.ea(in), in.imm) }
 
 func execMOVEG(c *CPU, in *Inst) { c.writeE(in, c.readG(in)) }
 func execMOVGE(c *CPU, in *Inst) { c.writeG(in, c.readE(in)) }
-func execMOVEI(c *CPU, in *Inst) { c.writeE(in, in.imm) }
+
+// execMOVEI is C6 /0 or C7 /0 with an 8- or 16-bit register destination.
+func execMOVEI(c *CPU, in *Inst) { c.setReg(in.rm, in.osz, in.legacy(), in.imm) }
 
 // execMOVRegImmE is C7 /0 with a 32- or 64-bit register destination.
 func execMOVRegImmE(c *CPU, in *Inst) { c.R[in.rm] = in.imm & sizeMask(in.osz) }

@@ -220,3 +220,60 @@ func TestBlockRunsThroughBranchNotTaken(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopBlockRunsAgain checks that a block whose branch back to its own
+// start is taken runs again without a lookup, and that every budget still
+// stops at the position single steps reach, a self-modifying loop included.
+func TestLoopBlockRunsAgain(t *testing.T) {
+	tests := []struct {
+		name    string
+		src     string
+		rax     uint64
+		entered uint // most blocks entered by lookup
+	}{
+		{"loop", `mov ecx, 10
+	xor eax, eax
+	1: add eax, 3
+	dec ecx
+	jnz 1b
+	hlt`, 30, 3},
+		// The store rewrites the ADD's immediate (3 -> 5) in the first
+		// round: the block must be decoded again for the next rounds.
+		{"writes its own code", `mov ecx, 10
+	xor eax, eax
+	head: add eax, 3
+	mov byte ptr [rip + head + 2], 5
+	dec ecx
+	jnz head
+	hlt`, 3 + 9*5, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := runAsm(t, tt.src, nil)
+			if got := c.R[RAX]; got != tt.rax {
+				t.Errorf("RAX = %d, want %d", got, tt.rax)
+			}
+			if tt.entered != 0 && c.nrecent > tt.entered {
+				t.Errorf("%d blocks entered by lookup, want at most %d: the loop's block was looked up again", c.nrecent, tt.entered)
+			}
+			code := assemble(t, tt.src)
+			for budget := uint64(1); budget <= 45; budget++ {
+				c := newTestCPU(t)
+				load(c, code)
+				r := c.Run(budget)
+				ref := newTestCPU(t)
+				load(ref, code)
+				var rr StopReason
+				for range budget {
+					if rr = ref.Run(1); rr != StopBudget {
+						break
+					}
+				}
+				if r != rr || c.Retired != ref.Retired || c.RIP != ref.RIP || c.R[RAX] != ref.R[RAX] || c.R[RCX] != ref.R[RCX] {
+					t.Errorf("budget %d: %v retired %d RIP %#x RAX %d RCX %d, one at a time: %v retired %d RIP %#x RAX %d RCX %d",
+						budget, r, c.Retired, c.RIP, c.R[RAX], c.R[RCX], rr, ref.Retired, ref.RIP, ref.R[RAX], ref.R[RCX])
+				}
+			}
+		})
+	}
+}

@@ -222,6 +222,12 @@ var kindHandlers = [numKinds]handler{
 // ones and the branches), and the others through Inst.fn. An
 // instruction that faults panics out of it with c.blk and c.idx naming
 // that instruction.
+//
+// A block whose branch to its own start is taken runs again without
+// a lookup while nothing needs attention: what it ran before that
+// branch cannot have changed what the lookup would return, since an
+// instruction that changes translation, privilege or code size ends a
+// block, and a write to the block's code drops it (b.valid).
 func (c *CPU) runBlocks() {
 	for c.Retired < c.end {
 		limit := uint64(maxBlockInsts)
@@ -233,6 +239,7 @@ func (c *CPU) runBlocks() {
 		c.recent[c.nrecent%uint(len(c.recent))] = c.RIP
 		c.nrecent++
 		b := c.blockAt(c.RIP)
+	again:
 		insts := b.insts
 		if rem := min(c.end-c.Retired, limit); uint64(len(insts)) > rem {
 			insts = insts[:rem]
@@ -554,6 +561,9 @@ func (c *CPU) runBlocks() {
 			}
 			if c.brk {
 				c.Retired += uint64(i + 1)
+				if i == b.loop && !c.attn && b.valid && c.Retired < c.end {
+					goto again
+				}
 				c.blk = nil
 				goto next
 			}

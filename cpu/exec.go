@@ -21,6 +21,10 @@ type block struct {
 	crosses   bool   // its only instruction spans two pages
 	insts     []Inst
 	pages     [2]uint64 // physical page numbers it was decoded from
+	// loop is the index of the first relative branch to the block's
+	// first instruction, -1 if none: the run loop may, once that branch
+	// is taken, run the block again without looking it up (see runBlocks).
+	loop int
 }
 
 const (
@@ -287,6 +291,7 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 		}
 	}
 	b.insts = insts
+	b.loop = slices.IndexFunc(insts, func(in Inst) bool { return relativeBranch(in.op) && in.imm == rip })
 	for _, p := range b.pages[:pagesUsed(b)] {
 		c.code.byPage[p] = append(c.code.byPage[p], b)
 		if !c.mem.IsCode(p) {
@@ -295,6 +300,16 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 		}
 	}
 	return b
+}
+
+// relativeBranch reports whether op is a direct relative branch: one that,
+// taken, only sets RIP to its target and ends the block.
+func relativeBranch(op Op) bool {
+	switch op {
+	case OpJMP, OpJCC, OpLOOP, OpLOOPE, OpLOOPNE, OpJRCXZ:
+		return true
+	}
+	return false
 }
 
 func pagesUsed(b *block) int {

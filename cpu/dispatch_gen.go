@@ -110,6 +110,255 @@ const (
 	numKinds
 )
 
+// Pair kinds: an instruction of the first kind named and the next, of
+// the second, run together (see fuse).
+const (
+	kindCmp64EGJB = numKinds + iota
+	kindCmp64EGJNB
+	kindCmp64EGJZ
+	kindCmp64EGJNZ
+	kindCmp64EGJBE
+	kindCmp64EGJA
+	kindCmp64EGJS
+	kindCmp64EGJNS
+	kindCmp64EGJL
+	kindCmp64EGJGE
+	kindCmp64EGJLE
+	kindCmp64EGJG
+	kindCmp32EGJB
+	kindCmp32EGJNB
+	kindCmp32EGJZ
+	kindCmp32EGJNZ
+	kindCmp32EGJBE
+	kindCmp32EGJA
+	kindCmp32EGJS
+	kindCmp32EGJNS
+	kindCmp32EGJL
+	kindCmp32EGJGE
+	kindCmp32EGJLE
+	kindCmp32EGJG
+	kindCmp64RIJB
+	kindCmp64RIJNB
+	kindCmp64RIJZ
+	kindCmp64RIJNZ
+	kindCmp64RIJBE
+	kindCmp64RIJA
+	kindCmp64RIJS
+	kindCmp64RIJNS
+	kindCmp64RIJL
+	kindCmp64RIJGE
+	kindCmp64RIJLE
+	kindCmp64RIJG
+	kindCmp32RIJB
+	kindCmp32RIJNB
+	kindCmp32RIJZ
+	kindCmp32RIJNZ
+	kindCmp32RIJBE
+	kindCmp32RIJA
+	kindCmp32RIJS
+	kindCmp32RIJNS
+	kindCmp32RIJL
+	kindCmp32RIJGE
+	kindCmp32RIJLE
+	kindCmp32RIJG
+	kindTest64EGJB
+	kindTest64EGJNB
+	kindTest64EGJZ
+	kindTest64EGJNZ
+	kindTest64EGJBE
+	kindTest64EGJA
+	kindTest64EGJS
+	kindTest64EGJNS
+	kindTest64EGJL
+	kindTest64EGJGE
+	kindTest64EGJLE
+	kindTest64EGJG
+	kindTest32EGJB
+	kindTest32EGJNB
+	kindTest32EGJZ
+	kindTest32EGJNZ
+	kindTest32EGJBE
+	kindTest32EGJA
+	kindTest32EGJS
+	kindTest32EGJNS
+	kindTest32EGJL
+	kindTest32EGJGE
+	kindTest32EGJLE
+	kindTest32EGJG
+	kindTest32RIJB
+	kindTest32RIJNB
+	kindTest32RIJZ
+	kindTest32RIJNZ
+	kindTest32RIJBE
+	kindTest32RIJA
+	kindTest32RIJS
+	kindTest32RIJNS
+	kindTest32RIJL
+	kindTest32RIJGE
+	kindTest32RIJLE
+	kindTest32RIJG
+	kindAdd32RIJB
+	kindAdd32RIJNB
+	kindAdd32RIJZ
+	kindAdd32RIJNZ
+	kindAdd32RIJBE
+	kindAdd32RIJA
+	kindAdd32RIJS
+	kindAdd32RIJNS
+	kindAdd32RIJL
+	kindAdd32RIJGE
+	kindAdd32RIJLE
+	kindAdd32RIJG
+	kindSub64RIJB
+	kindSub64RIJNB
+	kindSub64RIJZ
+	kindSub64RIJNZ
+	kindSub64RIJBE
+	kindSub64RIJA
+	kindSub64RIJS
+	kindSub64RIJNS
+	kindSub64RIJL
+	kindSub64RIJGE
+	kindSub64RIJLE
+	kindSub64RIJG
+	kindDec32RJB
+	kindDec32RJNB
+	kindDec32RJZ
+	kindDec32RJNZ
+	kindDec32RJBE
+	kindDec32RJA
+	kindDec32RJS
+	kindDec32RJNS
+	kindDec32RJL
+	kindDec32RJGE
+	kindDec32RJLE
+	kindDec32RJG
+)
+
+// pairKinds lists the pair kinds with the kinds they fuse.
+var pairKinds = [...]struct{ first, second, pair uint8 }{
+	{kindCmp64EG, kindJB, kindCmp64EGJB},
+	{kindCmp64EG, kindJNB, kindCmp64EGJNB},
+	{kindCmp64EG, kindJZ, kindCmp64EGJZ},
+	{kindCmp64EG, kindJNZ, kindCmp64EGJNZ},
+	{kindCmp64EG, kindJBE, kindCmp64EGJBE},
+	{kindCmp64EG, kindJA, kindCmp64EGJA},
+	{kindCmp64EG, kindJS, kindCmp64EGJS},
+	{kindCmp64EG, kindJNS, kindCmp64EGJNS},
+	{kindCmp64EG, kindJL, kindCmp64EGJL},
+	{kindCmp64EG, kindJGE, kindCmp64EGJGE},
+	{kindCmp64EG, kindJLE, kindCmp64EGJLE},
+	{kindCmp64EG, kindJG, kindCmp64EGJG},
+	{kindCmp32EG, kindJB, kindCmp32EGJB},
+	{kindCmp32EG, kindJNB, kindCmp32EGJNB},
+	{kindCmp32EG, kindJZ, kindCmp32EGJZ},
+	{kindCmp32EG, kindJNZ, kindCmp32EGJNZ},
+	{kindCmp32EG, kindJBE, kindCmp32EGJBE},
+	{kindCmp32EG, kindJA, kindCmp32EGJA},
+	{kindCmp32EG, kindJS, kindCmp32EGJS},
+	{kindCmp32EG, kindJNS, kindCmp32EGJNS},
+	{kindCmp32EG, kindJL, kindCmp32EGJL},
+	{kindCmp32EG, kindJGE, kindCmp32EGJGE},
+	{kindCmp32EG, kindJLE, kindCmp32EGJLE},
+	{kindCmp32EG, kindJG, kindCmp32EGJG},
+	{kindCmp64RI, kindJB, kindCmp64RIJB},
+	{kindCmp64RI, kindJNB, kindCmp64RIJNB},
+	{kindCmp64RI, kindJZ, kindCmp64RIJZ},
+	{kindCmp64RI, kindJNZ, kindCmp64RIJNZ},
+	{kindCmp64RI, kindJBE, kindCmp64RIJBE},
+	{kindCmp64RI, kindJA, kindCmp64RIJA},
+	{kindCmp64RI, kindJS, kindCmp64RIJS},
+	{kindCmp64RI, kindJNS, kindCmp64RIJNS},
+	{kindCmp64RI, kindJL, kindCmp64RIJL},
+	{kindCmp64RI, kindJGE, kindCmp64RIJGE},
+	{kindCmp64RI, kindJLE, kindCmp64RIJLE},
+	{kindCmp64RI, kindJG, kindCmp64RIJG},
+	{kindCmp32RI, kindJB, kindCmp32RIJB},
+	{kindCmp32RI, kindJNB, kindCmp32RIJNB},
+	{kindCmp32RI, kindJZ, kindCmp32RIJZ},
+	{kindCmp32RI, kindJNZ, kindCmp32RIJNZ},
+	{kindCmp32RI, kindJBE, kindCmp32RIJBE},
+	{kindCmp32RI, kindJA, kindCmp32RIJA},
+	{kindCmp32RI, kindJS, kindCmp32RIJS},
+	{kindCmp32RI, kindJNS, kindCmp32RIJNS},
+	{kindCmp32RI, kindJL, kindCmp32RIJL},
+	{kindCmp32RI, kindJGE, kindCmp32RIJGE},
+	{kindCmp32RI, kindJLE, kindCmp32RIJLE},
+	{kindCmp32RI, kindJG, kindCmp32RIJG},
+	{kindTest64EG, kindJB, kindTest64EGJB},
+	{kindTest64EG, kindJNB, kindTest64EGJNB},
+	{kindTest64EG, kindJZ, kindTest64EGJZ},
+	{kindTest64EG, kindJNZ, kindTest64EGJNZ},
+	{kindTest64EG, kindJBE, kindTest64EGJBE},
+	{kindTest64EG, kindJA, kindTest64EGJA},
+	{kindTest64EG, kindJS, kindTest64EGJS},
+	{kindTest64EG, kindJNS, kindTest64EGJNS},
+	{kindTest64EG, kindJL, kindTest64EGJL},
+	{kindTest64EG, kindJGE, kindTest64EGJGE},
+	{kindTest64EG, kindJLE, kindTest64EGJLE},
+	{kindTest64EG, kindJG, kindTest64EGJG},
+	{kindTest32EG, kindJB, kindTest32EGJB},
+	{kindTest32EG, kindJNB, kindTest32EGJNB},
+	{kindTest32EG, kindJZ, kindTest32EGJZ},
+	{kindTest32EG, kindJNZ, kindTest32EGJNZ},
+	{kindTest32EG, kindJBE, kindTest32EGJBE},
+	{kindTest32EG, kindJA, kindTest32EGJA},
+	{kindTest32EG, kindJS, kindTest32EGJS},
+	{kindTest32EG, kindJNS, kindTest32EGJNS},
+	{kindTest32EG, kindJL, kindTest32EGJL},
+	{kindTest32EG, kindJGE, kindTest32EGJGE},
+	{kindTest32EG, kindJLE, kindTest32EGJLE},
+	{kindTest32EG, kindJG, kindTest32EGJG},
+	{kindTest32RI, kindJB, kindTest32RIJB},
+	{kindTest32RI, kindJNB, kindTest32RIJNB},
+	{kindTest32RI, kindJZ, kindTest32RIJZ},
+	{kindTest32RI, kindJNZ, kindTest32RIJNZ},
+	{kindTest32RI, kindJBE, kindTest32RIJBE},
+	{kindTest32RI, kindJA, kindTest32RIJA},
+	{kindTest32RI, kindJS, kindTest32RIJS},
+	{kindTest32RI, kindJNS, kindTest32RIJNS},
+	{kindTest32RI, kindJL, kindTest32RIJL},
+	{kindTest32RI, kindJGE, kindTest32RIJGE},
+	{kindTest32RI, kindJLE, kindTest32RIJLE},
+	{kindTest32RI, kindJG, kindTest32RIJG},
+	{kindAdd32RI, kindJB, kindAdd32RIJB},
+	{kindAdd32RI, kindJNB, kindAdd32RIJNB},
+	{kindAdd32RI, kindJZ, kindAdd32RIJZ},
+	{kindAdd32RI, kindJNZ, kindAdd32RIJNZ},
+	{kindAdd32RI, kindJBE, kindAdd32RIJBE},
+	{kindAdd32RI, kindJA, kindAdd32RIJA},
+	{kindAdd32RI, kindJS, kindAdd32RIJS},
+	{kindAdd32RI, kindJNS, kindAdd32RIJNS},
+	{kindAdd32RI, kindJL, kindAdd32RIJL},
+	{kindAdd32RI, kindJGE, kindAdd32RIJGE},
+	{kindAdd32RI, kindJLE, kindAdd32RIJLE},
+	{kindAdd32RI, kindJG, kindAdd32RIJG},
+	{kindSub64RI, kindJB, kindSub64RIJB},
+	{kindSub64RI, kindJNB, kindSub64RIJNB},
+	{kindSub64RI, kindJZ, kindSub64RIJZ},
+	{kindSub64RI, kindJNZ, kindSub64RIJNZ},
+	{kindSub64RI, kindJBE, kindSub64RIJBE},
+	{kindSub64RI, kindJA, kindSub64RIJA},
+	{kindSub64RI, kindJS, kindSub64RIJS},
+	{kindSub64RI, kindJNS, kindSub64RIJNS},
+	{kindSub64RI, kindJL, kindSub64RIJL},
+	{kindSub64RI, kindJGE, kindSub64RIJGE},
+	{kindSub64RI, kindJLE, kindSub64RIJLE},
+	{kindSub64RI, kindJG, kindSub64RIJG},
+	{kindDec32R, kindJB, kindDec32RJB},
+	{kindDec32R, kindJNB, kindDec32RJNB},
+	{kindDec32R, kindJZ, kindDec32RJZ},
+	{kindDec32R, kindJNZ, kindDec32RJNZ},
+	{kindDec32R, kindJBE, kindDec32RJBE},
+	{kindDec32R, kindJA, kindDec32RJA},
+	{kindDec32R, kindJS, kindDec32RJS},
+	{kindDec32R, kindJNS, kindDec32RJNS},
+	{kindDec32R, kindJL, kindDec32RJL},
+	{kindDec32R, kindJGE, kindDec32RJGE},
+	{kindDec32R, kindJLE, kindDec32RJLE},
+	{kindDec32R, kindJG, kindDec32RJG},
+}
+
 // kindHandlers holds the handler of each kind but kindCall.
 var kindHandlers = [numKinds]handler{
 	kindNOP:              execNOP,
@@ -246,7 +495,7 @@ func (c *CPU) runBlocks() {
 		}
 		c.blk = b
 		c.brk = false
-		for i := range insts {
+		for i := 0; i < len(insts); i++ {
 			in := &insts[i]
 			switch in.kind {
 			case kindCall:
@@ -556,6 +805,1086 @@ func (c *CPU) runBlocks() {
 				c.idx = i
 				execJLE(c, in)
 			case kindJG:
+				c.idx = i
+				execJG(c, in)
+			case kindCmp64EGJB:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJB(c, in)
+			case kindCmp64EGJNB:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNB(c, in)
+			case kindCmp64EGJZ:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJZ(c, in)
+			case kindCmp64EGJNZ:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNZ(c, in)
+			case kindCmp64EGJBE:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJBE(c, in)
+			case kindCmp64EGJA:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJA(c, in)
+			case kindCmp64EGJS:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJS(c, in)
+			case kindCmp64EGJNS:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNS(c, in)
+			case kindCmp64EGJL:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJL(c, in)
+			case kindCmp64EGJGE:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJGE(c, in)
+			case kindCmp64EGJLE:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJLE(c, in)
+			case kindCmp64EGJG:
+				cmp64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJG(c, in)
+			case kindCmp32EGJB:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJB(c, in)
+			case kindCmp32EGJNB:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNB(c, in)
+			case kindCmp32EGJZ:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJZ(c, in)
+			case kindCmp32EGJNZ:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNZ(c, in)
+			case kindCmp32EGJBE:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJBE(c, in)
+			case kindCmp32EGJA:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJA(c, in)
+			case kindCmp32EGJS:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJS(c, in)
+			case kindCmp32EGJNS:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNS(c, in)
+			case kindCmp32EGJL:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJL(c, in)
+			case kindCmp32EGJGE:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJGE(c, in)
+			case kindCmp32EGJLE:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJLE(c, in)
+			case kindCmp32EGJG:
+				cmp32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJG(c, in)
+			case kindCmp64RIJB:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJB(c, in)
+			case kindCmp64RIJNB:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNB(c, in)
+			case kindCmp64RIJZ:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJZ(c, in)
+			case kindCmp64RIJNZ:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNZ(c, in)
+			case kindCmp64RIJBE:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJBE(c, in)
+			case kindCmp64RIJA:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJA(c, in)
+			case kindCmp64RIJS:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJS(c, in)
+			case kindCmp64RIJNS:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNS(c, in)
+			case kindCmp64RIJL:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJL(c, in)
+			case kindCmp64RIJGE:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJGE(c, in)
+			case kindCmp64RIJLE:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJLE(c, in)
+			case kindCmp64RIJG:
+				cmp64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJG(c, in)
+			case kindCmp32RIJB:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJB(c, in)
+			case kindCmp32RIJNB:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNB(c, in)
+			case kindCmp32RIJZ:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJZ(c, in)
+			case kindCmp32RIJNZ:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNZ(c, in)
+			case kindCmp32RIJBE:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJBE(c, in)
+			case kindCmp32RIJA:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJA(c, in)
+			case kindCmp32RIJS:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJS(c, in)
+			case kindCmp32RIJNS:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNS(c, in)
+			case kindCmp32RIJL:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJL(c, in)
+			case kindCmp32RIJGE:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJGE(c, in)
+			case kindCmp32RIJLE:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJLE(c, in)
+			case kindCmp32RIJG:
+				cmp32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJG(c, in)
+			case kindTest64EGJB:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJB(c, in)
+			case kindTest64EGJNB:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNB(c, in)
+			case kindTest64EGJZ:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJZ(c, in)
+			case kindTest64EGJNZ:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNZ(c, in)
+			case kindTest64EGJBE:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJBE(c, in)
+			case kindTest64EGJA:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJA(c, in)
+			case kindTest64EGJS:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJS(c, in)
+			case kindTest64EGJNS:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNS(c, in)
+			case kindTest64EGJL:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJL(c, in)
+			case kindTest64EGJGE:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJGE(c, in)
+			case kindTest64EGJLE:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJLE(c, in)
+			case kindTest64EGJG:
+				test64EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJG(c, in)
+			case kindTest32EGJB:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJB(c, in)
+			case kindTest32EGJNB:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNB(c, in)
+			case kindTest32EGJZ:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJZ(c, in)
+			case kindTest32EGJNZ:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNZ(c, in)
+			case kindTest32EGJBE:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJBE(c, in)
+			case kindTest32EGJA:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJA(c, in)
+			case kindTest32EGJS:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJS(c, in)
+			case kindTest32EGJNS:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNS(c, in)
+			case kindTest32EGJL:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJL(c, in)
+			case kindTest32EGJGE:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJGE(c, in)
+			case kindTest32EGJLE:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJLE(c, in)
+			case kindTest32EGJG:
+				test32EG(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJG(c, in)
+			case kindTest32RIJB:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJB(c, in)
+			case kindTest32RIJNB:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNB(c, in)
+			case kindTest32RIJZ:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJZ(c, in)
+			case kindTest32RIJNZ:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNZ(c, in)
+			case kindTest32RIJBE:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJBE(c, in)
+			case kindTest32RIJA:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJA(c, in)
+			case kindTest32RIJS:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJS(c, in)
+			case kindTest32RIJNS:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNS(c, in)
+			case kindTest32RIJL:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJL(c, in)
+			case kindTest32RIJGE:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJGE(c, in)
+			case kindTest32RIJLE:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJLE(c, in)
+			case kindTest32RIJG:
+				test32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJG(c, in)
+			case kindAdd32RIJB:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJB(c, in)
+			case kindAdd32RIJNB:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNB(c, in)
+			case kindAdd32RIJZ:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJZ(c, in)
+			case kindAdd32RIJNZ:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNZ(c, in)
+			case kindAdd32RIJBE:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJBE(c, in)
+			case kindAdd32RIJA:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJA(c, in)
+			case kindAdd32RIJS:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJS(c, in)
+			case kindAdd32RIJNS:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNS(c, in)
+			case kindAdd32RIJL:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJL(c, in)
+			case kindAdd32RIJGE:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJGE(c, in)
+			case kindAdd32RIJLE:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJLE(c, in)
+			case kindAdd32RIJG:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJG(c, in)
+			case kindSub64RIJB:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJB(c, in)
+			case kindSub64RIJNB:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNB(c, in)
+			case kindSub64RIJZ:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJZ(c, in)
+			case kindSub64RIJNZ:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNZ(c, in)
+			case kindSub64RIJBE:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJBE(c, in)
+			case kindSub64RIJA:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJA(c, in)
+			case kindSub64RIJS:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJS(c, in)
+			case kindSub64RIJNS:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNS(c, in)
+			case kindSub64RIJL:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJL(c, in)
+			case kindSub64RIJGE:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJGE(c, in)
+			case kindSub64RIJLE:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJLE(c, in)
+			case kindSub64RIJG:
+				sub64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJG(c, in)
+			case kindDec32RJB:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJB(c, in)
+			case kindDec32RJNB:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNB(c, in)
+			case kindDec32RJZ:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJZ(c, in)
+			case kindDec32RJNZ:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNZ(c, in)
+			case kindDec32RJBE:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJBE(c, in)
+			case kindDec32RJA:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJA(c, in)
+			case kindDec32RJS:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJS(c, in)
+			case kindDec32RJNS:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJNS(c, in)
+			case kindDec32RJL:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJL(c, in)
+			case kindDec32RJGE:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJGE(c, in)
+			case kindDec32RJLE:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.idx = i
+				execJLE(c, in)
+			case kindDec32RJG:
+				dec32R(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
 				c.idx = i
 				execJG(c, in)
 			}

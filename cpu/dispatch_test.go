@@ -51,6 +51,16 @@ var kindsProgram = func() string {
 		// result the step before changed.
 		fmt.Fprintf(&b, "add rbx, 0x%x; cmp rbx, rax; %s 3f; inc rdx; 3: cmp rax, rbx; %s 4f; inc rdx; 4: nop\n", 0x1f3b*(i+1), j, j)
 	}
+	// Each fused pair (pairKinds) once, after a step that changed the
+	// registers it compares.
+	firsts := []string{"cmp rax, rbx", "cmp eax, ebx", "cmp rax, 0x1234", "cmp eax, 77", "test rax, rbx",
+		"test eax, ebx", "test eax, 0x100", "add eax, 77", "sub rax, 0x1234", "dec eax"}
+	jccs := []string{"jb", "jnb", "jz", "jnz", "jbe", "ja", "js", "jns", "jl", "jge", "jle", "jg"}
+	for i, f := range firsts {
+		for k, j := range jccs {
+			fmt.Fprintf(&b, "add rbx, 0x%x; xor rax, rbx; %s; %s 5f; inc rdx; 5: nop\n", 0x2d9b*(i*len(jccs)+k+1), f, j)
+		}
+	}
 	return b.String()
 }()
 
@@ -65,7 +75,7 @@ func dispatchState(c *CPU) string {
 // kind, so the tests below run the inlined body of each.
 func TestKindsProgramCoversEveryKind(t *testing.T) {
 	c := runAsm(t, kindsProgram, nil)
-	var seen [numKinds]bool
+	var seen [int(numKinds) + len(pairKinds)]bool
 	for _, b := range c.code.byKey {
 		for _, in := range b.insts {
 			seen[in.kind] = true
@@ -76,32 +86,41 @@ func TestKindsProgramCoversEveryKind(t *testing.T) {
 			t.Errorf("kindsProgram has no instruction of kind %d (%s)", k, handlerName(kindHandlers[k]))
 		}
 	}
+	for _, p := range pairKinds {
+		if !seen[p.pair] {
+			t.Errorf("kindsProgram has no pair of kind %d (%s, %s)", p.pair, handlerName(kindHandlers[p.first]), handlerName(kindHandlers[p.second]))
+		}
+	}
 }
 
-// TestDispatchByKindMatchesCall runs kindsProgram one instruction at a
-// time, and then the bench kernels whole, both with the switch and with
-// every handler called through Inst.fn, and compares the state after each
-// step.
+// TestDispatchByKindMatchesCall runs kindsProgram in runs of a few
+// instructions, and then the bench kernels whole, both with the switch
+// and with every handler called through Inst.fn, and compares the state
+// after each run.
 func TestDispatchByKindMatchesCall(t *testing.T) {
 	code := assemble(t, kindsProgram)
-	t.Run("step", func(t *testing.T) {
-		byKind, byCall := newTestCPU(t), newTestCPU(t)
-		byCall.dispatchByCall = true
-		load(byKind, code)
-		load(byCall, code)
-		for step := 0; ; step++ {
-			rk, rc := byKind.Run(1), byCall.Run(1)
-			if k, c := dispatchState(byKind), dispatchState(byCall); rk != rc || k != c {
-				t.Fatalf("step %d: by kind %v %s\nby call %v %s", step, rk, k, rc, c)
+	// Runs of n instructions: one at a time, and lengths that cut blocks
+	// and fused pairs at every place.
+	for _, n := range []uint64{1, 2, 3, 5, 7, 11, 13, 1 << 20} {
+		t.Run(fmt.Sprintf("runs of %d", n), func(t *testing.T) {
+			byKind, byCall := newTestCPU(t), newTestCPU(t)
+			byCall.dispatchByCall = true
+			load(byKind, code)
+			load(byCall, code)
+			for step := 0; ; step++ {
+				rk, rc := byKind.Run(n), byCall.Run(n)
+				if k, c := dispatchState(byKind), dispatchState(byCall); rk != rc || k != c {
+					t.Fatalf("run %d: by kind %v %s\nby call %v %s", step, rk, k, rc, c)
+				}
+				if rk == StopHalt {
+					break
+				}
+				if step > 10000 {
+					t.Fatal("kindsProgram did not halt")
+				}
 			}
-			if rk == StopHalt {
-				break
-			}
-			if step > 10000 {
-				t.Fatal("kindsProgram did not halt")
-			}
-		}
-	})
+		})
+	}
 	for _, k := range benchKernels {
 		if k.code32 {
 			continue

@@ -290,6 +290,9 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 			break
 		}
 	}
+	if !c.dispatchByCall {
+		fuse(insts)
+	}
 	b.insts = insts
 	b.loop = slices.IndexFunc(insts, func(in Inst) bool { return relativeBranch(in.op) && in.imm == rip })
 	for _, p := range b.pages[:pagesUsed(b)] {

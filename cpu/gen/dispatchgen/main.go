@@ -52,6 +52,24 @@ var branches = []string{
 	"execJS", "execJNS", "execJL", "execJGE", "execJLE", "execJG",
 }
 
+// fuseFirsts and fuseSeconds are the pairs the switch runs as one kind:
+// a flag-setting register instruction and the conditional branch after
+// it (the CMP/TEST+Jcc fusion of blink and Bochs). The first is pure, so
+// the pair can only end the block, or fault, at its second instruction.
+var (
+	fuseFirsts = []string{
+		"cmp64EG", "cmp32EG", "cmp64RI", "cmp32RI", "test64EG", "test32EG", "test32RI",
+		"add32RI", "sub64RI", "dec32R",
+	}
+	fuseSeconds = []string{
+		"execJB", "execJNB", "execJZ", "execJNZ", "execJBE", "execJA",
+		"execJS", "execJNS", "execJL", "execJGE", "execJLE", "execJG",
+	}
+)
+
+// pairName returns the kind constant of the pair of handlers a and b.
+func pairName(a, b string) string { return kindName(a) + strings.TrimPrefix(b, "exec") }
+
 // The generated ALU handlers (alugen) the switch takes: operation, size,
 // form. TEST has no GE or GM form.
 var (
@@ -124,6 +142,18 @@ func main() {
 	calledAll := slices.Concat(alu(aluMemForms), called)
 	stopAll := slices.Concat(calledAll, branches)
 	all := slices.Concat(pureAll, stopAll)
+	for _, h := range fuseFirsts {
+		if !slices.Contains(pureAll, h) {
+			fmt.Fprintf(os.Stderr, "dispatchgen: %s begins a pair but is not pure\n", h)
+			os.Exit(1)
+		}
+	}
+	for _, h := range fuseSeconds {
+		if !slices.Contains(branches, h) {
+			fmt.Fprintf(os.Stderr, "dispatchgen: %s ends a pair but is not a branch\n", h)
+			os.Exit(1)
+		}
+	}
 	if err := checkNoinline(".", calledAll); err != nil {
 		fmt.Fprintf(os.Stderr, "dispatchgen: %v\n", err)
 		os.Exit(1)
@@ -138,6 +168,31 @@ func main() {
 		}
 		f.P("numKinds")
 		f.P(")")
+		f.P("")
+		f.P("// Pair kinds: an instruction of the first kind named and the next, of")
+		f.P("// the second, run together (see fuse).")
+		f.P("const (")
+		first := true
+		for _, a := range fuseFirsts {
+			for _, b := range fuseSeconds {
+				if first {
+					f.P("%s = numKinds + iota", pairName(a, b))
+					first = false
+				} else {
+					f.P("%s", pairName(a, b))
+				}
+			}
+		}
+		f.P(")")
+		f.P("")
+		f.P("// pairKinds lists the pair kinds with the kinds they fuse.")
+		f.P("var pairKinds = [...]struct{ first, second, pair uint8 }{")
+		for _, a := range fuseFirsts {
+			for _, b := range fuseSeconds {
+				f.P("{%s, %s, %s},", kindName(a), kindName(b), pairName(a, b))
+			}
+		}
+		f.P("}")
 		f.P("")
 		f.P("// kindHandlers holds the handler of each kind but kindCall.")
 		f.P("var kindHandlers = [numKinds]handler{")
@@ -176,7 +231,7 @@ func main() {
 		f.P("}")
 		f.P("c.blk = b")
 		f.P("c.brk = false")
-		f.P("for i := range insts {")
+		f.P("for i := 0; i < len(insts); i++ {")
 		f.P("in := &insts[i]")
 		f.P("switch in.kind {")
 		f.P("case kindCall:")
@@ -191,6 +246,19 @@ func main() {
 			f.P("case %s:", kindName(h))
 			f.P("c.idx = i")
 			f.P("%s(c, in)", h)
+		}
+		for _, a := range fuseFirsts {
+			for _, b := range fuseSeconds {
+				f.P("case %s:", pairName(a, b))
+				f.P("%s(c, in)", a)
+				f.P("if i+1 == len(insts) {")
+				f.P("continue // the budget ends the run before the branch")
+				f.P("}")
+				f.P("i++")
+				f.P("in = &insts[i]")
+				f.P("c.idx = i")
+				f.P("%s(c, in)", b)
+			}
 		}
 		f.P("}")
 		f.P("if c.brk {")

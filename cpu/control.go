@@ -100,8 +100,11 @@ func (c *CPU) jcc(in *Inst, taken bool) {
 	}
 }
 
-// After a CMP or SUB (lazy flagsSub, the common case before a conditional
-// branch) the unsigned and signed conditions compare the operands directly.
+// The conditions read straight from the lazy record: after a CMP or SUB
+// (lazy flagsSub, the common case before a conditional branch) the
+// unsigned and signed ones compare the operands; ZF and SF come from the
+// result after any operation. The Jcc handlers use them, and so do the
+// run loop's fused pairs (see cpu/gen/dispatchgen).
 
 // subSigned returns the operands of the lazy flagsSub record sign-extended.
 func (l *lazyFlags) subSigned() (int64, int64) {
@@ -109,12 +112,27 @@ func (l *lazyFlags) subSigned() (int64, int64) {
 	return int64(l.a<<s) >> s, int64(l.b<<s) >> s
 }
 
+func (l *lazyFlags) zero() bool    { return l.r == 0 }
+func (l *lazyFlags) sign() bool    { return l.r>>l.top&1 != 0 }
+func (l *lazyFlags) below() bool   { return l.a < l.b }
+func (l *lazyFlags) belowEq() bool { return l.a <= l.b }
+
+func (l *lazyFlags) less() bool {
+	a, b := l.subSigned()
+	return a < b
+}
+
+func (l *lazyFlags) lessEq() bool {
+	a, b := l.subSigned()
+	return a <= b
+}
+
 func execJO(c *CPU, in *Inst)  { c.jcc(in, c.of()) }
 func execJNO(c *CPU, in *Inst) { c.jcc(in, !c.of()) }
 
 func execJB(c *CPU, in *Inst) {
 	if c.lazy.op == flagsSub {
-		c.jcc(in, c.lazy.a < c.lazy.b)
+		c.jcc(in, c.lazy.below())
 		return
 	}
 	c.jcc(in, c.cf())
@@ -122,7 +140,7 @@ func execJB(c *CPU, in *Inst) {
 
 func execJNB(c *CPU, in *Inst) {
 	if c.lazy.op == flagsSub {
-		c.jcc(in, c.lazy.a >= c.lazy.b)
+		c.jcc(in, !c.lazy.below())
 		return
 	}
 	c.jcc(in, !c.cf())
@@ -133,7 +151,7 @@ func execJZ(c *CPU, in *Inst) {
 	if c.lazy.op == flagsNone {
 		z = c.rflags&FlagZF != 0
 	} else {
-		z = c.lazy.r == 0
+		z = c.lazy.zero()
 	}
 	c.jcc(in, z)
 }
@@ -143,14 +161,14 @@ func execJNZ(c *CPU, in *Inst) {
 	if c.lazy.op == flagsNone {
 		z = c.rflags&FlagZF != 0
 	} else {
-		z = c.lazy.r == 0
+		z = c.lazy.zero()
 	}
 	c.jcc(in, !z)
 }
 
 func execJBE(c *CPU, in *Inst) {
 	if c.lazy.op == flagsSub {
-		c.jcc(in, c.lazy.a <= c.lazy.b)
+		c.jcc(in, c.lazy.belowEq())
 		return
 	}
 	c.jcc(in, c.cf() || c.zf())
@@ -158,7 +176,7 @@ func execJBE(c *CPU, in *Inst) {
 
 func execJA(c *CPU, in *Inst) {
 	if c.lazy.op == flagsSub {
-		c.jcc(in, c.lazy.a > c.lazy.b)
+		c.jcc(in, !c.lazy.belowEq())
 		return
 	}
 	c.jcc(in, !c.cf() && !c.zf())
@@ -171,8 +189,7 @@ func execJNP(c *CPU, in *Inst) { c.jcc(in, !c.pf()) }
 
 func execJL(c *CPU, in *Inst) {
 	if c.lazy.op == flagsSub {
-		a, b := c.lazy.subSigned()
-		c.jcc(in, a < b)
+		c.jcc(in, c.lazy.less())
 		return
 	}
 	c.jcc(in, c.sf() != c.of())
@@ -180,8 +197,7 @@ func execJL(c *CPU, in *Inst) {
 
 func execJGE(c *CPU, in *Inst) {
 	if c.lazy.op == flagsSub {
-		a, b := c.lazy.subSigned()
-		c.jcc(in, a >= b)
+		c.jcc(in, !c.lazy.less())
 		return
 	}
 	c.jcc(in, c.sf() == c.of())
@@ -189,8 +205,7 @@ func execJGE(c *CPU, in *Inst) {
 
 func execJLE(c *CPU, in *Inst) {
 	if c.lazy.op == flagsSub {
-		a, b := c.lazy.subSigned()
-		c.jcc(in, a <= b)
+		c.jcc(in, c.lazy.lessEq())
 		return
 	}
 	c.jcc(in, c.zf() || c.sf() != c.of())
@@ -198,8 +213,7 @@ func execJLE(c *CPU, in *Inst) {
 
 func execJG(c *CPU, in *Inst) {
 	if c.lazy.op == flagsSub {
-		a, b := c.lazy.subSigned()
-		c.jcc(in, a > b)
+		c.jcc(in, !c.lazy.lessEq())
 		return
 	}
 	c.jcc(in, !c.zf() && c.sf() == c.of())

@@ -161,54 +161,6 @@ const (
 	kindCmp32RIJGE
 	kindCmp32RIJLE
 	kindCmp32RIJG
-	kindTest64EGJB
-	kindTest64EGJNB
-	kindTest64EGJZ
-	kindTest64EGJNZ
-	kindTest64EGJBE
-	kindTest64EGJA
-	kindTest64EGJS
-	kindTest64EGJNS
-	kindTest64EGJL
-	kindTest64EGJGE
-	kindTest64EGJLE
-	kindTest64EGJG
-	kindTest32EGJB
-	kindTest32EGJNB
-	kindTest32EGJZ
-	kindTest32EGJNZ
-	kindTest32EGJBE
-	kindTest32EGJA
-	kindTest32EGJS
-	kindTest32EGJNS
-	kindTest32EGJL
-	kindTest32EGJGE
-	kindTest32EGJLE
-	kindTest32EGJG
-	kindTest32RIJB
-	kindTest32RIJNB
-	kindTest32RIJZ
-	kindTest32RIJNZ
-	kindTest32RIJBE
-	kindTest32RIJA
-	kindTest32RIJS
-	kindTest32RIJNS
-	kindTest32RIJL
-	kindTest32RIJGE
-	kindTest32RIJLE
-	kindTest32RIJG
-	kindAdd32RIJB
-	kindAdd32RIJNB
-	kindAdd32RIJZ
-	kindAdd32RIJNZ
-	kindAdd32RIJBE
-	kindAdd32RIJA
-	kindAdd32RIJS
-	kindAdd32RIJNS
-	kindAdd32RIJL
-	kindAdd32RIJGE
-	kindAdd32RIJLE
-	kindAdd32RIJG
 	kindSub64RIJB
 	kindSub64RIJNB
 	kindSub64RIJZ
@@ -221,18 +173,26 @@ const (
 	kindSub64RIJGE
 	kindSub64RIJLE
 	kindSub64RIJG
-	kindDec32RJB
-	kindDec32RJNB
-	kindDec32RJZ
-	kindDec32RJNZ
-	kindDec32RJBE
-	kindDec32RJA
-	kindDec32RJS
-	kindDec32RJNS
-	kindDec32RJL
-	kindDec32RJGE
-	kindDec32RJLE
-	kindDec32RJG
+	kindTest64EGJZ
+	kindTest64EGJNZ
+	kindTest64EGJS
+	kindTest64EGJNS
+	kindTest32EGJZ
+	kindTest32EGJNZ
+	kindTest32EGJS
+	kindTest32EGJNS
+	kindTest32RIJZ
+	kindTest32RIJNZ
+	kindTest32RIJS
+	kindTest32RIJNS
+	kindAdd32RIJZ
+	kindAdd32RIJNZ
+	kindAdd32RIJS
+	kindAdd32RIJNS
+	kindAdd64RIJZ
+	kindAdd64RIJNZ
+	kindAdd64RIJS
+	kindAdd64RIJNS
 )
 
 // pairKinds lists the pair kinds with the kinds they fuse.
@@ -285,54 +245,6 @@ var pairKinds = [...]struct{ first, second, pair uint8 }{
 	{kindCmp32RI, kindJGE, kindCmp32RIJGE},
 	{kindCmp32RI, kindJLE, kindCmp32RIJLE},
 	{kindCmp32RI, kindJG, kindCmp32RIJG},
-	{kindTest64EG, kindJB, kindTest64EGJB},
-	{kindTest64EG, kindJNB, kindTest64EGJNB},
-	{kindTest64EG, kindJZ, kindTest64EGJZ},
-	{kindTest64EG, kindJNZ, kindTest64EGJNZ},
-	{kindTest64EG, kindJBE, kindTest64EGJBE},
-	{kindTest64EG, kindJA, kindTest64EGJA},
-	{kindTest64EG, kindJS, kindTest64EGJS},
-	{kindTest64EG, kindJNS, kindTest64EGJNS},
-	{kindTest64EG, kindJL, kindTest64EGJL},
-	{kindTest64EG, kindJGE, kindTest64EGJGE},
-	{kindTest64EG, kindJLE, kindTest64EGJLE},
-	{kindTest64EG, kindJG, kindTest64EGJG},
-	{kindTest32EG, kindJB, kindTest32EGJB},
-	{kindTest32EG, kindJNB, kindTest32EGJNB},
-	{kindTest32EG, kindJZ, kindTest32EGJZ},
-	{kindTest32EG, kindJNZ, kindTest32EGJNZ},
-	{kindTest32EG, kindJBE, kindTest32EGJBE},
-	{kindTest32EG, kindJA, kindTest32EGJA},
-	{kindTest32EG, kindJS, kindTest32EGJS},
-	{kindTest32EG, kindJNS, kindTest32EGJNS},
-	{kindTest32EG, kindJL, kindTest32EGJL},
-	{kindTest32EG, kindJGE, kindTest32EGJGE},
-	{kindTest32EG, kindJLE, kindTest32EGJLE},
-	{kindTest32EG, kindJG, kindTest32EGJG},
-	{kindTest32RI, kindJB, kindTest32RIJB},
-	{kindTest32RI, kindJNB, kindTest32RIJNB},
-	{kindTest32RI, kindJZ, kindTest32RIJZ},
-	{kindTest32RI, kindJNZ, kindTest32RIJNZ},
-	{kindTest32RI, kindJBE, kindTest32RIJBE},
-	{kindTest32RI, kindJA, kindTest32RIJA},
-	{kindTest32RI, kindJS, kindTest32RIJS},
-	{kindTest32RI, kindJNS, kindTest32RIJNS},
-	{kindTest32RI, kindJL, kindTest32RIJL},
-	{kindTest32RI, kindJGE, kindTest32RIJGE},
-	{kindTest32RI, kindJLE, kindTest32RIJLE},
-	{kindTest32RI, kindJG, kindTest32RIJG},
-	{kindAdd32RI, kindJB, kindAdd32RIJB},
-	{kindAdd32RI, kindJNB, kindAdd32RIJNB},
-	{kindAdd32RI, kindJZ, kindAdd32RIJZ},
-	{kindAdd32RI, kindJNZ, kindAdd32RIJNZ},
-	{kindAdd32RI, kindJBE, kindAdd32RIJBE},
-	{kindAdd32RI, kindJA, kindAdd32RIJA},
-	{kindAdd32RI, kindJS, kindAdd32RIJS},
-	{kindAdd32RI, kindJNS, kindAdd32RIJNS},
-	{kindAdd32RI, kindJL, kindAdd32RIJL},
-	{kindAdd32RI, kindJGE, kindAdd32RIJGE},
-	{kindAdd32RI, kindJLE, kindAdd32RIJLE},
-	{kindAdd32RI, kindJG, kindAdd32RIJG},
 	{kindSub64RI, kindJB, kindSub64RIJB},
 	{kindSub64RI, kindJNB, kindSub64RIJNB},
 	{kindSub64RI, kindJZ, kindSub64RIJZ},
@@ -345,18 +257,26 @@ var pairKinds = [...]struct{ first, second, pair uint8 }{
 	{kindSub64RI, kindJGE, kindSub64RIJGE},
 	{kindSub64RI, kindJLE, kindSub64RIJLE},
 	{kindSub64RI, kindJG, kindSub64RIJG},
-	{kindDec32R, kindJB, kindDec32RJB},
-	{kindDec32R, kindJNB, kindDec32RJNB},
-	{kindDec32R, kindJZ, kindDec32RJZ},
-	{kindDec32R, kindJNZ, kindDec32RJNZ},
-	{kindDec32R, kindJBE, kindDec32RJBE},
-	{kindDec32R, kindJA, kindDec32RJA},
-	{kindDec32R, kindJS, kindDec32RJS},
-	{kindDec32R, kindJNS, kindDec32RJNS},
-	{kindDec32R, kindJL, kindDec32RJL},
-	{kindDec32R, kindJGE, kindDec32RJGE},
-	{kindDec32R, kindJLE, kindDec32RJLE},
-	{kindDec32R, kindJG, kindDec32RJG},
+	{kindTest64EG, kindJZ, kindTest64EGJZ},
+	{kindTest64EG, kindJNZ, kindTest64EGJNZ},
+	{kindTest64EG, kindJS, kindTest64EGJS},
+	{kindTest64EG, kindJNS, kindTest64EGJNS},
+	{kindTest32EG, kindJZ, kindTest32EGJZ},
+	{kindTest32EG, kindJNZ, kindTest32EGJNZ},
+	{kindTest32EG, kindJS, kindTest32EGJS},
+	{kindTest32EG, kindJNS, kindTest32EGJNS},
+	{kindTest32RI, kindJZ, kindTest32RIJZ},
+	{kindTest32RI, kindJNZ, kindTest32RIJNZ},
+	{kindTest32RI, kindJS, kindTest32RIJS},
+	{kindTest32RI, kindJNS, kindTest32RIJNS},
+	{kindAdd32RI, kindJZ, kindAdd32RIJZ},
+	{kindAdd32RI, kindJNZ, kindAdd32RIJNZ},
+	{kindAdd32RI, kindJS, kindAdd32RIJS},
+	{kindAdd32RI, kindJNS, kindAdd32RIJNS},
+	{kindAdd64RI, kindJZ, kindAdd64RIJZ},
+	{kindAdd64RI, kindJNZ, kindAdd64RIJNZ},
+	{kindAdd64RI, kindJS, kindAdd64RIJS},
+	{kindAdd64RI, kindJNS, kindAdd64RIJNS},
 }
 
 // kindHandlers holds the handler of each kind but kindCall.
@@ -487,7 +407,10 @@ func (c *CPU) runBlocks() {
 		}
 		c.recent[c.nrecent%uint(len(c.recent))] = c.RIP
 		c.nrecent++
-		b := c.blockAt(c.RIP)
+		b := c.tableBlock(c.RIP)
+		if b == nil {
+			b = c.blockSlow(c.RIP)
+		}
 	again:
 		insts := b.insts
 		if rem := min(c.end-c.Retired, limit); uint64(len(insts)) > rem {
@@ -814,8 +737,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJB(c, in)
+				c.jcc(in, c.lazy.below())
 			case kindCmp64EGJNB:
 				cmp64EG(c, in)
 				if i+1 == len(insts) {
@@ -823,8 +745,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNB(c, in)
+				c.jcc(in, !c.lazy.below())
 			case kindCmp64EGJZ:
 				cmp64EG(c, in)
 				if i+1 == len(insts) {
@@ -832,8 +753,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJZ(c, in)
+				c.jcc(in, c.lazy.zero())
 			case kindCmp64EGJNZ:
 				cmp64EG(c, in)
 				if i+1 == len(insts) {
@@ -841,8 +761,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNZ(c, in)
+				c.jcc(in, !c.lazy.zero())
 			case kindCmp64EGJBE:
 				cmp64EG(c, in)
 				if i+1 == len(insts) {
@@ -850,8 +769,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJBE(c, in)
+				c.jcc(in, c.lazy.belowEq())
 			case kindCmp64EGJA:
 				cmp64EG(c, in)
 				if i+1 == len(insts) {
@@ -859,8 +777,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJA(c, in)
+				c.jcc(in, !c.lazy.belowEq())
 			case kindCmp64EGJS:
 				cmp64EG(c, in)
 				if i+1 == len(insts) {
@@ -868,8 +785,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJS(c, in)
+				c.jcc(in, c.lazy.sign())
 			case kindCmp64EGJNS:
 				cmp64EG(c, in)
 				if i+1 == len(insts) {
@@ -877,8 +793,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNS(c, in)
+				c.jcc(in, !c.lazy.sign())
 			case kindCmp64EGJL:
 				cmp64EG(c, in)
 				if i+1 == len(insts) {
@@ -886,8 +801,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJL(c, in)
+				c.jcc(in, c.lazy.less())
 			case kindCmp64EGJGE:
 				cmp64EG(c, in)
 				if i+1 == len(insts) {
@@ -895,8 +809,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJGE(c, in)
+				c.jcc(in, !c.lazy.less())
 			case kindCmp64EGJLE:
 				cmp64EG(c, in)
 				if i+1 == len(insts) {
@@ -904,8 +817,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJLE(c, in)
+				c.jcc(in, c.lazy.lessEq())
 			case kindCmp64EGJG:
 				cmp64EG(c, in)
 				if i+1 == len(insts) {
@@ -913,8 +825,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJG(c, in)
+				c.jcc(in, !c.lazy.lessEq())
 			case kindCmp32EGJB:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -922,8 +833,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJB(c, in)
+				c.jcc(in, c.lazy.below())
 			case kindCmp32EGJNB:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -931,8 +841,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNB(c, in)
+				c.jcc(in, !c.lazy.below())
 			case kindCmp32EGJZ:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -940,8 +849,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJZ(c, in)
+				c.jcc(in, c.lazy.zero())
 			case kindCmp32EGJNZ:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -949,8 +857,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNZ(c, in)
+				c.jcc(in, !c.lazy.zero())
 			case kindCmp32EGJBE:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -958,8 +865,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJBE(c, in)
+				c.jcc(in, c.lazy.belowEq())
 			case kindCmp32EGJA:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -967,8 +873,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJA(c, in)
+				c.jcc(in, !c.lazy.belowEq())
 			case kindCmp32EGJS:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -976,8 +881,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJS(c, in)
+				c.jcc(in, c.lazy.sign())
 			case kindCmp32EGJNS:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -985,8 +889,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNS(c, in)
+				c.jcc(in, !c.lazy.sign())
 			case kindCmp32EGJL:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -994,8 +897,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJL(c, in)
+				c.jcc(in, c.lazy.less())
 			case kindCmp32EGJGE:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -1003,8 +905,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJGE(c, in)
+				c.jcc(in, !c.lazy.less())
 			case kindCmp32EGJLE:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -1012,8 +913,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJLE(c, in)
+				c.jcc(in, c.lazy.lessEq())
 			case kindCmp32EGJG:
 				cmp32EG(c, in)
 				if i+1 == len(insts) {
@@ -1021,8 +921,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJG(c, in)
+				c.jcc(in, !c.lazy.lessEq())
 			case kindCmp64RIJB:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1030,8 +929,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJB(c, in)
+				c.jcc(in, c.lazy.below())
 			case kindCmp64RIJNB:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1039,8 +937,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNB(c, in)
+				c.jcc(in, !c.lazy.below())
 			case kindCmp64RIJZ:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1048,8 +945,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJZ(c, in)
+				c.jcc(in, c.lazy.zero())
 			case kindCmp64RIJNZ:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1057,8 +953,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNZ(c, in)
+				c.jcc(in, !c.lazy.zero())
 			case kindCmp64RIJBE:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1066,8 +961,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJBE(c, in)
+				c.jcc(in, c.lazy.belowEq())
 			case kindCmp64RIJA:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1075,8 +969,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJA(c, in)
+				c.jcc(in, !c.lazy.belowEq())
 			case kindCmp64RIJS:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1084,8 +977,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJS(c, in)
+				c.jcc(in, c.lazy.sign())
 			case kindCmp64RIJNS:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1093,8 +985,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNS(c, in)
+				c.jcc(in, !c.lazy.sign())
 			case kindCmp64RIJL:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1102,8 +993,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJL(c, in)
+				c.jcc(in, c.lazy.less())
 			case kindCmp64RIJGE:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1111,8 +1001,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJGE(c, in)
+				c.jcc(in, !c.lazy.less())
 			case kindCmp64RIJLE:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1120,8 +1009,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJLE(c, in)
+				c.jcc(in, c.lazy.lessEq())
 			case kindCmp64RIJG:
 				cmp64RI(c, in)
 				if i+1 == len(insts) {
@@ -1129,8 +1017,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJG(c, in)
+				c.jcc(in, !c.lazy.lessEq())
 			case kindCmp32RIJB:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1138,8 +1025,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJB(c, in)
+				c.jcc(in, c.lazy.below())
 			case kindCmp32RIJNB:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1147,8 +1033,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNB(c, in)
+				c.jcc(in, !c.lazy.below())
 			case kindCmp32RIJZ:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1156,8 +1041,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJZ(c, in)
+				c.jcc(in, c.lazy.zero())
 			case kindCmp32RIJNZ:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1165,8 +1049,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNZ(c, in)
+				c.jcc(in, !c.lazy.zero())
 			case kindCmp32RIJBE:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1174,8 +1057,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJBE(c, in)
+				c.jcc(in, c.lazy.belowEq())
 			case kindCmp32RIJA:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1183,8 +1065,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJA(c, in)
+				c.jcc(in, !c.lazy.belowEq())
 			case kindCmp32RIJS:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1192,8 +1073,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJS(c, in)
+				c.jcc(in, c.lazy.sign())
 			case kindCmp32RIJNS:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1201,8 +1081,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNS(c, in)
+				c.jcc(in, !c.lazy.sign())
 			case kindCmp32RIJL:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1210,8 +1089,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJL(c, in)
+				c.jcc(in, c.lazy.less())
 			case kindCmp32RIJGE:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1219,8 +1097,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJGE(c, in)
+				c.jcc(in, !c.lazy.less())
 			case kindCmp32RIJLE:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1228,8 +1105,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJLE(c, in)
+				c.jcc(in, c.lazy.lessEq())
 			case kindCmp32RIJG:
 				cmp32RI(c, in)
 				if i+1 == len(insts) {
@@ -1237,440 +1113,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJG(c, in)
-			case kindTest64EGJB:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJB(c, in)
-			case kindTest64EGJNB:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNB(c, in)
-			case kindTest64EGJZ:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJZ(c, in)
-			case kindTest64EGJNZ:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNZ(c, in)
-			case kindTest64EGJBE:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJBE(c, in)
-			case kindTest64EGJA:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJA(c, in)
-			case kindTest64EGJS:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJS(c, in)
-			case kindTest64EGJNS:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNS(c, in)
-			case kindTest64EGJL:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJL(c, in)
-			case kindTest64EGJGE:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJGE(c, in)
-			case kindTest64EGJLE:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJLE(c, in)
-			case kindTest64EGJG:
-				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJG(c, in)
-			case kindTest32EGJB:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJB(c, in)
-			case kindTest32EGJNB:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNB(c, in)
-			case kindTest32EGJZ:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJZ(c, in)
-			case kindTest32EGJNZ:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNZ(c, in)
-			case kindTest32EGJBE:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJBE(c, in)
-			case kindTest32EGJA:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJA(c, in)
-			case kindTest32EGJS:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJS(c, in)
-			case kindTest32EGJNS:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNS(c, in)
-			case kindTest32EGJL:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJL(c, in)
-			case kindTest32EGJGE:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJGE(c, in)
-			case kindTest32EGJLE:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJLE(c, in)
-			case kindTest32EGJG:
-				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJG(c, in)
-			case kindTest32RIJB:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJB(c, in)
-			case kindTest32RIJNB:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNB(c, in)
-			case kindTest32RIJZ:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJZ(c, in)
-			case kindTest32RIJNZ:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNZ(c, in)
-			case kindTest32RIJBE:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJBE(c, in)
-			case kindTest32RIJA:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJA(c, in)
-			case kindTest32RIJS:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJS(c, in)
-			case kindTest32RIJNS:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNS(c, in)
-			case kindTest32RIJL:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJL(c, in)
-			case kindTest32RIJGE:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJGE(c, in)
-			case kindTest32RIJLE:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJLE(c, in)
-			case kindTest32RIJG:
-				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJG(c, in)
-			case kindAdd32RIJB:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJB(c, in)
-			case kindAdd32RIJNB:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNB(c, in)
-			case kindAdd32RIJZ:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJZ(c, in)
-			case kindAdd32RIJNZ:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNZ(c, in)
-			case kindAdd32RIJBE:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJBE(c, in)
-			case kindAdd32RIJA:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJA(c, in)
-			case kindAdd32RIJS:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJS(c, in)
-			case kindAdd32RIJNS:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJNS(c, in)
-			case kindAdd32RIJL:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJL(c, in)
-			case kindAdd32RIJGE:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJGE(c, in)
-			case kindAdd32RIJLE:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJLE(c, in)
-			case kindAdd32RIJG:
-				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
-				c.idx = i
-				execJG(c, in)
+				c.jcc(in, !c.lazy.lessEq())
 			case kindSub64RIJB:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1678,8 +1121,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJB(c, in)
+				c.jcc(in, c.lazy.below())
 			case kindSub64RIJNB:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1687,8 +1129,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNB(c, in)
+				c.jcc(in, !c.lazy.below())
 			case kindSub64RIJZ:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1696,8 +1137,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJZ(c, in)
+				c.jcc(in, c.lazy.zero())
 			case kindSub64RIJNZ:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1705,8 +1145,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNZ(c, in)
+				c.jcc(in, !c.lazy.zero())
 			case kindSub64RIJBE:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1714,8 +1153,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJBE(c, in)
+				c.jcc(in, c.lazy.belowEq())
 			case kindSub64RIJA:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1723,8 +1161,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJA(c, in)
+				c.jcc(in, !c.lazy.belowEq())
 			case kindSub64RIJS:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1732,8 +1169,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJS(c, in)
+				c.jcc(in, c.lazy.sign())
 			case kindSub64RIJNS:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1741,8 +1177,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNS(c, in)
+				c.jcc(in, !c.lazy.sign())
 			case kindSub64RIJL:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1750,8 +1185,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJL(c, in)
+				c.jcc(in, c.lazy.less())
 			case kindSub64RIJGE:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1759,8 +1193,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJGE(c, in)
+				c.jcc(in, !c.lazy.less())
 			case kindSub64RIJLE:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1768,8 +1201,7 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJLE(c, in)
+				c.jcc(in, c.lazy.lessEq())
 			case kindSub64RIJG:
 				sub64RI(c, in)
 				if i+1 == len(insts) {
@@ -1777,116 +1209,167 @@ func (c *CPU) runBlocks() {
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJG(c, in)
-			case kindDec32RJB:
-				dec32R(c, in)
+				c.jcc(in, !c.lazy.lessEq())
+			case kindTest64EGJZ:
+				test64EG(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJB(c, in)
-			case kindDec32RJNB:
-				dec32R(c, in)
+				c.jcc(in, c.lazy.zero())
+			case kindTest64EGJNZ:
+				test64EG(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNB(c, in)
-			case kindDec32RJZ:
-				dec32R(c, in)
+				c.jcc(in, !c.lazy.zero())
+			case kindTest64EGJS:
+				test64EG(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJZ(c, in)
-			case kindDec32RJNZ:
-				dec32R(c, in)
+				c.jcc(in, c.lazy.sign())
+			case kindTest64EGJNS:
+				test64EG(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNZ(c, in)
-			case kindDec32RJBE:
-				dec32R(c, in)
+				c.jcc(in, !c.lazy.sign())
+			case kindTest32EGJZ:
+				test32EG(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJBE(c, in)
-			case kindDec32RJA:
-				dec32R(c, in)
+				c.jcc(in, c.lazy.zero())
+			case kindTest32EGJNZ:
+				test32EG(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJA(c, in)
-			case kindDec32RJS:
-				dec32R(c, in)
+				c.jcc(in, !c.lazy.zero())
+			case kindTest32EGJS:
+				test32EG(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJS(c, in)
-			case kindDec32RJNS:
-				dec32R(c, in)
+				c.jcc(in, c.lazy.sign())
+			case kindTest32EGJNS:
+				test32EG(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJNS(c, in)
-			case kindDec32RJL:
-				dec32R(c, in)
+				c.jcc(in, !c.lazy.sign())
+			case kindTest32RIJZ:
+				test32RI(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJL(c, in)
-			case kindDec32RJGE:
-				dec32R(c, in)
+				c.jcc(in, c.lazy.zero())
+			case kindTest32RIJNZ:
+				test32RI(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJGE(c, in)
-			case kindDec32RJLE:
-				dec32R(c, in)
+				c.jcc(in, !c.lazy.zero())
+			case kindTest32RIJS:
+				test32RI(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJLE(c, in)
-			case kindDec32RJG:
-				dec32R(c, in)
+				c.jcc(in, c.lazy.sign())
+			case kindTest32RIJNS:
+				test32RI(c, in)
 				if i+1 == len(insts) {
 					continue // the budget ends the run before the branch
 				}
 				i++
 				in = &insts[i]
-				c.idx = i
-				execJG(c, in)
+				c.jcc(in, !c.lazy.sign())
+			case kindAdd32RIJZ:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.jcc(in, c.lazy.zero())
+			case kindAdd32RIJNZ:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.jcc(in, !c.lazy.zero())
+			case kindAdd32RIJS:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.jcc(in, c.lazy.sign())
+			case kindAdd32RIJNS:
+				add32RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.jcc(in, !c.lazy.sign())
+			case kindAdd64RIJZ:
+				add64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.jcc(in, c.lazy.zero())
+			case kindAdd64RIJNZ:
+				add64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.jcc(in, !c.lazy.zero())
+			case kindAdd64RIJS:
+				add64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.jcc(in, c.lazy.sign())
+			case kindAdd64RIJNS:
+				add64RI(c, in)
+				if i+1 == len(insts) {
+					continue // the budget ends the run before the branch
+				}
+				i++
+				in = &insts[i]
+				c.jcc(in, !c.lazy.sign())
 			}
 			if c.brk {
 				c.Retired += uint64(i + 1)

@@ -52,17 +52,72 @@ var kindsProgram = func() string {
 		fmt.Fprintf(&b, "add rbx, 0x%x; cmp rbx, rax; %s 3f; inc rdx; 3: cmp rax, rbx; %s 4f; inc rdx; 4: nop\n", 0x1f3b*(i+1), j, j)
 	}
 	// Each fused pair (pairKinds) once, after a step that changed the
-	// registers it compares.
-	firsts := []string{"cmp rax, rbx", "cmp eax, ebx", "cmp rax, 0x1234", "cmp eax, 77", "test rax, rbx",
-		"test eax, ebx", "test eax, 0x100", "add eax, 77", "sub rax, 0x1234", "dec eax"}
-	jccs := []string{"jb", "jnb", "jz", "jnz", "jbe", "ja", "js", "jns", "jl", "jge", "jle", "jg"}
-	for i, f := range firsts {
-		for k, j := range jccs {
-			fmt.Fprintf(&b, "add rbx, 0x%x; xor rax, rbx; %s; %s 5f; inc rdx; 5: nop\n", 0x2d9b*(i*len(jccs)+k+1), f, j)
+	// registers it reads.
+	n := 0
+	for _, fu := range fusedPairs {
+		for _, f := range fu.firsts {
+			for _, j := range fu.jccs {
+				n++
+				fmt.Fprintf(&b, "add rbx, 0x%x; xor rax, rbx; %s; %s 5f; inc rdx; 5: nop\n", 0x2d9b*n, f, j)
+			}
 		}
 	}
 	return b.String()
 }()
+
+// fusedPairs are the pairs runBlocks fuses (pairKinds), in assembly.
+var fusedPairs = func() []struct{ firsts, jccs []string } {
+	all := []string{"jb", "jnb", "jz", "jnz", "jbe", "ja", "js", "jns", "jl", "jge", "jle", "jg"}
+	return []struct{ firsts, jccs []string }{
+		{[]string{"cmp rax, rbx", "cmp eax, ebx", "cmp rax, 0x1234", "cmp eax, 77", "sub rax, 0x1234"}, all},
+		{[]string{"test rax, rbx", "test eax, ebx", "test eax, 0x100", "add eax, 77", "add rax, 77"}, []string{"jz", "jnz", "js", "jns"}},
+	}
+}()
+
+// TestFusedPairsBranchAsApart runs each fused pair on operands at the
+// edges of every condition (equal, either side of zero and of the signed
+// and unsigned limits, equal to the immediate), fused and with every
+// handler called through Inst.fn, and compares where each branch went.
+func TestFusedPairsBranchAsApart(t *testing.T) {
+	as := []uint64{0, 1, 77, 0x1234, 0x7fffffff, 0x80000000, 1 << 63, ^uint64(0), ^uint64(76), ^uint64(0x1233)}
+	bs := []uint64{0, 1, 77, 0x7fffffff, 0x80000000, ^uint64(0)}
+	var src strings.Builder
+	src.WriteString("mov esi, 0x200000\n")
+	k := 0
+	for _, fu := range fusedPairs {
+		for _, f := range fu.firsts {
+			for _, j := range fu.jccs {
+				for _, a := range as {
+					for _, b := range bs {
+						// Not taken, the branch's own bit in the data page is set.
+						fmt.Fprintf(&src, "mov rax, %#x; mov rbx, %#x; %s; %s 1f; or byte ptr [rsi+%d], %d; 1:\n",
+							a, b, f, j, k%4096, 1<<(k/4096))
+						k++
+					}
+				}
+			}
+		}
+	}
+	src.WriteString("hlt\n")
+	code := assemble(t, src.String())
+	run := func(byCall bool) (string, string) {
+		c := newTestCPU(t)
+		c.dispatchByCall = byCall
+		load(c, code)
+		for r := StopBudget; r == StopBudget; {
+			r = c.Run(1 << 20)
+		}
+		return dispatchState(c), fmt.Sprintf("%x", c.ram[dataBase:dataBase+4096])
+	}
+	if k > 8*4096 {
+		t.Fatalf("%d cases: more than the data page can tell apart", k)
+	}
+	kind, kindData := run(false)
+	call, callData := run(true)
+	if kind != call {
+		t.Errorf("fused:\n%s\nby call:\n%s", kindData, callData)
+	}
+}
 
 // dispatchState is what the dispatch tests compare: the registers, RIP,
 // RFLAGS, the position and the data and stack pages.

@@ -178,13 +178,16 @@ func (c *CPU) codeWritten(page uint64) {
 	}
 }
 
-// blockAt returns the decoded block at linear address rip.
-func (c *CPU) blockAt(rip uint64) *block {
+// tableBlock returns the block the fast-path table holds for linear
+// address rip if its slot's translation check still holds, else nil (the
+// run loop then calls blockSlow). It makes no call, so that the compiler
+// inlines it into the run loop without a profile.
+func (c *CPU) tableBlock(rip uint64) *block {
 	r := &c.code.table[blockSlot(rip)]
 	if r.tag == rip<<1|c.mmu.user()|c.csTag && r.stamp == c.code.gens[r.g&1]+uint64(c.code.inv[r.i&(invSize-1)]) {
 		return r.b
 	}
-	return c.blockSlow(rip)
+	return nil
 }
 
 // blockSlow translates rip for a fetch (raising #PF or #GP as the fetch
@@ -299,7 +302,9 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 		c.code.byPage[p] = append(c.code.byPage[p], b)
 		if !c.mem.IsCode(p) {
 			c.mem.MarkCode(p)
-			c.mmu.flushPhys(p << mmu.PageShift)
+			if base := p << mmu.PageShift; c.mem.IsRAM(base, mmu.PageSize) {
+				c.mmu.flushPhys(c.ramPage(base))
+			}
 		}
 	}
 	return b

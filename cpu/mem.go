@@ -7,15 +7,16 @@ import (
 )
 
 // The software TLB: direct-mapped caches of linear-to-physical translations
-// of RAM pages, one for reads and one for writes. A hit costs one compare and
-// a slice access; everything else (misses, MMIO, page-crossing accesses,
-// writes to pages holding decoded code) takes the slow path.
+// of RAM pages, one for reads and one for writes, each entry holding the
+// page of host memory itself. A hit costs one compare and an access to
+// that page; everything else (misses, MMIO, page-crossing accesses, writes
+// to pages holding decoded code) takes the slow path.
 
 const tlbSize = 512
 
 type tlbEntry struct {
-	tag  uint64 // linear page number << 1 | ctx when filled; ^0 when empty
-	base uint64 // physical address of the page
+	tag  uint64              // linear page number << 1 | ctx when filled; ^0 when empty
+	page *[mmu.PageSize]byte // the page of RAM it translates to
 }
 
 // The flush epoch occupies the tag bits above the shifted linear page
@@ -75,10 +76,10 @@ func (t *tlb) flushPage(addr uint64) {
 	}
 }
 
-// flushPhys drops the write translations that point at physical page base.
-func (t *tlb) flushPhys(base uint64) {
+// flushPhys drops the write translations that point at the RAM page.
+func (t *tlb) flushPhys(page *[mmu.PageSize]byte) {
 	for i := range t.write {
-		if t.write[i].base == base {
+		if t.write[i].page == page {
 			t.write[i].tag = ^uint64(0)
 		}
 	}
@@ -116,10 +117,11 @@ func (c *CPU) physFor(addr uint64, write bool) uint64 {
 	if c.mem.IsRAM(t.Phys, mmu.PageSize) {
 		tag := page<<1 | c.mmu.ctx
 		i := page & (tlbSize - 1)
-		c.mmu.read[i] = tlbEntry{tag, t.Phys}
+		ent := tlbEntry{tag, c.ramPage(t.Phys)}
+		c.mmu.read[i] = ent
 		if write && !c.mem.IsCode(t.Phys>>mmu.PageShift) {
 			c.mem.MarkDirty(t.Phys >> mmu.PageShift)
-			c.mmu.write[i] = tlbEntry{tag, t.Phys}
+			c.mmu.write[i] = ent
 		}
 	}
 	return t.Phys | addr&(mmu.PageSize-1)
@@ -188,23 +190,29 @@ func (c *CPU) writeSlow(addr uint64, size int, v uint64) {
 	c.physWrite(c.physFor(addr, true), size, v)
 }
 
+// ramPage returns the page of RAM at physical address base (page-aligned).
+func (c *CPU) ramPage(base uint64) *[mmu.PageSize]byte {
+	return (*[mmu.PageSize]byte)(c.ram[base : base+mmu.PageSize])
+}
+
 // hit looks addr up in the TLB entries e (c.mmu.read or c.mmu.write) for an
-// access of size bytes: it returns the access's offset in RAM, and false
-// when the page is not cached or the access crosses into the next page.
-func (c *CPU) hit(e *[tlbSize]tlbEntry, addr, size uint64) (uint64, bool) {
+// access of size bytes: it returns the RAM from the access's first byte to
+// the end of its page, and false when the page is not cached or the access
+// crosses into the next page.
+func (c *CPU) hit(e *[tlbSize]tlbEntry, addr, size uint64) ([]byte, bool) {
 	vpn := addr >> mmu.PageShift
 	ent := &e[vpn&(tlbSize-1)]
 	off := addr & (mmu.PageSize - 1)
 	if ent.tag != vpn<<1|c.mmu.ctx || off > mmu.PageSize-size {
-		return 0, false
+		return nil, false
 	}
-	return ent.base + off, true
+	return ent.page[off:], true
 }
 
 // read8 reads a byte at linear address addr.
 func (c *CPU) read8(addr uint64) uint8 {
 	if p, ok := c.hit(&c.mmu.read, addr, 1); ok {
-		return c.ram[p]
+		return p[0]
 	}
 	return uint8(c.readSlow(addr, 1))
 }
@@ -212,7 +220,7 @@ func (c *CPU) read8(addr uint64) uint8 {
 // read16 reads 2 bytes at linear address addr.
 func (c *CPU) read16(addr uint64) uint16 {
 	if p, ok := c.hit(&c.mmu.read, addr, 2); ok {
-		return binary.LittleEndian.Uint16(c.ram[p:])
+		return binary.LittleEndian.Uint16(p)
 	}
 	return uint16(c.readSlow(addr, 2))
 }
@@ -220,7 +228,7 @@ func (c *CPU) read16(addr uint64) uint16 {
 // read32 reads 4 bytes at linear address addr.
 func (c *CPU) read32(addr uint64) uint32 {
 	if p, ok := c.hit(&c.mmu.read, addr, 4); ok {
-		return binary.LittleEndian.Uint32(c.ram[p:])
+		return binary.LittleEndian.Uint32(p)
 	}
 	return uint32(c.readSlow(addr, 4))
 }
@@ -228,7 +236,7 @@ func (c *CPU) read32(addr uint64) uint32 {
 // read64 reads 8 bytes at linear address addr.
 func (c *CPU) read64(addr uint64) uint64 {
 	if p, ok := c.hit(&c.mmu.read, addr, 8); ok {
-		return binary.LittleEndian.Uint64(c.ram[p:])
+		return binary.LittleEndian.Uint64(p)
 	}
 	return c.readSlow(addr, 8)
 }
@@ -236,7 +244,7 @@ func (c *CPU) read64(addr uint64) uint64 {
 // write8 writes a byte at linear address addr.
 func (c *CPU) write8(addr uint64, v uint8) {
 	if p, ok := c.hit(&c.mmu.write, addr, 1); ok {
-		c.ram[p] = v
+		p[0] = v
 		return
 	}
 	c.writeSlow(addr, 1, uint64(v))
@@ -245,7 +253,7 @@ func (c *CPU) write8(addr uint64, v uint8) {
 // write16 writes 2 bytes at linear address addr.
 func (c *CPU) write16(addr uint64, v uint16) {
 	if p, ok := c.hit(&c.mmu.write, addr, 2); ok {
-		binary.LittleEndian.PutUint16(c.ram[p:], v)
+		binary.LittleEndian.PutUint16(p, v)
 		return
 	}
 	c.writeSlow(addr, 2, uint64(v))
@@ -254,7 +262,7 @@ func (c *CPU) write16(addr uint64, v uint16) {
 // write32 writes 4 bytes at linear address addr.
 func (c *CPU) write32(addr uint64, v uint32) {
 	if p, ok := c.hit(&c.mmu.write, addr, 4); ok {
-		binary.LittleEndian.PutUint32(c.ram[p:], v)
+		binary.LittleEndian.PutUint32(p, v)
 		return
 	}
 	c.writeSlow(addr, 4, uint64(v))
@@ -263,7 +271,7 @@ func (c *CPU) write32(addr uint64, v uint32) {
 // write64 writes 8 bytes at linear address addr.
 func (c *CPU) write64(addr uint64, v uint64) {
 	if p, ok := c.hit(&c.mmu.write, addr, 8); ok {
-		binary.LittleEndian.PutUint64(c.ram[p:], v)
+		binary.LittleEndian.PutUint64(p, v)
 		return
 	}
 	c.writeSlow(addr, 8, v)

@@ -75,7 +75,7 @@ func (c *CPU) checkAligned16(addr uint64) {
 // quadwords.
 func (c *CPU) read128(addr uint64) (lo, hi uint64) {
 	if p, ok := c.hit(&c.mmu.read, addr, 16); ok {
-		return binary.LittleEndian.Uint64(c.ram[p:]), binary.LittleEndian.Uint64(c.ram[p+8:])
+		return binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:])
 	}
 	return c.read64(addr), c.read64(addr + 8)
 }
@@ -84,8 +84,8 @@ func (c *CPU) read128(addr uint64) (lo, hi uint64) {
 // addr; a fault leaves memory unchanged.
 func (c *CPU) write128(addr uint64, lo, hi uint64) {
 	if p, ok := c.hit(&c.mmu.write, addr, 16); ok {
-		binary.LittleEndian.PutUint64(c.ram[p:], lo)
-		binary.LittleEndian.PutUint64(c.ram[p+8:], hi)
+		binary.LittleEndian.PutUint64(p, lo)
+		binary.LittleEndian.PutUint64(p[8:], hi)
 		return
 	}
 	c.probeWrite(addr, 16)

@@ -52,23 +52,55 @@ var branches = []string{
 	"execJS", "execJNS", "execJL", "execJGE", "execJLE", "execJG",
 }
 
-// fuseFirsts and fuseSeconds are the pairs the switch runs as one kind:
-// a flag-setting register instruction and the conditional branch after
-// it (the CMP/TEST+Jcc fusion of blink and Bochs). The first is pure, so
-// the pair can only end the block, or fault, at its second instruction.
+// A cond is a conditional branch's handler and its condition, read from
+// the lazy flags record through lazyFlags' methods (cpu/control.go).
+type cond struct{ jcc, expr string }
+
 var (
-	fuseFirsts = []string{
-		"cmp64EG", "cmp32EG", "cmp64RI", "cmp32RI", "test64EG", "test32EG", "test32RI",
-		"add32RI", "sub64RI", "dec32R",
+	// subConds are the conditions after a CMP or SUB: all twelve.
+	subConds = []cond{
+		{"execJB", "c.lazy.below()"}, {"execJNB", "!c.lazy.below()"},
+		{"execJZ", "c.lazy.zero()"}, {"execJNZ", "!c.lazy.zero()"},
+		{"execJBE", "c.lazy.belowEq()"}, {"execJA", "!c.lazy.belowEq()"},
+		{"execJS", "c.lazy.sign()"}, {"execJNS", "!c.lazy.sign()"},
+		{"execJL", "c.lazy.less()"}, {"execJGE", "!c.lazy.less()"},
+		{"execJLE", "c.lazy.lessEq()"}, {"execJG", "!c.lazy.lessEq()"},
 	}
-	fuseSeconds = []string{
-		"execJB", "execJNB", "execJZ", "execJNZ", "execJBE", "execJA",
-		"execJS", "execJNS", "execJL", "execJGE", "execJLE", "execJG",
+	// resultConds are the conditions that read only the result: after any
+	// flag-setting operation.
+	resultConds = []cond{
+		{"execJZ", "c.lazy.zero()"}, {"execJNZ", "!c.lazy.zero()"},
+		{"execJS", "c.lazy.sign()"}, {"execJNS", "!c.lazy.sign()"},
 	}
 )
 
+// fusions are the pairs the switch runs as one kind: a flag-setting
+// register instruction and the conditional branch after it (the CMP/TEST
+// plus Jcc fusion of blink and Bochs), the branch's condition read from
+// the record the first just wrote. The firsts are pure handlers the
+// compiler inlines without a profile, so the pair can only end the block
+// at its second instruction and costs no call.
+var fusions = []struct {
+	firsts []string
+	conds  []cond
+}{
+	{[]string{"cmp64EG", "cmp32EG", "cmp64RI", "cmp32RI", "sub64RI"}, subConds},
+	{[]string{"test64EG", "test32EG", "test32RI", "add32RI", "add64RI"}, resultConds},
+}
+
 // pairName returns the kind constant of the pair of handlers a and b.
 func pairName(a, b string) string { return kindName(a) + strings.TrimPrefix(b, "exec") }
+
+// eachPair calls f with each fused pair's first handler and cond.
+func eachPair(f func(first string, c cond)) {
+	for _, fu := range fusions {
+		for _, a := range fu.firsts {
+			for _, c := range fu.conds {
+				f(a, c)
+			}
+		}
+	}
+}
 
 // The generated ALU handlers (alugen) the switch takes: operation, size,
 // form. TEST has no GE or GM form.
@@ -142,17 +174,15 @@ func main() {
 	calledAll := slices.Concat(alu(aluMemForms), called)
 	stopAll := slices.Concat(calledAll, branches)
 	all := slices.Concat(pureAll, stopAll)
-	for _, h := range fuseFirsts {
-		if !slices.Contains(pureAll, h) {
-			fmt.Fprintf(os.Stderr, "dispatchgen: %s begins a pair but is not pure\n", h)
-			os.Exit(1)
+	bad := ""
+	eachPair(func(a string, c cond) {
+		if !slices.Contains(pureAll, a) || !slices.Contains(branches, c.jcc) {
+			bad = pairName(a, c.jcc)
 		}
-	}
-	for _, h := range fuseSeconds {
-		if !slices.Contains(branches, h) {
-			fmt.Fprintf(os.Stderr, "dispatchgen: %s ends a pair but is not a branch\n", h)
-			os.Exit(1)
-		}
+	})
+	if bad != "" {
+		fmt.Fprintf(os.Stderr, "dispatchgen: %s: a pair is a pure handler and a branch\n", bad)
+		os.Exit(1)
 	}
 	if err := checkNoinline(".", calledAll); err != nil {
 		fmt.Fprintf(os.Stderr, "dispatchgen: %v\n", err)
@@ -172,26 +202,22 @@ func main() {
 		f.P("// Pair kinds: an instruction of the first kind named and the next, of")
 		f.P("// the second, run together (see fuse).")
 		f.P("const (")
-		first := true
-		for _, a := range fuseFirsts {
-			for _, b := range fuseSeconds {
-				if first {
-					f.P("%s = numKinds + iota", pairName(a, b))
-					first = false
-				} else {
-					f.P("%s", pairName(a, b))
-				}
+		n := 0
+		eachPair(func(a string, c cond) {
+			if n == 0 {
+				f.P("%s = numKinds + iota", pairName(a, c.jcc))
+			} else {
+				f.P("%s", pairName(a, c.jcc))
 			}
-		}
+			n++
+		})
 		f.P(")")
 		f.P("")
 		f.P("// pairKinds lists the pair kinds with the kinds they fuse.")
 		f.P("var pairKinds = [...]struct{ first, second, pair uint8 }{")
-		for _, a := range fuseFirsts {
-			for _, b := range fuseSeconds {
-				f.P("{%s, %s, %s},", kindName(a), kindName(b), pairName(a, b))
-			}
-		}
+		eachPair(func(a string, c cond) {
+			f.P("{%s, %s, %s},", kindName(a), kindName(c.jcc), pairName(a, c.jcc))
+		})
 		f.P("}")
 		f.P("")
 		f.P("// kindHandlers holds the handler of each kind but kindCall.")
@@ -223,7 +249,10 @@ func main() {
 		f.P("}")
 		f.P("c.recent[c.nrecent%%uint(len(c.recent))] = c.RIP")
 		f.P("c.nrecent++")
-		f.P("b := c.blockAt(c.RIP)")
+		f.P("b := c.tableBlock(c.RIP)")
+		f.P("if b == nil {")
+		f.P("b = c.blockSlow(c.RIP)")
+		f.P("}")
 		f.P("again:")
 		f.P("insts := b.insts")
 		f.P("if rem := min(c.end-c.Retired, limit); uint64(len(insts)) > rem {")
@@ -247,19 +276,16 @@ func main() {
 			f.P("c.idx = i")
 			f.P("%s(c, in)", h)
 		}
-		for _, a := range fuseFirsts {
-			for _, b := range fuseSeconds {
-				f.P("case %s:", pairName(a, b))
-				f.P("%s(c, in)", a)
-				f.P("if i+1 == len(insts) {")
-				f.P("continue // the budget ends the run before the branch")
-				f.P("}")
-				f.P("i++")
-				f.P("in = &insts[i]")
-				f.P("c.idx = i")
-				f.P("%s(c, in)", b)
-			}
-		}
+		eachPair(func(a string, c cond) {
+			f.P("case %s:", pairName(a, c.jcc))
+			f.P("%s(c, in)", a)
+			f.P("if i+1 == len(insts) {")
+			f.P("continue // the budget ends the run before the branch")
+			f.P("}")
+			f.P("i++")
+			f.P("in = &insts[i]")
+			f.P("c.jcc(in, %s)", c.expr)
+		})
 		f.P("}")
 		f.P("if c.brk {")
 		f.P("c.Retired += uint64(i + 1)")

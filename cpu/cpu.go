@@ -249,8 +249,8 @@ type CPU struct {
 
 	// Execution state of the current block.
 	blk *block
-	idx int
-	brk bool // the current instruction changed control flow or state that ends the block
+	at  uintptr // the address of the instruction being executed in blk.insts (see instIndex)
+	brk bool    // the current instruction changed control flow or state that ends the block
 	// attn asks the run loop to look at stop requests, HLT, interrupts and
 	// tracing before the next block; endBlock, privilege changes and stop
 	// requests set it.

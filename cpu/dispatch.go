@@ -1,6 +1,9 @@
 package cpu
 
-import "reflect"
+import (
+	"reflect"
+	"unsafe"
+)
 
 //go:generate go run ./gen/dispatchgen -o dispatch_gen.go
 
@@ -57,4 +60,48 @@ func fuse(insts []Inst) {
 			i++
 		}
 	}
+}
+
+// A block's instructions are followed in memory by an end marker (kind
+// kindEnd, see buildBlock), so that runBlocks walks them by pointer with no
+// index or bounds check, and a block cut short by a budget runs through
+// runPart instead.
+
+// nextInst returns the instruction after in in its block: the end marker
+// after the last.
+func nextInst(in *Inst) *Inst {
+	return (*Inst)(unsafe.Add(unsafe.Pointer(in), unsafe.Sizeof(Inst{})))
+}
+
+// instAddr returns in's address, which c.at records for instIndex.
+func instAddr(in *Inst) uintptr { return uintptr(unsafe.Pointer(in)) }
+
+// indexIn returns the index of in, an element of insts.
+func indexIn(insts []Inst, in *Inst) int {
+	return int((instAddr(in) - instAddr(&insts[0])) / unsafe.Sizeof(Inst{}))
+}
+
+// instIndex returns the index in c.blk of the instruction being executed
+// (0 outside a block).
+func (c *CPU) instIndex() int {
+	if c.blk == nil {
+		return 0
+	}
+	return int((c.at - instAddr(&c.blk.insts[0])) / unsafe.Sizeof(Inst{}))
+}
+
+// runPart runs insts, the first instructions of a block, each through
+// Inst.fn: a budget or an interrupt shadow ends the run inside the block.
+func (c *CPU) runPart(insts []Inst) {
+	for i := range insts {
+		in := &insts[i]
+		c.at = instAddr(in)
+		in.fn(c, in)
+		if c.brk {
+			c.Retired += uint64(i + 1)
+			return
+		}
+	}
+	c.Retired += uint64(len(insts))
+	c.RIP = insts[len(insts)-1].next
 }

@@ -5,6 +5,7 @@ package cpu
 // Handler kinds: how runBlocks dispatches an instruction (Inst.kind).
 const (
 	kindCall uint8 = iota // through Inst.fn
+	kindEnd               // the marker after a block's last instruction
 	kindNOP
 	kindMOVRR64
 	kindMOVRR32
@@ -389,7 +390,7 @@ var kindHandlers = [numKinds]handler{
 // to stop. It dispatches each instruction by its kind: the switch calls
 // the handlers of the kinds above directly (inlining the register-only
 // ones and the branches), and the others through Inst.fn. An
-// instruction that faults panics out of it with c.blk and c.idx naming
+// instruction that faults panics out of it with c.blk and c.at naming
 // that instruction.
 //
 // A block whose branch to its own start is taken runs again without
@@ -412,17 +413,23 @@ func (c *CPU) runBlocks() {
 			b = c.blockSlow(c.RIP)
 		}
 	again:
-		insts := b.insts
-		if rem := min(c.end-c.Retired, limit); uint64(len(insts)) > rem {
-			insts = insts[:rem]
-		}
 		c.blk = b
 		c.brk = false
-		for i := 0; i < len(insts); i++ {
-			in := &insts[i]
+		insts := b.insts
+		if rem := min(c.end-c.Retired, limit); uint64(len(insts)) > rem {
+			c.runPart(insts[:rem])
+			c.blk = nil
+			continue
+		}
+		for in := &insts[0]; ; in = nextInst(in) {
 			switch in.kind {
+			case kindEnd:
+				c.Retired += uint64(len(insts))
+				c.RIP = insts[len(insts)-1].next
+				c.blk = nil
+				goto next
 			case kindCall:
-				c.idx = i
+				c.at = instAddr(in)
 				in.fn(c, in)
 			case kindNOP:
 				execNOP(c, in)
@@ -602,776 +609,457 @@ func (c *CPU) runBlocks() {
 				test32RI(c, in)
 				continue
 			case kindAdd64GM:
-				c.idx = i
+				c.at = instAddr(in)
 				add64GM(c, in)
 			case kindAdd32GM:
-				c.idx = i
+				c.at = instAddr(in)
 				add32GM(c, in)
 			case kindOr64GM:
-				c.idx = i
+				c.at = instAddr(in)
 				or64GM(c, in)
 			case kindOr32GM:
-				c.idx = i
+				c.at = instAddr(in)
 				or32GM(c, in)
 			case kindAnd64GM:
-				c.idx = i
+				c.at = instAddr(in)
 				and64GM(c, in)
 			case kindAnd32GM:
-				c.idx = i
+				c.at = instAddr(in)
 				and32GM(c, in)
 			case kindSub64GM:
-				c.idx = i
+				c.at = instAddr(in)
 				sub64GM(c, in)
 			case kindSub32GM:
-				c.idx = i
+				c.at = instAddr(in)
 				sub32GM(c, in)
 			case kindXor64GM:
-				c.idx = i
+				c.at = instAddr(in)
 				xor64GM(c, in)
 			case kindXor32GM:
-				c.idx = i
+				c.at = instAddr(in)
 				xor32GM(c, in)
 			case kindCmp64GM:
-				c.idx = i
+				c.at = instAddr(in)
 				cmp64GM(c, in)
 			case kindCmp32GM:
-				c.idx = i
+				c.at = instAddr(in)
 				cmp32GM(c, in)
 			case kindMOVLoad64Simple:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVLoad64Simple(c, in)
 			case kindMOVLoad64:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVLoad64(c, in)
 			case kindMOVLoad32:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVLoad32(c, in)
 			case kindMOVStore64Simple:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVStore64Simple(c, in)
 			case kindMOVStore64:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVStore64(c, in)
 			case kindMOVStore32:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVStore32(c, in)
 			case kindMOVZXLoad8:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVZXLoad8(c, in)
 			case kindMOVStoreImm8:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVStoreImm8(c, in)
 			case kindMOVStoreImm32:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVStoreImm32(c, in)
 			case kindMOVStoreImm64:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVStoreImm64(c, in)
 			case kindMOVZX:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVZX(c, in)
 			case kindMOVSXD:
-				c.idx = i
+				c.at = instAddr(in)
 				execMOVSXD(c, in)
 			case kindSETCC:
-				c.idx = i
+				c.at = instAddr(in)
 				execSETCC(c, in)
 			case kindALU:
-				c.idx = i
+				c.at = instAddr(in)
 				execALU(c, in)
 			case kindPUSHReg64:
-				c.idx = i
+				c.at = instAddr(in)
 				execPUSHReg64(c, in)
 			case kindPOPReg64:
-				c.idx = i
+				c.at = instAddr(in)
 				execPOPReg64(c, in)
 			case kindCALL:
-				c.idx = i
+				c.at = instAddr(in)
 				execCALL(c, in)
 			case kindRET:
-				c.idx = i
+				c.at = instAddr(in)
 				execRET(c, in)
 			case kindJMP:
-				c.idx = i
+				c.at = instAddr(in)
 				execJMP(c, in)
 			case kindJB:
-				c.idx = i
+				c.at = instAddr(in)
 				execJB(c, in)
 			case kindJNB:
-				c.idx = i
+				c.at = instAddr(in)
 				execJNB(c, in)
 			case kindJZ:
-				c.idx = i
+				c.at = instAddr(in)
 				execJZ(c, in)
 			case kindJNZ:
-				c.idx = i
+				c.at = instAddr(in)
 				execJNZ(c, in)
 			case kindJBE:
-				c.idx = i
+				c.at = instAddr(in)
 				execJBE(c, in)
 			case kindJA:
-				c.idx = i
+				c.at = instAddr(in)
 				execJA(c, in)
 			case kindJS:
-				c.idx = i
+				c.at = instAddr(in)
 				execJS(c, in)
 			case kindJNS:
-				c.idx = i
+				c.at = instAddr(in)
 				execJNS(c, in)
 			case kindJL:
-				c.idx = i
+				c.at = instAddr(in)
 				execJL(c, in)
 			case kindJGE:
-				c.idx = i
+				c.at = instAddr(in)
 				execJGE(c, in)
 			case kindJLE:
-				c.idx = i
+				c.at = instAddr(in)
 				execJLE(c, in)
 			case kindJG:
-				c.idx = i
+				c.at = instAddr(in)
 				execJG(c, in)
 			case kindCmp64EGJB:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.below())
 			case kindCmp64EGJNB:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.below())
 			case kindCmp64EGJZ:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.zero())
 			case kindCmp64EGJNZ:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.zero())
 			case kindCmp64EGJBE:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.belowEq())
 			case kindCmp64EGJA:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.belowEq())
 			case kindCmp64EGJS:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.sign())
 			case kindCmp64EGJNS:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.sign())
 			case kindCmp64EGJL:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.less())
 			case kindCmp64EGJGE:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.less())
 			case kindCmp64EGJLE:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.lessEq())
 			case kindCmp64EGJG:
 				cmp64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.lessEq())
 			case kindCmp32EGJB:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.below())
 			case kindCmp32EGJNB:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.below())
 			case kindCmp32EGJZ:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.zero())
 			case kindCmp32EGJNZ:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.zero())
 			case kindCmp32EGJBE:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.belowEq())
 			case kindCmp32EGJA:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.belowEq())
 			case kindCmp32EGJS:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.sign())
 			case kindCmp32EGJNS:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.sign())
 			case kindCmp32EGJL:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.less())
 			case kindCmp32EGJGE:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.less())
 			case kindCmp32EGJLE:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.lessEq())
 			case kindCmp32EGJG:
 				cmp32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.lessEq())
 			case kindCmp64RIJB:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.below())
 			case kindCmp64RIJNB:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.below())
 			case kindCmp64RIJZ:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.zero())
 			case kindCmp64RIJNZ:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.zero())
 			case kindCmp64RIJBE:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.belowEq())
 			case kindCmp64RIJA:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.belowEq())
 			case kindCmp64RIJS:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.sign())
 			case kindCmp64RIJNS:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.sign())
 			case kindCmp64RIJL:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.less())
 			case kindCmp64RIJGE:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.less())
 			case kindCmp64RIJLE:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.lessEq())
 			case kindCmp64RIJG:
 				cmp64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.lessEq())
 			case kindCmp32RIJB:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.below())
 			case kindCmp32RIJNB:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.below())
 			case kindCmp32RIJZ:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.zero())
 			case kindCmp32RIJNZ:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.zero())
 			case kindCmp32RIJBE:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.belowEq())
 			case kindCmp32RIJA:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.belowEq())
 			case kindCmp32RIJS:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.sign())
 			case kindCmp32RIJNS:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.sign())
 			case kindCmp32RIJL:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.less())
 			case kindCmp32RIJGE:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.less())
 			case kindCmp32RIJLE:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.lessEq())
 			case kindCmp32RIJG:
 				cmp32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.lessEq())
 			case kindSub64RIJB:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.below())
 			case kindSub64RIJNB:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.below())
 			case kindSub64RIJZ:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.zero())
 			case kindSub64RIJNZ:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.zero())
 			case kindSub64RIJBE:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.belowEq())
 			case kindSub64RIJA:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.belowEq())
 			case kindSub64RIJS:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.sign())
 			case kindSub64RIJNS:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.sign())
 			case kindSub64RIJL:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.less())
 			case kindSub64RIJGE:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.less())
 			case kindSub64RIJLE:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.lessEq())
 			case kindSub64RIJG:
 				sub64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.lessEq())
 			case kindTest64EGJZ:
 				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.zero())
 			case kindTest64EGJNZ:
 				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.zero())
 			case kindTest64EGJS:
 				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.sign())
 			case kindTest64EGJNS:
 				test64EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.sign())
 			case kindTest32EGJZ:
 				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.zero())
 			case kindTest32EGJNZ:
 				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.zero())
 			case kindTest32EGJS:
 				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.sign())
 			case kindTest32EGJNS:
 				test32EG(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.sign())
 			case kindTest32RIJZ:
 				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.zero())
 			case kindTest32RIJNZ:
 				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.zero())
 			case kindTest32RIJS:
 				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.sign())
 			case kindTest32RIJNS:
 				test32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.sign())
 			case kindAdd32RIJZ:
 				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.zero())
 			case kindAdd32RIJNZ:
 				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.zero())
 			case kindAdd32RIJS:
 				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.sign())
 			case kindAdd32RIJNS:
 				add32RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.sign())
 			case kindAdd64RIJZ:
 				add64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.zero())
 			case kindAdd64RIJNZ:
 				add64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.zero())
 			case kindAdd64RIJS:
 				add64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, c.lazy.sign())
 			case kindAdd64RIJNS:
 				add64RI(c, in)
-				if i+1 == len(insts) {
-					continue // the budget ends the run before the branch
-				}
-				i++
-				in = &insts[i]
+				in = nextInst(in)
 				c.jcc(in, !c.lazy.sign())
 			}
 			if c.brk {
+				i := indexIn(insts, in)
 				c.Retired += uint64(i + 1)
 				if i == b.loop && !c.attn && b.valid && c.Retired < c.end {
 					goto again
@@ -1380,9 +1068,6 @@ func (c *CPU) runBlocks() {
 				goto next
 			}
 		}
-		c.Retired += uint64(len(insts))
-		c.RIP = insts[len(insts)-1].next
-		c.blk = nil
 	next:
 	}
 }

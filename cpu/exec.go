@@ -173,7 +173,7 @@ func (c *CPU) codeWritten(page uint64) {
 		c.code.drop(b)
 	}
 	if c.blk != nil && !c.blk.valid {
-		c.RIP = c.blk.insts[c.idx].next
+		c.RIP = c.blk.insts[c.instIndex()].next
 		c.brk = true
 	}
 }
@@ -296,7 +296,8 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 	if !c.dispatchByCall {
 		fuse(insts)
 	}
-	b.insts = insts
+	// The end marker runBlocks stops at (see nextInst).
+	b.insts = append(insts, Inst{kind: kindEnd})[:len(insts)]
 	b.loop = slices.IndexFunc(insts, func(in Inst) bool { return relativeBranch(in.op) && in.imm == rip })
 	for _, p := range b.pages[:pagesUsed(b)] {
 		c.code.byPage[p] = append(c.code.byPage[p], b)
@@ -432,8 +433,9 @@ func (c *CPU) runSafe() {
 			panic(r)
 		}
 		if c.blk != nil {
-			c.Retired += uint64(c.idx)
-			c.RIP = c.blk.insts[c.idx].rip
+			i := c.instIndex()
+			c.Retired += uint64(i)
+			c.RIP = c.blk.insts[i].rip
 			c.blk = nil
 		}
 		c.deliverFault(*f)
@@ -481,5 +483,5 @@ func (c *CPU) attend() uint64 {
 // counting the current one; REP string handlers use it to bound their
 // iterations so every iteration retires at an exact position.
 func (c *CPU) remaining() uint64 {
-	return c.end - c.Retired - uint64(c.idx)
+	return c.end - c.Retired - uint64(c.instIndex())
 }

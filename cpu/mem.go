@@ -162,7 +162,7 @@ func (c *CPU) physWrite(p uint64, size int, v uint64) {
 // StopOnDevice the run (StopDevice): a device was read or written.
 func (c *CPU) deviceAccess() {
 	if c.blk != nil {
-		c.RIP = c.blk.insts[c.idx].next
+		c.RIP = c.blk.insts[c.instIndex()].next
 	}
 	c.brk, c.attn = true, true
 	if c.StopOnDevice && c.stop == StopNone {

@@ -35,7 +35,7 @@ func (c *CPU) position() uint64 {
 	if c.blk == nil {
 		return c.Retired
 	}
-	return c.Retired + uint64(c.idx)
+	return c.Retired + uint64(c.instIndex())
 }
 
 // iopl returns RFLAGS.IOPL.

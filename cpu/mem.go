@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"encoding/binary"
+	"unsafe"
 
 	"ftvm/mmu"
 )
@@ -15,8 +16,8 @@ import (
 const tlbSize = 512
 
 type tlbEntry struct {
-	tag  uint64              // linear page number << 1 | ctx when filled; ^0 when empty
-	page *[mmu.PageSize]byte // the page of RAM it translates to
+	tag  uint64         // linear page number << 1 | ctx when filled; ^0 when empty
+	page unsafe.Pointer // the first byte of the page of RAM it translates to
 }
 
 // The flush epoch occupies the tag bits above the shifted linear page
@@ -77,7 +78,7 @@ func (t *tlb) flushPage(addr uint64) {
 }
 
 // flushPhys drops the write translations that point at the RAM page.
-func (t *tlb) flushPhys(page *[mmu.PageSize]byte) {
+func (t *tlb) flushPhys(page unsafe.Pointer) {
 	for i := range t.write {
 		if t.write[i].page == page {
 			t.write[i].tag = ^uint64(0)
@@ -190,15 +191,18 @@ func (c *CPU) writeSlow(addr uint64, size int, v uint64) {
 	c.physWrite(c.physFor(addr, true), size, v)
 }
 
-// ramPage returns the page of RAM at physical address base (page-aligned).
-func (c *CPU) ramPage(base uint64) *[mmu.PageSize]byte {
-	return (*[mmu.PageSize]byte)(c.ram[base : base+mmu.PageSize])
+// ramPage returns the first byte of the page of RAM at physical address
+// base (page-aligned).
+func (c *CPU) ramPage(base uint64) unsafe.Pointer {
+	return unsafe.Pointer(&c.ram[base : base+mmu.PageSize][0])
 }
 
 // hit looks addr up in the TLB entries e (c.mmu.read or c.mmu.write) for an
-// access of size bytes: it returns the RAM from the access's first byte to
-// the end of its page, and false when the page is not cached or the access
-// crosses into the next page.
+// access of size bytes: it returns the access's size bytes of RAM, and
+// false when the page is not cached or the access crosses into the next
+// page. (A slice of a page array would make the compiler check the page
+// pointer by loading the page's first byte: a cache line the access may
+// not otherwise touch.)
 func (c *CPU) hit(e *[tlbSize]tlbEntry, addr, size uint64) ([]byte, bool) {
 	vpn := addr >> mmu.PageShift
 	ent := &e[vpn&(tlbSize-1)]
@@ -206,7 +210,7 @@ func (c *CPU) hit(e *[tlbSize]tlbEntry, addr, size uint64) ([]byte, bool) {
 	if ent.tag != vpn<<1|c.mmu.ctx || off > mmu.PageSize-size {
 		return nil, false
 	}
-	return ent.page[off:], true
+	return unsafe.Slice((*byte)(unsafe.Add(ent.page, off)), size), true
 }
 
 // read8 reads a byte at linear address addr.

@@ -40,24 +40,35 @@ var kindOfHandler = func() map[uintptr]uint8 {
 func kindOf(h handler) uint8 { return kindOfHandler[reflect.ValueOf(h).Pointer()] }
 
 // pairKindOf maps the kinds of two instructions in a row to the pair kind
-// that runs them together, kindCall if none.
-var pairKindOf = func() (t [numKinds][numKinds]uint8) {
+// that runs them together, kindCall if none; [1] has the pairs ending in a
+// conditional branch, [0] the others.
+var pairKindOf = func() (t [2][numKinds][numKinds]uint8) {
 	for _, p := range pairKinds {
-		t[p.first][p.second] = p.pair
+		b := 0
+		if p.branch {
+			b = 1
+		}
+		t[b][p.first][p.second] = p.pair
 	}
 	return
 }()
 
 // fuse gives each instruction of insts that begins a pair the pair's
-// kind, left to right, the pairs not overlapping. Measured without PGO:
-// bench 272 -> 290 MIPS, the Linux boot unchanged (221, 222). The second instruction
-// keeps its kind: the run loop executes it alone when a budget ends the
-// run between the two.
+// kind, the pairs not overlapping: first those ending in a conditional
+// branch, left to right, then the others among the instructions left. The
+// second instruction keeps its kind, for runPart.
 func fuse(insts []Inst) {
-	for i := 0; i+1 < len(insts); i++ {
-		if k := pairKindOf[insts[i].kind][insts[i+1].kind]; k != kindCall {
-			insts[i].kind = k
-			i++
+	var inPair [maxBlockInsts + 1]bool
+	for _, b := range []int{1, 0} {
+		for i := 0; i+1 < len(insts); i++ {
+			if inPair[i] || inPair[i+1] {
+				continue
+			}
+			if k := pairKindOf[b][insts[i].kind][insts[i+1].kind]; k != kindCall {
+				insts[i].kind = k
+				inPair[i], inPair[i+1] = true, true
+				i++
+			}
 		}
 	}
 }

@@ -194,90 +194,146 @@ const (
 	kindAdd64RIJNZ
 	kindAdd64RIJS
 	kindAdd64RIJNS
+	kindMOVRR64MOVRR32
+	kindAdd64EGcmp64EG
+	kindMOVRR32shr64RI
+	kindImul64RRimul64RR
+	kindImul64RRMOVRR64
+	kindMOVRR64MOVRR64
+	kindMOVRR64imul64RR
+	kindXor32EGMOVRR32
+	kindMOVRR64CALL
+	kindAdd32EGMOVRR32
+	kindAdd64EGadd64EG
+	kindMOVRR64PUSHReg64
+	kindNOPPUSHReg64
+	kindCmp64EGMOVRR64
+	kindMOVRR64CMOVRR64
+	kindMOVRR32add32EG
+	kindAdd64EGMOVRR64
+	kindCmp64EGSETCC
+	kindMOVRR64add64EG
+	kindShl64RIadd64EG
+	kindShr64RIadd64EG
+	kindCMOVRR64add64EG
+	kindLEA64MOVRR64
+	kindShr64RIMOVRR64
+	kindAdd32EGMOVStoreImm8
+	kindShr64RCadd32RI
 )
 
-// pairKinds lists the pair kinds with the kinds they fuse.
-var pairKinds = [...]struct{ first, second, pair uint8 }{
-	{kindCmp64EG, kindJB, kindCmp64EGJB},
-	{kindCmp64EG, kindJNB, kindCmp64EGJNB},
-	{kindCmp64EG, kindJZ, kindCmp64EGJZ},
-	{kindCmp64EG, kindJNZ, kindCmp64EGJNZ},
-	{kindCmp64EG, kindJBE, kindCmp64EGJBE},
-	{kindCmp64EG, kindJA, kindCmp64EGJA},
-	{kindCmp64EG, kindJS, kindCmp64EGJS},
-	{kindCmp64EG, kindJNS, kindCmp64EGJNS},
-	{kindCmp64EG, kindJL, kindCmp64EGJL},
-	{kindCmp64EG, kindJGE, kindCmp64EGJGE},
-	{kindCmp64EG, kindJLE, kindCmp64EGJLE},
-	{kindCmp64EG, kindJG, kindCmp64EGJG},
-	{kindCmp32EG, kindJB, kindCmp32EGJB},
-	{kindCmp32EG, kindJNB, kindCmp32EGJNB},
-	{kindCmp32EG, kindJZ, kindCmp32EGJZ},
-	{kindCmp32EG, kindJNZ, kindCmp32EGJNZ},
-	{kindCmp32EG, kindJBE, kindCmp32EGJBE},
-	{kindCmp32EG, kindJA, kindCmp32EGJA},
-	{kindCmp32EG, kindJS, kindCmp32EGJS},
-	{kindCmp32EG, kindJNS, kindCmp32EGJNS},
-	{kindCmp32EG, kindJL, kindCmp32EGJL},
-	{kindCmp32EG, kindJGE, kindCmp32EGJGE},
-	{kindCmp32EG, kindJLE, kindCmp32EGJLE},
-	{kindCmp32EG, kindJG, kindCmp32EGJG},
-	{kindCmp64RI, kindJB, kindCmp64RIJB},
-	{kindCmp64RI, kindJNB, kindCmp64RIJNB},
-	{kindCmp64RI, kindJZ, kindCmp64RIJZ},
-	{kindCmp64RI, kindJNZ, kindCmp64RIJNZ},
-	{kindCmp64RI, kindJBE, kindCmp64RIJBE},
-	{kindCmp64RI, kindJA, kindCmp64RIJA},
-	{kindCmp64RI, kindJS, kindCmp64RIJS},
-	{kindCmp64RI, kindJNS, kindCmp64RIJNS},
-	{kindCmp64RI, kindJL, kindCmp64RIJL},
-	{kindCmp64RI, kindJGE, kindCmp64RIJGE},
-	{kindCmp64RI, kindJLE, kindCmp64RIJLE},
-	{kindCmp64RI, kindJG, kindCmp64RIJG},
-	{kindCmp32RI, kindJB, kindCmp32RIJB},
-	{kindCmp32RI, kindJNB, kindCmp32RIJNB},
-	{kindCmp32RI, kindJZ, kindCmp32RIJZ},
-	{kindCmp32RI, kindJNZ, kindCmp32RIJNZ},
-	{kindCmp32RI, kindJBE, kindCmp32RIJBE},
-	{kindCmp32RI, kindJA, kindCmp32RIJA},
-	{kindCmp32RI, kindJS, kindCmp32RIJS},
-	{kindCmp32RI, kindJNS, kindCmp32RIJNS},
-	{kindCmp32RI, kindJL, kindCmp32RIJL},
-	{kindCmp32RI, kindJGE, kindCmp32RIJGE},
-	{kindCmp32RI, kindJLE, kindCmp32RIJLE},
-	{kindCmp32RI, kindJG, kindCmp32RIJG},
-	{kindSub64RI, kindJB, kindSub64RIJB},
-	{kindSub64RI, kindJNB, kindSub64RIJNB},
-	{kindSub64RI, kindJZ, kindSub64RIJZ},
-	{kindSub64RI, kindJNZ, kindSub64RIJNZ},
-	{kindSub64RI, kindJBE, kindSub64RIJBE},
-	{kindSub64RI, kindJA, kindSub64RIJA},
-	{kindSub64RI, kindJS, kindSub64RIJS},
-	{kindSub64RI, kindJNS, kindSub64RIJNS},
-	{kindSub64RI, kindJL, kindSub64RIJL},
-	{kindSub64RI, kindJGE, kindSub64RIJGE},
-	{kindSub64RI, kindJLE, kindSub64RIJLE},
-	{kindSub64RI, kindJG, kindSub64RIJG},
-	{kindTest64EG, kindJZ, kindTest64EGJZ},
-	{kindTest64EG, kindJNZ, kindTest64EGJNZ},
-	{kindTest64EG, kindJS, kindTest64EGJS},
-	{kindTest64EG, kindJNS, kindTest64EGJNS},
-	{kindTest32EG, kindJZ, kindTest32EGJZ},
-	{kindTest32EG, kindJNZ, kindTest32EGJNZ},
-	{kindTest32EG, kindJS, kindTest32EGJS},
-	{kindTest32EG, kindJNS, kindTest32EGJNS},
-	{kindTest32RI, kindJZ, kindTest32RIJZ},
-	{kindTest32RI, kindJNZ, kindTest32RIJNZ},
-	{kindTest32RI, kindJS, kindTest32RIJS},
-	{kindTest32RI, kindJNS, kindTest32RIJNS},
-	{kindAdd32RI, kindJZ, kindAdd32RIJZ},
-	{kindAdd32RI, kindJNZ, kindAdd32RIJNZ},
-	{kindAdd32RI, kindJS, kindAdd32RIJS},
-	{kindAdd32RI, kindJNS, kindAdd32RIJNS},
-	{kindAdd64RI, kindJZ, kindAdd64RIJZ},
-	{kindAdd64RI, kindJNZ, kindAdd64RIJNZ},
-	{kindAdd64RI, kindJS, kindAdd64RIJS},
-	{kindAdd64RI, kindJNS, kindAdd64RIJNS},
+// pairKinds lists the pair kinds with the kinds they fuse; branch marks
+// those ending in a conditional branch.
+var pairKinds = [...]struct {
+	first, second, pair uint8
+	branch              bool
+}{
+	{kindCmp64EG, kindJB, kindCmp64EGJB, true},
+	{kindCmp64EG, kindJNB, kindCmp64EGJNB, true},
+	{kindCmp64EG, kindJZ, kindCmp64EGJZ, true},
+	{kindCmp64EG, kindJNZ, kindCmp64EGJNZ, true},
+	{kindCmp64EG, kindJBE, kindCmp64EGJBE, true},
+	{kindCmp64EG, kindJA, kindCmp64EGJA, true},
+	{kindCmp64EG, kindJS, kindCmp64EGJS, true},
+	{kindCmp64EG, kindJNS, kindCmp64EGJNS, true},
+	{kindCmp64EG, kindJL, kindCmp64EGJL, true},
+	{kindCmp64EG, kindJGE, kindCmp64EGJGE, true},
+	{kindCmp64EG, kindJLE, kindCmp64EGJLE, true},
+	{kindCmp64EG, kindJG, kindCmp64EGJG, true},
+	{kindCmp32EG, kindJB, kindCmp32EGJB, true},
+	{kindCmp32EG, kindJNB, kindCmp32EGJNB, true},
+	{kindCmp32EG, kindJZ, kindCmp32EGJZ, true},
+	{kindCmp32EG, kindJNZ, kindCmp32EGJNZ, true},
+	{kindCmp32EG, kindJBE, kindCmp32EGJBE, true},
+	{kindCmp32EG, kindJA, kindCmp32EGJA, true},
+	{kindCmp32EG, kindJS, kindCmp32EGJS, true},
+	{kindCmp32EG, kindJNS, kindCmp32EGJNS, true},
+	{kindCmp32EG, kindJL, kindCmp32EGJL, true},
+	{kindCmp32EG, kindJGE, kindCmp32EGJGE, true},
+	{kindCmp32EG, kindJLE, kindCmp32EGJLE, true},
+	{kindCmp32EG, kindJG, kindCmp32EGJG, true},
+	{kindCmp64RI, kindJB, kindCmp64RIJB, true},
+	{kindCmp64RI, kindJNB, kindCmp64RIJNB, true},
+	{kindCmp64RI, kindJZ, kindCmp64RIJZ, true},
+	{kindCmp64RI, kindJNZ, kindCmp64RIJNZ, true},
+	{kindCmp64RI, kindJBE, kindCmp64RIJBE, true},
+	{kindCmp64RI, kindJA, kindCmp64RIJA, true},
+	{kindCmp64RI, kindJS, kindCmp64RIJS, true},
+	{kindCmp64RI, kindJNS, kindCmp64RIJNS, true},
+	{kindCmp64RI, kindJL, kindCmp64RIJL, true},
+	{kindCmp64RI, kindJGE, kindCmp64RIJGE, true},
+	{kindCmp64RI, kindJLE, kindCmp64RIJLE, true},
+	{kindCmp64RI, kindJG, kindCmp64RIJG, true},
+	{kindCmp32RI, kindJB, kindCmp32RIJB, true},
+	{kindCmp32RI, kindJNB, kindCmp32RIJNB, true},
+	{kindCmp32RI, kindJZ, kindCmp32RIJZ, true},
+	{kindCmp32RI, kindJNZ, kindCmp32RIJNZ, true},
+	{kindCmp32RI, kindJBE, kindCmp32RIJBE, true},
+	{kindCmp32RI, kindJA, kindCmp32RIJA, true},
+	{kindCmp32RI, kindJS, kindCmp32RIJS, true},
+	{kindCmp32RI, kindJNS, kindCmp32RIJNS, true},
+	{kindCmp32RI, kindJL, kindCmp32RIJL, true},
+	{kindCmp32RI, kindJGE, kindCmp32RIJGE, true},
+	{kindCmp32RI, kindJLE, kindCmp32RIJLE, true},
+	{kindCmp32RI, kindJG, kindCmp32RIJG, true},
+	{kindSub64RI, kindJB, kindSub64RIJB, true},
+	{kindSub64RI, kindJNB, kindSub64RIJNB, true},
+	{kindSub64RI, kindJZ, kindSub64RIJZ, true},
+	{kindSub64RI, kindJNZ, kindSub64RIJNZ, true},
+	{kindSub64RI, kindJBE, kindSub64RIJBE, true},
+	{kindSub64RI, kindJA, kindSub64RIJA, true},
+	{kindSub64RI, kindJS, kindSub64RIJS, true},
+	{kindSub64RI, kindJNS, kindSub64RIJNS, true},
+	{kindSub64RI, kindJL, kindSub64RIJL, true},
+	{kindSub64RI, kindJGE, kindSub64RIJGE, true},
+	{kindSub64RI, kindJLE, kindSub64RIJLE, true},
+	{kindSub64RI, kindJG, kindSub64RIJG, true},
+	{kindTest64EG, kindJZ, kindTest64EGJZ, true},
+	{kindTest64EG, kindJNZ, kindTest64EGJNZ, true},
+	{kindTest64EG, kindJS, kindTest64EGJS, true},
+	{kindTest64EG, kindJNS, kindTest64EGJNS, true},
+	{kindTest32EG, kindJZ, kindTest32EGJZ, true},
+	{kindTest32EG, kindJNZ, kindTest32EGJNZ, true},
+	{kindTest32EG, kindJS, kindTest32EGJS, true},
+	{kindTest32EG, kindJNS, kindTest32EGJNS, true},
+	{kindTest32RI, kindJZ, kindTest32RIJZ, true},
+	{kindTest32RI, kindJNZ, kindTest32RIJNZ, true},
+	{kindTest32RI, kindJS, kindTest32RIJS, true},
+	{kindTest32RI, kindJNS, kindTest32RIJNS, true},
+	{kindAdd32RI, kindJZ, kindAdd32RIJZ, true},
+	{kindAdd32RI, kindJNZ, kindAdd32RIJNZ, true},
+	{kindAdd32RI, kindJS, kindAdd32RIJS, true},
+	{kindAdd32RI, kindJNS, kindAdd32RIJNS, true},
+	{kindAdd64RI, kindJZ, kindAdd64RIJZ, true},
+	{kindAdd64RI, kindJNZ, kindAdd64RIJNZ, true},
+	{kindAdd64RI, kindJS, kindAdd64RIJS, true},
+	{kindAdd64RI, kindJNS, kindAdd64RIJNS, true},
+	{kindMOVRR64, kindMOVRR32, kindMOVRR64MOVRR32, false},
+	{kindAdd64EG, kindCmp64EG, kindAdd64EGcmp64EG, false},
+	{kindMOVRR32, kindShr64RI, kindMOVRR32shr64RI, false},
+	{kindImul64RR, kindImul64RR, kindImul64RRimul64RR, false},
+	{kindImul64RR, kindMOVRR64, kindImul64RRMOVRR64, false},
+	{kindMOVRR64, kindMOVRR64, kindMOVRR64MOVRR64, false},
+	{kindMOVRR64, kindImul64RR, kindMOVRR64imul64RR, false},
+	{kindXor32EG, kindMOVRR32, kindXor32EGMOVRR32, false},
+	{kindMOVRR64, kindCALL, kindMOVRR64CALL, false},
+	{kindAdd32EG, kindMOVRR32, kindAdd32EGMOVRR32, false},
+	{kindAdd64EG, kindAdd64EG, kindAdd64EGadd64EG, false},
+	{kindMOVRR64, kindPUSHReg64, kindMOVRR64PUSHReg64, false},
+	{kindNOP, kindPUSHReg64, kindNOPPUSHReg64, false},
+	{kindCmp64EG, kindMOVRR64, kindCmp64EGMOVRR64, false},
+	{kindMOVRR64, kindCMOVRR64, kindMOVRR64CMOVRR64, false},
+	{kindMOVRR32, kindAdd32EG, kindMOVRR32add32EG, false},
+	{kindAdd64EG, kindMOVRR64, kindAdd64EGMOVRR64, false},
+	{kindCmp64EG, kindSETCC, kindCmp64EGSETCC, false},
+	{kindMOVRR64, kindAdd64EG, kindMOVRR64add64EG, false},
+	{kindShl64RI, kindAdd64EG, kindShl64RIadd64EG, false},
+	{kindShr64RI, kindAdd64EG, kindShr64RIadd64EG, false},
+	{kindCMOVRR64, kindAdd64EG, kindCMOVRR64add64EG, false},
+	{kindLEA64, kindMOVRR64, kindLEA64MOVRR64, false},
+	{kindShr64RI, kindMOVRR64, kindShr64RIMOVRR64, false},
+	{kindAdd32EG, kindMOVStoreImm8, kindAdd32EGMOVStoreImm8, false},
+	{kindShr64RC, kindAdd32RI, kindShr64RCadd32RI, false},
 }
 
 // kindHandlers holds the handler of each kind but kindCall.
@@ -1057,6 +1113,136 @@ func (c *CPU) runBlocks() {
 				add64RI(c, in)
 				in = nextInst(in)
 				c.jcc(in, !c.lazy.sign())
+			case kindMOVRR64MOVRR32:
+				execMOVRR64(c, in)
+				in = nextInst(in)
+				execMOVRR32(c, in)
+				continue
+			case kindAdd64EGcmp64EG:
+				add64EG(c, in)
+				in = nextInst(in)
+				cmp64EG(c, in)
+				continue
+			case kindMOVRR32shr64RI:
+				execMOVRR32(c, in)
+				in = nextInst(in)
+				shr64RI(c, in)
+				continue
+			case kindImul64RRimul64RR:
+				imul64RR(c, in)
+				in = nextInst(in)
+				imul64RR(c, in)
+				continue
+			case kindImul64RRMOVRR64:
+				imul64RR(c, in)
+				in = nextInst(in)
+				execMOVRR64(c, in)
+				continue
+			case kindMOVRR64MOVRR64:
+				execMOVRR64(c, in)
+				in = nextInst(in)
+				execMOVRR64(c, in)
+				continue
+			case kindMOVRR64imul64RR:
+				execMOVRR64(c, in)
+				in = nextInst(in)
+				imul64RR(c, in)
+				continue
+			case kindXor32EGMOVRR32:
+				xor32EG(c, in)
+				in = nextInst(in)
+				execMOVRR32(c, in)
+				continue
+			case kindMOVRR64CALL:
+				execMOVRR64(c, in)
+				in = nextInst(in)
+				c.at = instAddr(in)
+				execCALL(c, in)
+			case kindAdd32EGMOVRR32:
+				add32EG(c, in)
+				in = nextInst(in)
+				execMOVRR32(c, in)
+				continue
+			case kindAdd64EGadd64EG:
+				add64EG(c, in)
+				in = nextInst(in)
+				add64EG(c, in)
+				continue
+			case kindMOVRR64PUSHReg64:
+				execMOVRR64(c, in)
+				in = nextInst(in)
+				c.at = instAddr(in)
+				execPUSHReg64(c, in)
+			case kindNOPPUSHReg64:
+				execNOP(c, in)
+				in = nextInst(in)
+				c.at = instAddr(in)
+				execPUSHReg64(c, in)
+			case kindCmp64EGMOVRR64:
+				cmp64EG(c, in)
+				in = nextInst(in)
+				execMOVRR64(c, in)
+				continue
+			case kindMOVRR64CMOVRR64:
+				execMOVRR64(c, in)
+				in = nextInst(in)
+				execCMOVRR64(c, in)
+				continue
+			case kindMOVRR32add32EG:
+				execMOVRR32(c, in)
+				in = nextInst(in)
+				add32EG(c, in)
+				continue
+			case kindAdd64EGMOVRR64:
+				add64EG(c, in)
+				in = nextInst(in)
+				execMOVRR64(c, in)
+				continue
+			case kindCmp64EGSETCC:
+				cmp64EG(c, in)
+				in = nextInst(in)
+				c.at = instAddr(in)
+				execSETCC(c, in)
+			case kindMOVRR64add64EG:
+				execMOVRR64(c, in)
+				in = nextInst(in)
+				add64EG(c, in)
+				continue
+			case kindShl64RIadd64EG:
+				shl64RI(c, in)
+				in = nextInst(in)
+				add64EG(c, in)
+				continue
+			case kindShr64RIadd64EG:
+				shr64RI(c, in)
+				in = nextInst(in)
+				add64EG(c, in)
+				continue
+			case kindCMOVRR64add64EG:
+				execCMOVRR64(c, in)
+				in = nextInst(in)
+				add64EG(c, in)
+				continue
+			case kindLEA64MOVRR64:
+				execLEA64(c, in)
+				in = nextInst(in)
+				execMOVRR64(c, in)
+				continue
+			case kindShr64RIMOVRR64:
+				shr64RI(c, in)
+				in = nextInst(in)
+				execMOVRR64(c, in)
+				continue
+			case kindAdd32EGMOVStoreImm8:
+				add32EG(c, in)
+				in = nextInst(in)
+				c.at = instAddr(in)
+				execMOVStoreImm8(c, in)
+			case kindShr64RCadd32RI:
+				shr64RC(c, in)
+				in = nextInst(in)
+				add32RI(c, in)
+				continue
 			}
 			if c.brk {
 				i := indexIn(insts, in)

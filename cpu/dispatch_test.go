@@ -51,7 +51,11 @@ var kindsProgram = func() string {
 		// result the step before changed.
 		fmt.Fprintf(&b, "add rbx, 0x%x; cmp rbx, rax; %s 3f; inc rdx; 3: cmp rax, rbx; %s 4f; inc rdx; 4: nop\n", 0x1f3b*(i+1), j, j)
 	}
-	// Each fused pair (pairKinds) once, after a step that changed the
+	// Each of the other pairs once.
+	for _, p := range superPairsAsm {
+		fmt.Fprintf(&b, "add rbx, 0x77; %s; %s\n", p[0], p[1])
+	}
+	// Each fused branch pair once, after a step that changed the
 	// registers it reads.
 	n := 0
 	for _, fu := range fusedPairs {
@@ -64,6 +68,20 @@ var kindsProgram = func() string {
 	}
 	return b.String()
 }()
+
+// superPairsAsm are the pairs runBlocks runs together that do not end in
+// a conditional branch, in assembly (a CALL's target returns at once).
+var superPairsAsm = [][2]string{
+	{"mov rdx, rax", "mov edx, eax"}, {"add rax, rbx", "cmp rax, rbx"}, {"mov edx, eax", "shr rdx, 2"},
+	{"imul rax, rbx", "imul rdx, rbx"}, {"imul rax, rbx", "mov rdx, rax"}, {"mov rdx, rax", "mov rcx, rdx"},
+	{"mov rdx, rax", "imul rdx, rbx"}, {"xor eax, ebx", "mov edx, eax"}, {"mov rdx, rax", "call 7f; jmp 8f; 7: ret; 8:"},
+	{"add eax, ebx", "mov edx, eax"}, {"add rax, rbx", "add rdx, rbx"}, {"mov rdx, rax", "push rax; pop rdx"},
+	{"nop", "push rax; pop rdx"}, {"cmp rax, rbx", "mov rdx, rax"}, {"mov rdx, rax", "cmovl rdx, rbx"},
+	{"mov edx, eax", "add edx, ebx"}, {"add rax, rbx", "mov rdx, rax"}, {"cmp rax, rbx", "setl dl"},
+	{"mov rdx, rax", "add rdx, rbx"}, {"shl rax, 3", "add rax, rbx"}, {"shr rax, 3", "add rax, rbx"},
+	{"cmovl rax, rbx", "add rax, rbx"}, {"lea rdx, [rax+rbx*4+8]", "mov rax, rdx"}, {"shr rax, 3", "mov rdx, rax"},
+	{"add eax, ebx", "mov byte ptr [rsi+40], 7"}, {"shr rax, cl", "add eax, 77"},
+}
 
 // fusedPairs are the pairs runBlocks fuses (pairKinds), in assembly.
 var fusedPairs = func() []struct{ firsts, jccs []string } {
@@ -116,6 +134,58 @@ func TestFusedPairsBranchAsApart(t *testing.T) {
 	call, callData := run(true)
 	if kind != call {
 		t.Errorf("fused:\n%s\nby call:\n%s", kindData, callData)
+	}
+}
+
+// TestSuperPairsRunAsApart runs each pair of superPairsAsm from several
+// register values, storing RAX, RDX and RFLAGS after it, with the pairs
+// fused and with every handler called through Inst.fn, and compares what
+// was stored.
+func TestSuperPairsRunAsApart(t *testing.T) {
+	vals := [][2]uint64{{0x123456789abcdef, ^uint64(4)}, {0xffffffff80000000, 0x7fffffff}, {0, 0}, {^uint64(0), 1}}
+	var src strings.Builder
+	src.WriteString("mov esi, 0x200000\nmov ecx, 5\n")
+	k := 0
+	for _, p := range superPairsAsm {
+		for _, v := range vals {
+			fmt.Fprintf(&src, "mov rax, %#x; mov rbx, %#x; lea rdx, [rbx]; %s; %s\n", v[0], v[1], p[0], p[1])
+			fmt.Fprintf(&src, "mov [rsi+%d], rax; mov [rsi+%d], rdx; pushfq; pop qword ptr [rsi+%d]\n", 24*k, 24*k+8, 24*k+16)
+			k++
+		}
+	}
+	src.WriteString("hlt\n")
+	if 24*k > 4096 {
+		t.Fatalf("%d cases do not fit the data page", k)
+	}
+	code := assemble(t, src.String())
+	run := func(byCall bool) (*CPU, string) {
+		c := newTestCPU(t)
+		c.dispatchByCall = byCall
+		load(c, code)
+		for r := StopBudget; r == StopBudget; {
+			r = c.Run(1 << 20)
+		}
+		return c, fmt.Sprintf("%x", c.ram[dataBase:dataBase+24*k])
+	}
+	c, kind := run(false)
+	_, call := run(true)
+	seen := map[uint8]bool{}
+	for _, b := range c.code.byKey {
+		for _, in := range b.insts {
+			seen[in.kind] = true
+		}
+	}
+	for _, p := range pairKinds {
+		if !p.branch && !seen[p.pair] {
+			t.Errorf("no pair of kind %d (%s, %s) ran fused", p.pair, handlerName(kindHandlers[p.first]), handlerName(kindHandlers[p.second]))
+		}
+	}
+	if kind != call {
+		for i := 0; i < k; i++ {
+			if a, b := kind[48*i:48*i+48], call[48*i:48*i+48]; a != b {
+				t.Errorf("%s; %s from %#x: fused stored %s, apart %s", superPairsAsm[i/len(vals)][0], superPairsAsm[i/len(vals)][1], vals[i%len(vals)], a, b)
+			}
+		}
 	}
 }
 

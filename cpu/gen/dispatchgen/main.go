@@ -88,6 +88,24 @@ var fusions = []struct {
 	{[]string{"test64EG", "test32EG", "test32RI", "add32RI", "add64RI"}, resultConds},
 }
 
+// superPairs are the other pairs the switch runs as one kind: a pure
+// instruction and the next (of any kind the switch takes), the most
+// frequent such pairs on the Linux boot and the bench guest (the first
+// 4e9 instructions of the boot; bench for the last two). A pair saves the
+// second instruction's dispatch. Where an instruction could begin either,
+// fuse prefers the conditional branch pairs above.
+var superPairs = [][2]string{
+	{"execMOVRR64", "execMOVRR32"}, {"add64EG", "cmp64EG"}, {"execMOVRR32", "shr64RI"},
+	{"imul64RR", "imul64RR"}, {"imul64RR", "execMOVRR64"}, {"execMOVRR64", "execMOVRR64"},
+	{"execMOVRR64", "imul64RR"}, {"xor32EG", "execMOVRR32"}, {"execMOVRR64", "execCALL"},
+	{"add32EG", "execMOVRR32"}, {"add64EG", "add64EG"}, {"execMOVRR64", "execPUSHReg64"},
+	{"execNOP", "execPUSHReg64"}, {"cmp64EG", "execMOVRR64"}, {"execMOVRR64", "execCMOVRR64"},
+	{"execMOVRR32", "add32EG"}, {"add64EG", "execMOVRR64"}, {"cmp64EG", "execSETCC"},
+	{"execMOVRR64", "add64EG"}, {"shl64RI", "add64EG"}, {"shr64RI", "add64EG"},
+	{"execCMOVRR64", "add64EG"}, {"execLEA64", "execMOVRR64"}, {"shr64RI", "execMOVRR64"},
+	{"add32EG", "execMOVStoreImm8"}, {"shr64RC", "add32RI"},
+}
+
 // pairName returns the kind constant of the pair of handlers a and b.
 func pairName(a, b string) string { return kindName(a) + strings.TrimPrefix(b, "exec") }
 
@@ -184,6 +202,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "dispatchgen: %s: a pair is a pure handler and a branch\n", bad)
 		os.Exit(1)
 	}
+	for _, p := range superPairs {
+		if !slices.Contains(pureAll, p[0]) || !slices.Contains(all, p[1]) {
+			fmt.Fprintf(os.Stderr, "dispatchgen: %s: a pair is a pure handler and one the switch takes\n", pairName(p[0], p[1]))
+			os.Exit(1)
+		}
+	}
 	if err := checkNoinline(".", calledAll); err != nil {
 		fmt.Fprintf(os.Stderr, "dispatchgen: %v\n", err)
 		os.Exit(1)
@@ -212,13 +236,23 @@ func main() {
 			}
 			n++
 		})
+		for _, p := range superPairs {
+			f.P("%s", pairName(p[0], p[1]))
+		}
 		f.P(")")
 		f.P("")
-		f.P("// pairKinds lists the pair kinds with the kinds they fuse.")
-		f.P("var pairKinds = [...]struct{ first, second, pair uint8 }{")
+		f.P("// pairKinds lists the pair kinds with the kinds they fuse; branch marks")
+		f.P("// those ending in a conditional branch.")
+		f.P("var pairKinds = [...]struct {")
+		f.P("first, second, pair uint8")
+		f.P("branch bool")
+		f.P("}{")
 		eachPair(func(a string, c cond) {
-			f.P("{%s, %s, %s},", kindName(a), kindName(c.jcc), pairName(a, c.jcc))
+			f.P("{%s, %s, %s, true},", kindName(a), kindName(c.jcc), pairName(a, c.jcc))
 		})
+		for _, p := range superPairs {
+			f.P("{%s, %s, %s, false},", kindName(p[0]), kindName(p[1]), pairName(p[0], p[1]))
+		}
 		f.P("}")
 		f.P("")
 		f.P("// kindHandlers holds the handler of each kind but kindCall.")
@@ -289,6 +323,18 @@ func main() {
 			f.P("in = nextInst(in)")
 			f.P("c.jcc(in, %s)", c.expr)
 		})
+		for _, p := range superPairs {
+			f.P("case %s:", pairName(p[0], p[1]))
+			f.P("%s(c, in)", p[0])
+			f.P("in = nextInst(in)")
+			if slices.Contains(pureAll, p[1]) {
+				f.P("%s(c, in)", p[1])
+				f.P("continue")
+			} else {
+				f.P("c.at = instAddr(in)")
+				f.P("%s(c, in)", p[1])
+			}
+		}
 		f.P("}")
 		f.P("if c.brk {")
 		f.P("i := indexIn(insts, in)")

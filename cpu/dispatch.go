@@ -16,12 +16,11 @@ import (
 // alternated runs): every listed handler inlined 263-280, the memory and
 // stack ones called 289-313; more register-only handlers inlined (shifts,
 // rotates, NOT, NEG) 283 against 311; the branches called too 295 against
-// 310. Against the loop it replaced (an indirect call per instruction, as
-// built at 8895964), with conditional branches that no longer end a block
-// and the current profile: bench 209-230 to 311-326, the Linux boot 192 to
-// 255, bench_sse unchanged (147-153), fpbench 97-108 to 85-89 (PGO makes a
-// devirtualized SSE handler inline into the loop; built without PGO,
-// fpbench is 94 before and 98 after).
+// 310. Frequent pairs run as one kind (fuse below), and the loop walks a
+// block by pointer to its end marker (nextInst). Against the loop with an
+// indirect call per instruction (as built at 8895964): bench 209-230 to
+// 385-394, the first 1.5e9 instructions of the Linux boot 192 to 274-281;
+// see the README's Benchmarks for each step.
 
 // kindOfHandler maps the code address of each handler in kindHandlers to
 // its kind.

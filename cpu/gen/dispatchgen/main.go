@@ -1,5 +1,6 @@
 // Command dispatchgen writes cpu/dispatch_gen.go: the handler kinds the run
-// loop dispatches by a switch, the kindHandlers table, and runBlocks, the
+// loop dispatches by a switch, the pair kinds (two instructions in a row
+// run as one), the kindHandlers and pairKinds tables, and runBlocks, the
 // run loop itself, whose switch calls each kind's handler directly: inlined
 // for the register-only handlers and the branches, a call for the others.
 //
@@ -8,7 +9,7 @@
 // bench guest and on the Linux boot, counted per handler, each with its
 // class. A pure handler only reads and writes registers and flags: it
 // cannot fault, touch a device or end the block, so the loop neither
-// records its index nor looks at c.brk after it. Any other handler is
+// records its address nor looks at c.brk after it. Any other handler is
 // treated as one called through Inst.fn is.
 package main
 

@@ -21,6 +21,13 @@ type block struct {
 	crosses   bool   // its only instruction spans two pages
 	insts     []Inst
 	pages     [2]uint64 // physical page numbers it was decoded from
+	// stamp, inv and gen are the table slot's translation check (a block
+	// has one linear address, so one slot): stamp is gens[gen] +
+	// inv[inv] when it was made, inv the INVLPG counter that covers the
+	// translation, gen the generation that covers it (0, or 1 if global).
+	stamp uint64
+	inv   uint16
+	gen   uint8
 	// loop is the index of the first relative branch to the block's
 	// first instruction, -1 if none: the run loop may, once that branch
 	// is taken, run the block again without looking it up (see runBlocks).
@@ -46,13 +53,10 @@ type blockKey struct {
 }
 
 // blockRef is a slot of the fast-path table: the block last run at a linear
-// address, and the translation state it was checked in.
+// address (whose check fields say the translation state it was checked in).
 type blockRef struct {
-	tag   uint64 // rip<<1 | 1 if checked for CPL 3 | csTag; ^0 when empty
-	stamp uint64 // gens[g] + inv[i] when the translation was checked; 0 when empty
-	i     uint16 // the INVLPG counter that covers the translation
-	g     uint8  // the generation that covers it: 0 (gen), 1 if global (ggen)
-	b     *block
+	tag uint64 // rip<<1 | 1 if checked for CPL 3 | csTag; ^0 when empty
+	b   *block
 }
 
 // blockCache holds decoded blocks: a direct-mapped table by linear address
@@ -184,8 +188,11 @@ func (c *CPU) codeWritten(page uint64) {
 // inlines it into the run loop without a profile.
 func (c *CPU) tableBlock(rip uint64) *block {
 	r := &c.code.table[blockSlot(rip)]
-	if r.tag == rip<<1|c.mmu.user()|c.csTag && r.stamp == c.code.gens[r.g&1]+uint64(c.code.inv[r.i&(invSize-1)]) {
-		return r.b
+	if r.tag != rip<<1|c.mmu.user()|c.csTag {
+		return nil
+	}
+	if b := r.b; b.stamp == c.code.gens[b.gen&1]+uint64(c.code.inv[b.inv&(invSize-1)]) {
+		return b
 	}
 	return nil
 }
@@ -229,7 +236,8 @@ func (c *CPU) blockSlow(rip uint64) *block {
 	if b.crosses {
 		g, i = 0, invLarge
 	}
-	c.code.table[blockSlot(rip)] = blockRef{tag: rip<<1 | c.mmu.user() | c.csTag, stamp: c.code.gens[g] + uint64(c.code.inv[i]), i: i, g: g, b: b}
+	b.stamp, b.inv, b.gen = c.code.gens[g]+uint64(c.code.inv[i]), i, g
+	c.code.table[blockSlot(rip)] = blockRef{tag: rip<<1 | c.mmu.user() | c.csTag, b: b}
 	return b
 }
 

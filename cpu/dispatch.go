@@ -19,7 +19,7 @@ import (
 // 310. Frequent pairs run as one kind (fuse below), and the loop walks a
 // block by pointer to its end marker (nextInst). Against the loop with an
 // indirect call per instruction (as built at 8895964): bench 209-230 to
-// 385-394, the first 1.5e9 instructions of the Linux boot 192 to 274-281;
+// 385-394, the first 1.5e9 instructions of the Linux boot 192 to 274-291;
 // see the README's Benchmarks for each step.
 
 // kindOfHandler maps the code address of each handler in kindHandlers to

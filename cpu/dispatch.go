@@ -86,9 +86,9 @@ func nextInst(in *Inst) *Inst {
 // instAddr returns in's address, which c.at records for instIndex.
 func instAddr(in *Inst) uintptr { return uintptr(unsafe.Pointer(in)) }
 
-// indexIn returns the index of in, an element of insts.
-func indexIn(insts []Inst, in *Inst) int {
-	return int((instAddr(in) - instAddr(&insts[0])) / unsafe.Sizeof(Inst{}))
+// indexAt returns the index of the element of insts at address at.
+func indexAt(insts []Inst, at uintptr) int {
+	return int((at - instAddr(&insts[0])) / unsafe.Sizeof(Inst{}))
 }
 
 // instIndex returns the index in c.blk of the instruction being executed
@@ -97,7 +97,7 @@ func (c *CPU) instIndex() int {
 	if c.blk == nil {
 		return 0
 	}
-	return int((c.at - instAddr(&c.blk.insts[0])) / unsafe.Sizeof(Inst{}))
+	return indexAt(c.blk.insts, c.at)
 }
 
 // runPart runs insts, the first instructions of a block, each through

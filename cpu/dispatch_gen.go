@@ -1245,7 +1245,7 @@ func (c *CPU) runBlocks() {
 				continue
 			}
 			if c.brk {
-				i := indexIn(insts, in)
+				i := indexAt(insts, instAddr(in))
 				c.Retired += uint64(i + 1)
 				if i == b.loop && !c.attn && b.valid && c.Retired < c.end {
 					goto again

@@ -53,7 +53,8 @@ type blockKey struct {
 }
 
 // blockRef is a slot of the fast-path table: the block last run at a linear
-// address (whose check fields say the translation state it was checked in).
+// address; the block's stamp, inv and gen say the translation state the
+// slot was checked in.
 type blockRef struct {
 	tag uint64 // rip<<1 | 1 if checked for CPL 3 | csTag; ^0 when empty
 	b   *block
@@ -301,9 +302,7 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 			break
 		}
 	}
-	if !c.dispatchByCall {
-		fuse(insts)
-	}
+	fuse(insts) // no pair kinds with dispatchByCall: every kind is kindCall
 	// The end marker runBlocks stops at (see nextInst).
 	b.insts = append(insts, Inst{kind: kindEnd})[:len(insts)]
 	b.loop = slices.IndexFunc(insts, func(in Inst) bool { return relativeBranch(in.op) && in.imm == rip })
@@ -320,7 +319,7 @@ func (c *CPU) buildBlock(rip, phys uint64) *block {
 }
 
 // relativeBranch reports whether op is a direct relative branch: one that,
-// taken, only sets RIP to its target and ends the block.
+// taken, only sets RIP to its target and leaves the block.
 func relativeBranch(op Op) bool {
 	switch op {
 	case OpJMP, OpJCC, OpLOOP, OpLOOPE, OpLOOPNE, OpJRCXZ:

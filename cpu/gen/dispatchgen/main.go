@@ -107,18 +107,41 @@ var superPairs = [][2]string{
 	{"add32EG", "execMOVStoreImm8"}, {"shr64RC", "add32RI"},
 }
 
-// pairName returns the kind constant of the pair of handlers a and b.
-func pairName(a, b string) string { return kindName(a) + strings.TrimPrefix(b, "exec") }
+// A pair is two handlers whose instructions, in a row, run as one kind:
+// with expr (a condition, for a branch pair) the second is a conditional
+// branch taken when expr holds; without, the second runs as its own kind
+// would.
+type pair struct{ first, second, expr string }
 
-// eachPair calls f with each fused pair's first handler and cond.
-func eachPair(f func(first string, c cond)) {
+// name returns the pair's kind constant.
+func (p pair) name() string { return kindName(p.first) + strings.TrimPrefix(p.second, "exec") }
+
+// allPairs returns the branch pairs (fusions), then superPairs.
+func allPairs() []pair {
+	var l []pair
 	for _, fu := range fusions {
 		for _, a := range fu.firsts {
 			for _, c := range fu.conds {
-				f(a, c)
+				l = append(l, pair{a, c.jcc, c.expr})
 			}
 		}
 	}
+	for _, p := range superPairs {
+		l = append(l, pair{p[0], p[1], ""})
+	}
+	return l
+}
+
+// checkPairs fails unless each pair begins with a pure handler and ends
+// with one the switch takes, a branch for a branch pair.
+func checkPairs(pairs []pair, pure, all, branches []string) error {
+	for _, p := range pairs {
+		if !slices.Contains(pure, p.first) || !slices.Contains(all, p.second) ||
+			p.expr != "" && !slices.Contains(branches, p.second) {
+			return fmt.Errorf("%s: a pair is a pure handler and one the switch takes, a branch if it has a condition", p.name())
+		}
+	}
+	return nil
 }
 
 // The generated ALU handlers (alugen) the switch takes: operation, size,
@@ -193,21 +216,10 @@ func main() {
 	calledAll := slices.Concat(alu(aluMemForms), called)
 	stopAll := slices.Concat(calledAll, branches)
 	all := slices.Concat(pureAll, stopAll)
-	bad := ""
-	eachPair(func(a string, c cond) {
-		if !slices.Contains(pureAll, a) || !slices.Contains(branches, c.jcc) {
-			bad = pairName(a, c.jcc)
-		}
-	})
-	if bad != "" {
-		fmt.Fprintf(os.Stderr, "dispatchgen: %s: a pair is a pure handler and a branch\n", bad)
+	pairs := allPairs()
+	if err := checkPairs(pairs, pureAll, all, branches); err != nil {
+		fmt.Fprintf(os.Stderr, "dispatchgen: %v\n", err)
 		os.Exit(1)
-	}
-	for _, p := range superPairs {
-		if !slices.Contains(pureAll, p[0]) || !slices.Contains(all, p[1]) {
-			fmt.Fprintf(os.Stderr, "dispatchgen: %s: a pair is a pure handler and one the switch takes\n", pairName(p[0], p[1]))
-			os.Exit(1)
-		}
 	}
 	if err := checkNoinline(".", calledAll); err != nil {
 		fmt.Fprintf(os.Stderr, "dispatchgen: %v\n", err)
@@ -228,17 +240,12 @@ func main() {
 		f.P("// Pair kinds: an instruction of the first kind named and the next, of")
 		f.P("// the second, run together (see fuse).")
 		f.P("const (")
-		n := 0
-		eachPair(func(a string, c cond) {
-			if n == 0 {
-				f.P("%s = numKinds + iota", pairName(a, c.jcc))
+		for i, p := range pairs {
+			if i == 0 {
+				f.P("%s = numKinds + iota", p.name())
 			} else {
-				f.P("%s", pairName(a, c.jcc))
+				f.P("%s", p.name())
 			}
-			n++
-		})
-		for _, p := range superPairs {
-			f.P("%s", pairName(p[0], p[1]))
 		}
 		f.P(")")
 		f.P("")
@@ -248,11 +255,8 @@ func main() {
 		f.P("first, second, pair uint8")
 		f.P("branch bool")
 		f.P("}{")
-		eachPair(func(a string, c cond) {
-			f.P("{%s, %s, %s, true},", kindName(a), kindName(c.jcc), pairName(a, c.jcc))
-		})
-		for _, p := range superPairs {
-			f.P("{%s, %s, %s, false},", kindName(p[0]), kindName(p[1]), pairName(p[0], p[1]))
+		for _, p := range pairs {
+			f.P("{%s, %s, %s, %v},", kindName(p.first), kindName(p.second), p.name(), p.expr != "")
 		}
 		f.P("}")
 		f.P("")
@@ -308,37 +312,35 @@ func main() {
 		f.P("case kindCall:")
 		f.P("c.at = instAddr(in)")
 		f.P("in.fn(c, in)")
-		for _, h := range pureAll {
-			f.P("case %s:", kindName(h))
-			f.P("%s(c, in)", h)
-			f.P("continue")
-		}
-		for _, h := range stopAll {
-			f.P("case %s:", kindName(h))
-			f.P("c.at = instAddr(in)")
-			f.P("%s(c, in)", h)
-		}
-		eachPair(func(a string, c cond) {
-			f.P("case %s:", pairName(a, c.jcc))
-			f.P("%s(c, in)", a)
-			f.P("in = nextInst(in)")
-			f.P("c.jcc(in, %s)", c.expr)
-		})
-		for _, p := range superPairs {
-			f.P("case %s:", pairName(p[0], p[1]))
-			f.P("%s(c, in)", p[0])
-			f.P("in = nextInst(in)")
-			if slices.Contains(pureAll, p[1]) {
-				f.P("%s(c, in)", p[1])
+		// run writes what runs an instruction of handler h's kind: a pure
+		// one goes on to the next, another has its address recorded and
+		// falls through to the c.brk check.
+		run := func(h string) {
+			if slices.Contains(pureAll, h) {
+				f.P("%s(c, in)", h)
 				f.P("continue")
 			} else {
 				f.P("c.at = instAddr(in)")
-				f.P("%s(c, in)", p[1])
+				f.P("%s(c, in)", h)
+			}
+		}
+		for _, h := range all {
+			f.P("case %s:", kindName(h))
+			run(h)
+		}
+		for _, p := range pairs {
+			f.P("case %s:", p.name())
+			f.P("%s(c, in)", p.first)
+			f.P("in = nextInst(in)")
+			if p.expr != "" {
+				f.P("c.jcc(in, %s)", p.expr)
+			} else {
+				run(p.second)
 			}
 		}
 		f.P("}")
 		f.P("if c.brk {")
-		f.P("i := indexIn(insts, in)")
+		f.P("i := indexAt(insts, instAddr(in))")
 		f.P("c.Retired += uint64(i + 1)")
 		f.P("if i == b.loop && !c.attn && b.valid && c.Retired < c.end {")
 		f.P("goto again")

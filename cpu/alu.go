@@ -12,8 +12,10 @@ package cpu
 // The hot forms (64- and 32-bit register/register, register/immediate,
 // register/memory, memory/register and memory/immediate) have their own
 // handlers, generated from one template by gen/alugen into alu_gen.go (see
-// aluFast); everything else (8- and 16-bit operands) goes through execALU. LOCK is accepted on the memory
-// forms: with one CPU the read-modify-write is atomic anyway.
+// aluFast), and so have the 8-bit forms whose register operands are low
+// bytes; everything else (16-bit operands, AH CH DH BH) goes through
+// execALU. LOCK is accepted on the memory forms: with one CPU the
+// read-modify-write is atomic anyway.
 
 //go:generate go run ./gen/alugen -o alu_gen.go
 
@@ -44,6 +46,7 @@ func (c *CPU) carry() uint64 {
 type aluSet struct {
 	eg64, ge64, ri64, gm64, mg64, mi64 handler
 	eg32, ge32, ri32, gm32, mg32, mi32 handler
+	eg8, ge8, ri8, gm8, mg8, mi8       handler
 }
 
 // bindALU picks the handler of a two-operand ALU instruction.
@@ -51,34 +54,36 @@ func bindALU(in *Inst) handler {
 	if in.op == OpTEST && in.form != formEG && in.form != formEI && in.form != formAI {
 		return nil
 	}
-	if in.osz == 8 || in.osz == 4 {
+	if in.osz == 8 || in.osz == 4 || in.osz == 1 && lowByteRegs(in) {
 		s := &aluFast[in.op-OpADD]
-		w64 := in.osz == 8
-		pick := func(h64, h32 handler) handler {
-			if w64 {
+		pick := func(h64, h32, h8 handler) handler {
+			switch in.osz {
+			case 8:
 				return h64
+			case 4:
+				return h32
 			}
-			return h32
+			return h8
 		}
 		switch in.form {
 		case formEG:
 			if in.isReg() {
-				return pick(s.eg64, s.eg32)
+				return pick(s.eg64, s.eg32, s.eg8)
 			}
-			return pick(s.mg64, s.mg32)
+			return pick(s.mg64, s.mg32, s.mg8)
 		case formGE:
 			if in.isReg() {
-				return pick(s.ge64, s.ge32)
+				return pick(s.ge64, s.ge32, s.ge8)
 			}
-			return pick(s.gm64, s.gm32)
+			return pick(s.gm64, s.gm32, s.gm8)
 		case formEI, formEIb:
 			if in.isReg() {
-				return pick(s.ri64, s.ri32)
+				return pick(s.ri64, s.ri32, s.ri8)
 			}
-			return pick(s.mi64, s.mi32)
+			return pick(s.mi64, s.mi32, s.mi8)
 		case formAI:
 			// No ModRM: in.rm is 0, which is rAX.
-			return pick(s.ri64, s.ri32)
+			return pick(s.ri64, s.ri32, s.ri8)
 		}
 		return nil
 	}
@@ -87,6 +92,20 @@ func bindALU(in *Inst) handler {
 		return execALU
 	}
 	return nil
+}
+
+// lowByteRegs reports whether the 8-bit register operands of a two-operand
+// ALU instruction are all low bytes of their registers: none is AH, CH, DH
+// or BH.
+func lowByteRegs(in *Inst) bool {
+	high := func(r uint8) bool { return in.legacy() && r >= 4 && r < 8 }
+	switch in.form {
+	case formEG, formGE:
+		return !high(in.reg) && !(in.isReg() && high(in.rm))
+	case formEI, formEIb:
+		return !(in.isReg() && high(in.rm))
+	}
+	return true // formAI: AL
 }
 
 // aluCompute returns op applied to a and b (both truncated to size bytes),

@@ -114,6 +114,62 @@ func add32MI(c *CPU, in *Inst) {
 	c.setFlags(flagsAdd, 4, uint64(a), uint64(b), uint64(r))
 }
 
+// add8EG is ADD r/m register, register with 8-bit operands.
+func add8EG(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(c.R[in.reg])
+	r := a + b
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsAdd, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// add8GE is ADD register, r/m register with 8-bit operands.
+func add8GE(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), uint8(c.R[in.rm])
+	r := a + b
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsAdd, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// add8RI is ADD register, immediate with 8-bit operands.
+func add8RI(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(in.imm)
+	r := a + b
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsAdd, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// add8GM is ADD register, memory with 8-bit operands.
+//
+//go:noinline
+func add8GM(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), c.read8(c.ea(in))
+	r := a + b
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsAdd, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// add8MG is ADD memory, register with 8-bit operands.
+//
+//go:noinline
+func add8MG(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(c.R[in.reg])
+	r := a + b
+	c.write8(addr, r)
+	c.setFlags(flagsAdd, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// add8MI is ADD memory, immediate with 8-bit operands.
+//
+//go:noinline
+func add8MI(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(in.imm)
+	r := a + b
+	c.write8(addr, r)
+	c.setFlags(flagsAdd, 1, uint64(a), uint64(b), uint64(r))
+}
+
 // or64EG is OR r/m register, register with 64-bit operands.
 func or64EG(c *CPU, in *Inst) {
 	a, b := c.R[in.rm], c.R[in.reg]
@@ -224,6 +280,62 @@ func or32MI(c *CPU, in *Inst) {
 	r := a | b
 	c.write32(addr, r)
 	c.setFlags(flagsLogic, 4, uint64(a), uint64(b), uint64(r))
+}
+
+// or8EG is OR r/m register, register with 8-bit operands.
+func or8EG(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(c.R[in.reg])
+	r := a | b
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// or8GE is OR register, r/m register with 8-bit operands.
+func or8GE(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), uint8(c.R[in.rm])
+	r := a | b
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// or8RI is OR register, immediate with 8-bit operands.
+func or8RI(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(in.imm)
+	r := a | b
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// or8GM is OR register, memory with 8-bit operands.
+//
+//go:noinline
+func or8GM(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), c.read8(c.ea(in))
+	r := a | b
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// or8MG is OR memory, register with 8-bit operands.
+//
+//go:noinline
+func or8MG(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(c.R[in.reg])
+	r := a | b
+	c.write8(addr, r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// or8MI is OR memory, immediate with 8-bit operands.
+//
+//go:noinline
+func or8MI(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(in.imm)
+	r := a | b
+	c.write8(addr, r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
 }
 
 // adc64EG is ADC r/m register, register with 64-bit operands.
@@ -350,6 +462,68 @@ func adc32MI(c *CPU, in *Inst) {
 	c.setFlags(flagsAdd+flagOp(cf), 4, uint64(a), uint64(b), uint64(r))
 }
 
+// adc8EG is ADC r/m register, register with 8-bit operands.
+func adc8EG(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(c.R[in.reg])
+	cf := c.carry()
+	r := a + b + uint8(cf)
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsAdd+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
+// adc8GE is ADC register, r/m register with 8-bit operands.
+func adc8GE(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), uint8(c.R[in.rm])
+	cf := c.carry()
+	r := a + b + uint8(cf)
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsAdd+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
+// adc8RI is ADC register, immediate with 8-bit operands.
+func adc8RI(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(in.imm)
+	cf := c.carry()
+	r := a + b + uint8(cf)
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsAdd+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
+// adc8GM is ADC register, memory with 8-bit operands.
+//
+//go:noinline
+func adc8GM(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), c.read8(c.ea(in))
+	cf := c.carry()
+	r := a + b + uint8(cf)
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsAdd+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
+// adc8MG is ADC memory, register with 8-bit operands.
+//
+//go:noinline
+func adc8MG(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(c.R[in.reg])
+	cf := c.carry()
+	r := a + b + uint8(cf)
+	c.write8(addr, r)
+	c.setFlags(flagsAdd+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
+// adc8MI is ADC memory, immediate with 8-bit operands.
+//
+//go:noinline
+func adc8MI(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(in.imm)
+	cf := c.carry()
+	r := a + b + uint8(cf)
+	c.write8(addr, r)
+	c.setFlags(flagsAdd+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
 // sbb64EG is SBB r/m register, register with 64-bit operands.
 func sbb64EG(c *CPU, in *Inst) {
 	a, b := c.R[in.rm], c.R[in.reg]
@@ -474,6 +648,68 @@ func sbb32MI(c *CPU, in *Inst) {
 	c.setFlags(flagsSub+flagOp(cf), 4, uint64(a), uint64(b), uint64(r))
 }
 
+// sbb8EG is SBB r/m register, register with 8-bit operands.
+func sbb8EG(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(c.R[in.reg])
+	cf := c.carry()
+	r := a - b - uint8(cf)
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsSub+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
+// sbb8GE is SBB register, r/m register with 8-bit operands.
+func sbb8GE(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), uint8(c.R[in.rm])
+	cf := c.carry()
+	r := a - b - uint8(cf)
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsSub+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
+// sbb8RI is SBB register, immediate with 8-bit operands.
+func sbb8RI(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(in.imm)
+	cf := c.carry()
+	r := a - b - uint8(cf)
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsSub+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
+// sbb8GM is SBB register, memory with 8-bit operands.
+//
+//go:noinline
+func sbb8GM(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), c.read8(c.ea(in))
+	cf := c.carry()
+	r := a - b - uint8(cf)
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsSub+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
+// sbb8MG is SBB memory, register with 8-bit operands.
+//
+//go:noinline
+func sbb8MG(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(c.R[in.reg])
+	cf := c.carry()
+	r := a - b - uint8(cf)
+	c.write8(addr, r)
+	c.setFlags(flagsSub+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
+// sbb8MI is SBB memory, immediate with 8-bit operands.
+//
+//go:noinline
+func sbb8MI(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(in.imm)
+	cf := c.carry()
+	r := a - b - uint8(cf)
+	c.write8(addr, r)
+	c.setFlags(flagsSub+flagOp(cf), 1, uint64(a), uint64(b), uint64(r))
+}
+
 // and64EG is AND r/m register, register with 64-bit operands.
 func and64EG(c *CPU, in *Inst) {
 	a, b := c.R[in.rm], c.R[in.reg]
@@ -584,6 +820,62 @@ func and32MI(c *CPU, in *Inst) {
 	r := a & b
 	c.write32(addr, r)
 	c.setFlags(flagsLogic, 4, uint64(a), uint64(b), uint64(r))
+}
+
+// and8EG is AND r/m register, register with 8-bit operands.
+func and8EG(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(c.R[in.reg])
+	r := a & b
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// and8GE is AND register, r/m register with 8-bit operands.
+func and8GE(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), uint8(c.R[in.rm])
+	r := a & b
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// and8RI is AND register, immediate with 8-bit operands.
+func and8RI(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(in.imm)
+	r := a & b
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// and8GM is AND register, memory with 8-bit operands.
+//
+//go:noinline
+func and8GM(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), c.read8(c.ea(in))
+	r := a & b
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// and8MG is AND memory, register with 8-bit operands.
+//
+//go:noinline
+func and8MG(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(c.R[in.reg])
+	r := a & b
+	c.write8(addr, r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// and8MI is AND memory, immediate with 8-bit operands.
+//
+//go:noinline
+func and8MI(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(in.imm)
+	r := a & b
+	c.write8(addr, r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
 }
 
 // sub64EG is SUB r/m register, register with 64-bit operands.
@@ -698,6 +990,62 @@ func sub32MI(c *CPU, in *Inst) {
 	c.setFlags(flagsSub, 4, uint64(a), uint64(b), uint64(r))
 }
 
+// sub8EG is SUB r/m register, register with 8-bit operands.
+func sub8EG(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(c.R[in.reg])
+	r := a - b
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// sub8GE is SUB register, r/m register with 8-bit operands.
+func sub8GE(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), uint8(c.R[in.rm])
+	r := a - b
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// sub8RI is SUB register, immediate with 8-bit operands.
+func sub8RI(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(in.imm)
+	r := a - b
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// sub8GM is SUB register, memory with 8-bit operands.
+//
+//go:noinline
+func sub8GM(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), c.read8(c.ea(in))
+	r := a - b
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// sub8MG is SUB memory, register with 8-bit operands.
+//
+//go:noinline
+func sub8MG(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(c.R[in.reg])
+	r := a - b
+	c.write8(addr, r)
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// sub8MI is SUB memory, immediate with 8-bit operands.
+//
+//go:noinline
+func sub8MI(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(in.imm)
+	r := a - b
+	c.write8(addr, r)
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
+}
+
 // xor64EG is XOR r/m register, register with 64-bit operands.
 func xor64EG(c *CPU, in *Inst) {
 	a, b := c.R[in.rm], c.R[in.reg]
@@ -810,6 +1158,62 @@ func xor32MI(c *CPU, in *Inst) {
 	c.setFlags(flagsLogic, 4, uint64(a), uint64(b), uint64(r))
 }
 
+// xor8EG is XOR r/m register, register with 8-bit operands.
+func xor8EG(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(c.R[in.reg])
+	r := a ^ b
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// xor8GE is XOR register, r/m register with 8-bit operands.
+func xor8GE(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), uint8(c.R[in.rm])
+	r := a ^ b
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// xor8RI is XOR register, immediate with 8-bit operands.
+func xor8RI(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(in.imm)
+	r := a ^ b
+	c.R[in.rm] = c.R[in.rm]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// xor8GM is XOR register, memory with 8-bit operands.
+//
+//go:noinline
+func xor8GM(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), c.read8(c.ea(in))
+	r := a ^ b
+	c.R[in.reg] = c.R[in.reg]&^0xff | uint64(r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// xor8MG is XOR memory, register with 8-bit operands.
+//
+//go:noinline
+func xor8MG(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(c.R[in.reg])
+	r := a ^ b
+	c.write8(addr, r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// xor8MI is XOR memory, immediate with 8-bit operands.
+//
+//go:noinline
+func xor8MI(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(in.imm)
+	r := a ^ b
+	c.write8(addr, r)
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
 // cmp64EG is CMP r/m register, register with 64-bit operands.
 func cmp64EG(c *CPU, in *Inst) {
 	a, b := c.R[in.rm], c.R[in.reg]
@@ -908,6 +1312,56 @@ func cmp32MI(c *CPU, in *Inst) {
 	a, b := c.read32(addr), uint32(in.imm)
 	r := a - b
 	c.setFlags(flagsSub, 4, uint64(a), uint64(b), uint64(r))
+}
+
+// cmp8EG is CMP r/m register, register with 8-bit operands.
+func cmp8EG(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(c.R[in.reg])
+	r := a - b
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// cmp8GE is CMP register, r/m register with 8-bit operands.
+func cmp8GE(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), uint8(c.R[in.rm])
+	r := a - b
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// cmp8RI is CMP register, immediate with 8-bit operands.
+func cmp8RI(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(in.imm)
+	r := a - b
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// cmp8GM is CMP register, memory with 8-bit operands.
+//
+//go:noinline
+func cmp8GM(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), c.read8(c.ea(in))
+	r := a - b
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// cmp8MG is CMP memory, register with 8-bit operands.
+//
+//go:noinline
+func cmp8MG(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(c.R[in.reg])
+	r := a - b
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// cmp8MI is CMP memory, immediate with 8-bit operands.
+//
+//go:noinline
+func cmp8MI(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(in.imm)
+	r := a - b
+	c.setFlags(flagsSub, 1, uint64(a), uint64(b), uint64(r))
 }
 
 // test64EG is TEST r/m register, register with 64-bit operands.
@@ -1010,42 +1464,101 @@ func test32MI(c *CPU, in *Inst) {
 	c.setFlags(flagsLogic, 4, uint64(a), uint64(b), uint64(r))
 }
 
+// test8EG is TEST r/m register, register with 8-bit operands.
+func test8EG(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(c.R[in.reg])
+	r := a & b
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// test8GE is TEST register, r/m register with 8-bit operands.
+func test8GE(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), uint8(c.R[in.rm])
+	r := a & b
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// test8RI is TEST register, immediate with 8-bit operands.
+func test8RI(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.rm]), uint8(in.imm)
+	r := a & b
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// test8GM is TEST register, memory with 8-bit operands.
+//
+//go:noinline
+func test8GM(c *CPU, in *Inst) {
+	a, b := uint8(c.R[in.reg]), c.read8(c.ea(in))
+	r := a & b
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// test8MG is TEST memory, register with 8-bit operands.
+//
+//go:noinline
+func test8MG(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(c.R[in.reg])
+	r := a & b
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
+// test8MI is TEST memory, immediate with 8-bit operands.
+//
+//go:noinline
+func test8MI(c *CPU, in *Inst) {
+	addr := c.ea(in)
+	a, b := c.read8(addr), uint8(in.imm)
+	r := a & b
+	c.setFlags(flagsLogic, 1, uint64(a), uint64(b), uint64(r))
+}
+
 // aluFast holds the handlers above by operation (index op-OpADD).
 var aluFast = [OpTEST - OpADD + 1]aluSet{
 	OpADD - OpADD: {
 		eg64: add64EG, ge64: add64GE, ri64: add64RI, gm64: add64GM, mg64: add64MG, mi64: add64MI,
 		eg32: add32EG, ge32: add32GE, ri32: add32RI, gm32: add32GM, mg32: add32MG, mi32: add32MI,
+		eg8: add8EG, ge8: add8GE, ri8: add8RI, gm8: add8GM, mg8: add8MG, mi8: add8MI,
 	},
 	OpOR - OpADD: {
 		eg64: or64EG, ge64: or64GE, ri64: or64RI, gm64: or64GM, mg64: or64MG, mi64: or64MI,
 		eg32: or32EG, ge32: or32GE, ri32: or32RI, gm32: or32GM, mg32: or32MG, mi32: or32MI,
+		eg8: or8EG, ge8: or8GE, ri8: or8RI, gm8: or8GM, mg8: or8MG, mi8: or8MI,
 	},
 	OpADC - OpADD: {
 		eg64: adc64EG, ge64: adc64GE, ri64: adc64RI, gm64: adc64GM, mg64: adc64MG, mi64: adc64MI,
 		eg32: adc32EG, ge32: adc32GE, ri32: adc32RI, gm32: adc32GM, mg32: adc32MG, mi32: adc32MI,
+		eg8: adc8EG, ge8: adc8GE, ri8: adc8RI, gm8: adc8GM, mg8: adc8MG, mi8: adc8MI,
 	},
 	OpSBB - OpADD: {
 		eg64: sbb64EG, ge64: sbb64GE, ri64: sbb64RI, gm64: sbb64GM, mg64: sbb64MG, mi64: sbb64MI,
 		eg32: sbb32EG, ge32: sbb32GE, ri32: sbb32RI, gm32: sbb32GM, mg32: sbb32MG, mi32: sbb32MI,
+		eg8: sbb8EG, ge8: sbb8GE, ri8: sbb8RI, gm8: sbb8GM, mg8: sbb8MG, mi8: sbb8MI,
 	},
 	OpAND - OpADD: {
 		eg64: and64EG, ge64: and64GE, ri64: and64RI, gm64: and64GM, mg64: and64MG, mi64: and64MI,
 		eg32: and32EG, ge32: and32GE, ri32: and32RI, gm32: and32GM, mg32: and32MG, mi32: and32MI,
+		eg8: and8EG, ge8: and8GE, ri8: and8RI, gm8: and8GM, mg8: and8MG, mi8: and8MI,
 	},
 	OpSUB - OpADD: {
 		eg64: sub64EG, ge64: sub64GE, ri64: sub64RI, gm64: sub64GM, mg64: sub64MG, mi64: sub64MI,
 		eg32: sub32EG, ge32: sub32GE, ri32: sub32RI, gm32: sub32GM, mg32: sub32MG, mi32: sub32MI,
+		eg8: sub8EG, ge8: sub8GE, ri8: sub8RI, gm8: sub8GM, mg8: sub8MG, mi8: sub8MI,
 	},
 	OpXOR - OpADD: {
 		eg64: xor64EG, ge64: xor64GE, ri64: xor64RI, gm64: xor64GM, mg64: xor64MG, mi64: xor64MI,
 		eg32: xor32EG, ge32: xor32GE, ri32: xor32RI, gm32: xor32GM, mg32: xor32MG, mi32: xor32MI,
+		eg8: xor8EG, ge8: xor8GE, ri8: xor8RI, gm8: xor8GM, mg8: xor8MG, mi8: xor8MI,
 	},
 	OpCMP - OpADD: {
 		eg64: cmp64EG, ge64: cmp64GE, ri64: cmp64RI, gm64: cmp64GM, mg64: cmp64MG, mi64: cmp64MI,
 		eg32: cmp32EG, ge32: cmp32GE, ri32: cmp32RI, gm32: cmp32GM, mg32: cmp32MG, mi32: cmp32MI,
+		eg8: cmp8EG, ge8: cmp8GE, ri8: cmp8RI, gm8: cmp8GM, mg8: cmp8MG, mi8: cmp8MI,
 	},
 	OpTEST - OpADD: {
 		eg64: test64EG, ge64: test64GE, ri64: test64RI, gm64: test64GM, mg64: test64MG, mi64: test64MI,
 		eg32: test32EG, ge32: test32GE, ri32: test32RI, gm32: test32GM, mg32: test32MG, mi32: test32MI,
+		eg8: test8EG, ge8: test8GE, ri8: test8RI, gm8: test8GM, mg8: test8MG, mi8: test8MI,
 	},
 }

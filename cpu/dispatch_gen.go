@@ -25,6 +25,9 @@ const (
 	kindShl64RC
 	kindShr64RC
 	kindCMOVRR64
+	kindTest8EG
+	kindCmp8RI
+	kindTest8RI
 	kindAdd64EG
 	kindAdd64GE
 	kindAdd64RI
@@ -90,7 +93,8 @@ const (
 	kindMOVZX
 	kindMOVSXD
 	kindSETCC
-	kindALU
+	kindCmp8MI
+	kindTest8MI
 	kindPUSHReg64
 	kindPOPReg64
 	kindCALL
@@ -357,6 +361,9 @@ var kindHandlers = [numKinds]handler{
 	kindShl64RC:          shl64RC,
 	kindShr64RC:          shr64RC,
 	kindCMOVRR64:         execCMOVRR64,
+	kindTest8EG:          test8EG,
+	kindCmp8RI:           cmp8RI,
+	kindTest8RI:          test8RI,
 	kindAdd64EG:          add64EG,
 	kindAdd64GE:          add64GE,
 	kindAdd64RI:          add64RI,
@@ -422,7 +429,8 @@ var kindHandlers = [numKinds]handler{
 	kindMOVZX:            execMOVZX,
 	kindMOVSXD:           execMOVSXD,
 	kindSETCC:            execSETCC,
-	kindALU:              execALU,
+	kindCmp8MI:           cmp8MI,
+	kindTest8MI:          test8MI,
 	kindPUSHReg64:        execPUSHReg64,
 	kindPOPReg64:         execPOPReg64,
 	kindCALL:             execCALL,
@@ -543,6 +551,15 @@ func (c *CPU) runBlocks() {
 				continue
 			case kindCMOVRR64:
 				execCMOVRR64(c, in)
+				continue
+			case kindTest8EG:
+				test8EG(c, in)
+				continue
+			case kindCmp8RI:
+				cmp8RI(c, in)
+				continue
+			case kindTest8RI:
+				test8RI(c, in)
 				continue
 			case kindAdd64EG:
 				add64EG(c, in)
@@ -739,9 +756,12 @@ func (c *CPU) runBlocks() {
 			case kindSETCC:
 				c.at = instAddr(in)
 				execSETCC(c, in)
-			case kindALU:
+			case kindCmp8MI:
 				c.at = instAddr(in)
-				execALU(c, in)
+				cmp8MI(c, in)
+			case kindTest8MI:
+				c.at = instAddr(in)
+				test8MI(c, in)
 			case kindPUSHReg64:
 				c.at = instAddr(in)
 				execPUSHReg64(c, in)

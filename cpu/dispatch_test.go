@@ -40,6 +40,7 @@ var kindsProgram = func() string {
 	movzx eax, bl; movsxd rax, ebx
 	sete al; sete byte ptr [rsi+56]
 	add al, bl; add byte ptr [rsi+57], 3
+	test al, bl; cmp bl, 5; test bl, 3; cmp byte ptr [rsi+57], 3; test byte ptr [rsi+57], 3
 	push rax; pop rdx
 	call 1f
 	jmp 2f

@@ -1,7 +1,9 @@
 // Command alugen writes cpu/alu_gen.go: the specialized handlers of the
 // two-operand ALU instructions (ADD OR ADC SBB AND SUB XOR CMP TEST) for
-// 64- and 32-bit operands in the register, immediate and memory forms, and
-// the aluFast table that bindALU picks them from.
+// 64-, 32- and 8-bit operands in the register, immediate and memory forms,
+// and the aluFast table that bindALU picks them from. The 8-bit register
+// operands are the low bytes of the registers (bindALU does not pick these
+// handlers for AH, CH, DH and BH).
 //
 // Each handler follows one template: load a and b from the form's operands,
 // compute r, store r (except CMP and TEST), record the lazy flags.
@@ -60,7 +62,7 @@ var forms = []form{
 	{"MI", "memory, immediate", mem, imm},
 }
 
-var widths = []int{64, 32}
+var widths = []int{64, 32, 8}
 
 func main() {
 	genfile.Main("alugen", "cpu", func(f *genfile.File) {
@@ -104,16 +106,28 @@ func load(k, bits int, addr string) string {
 	case mem:
 		return fmt.Sprintf("c.read%d(%s)", bits, addr)
 	}
-	if bits == 32 {
-		s = "uint32(" + s + ")"
+	if bits < 64 {
+		s = fmt.Sprintf("uint%d(%s)", bits, s)
 	}
 	return s
 }
 
+// store returns the statement writing r to register field f (in.rm or
+// in.reg) at width bits: a 32-bit write zeroes the upper half, an 8-bit one
+// keeps the other bytes.
+func store(f string, bits int) string {
+	switch bits {
+	case 32:
+		return fmt.Sprintf("c.R[%s] = uint64(r)", f)
+	case 8:
+		return fmt.Sprintf("c.R[%s] = c.R[%s]&^0xff | uint64(r)", f, f)
+	}
+	return fmt.Sprintf("c.R[%s] = r", f)
+}
+
 func handler(f *genfile.File, o op, bits int, fm form) {
-	size, widen := 8, func(s string) string { return s }
-	if bits == 32 {
-		size = 4
+	size, widen := bits/8, func(s string) string { return s }
+	if bits < 64 {
 		widen = func(s string) string { return "uint64(" + s + ")" }
 	}
 	fn := name(o, bits, fm)
@@ -134,8 +148,8 @@ func handler(f *genfile.File, o op, bits int, fm form) {
 	expr := o.expr
 	if o.carry {
 		f.P("cf := c.carry()")
-		if bits == 32 {
-			expr = strings.Replace(expr, "cf", "uint32(cf)", 1)
+		if bits < 64 {
+			expr = strings.Replace(expr, "cf", fmt.Sprintf("uint%d(cf)", bits), 1)
 		}
 	}
 	f.P("r := %s", expr)
@@ -144,9 +158,9 @@ func handler(f *genfile.File, o op, bits int, fm form) {
 		case mem:
 			f.P("c.write%d(addr, r)", bits)
 		case rm:
-			f.P("c.R[in.rm] = %s", widen("r"))
+			f.P("%s", store("in.rm", bits))
 		case reg:
-			f.P("c.R[in.reg] = %s", widen("r"))
+			f.P("%s", store("in.reg", bits))
 		}
 	}
 	f.P("c.setFlags(%s, %d, %s, %s, %s)", o.flags, size, widen("a"), widen("b"), widen("r"))

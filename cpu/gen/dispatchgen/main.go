@@ -32,6 +32,7 @@ var pure = []string{
 	"execNOP", "execMOVRR64", "execMOVRR32", "execMOVRR64GE", "execMOVRR32GE", "execMOVRegImm",
 	"execMOVRegImmE", "execLEA64", "execLEA64Base", "inc64R", "inc32R", "dec64R", "dec32R",
 	"imul64RR", "shl64RI", "shr64RI", "shl64RC", "shr64RC", "execCMOVRR64",
+	"test8EG", "cmp8RI", "test8RI",
 }
 
 // called lists the handlers of memory operands and the stack, but for the
@@ -42,7 +43,7 @@ var pure = []string{
 var called = []string{
 	"execMOVLoad64Simple", "execMOVLoad64", "execMOVLoad32", "execMOVStore64Simple", "execMOVStore64",
 	"execMOVStore32", "execMOVZXLoad8", "execMOVStoreImm8", "execMOVStoreImm32", "execMOVStoreImm64",
-	"execMOVZX", "execMOVSXD", "execSETCC", "execALU",
+	"execMOVZX", "execMOVSXD", "execSETCC", "cmp8MI", "test8MI",
 	"execPUSHReg64", "execPOPReg64", "execCALL", "execRET",
 }
 

@@ -21,6 +21,7 @@ const (
 	flagsShr                 // r = a >> b (b in 1..63)
 	flagsSar                 // r = a >>s b (b in 1..63; a is recorded sign-extended to 64 bits)
 	flagsMul                 // CF=OF=(b != 0); SF/ZF/PF from r; AF=0
+	flagsRot                 // a rotate (setRotateFlags): CF, OF and AF are the flag bits in b; SF/ZF/PF from r
 )
 
 // lazyFlags is the record of the last flag-setting operation. a, b and r are
@@ -74,11 +75,19 @@ func (c *CPU) lazyStatus() uint64 {
 	if c.lazyOF() {
 		f |= FlagOF
 	}
+	return f | c.lazyAF()
+}
+
+// lazyAF returns the lazy record's AF as a flag bit.
+func (c *CPU) lazyAF() uint64 {
+	l := &c.lazy
 	switch l.op {
 	case flagsAdd, flagsAdc, flagsSub, flagsSbb, flagsInc, flagsDec:
-		f |= (l.a ^ l.b ^ l.r) & FlagAF
+		return (l.a ^ l.b ^ l.r) & FlagAF
+	case flagsRot:
+		return l.b & FlagAF
 	}
-	return f
+	return 0
 }
 
 func (c *CPU) lazyCF() bool {
@@ -100,6 +109,8 @@ func (c *CPU) lazyCF() bool {
 		return l.a>>(l.b-1)&1 != 0
 	case flagsMul:
 		return l.b != 0
+	case flagsRot:
+		return l.b&FlagCF != 0
 	case flagsNone:
 		return c.rflags&FlagCF != 0
 	}
@@ -124,6 +135,8 @@ func (c *CPU) lazyOF() bool {
 		return false
 	case flagsMul:
 		return l.b != 0
+	case flagsRot:
+		return l.b&FlagOF != 0
 	case flagsNone:
 		return c.rflags&FlagOF != 0
 	}
@@ -168,6 +181,20 @@ func (c *CPU) pf() bool {
 		return c.rflags&FlagPF != 0
 	}
 	return parityTable[uint8(c.lazy.r)]
+}
+
+// setRotateFlags sets CF and OF (each 0 or 1) as a rotate does, leaving
+// the other status flags as they were: a lazy record becomes flagsRot,
+// which keeps r (for SF, ZF and PF) and holds CF, OF and AF as flag bits
+// in b, so that a rotate (as in ChaCha, BLAKE2s or SHA-256) does not bring
+// all the flags up to date.
+func (c *CPU) setRotateFlags(cf, of uint64) {
+	l := &c.lazy
+	if l.op == flagsNone {
+		c.rflags = c.rflags&^(FlagCF|FlagOF) | cf | of<<11
+		return
+	}
+	l.b, l.op = cf|of<<11|c.lazyAF(), flagsRot
 }
 
 // setStatus replaces the status flags selected by mask with those in v.

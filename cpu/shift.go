@@ -181,13 +181,13 @@ func execShift(c *CPU, in *Inst) {
 		r := (a<<k | a>>(width-k)) & m
 		c.endRMW(in, w, r)
 		cf := r & 1
-		c.setStatus(FlagCF|FlagOF, cf|b2f(r>>top != cf, FlagOF))
+		c.setRotateFlags(cf, r>>top^cf)
 	case OpROR:
 		k := n % width
 		r := (a>>k | a<<(width-k)) & m
 		c.endRMW(in, w, r)
 		msb := r >> top
-		c.setStatus(FlagCF|FlagOF, msb|b2f(msb != r>>(top-1)&1, FlagOF))
+		c.setRotateFlags(msb, msb^r>>(top-1)&1)
 	case OpRCL, OpRCR:
 		k := n
 		switch size {
@@ -224,26 +224,26 @@ func rol64RI(c *CPU, in *Inst) {
 	r := bits.RotateLeft64(c.R[in.rm], int(in.imm&63))
 	c.R[in.rm] = r
 	cf := r & 1
-	c.setStatus(FlagCF|FlagOF, cf|(r>>63^cf)<<11)
+	c.setRotateFlags(cf, r>>63^cf)
 }
 
 func rol32RI(c *CPU, in *Inst) {
 	r := bits.RotateLeft32(uint32(c.R[in.rm]), int(in.imm&31))
 	c.R[in.rm] = uint64(r)
 	cf := uint64(r & 1)
-	c.setStatus(FlagCF|FlagOF, cf|(uint64(r>>31)^cf)<<11)
+	c.setRotateFlags(cf, uint64(r>>31)^cf)
 }
 
 func ror64RI(c *CPU, in *Inst) {
 	r := bits.RotateLeft64(c.R[in.rm], -int(in.imm&63))
 	c.R[in.rm] = r
-	c.setStatus(FlagCF|FlagOF, r>>63|(r>>63^r>>62&1)<<11)
+	c.setRotateFlags(r>>63, r>>63^r>>62&1)
 }
 
 func ror32RI(c *CPU, in *Inst) {
 	r := bits.RotateLeft32(uint32(c.R[in.rm]), -int(in.imm&31))
 	c.R[in.rm] = uint64(r)
-	c.setStatus(FlagCF|FlagOF, uint64(r>>31)|uint64(r>>31^r>>30&1)<<11)
+	c.setRotateFlags(uint64(r>>31), uint64(r>>31^r>>30&1))
 }
 
 // bindShiftDouble picks the handler of SHLD or SHRD.

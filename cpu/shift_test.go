@@ -176,3 +176,41 @@ func TestShiftHost(t *testing.T) {
 	}
 	compareWithHost(t, 60, cases)
 }
+
+// TestRotateAfterHost runs a rotate after each kind of flag-setting
+// instruction: the rotate sets CF and OF and must leave the others as the
+// instruction before set them (setRotateFlags keeps them in the lazy
+// record when it can).
+func TestRotateAfterHost(t *testing.T) {
+	t.Parallel()
+	befores := []struct {
+		asm       string
+		undefined uint64 // flags the instruction leaves undefined
+	}{
+		{"xor eax, ebx", FlagAF}, {"and rax, rbx", FlagAF}, {"add eax, ebx", 0}, {"sub rax, rbx", 0},
+		{"shl eax, 3", FlagAF}, {"shr rax, 1", FlagAF}, {"sar eax, 5", FlagAF},
+		{"imul eax, ebx", FlagSF | FlagZF | FlagAF | FlagPF}, {"inc eax", 0}, {"rol eax, 7", FlagOF},
+		{"ror rbx, 1", 0}, {"popfq", 0},
+	}
+	var cases []arHostCase
+	for _, b := range befores {
+		for _, rot := range []string{"rol eax, 1", "ror eax, 1", "rol eax, 13", "ror eax, 9", "rol rax, 1",
+			"ror rax, 33", "rol al, 1", "ror ax, 3", "rol eax, cl", "rol dword ptr [rdi], 5"} {
+			mask := FlagsArith &^ b.undefined
+			if !strings.HasSuffix(rot, ", 1") {
+				mask &^= FlagOF
+			}
+			setup := func(r *rand.Rand, s *arState) {}
+			if strings.HasSuffix(rot, "cl") {
+				setup = func(r *rand.Rand, s *arState) { s.R[RCX] = s.R[RCX]&^0xFF | 1 + r.Uint64N(31) }
+			}
+			asm := b.asm + "; " + rot
+			if b.asm == "popfq" {
+				// Flags from memory (rflags, no lazy record): push a random value first.
+				asm = "push rbx; and qword ptr [rsp], 0x8d5; popfq; " + rot
+			}
+			cases = append(cases, arHostCase{asm: asm, setup: setup, mask: func(*arState) uint64 { return mask }})
+		}
+	}
+	compareWithHost(t, 60, cases)
+}

@@ -226,8 +226,9 @@ type CPU struct {
 
 	// segBase64 is the base added to offsets to form linear addresses, by
 	// segment: in 64-bit mode zero except FS and GS; outside it every
-	// segment's base.
-	segBase64 [6]uint64
+	// segment's base. Its length is a power of two so that indexing it by
+	// a segment number masked to 3 bits needs no bounds check.
+	segBase64 [8]uint64
 	// csize is the code size decoding follows (from CS and EFER.LMA);
 	// csTag marks the block-table tags of blocks decoded for it.
 	csize CodeSize
@@ -409,10 +410,10 @@ func (c *CPU) updateMode() {
 	}
 	c.segSlow = 0
 	if c.csize == Code64 {
-		c.segBase64 = [6]uint64{FS: c.Seg[FS].Base, GS: c.Seg[GS].Base}
+		c.segBase64 = [8]uint64{FS: c.Seg[FS].Base, GS: c.Seg[GS].Base}
 		c.stackMask = ^uint64(0)
 	} else {
-		for i := range c.segBase64 {
+		for i := range c.Seg {
 			c.segBase64[i] = c.Seg[i].Base & 0xFFFFFFFF
 		}
 		c.stackMask = stackMaskOf(&c.Seg[SS])

@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"encoding/binary"
 	"unsafe"
 
 	"ftvm/mmu"
@@ -198,25 +197,25 @@ func (c *CPU) ramPage(base uint64) unsafe.Pointer {
 }
 
 // hit looks addr up in the TLB entries e (c.mmu.read or c.mmu.write) for an
-// access of size bytes: it returns the access's size bytes of RAM, and
-// false when the page is not cached or the access crosses into the next
-// page. (A slice of a page array would make the compiler check the page
-// pointer by loading the page's first byte: a cache line the access may
-// not otherwise touch.)
-func (c *CPU) hit(e *[tlbSize]tlbEntry, addr, size uint64) ([]byte, bool) {
+// access of size bytes: it returns the address of the access's first byte
+// in RAM, and false when the page is not cached or the access crosses into
+// the next page. The callers load and store through it (x86 and amd64 are
+// both little-endian and allow unaligned accesses): a slice would cost a
+// nil check of the pointer on every access.
+func (c *CPU) hit(e *[tlbSize]tlbEntry, addr, size uint64) (unsafe.Pointer, bool) {
 	vpn := addr >> mmu.PageShift
 	ent := &e[vpn&(tlbSize-1)]
 	off := addr & (mmu.PageSize - 1)
 	if ent.tag != vpn<<1|c.mmu.ctx || off > mmu.PageSize-size {
 		return nil, false
 	}
-	return unsafe.Slice((*byte)(unsafe.Add(ent.page, off)), size), true
+	return unsafe.Add(ent.page, off), true
 }
 
 // read8 reads a byte at linear address addr.
 func (c *CPU) read8(addr uint64) uint8 {
 	if p, ok := c.hit(&c.mmu.read, addr, 1); ok {
-		return p[0]
+		return *(*uint8)(p)
 	}
 	return uint8(c.readSlow(addr, 1))
 }
@@ -224,7 +223,7 @@ func (c *CPU) read8(addr uint64) uint8 {
 // read16 reads 2 bytes at linear address addr.
 func (c *CPU) read16(addr uint64) uint16 {
 	if p, ok := c.hit(&c.mmu.read, addr, 2); ok {
-		return binary.LittleEndian.Uint16(p)
+		return *(*uint16)(p)
 	}
 	return uint16(c.readSlow(addr, 2))
 }
@@ -232,7 +231,7 @@ func (c *CPU) read16(addr uint64) uint16 {
 // read32 reads 4 bytes at linear address addr.
 func (c *CPU) read32(addr uint64) uint32 {
 	if p, ok := c.hit(&c.mmu.read, addr, 4); ok {
-		return binary.LittleEndian.Uint32(p)
+		return *(*uint32)(p)
 	}
 	return uint32(c.readSlow(addr, 4))
 }
@@ -240,7 +239,7 @@ func (c *CPU) read32(addr uint64) uint32 {
 // read64 reads 8 bytes at linear address addr.
 func (c *CPU) read64(addr uint64) uint64 {
 	if p, ok := c.hit(&c.mmu.read, addr, 8); ok {
-		return binary.LittleEndian.Uint64(p)
+		return *(*uint64)(p)
 	}
 	return c.readSlow(addr, 8)
 }
@@ -248,7 +247,7 @@ func (c *CPU) read64(addr uint64) uint64 {
 // write8 writes a byte at linear address addr.
 func (c *CPU) write8(addr uint64, v uint8) {
 	if p, ok := c.hit(&c.mmu.write, addr, 1); ok {
-		p[0] = v
+		*(*uint8)(p) = v
 		return
 	}
 	c.writeSlow(addr, 1, uint64(v))
@@ -257,7 +256,7 @@ func (c *CPU) write8(addr uint64, v uint8) {
 // write16 writes 2 bytes at linear address addr.
 func (c *CPU) write16(addr uint64, v uint16) {
 	if p, ok := c.hit(&c.mmu.write, addr, 2); ok {
-		binary.LittleEndian.PutUint16(p, v)
+		*(*uint16)(p) = v
 		return
 	}
 	c.writeSlow(addr, 2, uint64(v))
@@ -266,7 +265,7 @@ func (c *CPU) write16(addr uint64, v uint16) {
 // write32 writes 4 bytes at linear address addr.
 func (c *CPU) write32(addr uint64, v uint32) {
 	if p, ok := c.hit(&c.mmu.write, addr, 4); ok {
-		binary.LittleEndian.PutUint32(p, v)
+		*(*uint32)(p) = v
 		return
 	}
 	c.writeSlow(addr, 4, uint64(v))
@@ -275,7 +274,7 @@ func (c *CPU) write32(addr uint64, v uint32) {
 // write64 writes 8 bytes at linear address addr.
 func (c *CPU) write64(addr uint64, v uint64) {
 	if p, ok := c.hit(&c.mmu.write, addr, 8); ok {
-		binary.LittleEndian.PutUint64(p, v)
+		*(*uint64)(p) = v
 		return
 	}
 	c.writeSlow(addr, 8, v)

@@ -52,11 +52,11 @@ func (c *CPU) setReg(r uint8, size uint8, legacy bool, v uint64) {
 
 // ea returns the linear address of the instruction's memory operand.
 func (c *CPU) ea(in *Inst) uint64 {
-	a := c.R[in.base] + c.R[in.index]<<in.scale + in.disp
+	a := c.R[in.base] + c.R[in.index]<<(in.scale&3) + in.disp
 	if in.asz != 8 {
 		return c.segAddr(in, a)
 	}
-	return a + c.segBase64[in.seg]
+	return a + c.segBase64[in.seg&7]
 }
 
 // segAddr returns the linear address of offset a (before truncation to the

@@ -1,6 +1,6 @@
 package cpu
 
-import "encoding/binary"
+import "unsafe"
 
 //go:generate go run ./gen/ssegen -o sse_gen.go
 
@@ -75,7 +75,7 @@ func (c *CPU) checkAligned16(addr uint64) {
 // quadwords.
 func (c *CPU) read128(addr uint64) (lo, hi uint64) {
 	if p, ok := c.hit(&c.mmu.read, addr, 16); ok {
-		return binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:])
+		return *(*uint64)(p), *(*uint64)(unsafe.Add(p, 8))
 	}
 	return c.read64(addr), c.read64(addr + 8)
 }
@@ -84,8 +84,8 @@ func (c *CPU) read128(addr uint64) (lo, hi uint64) {
 // addr; a fault leaves memory unchanged.
 func (c *CPU) write128(addr uint64, lo, hi uint64) {
 	if p, ok := c.hit(&c.mmu.write, addr, 16); ok {
-		binary.LittleEndian.PutUint64(p, lo)
-		binary.LittleEndian.PutUint64(p[8:], hi)
+		*(*uint64)(p) = lo
+		*(*uint64)(unsafe.Add(p, 8)) = hi
 		return
 	}
 	c.probeWrite(addr, 16)

@@ -66,7 +66,7 @@ func (ar *arRunner) run(code []byte, in arState) arState {
 		c.code.flushAll()
 		ar.code = append(ar.code[:0], code...)
 	}
-	c.R = [numRegSlots]uint64{}
+	c.R = [len(c.R)]uint64{}
 	copy(c.R[:16], in.R[:])
 	c.R[RSP] = stackTop
 	c.SetRFLAGS(in.Flags &^ FlagIF)

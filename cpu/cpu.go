@@ -195,8 +195,11 @@ type SystemRegs struct {
 
 // CPU is one x86-64 processor.
 type CPU struct {
-	// R holds the 16 general registers (plus a zero slot).
-	R   [numRegSlots]uint64
+	// R holds the 16 general registers and the zero slot (regZero); the
+	// slots after it are never used. It has 256 slots so that indexing it
+	// by a uint8 register number (Inst.rm, reg, base, index) needs no
+	// bounds check.
+	R   [256]uint64
 	RIP uint64
 
 	// rflags holds RFLAGS; its arithmetic bits are stale while lazy.op is

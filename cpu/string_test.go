@@ -298,7 +298,7 @@ func dmRepReset(c *CPU, rc dmRepCase) {
 	for i := 0; i < 0x4000; i++ {
 		c.ram[dataBase+i] = byte(i*7 + 3)
 	}
-	c.R = [numRegSlots]uint64{}
+	c.R = [len(c.R)]uint64{}
 	c.R[RSP] = stackTop
 	c.R[RSI] = dataBase
 	c.R[RDI] = dataBase + 0x1000

@@ -816,323 +816,643 @@ func (c *CPU) runBlocks() {
 			case kindCmp64EGJB:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.below())
+				if c.lazy.below() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJNB:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.below())
+				if !c.lazy.below() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJZ:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.zero())
+				if c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJNZ:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.zero())
+				if !c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJBE:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.belowEq())
+				if c.lazy.belowEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJA:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.belowEq())
+				if !c.lazy.belowEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJS:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.sign())
+				if c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJNS:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.sign())
+				if !c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJL:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.less())
+				if c.lazy.less() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJGE:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.less())
+				if !c.lazy.less() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJLE:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.lessEq())
+				if c.lazy.lessEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJG:
 				cmp64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.lessEq())
+				if !c.lazy.lessEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJB:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.below())
+				if c.lazy.below() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJNB:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.below())
+				if !c.lazy.below() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJZ:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.zero())
+				if c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJNZ:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.zero())
+				if !c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJBE:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.belowEq())
+				if c.lazy.belowEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJA:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.belowEq())
+				if !c.lazy.belowEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJS:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.sign())
+				if c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJNS:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.sign())
+				if !c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJL:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.less())
+				if c.lazy.less() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJGE:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.less())
+				if !c.lazy.less() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJLE:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.lessEq())
+				if c.lazy.lessEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32EGJG:
 				cmp32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.lessEq())
+				if !c.lazy.lessEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJB:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.below())
+				if c.lazy.below() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJNB:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.below())
+				if !c.lazy.below() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJZ:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.zero())
+				if c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJNZ:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.zero())
+				if !c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJBE:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.belowEq())
+				if c.lazy.belowEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJA:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.belowEq())
+				if !c.lazy.belowEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJS:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.sign())
+				if c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJNS:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.sign())
+				if !c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJL:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.less())
+				if c.lazy.less() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJGE:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.less())
+				if !c.lazy.less() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJLE:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.lessEq())
+				if c.lazy.lessEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64RIJG:
 				cmp64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.lessEq())
+				if !c.lazy.lessEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJB:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.below())
+				if c.lazy.below() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJNB:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.below())
+				if !c.lazy.below() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJZ:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.zero())
+				if c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJNZ:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.zero())
+				if !c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJBE:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.belowEq())
+				if c.lazy.belowEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJA:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.belowEq())
+				if !c.lazy.belowEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJS:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.sign())
+				if c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJNS:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.sign())
+				if !c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJL:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.less())
+				if c.lazy.less() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJGE:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.less())
+				if !c.lazy.less() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJLE:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.lessEq())
+				if c.lazy.lessEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp32RIJG:
 				cmp32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.lessEq())
+				if !c.lazy.lessEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJB:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.below())
+				if c.lazy.below() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJNB:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.below())
+				if !c.lazy.below() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJZ:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.zero())
+				if c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJNZ:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.zero())
+				if !c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJBE:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.belowEq())
+				if c.lazy.belowEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJA:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.belowEq())
+				if !c.lazy.belowEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJS:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.sign())
+				if c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJNS:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.sign())
+				if !c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJL:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.less())
+				if c.lazy.less() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJGE:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.less())
+				if !c.lazy.less() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJLE:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.lessEq())
+				if c.lazy.lessEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindSub64RIJG:
 				sub64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.lessEq())
+				if !c.lazy.lessEq() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest64EGJZ:
 				test64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.zero())
+				if c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest64EGJNZ:
 				test64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.zero())
+				if !c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest64EGJS:
 				test64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.sign())
+				if c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest64EGJNS:
 				test64EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.sign())
+				if !c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest32EGJZ:
 				test32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.zero())
+				if c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest32EGJNZ:
 				test32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.zero())
+				if !c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest32EGJS:
 				test32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.sign())
+				if c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest32EGJNS:
 				test32EG(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.sign())
+				if !c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest32RIJZ:
 				test32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.zero())
+				if c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest32RIJNZ:
 				test32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.zero())
+				if !c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest32RIJS:
 				test32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.sign())
+				if c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindTest32RIJNS:
 				test32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.sign())
+				if !c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindAdd32RIJZ:
 				add32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.zero())
+				if c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindAdd32RIJNZ:
 				add32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.zero())
+				if !c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindAdd32RIJS:
 				add32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.sign())
+				if c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindAdd32RIJNS:
 				add32RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.sign())
+				if !c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindAdd64RIJZ:
 				add64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.zero())
+				if c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindAdd64RIJNZ:
 				add64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.zero())
+				if !c.lazy.zero() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindAdd64RIJS:
 				add64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, c.lazy.sign())
+				if c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindAdd64RIJNS:
 				add64RI(c, in)
 				in = nextInst(in)
-				c.jcc(in, !c.lazy.sign())
+				if !c.lazy.sign() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindMOVRR64MOVRR32:
 				execMOVRR64(c, in)
 				in = nextInst(in)
@@ -1264,15 +1584,17 @@ func (c *CPU) runBlocks() {
 				add32RI(c, in)
 				continue
 			}
-			if c.brk {
-				i := indexAt(insts, instAddr(in))
-				c.Retired += uint64(i + 1)
-				if i == b.loop && !c.attn && b.valid && c.Retired < c.end {
-					goto again
-				}
-				c.blk = nil
-				goto next
+			if !c.brk {
+				continue
 			}
+		taken:
+			i := indexAt(insts, instAddr(in))
+			c.Retired += uint64(i + 1)
+			if i == b.loop && !c.attn && b.valid && c.Retired < c.end {
+				goto again
+			}
+			c.blk = nil
+			goto next
 		}
 	next:
 	}

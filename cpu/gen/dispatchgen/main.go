@@ -334,13 +334,21 @@ func main() {
 			f.P("%s(c, in)", p.first)
 			f.P("in = nextInst(in)")
 			if p.expr != "" {
-				f.P("c.jcc(in, %s)", p.expr)
+				// Taken, the branch goes straight to the block's end.
+				f.P("if %s {", p.expr)
+				f.P("c.RIP, c.brk = in.imm, true")
+				f.P("goto taken")
+				f.P("}")
+				f.P("continue")
 			} else {
 				run(p.second)
 			}
 		}
 		f.P("}")
-		f.P("if c.brk {")
+		f.P("if !c.brk {")
+		f.P("continue")
+		f.P("}")
+		f.P("taken:")
 		f.P("i := indexAt(insts, instAddr(in))")
 		f.P("c.Retired += uint64(i + 1)")
 		f.P("if i == b.loop && !c.attn && b.valid && c.Retired < c.end {")
@@ -348,7 +356,6 @@ func main() {
 		f.P("}")
 		f.P("c.blk = nil")
 		f.P("goto next")
-		f.P("}")
 		f.P("}")
 		f.P("next:")
 		f.P("}")

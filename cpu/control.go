@@ -127,97 +127,54 @@ func (l *lazyFlags) lessEq() bool {
 	return a <= b
 }
 
+// The conditions of the conditional branches (one of each pair with its
+// negation), read straight from a flagsSub record where they can: the Jcc
+// handlers and the run loop's switch (cpu/gen/dispatchgen) use them.
+
+func (c *CPU) condB() bool {
+	if c.lazy.op == flagsSub {
+		return c.lazy.below()
+	}
+	return c.cf()
+}
+
+func (c *CPU) condBE() bool {
+	if c.lazy.op == flagsSub {
+		return c.lazy.belowEq()
+	}
+	return c.cf() || c.zf()
+}
+
+func (c *CPU) condL() bool {
+	if c.lazy.op == flagsSub {
+		return c.lazy.less()
+	}
+	return c.sf() != c.of()
+}
+
+func (c *CPU) condLE() bool {
+	if c.lazy.op == flagsSub {
+		return c.lazy.lessEq()
+	}
+	return c.zf() || c.sf() != c.of()
+}
+
 func execJO(c *CPU, in *Inst)  { c.jcc(in, c.of()) }
 func execJNO(c *CPU, in *Inst) { c.jcc(in, !c.of()) }
-
-func execJB(c *CPU, in *Inst) {
-	if c.lazy.op == flagsSub {
-		c.jcc(in, c.lazy.below())
-		return
-	}
-	c.jcc(in, c.cf())
-}
-
-func execJNB(c *CPU, in *Inst) {
-	if c.lazy.op == flagsSub {
-		c.jcc(in, !c.lazy.below())
-		return
-	}
-	c.jcc(in, !c.cf())
-}
-
-func execJZ(c *CPU, in *Inst) {
-	var z bool
-	if c.lazy.op == flagsNone {
-		z = c.rflags&FlagZF != 0
-	} else {
-		z = c.lazy.zero()
-	}
-	c.jcc(in, z)
-}
-
-func execJNZ(c *CPU, in *Inst) {
-	var z bool
-	if c.lazy.op == flagsNone {
-		z = c.rflags&FlagZF != 0
-	} else {
-		z = c.lazy.zero()
-	}
-	c.jcc(in, !z)
-}
-
-func execJBE(c *CPU, in *Inst) {
-	if c.lazy.op == flagsSub {
-		c.jcc(in, c.lazy.belowEq())
-		return
-	}
-	c.jcc(in, c.cf() || c.zf())
-}
-
-func execJA(c *CPU, in *Inst) {
-	if c.lazy.op == flagsSub {
-		c.jcc(in, !c.lazy.belowEq())
-		return
-	}
-	c.jcc(in, !c.cf() && !c.zf())
-}
-
+func execJB(c *CPU, in *Inst)  { c.jcc(in, c.condB()) }
+func execJNB(c *CPU, in *Inst) { c.jcc(in, !c.condB()) }
+func execJZ(c *CPU, in *Inst)  { c.jcc(in, c.zf()) }
+func execJNZ(c *CPU, in *Inst) { c.jcc(in, !c.zf()) }
+func execJBE(c *CPU, in *Inst) { c.jcc(in, c.condBE()) }
+func execJA(c *CPU, in *Inst)  { c.jcc(in, !c.condBE()) }
 func execJS(c *CPU, in *Inst)  { c.jcc(in, c.sf()) }
 func execJNS(c *CPU, in *Inst) { c.jcc(in, !c.sf()) }
 func execJP(c *CPU, in *Inst)  { c.jcc(in, c.pf()) }
 func execJNP(c *CPU, in *Inst) { c.jcc(in, !c.pf()) }
-
-func execJL(c *CPU, in *Inst) {
-	if c.lazy.op == flagsSub {
-		c.jcc(in, c.lazy.less())
-		return
-	}
-	c.jcc(in, c.sf() != c.of())
-}
-
-func execJGE(c *CPU, in *Inst) {
-	if c.lazy.op == flagsSub {
-		c.jcc(in, !c.lazy.less())
-		return
-	}
-	c.jcc(in, c.sf() == c.of())
-}
-
-func execJLE(c *CPU, in *Inst) {
-	if c.lazy.op == flagsSub {
-		c.jcc(in, c.lazy.lessEq())
-		return
-	}
-	c.jcc(in, c.zf() || c.sf() != c.of())
-}
-
-func execJG(c *CPU, in *Inst) {
-	if c.lazy.op == flagsSub {
-		c.jcc(in, !c.lazy.lessEq())
-		return
-	}
-	c.jcc(in, !c.zf() && c.sf() == c.of())
-}
+func execJL(c *CPU, in *Inst)  { c.jcc(in, c.condL()) }
+func execJGE(c *CPU, in *Inst) { c.jcc(in, !c.condL()) }
+func execJLE(c *CPU, in *Inst) { c.jcc(in, c.condLE()) }
+func execJG(c *CPU, in *Inst)  { c.jcc(in, !c.condLE()) }
 
 // ---- indirect JMP, CALL, RET ----
 

@@ -775,44 +775,80 @@ func (c *CPU) runBlocks() {
 				c.at = instAddr(in)
 				execRET(c, in)
 			case kindJMP:
-				c.at = instAddr(in)
-				execJMP(c, in)
+				c.RIP, c.brk = in.imm, true
+				goto taken
 			case kindJB:
-				c.at = instAddr(in)
-				execJB(c, in)
+				if c.condB() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindJNB:
-				c.at = instAddr(in)
-				execJNB(c, in)
+				if !c.condB() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindJZ:
-				c.at = instAddr(in)
-				execJZ(c, in)
+				if c.zf() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindJNZ:
-				c.at = instAddr(in)
-				execJNZ(c, in)
+				if !c.zf() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindJBE:
-				c.at = instAddr(in)
-				execJBE(c, in)
+				if c.condBE() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindJA:
-				c.at = instAddr(in)
-				execJA(c, in)
+				if !c.condBE() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindJS:
-				c.at = instAddr(in)
-				execJS(c, in)
+				if c.sf() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindJNS:
-				c.at = instAddr(in)
-				execJNS(c, in)
+				if !c.sf() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindJL:
-				c.at = instAddr(in)
-				execJL(c, in)
+				if c.condL() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindJGE:
-				c.at = instAddr(in)
-				execJGE(c, in)
+				if !c.condL() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindJLE:
-				c.at = instAddr(in)
-				execJLE(c, in)
+				if c.condLE() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindJG:
-				c.at = instAddr(in)
-				execJG(c, in)
+				if !c.condLE() {
+					c.RIP, c.brk = in.imm, true
+					goto taken
+				}
+				continue
 			case kindCmp64EGJB:
 				cmp64EG(c, in)
 				in = nextInst(in)

@@ -47,16 +47,21 @@ var called = []string{
 	"execPUSHReg64", "execPOPReg64", "execCALL", "execRET",
 }
 
-// branches lists the handlers of direct jumps, which the switch inlines.
-// Like called ones, they may end the block.
-var branches = []string{
-	"execJMP", "execJB", "execJNB", "execJZ", "execJNZ", "execJBE", "execJA",
-	"execJS", "execJNS", "execJL", "execJGE", "execJLE", "execJG",
+// branches lists the handlers of direct jumps, which the switch inlines,
+// each with the condition it is taken on. Like called ones, they may end
+// the block.
+var branches = []cond{
+	{"execJMP", "true"},
+	{"execJB", "c.condB()"}, {"execJNB", "!c.condB()"}, {"execJZ", "c.zf()"}, {"execJNZ", "!c.zf()"},
+	{"execJBE", "c.condBE()"}, {"execJA", "!c.condBE()"}, {"execJS", "c.sf()"}, {"execJNS", "!c.sf()"},
+	{"execJL", "c.condL()"}, {"execJGE", "!c.condL()"}, {"execJLE", "c.condLE()"}, {"execJG", "!c.condLE()"},
 }
 
-// A cond is a conditional branch's handler and its condition, read from
-// the lazy flags record through lazyFlags' methods (cpu/control.go).
+// A cond is a branch's handler and the condition it is taken on.
 type cond struct{ jcc, expr string }
+
+// The conditions of the fused pairs below are read from the lazy flags
+// record through lazyFlags' methods (cpu/control.go).
 
 var (
 	// subConds are the conditions after a CMP or SUB: all twelve.
@@ -215,10 +220,16 @@ func checkNoinline(dir string, names []string) error {
 func main() {
 	pureAll := slices.Concat(pure, alu(aluRegForms))
 	calledAll := slices.Concat(alu(aluMemForms), called)
-	stopAll := slices.Concat(calledAll, branches)
+	var branchNames []string
+	branchExpr := map[string]string{}
+	for _, b := range branches {
+		branchNames = append(branchNames, b.jcc)
+		branchExpr[b.jcc] = b.expr
+	}
+	stopAll := slices.Concat(calledAll, branchNames)
 	all := slices.Concat(pureAll, stopAll)
 	pairs := allPairs()
-	if err := checkPairs(pairs, pureAll, all, branches); err != nil {
+	if err := checkPairs(pairs, pureAll, all, branchNames); err != nil {
 		fmt.Fprintf(os.Stderr, "dispatchgen: %v\n", err)
 		os.Exit(1)
 	}
@@ -313,13 +324,30 @@ func main() {
 		f.P("case kindCall:")
 		f.P("c.at = instAddr(in)")
 		f.P("in.fn(c, in)")
+		// taken writes a branch taken on expr: it goes straight to the
+		// block's end.
+		taken := func(expr string) {
+			if expr == "true" {
+				f.P("c.RIP, c.brk = in.imm, true")
+				f.P("goto taken")
+				return
+			}
+			f.P("if %s {", expr)
+			f.P("c.RIP, c.brk = in.imm, true")
+			f.P("goto taken")
+			f.P("}")
+			f.P("continue")
+		}
 		// run writes what runs an instruction of handler h's kind: a pure
-		// one goes on to the next, another has its address recorded and
-		// falls through to the c.brk check.
+		// one goes on to the next, a branch to the next or the block's
+		// end, another has its address recorded and falls through to the
+		// c.brk check.
 		run := func(h string) {
 			if slices.Contains(pureAll, h) {
 				f.P("%s(c, in)", h)
 				f.P("continue")
+			} else if expr, ok := branchExpr[h]; ok {
+				taken(expr)
 			} else {
 				f.P("c.at = instAddr(in)")
 				f.P("%s(c, in)", h)
@@ -334,12 +362,7 @@ func main() {
 			f.P("%s(c, in)", p.first)
 			f.P("in = nextInst(in)")
 			if p.expr != "" {
-				// Taken, the branch goes straight to the block's end.
-				f.P("if %s {", p.expr)
-				f.P("c.RIP, c.brk = in.imm, true")
-				f.P("goto taken")
-				f.P("}")
-				f.P("continue")
+				taken(p.expr)
 			} else {
 				run(p.second)
 			}

@@ -12,7 +12,7 @@
 #           the pairing overhead) + scripts/bench-appliance.sh (kvstore requests/s, latency)
 #   pgo     rewrites cmd/ftvm/default.pgo (the profile go build uses for
 #           profile-guided optimisation) from runs of the bench, exercise, paging, bench_sse
-#           and fpbench guests and the Linux boot to /init (its first 2.15e9 instructions)
+#           and fpbench guests and the Linux boot (its first 2.15e9 instructions)
 #   demo    deps + build, then the failover demo of the kvstore appliance (ftvm demo)
 #   demo-linux  the failover demo of Debian's kernel on two hosts (ftvm demo --linux; root)
 #   soak    long-running tests (TestSoak*, FTVM_SOAK=1): the fault injection of the
@@ -300,9 +300,9 @@ bench: build linux-guest
 # 75 -> 89 MIPS with it) and the Linux boot (7 % faster with it, bench within
 # 2 %), PGO_RUNS runs of each merged (one run's samples are few enough that
 # the inliner's choices, and the MIPS, moved by 5-10 % from one profile to
-# the next); go build applies it. The Linux run goes to /init (2.15e9
-# instructions): its later part runs code the first 1.5e9 do not (32-bit
-# rotates among it). The profiled binary is built without PGO, so that the
+# the next); go build applies it. The Linux run takes 2.15e9 instructions,
+# about the whole boot: its later part runs code the first 1.5e9 do not
+# (32-bit rotates among it). The profiled binary is built without PGO, so that the
 # profile does not depend on the one before: profiles made from PGO builds
 # drifted (a second round from the first round's build: bench 461 -> 418
 # MIPS, the Linux boot 315 -> 291).

@@ -20,7 +20,7 @@ import (
 // block by pointer to its end marker (nextInst), and a taken branch goes
 // from its case straight to the block's end. Against the loop with an
 // indirect call per instruction (as built at 8895964): bench 209-230 to
-// 461-469, the first 1.5e9 instructions of the Linux boot 192 to 318; see
+// 461-469, the first 1.5e9 instructions of the Linux boot 192 to 323; see
 // the README's Benchmarks for each step.
 
 // kindOfHandler maps the code address of each handler in kindHandlers to

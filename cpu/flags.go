@@ -189,12 +189,12 @@ func (c *CPU) pf() bool {
 // in b, so that a rotate (as in ChaCha, BLAKE2s or SHA-256) does not bring
 // all the flags up to date.
 func (c *CPU) setRotateFlags(cf, of uint64) {
-	l := &c.lazy
+	l, f := &c.lazy, cf*FlagCF|of*FlagOF
 	if l.op == flagsNone {
-		c.rflags = c.rflags&^(FlagCF|FlagOF) | cf | of<<11
+		c.rflags = c.rflags&^(FlagCF|FlagOF) | f
 		return
 	}
-	l.b, l.op = cf|of<<11|c.lazyAF(), flagsRot
+	l.b, l.op = f|c.lazyAF(), flagsRot
 }
 
 // setStatus replaces the status flags selected by mask with those in v.

@@ -58,7 +58,7 @@ var branches = []cond{
 }
 
 // A cond is a branch's handler and the condition it is taken on.
-type cond struct{ jcc, expr string }
+type cond struct{ handler, expr string }
 
 // The conditions of the fused pairs below are read from the lazy flags
 // record through lazyFlags' methods (cpu/control.go).
@@ -128,7 +128,7 @@ func allPairs() []pair {
 	for _, fu := range fusions {
 		for _, a := range fu.firsts {
 			for _, c := range fu.conds {
-				l = append(l, pair{a, c.jcc, c.expr})
+				l = append(l, pair{a, c.handler, c.expr})
 			}
 		}
 	}
@@ -223,8 +223,8 @@ func main() {
 	var branchNames []string
 	branchExpr := map[string]string{}
 	for _, b := range branches {
-		branchNames = append(branchNames, b.jcc)
-		branchExpr[b.jcc] = b.expr
+		branchNames = append(branchNames, b.handler)
+		branchExpr[b.handler] = b.expr
 	}
 	stopAll := slices.Concat(calledAll, branchNames)
 	all := slices.Concat(pureAll, stopAll)
